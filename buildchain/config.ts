@@ -1,0 +1,217 @@
+// Build settings: defaults, overridden by `.env` at the project root, overridden by the
+// environment (as upstream's python-decouple did). Upstream's names are kept.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parseDotenv, type EnvEntry } from './dotenv.ts';
+import { BuildError } from './errors.ts';
+
+/** Every setting, its default and what it is for (the README's configuration table). */
+export const SETTINGS = {
+  PROJECT_NAME: ['MetalK8s', 'product name: ISO volume id, ISO file name (lowercased)'],
+  BUILD_ROOT: ['_build', 'build directory, relative to the project root or absolute'],
+  VAGRANT_PROVIDER: ['virtualbox', 'provider given to vagrant up'],
+  VAGRANT_UP_ARGS: ['', 'arguments of vagrant up (default: --provision --no-destroy-on-error --parallel --provider $VAGRANT_PROVIDER)'],
+  VAGRANT_SNAPSHOT_NAME: ['bootstrap.autosnapshot', 'snapshot taken after vagrant up'],
+  DOCKER_BIN: ['docker', 'docker, podman or buildah, for Dockerfile-based images'],
+  GIT_BIN: ['git', 'git, for the source revision'],
+  HARDLINK_BIN: ['hardlink', 'hardlink (util-linux), optional layer deduplication'],
+  MKISOFS_BIN: ['mkisofs', 'mkisofs, kept for comparison only: the ISO is written by our own writer'],
+  SKOPEO_BIN: ['skopeo', 'skopeo, used only as a test oracle'],
+  VAGRANT_BIN: ['vagrant', 'vagrant, for vagrant_up'],
+  RPMBUILD_BIN: ['rpmbuild', 'rpmbuild, for packages built from spec'],
+  CREATEREPO_BIN: ['createrepo_c', 'createrepo_c, for repository metadata'],
+  GPG_BIN: ['gpg', 'gpg, for signatures'],
+  SHELLCHECK_BIN: ['shellcheck', 'shellcheck, for lint:shell'],
+  YAMLLINT_BIN: ['yamllint', 'yamllint, for lint:yaml'],
+  SOURCE_DATE_EPOCH: ['', 'seconds since 1970: fixes every timestamp for byte-reproducible output'],
+  REGISTRY_MIRRORS: ['', 'registry=mirror pairs, comma-separated (docker.io=127.0.0.1:5000,...)'],
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** Settings whose name is a prefix: one per yum repository (YUM_MIRROR_EPEL=http://...). */
+const PREFIXED = ['YUM_MIRROR_'] as const;
+
+export interface Version {
+  major: number;
+  minor: number;
+  patch: number;
+  suffix: string;
+  /** e.g. 2.4.1-dev */
+  full: string;
+  /** e.g. 2.4 */
+  short: string;
+}
+
+export interface BuildConfig {
+  root: string;
+  projectName: string;
+  buildRoot: string;
+  /** The ISO tree: BUILD_ROOT/root. */
+  isoRoot: string;
+  vagrant: { provider: string; upArgs: string[]; snapshotName: string };
+  bin: {
+    docker: string; git: string; hardlink: string; mkisofs: string; skopeo: string; vagrant: string;
+    rpmbuild: string; createrepo: string; gpg: string; shellcheck: string; yamllint: string;
+  };
+  sourceDateEpoch: number | undefined;
+  registryMirrors: ReadonlyMap<string, string>;
+  /** Lowercased repository name -> mirror base URL. */
+  yumMirrors: ReadonlyMap<string, string>;
+  version: Version;
+  versionFile: string;
+  /** `git describe --always --long --tags --dirty`, or undefined without git; computed once, on demand. */
+  gitRef(): string | undefined;
+  /** Where a setting's value came from: `.env:3`, `environment`, or `default`. */
+  origin(name: string): string;
+  /** Non-fatal remarks (unknown .env keys). */
+  warnings: string[];
+}
+
+export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): BuildConfig {
+  const envFile = join(root, '.env');
+  let dotenv = new Map<string, EnvEntry>();
+  try {
+    dotenv = parseDotenv(readFileSync(envFile, 'utf8'), envFile);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const warnings: string[] = [];
+  for (const [key, entry] of dotenv) {
+    if (!(key in SETTINGS) && !PREFIXED.some((prefix) => key.startsWith(prefix))) {
+      warnings.push(`${entry.origin}: unknown setting ${key} (known: ${Object.keys(SETTINGS).join(', ')}, YUM_MIRROR_<REPO>)`);
+    }
+  }
+  const lookup = (name: string): { value: string; origin: string } | undefined => {
+    const fromEnv = env[name];
+    if (fromEnv !== undefined) return { value: fromEnv, origin: `environment variable ${name}` };
+    return dotenv.get(name);
+  };
+  const get = (name: SettingName): string => lookup(name)?.value ?? SETTINGS[name][0];
+  const origin = (name: string): string => lookup(name)?.origin ?? 'default';
+
+  const buildRootSetting = get('BUILD_ROOT');
+  const buildRoot = isAbsolute(buildRootSetting) ? buildRootSetting : resolve(root, buildRootSetting);
+  const provider = get('VAGRANT_PROVIDER');
+  const upArgs = get('VAGRANT_UP_ARGS') || `--provision --no-destroy-on-error --parallel --provider ${provider}`;
+
+  const versionFile = join(root, 'VERSION');
+  let version: Version | undefined;
+  let gitRef: string | undefined | null = null;
+  const gitBin = get('GIT_BIN');
+
+  return {
+    root,
+    projectName: get('PROJECT_NAME'),
+    buildRoot,
+    isoRoot: join(buildRoot, 'root'),
+    vagrant: { provider, upArgs: splitWords(upArgs, origin('VAGRANT_UP_ARGS')), snapshotName: get('VAGRANT_SNAPSHOT_NAME') },
+    bin: {
+      docker: get('DOCKER_BIN'), git: gitBin, hardlink: get('HARDLINK_BIN'), mkisofs: get('MKISOFS_BIN'),
+      skopeo: get('SKOPEO_BIN'), vagrant: get('VAGRANT_BIN'), rpmbuild: get('RPMBUILD_BIN'),
+      createrepo: get('CREATEREPO_BIN'), gpg: get('GPG_BIN'), shellcheck: get('SHELLCHECK_BIN'), yamllint: get('YAMLLINT_BIN'),
+    },
+    sourceDateEpoch: parseEpoch(get('SOURCE_DATE_EPOCH'), origin('SOURCE_DATE_EPOCH')),
+    registryMirrors: parsePairs(get('REGISTRY_MIRRORS'), origin('REGISTRY_MIRRORS'), 'REGISTRY_MIRRORS'),
+    yumMirrors: collectPrefixed('YUM_MIRROR_', env, dotenv),
+    // Read on first use: a task file given with -f may live where there is no VERSION file.
+    get version() {
+      version ??= readVersionFile(versionFile);
+      return version;
+    },
+    versionFile,
+    gitRef() {
+      if (gitRef === null) gitRef = describeGit(gitBin, root);
+      return gitRef;
+    },
+    origin,
+    warnings,
+  };
+}
+
+export function readVersionFile(file: string): Version {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new BuildError(`${file}: cannot read the version file (${(error as Error).message})`);
+  }
+  const fields = parseDotenv(text, file);
+  const number = (key: string): number => {
+    const entry = fields.get(key);
+    if (!entry) throw new BuildError(`${file}: ${key} is missing`);
+    if (!/^\d+$/.test(entry.value)) throw new BuildError(`${entry.origin}: ${key} must be a whole number, not '${entry.value}'`);
+    return Number(entry.value);
+  };
+  const major = number('VERSION_MAJOR');
+  const minor = number('VERSION_MINOR');
+  const patch = number('VERSION_PATCH');
+  const suffix = fields.get('VERSION_SUFFIX')?.value ?? '';
+  if (suffix && !/^[-+][0-9A-Za-z.+-]*$/.test(suffix)) {
+    throw new BuildError(`${fields.get('VERSION_SUFFIX')!.origin}: VERSION_SUFFIX must start with '-' or '+', not '${suffix}'`);
+  }
+  return { major, minor, patch, suffix, full: `${major}.${minor}.${patch}${suffix}`, short: `${major}.${minor}` };
+}
+
+function describeGit(git: string, cwd: string): string | undefined {
+  try {
+    return execFileSync(git, ['describe', '--always', '--long', '--tags', '--dirty'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseEpoch(value: string, origin: string): number | undefined {
+  if (value === '') return undefined;
+  if (!/^\d+$/.test(value)) throw new BuildError(`${origin}: SOURCE_DATE_EPOCH must be a whole number of seconds, not '${value}'`);
+  return Number(value);
+}
+
+function parsePairs(value: string, origin: string, name: string): Map<string, string> {
+  const pairs = new Map<string, string>();
+  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0 || eq === item.length - 1) throw new BuildError(`${origin}: ${name} entry '${item}' is not SOURCE=MIRROR`);
+    pairs.set(item.slice(0, eq), item.slice(eq + 1));
+  }
+  return pairs;
+}
+
+function collectPrefixed(prefix: string, env: NodeJS.ProcessEnv, dotenv: Map<string, EnvEntry>): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const [key, entry] of dotenv) if (key.startsWith(prefix)) found.set(key.slice(prefix.length).toLowerCase(), entry.value);
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith(prefix) && value !== undefined) found.set(key.slice(prefix.length).toLowerCase(), value);
+  }
+  return found;
+}
+
+/** Splits a command line as a POSIX shell would split words (quotes, backslashes). */
+export function splitWords(text: string, origin: string): string[] {
+  const words: string[] = [];
+  let current = '';
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === "'" || c === '"') {
+      const end = text.indexOf(c, i + 1);
+      if (end < 0) throw new BuildError(`${origin}: unterminated ${c} quote in '${text}'`);
+      current += text.slice(i + 1, end);
+      inWord = true;
+      i = end;
+    } else if (c === '\\' && i + 1 < text.length) {
+      current += text[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(current);
+      current = '';
+      inWord = false;
+    } else {
+      current += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(current);
+  return words;
+}

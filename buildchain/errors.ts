@@ -1,0 +1,18 @@
+// Error kinds shared by every command line: they map to the documented exit codes.
+
+/** Bad command-line usage: exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/**
+ * A failure caused by the user's inputs or environment (a file, a field, a URL):
+ * exit code 1, message printed on one line without a stack trace.
+ */
+export class BuildError extends Error {
+  override name = 'BuildError';
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

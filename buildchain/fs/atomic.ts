@@ -1,0 +1,37 @@
+// Atomic file creation: write under a temporary name in the target's own directory,
+// then rename. A reader (or a build killed with -9) never sees a half-written target.
+import { mkdir, rename, rm, copyFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+let counter = 0;
+
+/** A unique temporary sibling of `target`; same directory, so rename() is atomic. */
+export function tempPathFor(target: string): string {
+  counter += 1;
+  return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${counter}`);
+}
+
+/**
+ * Runs `produce(tmp)`, which must create the file at `tmp`, then moves it to `target`.
+ * On any failure the temporary file is removed and `target` is left as it was.
+ */
+export async function withAtomicFile<T>(target: string, produce: (tmp: string) => Promise<T>): Promise<T> {
+  await mkdir(dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  try {
+    const result = await produce(tmp);
+    await rename(tmp, target);
+    return result;
+  } catch (error) {
+    await rm(tmp, { force: true, recursive: true });
+    throw error;
+  }
+}
+
+export async function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await withAtomicFile(target, (tmp) => writeFile(tmp, data, { mode }));
+}
+
+export async function copyFileAtomic(source: string, target: string): Promise<void> {
+  await withAtomicFile(target, (tmp) => copyFile(source, tmp));
+}

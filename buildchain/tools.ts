@@ -1,0 +1,64 @@
+// External programs: where they are, and how to install them when they are not.
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { BuildError } from './errors.ts';
+
+/** The Debian package that ships each tool this project drives or tests against. */
+export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
+  shellcheck: 'shellcheck',
+  yamllint: 'yamllint',
+  doit: 'python3-doit',
+  hyperfine: 'hyperfine',
+  xorriso: 'xorriso',
+  osirrox: 'xorriso',
+  isoinfo: 'genisoimage',
+  genisoimage: 'genisoimage',
+  mkisofs: 'genisoimage',
+  bsdtar: 'libarchive-tools',
+  skopeo: 'skopeo',
+  'docker-registry': 'docker-registry',
+  nginx: 'nginx',
+  rpm: 'rpm',
+  rpmbuild: 'rpm',
+  rpmsign: 'rpm',
+  createrepo_c: 'createrepo-c',
+  dnf: 'dnf',
+  gpg: 'gnupg',
+  hardlink: 'util-linux',
+  git: 'git',
+  vagrant: 'vagrant',
+  docker: 'docker.io',
+  podman: 'podman',
+  buildah: 'buildah',
+};
+
+export function installHint(tool: string): string {
+  const name = tool.split('/').pop() ?? tool;
+  const pkg = DEBIAN_PACKAGES[name];
+  return pkg ? `apt-get install -y ${pkg}` : `install '${name}' and make sure it is on PATH`;
+}
+
+/** Absolute path of an executable (a name looked up on PATH, or a path), or undefined. */
+export function findExecutable(command: string, path = process.env.PATH ?? ''): string | undefined {
+  const candidates = command.includes('/') ? [command] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, command));
+  for (const candidate of candidates) {
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, constants.X_OK);
+      return isAbsolute(candidate) ? candidate : join(process.cwd(), candidate);
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Like findExecutable, but a missing tool is an error that says how to install it. */
+export function requireExecutable(command: string, setting?: string): string {
+  const found = findExecutable(command);
+  if (!found) {
+    const via = setting ? ` (${setting}=${command})` : '';
+    throw new BuildError(`'${command}' not found${via}; install it with: ${installHint(command)}`);
+  }
+  return found;
+}
