@@ -1,0 +1,216 @@
+// Command line of the task runner: `./build.ts [VERB] [OPTIONS] [TASK...]`, doit's verbs.
+// Exit codes: 0 success, 1 a task or an input failed, 2 bad usage, 130 interrupted.
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ensureBundle } from '../bundle.mjs';
+import { loadConfig, type BuildConfig } from '../config.ts';
+import { BuildError, UsageError, errorMessage } from '../errors.ts';
+import { projectRoot } from '../paths.ts';
+import { Engine } from './engine.ts';
+import { createConsoleReporter, JsonReporter } from './reporters.ts';
+import type { TaskDefinition } from './task.ts';
+import { completionScript } from './tabcompletion.ts';
+
+/** What a task file exports (tasks/index.ts, or a file given with -f). */
+export interface TaskModule {
+  tasks(config: BuildConfig): readonly TaskDefinition[] | Promise<readonly TaskDefinition[]>;
+  DEFAULT_TASKS?: readonly string[];
+  /** Explains which parts of the project a missing default task waits for. */
+  MISSING_DEFAULT_HINT?: string;
+}
+
+export const VERBS = ['run', 'list', 'info', 'clean', 'ignore', 'forget', 'tabcompletion', 'help'] as const;
+type Verb = (typeof VERBS)[number];
+
+const COMMON = {
+  file: { type: 'string', short: 'f' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const OPTIONS: Record<Verb, ParseArgsConfig['options']> = {
+  run: {
+    ...COMMON,
+    process: { type: 'string', short: 'n' },
+    reporter: { type: 'string' },
+    verbose: { type: 'boolean', short: 'v' },
+    'lock-wait': { type: 'string' },
+  },
+  list: { ...COMMON, all: { type: 'boolean' }, private: { type: 'boolean', short: 'p' }, quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' } },
+  info: { ...COMMON },
+  clean: { ...COMMON, 'dry-run': { type: 'boolean', short: 'n' }, 'lock-wait': { type: 'string' } },
+  ignore: { ...COMMON },
+  forget: { ...COMMON },
+  tabcompletion: { ...COMMON, shell: { type: 'string' } },
+  help: { ...COMMON },
+};
+
+function usage(program: string): string {
+  return `Usage: ${program} [run] [OPTIONS] [TASK...]     run tasks (default: the default tasks)
+       ${program} list [--all] [-p|--private] [-q|--quiet] [--json]
+       ${program} info TASK
+       ${program} clean [-n|--dry-run] [TASK...]   (all tasks when none is named; dependencies too)
+       ${program} ignore TASK...  |  forget [TASK...]
+       ${program} tabcompletion --shell bash|zsh
+
+Run options:
+  -n, --process N      parallel workers (default: number of cores)
+  --reporter console|json
+  -v, --verbose        show action output as it comes
+  --lock-wait SECONDS  wait for another build on the same BUILD_ROOT instead of failing
+Every verb:
+  -f, --file FILE      take the tasks from FILE (a .ts or .js module exporting tasks(config))
+  -h, --help
+
+TASK may use wildcards: '_image_pull:*'. Output: '..' executed, '--' up to date, '!!' ignored.
+Exit codes: 0 ok, 1 failure, 2 bad usage, 130 interrupted.
+`;
+}
+
+export async function main(argv: readonly string[], builtin: TaskModule, program = './build.ts'): Promise<number> {
+  try {
+    return await dispatch(argv, builtin, program);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${program}: ${error.message}\n(see ${program} --help)\n`);
+      return 2;
+    }
+    if (error instanceof BuildError) {
+      process.stderr.write(`${program}: ${error.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`${program}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
+
+async function dispatch(argv: readonly string[], builtin: TaskModule, program: string): Promise<number> {
+  const verb: Verb = (VERBS as readonly string[]).includes(argv[0] ?? '') ? (argv[0] as Verb) : 'run';
+  const rest = verb === 'run' && argv[0] !== 'run' ? argv : argv.slice(1);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...rest], options: OPTIONS[verb], allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(errorMessage(error));
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const positionals = parsed.positionals;
+  if (values.help || verb === 'help') {
+    process.stdout.write(usage(program));
+    return 0;
+  }
+  if (verb === 'tabcompletion') {
+    process.stdout.write(completionScript(String(values.shell ?? 'bash'), program, VERBS));
+    return 0;
+  }
+
+  const engine = await openEngine(typeof values.file === 'string' ? values.file : undefined, builtin);
+  switch (verb) {
+    case 'list': {
+      const rows = await engine.list({ all: Boolean(values.all), private: Boolean(values.private) });
+      if (values.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      else if (values.quiet) process.stdout.write(rows.map((row) => `${row.name}\n`).join(''));
+      else {
+        const width = Math.max(0, ...rows.map((row) => row.name.length));
+        process.stdout.write(rows.map((row) => `${row.name.padEnd(width)}  ${row.doc}`.trimEnd() + '\n').join(''));
+      }
+      return 0;
+    }
+    case 'info': {
+      if (positionals.length !== 1) throw new UsageError('info takes exactly one task name');
+      process.stdout.write(await engine.info(positionals[0]!));
+      return 0;
+    }
+    case 'clean': {
+      await engine.clean(positionals, {
+        dryRun: Boolean(values['dry-run']),
+        log: (message) => process.stdout.write(`${message}\n`),
+        lockWaitSeconds: seconds(values['lock-wait'], '--lock-wait'),
+      });
+      return 0;
+    }
+    case 'ignore':
+    case 'forget': {
+      if (verb === 'ignore' && positionals.length === 0) throw new UsageError('ignore takes one or more task names');
+      const names = verb === 'ignore' ? engine.ignore(positionals, true) : engine.forget(positionals);
+      process.stdout.write(names.map((name) => `${verb === 'ignore' ? 'ignoring' : 'forgot'} ${name}\n`).join(''));
+      return 0;
+    }
+    default:
+      return runVerb(engine, positionals, values);
+  }
+}
+
+async function runVerb(engine: Engine, tasks: readonly string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+  const workers = values.process === undefined ? availableParallelism() : Number(values.process);
+  if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`-n/--process needs a whole number of workers, not '${String(values.process)}'`);
+  const reporterName = values.reporter ?? 'console';
+  if (reporterName !== 'console' && reporterName !== 'json') throw new UsageError(`unknown reporter '${String(reporterName)}' (console or json)`);
+  const verbose = Boolean(values.verbose);
+  const reporter = reporterName === 'json' ? new JsonReporter() : await createConsoleReporter({ verbose });
+
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(130); // second Ctrl-C: give up waiting
+    process.stderr.write(`\n${signal}: stopping running tasks (again to force)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await engine.run({
+      tasks, workers, reporter, verbose, signal: controller.signal,
+      lockWaitSeconds: seconds(values['lock-wait'], '--lock-wait'),
+    });
+    return summary.interrupted ? 130 : summary.ok ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function seconds(value: string | boolean | undefined, option: string): number {
+  if (value === undefined) return 0;
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) throw new UsageError(`${option} needs a number of seconds, not '${String(value)}'`);
+  return number;
+}
+
+/** The project of the built-in tasks, or of a task file given with -f (rooted at its folder). */
+async function openEngine(file: string | undefined, builtin: TaskModule): Promise<Engine> {
+  let module = builtin;
+  let root = projectRoot();
+  if (file !== undefined) {
+    const path = resolve(file);
+    root = dirname(path);
+    module = await importTaskFile(path);
+  }
+  const config = loadConfig(root);
+  for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
+  const definitions = await module.tasks(config);
+  return new Engine({
+    root,
+    buildRoot: config.buildRoot,
+    definitions,
+    defaultTasks: module.DEFAULT_TASKS ?? [],
+    ...(module.MISSING_DEFAULT_HINT ? { missingDefaultHint: module.MISSING_DEFAULT_HINT } : {}),
+  });
+}
+
+async function importTaskFile(path: string): Promise<TaskModule> {
+  let compiled: string;
+  try {
+    compiled = /\.[cm]?js$/.test(path) ? path : await ensureBundle(projectRoot(), path);
+  } catch (error) {
+    throw new BuildError(`${path}: cannot compile the task file: ${errorMessage(error)}`);
+  }
+  let module: Partial<TaskModule>;
+  try {
+    module = (await import(pathToFileURL(compiled).href)) as Partial<TaskModule>;
+  } catch (error) {
+    throw new BuildError(`${path}: cannot load the task file: ${errorMessage(error)}`);
+  }
+  if (typeof module.tasks !== 'function') throw new BuildError(`${path}: a task file must export a function tasks(config)`);
+  return module as TaskModule;
+}

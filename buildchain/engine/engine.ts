@@ -1,0 +1,210 @@
+// The engine's verbs over one project: run, list, info, clean, ignore, forget.
+import { readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BuildError, UsageError, errorMessage } from '../errors.ts';
+import { TaskGraph, suggestion, type TaskNode } from './graph.ts';
+import { BuildLock } from './lock.ts';
+import type { Reporter, RunSummary } from './report.ts';
+import { runTasks } from './scheduler.ts';
+import { StateStore } from './state.ts';
+import { isPrivate, isSubtask, type TaskDefinition } from './task.ts';
+import { FileDigests, judge } from './uptodate.ts';
+
+export interface Project {
+  /** Relative paths in tasks are relative to it; it is the cwd of commands. */
+  root: string;
+  /** Holds the engine state (BUILD_ROOT/.engine) and the lock. */
+  buildRoot: string;
+  definitions: readonly TaskDefinition[];
+  defaultTasks: readonly string[];
+  /** Said when a default task is not defined (which parts of the project are missing). */
+  missingDefaultHint?: string;
+}
+
+export interface RunRequest {
+  tasks: readonly string[];
+  workers: number;
+  reporter: Reporter;
+  verbose: boolean;
+  lockWaitSeconds: number;
+  signal: AbortSignal;
+}
+
+export interface ListRow {
+  name: string;
+  doc: string;
+}
+
+export class Engine {
+  readonly graph: TaskGraph;
+  private stateStore: StateStore | undefined;
+
+  constructor(readonly project: Project) {
+    this.graph = new TaskGraph(project.root, project.definitions);
+  }
+
+  get engineDir(): string {
+    return join(this.project.buildRoot, '.engine');
+  }
+
+  get state(): StateStore {
+    this.stateStore ??= new StateStore(this.engineDir);
+    return this.stateStore;
+  }
+
+  /** The default tasks, or a clear error saying which are not defined yet. */
+  defaultSelection(): readonly string[] {
+    const missing = this.project.defaultTasks.filter((name) => !this.graph.get(name));
+    if (missing.length > 0) {
+      throw new BuildError(
+        `the default task${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')} ` +
+          `${missing.length > 1 ? 'are' : 'is'} not defined yet${this.project.missingDefaultHint ? `: ${this.project.missingDefaultHint}` : ''}; ` +
+          `run './build.ts list' for the tasks that exist`,
+      );
+    }
+    return this.project.defaultTasks;
+  }
+
+  async run(request: RunRequest): Promise<RunSummary> {
+    const roots = request.tasks.length > 0 ? request.tasks : this.defaultSelection();
+    this.graph.selection(roots); // unknown names and cycles are reported before taking the lock
+    const lock = new BuildLock(join(this.engineDir, 'lock'));
+    await lock.acquire(request.lockWaitSeconds, (who) => request.reporter.warn(`waiting for the build lock held by ${who}`));
+    try {
+      if (this.state.loadProblem) request.reporter.warn(this.state.loadProblem);
+      return await runTasks(this.graph, this.state, roots, request);
+    } finally {
+      this.state.save();
+      lock.release();
+    }
+  }
+
+  async list(options: { all: boolean; private: boolean }): Promise<ListRow[]> {
+    // Subtasks of lazy families (nothing to wait for) are cheap to create; others wait for their run.
+    if (options.all) await this.generateDelayed(() => {}, (node) => node.delayed!.after.length === 0);
+    return this.graph.names
+      .filter((name) => (options.all || !isSubtask(name)) && (options.private || !isPrivate(name)))
+      .sort()
+      .map((name) => ({ name, doc: firstLine(this.graph.get(name)!.spec.doc) }));
+  }
+
+  /** What `info TASK` prints: status with every reason, dependencies, targets. */
+  async info(name: string): Promise<string> {
+    const node = this.graph.get(name);
+    if (!node) throw new UsageError(`no task '${name}'${suggestion(name, this.graph.names)}`);
+    const lines = [name];
+    if (node.spec.doc) lines.push('', node.spec.doc.trim(), '');
+    if (node.delayed && !node.generated) {
+      lines.push(`status: its subtasks are created when it runs, after: ${node.delayed.after.join(', ') || '(nothing)'}`);
+    } else if (this.state.isIgnored(name)) {
+      lines.push('status: ignored (./build.ts forget to undo)');
+    } else {
+      const verdict = await judge(node, this.state, new FileDigests(this.project.root, this.state, false), this.project.root);
+      lines.push(verdict.reasons.length === 0 ? 'status: up to date' : 'status: will run, because:');
+      for (const reason of verdict.reasons) lines.push(`  - ${reason}`);
+    }
+    const section = (title: string, items: readonly string[]): void => {
+      if (items.length > 0) lines.push(`${title}:`, ...items.map((item) => `  - ${item}`));
+    };
+    section('file_dep', node.fileDeps);
+    section('task_dep', node.spec.task_dep ?? []);
+    section('subtasks', this.graph.subtasksOf(name));
+    section('targets', node.targets);
+    return `${lines.join('\n')}\n`;
+  }
+
+  /**
+   * Cleans the selected tasks and their dependencies (all tasks when none is named),
+   * dependents first so that directories are empty by the time their turn comes.
+   */
+  async clean(patterns: readonly string[], options: { dryRun: boolean; log: (message: string) => void; lockWaitSeconds: number }): Promise<void> {
+    const lock = new BuildLock(join(this.engineDir, 'lock'));
+    if (!options.dryRun) await lock.acquire(options.lockWaitSeconds);
+    try {
+      await this.generateDelayed(options.log);
+      const order = patterns.length > 0 ? this.graph.selection(patterns) : this.graph.closure(this.graph.names);
+      for (const name of [...order].reverse()) {
+        this.cleanTask(name, options);
+        if (!options.dryRun) this.state.setTask(name, null);
+      }
+    } finally {
+      if (!options.dryRun) this.state.save();
+      lock.release();
+    }
+  }
+
+  private cleanTask(name: string, options: { dryRun: boolean; log: (message: string) => void }): void {
+    const node = this.graph.get(name)!;
+    const clean = node.spec.clean;
+    if (typeof clean === 'function') {
+      clean({ root: this.project.root, targets: node.targets, dryRun: options.dryRun, log: options.log });
+      return;
+    }
+    if (clean !== true) return;
+    for (const target of [...node.targets].reverse()) {
+      const path = resolve(this.project.root, target);
+      const stats = statSync(path, { throwIfNoEntry: false });
+      if (!stats) continue;
+      if (stats.isDirectory()) {
+        // As doit: a directory target is removed only when empty, it may hold other tasks' files.
+        if (readdirSync(path).length > 0) {
+          options.log(`${name}: kept ${target} (directory not empty)`);
+          continue;
+        }
+        options.log(`${name}: ${options.dryRun ? 'would remove' : 'removing'} ${target}/`);
+        if (!options.dryRun) rmdirSync(path);
+      } else {
+        options.log(`${name}: ${options.dryRun ? 'would remove' : 'removing'} ${target}`);
+        if (!options.dryRun) rmSync(path, { force: true });
+      }
+    }
+  }
+
+  /** Delayed families must exist to be cleaned; those whose creation fails are said and skipped. */
+  private async generateDelayed(log: (message: string) => void, which: (node: TaskNode) => boolean = () => true): Promise<void> {
+    for (const name of this.graph.names) {
+      const node = this.graph.get(name)!;
+      if (!node.delayed || node.generated || !which(node)) continue;
+      try {
+        this.graph.addGenerated(name, await node.delayed.create());
+      } catch (error) {
+        log(`${name}: its subtasks cannot be listed now (${errorMessage(error)}); not cleaned`);
+      }
+    }
+  }
+
+  ignore(patterns: readonly string[], ignored: boolean): string[] {
+    const names = this.expandAll(patterns);
+    for (const name of names) this.state.setIgnored(name, ignored);
+    this.state.save();
+    return names;
+  }
+
+  private expandAll(patterns: readonly string[]): string[] {
+    return patterns.flatMap((pattern) => {
+      const found = this.graph.expand(pattern);
+      if (found.length === 0) throw new UsageError(`no task matches '${pattern}'${suggestion(pattern, this.graph.names)}`);
+      return found;
+    });
+  }
+
+  /** Forgets the recorded success of tasks (all when none is named): they run next time. */
+  forget(patterns: readonly string[]): string[] {
+    if (patterns.length === 0) {
+      this.state.forgetAll();
+      this.state.save();
+      return ['(all tasks)'];
+    }
+    const names = this.expandAll(patterns);
+    for (const name of names) {
+      this.state.setTask(name, null);
+      this.state.setIgnored(name, false);
+    }
+    this.state.save();
+    return names;
+  }
+}
+
+function firstLine(text: string | undefined): string {
+  return (text ?? '').trim().split('\n')[0] ?? '';
+}

@@ -1,0 +1,227 @@
+// The task graph: names, groups, wildcard task_dep, implicit edges from a file_dep to the
+// task that declares it as a target, cycle detection, and selection of what a run needs.
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { UsageError } from '../errors.ts';
+import {
+  basenameOf, isDelayed, isSubtask, validateName,
+  type DelayedTasks, type TaskDefinition, type TaskSpec,
+} from './task.ts';
+
+export interface TaskNode {
+  readonly name: string;
+  /** Definition order: the tie-break that keeps scheduling deterministic. */
+  readonly index: number;
+  /** Undefined for a group created implicitly from its subtasks. */
+  readonly spec: TaskSpec;
+  readonly delayed?: DelayedTasks;
+  /** True once a delayed family's subtasks exist in the graph. */
+  generated: boolean;
+  /** file_dep and targets normalized relative to the root. */
+  readonly fileDeps: readonly string[];
+  readonly targets: readonly string[];
+}
+
+/** Paths inside the root are kept relative (state survives moving the checkout), others absolute. */
+export function normalizePath(root: string, path: string): string {
+  const absolute = resolve(root, path);
+  const rel = relative(root, absolute);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return absolute;
+  return sep === '/' ? rel : rel.split(sep).join('/');
+}
+
+export function globToRegExp(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+export const hasWildcard = (pattern: string): boolean => /[*?]/.test(pattern);
+
+export class TaskGraph {
+  private readonly nodes = new Map<string, TaskNode>();
+  /** basename -> its subtasks, in definition order. */
+  private readonly subtasks = new Map<string, string[]>();
+  private readonly producers = new Map<string, string>();
+  private readonly depCache = new Map<string, readonly string[]>();
+  private nextIndex = 0;
+
+  constructor(readonly root: string, definitions: readonly TaskDefinition[] = []) {
+    this.addAll(definitions, 'task definitions');
+  }
+
+  get names(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  get(name: string): TaskNode | undefined {
+    return this.nodes.get(name);
+  }
+
+  subtasksOf(basename: string): readonly string[] {
+    return this.subtasks.get(basename) ?? [];
+  }
+
+  /** Adds a delayed family's subtasks once its `after` tasks have run. */
+  addGenerated(basename: string, specs: readonly TaskSpec[]): string[] {
+    const node = this.nodes.get(basename);
+    if (!node?.delayed) throw new Error(`task '${basename}' is not a delayed task family`);
+    for (const spec of specs) {
+      if (basenameOf(spec.name) !== basename || !isSubtask(spec.name)) {
+        throw new Error(`delayed family '${basename}' created task '${spec.name}': its name must start with '${basename}:'`);
+      }
+    }
+    node.generated = true;
+    this.addAll(specs, `tasks created by '${basename}'`);
+    this.depCache.clear();
+    return specs.map((spec) => spec.name);
+  }
+
+  private addAll(definitions: readonly TaskDefinition[], where: string): void {
+    for (const definition of definitions) {
+      if (isDelayed(definition)) {
+        const name = validateName(definition.basename, where);
+        this.addNode({
+          name, index: this.nextIndex++, spec: { name, doc: definition.doc ?? '', task_dep: definition.after },
+          delayed: definition, generated: false, fileDeps: [], targets: [],
+        }, where);
+        continue;
+      }
+      const name = validateName(definition.name, where);
+      this.addNode({
+        name, index: this.nextIndex++, spec: definition, generated: false,
+        fileDeps: (definition.file_dep ?? []).map((p) => normalizePath(this.root, p)),
+        targets: (definition.targets ?? []).map((p) => normalizePath(this.root, p)),
+      }, where);
+    }
+  }
+
+  private addNode(node: TaskNode, where: string): void {
+    const existing = this.nodes.get(node.name);
+    if (existing) {
+      // A basename created implicitly by its subtasks may be given a doc/actions later.
+      if (this.isImplicitGroup(existing) && !isSubtask(node.name)) {
+        this.nodes.set(node.name, { ...node, index: existing.index });
+        return;
+      }
+      throw new Error(`${where}: task '${node.name}' is defined twice`);
+    }
+    for (const target of node.targets) {
+      const producer = this.producers.get(target);
+      if (producer) throw new Error(`${where}: target '${target}' is declared by both '${producer}' and '${node.name}'`);
+      this.producers.set(target, node.name);
+    }
+    this.nodes.set(node.name, node);
+    if (isSubtask(node.name)) {
+      const base = basenameOf(node.name);
+      const list = this.subtasks.get(base) ?? [];
+      list.push(node.name);
+      this.subtasks.set(base, list);
+      if (!this.nodes.has(base)) {
+        this.nodes.set(base, {
+          name: base, index: this.nextIndex++, spec: { name: base }, generated: false, fileDeps: [], targets: [],
+        });
+      }
+    }
+  }
+
+  private isImplicitGroup(node: TaskNode): boolean {
+    const { spec } = node;
+    return !node.delayed && spec.doc === undefined && !spec.actions && !spec.task_dep && !spec.file_dep && this.subtasks.has(node.name);
+  }
+
+  /** Names matching a task_dep or command-line pattern (wildcards allowed). */
+  expand(pattern: string): string[] {
+    if (!hasWildcard(pattern)) return this.nodes.has(pattern) ? [pattern] : [];
+    const regexp = globToRegExp(pattern);
+    const matches = this.names.filter((name) => regexp.test(name));
+    // `family:*` on a delayed family whose subtasks do not exist yet means the family itself.
+    const base = basenameOf(pattern);
+    const node = this.nodes.get(base);
+    if (node?.delayed && !node.generated && pattern.startsWith(`${base}:`)) matches.push(base);
+    return matches;
+  }
+
+  /** Direct dependencies: task_dep, subtasks of a group, producers of file_dep. */
+  depsOf(name: string): readonly string[] {
+    const cached = this.depCache.get(name);
+    if (cached) return cached;
+    const node = this.nodes.get(name);
+    if (!node) throw new Error(`unknown task '${name}'`);
+    const deps = new Set<string>();
+    for (const pattern of node.spec.task_dep ?? []) {
+      const found = this.expand(pattern);
+      if (found.length === 0 && !hasWildcard(pattern)) {
+        throw new UsageError(`task '${name}': task_dep '${pattern}' is not a task${suggestion(pattern, this.names)}`);
+      }
+      for (const dep of found) if (dep !== name) deps.add(dep);
+    }
+    for (const sub of this.subtasks.get(name) ?? []) deps.add(sub);
+    for (const file of node.fileDeps) {
+      const producer = this.producers.get(file);
+      if (producer && producer !== name) deps.add(producer);
+    }
+    const result = [...deps];
+    this.depCache.set(name, result);
+    return result;
+  }
+
+  /**
+   * Tasks selected by the patterns plus everything they depend on, dependencies first.
+   * Unknown names are a usage error that suggests the closest names.
+   */
+  selection(patterns: readonly string[]): string[] {
+    const roots: string[] = [];
+    for (const pattern of patterns) {
+      const found = this.expand(pattern);
+      if (found.length === 0) throw new UsageError(`no task matches '${pattern}'${suggestion(pattern, this.names)}`);
+      roots.push(...found);
+    }
+    return this.closure(roots);
+  }
+
+  /** Dependency closure in topological order; a cycle is an error naming it. */
+  closure(roots: readonly string[]): string[] {
+    const order: string[] = [];
+    const state = new Map<string, 1 | 2>(); // 1 = on the stack, 2 = done
+    const stack: string[] = [];
+    const visit = (name: string): void => {
+      const seen = state.get(name);
+      if (seen === 2) return;
+      if (seen === 1) {
+        const cycle = [...stack.slice(stack.indexOf(name)), name].join(' -> ');
+        throw new UsageError(`dependency cycle: ${cycle}`);
+      }
+      state.set(name, 1);
+      stack.push(name);
+      for (const dep of this.depsOf(name)) visit(dep);
+      stack.pop();
+      state.set(name, 2);
+      order.push(name);
+    };
+    for (const root of roots) visit(root);
+    return order;
+  }
+}
+
+/** " (did you mean a, b?)" for the names closest to a mistyped one, or "". */
+export function suggestion(wanted: string, names: readonly string[]): string {
+  const limit = Math.max(2, Math.floor(wanted.length / 3));
+  const scored = names
+    .map((name) => ({ name, score: name.includes(wanted) || wanted.includes(name) ? 0.5 : editDistance(wanted, name) }))
+    .filter((entry) => entry.score <= limit)
+    .sort((a, b) => a.score - b.score || a.name.localeCompare(b.name))
+    .slice(0, 3);
+  return scored.length ? ` (did you mean ${scored.map((entry) => `'${entry.name}'`).join(', ')}?)` : '';
+}
+
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -1,0 +1,40 @@
+// What a run produces, and the interface reporters implement (console, JSON).
+
+/** doit's result words, plus `skipped` (a dependency failed) and `interrupted` (Ctrl-C). */
+export type TaskResult = 'success' | 'up-to-date' | 'fail' | 'ignore' | 'skipped' | 'interrupted';
+
+export interface TaskReport {
+  name: string;
+  result: TaskResult;
+  /** Why it ran (or why it failed before running). */
+  reasons: string[];
+  /** True when actions were executed (group tasks have none). */
+  executed: boolean;
+  /** Epoch milliseconds when its actions started. */
+  started?: number;
+  /** Seconds spent in its actions. */
+  elapsed?: number;
+  out: string;
+  err: string;
+  error?: string;
+}
+
+export interface RunSummary {
+  tasks: TaskReport[];
+  /** Seconds for the whole run. */
+  elapsed: number;
+  interrupted: boolean;
+  ok: boolean;
+}
+
+export interface Reporter {
+  runStarted(total: number): void;
+  /** The set of tasks grew (a delayed family created its subtasks). */
+  totalChanged(total: number): void;
+  taskExecuting(name: string, title: string): void;
+  taskFinished(report: TaskReport): void;
+  progress(name: string, done: number, total?: number): void;
+  runFinished(summary: RunSummary): void;
+  /** A message that is not about one task (a warning about the state file, say). */
+  warn(message: string): void;
+}

@@ -1,0 +1,172 @@
+// Console reporter with doit's prefixes (`..` executed, `--` up to date, `!!` ignored) and a live
+// progress line on a terminal; JSON reporter that prints one document at the end.
+import type { Writable } from 'node:stream';
+import type { Reporter, RunSummary, TaskReport } from './report.ts';
+
+interface ProgressLine {
+  render(text: string): void;
+  clear(): void;
+  done(): void;
+}
+
+/** log-update redraws one line in place; it is only loaded when stderr is a terminal. */
+async function openProgressLine(stream: NodeJS.WriteStream): Promise<ProgressLine> {
+  const { createLogUpdate } = await import('log-update');
+  const update = createLogUpdate(stream, { showCursor: true });
+  return { render: (text) => update(text), clear: () => update.clear(), done: () => update.clear() };
+}
+
+export async function createConsoleReporter(options: { verbose: boolean; out?: Writable; err?: NodeJS.WriteStream }): Promise<Reporter> {
+  const err = options.err ?? process.stderr;
+  const live = err.isTTY && !options.verbose ? await openProgressLine(err) : undefined;
+  return new ConsoleReporter(options.out ?? process.stdout, err, options.verbose, live);
+}
+
+const FAILURE_RULE = '#'.repeat(40);
+
+class ConsoleReporter implements Reporter {
+  private total = 0;
+  private finished = 0;
+  private readonly running = new Map<string, { done: number; total?: number }>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly out: Writable,
+    private readonly err: Writable,
+    private readonly verbose: boolean,
+    private readonly live: ProgressLine | undefined,
+  ) {}
+
+  runStarted(total: number): void {
+    this.total = total;
+    if (this.live) this.timer = setInterval(() => this.redraw(), 100).unref();
+  }
+
+  totalChanged(total: number): void {
+    this.total = total;
+  }
+
+  taskExecuting(name: string, title: string): void {
+    this.running.set(name, { done: 0 });
+    this.line(this.out, `.. ${title}`);
+  }
+
+  progress(name: string, done: number, total?: number): void {
+    const entry = this.running.get(name);
+    if (entry) Object.assign(entry, { done, total });
+  }
+
+  taskFinished(report: TaskReport): void {
+    this.finished += 1;
+    this.running.delete(report.name);
+    if (report.result === 'up-to-date') this.line(this.out, `-- ${report.name}`);
+    else if (report.result === 'ignore') this.line(this.out, `!! ${report.name}`);
+    else if (report.result === 'fail') this.line(this.err, `FAILED ${report.name}: ${report.error ?? 'failed'}`);
+  }
+
+  warn(message: string): void {
+    this.line(this.err, `warning: ${message}`);
+  }
+
+  runFinished(summary: RunSummary): void {
+    if (this.timer) clearInterval(this.timer);
+    this.live?.done();
+    const failed = summary.tasks.filter((task) => task.result === 'fail');
+    for (const task of failed) {
+      const parts = [FAILURE_RULE, `${task.name}: ${task.error ?? 'failed'}`];
+      if (!this.verbose) {
+        if (task.err) parts.push(`${task.name} <stderr>:`, task.err.trimEnd());
+        if (task.out) parts.push(`${task.name} <stdout>:`, task.out.trimEnd());
+      }
+      this.err.write(`${parts.join('\n')}\n`);
+    }
+    const count = (result: TaskReport['result']): number => summary.tasks.filter((task) => task.result === result).length;
+    if (!summary.ok) {
+      const skipped = summary.tasks.filter((task) => task.result === 'skipped').map((task) => task.name);
+      this.err.write(
+        `${FAILURE_RULE}\n${summary.interrupted ? 'interrupted' : 'build failed'}: ${failed.length} failed` +
+          (failed.length ? ` (${failed.map((task) => task.name).join(', ')})` : '') +
+          `, ${skipped.length} not run because a dependency failed, ${count('success')} succeeded, ` +
+          `${count('up-to-date')} up to date, in ${summary.elapsed.toFixed(1)} s\n`,
+      );
+    }
+  }
+
+  private line(stream: Writable, text: string): void {
+    this.live?.clear();
+    stream.write(`${text}\n`);
+    this.redraw();
+  }
+
+  private redraw(): void {
+    if (!this.live || this.total === 0) return;
+    const names = [...this.running.keys()];
+    let bytesDone = 0;
+    let bytesTotal = 0;
+    for (const entry of this.running.values()) {
+      bytesDone += entry.done;
+      bytesTotal += entry.total ?? 0;
+    }
+    const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ` (+${names.length - 3})` : '');
+    const bytes = bytesTotal > 0 ? ` · ${formatBytes(bytesDone)} / ${formatBytes(bytesTotal)}` : '';
+    this.live.render(`[${this.finished}/${this.total}]${shown ? ` ${shown}` : ''}${bytes}`);
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** doit's `--reporter json`: one document on stdout once the run is over. */
+export class JsonReporter implements Reporter {
+  private readonly warnings: string[] = [];
+  constructor(private readonly out: Writable = process.stdout) {}
+
+  runStarted(): void {}
+  totalChanged(): void {}
+  taskExecuting(): void {}
+  taskFinished(): void {}
+  progress(): void {}
+
+  warn(message: string): void {
+    this.warnings.push(message);
+  }
+
+  runFinished(summary: RunSummary): void {
+    const count = (result: TaskReport['result']): number => summary.tasks.filter((task) => task.result === result).length;
+    const document = {
+      ok: summary.ok,
+      interrupted: summary.interrupted,
+      elapsed: summary.elapsed,
+      counts: {
+        total: summary.tasks.length,
+        success: count('success'),
+        'up-to-date': count('up-to-date'),
+        fail: count('fail'),
+        skipped: count('skipped'),
+        ignore: count('ignore'),
+        interrupted: count('interrupted'),
+      },
+      warnings: this.warnings,
+      tasks: summary.tasks.map((task) => ({
+        name: task.name,
+        result: task.result,
+        reasons: task.reasons,
+        executed: task.executed,
+        started: task.started === undefined ? null : new Date(task.started).toISOString(),
+        elapsed: task.elapsed ?? 0,
+        out: task.out,
+        err: task.err,
+        error: task.error ?? null,
+      })),
+    };
+    this.out.write(`${JSON.stringify(document, null, 2)}\n`);
+  }
+}

@@ -1,0 +1,169 @@
+// Persistent engine state under BUILD_ROOT/.engine: which tasks succeeded with which inputs,
+// and the digest of every file seen. A snapshot (replaced by rename) plus an append-only
+// journal: each finished task is one appended line, so a build killed with -9 loses nothing
+// it completed, and a torn last line is simply ignored.
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** What we knew of a file when we last hashed it. */
+export interface FileRecord {
+  mtimeMs: number;
+  size: number;
+  ino: number;
+  sha256: string;
+}
+
+/** The inputs a task saw at its last success. */
+export interface TaskRecord {
+  /** file_dep path -> sha256 */
+  deps: Record<string, string>;
+  /** Digest of the recorded uptodate values and command lines. */
+  signature: string;
+}
+
+interface Snapshot {
+  format: typeof FORMAT;
+  files: Record<string, FileRecord>;
+  tasks: Record<string, TaskRecord>;
+  ignored: string[];
+}
+
+type JournalEntry =
+  | { file: [string, FileRecord | null] }
+  | { task: [string, TaskRecord | null] }
+  | { ignore: [string, boolean] };
+
+const FORMAT = 1;
+
+export class StateStore {
+  private files = new Map<string, FileRecord>();
+  private tasks = new Map<string, TaskRecord>();
+  private ignored = new Set<string>();
+  private journalFd: number | undefined;
+  private pending = 0;
+  readonly snapshotPath: string;
+  readonly journalPath: string;
+  /** Set when the snapshot could not be read: the caller may warn that everything will run. */
+  readonly loadProblem: string | undefined;
+
+  constructor(readonly dir: string) {
+    this.snapshotPath = join(dir, 'state.json');
+    this.journalPath = join(dir, 'journal.jsonl');
+    this.loadProblem = this.load();
+  }
+
+  file(path: string): FileRecord | undefined {
+    return this.files.get(path);
+  }
+
+  task(name: string): TaskRecord | undefined {
+    return this.tasks.get(name);
+  }
+
+  isIgnored(name: string): boolean {
+    return this.ignored.has(name);
+  }
+
+  setFile(path: string, record: FileRecord | null): void {
+    if (record) this.files.set(path, record);
+    else this.files.delete(path);
+    this.append({ file: [path, record] });
+  }
+
+  setTask(name: string, record: TaskRecord | null): void {
+    if (record) this.tasks.set(name, record);
+    else if (!this.tasks.delete(name)) return;
+    this.append({ task: [name, record] });
+  }
+
+  setIgnored(name: string, ignored: boolean): void {
+    if (ignored === this.ignored.has(name)) return;
+    if (ignored) this.ignored.add(name);
+    else this.ignored.delete(name);
+    this.append({ ignore: [name, ignored] });
+  }
+
+  forgetAll(): void {
+    for (const name of [...this.tasks.keys()]) this.setTask(name, null);
+  }
+
+  /** Folds the journal into a new snapshot. Cheap no-op when nothing changed. */
+  save(): void {
+    if (this.journalFd !== undefined) {
+      closeSync(this.journalFd);
+      this.journalFd = undefined;
+    }
+    if (this.pending === 0) return;
+    const snapshot: Snapshot = {
+      format: FORMAT,
+      files: Object.fromEntries(this.files),
+      tasks: Object.fromEntries(this.tasks),
+      ignored: [...this.ignored],
+    };
+    mkdirSync(this.dir, { recursive: true });
+    const tmp = `${this.snapshotPath}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify(snapshot));
+    renameSync(tmp, this.snapshotPath);
+    // Replaying the journal over the new snapshot would be harmless: removing it is only tidiness.
+    rmSync(this.journalPath, { force: true });
+    this.pending = 0;
+  }
+
+  private append(entry: JournalEntry): void {
+    if (this.journalFd === undefined) {
+      mkdirSync(this.dir, { recursive: true });
+      this.journalFd = openSync(this.journalPath, 'a');
+    }
+    writeSync(this.journalFd, `${JSON.stringify(entry)}\n`);
+    this.pending += 1;
+  }
+
+  private load(): string | undefined {
+    let problem: string | undefined;
+    try {
+      const snapshot = JSON.parse(readFileSync(this.snapshotPath, 'utf8')) as Snapshot;
+      if (snapshot.format !== FORMAT) throw new Error(`format ${String(snapshot.format)} is not ${FORMAT}`);
+      this.files = new Map(Object.entries(snapshot.files));
+      this.tasks = new Map(Object.entries(snapshot.tasks));
+      this.ignored = new Set(snapshot.ignored);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        problem = `${this.snapshotPath} is unreadable (${(error as Error).message}); every task will run`;
+      }
+    }
+    let journal: string;
+    try {
+      journal = readFileSync(this.journalPath, 'utf8');
+    } catch {
+      return problem;
+    }
+    for (const line of journal.split('\n')) {
+      if (!line) continue;
+      let entry: JournalEntry;
+      try {
+        entry = JSON.parse(line) as JournalEntry;
+      } catch {
+        break; // a line torn by a crash: everything after it is unknown
+      }
+      this.replay(entry);
+      this.pending += 1;
+    }
+    return problem;
+  }
+
+  private replay(entry: JournalEntry): void {
+    if ('file' in entry) {
+      const [path, record] = entry.file;
+      if (record) this.files.set(path, record);
+      else this.files.delete(path);
+    } else if ('task' in entry) {
+      const [name, record] = entry.task;
+      if (record) this.tasks.set(name, record);
+      else this.tasks.delete(name);
+    } else if ('ignore' in entry) {
+      const [name, ignored] = entry.ignore;
+      if (ignored) this.ignored.add(name);
+      else this.ignored.delete(name);
+    }
+  }
+}
