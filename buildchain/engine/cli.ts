@@ -186,6 +186,8 @@ async function openEngine(file: string | undefined, builtin: TaskModule): Promis
     root = dirname(path);
     module = await importTaskFile(path);
   }
+  // As doit: tasks run from their project's root, so relative paths in function actions hold.
+  process.chdir(root);
   const config = loadConfig(root);
   for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
   const definitions = await module.tasks(config);

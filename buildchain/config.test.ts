@@ -1,0 +1,76 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../test/helpers.ts';
+import { loadConfig, readVersionFile, splitWords } from './config.ts';
+import { parseDotenv } from './dotenv.ts';
+
+describe('.env', () => {
+  it('reads KEY=VALUE, export, quotes and comments', () => {
+    const entries = parseDotenv(
+      '# comment\n\nexport A=1\nB = two words # trailing\nC="quoted # kept \\"x\\""\nD=\'single $raw\'\nE=\n',
+      '.env',
+    );
+    expect(Object.fromEntries([...entries].map(([k, v]) => [k, v.value]))).toEqual({
+      A: '1', B: 'two words', C: 'quoted # kept "x"', D: 'single $raw', E: '',
+    });
+    expect(entries.get('B')!.origin).toBe('.env:4');
+  });
+
+  it('names the file and line of a malformed line', () => {
+    expect(() => parseDotenv('A=1\nB\n', '/p/.env')).toThrow('/p/.env:2: malformed line, expected KEY=VALUE: B');
+    expect(() => parseDotenv('A="open\n', '/p/.env')).toThrow('/p/.env:1: unterminated " quote');
+    expect(() => parseDotenv('1A=x\n', '/p/.env')).toThrow('/p/.env:1: malformed line');
+  });
+});
+
+describe('settings', () => {
+  function project(env: string): string {
+    const root = tempDir();
+    writeFileSync(join(root, 'VERSION'), 'VERSION_MAJOR=2\nVERSION_MINOR=4\nVERSION_PATCH=1\nVERSION_SUFFIX=-dev\n');
+    writeFileSync(join(root, '.env'), env);
+    return root;
+  }
+
+  it('takes defaults, then .env, then the environment', () => {
+    const root = project('PROJECT_NAME=FromDotenv\nBUILD_ROOT=/tmp/elsewhere\nSKOPEO_BIN=/opt/skopeo\nYUM_MIRROR_EPEL=http://127.0.0.1:8080/epel\n');
+    const config = loadConfig(root, { PROJECT_NAME: 'FromEnv', REGISTRY_MIRRORS: 'docker.io=127.0.0.1:5000, k8s.gcr.io=127.0.0.1:5001' });
+    expect(config.projectName).toBe('FromEnv');
+    expect(config.origin('PROJECT_NAME')).toBe('environment variable PROJECT_NAME');
+    expect(config.buildRoot).toBe('/tmp/elsewhere');
+    expect(config.isoRoot).toBe('/tmp/elsewhere/root');
+    expect(config.bin.skopeo).toBe('/opt/skopeo');
+    expect(config.origin('SKOPEO_BIN')).toBe(`${join(root, '.env')}:3`);
+    expect(config.bin.git).toBe('git');
+    expect(config.yumMirrors.get('epel')).toBe('http://127.0.0.1:8080/epel');
+    expect([...config.registryMirrors]).toEqual([['docker.io', '127.0.0.1:5000'], ['k8s.gcr.io', '127.0.0.1:5001']]);
+    expect(config.vagrant.upArgs).toEqual(['--provision', '--no-destroy-on-error', '--parallel', '--provider', 'virtualbox']);
+    expect(config.version).toMatchObject({ full: '2.4.1-dev', short: '2.4' });
+  });
+
+  it('resolves a relative BUILD_ROOT against the project and warns of unknown keys', () => {
+    const root = project('BUILD_ROT=_oops\n');
+    const config = loadConfig(root, {});
+    expect(config.buildRoot).toBe(join(root, '_build'));
+    expect(config.warnings[0]).toMatch(/\.env:1: unknown setting BUILD_ROT/);
+  });
+
+  it('rejects bad values naming where they come from', () => {
+    expect(() => loadConfig(project('SOURCE_DATE_EPOCH=yesterday\n'), {})).toThrow(/\.env:1: SOURCE_DATE_EPOCH must be a whole number/);
+    expect(() => loadConfig(project(''), { REGISTRY_MIRRORS: 'docker.io' })).toThrow(/environment variable REGISTRY_MIRRORS: REGISTRY_MIRRORS entry 'docker.io' is not SOURCE=MIRROR/);
+  });
+
+  it('reads the VERSION file and names its errors', () => {
+    const root = tempDir();
+    const file = join(root, 'VERSION');
+    writeFileSync(file, 'VERSION_MAJOR=2\nVERSION_MINOR=x\nVERSION_PATCH=1\n');
+    expect(() => readVersionFile(file)).toThrow(`${file}:2: VERSION_MINOR must be a whole number, not 'x'`);
+    writeFileSync(file, 'VERSION_MAJOR=2\nVERSION_MINOR=4\nVERSION_PATCH=0\nVERSION_SUFFIX=\n');
+    expect(readVersionFile(file).full).toBe('2.4.0');
+  });
+
+  it('splits command lines as a shell does', () => {
+    expect(splitWords(`--a 'b c' "d e" f\\ g`, 'x')).toEqual(['--a', 'b c', 'd e', 'f g']);
+    expect(() => splitWords(`'open`, 'VAGRANT_UP_ARGS')).toThrow(/VAGRANT_UP_ARGS: unterminated/);
+  });
+});

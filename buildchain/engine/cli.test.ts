@@ -1,0 +1,160 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT, runCli, tempDir } from '../../test/helpers.ts';
+
+/** A task file (TypeScript, compiled by the launcher) with 20 slow one-shot tasks and a few others. */
+function writeTaskFile(dir: string): string {
+  const file = join(dir, 'tasks.ts');
+  writeFileSync(file, `
+import { setTimeout as sleep } from 'node:timers/promises';
+import { writeFileAtomic } from ${JSON.stringify(join(PROJECT_ROOT, 'buildchain/fs/atomic.ts'))};
+import type { TaskDefinition } from ${JSON.stringify(join(PROJECT_ROOT, 'buildchain/engine/task.ts'))};
+
+export const DEFAULT_TASKS = ['all'];
+export function tasks(): TaskDefinition[] {
+  const steps: TaskDefinition[] = Array.from({ length: 20 }, (_, i) => {
+    const name = 'step:' + String(i).padStart(2, '0');
+    return {
+      name, doc: 'Slow step.', targets: ['out/' + name.slice(5)], uptodate: [true], clean: true,
+      actions: [async () => { await sleep(60); await writeFileAtomic('out/' + name.slice(5), name); }],
+    };
+  });
+  return [
+    { name: 'all', doc: 'Every step.', task_dep: ['step:*'] },
+    ...steps,
+    { name: 'fails', doc: 'Always fails.', actions: [{ shell: 'echo broken >&2; exit 7' }] },
+    { name: 'after_fail', task_dep: ['fails'], actions: [['true']] },
+    { name: '_private', doc: 'Hidden.', actions: [['true']] },
+  ];
+}
+`);
+  return file;
+}
+
+describe('./build.ts with a task file', () => {
+  it('lists, explains and runs tasks; prints one JSON document with --reporter json', async () => {
+    const dir = tempDir();
+    const file = writeTaskFile(dir);
+    const list = await runCli(['list', '-f', file]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toBe('after_fail\nall         Every step.\nfails       Always fails.\nstep\n');
+
+    const all = await runCli(['list', '--all', '-p', '-q', '-f', file]);
+    expect(all.stdout.split('\n')).toContain('_private');
+    expect(all.stdout.split('\n')).toContain('step:19');
+
+    const run = await runCli(['-f', file, '-n', '4', '--reporter', 'json', 'all']);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as { ok: boolean; counts: Record<string, number>; tasks: { name: string; result: string }[] };
+    expect(report.ok).toBe(true);
+    expect(report.counts.success).toBe(21);
+    expect(readFileSync(join(dir, 'out/07'), 'utf8')).toBe('step:07');
+
+    const again = await runCli(['-f', file, 'all']);
+    expect(again.stdout.split('\n').filter((line) => line.startsWith('-- ')).length).toBe(20);
+
+    const info = await runCli(['info', 'step:03', '-f', file]);
+    expect(info.stdout).toContain('status: up to date');
+    expect(info.stdout).toContain('targets:\n  - out/03');
+  });
+
+  it('exits 1 with a failure summary, and 2 on bad usage with suggestions', async () => {
+    const dir = tempDir();
+    const file = writeTaskFile(dir);
+    const failed = await runCli(['-f', file, 'after_fail']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('FAILED fails: /bin/sh -c');
+    expect(failed.stderr).toContain('fails <stderr>:\nbroken');
+    expect(failed.stderr).toMatch(/build failed: 1 failed \(fails\), 1 not run because a dependency failed/);
+
+    const json = await runCli(['-f', file, '--reporter', 'json', 'after_fail']);
+    const doc = JSON.parse(json.stdout) as { tasks: { name: string; result: string; err: string }[] };
+    expect(doc.tasks.find((t) => t.name === 'fails')).toMatchObject({ result: 'fail', err: 'broken\n' });
+    expect(doc.tasks.find((t) => t.name === 'after_fail')!.result).toBe('skipped');
+
+    const unknown = await runCli(['-f', file, 'al']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("no task matches 'al' (did you mean 'all'");
+    const badOption = await runCli(['-f', file, '--frobnicate']);
+    expect(badOption.code).toBe(2);
+    const badWorkers = await runCli(['-f', file, '-n', 'zero']);
+    expect(badWorkers.code).toBe(2);
+  });
+
+  it('recovers after kill -9: finished tasks stay done, no partial target, the stale lock is taken over', async () => {
+    const dir = tempDir();
+    const file = writeTaskFile(dir);
+    const child = spawn(join(PROJECT_ROOT, 'build.ts'), ['-f', file, '-n', '1', 'all'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let seen = '';
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('.. step:10')) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+    });
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(existsSync(join(dir, '_build/.engine/lock'))).toBe(true);
+
+    const rerun = await runCli(['-f', file, '-n', '1', '--reporter', 'json', 'all']);
+    expect(rerun.code).toBe(0);
+    const results = Object.fromEntries((JSON.parse(rerun.stdout) as { tasks: { name: string; result: string }[] }).tasks.map((t) => [t.name, t.result]));
+    for (let i = 0; i < 10; i++) expect(results[`step:0${i}`]).toBe('up-to-date');
+    for (let i = 11; i < 20; i++) expect(results[`step:${i}`]).toBe('success');
+    for (let i = 0; i < 20; i++) {
+      const id = String(i).padStart(2, '0');
+      expect(readFileSync(join(dir, 'out', id), 'utf8')).toBe(`step:${id}`);
+    }
+  });
+
+  it('cleans with a dry run first, then for real', async () => {
+    const dir = tempDir();
+    const file = writeTaskFile(dir);
+    await runCli(['-f', file, 'step:01']);
+    const dry = await runCli(['clean', '-n', '-f', file, 'step:01']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toBe('step:01: would remove out/01\n');
+    expect(existsSync(join(dir, 'out/01'))).toBe(true);
+    const real = await runCli(['clean', '-f', file, 'step:01']);
+    expect(real.stdout).toBe('step:01: removing out/01\n');
+    expect(existsSync(join(dir, 'out/01'))).toBe(false);
+    expect((await runCli(['-f', file, 'step:01'])).stdout).toBe('.. step:01\n');
+  });
+});
+
+describe('./build.ts configuration and help', () => {
+  it('names the .env file and line of a malformed setting', async () => {
+    const dir = tempDir();
+    const file = writeTaskFile(dir);
+    writeFileSync(join(dir, '.env'), '# settings\nPROJECT_NAME=Test\nthis is not a setting\n');
+    const result = await runCli(['list', '-f', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${join(dir, '.env')}:3: malformed line, expected KEY=VALUE`);
+  });
+
+  it('says which parts are missing when the default task is not defined', async () => {
+    const result = await runCli([]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/the default task 'iso' is not defined yet: the ISO writer/);
+  });
+
+  it('prints completion scripts that bash and zsh syntax-check', async () => {
+    const bash = await runCli(['tabcompletion', '--shell', 'bash']);
+    expect(bash.code).toBe(0);
+    expect(spawnSync('bash', ['-n'], { input: bash.stdout }).status).toBe(0);
+    expect(bash.stdout).toContain('complete -F');
+    const zsh = await runCli(['tabcompletion', '--shell', 'zsh']);
+    expect(zsh.stdout).toContain('#compdef build.ts');
+    expect((await runCli(['tabcompletion', '--shell', 'fish'])).code).toBe(2);
+  });
+
+  it('documents every verb in --help', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    for (const verb of ['list', 'info', 'clean', 'ignore', 'forget', 'tabcompletion', '--reporter', '--lock-wait']) expect(help.stdout).toContain(verb);
+  });
+});

@@ -1,0 +1,17 @@
+// _build_root: the build directory itself.
+import { mkdir } from 'node:fs/promises';
+import type { BuildConfig } from '../buildchain/config.ts';
+import type { TaskSpec } from '../buildchain/engine/task.ts';
+
+export function buildRootTasks(config: BuildConfig): TaskSpec[] {
+  return [
+    {
+      name: '_build_root',
+      doc: `Create the build root (${config.buildRoot}).`,
+      targets: [config.buildRoot],
+      uptodate: [true],
+      actions: [async () => void (await mkdir(config.buildRoot, { recursive: true }))],
+      clean: true,
+    },
+  ];
+}

@@ -1,0 +1,94 @@
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../test/helpers.ts';
+import { loadConfig } from '../buildchain/config.ts';
+import { buildRootTasks } from './build-root.ts';
+import { lintTasks } from './lint.ts';
+import { saltTreeTasks } from './salt-tree.ts';
+import { toolCheckTasks } from './tools.ts';
+
+/** A small project: VERSION, the committed yamllint config, and the given files. */
+function project(files: Record<string, string>): string {
+  const root = tempDir();
+  copyFileSync(join(PROJECT_ROOT, 'VERSION'), join(root, 'VERSION'));
+  copyFileSync(join(PROJECT_ROOT, '.yamllint.yaml'), join(root, '.yamllint.yaml'));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+function metalk8sTasks(root: string) {
+  const config = loadConfig(root, {});
+  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...lintTasks(config)];
+}
+
+describe('lint', () => {
+  it('fails on a bad shell script and bad YAML, naming each file, and passes clean ones', async () => {
+    requireTool('shellcheck');
+    requireTool('yamllint');
+    const root = project({
+      'scripts/good.sh': '#!/bin/bash\necho "fine"\n',
+      'scripts/bad.sh': '#!/bin/bash\nrm -rf $1/*\n',
+      'images/good.yaml': 'name: pause\nversion: "3.1"\n',
+      'salt-tree/metalk8s/defaults.yaml': 'key: value\nkey: duplicate\n',
+    });
+    const report = await runEngine(root, metalk8sTasks(root), ['lint:shell', 'lint:yaml'], { workers: 2 });
+    const bad = report.finished.find((r) => r.name === '_lint_shell:scripts/bad.sh')!;
+    expect(bad.result).toBe('fail');
+    expect(bad.error).toContain('scripts/bad.sh');
+    expect(bad.out).toContain('SC2086');
+    const yaml = report.finished.find((r) => r.name === '_lint_yaml:salt-tree/metalk8s/defaults.yaml')!;
+    expect(yaml.result).toBe('fail');
+    expect(yaml.out).toContain('salt-tree/metalk8s/defaults.yaml:2');
+    expect(report.result('_lint_shell:scripts/good.sh')).toBe('success');
+    expect(report.result('_lint_yaml:images/good.yaml')).toBe('success');
+    expect(report.result('lint:shell')).toBe('skipped');
+
+    // Fixing the bad file re-lints it alone: the clean one is not checked again.
+    writeFileSync(join(root, 'scripts/bad.sh'), '#!/bin/bash\nrm -rf "${1:?}"/*\n');
+    const second = await runEngine(root, metalk8sTasks(root), ['lint:shell']);
+    expect(second.executed).toEqual(['_lint_shell:scripts/bad.sh']);
+    expect(second.result('lint:shell')).toBe('success');
+  });
+
+  it('fails check_for with the apt-get line when a tool is missing', async () => {
+    const root = project({ 'scripts/a.sh': '#!/bin/sh\ntrue\n', '.env': 'SHELLCHECK_BIN=shellcheck-not-installed\n' });
+    const report = await runEngine(root, metalk8sTasks(root), ['lint:shell']);
+    const check = report.finished.find((r) => r.name === 'check_for:shellcheck')!;
+    expect(check.error).toBe("'shellcheck-not-installed' not found (SHELLCHECK_BIN=shellcheck-not-installed); install it with: install 'shellcheck-not-installed' and make sure it is on PATH");
+    expect(report.result('_lint_shell:scripts/a.sh')).toBe('skipped');
+  });
+});
+
+describe('salt_tree', () => {
+  it('copies the tree, renders .in templates with the version, and is incremental', async () => {
+    const root = project({
+      'salt-tree/top.sls.in': '{%- set version = "@@VERSION" -%}\nbase: {}\n',
+      'salt-tree/metalk8s/archives/mounted.sls': 'mounted: {}\n',
+    });
+    chmodSync(join(root, 'salt-tree/metalk8s/archives/mounted.sls'), 0o640);
+    const first = await runEngine(root, metalk8sTasks(root), ['salt_tree']);
+    expect(first.executed.sort()).toEqual(['_build_root', 'salt_tree:metalk8s/archives/mounted.sls', 'salt_tree:top.sls']);
+    const salt = join(root, '_build/root/salt');
+    expect(readFileSync(join(salt, 'top.sls'), 'utf8')).toBe('{%- set version = "2.4.1-dev" -%}\nbase: {}\n');
+    expect(statSync(join(salt, 'metalk8s/archives/mounted.sls')).mode & 0o777).toBe(0o640);
+
+    expect((await runEngine(root, metalk8sTasks(root), ['salt_tree'])).executed).toEqual([]);
+    writeFileSync(join(root, 'VERSION'), 'VERSION_MAJOR=2\nVERSION_MINOR=4\nVERSION_PATCH=2\nVERSION_SUFFIX=\n');
+    const bumped = await runEngine(root, metalk8sTasks(root), ['salt_tree']);
+    expect(bumped.executed).toEqual(['salt_tree:top.sls']);
+    expect(readFileSync(join(salt, 'top.sls'), 'utf8')).toContain('"2.4.2"');
+  });
+
+  it('fails on an unknown template variable, naming file and line, and leaves no partial file', async () => {
+    const root = project({ 'salt-tree/x.sls.in': 'ok\nversion: @@VERSON\n' });
+    const report = await runEngine(root, metalk8sTasks(root), ['salt_tree']);
+    expect(report.finished.find((r) => r.name === 'salt_tree:x.sls')!.error).toBe(
+      `${join(root, 'salt-tree/x.sls.in')}:2: unknown template variable @@VERSON (known: @@VERSION, @@SHORT_VERSION, @@PROJECT_NAME, @@PROJECT_NAME_LOWER)`,
+    );
+    expect(() => statSync(join(root, '_build/root/salt/x.sls'))).toThrow();
+  });
+});
