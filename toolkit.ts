@@ -1,5 +1,5 @@
 #!/bin/sh
-//bin/true; f="$(readlink -f "$0")"; exec node "${f%/*}/buildchain/launch.mjs" "$f" "$@"
+//bin/true; f=$0; [ -L "$f" ] && f=$(readlink -f "$f"); case $f in */*) ;; *) f=./$f ;; esac; [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && export METALK8S_DEFERRED_CA_CERTS="$NODE_EXTRA_CA_CERTS" && unset NODE_EXTRA_CA_CERTS; exec node "${f%/*}/buildchain/launch.cjs" "$f" "$@"
 // ./toolkit.ts (metalk8s-toolkit): the artifact toolkit for release pipelines, Solution vendors
 // and nodes. A thin argv layer: each command's logic lives in buildchain/, static-registry/ or agent/.
 // Exit codes: 0 success, 1 failure (one line naming the file, field or URL), 2 bad usage.
@@ -55,4 +55,6 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,6 +1,5 @@
 // Build settings: defaults, overridden by `.env` at the project root, overridden by the
 // environment (as upstream's python-decouple did). Upstream's names are kept.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDotenv, type EnvEntry } from './dotenv.ts';
@@ -156,7 +155,7 @@ export function readVersionFile(file: string): Version {
 
 function describeGit(git: string, cwd: string): string | undefined {
   try {
-    return execFileSync(git, ['describe', '--always', '--long', '--tags', '--dirty'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+    return process.getBuiltinModule('node:child_process').execFileSync(git, ['describe', '--always', '--long', '--tags', '--dirty'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
   } catch {
     return undefined;
   }

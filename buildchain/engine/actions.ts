@@ -1,6 +1,5 @@
 // Runs a task's actions: functions in-process, commands as child processes without a shell
 // (unless a ShellAction asks for one), with their output captured per task.
-import { spawn } from 'node:child_process';
 import type { Action, ActionContext, CommandOptions } from './task.ts';
 
 /** Output kept per task; beyond this only the tail is kept (a runaway command cannot fill memory). */
@@ -48,6 +47,8 @@ function runCommand(command: CommandOptions, context: ActionContext, output: Tas
   if (!program) return Promise.reject(new ActionError('empty command'));
   const shown = describeAction(command.argv);
   return new Promise((resolvePromise, reject) => {
+    // Loaded here, not at start: a no-op build never spawns anything.
+    const { spawn } = process.getBuiltinModule('node:child_process');
     const child = spawn(program, args, {
       cwd: command.cwd ?? context.root,
       env: command.env ? { ...process.env, ...command.env } : process.env,
