@@ -5,6 +5,8 @@ import { BuildError, UsageError, errorMessage } from '../errors.ts';
 import { TaskGraph, suggestion, type TaskNode } from './graph.ts';
 import { BuildLock } from './lock.ts';
 import type { Reporter, RunSummary } from './report.ts';
+import { checkNoopProof, writeNoopProof, type NoopProofStore } from './noop.ts';
+import type { TaskReport } from './report.ts';
 import { runTasks } from './scheduler.ts';
 import { StateStore } from './state.ts';
 import { isPrivate, isSubtask, type TaskDefinition } from './task.ts';
@@ -36,11 +38,15 @@ export interface ListRow {
 }
 
 export class Engine {
-  readonly graph: TaskGraph;
+  private taskGraph: TaskGraph | undefined;
   private stateStore: StateStore | undefined;
 
-  constructor(readonly project: Project) {
-    this.graph = new TaskGraph(project.root, project.definitions);
+  constructor(readonly project: Project) {}
+
+  /** Built on first use: a proven no-op run never needs it. */
+  get graph(): TaskGraph {
+    this.taskGraph ??= new TaskGraph(this.project.root, this.project.definitions);
+    return this.taskGraph;
   }
 
   get engineDir(): string {
@@ -65,16 +71,26 @@ export class Engine {
     return this.project.defaultTasks;
   }
 
+  private get proofs(): NoopProofStore {
+    return { engineDir: this.engineDir, stateFiles: [StateStore.snapshotPath(this.engineDir), StateStore.journalPath(this.engineDir)] };
+  }
+
   async run(request: RunRequest): Promise<RunSummary> {
-    const roots = request.tasks.length > 0 ? request.tasks : this.defaultSelection();
-    this.graph.selection(roots); // unknown names and cycles are reported before taking the lock
+    const requested = request.tasks.length > 0 ? request.tasks : this.project.defaultTasks;
     const lock = new BuildLock(join(this.engineDir, 'lock'));
     await lock.acquire(request.lockWaitSeconds, (who) => request.reporter.warn(`waiting for the build lock held by ${who}`));
     try {
+      const proven = await checkNoopProof(this.proofs, requested, this.project.definitions);
+      if (proven) return reportProven(proven, request.reporter);
+      const roots = request.tasks.length > 0 ? request.tasks : this.defaultSelection();
+      const order = this.graph.selection(roots);
       if (this.state.loadProblem) request.reporter.warn(this.state.loadProblem);
-      return await runTasks(this.graph, this.state, roots, request);
-    } finally {
+      const outcome = await runTasks(this.graph, this.state, order, request);
       this.state.save();
+      writeNoopProof(this.proofs, roots, this.project.definitions, this.graph, outcome.summary.tasks, (path) => outcome.files.observed(path));
+      return outcome.summary;
+    } finally {
+      this.stateStore?.save();
       lock.release();
     }
   }
@@ -99,7 +115,7 @@ export class Engine {
     } else if (this.state.isIgnored(name)) {
       lines.push('status: ignored (./build.ts forget to undo)');
     } else {
-      const verdict = await judge(node, this.state, new FileDigests(this.project.root, this.state, false), this.project.root);
+      const verdict = await judge(node, this.state, new FileDigests(this.project.root, this.state, false));
       lines.push(verdict.reasons.length === 0 ? 'status: up to date' : 'status: will run, because:');
       for (const reason of verdict.reasons) lines.push(`  - ${reason}`);
     }
@@ -203,6 +219,17 @@ export class Engine {
     this.state.save();
     return names;
   }
+}
+
+/** Reports a proven no-op run as the normal rules would have. */
+function reportProven(tasks: readonly [string, 'up-to-date' | 'success'][], reporter: Reporter): RunSummary {
+  const started = Date.now();
+  reporter.runStarted(tasks.length);
+  const reports = tasks.map(([name, result]): TaskReport => ({ name, result, reasons: [], executed: false, out: '', err: '' }));
+  for (const report of reports) reporter.taskFinished(report);
+  const summary: RunSummary = { tasks: reports, elapsed: (Date.now() - started) / 1000, interrupted: false, ok: true, proven: true };
+  reporter.runFinished(summary);
+  return summary;
 }
 
 function firstLine(text: string | undefined): string {

@@ -21,8 +21,17 @@ export interface TaskNode {
   readonly targets: readonly string[];
 }
 
+const DOT_SEGMENT = /(^|\/)\.{1,2}(\/|$)/;
+
+/** `a/b.txt`: relative, no `.` or `..` segment, no doubled or trailing slash. */
+function isPlainRelative(path: string): boolean {
+  return path !== '' && path[0] !== '/' && !path.endsWith('/') && !path.includes('//') && !DOT_SEGMENT.test(path);
+}
+
 /** Paths inside the root are kept relative (state survives moving the checkout), others absolute. */
 export function normalizePath(root: string, path: string): string {
+  // Most paths are already plain relative ones: skip the costly resolve/relative round trip.
+  if (sep === '/' && isPlainRelative(path)) return path;
   const absolute = resolve(root, path);
   const rel = relative(root, absolute);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return absolute;

@@ -54,11 +54,14 @@ export class BuildLock {
 
   /** Creates the lock file; returns the current holder when it already exists. */
   private tryCreate(): Holder | undefined {
-    mkdirSync(dirname(this.path), { recursive: true });
     let fd: number;
     try {
       fd = openSync(this.path, 'wx');
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        mkdirSync(dirname(this.path), { recursive: true }); // first build on this BUILD_ROOT
+        return this.tryCreate();
+      }
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       try {
         return JSON.parse(readFileSync(this.path, 'utf8')) as Holder;

@@ -25,6 +25,8 @@ export interface RunSummary {
   elapsed: number;
   interrupted: boolean;
   ok: boolean;
+  /** True when a no-op proof showed that nothing changed since the last run (see noop.ts). */
+  proven: boolean;
 }
 
 export interface Reporter {

@@ -71,6 +71,7 @@ class ConsoleReporter implements Reporter {
   runFinished(summary: RunSummary): void {
     if (this.timer) clearInterval(this.timer);
     this.live?.done();
+    this.flush();
     const failed = summary.tasks.filter((task) => task.result === 'fail');
     for (const task of failed) {
       const parts = [FAILURE_RULE, `${task.name}: ${task.error ?? 'failed'}`];
@@ -92,10 +93,30 @@ class ConsoleReporter implements Reporter {
     }
   }
 
+  /** Lines waiting to be written, per stream: one write per batch instead of one per task. */
+  private readonly buffered = new Map<Writable, string[]>();
+  private flushScheduled = false;
+
   private line(stream: Writable, text: string): void {
-    this.live?.clear();
-    stream.write(`${text}\n`);
-    this.redraw();
+    if (this.live) {
+      this.live.clear();
+      stream.write(`${text}\n`);
+      this.redraw();
+      return;
+    }
+    const lines = this.buffered.get(stream);
+    if (lines) lines.push(text);
+    else this.buffered.set(stream, [text]);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [stream, lines] of this.buffered) stream.write(`${lines.join('\n')}\n`);
+    this.buffered.clear();
   }
 
   private redraw(): void {
@@ -144,6 +165,7 @@ export class JsonReporter implements Reporter {
     const document = {
       ok: summary.ok,
       interrupted: summary.interrupted,
+      proven: summary.proven,
       elapsed: summary.elapsed,
       counts: {
         total: summary.tasks.length,

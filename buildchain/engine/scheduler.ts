@@ -8,7 +8,7 @@ import { ActionError, runAction, TaskOutput } from './actions.ts';
 import type { TaskGraph, TaskNode } from './graph.ts';
 import type { Reporter, RunSummary, TaskReport } from './report.ts';
 import type { StateStore } from './state.ts';
-import type { ActionContext } from './task.ts';
+import type { ActionContext, DelayedTasks } from './task.ts';
 import { FileDigests, judge, type Verdict } from './uptodate.ts';
 
 export interface RunOptions {
@@ -22,17 +22,26 @@ export interface RunOptions {
 
 interface Slot {
   node: TaskNode;
+  /** The node's definition index: the ready queue's order. */
+  readonly key: number;
   pending: number;
   failedDep?: string;
   done: boolean;
 }
 
-export async function runTasks(graph: TaskGraph, state: StateStore, roots: readonly string[], options: RunOptions): Promise<RunSummary> {
+export interface RunOutcome {
+  summary: RunSummary;
+  /** The stats the run based its decisions on (see noop.ts). */
+  files: FileDigests;
+}
+
+/** Runs `order`: a dependency closure, dependencies first (TaskGraph.selection). */
+export async function runTasks(graph: TaskGraph, state: StateStore, order: readonly string[], options: RunOptions): Promise<RunOutcome> {
   const started = Date.now();
   const files = new FileDigests(graph.root, state);
   const slots = new Map<string, Slot>();
   const dependents = new Map<string, string[]>();
-  const ready = new MinHeap<Slot>((a, b) => a.node.index - b.node.index);
+  const ready = new MinHeap<Slot>();
   const reports: TaskReport[] = [];
   let active = 0;
   let finished = 0;
@@ -40,7 +49,8 @@ export async function runTasks(graph: TaskGraph, state: StateStore, roots: reado
   const enroll = (names: readonly string[]): void => {
     for (const name of names) {
       if (slots.has(name)) continue;
-      const slot: Slot = { node: graph.get(name)!, pending: 0, done: false };
+      const node = graph.get(name)!;
+      const slot: Slot = { node, key: node.index, pending: 0, done: false };
       slots.set(name, slot);
       watchDeps(slot);
     }
@@ -72,7 +82,8 @@ export async function runTasks(graph: TaskGraph, state: StateStore, roots: reado
     }
   };
 
-  const handle = async (slot: Slot): Promise<void> => {
+  /** Settles one task; returns a promise only when something must be awaited (hashing, actions). */
+  const handle = (slot: Slot): void | Promise<void> => {
     const { node } = slot;
     if (slot.failedDep) {
       complete(slot, blankReport(node.name, 'skipped', [`dependency failed: ${slot.failedDep}`]));
@@ -82,15 +93,13 @@ export async function runTasks(graph: TaskGraph, state: StateStore, roots: reado
       complete(slot, blankReport(node.name, 'ignore', ['ignored (see ./build.ts forget)']));
       return;
     }
-    if (node.delayed && !node.generated) {
-      const created = graph.addGenerated(node.name, await node.delayed.create());
-      enroll(graph.closure(created));
-      options.reporter.totalChanged(slots.size);
-      slot.pending = 0;
-      watchDeps(slot); // re-queues it once its new subtasks are done
-      return;
-    }
-    const verdict = await judge(node, state, files, graph.root);
+    if (node.delayed && !node.generated) return generate(slot, node.delayed);
+    const verdict = judge(node, state, files);
+    return verdict instanceof Promise ? verdict.then((v) => settle(slot, v)) : settle(slot, verdict);
+  };
+
+  const settle = (slot: Slot, verdict: Verdict): void | Promise<void> => {
+    const { node } = slot;
     if (verdict.missing.length > 0) {
       const report = blankReport(node.name, 'fail', verdict.reasons);
       report.error = `file_dep does not exist and no task creates it: ${verdict.missing.join(', ')}`;
@@ -101,7 +110,16 @@ export async function runTasks(graph: TaskGraph, state: StateStore, roots: reado
       complete(slot, blankReport(node.name, 'up-to-date', []));
       return;
     }
-    complete(slot, await execute(node, verdict));
+    return execute(node, verdict).then((report) => complete(slot, report));
+  };
+
+  /** A delayed family's turn: create its subtasks, and wait for them before settling it. */
+  const generate = async (slot: Slot, delayed: DelayedTasks): Promise<void> => {
+    const created = graph.addGenerated(slot.node.name, await delayed.create());
+    enroll(graph.closure(created));
+    options.reporter.totalChanged(slots.size);
+    slot.pending = 0;
+    watchDeps(slot); // re-queues it once its new subtasks are done
   };
 
   const execute = async (node: TaskNode, verdict: Verdict): Promise<TaskReport> => {
@@ -131,7 +149,7 @@ export async function runTasks(graph: TaskGraph, state: StateStore, roots: reado
       }
       const absent = node.targets.filter((target) => !statSync(resolve(graph.root, target), { throwIfNoEntry: false }));
       if (absent.length > 0) throw new ActionError(`its actions succeeded but did not create target(s): ${absent.join(', ')}`);
-      state.setTask(node.name, { deps: verdict.deps, signature: verdict.signature });
+      state.setTask(node.name, verdict.record);
     } catch (error) {
       report.result = options.signal.aborted ? 'interrupted' : 'fail';
       report.error = errorMessage(error);
@@ -145,7 +163,11 @@ export async function runTasks(graph: TaskGraph, state: StateStore, roots: reado
     return report;
   };
 
-  const order = graph.selection(roots);
+  /** A bug or an unexpected exception in the engine itself: the task fails, the run goes on. */
+  const failUnexpectedly = (slot: Slot, error: unknown): void => {
+    if (!slot.done) complete(slot, { ...blankReport(slot.node.name, 'fail', []), error: errorMessage(error) });
+  };
+
   enroll(order);
   options.reporter.runStarted(slots.size);
 
@@ -153,13 +175,20 @@ export async function runTasks(graph: TaskGraph, state: StateStore, roots: reado
     const pump = (): void => {
       while (active < options.workers && ready.size > 0 && !options.signal.aborted) {
         const slot = ready.pop()!;
-        active += 1;
-        handle(slot)
-          .catch((error: unknown) => complete(slot, { ...blankReport(slot.node.name, 'fail', []), error: errorMessage(error) }))
-          .finally(() => {
+        let outcome: void | Promise<void>;
+        try {
+          outcome = handle(slot);
+        } catch (error) {
+          failUnexpectedly(slot, error);
+          continue;
+        }
+        if (outcome instanceof Promise) {
+          active += 1;
+          outcome.catch((error: unknown) => failUnexpectedly(slot, error)).finally(() => {
             active -= 1;
             pump();
           });
+        }
       }
       if (active === 0 && (ready.size === 0 || options.signal.aborted)) resolveRun();
     };
@@ -170,9 +199,9 @@ export async function runTasks(graph: TaskGraph, state: StateStore, roots: reado
     if (!slot.done) reports.push(blankReport(slot.node.name, options.signal.aborted ? 'interrupted' : 'skipped', []));
   }
   const ok = !options.signal.aborted && reports.every((r) => r.result !== 'fail' && r.result !== 'skipped' && r.result !== 'interrupted');
-  const summary: RunSummary = { tasks: reports, elapsed: (Date.now() - started) / 1000, interrupted: options.signal.aborted, ok };
+  const summary: RunSummary = { tasks: reports, elapsed: (Date.now() - started) / 1000, interrupted: options.signal.aborted, ok, proven: false };
   options.reporter.runFinished(summary);
-  return summary;
+  return { summary, files };
 }
 
 function blankReport(name: string, result: TaskReport['result'], reasons: string[]): TaskReport {
@@ -204,10 +233,9 @@ function removePartialTargets(root: string, targets: readonly string[], before: 
   });
 }
 
-/** A binary heap: the ready queue stays cheap with thousands of ready tasks. */
-export class MinHeap<T> {
+/** A binary heap of items ordered by a numeric key: cheap with thousands of ready tasks. */
+export class MinHeap<T extends { readonly key: number }> {
   private readonly items: T[] = [];
-  constructor(private readonly less: (a: T, b: T) => number) {}
 
   get size(): number {
     return this.items.length;
@@ -215,34 +243,32 @@ export class MinHeap<T> {
 
   push(item: T): void {
     const items = this.items;
-    items.push(item);
-    let i = items.length - 1;
+    let i = items.push(item) - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (this.less(items[i]!, items[parent]!) >= 0) break;
-      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      if (items[parent]!.key <= item.key) break;
+      items[i] = items[parent]!;
       i = parent;
     }
+    items[i] = item;
   }
 
   pop(): T | undefined {
     const items = this.items;
     const top = items[0];
     const last = items.pop();
-    if (items.length > 0 && last !== undefined) {
-      items[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < items.length && this.less(items[left]!, items[smallest]!) < 0) smallest = left;
-        if (right < items.length && this.less(items[right]!, items[smallest]!) < 0) smallest = right;
-        if (smallest === i) break;
-        [items[i], items[smallest]] = [items[smallest]!, items[i]!];
-        i = smallest;
-      }
+    if (items.length === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const child = right < items.length && items[right]!.key < items[left]!.key ? right : left;
+      if (items[child]!.key >= last.key) break;
+      items[i] = items[child]!;
+      i = child;
     }
+    items[i] = last;
     return top;
   }
 }

@@ -1,30 +1,34 @@
 // Persistent engine state under BUILD_ROOT/.engine: which tasks succeeded with which inputs,
 // and the digest of every file seen. A snapshot (replaced by rename) plus an append-only
-// journal: each finished task is one appended line, so a build killed with -9 loses nothing
-// it completed, and a torn last line is simply ignored.
+// journal: each finished task is one appended JSON line, so a build killed with -9 loses
+// nothing it completed, and a torn last line is simply ignored. The snapshot is written with
+// V8's serializer: it reads back Maps directly, five times faster than JSON here, and it is
+// read at every run. One written by another Node version may not read back: it is then
+// reported as unreadable and the build starts afresh, as the state is only a cache.
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { deserialize, serialize } from 'node:v8';
 import { join } from 'node:path';
 
-/** What we knew of a file when we last hashed it. */
-export interface FileRecord {
-  mtimeMs: number;
-  size: number;
-  ino: number;
-  sha256: string;
-}
+// Records are tuples, not objects: the state of a 20,000-task build is read at every run, and
+// its size is most of a no-op build's time.
+
+/** What we knew of a file when we last hashed it; digest: 128 bits of sha256, base64url. */
+export type FileRecord = readonly [mtimeMs: number, size: number, ino: number, digest: string];
 
 /** The inputs a task saw at its last success. */
-export interface TaskRecord {
-  /** file_dep path -> sha256 */
-  deps: Record<string, string>;
-  /** Digest of the recorded uptodate values and command lines. */
-  signature: string;
-}
+export type TaskRecord = readonly [
+  /** Hash of the recorded uptodate values and command lines. */
+  signature: string,
+  /** Hash of the file_dep list, so that digests can be kept by position. */
+  depPaths: string,
+  /** Digest of each file_dep, in file_dep order. */
+  depDigests: readonly string[],
+];
 
 interface Snapshot {
   format: typeof FORMAT;
-  files: Record<string, FileRecord>;
-  tasks: Record<string, TaskRecord>;
+  files: Map<string, FileRecord>;
+  tasks: Map<string, TaskRecord>;
   ignored: string[];
 }
 
@@ -33,7 +37,7 @@ type JournalEntry =
   | { task: [string, TaskRecord | null] }
   | { ignore: [string, boolean] };
 
-const FORMAT = 1;
+const FORMAT = 4;
 
 export class StateStore {
   private files = new Map<string, FileRecord>();
@@ -46,9 +50,17 @@ export class StateStore {
   /** Set when the snapshot could not be read: the caller may warn that everything will run. */
   readonly loadProblem: string | undefined;
 
+  static snapshotPath(dir: string): string {
+    return join(dir, 'state.v8');
+  }
+
+  static journalPath(dir: string): string {
+    return join(dir, 'journal.jsonl');
+  }
+
   constructor(readonly dir: string) {
-    this.snapshotPath = join(dir, 'state.json');
-    this.journalPath = join(dir, 'journal.jsonl');
+    this.snapshotPath = StateStore.snapshotPath(dir);
+    this.journalPath = StateStore.journalPath(dir);
     this.loadProblem = this.load();
   }
 
@@ -96,13 +108,13 @@ export class StateStore {
     if (this.pending === 0) return;
     const snapshot: Snapshot = {
       format: FORMAT,
-      files: Object.fromEntries(this.files),
-      tasks: Object.fromEntries(this.tasks),
+      files: this.files,
+      tasks: this.tasks,
       ignored: [...this.ignored],
     };
     mkdirSync(this.dir, { recursive: true });
     const tmp = `${this.snapshotPath}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(snapshot));
+    writeFileSync(tmp, serialize(snapshot));
     renameSync(tmp, this.snapshotPath);
     // Replaying the journal over the new snapshot would be harmless: removing it is only tidiness.
     rmSync(this.journalPath, { force: true });
@@ -121,10 +133,10 @@ export class StateStore {
   private load(): string | undefined {
     let problem: string | undefined;
     try {
-      const snapshot = JSON.parse(readFileSync(this.snapshotPath, 'utf8')) as Snapshot;
-      if (snapshot.format !== FORMAT) throw new Error(`format ${String(snapshot.format)} is not ${FORMAT}`);
-      this.files = new Map(Object.entries(snapshot.files));
-      this.tasks = new Map(Object.entries(snapshot.tasks));
+      const snapshot = deserialize(readFileSync(this.snapshotPath)) as Snapshot;
+      if (snapshot?.format !== FORMAT) throw new Error(`format ${String(snapshot?.format)} is not ${FORMAT}`);
+      this.files = snapshot.files;
+      this.tasks = snapshot.tasks;
       this.ignored = new Set(snapshot.ignored);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {

@@ -1,0 +1,113 @@
+// A no-op proof must never hide work the normal rules would do: each case below changes one
+// thing the rules read, and the next run must fall back to them.
+import { appendFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runEngine, tempDir } from '../../test/helpers.ts';
+import { copyFileAtomic } from '../fs/atomic.ts';
+import { Engine } from './engine.ts';
+import type { TaskDefinition } from './task.ts';
+
+function project(): { root: string; runs: string[]; defs: (extra?: Partial<Record<string, unknown>>) => TaskDefinition[] } {
+  const root = tempDir();
+  writeFileSync(join(root, 'a.txt'), 'a');
+  const runs: string[] = [];
+  const defs = (extra: Partial<Record<string, unknown>> = {}): TaskDefinition[] => [
+    {
+      name: 'copy', file_dep: ['a.txt'], targets: ['b.txt'], uptodate: [extra.version ?? 1],
+      actions: [async () => { runs.push('copy'); await copyFileAtomic(join(root, 'a.txt'), join(root, 'b.txt')); }],
+    },
+    { name: 'all', task_dep: ['copy'] },
+  ];
+  return { root, runs, defs };
+}
+
+describe('no-op proofs', () => {
+  it('proves the second run, and falls back to the rules on a content change or a touch', async () => {
+    const { root, runs, defs } = project();
+    expect((await runEngine(root, defs(), ['all'])).summary!.proven).toBe(false);
+    const second = await runEngine(root, defs(), ['all']);
+    expect(second.summary!.proven).toBe(true);
+    expect(second.result('copy')).toBe('up-to-date');
+
+    writeFileSync(join(root, 'a.txt'), 'A');
+    const edited = await runEngine(root, defs(), ['all']);
+    expect(edited.summary!.proven).toBe(false);
+    expect(edited.result('copy')).toBe('success');
+
+    const later = new Date(Date.now() + 10_000);
+    utimesSync(join(root, 'a.txt'), later, later);
+    const touched = await runEngine(root, defs(), ['all']);
+    expect(touched.summary!.proven).toBe(false); // mtime moved: the rules rehash and find no change
+    expect(touched.result('copy')).toBe('up-to-date');
+    expect((await runEngine(root, defs(), ['all'])).summary!.proven).toBe(true);
+    expect(runs).toEqual(['copy', 'copy']);
+  });
+
+  it('falls back when a definition, a target, or the state changes', async () => {
+    const { root, runs, defs } = project();
+    await runEngine(root, defs(), ['all']);
+    expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('success');
+
+    const { rmSync } = await import('node:fs');
+    rmSync(join(root, 'b.txt'));
+    expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('success');
+
+    new Engine({ root, buildRoot: join(root, '_build'), definitions: defs({ version: 2 }), defaultTasks: [] }).forget(['copy']);
+    expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('success');
+
+    new Engine({ root, buildRoot: join(root, '_build'), definitions: defs({ version: 2 }), defaultTasks: [] }).ignore(['copy'], true);
+    expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('ignore');
+    expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('ignore'); // no proof while ignored
+    expect(runs.length).toBe(4);
+  });
+
+  it('sees a file_dep rewritten after its consumer ran by a task that does not declare it', async () => {
+    const root = tempDir();
+    writeFileSync(join(root, 'in.txt'), 'v1');
+    const seen: string[] = [];
+    const defs: TaskDefinition[] = [
+      { name: 'read', file_dep: ['in.txt'], actions: [() => void seen.push('read')] },
+      { name: 'sneaky', task_dep: ['read'], uptodate: [true], actions: [() => appendFileSync(join(root, 'in.txt'), '+')] },
+    ];
+    await runEngine(root, defs, ['sneaky'], { workers: 1 });
+    const second = await runEngine(root, defs, ['sneaky'], { workers: 1 });
+    expect(second.summary!.proven).toBe(false);
+    expect(second.result('read')).toBe('success'); // as the normal rules say: its input changed after it ran
+  });
+
+  it('keeps asking uptodate functions, and never proves tasks that always run', async () => {
+    const root = tempDir();
+    let fresh = true;
+    const runs: string[] = [];
+    const defs: TaskDefinition[] = [
+      { name: 'checked', uptodate: [() => fresh], actions: [() => void runs.push('checked')] },
+      { name: 'always', actions: [() => void runs.push('always')] },
+    ];
+    await runEngine(root, defs, ['checked']);
+    expect((await runEngine(root, defs, ['checked'])).summary!.proven).toBe(true);
+    fresh = false;
+    expect((await runEngine(root, defs, ['checked'])).result('checked')).toBe('success');
+    await runEngine(root, defs, ['always']);
+    expect((await runEngine(root, defs, ['always'])).result('always')).toBe('success');
+    expect(runs).toEqual(['checked', 'checked', 'always', 'always']);
+  });
+
+  it('re-creates delayed families and notices a new subtask', async () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'tree'));
+    writeFileSync(join(root, 'tree/a'), 'a');
+    const { readdirSync } = await import('node:fs');
+    const runs: string[] = [];
+    const defs: TaskDefinition[] = [{
+      basename: 'each', after: [],
+      create: () => readdirSync(join(root, 'tree')).sort().map((f) => ({ name: `each:${f}`, file_dep: [`tree/${f}`], actions: [() => void runs.push(f)] })),
+    }];
+    await runEngine(root, defs, ['each']);
+    expect((await runEngine(root, defs, ['each'])).summary!.proven).toBe(true);
+    writeFileSync(join(root, 'tree/b'), 'b');
+    const third = await runEngine(root, defs, ['each']);
+    expect(third.summary!.proven).toBe(false);
+    expect(runs).toEqual(['a', 'b']);
+  });
+});

@@ -1,0 +1,147 @@
+// No-op proofs. The most frequent build is the one where nothing changed; proving that task by
+// task costs a graph, the state and a verdict per task. So a run in which every selected task
+// ended up to date (or ran, and will be up to date next time) records what it observed: a hash
+// of the definitions, and the stat (mtime, size, inode) of every file_dep and target, plus the
+// state files themselves. The next run with the same selection that finds the same definitions
+// and the same stats, and whose uptodate functions still answer true, is a no-op by the normal
+// rules, and reports it without loading the state. Any change anywhere falls back to the normal
+// rules: a changed file, definition or stat, or any change of the state (a run that executed a
+// task, forget, ignore, clean), since the state files are in the observed set.
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import type { TaskGraph, TaskNode } from './graph.ts';
+import type { TaskReport, TaskResult } from './report.ts';
+import { isDelayed, type DelayedTasks, type TaskDefinition, type TaskSpec } from './task.ts';
+import { quickHash } from './uptodate.ts';
+
+const FORMAT = 1;
+
+/** [absolute path, mtimeMs, size, ino]; -1s for a path that must not exist. */
+type Observation = [string, number, number, number];
+
+interface Proof {
+  format: typeof FORMAT;
+  definitions: string;
+  /** Delayed families of the selection, whose created subtasks are part of `definitions`. */
+  delayed: string[];
+  files: Observation[];
+  /** What a no-op run reports for each task, in the order the proving run settled them. */
+  tasks: [string, Extract<TaskResult, 'up-to-date' | 'success'>][];
+}
+
+export interface NoopProofStore {
+  engineDir: string;
+  stateFiles: readonly string[];
+}
+
+function proofPath(engineDir: string, roots: readonly string[]): string {
+  return join(engineDir, 'noop', `${quickHash(roots.join('\0'))}.v8`);
+}
+
+/** What the up-to-date rules read of the definitions; undefined when not serializable. */
+function definitionsHash(roots: readonly string[], definitions: readonly TaskDefinition[], created: readonly (readonly TaskSpec[])[]): string | undefined {
+  try {
+    return quickHash(JSON.stringify([roots, definitions, created]));
+  } catch {
+    return undefined;
+  }
+}
+
+function observe(path: string, stats: Stats | undefined): Observation {
+  return stats ? [path, stats.mtimeMs, stats.size, stats.ino] : [path, -1, -1, -1];
+}
+
+/** A task that would do something in the next run makes the selection unprovable. */
+function nextResult(node: TaskNode): 'up-to-date' | 'success' | undefined {
+  const uptodate = node.spec.uptodate ?? [];
+  if (uptodate.includes(false)) return undefined;
+  if (node.fileDeps.length > 0 || uptodate.length > 0) return 'up-to-date';
+  return (node.spec.actions ?? []).length === 0 ? 'success' : undefined; // an action-less group, or a task that always runs
+}
+
+/**
+ * Records the proof of a run that ended well. `observed` gives the stat a path had when the run
+ * checked it (undefined when the run never looked at it): a file rewritten later by an
+ * undeclared writer then fails the next check, as it must.
+ */
+export function writeNoopProof(
+  store: NoopProofStore,
+  roots: readonly string[],
+  definitions: readonly TaskDefinition[],
+  graph: TaskGraph,
+  reports: readonly TaskReport[],
+  observed: (path: string) => Stats | undefined | null,
+): void {
+  const tasks: Proof['tasks'] = [];
+  const delayed: string[] = [];
+  const paths = new Set<string>();
+  for (const report of reports) {
+    if (report.result !== 'up-to-date' && report.result !== 'success') return; // ignored, failed...
+    const { name } = report;
+    const node = graph.get(name)!;
+    const result = nextResult(node);
+    if (!result) return;
+    if (node.delayed) delayed.push(name);
+    tasks.push([name, result]);
+    for (const path of node.fileDeps) paths.add(path);
+    for (const path of node.targets) paths.add(path);
+  }
+  const created = delayed.map((name) => graph.subtasksOf(name).map((sub) => graph.get(sub)!.spec));
+  const hash = definitionsHash(roots, definitions, created);
+  if (hash === undefined) return;
+  const files = [...paths].map((path) => {
+    const seen = observed(path);
+    const absolute = resolve(graph.root, path);
+    return observe(absolute, seen === null ? statSync(absolute, { throwIfNoEntry: false }) : seen);
+  });
+  for (const path of store.stateFiles) files.push(observe(path, statSync(path, { throwIfNoEntry: false })));
+  const proof: Proof = { format: FORMAT, definitions: hash, delayed, files, tasks };
+  const path = proofPath(store.engineDir, roots);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(`${path}.tmp`, serialize(proof));
+  renameSync(`${path}.tmp`, path);
+}
+
+/**
+ * The results of a no-op run of `roots`, when a proof still holds; undefined otherwise
+ * (then the normal rules decide).
+ */
+export async function checkNoopProof(
+  store: NoopProofStore,
+  roots: readonly string[],
+  definitions: readonly TaskDefinition[],
+): Promise<Proof['tasks'] | undefined> {
+  let proof: Proof;
+  try {
+    proof = deserialize(readFileSync(proofPath(store.engineDir, roots))) as Proof;
+    if (proof?.format !== FORMAT) return undefined;
+  } catch {
+    return undefined;
+  }
+  const families = new Map<string, DelayedTasks>();
+  const specs = new Map<string, TaskSpec>();
+  for (const definition of definitions) {
+    if (isDelayed(definition)) families.set(definition.basename, definition);
+    else specs.set(definition.name, definition);
+  }
+  const created: (readonly TaskSpec[])[] = [];
+  for (const name of proof.delayed) {
+    const family = families.get(name);
+    if (!family) return undefined;
+    const subtasks = await family.create();
+    created.push(subtasks);
+    for (const spec of subtasks) specs.set(spec.name, spec);
+  }
+  if (definitionsHash(roots, definitions, created) !== proof.definitions) return undefined;
+  for (const [path, mtimeMs, size, ino] of proof.files) {
+    const stats = statSync(path, { throwIfNoEntry: false });
+    if (stats ? stats.mtimeMs !== mtimeMs || stats.size !== size || stats.ino !== ino : mtimeMs !== -1) return undefined;
+  }
+  for (const [name] of proof.tasks) {
+    for (const check of specs.get(name)?.uptodate ?? []) {
+      if (typeof check === 'function' && !(await check())) return undefined;
+    }
+  }
+  return proof.tasks;
+}
