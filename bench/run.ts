@@ -1,0 +1,42 @@
+// npm run bench [-- NAME...]: runs the benchmarks (default: all), each against its anchor tool
+// in the same run, merges the figures into bench/results.json and prints the README tables.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '../buildchain/paths.ts';
+import { benchEngine, engineTable } from './engine/bench.ts';
+
+const BENCHES: Record<string, (root: string) => { results: unknown; table: string }> = {
+  engine: (root) => {
+    const results = benchEngine(root, [2000, 20000]);
+    return { results, table: engineTable(results) };
+  },
+};
+
+const root = projectRoot();
+const wanted = process.argv.slice(2);
+const names = wanted.length > 0 ? wanted : Object.keys(BENCHES);
+const unknown = names.filter((name) => !BENCHES[name]);
+if (unknown.length > 0) {
+  process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')} (known: ${Object.keys(BENCHES).join(', ')})\n`);
+  process.exit(2);
+}
+
+const resultsFile = join(root, 'bench', 'results.json');
+let all: Record<string, unknown> = {};
+try {
+  all = JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>;
+} catch {
+  // first run
+}
+for (const name of names) {
+  const { results, table } = BENCHES[name]!(root);
+  all[name] = {
+    measured: new Date().toISOString(),
+    machine: { cpus: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    results,
+  };
+  process.stdout.write(`\n## ${name}\n\n${table}\n`);
+}
+writeFileSync(resultsFile, `${JSON.stringify(all, null, 2)}\n`);
+process.stdout.write(`\nwritten: ${resultsFile}\n`);
