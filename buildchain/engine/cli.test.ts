@@ -126,6 +126,56 @@ describe('./build.ts with a task file', () => {
   });
 });
 
+describe('./build.ts on a terminal, with -v, and on Ctrl-C', () => {
+  function slowTaskFile(dir: string): string {
+    const file = join(dir, 'slow.ts');
+    writeFileSync(file, `
+export function tasks() {
+  return [
+    { name: 'chatty', uptodate: [false], actions: [['sh', '-c', 'echo said-on-stdout; echo said-on-stderr >&2']] },
+    { name: 'slow', targets: ['slow.out'], uptodate: [true],
+      actions: [{ shell: 'sleep 3 && echo done > slow.out.tmp && mv slow.out.tmp slow.out' }] },
+    { name: 'after_slow', task_dep: ['slow'], actions: [['true']] },
+  ];
+}
+`);
+    return file;
+  }
+
+  it('shows action output as it comes with -v, and keeps it otherwise', async () => {
+    const file = slowTaskFile(tempDir());
+    const quiet = await runCli(['-f', file, 'chatty']);
+    expect(quiet.stdout).toBe('.. chatty\n');
+    const verbose = await runCli(['-f', file, '-v', 'chatty']);
+    expect(verbose.stdout).toContain('said-on-stdout');
+    expect(verbose.stderr).toContain('said-on-stderr');
+  });
+
+  it('draws a live progress line on a terminal', async () => {
+    const file = slowTaskFile(tempDir());
+    // script(1) gives the build a pseudo-terminal, sized as an interactive terminal would be.
+    const command = `stty rows 24 cols 100; ${join(PROJECT_ROOT, 'build.ts')} -f ${file} after_slow`;
+    const result = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/\[0\/2\] slow/);
+    expect(result.stdout).toContain('.. slow');
+  });
+
+  it('stops on SIGINT with exit code 130, leaving no target, and the next run does the work', async () => {
+    const dir = tempDir();
+    const file = slowTaskFile(dir);
+    const child = spawn(join(PROJECT_ROOT, 'build.ts'), ['-f', file, 'after_slow'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('.. slow') && resolve()));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    expect(existsSync(join(dir, 'slow.out'))).toBe(false);
+    const rerun = await runCli(['-f', file, '--reporter', 'json', 'after_slow']);
+    const results = (JSON.parse(rerun.stdout) as { tasks: { name: string; result: string }[] }).tasks;
+    expect(results.map((t) => [t.name, t.result])).toEqual([['slow', 'success'], ['after_slow', 'success']]);
+  });
+});
+
 describe('./build.ts configuration and help', () => {
   it('names the .env file and line of a malformed setting', async () => {
     const dir = tempDir();

@@ -18,7 +18,8 @@ async function openProgressLine(stream: NodeJS.WriteStream): Promise<ProgressLin
 
 export async function createConsoleReporter(options: { verbose: boolean; out?: Writable; err?: NodeJS.WriteStream }): Promise<Reporter> {
   const err = options.err ?? process.stderr;
-  const live = err.isTTY && !options.verbose ? await openProgressLine(err) : undefined;
+  // A terminal of no size (a pty nobody sized) could not show the line: log-update prints nothing there.
+  const live = err.isTTY && (err.columns ?? 0) > 0 && !options.verbose ? await openProgressLine(err) : undefined;
   return new ConsoleReporter(options.out ?? process.stdout, err, options.verbose, live);
 }
 
