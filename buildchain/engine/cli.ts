@@ -134,7 +134,7 @@ async function dispatch(argv: readonly string[], builtin: TaskModule, program: s
     case 'ignore':
     case 'forget': {
       if (verb === 'ignore' && positionals.length === 0) throw new UsageError('ignore takes one or more task names');
-      const names = verb === 'ignore' ? engine.ignore(positionals, true) : engine.forget(positionals);
+      const names = verb === 'ignore' ? await engine.ignore(positionals) : await engine.forget(positionals);
       process.stdout.write(names.map((name) => `${verb === 'ignore' ? 'ignoring' : 'forgot'} ${name}\n`).join(''));
       return 0;
     }

@@ -254,11 +254,21 @@ describe('clean, ignore, forget', () => {
     const runs: string[] = [];
     const defs: TaskDefinition[] = [{ name: 'x', actions: [() => void runs.push('x')] }];
     const engine = new Engine({ root, buildRoot: join(root, '_build'), definitions: defs, defaultTasks: [] });
-    engine.ignore(['x'], true);
+    await engine.ignore(['x']);
     expect((await runEngine(root, defs, ['x'])).result('x')).toBe('ignore');
-    new Engine({ root, buildRoot: join(root, '_build'), definitions: defs, defaultTasks: [] }).forget(['x']);
+    await new Engine({ root, buildRoot: join(root, '_build'), definitions: defs, defaultTasks: [] }).forget(['x']);
     expect((await runEngine(root, defs, ['x'])).result('x')).toBe('success');
     expect(runs).toEqual(['x']);
+  });
+});
+
+describe('default selection', () => {
+  it('runs every public task when the project declares no default task, as doit does', async () => {
+    const root = tempDir();
+    const runs: string[] = [];
+    const defs: TaskDefinition[] = ['a', 'b:1', '_hidden'].map((name) => ({ name, actions: [() => void runs.push(name)] }));
+    await runEngine(root, defs, []);
+    expect(runs.sort()).toEqual(['a', 'b:1']);
   });
 });
 
@@ -298,12 +308,14 @@ describe('state and lock', () => {
     await new BuildLock(stale).acquire(0);
   });
 
-  it('holds the lock during a run', async () => {
+  it('holds the lock during a run, also against ignore and forget', async () => {
     const root = tempDir();
     const defs: TaskDefinition[] = [{ name: 'slow', actions: [() => sleep(300)] }];
     const running = runEngine(root, defs, ['slow']);
     await sleep(100);
     await expect(runEngine(root, defs, ['slow'])).rejects.toThrow(/another build holds this BUILD_ROOT/);
+    const engine = new Engine({ root, buildRoot: join(root, '_build'), definitions: defs, defaultTasks: [] });
+    await expect(engine.forget(['slow'])).rejects.toThrow(/another build holds this BUILD_ROOT/);
     expect((await running).result('slow')).toBe('success');
   });
 });

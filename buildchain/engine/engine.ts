@@ -4,9 +4,8 @@ import { join, resolve } from 'node:path';
 import { BuildError, UsageError, errorMessage } from '../errors.ts';
 import { TaskGraph, suggestion, type TaskNode } from './graph.ts';
 import { BuildLock } from './lock.ts';
-import type { Reporter, RunSummary } from './report.ts';
 import { checkNoopProof, writeNoopProof, type NoopProofStore } from './noop.ts';
-import type { TaskReport } from './report.ts';
+import type { Reporter, RunSummary, TaskReport } from './report.ts';
 import { runTasks } from './scheduler.ts';
 import { StateStore } from './state.ts';
 import { isPrivate, isSubtask, type TaskDefinition } from './task.ts';
@@ -58,8 +57,12 @@ export class Engine {
     return this.stateStore;
   }
 
-  /** The default tasks, or a clear error saying which are not defined yet. */
+  /**
+   * The default tasks, or a clear error saying which are not defined yet. A project that
+   * declares none runs all its public tasks, as doit does.
+   */
   defaultSelection(): readonly string[] {
+    if (this.project.defaultTasks.length === 0) return this.graph.names.filter((name) => !isSubtask(name) && !isPrivate(name));
     const missing = this.project.defaultTasks.filter((name) => !this.graph.get(name));
     if (missing.length > 0) {
       throw new BuildError(
@@ -86,7 +89,7 @@ export class Engine {
       const order = this.graph.selection(roots);
       if (this.state.loadProblem) request.reporter.warn(this.state.loadProblem);
       const outcome = await runTasks(this.graph, this.state, order, request);
-      this.state.save();
+      this.state.save(); // before the proof, which records the state files as they are now
       writeNoopProof(this.proofs, roots, this.project.definitions, this.graph, outcome.summary.tasks, (path) => outcome.files.observed(path));
       return outcome.summary;
     } finally {
@@ -189,10 +192,11 @@ export class Engine {
     }
   }
 
-  ignore(patterns: readonly string[], ignored: boolean): string[] {
+  async ignore(patterns: readonly string[], lockWaitSeconds = 0): Promise<string[]> {
     const names = this.expandAll(patterns);
-    for (const name of names) this.state.setIgnored(name, ignored);
-    this.state.save();
+    await this.withLock(lockWaitSeconds, () => {
+      for (const name of names) this.state.setIgnored(name, true);
+    });
     return names;
   }
 
@@ -205,19 +209,28 @@ export class Engine {
   }
 
   /** Forgets the recorded success of tasks (all when none is named): they run next time. */
-  forget(patterns: readonly string[]): string[] {
-    if (patterns.length === 0) {
-      this.state.forgetAll();
+  async forget(patterns: readonly string[], lockWaitSeconds = 0): Promise<string[]> {
+    const names = patterns.length === 0 ? undefined : this.expandAll(patterns);
+    await this.withLock(lockWaitSeconds, () => {
+      if (!names) this.state.forgetAll();
+      for (const name of names ?? []) {
+        this.state.setTask(name, null);
+        this.state.setIgnored(name, false);
+      }
+    });
+    return names ?? ['(all tasks)'];
+  }
+
+  /** State changes outside a run: under the lock, or a running build's save would undo them. */
+  private async withLock(lockWaitSeconds: number, change: () => void): Promise<void> {
+    const lock = new BuildLock(join(this.engineDir, 'lock'));
+    await lock.acquire(lockWaitSeconds);
+    try {
+      change();
       this.state.save();
-      return ['(all tasks)'];
+    } finally {
+      lock.release();
     }
-    const names = this.expandAll(patterns);
-    for (const name of names) {
-      this.state.setTask(name, null);
-      this.state.setIgnored(name, false);
-    }
-    this.state.save();
-    return names;
   }
 }
 

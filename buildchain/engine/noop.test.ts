@@ -53,10 +53,10 @@ describe('no-op proofs', () => {
     rmSync(join(root, 'b.txt'));
     expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('success');
 
-    new Engine({ root, buildRoot: join(root, '_build'), definitions: defs({ version: 2 }), defaultTasks: [] }).forget(['copy']);
+    await new Engine({ root, buildRoot: join(root, '_build'), definitions: defs({ version: 2 }), defaultTasks: [] }).forget(['copy']);
     expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('success');
 
-    new Engine({ root, buildRoot: join(root, '_build'), definitions: defs({ version: 2 }), defaultTasks: [] }).ignore(['copy'], true);
+    await new Engine({ root, buildRoot: join(root, '_build'), definitions: defs({ version: 2 }), defaultTasks: [] }).ignore(['copy']);
     expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('ignore');
     expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('ignore'); // no proof while ignored
     expect(runs.length).toBe(4);

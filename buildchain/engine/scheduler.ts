@@ -44,7 +44,6 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
   const ready = new MinHeap<Slot>();
   const reports: TaskReport[] = [];
   let active = 0;
-  let finished = 0;
 
   const enroll = (names: readonly string[]): void => {
     for (const name of names) {
@@ -70,7 +69,6 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
 
   const complete = (slot: Slot, report: TaskReport): void => {
     slot.done = true;
-    finished += 1;
     reports.push(report);
     options.reporter.taskFinished(report);
     const failed = report.result === 'fail' || report.result === 'skipped' ? slot.failedDep ?? slot.node.name : undefined;
