@@ -1,0 +1,121 @@
+// ECMA-119 (ISO 9660) building blocks: numbers recorded both-endian, dates, padded strings,
+// directory records and path table records. Shared by the writer and the reader.
+
+export const SECTOR = 2048;
+/** Sectors 0-15 are the system area; volume descriptors start at 16. */
+export const FIRST_DESCRIPTOR = 16;
+/** A directory record's length fits in one byte. */
+export const MAX_RECORD = 255;
+/** Largest extent of one directory record, a whole number of sectors below 4 GiB. */
+export const MAX_EXTENT = 0xffffffff - (0xffffffff % SECTOR) - SECTOR + 1;
+
+export const FLAG_DIRECTORY = 0x02;
+export const FLAG_MULTI_EXTENT = 0x80;
+
+export function bothEndian32(buf: Buffer, offset: number, value: number): void {
+  buf.writeUInt32LE(value, offset);
+  buf.writeUInt32BE(value, offset + 4);
+}
+
+export function bothEndian16(buf: Buffer, offset: number, value: number): void {
+  buf.writeUInt16LE(value, offset);
+  buf.writeUInt16BE(value, offset + 2);
+}
+
+/** The 7-byte date of directory records (and Rock Ridge TF), in UTC. */
+export function recordDate(seconds: number): Buffer {
+  const d = new Date(seconds * 1000);
+  return Buffer.from([d.getUTCFullYear() - 1900, d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), 0]);
+}
+
+export function parseRecordDate(buf: Buffer, offset: number): number {
+  const [y, mo, d, h, mi, s] = [...buf.subarray(offset, offset + 6)] as [number, number, number, number, number, number];
+  const offsetQuarters = buf.readInt8(offset + 6);
+  return Date.UTC(1900 + y, mo - 1, d, h, mi, s) / 1000 - offsetQuarters * 15 * 60;
+}
+
+/** The 17-byte date of volume descriptors: "YYYYMMDDHHMMSScc" and a zone byte, in UTC. */
+export function volumeDate(seconds: number | undefined): Buffer {
+  if (seconds === undefined) return Buffer.concat([Buffer.from('0'.repeat(16), 'ascii'), Buffer.from([0])]);
+  const d = new Date(seconds * 1000);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const text = `${d.getUTCFullYear()}${two(d.getUTCMonth() + 1)}${two(d.getUTCDate())}${two(d.getUTCHours())}${two(d.getUTCMinutes())}${two(d.getUTCSeconds())}00`;
+  return Buffer.concat([Buffer.from(text, 'ascii'), Buffer.from([0])]);
+}
+
+/** `text` in a fixed field, padded with spaces (ASCII) or UCS-2 spaces (Joliet). */
+export function paddedField(text: string, length: number, ucs2: boolean): Buffer {
+  const field = Buffer.alloc(length);
+  if (ucs2) {
+    for (let i = 0; i + 1 < length; i += 2) field.writeUInt16BE(0x0020, i);
+    encodeUcs2(text.slice(0, Math.floor(length / 2))).copy(field);
+  } else {
+    field.fill(0x20);
+    field.write(text.slice(0, length), 'latin1');
+  }
+  return field;
+}
+
+export function encodeUcs2(text: string): Buffer {
+  const buf = Buffer.alloc(text.length * 2);
+  for (let i = 0; i < text.length; i++) buf.writeUInt16BE(text.charCodeAt(i), i * 2);
+  return buf;
+}
+
+export function decodeUcs2(buf: Buffer): string {
+  let text = '';
+  for (let i = 0; i + 1 < buf.length; i += 2) text += String.fromCharCode(buf.readUInt16BE(i));
+  return text;
+}
+
+export interface RecordFields {
+  extent: number;
+  size: number;
+  date: Buffer;
+  flags: number;
+  identifier: Buffer;
+  systemUse?: Buffer;
+}
+
+/** One directory record; identifiers of even length get a padding byte, as the standard says. */
+export function directoryRecord(fields: RecordFields): Buffer {
+  const idLength = fields.identifier.length;
+  const pad = idLength % 2 === 0 ? 1 : 0;
+  const systemUse = fields.systemUse ?? Buffer.alloc(0);
+  const length = 33 + idLength + pad + systemUse.length;
+  if (length > MAX_RECORD) throw new Error(`directory record of ${length} bytes (identifier ${idLength}, system use ${systemUse.length})`);
+  const rec = Buffer.alloc(length);
+  rec[0] = length;
+  bothEndian32(rec, 2, fields.extent);
+  bothEndian32(rec, 10, fields.size);
+  fields.date.copy(rec, 18);
+  rec[25] = fields.flags;
+  bothEndian16(rec, 28, 1);
+  rec[32] = idLength;
+  fields.identifier.copy(rec, 33);
+  systemUse.copy(rec, 33 + idLength + pad);
+  return rec;
+}
+
+/** Length of a record before its system use area. */
+export function recordBaseLength(identifierLength: number): number {
+  return 33 + identifierLength + (identifierLength % 2 === 0 ? 1 : 0);
+}
+
+export function pathTableRecord(identifier: Buffer, extent: number, parent: number, bigEndian: boolean): Buffer {
+  const rec = Buffer.alloc(8 + identifier.length + (identifier.length % 2));
+  rec[0] = identifier.length;
+  if (bigEndian) {
+    rec.writeUInt32BE(extent, 2);
+    rec.writeUInt16BE(parent, 6);
+  } else {
+    rec.writeUInt32LE(extent, 2);
+    rec.writeUInt16LE(parent, 6);
+  }
+  identifier.copy(rec, 8);
+  return rec;
+}
+
+export function sectorsFor(bytes: number): number {
+  return Math.ceil(bytes / SECTOR);
+}
