@@ -3,9 +3,11 @@
 // ./toolkit.ts (metalk8s-toolkit): the artifact toolkit for release pipelines, Solution vendors
 // and nodes. A thin argv layer: each command's logic lives in buildchain/, static-registry/ or agent/.
 // Exit codes: 0 success, 1 failure (one line naming the file, field or URL), 2 bad usage.
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from './buildchain/config.ts';
 import { BuildError, UsageError, errorMessage } from './buildchain/errors.ts';
+import { IsoReader } from './buildchain/iso9660/reader.ts';
+import { writeIso } from './buildchain/iso9660/writer.ts';
 import { projectRoot } from './buildchain/paths.ts';
 
 interface Command {
@@ -13,9 +15,62 @@ interface Command {
   run(args: string[]): Promise<number> | number;
 }
 
+/** Positionals of a command, or a usage error saying which are expected. */
+function positionals(args: string[], options: NonNullable<ParseArgsConfig['options']>, names: string[]) {
+  const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  if (parsed.positionals.length !== names.length) throw new UsageError(`expected ${names.join(' ')}, got ${parsed.positionals.length} argument(s)`);
+  return { values: parsed.values as Record<string, string | boolean | undefined>, args: parsed.positionals };
+}
+
+async function withIso<T>(path: string, use: (reader: IsoReader) => Promise<T>): Promise<T> {
+  const reader = await IsoReader.open(path);
+  try {
+    return await use(reader);
+  } finally {
+    await reader.close();
+  }
+}
+
 const COMMANDS: Record<string, Command> = {
+  'iso create': {
+    summary: 'iso create DIR -o FILE [--volid ID]   write DIR as an ISO 9660 + Rock Ridge + Joliet image',
+    async run(argv) {
+      const { values, args } = positionals(argv, { output: { type: 'string', short: 'o' }, volid: { type: 'string' } }, ['DIR']);
+      if (typeof values.output !== 'string') throw new UsageError('iso create needs -o FILE');
+      const config = loadConfig(projectRoot());
+      const volumeId = typeof values.volid === 'string' ? values.volid : `${config.projectName} ${config.version.full}`;
+      const result = await writeIso(args[0]!, values.output, { volumeId, ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}) });
+      process.stdout.write(`${result.sha256}  ${values.output}\n`);
+      return 0;
+    },
+  },
+  'iso ls': {
+    summary: 'iso ls FILE [--json]                     list an ISO (Rock Ridge names, else Joliet)',
+    async run(argv) {
+      const { values, args } = positionals(argv, { json: { type: 'boolean' } }, ['FILE']);
+      const info = await withIso(args[0]!, (reader) => reader.list());
+      if (values.json) process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+      else {
+        for (const entry of info.entries) {
+          const mode = (entry.mode & 0o7777).toString(8).padStart(4, '0');
+          const suffix = entry.type === 'directory' ? '/' : entry.target !== undefined ? ` -> ${entry.target}` : '';
+          process.stdout.write(`${entry.type[0]} ${mode} ${String(entry.size).padStart(12)} ${entry.path}${suffix}\n`);
+        }
+      }
+      return 0;
+    },
+  },
+  'iso extract': {
+    summary: 'iso extract FILE DIR                     extract an ISO without mounting it',
+    async run(argv) {
+      const { args } = positionals(argv, {}, ['FILE', 'DIR']);
+      const entries = await withIso(args[0]!, (reader) => reader.extract(args[1]!));
+      process.stdout.write(`extracted ${entries.length} entries into ${args[1]}\n`);
+      return 0;
+    },
+  },
   version: {
-    summary: 'version [--json]    the toolkit version and source revision',
+    summary: 'version [--json]                         the toolkit version and source revision',
     run(args) {
       const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
       const config = loadConfig(projectRoot());
@@ -33,14 +88,18 @@ function usage(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  const [first, ...rest] = argv;
+  if (!first || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(usage());
-    return name ? 0 : 2;
+    return first ? 0 : 2;
   }
+  // Commands are one word (version) or two (iso create).
+  const twoWords = rest[0] !== undefined && COMMANDS[`${first} ${rest[0]}`] ? `${first} ${rest[0]}` : undefined;
+  const name = twoWords ?? first;
+  const args = twoWords ? rest.slice(1) : rest;
   const command = COMMANDS[name];
   try {
-    if (!command) throw new UsageError(`unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
+    if (!command) throw new UsageError(`unknown command '${[first, ...rest.slice(0, 1)].join(' ')}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
     if (args.includes('--help') || args.includes('-h')) {
       process.stdout.write(`Usage: ./toolkit.ts ${command.summary}\n`);
       return 0;

@@ -1,9 +1,12 @@
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../test/helpers.ts';
+import { PROJECT_ROOT, requireTool, runCli, runEngine, tempDir } from '../test/helpers.ts';
 import { loadConfig } from '../buildchain/config.ts';
 import { buildRootTasks } from './build-root.ts';
+import { isoTasks } from './iso.ts';
 import { lintTasks } from './lint.ts';
 import { saltTreeTasks } from './salt-tree.ts';
 import { toolCheckTasks } from './tools.ts';
@@ -20,9 +23,9 @@ function project(files: Record<string, string>): string {
   return root;
 }
 
-function metalk8sTasks(root: string) {
-  const config = loadConfig(root, {});
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...lintTasks(config)];
+function metalk8sTasks(root: string, env: NodeJS.ProcessEnv = {}) {
+  const config = loadConfig(root, env);
+  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...isoTasks(config), ...lintTasks(config)];
 }
 
 describe('lint', () => {
@@ -90,5 +93,47 @@ describe('salt_tree', () => {
       `${join(root, 'salt-tree/x.sls.in')}:2: unknown template variable @@VERSON (known: @@VERSION, @@SHORT_VERSION, @@PROJECT_NAME, @@PROJECT_NAME_LOWER)`,
     );
     expect(() => statSync(join(root, '_build/root/salt/x.sls'))).toThrow();
+  });
+});
+
+describe('iso', () => {
+  it('writes the ISO of the tree and its SHA256SUM; two clean builds with SOURCE_DATE_EPOCH are identical', async () => {
+    const root = project({ 'salt-tree/top.sls.in': 'version: @@VERSION\n', 'salt-tree/metalk8s/defaults.yaml': 'a: 1\n' });
+    const env = { SOURCE_DATE_EPOCH: '1700000000' };
+    const first = await runEngine(root, metalk8sTasks(root, env), ['iso']);
+    expect(first.summary!.ok).toBe(true);
+    const sum = readFileSync(join(root, '_build/SHA256SUM'), 'utf8');
+    const digest = createHash('sha256').update(readFileSync(join(root, '_build/metalk8s.iso'))).digest('hex');
+    expect(sum).toBe(`${digest}  metalk8s.iso\n`);
+    const listing = execFileSync(requireTool('isoinfo'), ['-R', '-f', '-i', join(root, '_build/metalk8s.iso')], { encoding: 'utf8' });
+    expect(listing.split('\n').sort()).toContain('/salt/metalk8s/defaults.yaml');
+    expect(execFileSync(requireTool('isoinfo'), ['-d', '-i', join(root, '_build/metalk8s.iso')], { encoding: 'utf8' })).toContain('Volume id: MetalK8s 2.4.1-dev');
+
+    expect((await runEngine(root, metalk8sTasks(root, env), ['iso'])).summary!.proven).toBe(true);
+    rmSync(join(root, '_build'), { recursive: true });
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // fresh copies get later mtimes: clamped all the same
+    await runEngine(root, metalk8sTasks(root, env), ['iso']);
+    expect(readFileSync(join(root, '_build/SHA256SUM'), 'utf8')).toBe(sum);
+  });
+});
+
+describe('./toolkit.ts iso', () => {
+  it('creates, lists and extracts an ISO; bad usage exits 2, a missing file 1', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'tree/sub'), { recursive: true });
+    writeFileSync(join(dir, 'tree/sub/file.txt'), 'content\n');
+    const created = await runCli(['iso', 'create', join(dir, 'tree'), '-o', join(dir, 'out.iso'), '--volid', 'Example 1.0'], { entry: 'toolkit.ts' });
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/^[0-9a-f]{64}  /);
+    const listed = await runCli(['iso', 'ls', join(dir, 'out.iso')], { entry: 'toolkit.ts' });
+    expect(listed.stdout).toBe('d 0755            0 sub/\nf 0644            8 sub/file.txt\n');
+    const json = JSON.parse((await runCli(['iso', 'ls', '--json', join(dir, 'out.iso')], { entry: 'toolkit.ts' })).stdout) as { volumeId: string };
+    expect(json.volumeId).toBe('Example 1.0');
+    expect((await runCli(['iso', 'extract', join(dir, 'out.iso'), join(dir, 'x')], { entry: 'toolkit.ts' })).code).toBe(0);
+    expect(readFileSync(join(dir, 'x/sub/file.txt'), 'utf8')).toBe('content\n');
+    expect((await runCli(['iso', 'ls'], { entry: 'toolkit.ts' })).code).toBe(2);
+    const missing = await runCli(['iso', 'ls', join(dir, 'nope.iso')], { entry: 'toolkit.ts' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('nope.iso: cannot open');
   });
 });

@@ -1,0 +1,67 @@
+// iso: the MetalK8s ISO from the ISO tree (BUILD_ROOT/root), and its SHA256SUM.
+// populate_iso gathers every family that puts files in the tree; _iso_build is created once it
+// has run, with every file of the tree as file_dep (upstream's create_after).
+import { mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { BuildConfig } from '../buildchain/config.ts';
+import type { TaskDefinition } from '../buildchain/engine/task.ts';
+import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
+import { sha256File } from '../buildchain/fs/hash.ts';
+import { listFiles } from '../buildchain/fs/walk.ts';
+import { writeIso } from '../buildchain/iso9660/writer.ts';
+
+export function isoFile(config: BuildConfig): string {
+  return join(config.buildRoot, `${config.projectName.toLowerCase()}.iso`);
+}
+
+export function isoTasks(config: BuildConfig): TaskDefinition[] {
+  const iso = isoFile(config);
+  const checksums = join(config.buildRoot, 'SHA256SUM');
+  return [
+    { name: 'iso', doc: `Build the ${config.projectName} ISO and its SHA256SUM.`, task_dep: ['_iso_build', '_iso_digest'] },
+    { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', 'salt_tree'] },
+    {
+      name: '_iso_mkdir_root',
+      doc: 'Create the ISO tree.',
+      targets: [config.isoRoot],
+      uptodate: [true],
+      task_dep: ['_build_root'],
+      actions: [async () => void (await mkdir(config.isoRoot, { recursive: true }))],
+      clean: true,
+    },
+    {
+      basename: '_iso_build',
+      doc: `Write ${basename(iso)} from the ISO tree.`,
+      after: ['populate_iso'],
+      create: () => {
+        const volumeId = `${config.projectName} ${config.version.full}`;
+        return [{
+          name: '_iso_build:image',
+          title: `_iso_build: ${basename(iso)}`,
+          file_dep: listFiles(config.isoRoot).map((file) => join(config.isoRoot, file)),
+          targets: [iso],
+          uptodate: [volumeId, config.sourceDateEpoch ?? null],
+          actions: [async (ctx) => {
+            await writeIso(config.isoRoot, iso, {
+              volumeId,
+              signal: ctx.signal,
+              onProgress: (written, total) => ctx.progress(written, total),
+              ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
+            });
+          }],
+          clean: true,
+        }];
+      },
+    },
+    {
+      name: '_iso_digest',
+      doc: 'Write BUILD_ROOT/SHA256SUM of the ISO.',
+      // Explicit: the ISO's producer is created later (_iso_build), so no implicit edge exists yet.
+      task_dep: ['_iso_build'],
+      file_dep: [iso],
+      targets: [checksums],
+      actions: [async () => writeFileAtomic(checksums, `${await sha256File(iso)}  ${basename(iso)}\n`)],
+      clean: true,
+    },
+  ];
+}
