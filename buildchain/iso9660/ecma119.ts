@@ -6,8 +6,8 @@ export const SECTOR = 2048;
 export const FIRST_DESCRIPTOR = 16;
 /** A directory record's length fits in one byte. */
 export const MAX_RECORD = 255;
-/** Largest extent of one directory record, a whole number of sectors below 4 GiB. */
-export const MAX_EXTENT = 0xffffffff - (0xffffffff % SECTOR) - SECTOR + 1;
+/** Largest extent of one directory record: the last whole sector below 4 GiB (0xFFFFF800). */
+export const MAX_EXTENT = 2 ** 32 - SECTOR;
 
 export const FLAG_DIRECTORY = 0x02;
 export const FLAG_MULTI_EXTENT = 0x80;

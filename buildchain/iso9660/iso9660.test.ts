@@ -1,6 +1,6 @@
 // The ISO writer proven by the tools that read ISOs in the field: xorriso/osirrox, isoinfo
 // (genisoimage) and bsdtar (libarchive), and by our own reader.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -180,4 +180,42 @@ describe('ISO writer, read back by real tools', () => {
     await expect(writeIso(badName, out, { volumeId: 'X' })).rejects.toThrow(/is not valid UTF-8/);
     expect(spawnSync('ls', [join(out, '..')], { encoding: 'utf8' }).stdout.trim()).toBe('');
   });
+});
+
+describe('files of 4 GiB or more', () => {
+  it('are stored with multi-extent records that bsdtar, xorriso and our reader read back whole', async () => {
+    const dir = tempDir('iso-big-');
+    mkdirSync(join(dir, 'tree'));
+    const big = join(dir, 'tree', 'layer.tar');
+    const size = 4 * 1024 ** 3 + 5;
+    // Sparse, with markers where the extents meet: cheap on disk, exact on the bytes that matter.
+    const { openSync, writeSync, closeSync, ftruncateSync } = await import('node:fs');
+    const fd = openSync(big, 'w');
+    ftruncateSync(fd, size);
+    for (const [at, text] of [[0, 'start'], [0xfffff800 - 3, 'edge-of-first-extent'], [size - 5, 'tail!']] as const) writeSync(fd, Buffer.from(text), 0, text.length, at);
+    closeSync(fd);
+    const iso = join(dir, 'big.iso');
+    const { sha256 } = await writeIso(join(dir, 'tree'), iso, { volumeId: 'BIG', sourceDateEpoch: 1_700_000_000 });
+    expect(sha256).toMatch(/^[0-9a-f]{64}$/);
+
+    const reader = await IsoReader.open(iso);
+    const { entries } = await reader.list();
+    const layer = entries.find((e) => e.path === 'layer.tar')!;
+    expect(layer.size).toBe(size);
+    expect(layer.extents.length).toBe(2);
+    await reader.close();
+
+    const digest = async (command: string, args: string[]): Promise<string> => {
+      const hash = createHash('sha256');
+      const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      for await (const chunk of child.stdout) hash.update(chunk as Buffer);
+      return hash.digest('hex');
+    };
+    const sourceDigest = createHash('sha256');
+    for await (const chunk of (await import('node:fs')).createReadStream(big, { highWaterMark: 8 << 20 })) sourceDigest.update(chunk as Buffer);
+    const expectedDigest = sourceDigest.digest('hex');
+    expect(await digest(requireTool('bsdtar'), ['-xOf', iso, 'layer.tar'])).toBe(expectedDigest);
+    const lsdl = execFileSync(requireTool('xorriso'), ['-indev', iso, '-lsdl', '/layer.tar'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(lsdl).toContain(String(size));
+  }, 300_000);
 });
