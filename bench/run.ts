@@ -5,11 +5,16 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../buildchain/paths.ts';
 import { benchEngine, engineTable } from './engine/bench.ts';
+import { benchIso, isoTable } from './iso/bench.ts';
 
 const BENCHES: Record<string, (root: string) => { results: unknown; table: string }> = {
   engine: (root) => {
     const results = benchEngine(root, [2000, 20000]);
     return { results, table: engineTable(results) };
+  },
+  iso: (root) => {
+    const results = benchIso(root);
+    return { results, table: isoTable(results) };
   },
 };
 

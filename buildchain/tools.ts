@@ -9,6 +9,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   yamllint: 'yamllint',
   doit: 'python3-doit',
   hyperfine: 'hyperfine',
+  time: 'time',
   xorriso: 'xorriso',
   osirrox: 'xorriso',
   isoinfo: 'genisoimage',

@@ -1,0 +1,147 @@
+// bench/iso: writing an ISO of a ~2 GiB tree shaped like MetalK8s's (a few large image layers,
+// each hard-linked twice, and thousands of small files): ours against `xorriso -as mkisofs` and
+// genisoimage with upstream's flags, and `cat` of the unique bytes as the floor, in one run.
+// Also our peak RSS on a tree holding one 4 GiB file.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { closeSync, ftruncateSync, linkSync, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { requireExecutable } from '../../buildchain/tools.ts';
+import { round } from '../engine/bench.ts';
+import { compare, type Timed } from '../hyperfine.ts';
+
+const LARGE_FILES = 6;
+const LARGE_SIZE = 300 * 1024 * 1024;
+const SMALL_FILES = 4000;
+const VOLID = 'MetalK8s 2.4.1-dev';
+/** Upstream's mkisofs flags (buildchain/iso.py), given to xorriso -as mkisofs and genisoimage. */
+const MKISOFS_FLAGS = ['-quiet', '-rock', '-joliet', '-joliet-long', '-full-iso9660-filenames', '-volid', VOLID,
+  '-iso-level', '3', '-gid', '0', '-uid', '0', '-input-charset', 'utf-8', '-output-charset', 'utf-8'];
+
+export interface IsoBenchResults {
+  tree: { files: number; uniqueBytes: number };
+  wall: Record<'ours' | 'xorriso' | 'genisoimage' | 'cat', Timed>;
+  isoBytes: Record<'ours' | 'xorriso' | 'genisoimage', number>;
+  peakRssMiB: Record<'ours' | 'xorriso' | 'genisoimage' | 'ours4GiB', number>;
+  ratios: { wallVsXorriso: number; wallVsGenisoimage: number; wallVsCat: number; sizeVsXorriso: number; rssVsXorriso: number };
+}
+
+function makeTree(root: string): { files: string[]; uniqueBytes: number } {
+  const unique: string[] = [];
+  let uniqueBytes = 0;
+  const chunk = Buffer.alloc(8 << 20);
+  for (let i = 0; i < LARGE_FILES; i++) {
+    const dir = join(root, 'images', `image${i}`, '1.0');
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `layer${i}`);
+    const fd = openSync(path, 'w');
+    for (let written = 0; written < LARGE_SIZE; written += chunk.length) writeSync(fd, randomFillSync(chunk));
+    closeSync(fd);
+    unique.push(path);
+    uniqueBytes += LARGE_SIZE;
+    for (const copy of ['a', 'b']) {
+      const linked = join(root, 'images', `image${i}-${copy}`, '1.0');
+      mkdirSync(linked, { recursive: true });
+      linkSync(path, join(linked, `layer${i}`));
+    }
+  }
+  for (let i = 0; i < SMALL_FILES; i++) {
+    const dir = join(root, 'salt', `group${i % 40}`);
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `state-${i}.sls`);
+    const body = randomFillSync(Buffer.alloc(1000 + (i % 50) * 1000)).toString('base64');
+    writeFileSync(path, body);
+    unique.push(path);
+    uniqueBytes += Buffer.byteLength(body);
+  }
+  return { files: unique, uniqueBytes };
+}
+
+/** Peak RSS of one run of a command, in MiB, from GNU time. */
+function peakRss(command: string[]): number {
+  const time = requireExecutable('time', undefined);
+  const run = spawnSync(time, ['-f', '%M', ...command], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  if (run.status !== 0) throw new Error(`${command.join(' ')} failed: ${run.stderr}`);
+  return Math.round(Number(run.stderr.trim().split('\n').pop()) / 1024);
+}
+
+export function benchIso(root: string): IsoBenchResults {
+  const xorriso = requireExecutable('xorriso');
+  const genisoimage = requireExecutable('genisoimage');
+  const work = join(root, 'bench', 'work', 'iso');
+  rmSync(work, { recursive: true, force: true });
+  const tree = join(work, 'tree');
+  mkdirSync(tree, { recursive: true });
+  const { files, uniqueBytes } = makeTree(tree);
+  const list = join(work, 'unique-files.txt');
+  writeFileSync(list, `${files.join('\n')}\n`);
+
+  const out = (name: string): string => join(work, `${name}.iso`);
+  const toolkit = join(root, 'toolkit.ts');
+  const commands = {
+    ours: [toolkit, 'iso', 'create', tree, '-o', out('ours'), '--volid', VOLID],
+    xorriso: [xorriso, '-as', 'mkisofs', ...MKISOFS_FLAGS, '-o', out('xorriso'), tree],
+    genisoimage: [genisoimage, ...MKISOFS_FLAGS, '-o', out('genisoimage'), tree],
+    cat: ['sh', '-c', `xargs -d '\\n' cat < ${list} > ${out('cat')}`],
+  };
+  const quote = (argv: string[]): string => argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const wall = compare(
+    // Each run starts with no dirty pages left by the previous one: otherwise writeback throttling
+    // of one run's output is charged to the next.
+    Object.entries(commands).map(([name, argv]) => ({ name, command: quote(argv), prepare: `rm -f ${out(name)} && sync` })),
+    { runs: 3, warmup: 1, workDir: work },
+  ) as IsoBenchResults['wall'];
+  const isoBytes = { ours: statSync(out('ours')).size, xorriso: statSync(out('xorriso')).size, genisoimage: statSync(out('genisoimage')).size };
+  // The ISOs must hold the same tree: a quick check with bsdtar.
+  const names = (iso: string): string => execFileSync(requireExecutable('bsdtar'), ['-tf', iso], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').filter((l) => l && l !== '.').map((l) => l.replace(/\/$/, '')).sort().join('\n');
+  if (names(out('ours')) !== names(out('xorriso'))) throw new Error('our ISO and xorriso\'s do not list the same names');
+
+  const rss = {
+    ours: peakRss(commands.ours),
+    xorriso: peakRss(commands.xorriso),
+    genisoimage: peakRss(commands.genisoimage),
+    ours4GiB: peakRss4GiB(work, toolkit),
+  };
+  return {
+    tree: { files: files.length + LARGE_FILES * 2, uniqueBytes },
+    wall,
+    isoBytes,
+    peakRssMiB: rss,
+    ratios: {
+      wallVsXorriso: round(wall.ours.mean / wall.xorriso.mean),
+      wallVsGenisoimage: round(wall.ours.mean / wall.genisoimage.mean),
+      wallVsCat: round(wall.ours.mean / wall.cat.mean),
+      sizeVsXorriso: round(isoBytes.ours / isoBytes.xorriso),
+      rssVsXorriso: round(rss.ours / rss.xorriso),
+    },
+  };
+}
+
+/** Our peak RSS on a tree with one 4 GiB (sparse) file: memory must not grow with the data. */
+function peakRss4GiB(work: string, toolkit: string): number {
+  const tree = join(work, 'tree-4gib');
+  mkdirSync(tree, { recursive: true });
+  const fd = openSync(join(tree, 'layer.tar'), 'w');
+  ftruncateSync(fd, 4 * 1024 ** 3 + 4096);
+  closeSync(fd);
+  const rss = peakRss([toolkit, 'iso', 'create', tree, '-o', join(work, 'big.iso')]);
+  rmSync(join(work, 'big.iso'), { force: true });
+  return rss;
+}
+
+export function isoTable(r: IsoBenchResults): string {
+  const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
+  return [
+    `Tree: ${r.tree.files} names, ${mib(r.tree.uniqueBytes)} MiB of unique bytes (6 layers of 300 MiB, each under 3 names).`,
+    '',
+    '| writer | wall (s) | ISO (MiB) | peak RSS (MiB) |',
+    '|---|---:|---:|---:|',
+    `| ours | ${r.wall.ours.mean.toFixed(2)} | ${mib(r.isoBytes.ours)} | ${r.peakRssMiB.ours} |`,
+    `| xorriso -as mkisofs | ${r.wall.xorriso.mean.toFixed(2)} | ${mib(r.isoBytes.xorriso)} | ${r.peakRssMiB.xorriso} |`,
+    `| genisoimage | ${r.wall.genisoimage.mean.toFixed(2)} | ${mib(r.isoBytes.genisoimage)} | ${r.peakRssMiB.genisoimage} |`,
+    `| cat of the unique bytes | ${r.wall.cat.mean.toFixed(2)} | | |`,
+    '',
+    `Ratios: wall ours/xorriso ${r.ratios.wallVsXorriso}, ours/genisoimage ${r.ratios.wallVsGenisoimage}, ours/cat ${r.ratios.wallVsCat}; ` +
+      `size ours/xorriso ${r.ratios.sizeVsXorriso}; peak RSS ours/xorriso ${r.ratios.rssVsXorriso}, ours with a 4 GiB file: ${r.peakRssMiB.ours4GiB} MiB.`,
+  ].join('\n');
+}
