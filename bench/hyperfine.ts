@@ -7,6 +7,9 @@ import { requireExecutable } from '../buildchain/tools.ts';
 export interface Timed {
   /** Mean wall time, seconds. */
   mean: number;
+  /** Median wall time, seconds: the figure to compare where the machine's I/O is noisy. */
+  median: number;
+  min: number;
   stddev: number;
   runs: number;
 }
@@ -33,6 +36,6 @@ export function compare(contenders: readonly Contender[], options: { runs: numbe
   }
   const result = spawnSync(hyperfine, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.status !== 0) throw new Error(`hyperfine failed (exit ${result.status})`);
-  const report = JSON.parse(readFileSync(exportFile, 'utf8')) as { results: { command: string; mean: number; stddev: number; times: number[] }[] };
-  return Object.fromEntries(report.results.map((r) => [r.command, { mean: r.mean, stddev: r.stddev, runs: r.times.length }]));
+  const report = JSON.parse(readFileSync(exportFile, 'utf8')) as { results: { command: string; mean: number; median: number; min: number; stddev: number; times: number[] }[] };
+  return Object.fromEntries(report.results.map((r) => [r.command, { mean: r.mean, median: r.median, min: r.min, stddev: r.stddev, runs: r.times.length }]));
 }

@@ -89,7 +89,7 @@ export function benchIso(root: string): IsoBenchResults {
     // Each run starts with no dirty pages left by the previous one: otherwise writeback throttling
     // of one run's output is charged to the next.
     Object.entries(commands).map(([name, argv]) => ({ name, command: quote(argv), prepare: `rm -f ${out(name)} && sync` })),
-    { runs: 3, warmup: 1, workDir: work },
+    { runs: 5, warmup: 1, workDir: work },
   ) as IsoBenchResults['wall'];
   const isoBytes = { ours: statSync(out('ours')).size, xorriso: statSync(out('xorriso')).size, genisoimage: statSync(out('genisoimage')).size };
   // The ISOs must hold the same tree: a quick check with bsdtar.
@@ -108,9 +108,10 @@ export function benchIso(root: string): IsoBenchResults {
     isoBytes,
     peakRssMiB: rss,
     ratios: {
-      wallVsXorriso: round(wall.ours.mean / wall.xorriso.mean),
-      wallVsGenisoimage: round(wall.ours.mean / wall.genisoimage.mean),
-      wallVsCat: round(wall.ours.mean / wall.cat.mean),
+      // Medians: this machine's write path is erratic (one run of three can take three times as long).
+      wallVsXorriso: round(wall.ours.median / wall.xorriso.median),
+      wallVsGenisoimage: round(wall.ours.median / wall.genisoimage.median),
+      wallVsCat: round(wall.ours.median / wall.cat.median),
       sizeVsXorriso: round(isoBytes.ours / isoBytes.xorriso),
       rssVsXorriso: round(rss.ours / rss.xorriso),
     },
@@ -134,12 +135,12 @@ export function isoTable(r: IsoBenchResults): string {
   return [
     `Tree: ${r.tree.files} names, ${mib(r.tree.uniqueBytes)} MiB of unique bytes (6 layers of 300 MiB, each under 3 names).`,
     '',
-    '| writer | wall (s) | ISO (MiB) | peak RSS (MiB) |',
-    '|---|---:|---:|---:|',
-    `| ours | ${r.wall.ours.mean.toFixed(2)} | ${mib(r.isoBytes.ours)} | ${r.peakRssMiB.ours} |`,
-    `| xorriso -as mkisofs | ${r.wall.xorriso.mean.toFixed(2)} | ${mib(r.isoBytes.xorriso)} | ${r.peakRssMiB.xorriso} |`,
-    `| genisoimage | ${r.wall.genisoimage.mean.toFixed(2)} | ${mib(r.isoBytes.genisoimage)} | ${r.peakRssMiB.genisoimage} |`,
-    `| cat of the unique bytes | ${r.wall.cat.mean.toFixed(2)} | | |`,
+    '| writer | wall, median (s) | min (s) | ISO (MiB) | peak RSS (MiB) |',
+    '|---|---:|---:|---:|---:|',
+    `| ours | ${r.wall.ours.median.toFixed(2)} | ${r.wall.ours.min.toFixed(2)} | ${mib(r.isoBytes.ours)} | ${r.peakRssMiB.ours} |`,
+    `| xorriso -as mkisofs | ${r.wall.xorriso.median.toFixed(2)} | ${r.wall.xorriso.min.toFixed(2)} | ${mib(r.isoBytes.xorriso)} | ${r.peakRssMiB.xorriso} |`,
+    `| genisoimage | ${r.wall.genisoimage.median.toFixed(2)} | ${r.wall.genisoimage.min.toFixed(2)} | ${mib(r.isoBytes.genisoimage)} | ${r.peakRssMiB.genisoimage} |`,
+    `| cat of the unique bytes | ${r.wall.cat.median.toFixed(2)} | ${r.wall.cat.min.toFixed(2)} | | |`,
     '',
     `Ratios: wall ours/xorriso ${r.ratios.wallVsXorriso}, ours/genisoimage ${r.ratios.wallVsGenisoimage}, ours/cat ${r.ratios.wallVsCat}; ` +
       `size ours/xorriso ${r.ratios.sizeVsXorriso}; peak RSS ours/xorriso ${r.ratios.rssVsXorriso}, ours with a 4 GiB file: ${r.peakRssMiB.ours4GiB} MiB.`,

@@ -10,6 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { BuildError } from '../errors.ts';
 import { withAtomicFile } from '../fs/atomic.ts';
+import { ParallelSha256 } from '../fs/parallel-hash.ts';
 import {
   FIRST_DESCRIPTOR, FLAG_DIRECTORY, FLAG_MULTI_EXTENT, MAX_EXTENT, MAX_RECORD, SECTOR,
   bothEndian16, bothEndian32, directoryRecord, encodeUcs2, paddedField, pathTableRecord,
@@ -404,6 +405,7 @@ function serializeSystemUse(su: SystemUse, metadata: Buffer): Buffer {
 const CHUNK = 2 << 20;
 /** Staging buffers in rotation: one being filled while the others are written. */
 const BUFFERS = 3;
+const PARALLEL_HASH_FROM = 64 << 20;
 
 interface Staging {
   bytes: Buffer;
@@ -411,20 +413,30 @@ interface Staging {
 }
 
 /**
- * Where the image goes. Bytes are packed into 2 MiB staging buffers; a full buffer is hashed on
- * the main thread and written by libuv's threads while the next one fills, so thousands of small
- * files cost a few hundred large writes. One write at a time: concurrent writes into one file
- * contend in the kernel (measured).
+ * Where the image goes. Bytes are packed into 2 MiB staging buffers; a full buffer is hashed (in a
+ * worker thread for large images) and written by libuv's threads while the next one fills, so
+ * thousands of small files cost a few hundred large writes and, on two cores, the hash costs
+ * little wall time. One write at a time: concurrent writes into one file contend in the kernel
+ * (measured).
  */
 class ImageSink {
   position = 0;
-  private readonly buffers: Staging[] = Array.from({ length: BUFFERS }, () => ({ bytes: Buffer.allocUnsafe(CHUNK), written: Promise.resolve() }));
+  private readonly buffers: Staging[];
   private index = 0;
   private fill = 0;
   private tail: Promise<void> = Promise.resolve();
+  /** Large images are hashed in a worker thread, small ones here (a worker costs ~30 ms to start). */
+  private readonly parallel: ParallelSha256 | undefined;
   private readonly hash = process.getBuiltinModule('node:crypto').createHash('sha256');
 
-  constructor(private readonly out: FileHandle, private readonly total: number, private readonly options: IsoOptions) {}
+  constructor(private readonly out: FileHandle, private readonly total: number, private readonly options: IsoOptions) {
+    const parallel = total >= PARALLEL_HASH_FROM;
+    this.buffers = Array.from({ length: BUFFERS }, () => ({
+      bytes: parallel ? ParallelSha256.sharedBuffer(CHUNK) : Buffer.allocUnsafe(CHUNK),
+      written: Promise.resolve(),
+    }));
+    this.parallel = parallel ? new ParallelSha256(this.buffers.map((b) => b.bytes)) : undefined;
+  }
 
   /** The free part of the current staging buffer, after flushing it if it is full. */
   async space(): Promise<{ bytes: Buffer; offset: number; length: number }> {
@@ -438,37 +450,39 @@ class ImageSink {
     this.fill += length;
   }
 
-  async append(bytes: Buffer): Promise<void> {
-    for (let done = 0; done < bytes.length; ) {
-      const room = await this.space();
-      const length = Math.min(room.length, bytes.length - done);
-      bytes.copy(room.bytes, room.offset, done, done + length);
-      this.filled(length);
-      done += length;
-    }
+  append(bytes: Buffer): Promise<void> {
+    return this.put(bytes.length, (target, offset, length, done) => bytes.copy(target, offset, done, done + length));
   }
 
-  async appendZeros(count: number): Promise<void> {
-    for (let left = count; left > 0; ) {
+  appendZeros(count: number): Promise<void> {
+    return this.put(count, (target, offset, length) => target.fill(0, offset, offset + length));
+  }
+
+  /** Puts `count` bytes through the staging buffers, `fill` writing each piece in place. */
+  private async put(count: number, fill: (target: Buffer, offset: number, length: number, done: number) => void): Promise<void> {
+    for (let done = 0; done < count; ) {
       const room = await this.space();
-      const length = Math.min(room.length, left);
-      room.bytes.fill(0, room.offset, room.offset + length);
+      const length = Math.min(room.length, count - done);
+      fill(room.bytes, room.offset, length, done);
       this.filled(length);
-      left -= length;
+      done += length;
     }
   }
 
   private async flush(): Promise<void> {
     const current = this.buffers[this.index]!;
     const bytes = current.bytes.subarray(0, this.fill);
-    this.hash.update(bytes);
+    let hashed: Promise<void> | undefined;
+    if (this.parallel) hashed = this.parallel.update(this.index, bytes.length);
+    else this.hash.update(bytes);
     const at = this.position;
     this.position += bytes.length;
     this.tail = this.tail.then(async () => {
       await this.out.write(bytes, 0, bytes.length, at);
       this.options.onProgress?.(at + bytes.length, this.total);
     });
-    current.written = this.tail;
+    // Refilled only once written and hashed.
+    current.written = hashed ? Promise.all([this.tail, hashed]).then(() => undefined) : this.tail;
     this.index = (this.index + 1) % BUFFERS;
     this.fill = 0;
     await this.buffers[this.index]!.written; // its last write must be done before it is refilled
@@ -477,7 +491,12 @@ class ImageSink {
   async finish(): Promise<string> {
     if (this.fill > 0) await this.flush();
     await this.tail;
-    return this.hash.digest('hex');
+    return this.parallel ? this.parallel.digest() : this.hash.digest('hex');
+  }
+
+  /** After a failure: stop the hashing worker, if any. */
+  async abandon(): Promise<void> {
+    await this.parallel?.abandon();
   }
 }
 
@@ -486,13 +505,19 @@ async function writePlanned(plan: Plan, tmp: string, options: IsoOptions): Promi
   const out = await open(tmp, 'w');
   try {
     const sink = new ImageSink(out, total, options);
-    await sink.append(plan.metadata);
-    for (const extent of plan.data) {
-      if (options.signal?.aborted) throw new BuildError('interrupted');
-      await copyExtent(extent, sink);
-      await sink.appendZeros((SECTOR - (extent.size % SECTOR)) % SECTOR);
+    let sha256: string;
+    try {
+      await sink.append(plan.metadata);
+      for (const extent of plan.data) {
+        if (options.signal?.aborted) throw new BuildError('interrupted');
+        await copyExtent(extent, sink);
+        await sink.appendZeros((SECTOR - (extent.size % SECTOR)) % SECTOR);
+      }
+      sha256 = await sink.finish();
+    } catch (error) {
+      await sink.abandon();
+      throw error;
     }
-    const sha256 = await sink.finish();
     if (sink.position !== total) throw new Error(`wrote ${sink.position} bytes where ${total} were planned`);
     return { bytes: total, sha256 };
   } finally {
