@@ -1,12 +1,13 @@
 // iso: the MetalK8s ISO from the ISO tree (BUILD_ROOT/root), and its SHA256SUM.
 // populate_iso gathers every family that puts files in the tree; _iso_build is created once it
-// has run, with every file of the tree as file_dep (upstream's create_after).
-import { mkdir } from 'node:fs/promises';
+// has run, with every file of the tree as file_dep (upstream's create_after). The writer hashes
+// the image as it writes it and leaves the digest beside it (<iso>.sha256): SHA256SUM is made
+// from that, so no task reads a multi-gigabyte ISO again.
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
-import { sha256File } from '../buildchain/fs/hash.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { writeIso } from '../buildchain/iso9660/writer.ts';
 
@@ -16,6 +17,7 @@ export function isoFile(config: BuildConfig): string {
 
 export function isoTasks(config: BuildConfig): TaskDefinition[] {
   const iso = isoFile(config);
+  const digest = `${iso}.sha256`;
   const checksums = join(config.buildRoot, 'SHA256SUM');
   return [
     { name: 'iso', doc: `Build the ${config.projectName} ISO and its SHA256SUM.`, task_dep: ['_iso_build', '_iso_digest'] },
@@ -39,15 +41,16 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
           name: '_iso_build:image',
           title: `_iso_build: ${basename(iso)}`,
           file_dep: listFiles(config.isoRoot).map((file) => join(config.isoRoot, file)),
-          targets: [iso],
+          targets: [iso, digest],
           uptodate: [volumeId, config.sourceDateEpoch ?? null],
           actions: [async (ctx) => {
-            await writeIso(config.isoRoot, iso, {
+            const { sha256 } = await writeIso(config.isoRoot, iso, {
               volumeId,
               signal: ctx.signal,
               onProgress: (written, total) => ctx.progress(written, total),
               ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
             });
+            await writeFileAtomic(digest, `${sha256}  ${basename(iso)}\n`);
           }],
           clean: true,
         }];
@@ -55,12 +58,12 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
     },
     {
       name: '_iso_digest',
-      doc: 'Write BUILD_ROOT/SHA256SUM of the ISO.',
-      // Explicit: the ISO's producer is created later (_iso_build), so no implicit edge exists yet.
+      doc: 'Write BUILD_ROOT/SHA256SUM of the ISO (from the digest computed while writing it).',
+      // Explicit: the digest's producer is created later (_iso_build), so no implicit edge exists yet.
       task_dep: ['_iso_build'],
-      file_dep: [iso],
+      file_dep: [digest],
       targets: [checksums],
-      actions: [async () => writeFileAtomic(checksums, `${await sha256File(iso)}  ${basename(iso)}\n`)],
+      actions: [async () => writeFileAtomic(checksums, await readFile(digest, 'utf8'))],
       clean: true,
     },
   ];
