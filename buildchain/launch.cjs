@@ -19,6 +19,15 @@ if (!entryArg) {
 }
 const entries = entryArg === '--bundle-only' ? ['build.ts', 'toolkit.ts'] : [entryArg];
 
+// `./build.ts list | head`: when the reader of our output goes away, stop quietly, as Unix tools
+// do on SIGPIPE, instead of dying on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
+
 (async () => {
   let bundle;
   try {

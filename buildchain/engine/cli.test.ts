@@ -205,6 +205,17 @@ describe('./build.ts configuration and help', () => {
     expect((await runCli(['tabcompletion', '--shell', 'fish'])).code).toBe(2);
   });
 
+  it('stops quietly when the reader of its output goes away', () => {
+    const dir = tempDir();
+    const file = join(dir, 'many.ts');
+    // Far more output than a pipe holds: the writer meets EPIPE once head has gone.
+    writeFileSync(file, "export function tasks() { return Array.from({ length: 20000 }, (_, i) => ({ name: 'task' + i, doc: 'A task with a doc line long enough to fill the pipe quickly.' })); }\n");
+    const piped = spawnSync('bash', ['-c', `set -o pipefail; ${join(PROJECT_ROOT, 'build.ts')} list -f ${file} | head -n 1`], { encoding: 'utf8' });
+    expect(piped.stdout).toMatch(/^task\d+ +A task/);
+    expect(piped.stderr).toBe('');
+    expect(piped.status).toBe(0);
+  });
+
   it('documents every verb in --help', async () => {
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
