@@ -75,7 +75,7 @@ export class Engine {
   }
 
   private get proofs(): NoopProofStore {
-    return { engineDir: this.engineDir, stateFiles: [StateStore.snapshotPath(this.engineDir), StateStore.journalPath(this.engineDir)] };
+    return { root: this.project.root, engineDir: this.engineDir, stateFiles: [StateStore.snapshotPath(this.engineDir), StateStore.journalPath(this.engineDir)] };
   }
 
   async run(request: RunRequest): Promise<RunSummary> {
@@ -185,7 +185,7 @@ export class Engine {
       const node = this.graph.get(name)!;
       if (!node.delayed || node.generated || !which(node)) continue;
       try {
-        this.graph.addGenerated(name, await node.delayed.create());
+        this.graph.addGenerated(name, await node.delayed.create(this.graph.view()));
       } catch (error) {
         log(`${name}: its subtasks cannot be listed now (${errorMessage(error)}); not cleaned`);
       }

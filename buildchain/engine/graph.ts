@@ -4,7 +4,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.ts';
 import {
   basenameOf, isDelayed, isSubtask, validateName,
-  type DelayedTasks, type TaskDefinition, type TaskSpec,
+  type DelayedTasks, type GraphView, type TaskDefinition, type TaskSpec,
 } from './task.ts';
 
 export interface TaskNode {
@@ -63,6 +63,11 @@ export class TaskGraph {
 
   get(name: string): TaskNode | undefined {
     return this.nodes.get(name);
+  }
+
+  /** The graph as a delayed family sees it when it creates its subtasks. */
+  view(): GraphView {
+    return { declaredTargets: () => [...this.producers.keys()] };
   }
 
   subtasksOf(basename: string): readonly string[] {

@@ -10,7 +10,7 @@
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import type { TaskGraph, TaskNode } from './graph.ts';
+import { normalizePath, type TaskGraph, type TaskNode } from './graph.ts';
 import type { TaskReport, TaskResult } from './report.ts';
 import { isDelayed, type DelayedTasks, type TaskDefinition, type TaskSpec } from './task.ts';
 import { quickHash } from './uptodate.ts';
@@ -31,6 +31,7 @@ interface Proof {
 }
 
 export interface NoopProofStore {
+  root: string;
   engineDir: string;
   stateFiles: readonly string[];
 }
@@ -121,17 +122,28 @@ export async function checkNoopProof(
   }
   const families = new Map<string, DelayedTasks>();
   const specs = new Map<string, TaskSpec>();
+  // The declared targets as the proving run's graph held them when each family was created.
+  const declared: string[] = [];
+  const declare = (spec: TaskSpec): void => {
+    for (const target of spec.targets ?? []) declared.push(normalizePath(store.root, target));
+  };
   for (const definition of definitions) {
     if (isDelayed(definition)) families.set(definition.basename, definition);
-    else specs.set(definition.name, definition);
+    else {
+      specs.set(definition.name, definition);
+      declare(definition);
+    }
   }
   const created: (readonly TaskSpec[])[] = [];
   for (const name of proof.delayed) {
     const family = families.get(name);
     if (!family) return undefined;
-    const subtasks = await family.create();
+    const subtasks = await family.create({ declaredTargets: () => [...declared] });
     created.push(subtasks);
-    for (const spec of subtasks) specs.set(spec.name, spec);
+    for (const spec of subtasks) {
+      specs.set(spec.name, spec);
+      declare(spec);
+    }
   }
   if (definitionsHash(roots, definitions, created) !== proof.definitions) return undefined;
   for (const [path, mtimeMs, size, ino] of proof.files) {

@@ -113,7 +113,7 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
 
   /** A delayed family's turn: create its subtasks, and wait for them before settling it. */
   const generate = async (slot: Slot, delayed: DelayedTasks): Promise<void> => {
-    const created = graph.addGenerated(slot.node.name, await delayed.create());
+    const created = graph.addGenerated(slot.node.name, await delayed.create(graph.view()));
     enroll(graph.closure(created));
     options.reporter.totalChanged(slots.size);
     slot.pending = 0;

@@ -62,6 +62,12 @@ export interface TaskSpec {
   clean?: boolean | CleanFunction;
 }
 
+/** What a delayed family may know of the graph when it creates its subtasks. */
+export interface GraphView {
+  /** Every target declared so far, normalized (relative to the root when inside it). */
+  declaredTargets(): readonly string[];
+}
+
 /**
  * Subtasks of `basename` created only when needed: once the tasks named in `after` have run
  * (doit's create_after), e.g. for a task whose file_dep is "every file of the ISO tree".
@@ -71,7 +77,7 @@ export interface DelayedTasks {
   basename: string;
   doc?: string;
   after: readonly string[];
-  create: () => readonly TaskSpec[] | Promise<readonly TaskSpec[]>;
+  create: (graph: GraphView) => readonly TaskSpec[] | Promise<readonly TaskSpec[]>;
 }
 
 export type TaskDefinition = TaskSpec | DelayedTasks;
