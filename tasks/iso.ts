@@ -6,13 +6,26 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
-import type { TaskDefinition } from '../buildchain/engine/task.ts';
+import { normalizePath } from '../buildchain/engine/graph.ts';
+import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
+import { removeUnkept } from '../buildchain/fs/prune.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { writeIso } from '../buildchain/iso9660/writer.ts';
 
 export function isoFile(config: BuildConfig): string {
   return join(config.buildRoot, `${config.projectName.toLowerCase()}.iso`);
+}
+
+/**
+ * Whether a path of the ISO tree (relative to it) is a declared target, or lies under a declared
+ * directory target; the tree's own root, declared by _iso_mkdir_root, does not count.
+ */
+function declaredUnder(root: string, isoRoot: string, targets: readonly string[]): (file: string) => boolean {
+  const prefix = `${normalizePath(root, isoRoot)}/`;
+  const declared = targets.filter((target) => target.startsWith(prefix)).map((target) => target.slice(prefix.length));
+  const exact = new Set(declared);
+  return (file) => exact.has(file) || declared.some((dir) => file.startsWith(`${dir}/`));
 }
 
 export function isoTasks(config: BuildConfig): TaskDefinition[] {
@@ -33,14 +46,27 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
     },
     {
       basename: '_iso_build',
-      doc: `Write ${basename(iso)} from the ISO tree.`,
+      doc: `Write ${basename(iso)} from the ISO tree, after removing what no task declares.`,
       after: ['populate_iso'],
-      create: () => {
+      create: (graph) => {
         const volumeId = `${config.projectName} ${config.version.full}`;
-        return [{
+        const isDeclared = declaredUnder(config.root, config.isoRoot, graph.declaredTargets());
+        const files = listFiles(config.isoRoot);
+        // The ISO holds exactly what tasks declare: a file left by an earlier build (its source
+        // since deleted or renamed) is removed before the image is written.
+        const stale = files.filter((file) => !isDeclared(file));
+        const prune: TaskSpec[] = stale.length === 0 ? [] : [{
+          name: '_iso_build:prune',
+          title: `_iso_build: remove ${stale.length} file(s) no task declares`,
+          actions: [(ctx) => {
+            for (const file of removeUnkept(config.isoRoot, isDeclared)) ctx.log(`removed ${file}`);
+          }],
+        }];
+        return [...prune, {
           name: '_iso_build:image',
           title: `_iso_build: ${basename(iso)}`,
-          file_dep: listFiles(config.isoRoot).map((file) => join(config.isoRoot, file)),
+          task_dep: prune.map((task) => task.name),
+          file_dep: files.filter(isDeclared).map((file) => join(config.isoRoot, file)),
           targets: [iso, digest],
           uptodate: [volumeId, config.sourceDateEpoch ?? null],
           actions: [async (ctx) => {

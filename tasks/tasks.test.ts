@@ -117,6 +117,27 @@ describe('iso', () => {
   });
 });
 
+describe('iso tree ownership', () => {
+  it('removes from the tree and the ISO what no task declares any more', async () => {
+    const root = project({ 'salt-tree/keep.sls': 'keep\n', 'salt-tree/old/gone.sls': 'gone\n' });
+    await runEngine(root, metalk8sTasks(root), ['iso']);
+    const isoNames = (): string[] =>
+      execFileSync(requireTool('isoinfo'), ['-R', '-f', '-i', join(root, '_build/metalk8s.iso')], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+    expect(isoNames()).toEqual(['/salt', '/salt/keep.sls', '/salt/old', '/salt/old/gone.sls']);
+
+    rmSync(join(root, 'salt-tree/old'), { recursive: true });
+    writeFileSync(join(root, '_build/root/stray.txt'), 'left by hand\n');
+    const report = await runEngine(root, metalk8sTasks(root), ['iso']);
+    const prune = report.finished.find((r) => r.name === '_iso_build:prune')!;
+    expect(prune.out).toBe('removed salt/old/gone.sls\nremoved stray.txt\n');
+    expect(isoNames()).toEqual(['/salt', '/salt/keep.sls']);
+    expect(() => statSync(join(root, '_build/root/salt/old'))).toThrow(); // emptied directory removed too
+    // The pruning run could not be proven a no-op; the next is a plain no-op, the one after proven.
+    expect((await runEngine(root, metalk8sTasks(root), ['iso'])).executed).toEqual([]);
+    expect((await runEngine(root, metalk8sTasks(root), ['iso'])).summary!.proven).toBe(true);
+  });
+});
+
 describe('./toolkit.ts iso', () => {
   it('creates, lists and extracts an ISO; bad usage exits 2, a missing file 1', async () => {
     const dir = tempDir();
