@@ -182,6 +182,31 @@ describe('ISO writer, read back by real tools', () => {
   });
 });
 
+describe('reading images from other writers', () => {
+  it('takes Joliet names when there is no Rock Ridge, and ISO 9660 names when there is neither', async () => {
+    const genisoimage = requireTool('genisoimage');
+    const dir = tempDir('iso-other-');
+    mkdirSync(join(dir, 'tree/Mixed Case Dir'), { recursive: true });
+    writeFileSync(join(dir, 'tree/Mixed Case Dir/a-rather-long-file-name.yaml'), 'x: 1\n');
+    writeFileSync(join(dir, 'tree/product.txt'), 'NAME=Example\n');
+    const listing = async (flags: string[]): Promise<string[]> => {
+      const iso = join(dir, `${flags.join('') || 'plain'}.iso`);
+      execFileSync(genisoimage, ['-quiet', ...flags, '-o', iso, join(dir, 'tree')]);
+      const reader = await IsoReader.open(iso);
+      const info = await reader.list();
+      await reader.close();
+      expect(info.rockRidge).toBe(false);
+      return info.entries.map((e) => `${e.type} ${e.path} ${e.size}`).sort();
+    };
+    expect(await listing(['-J', '-joliet-long'])).toEqual([
+      'directory Mixed Case Dir 0', 'file Mixed Case Dir/a-rather-long-file-name.yaml 5', 'file product.txt 13',
+    ]);
+    const plain = await listing([]);
+    expect(plain).toContain('file PRODUCT.TXT 13');
+    expect(plain.some((line) => /^file MIXED_CA\w*\/A_RATHER\.YAM 5$/.test(line))).toBe(true);
+  });
+});
+
 describe('files of 4 GiB or more', () => {
   it('are stored with multi-extent records that bsdtar, xorriso and our reader read back whole', async () => {
     const dir = tempDir('iso-big-');

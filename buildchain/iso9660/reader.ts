@@ -103,7 +103,8 @@ export class IsoReader {
         const name = rr.name ?? (useJoliet ? decodeUcs2(record.identifier) : record.identifier.toString('latin1')).replace(/;1$/, '');
         if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new BuildError(`${this.path}: invalid name '${name}' in ${prefix || '/'}`);
         const isDir = (record.flags & FLAG_DIRECTORY) !== 0;
-        const type: EntryType = rr.target !== undefined ? 'symlink' : isDir ? 'directory' : rr.mode !== undefined && (rr.mode & 0o170000) !== 0o100000 && !isDir ? 'special' : 'file';
+        const format = rr.mode === undefined ? undefined : rr.mode & 0o170000;
+        const type: EntryType = rr.target !== undefined ? 'symlink' : isDir ? 'directory' : format !== undefined && format !== 0o100000 ? 'special' : 'file';
         const entry: IsoEntry = {
           path: prefix ? `${prefix}/${name}` : name,
           type,
