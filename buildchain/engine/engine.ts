@@ -5,7 +5,7 @@ import { BuildError, UsageError, errorMessage } from '../errors.ts';
 import { TaskGraph, suggestion, type TaskNode } from './graph.ts';
 import { BuildLock } from './lock.ts';
 import { checkNoopProof, writeNoopProof, type NoopProofStore } from './noop.ts';
-import type { Reporter, RunSummary, TaskReport } from './report.ts';
+import { emptyReport, type Reporter, type RunSummary } from './report.ts';
 import { runTasks } from './scheduler.ts';
 import { StateStore } from './state.ts';
 import { isPrivate, isSubtask, type TaskDefinition } from './task.ts';
@@ -193,24 +193,16 @@ export class Engine {
   }
 
   async ignore(patterns: readonly string[], lockWaitSeconds = 0): Promise<string[]> {
-    const names = this.expandAll(patterns);
+    const names = patterns.flatMap((pattern) => this.graph.match(pattern));
     await this.withLock(lockWaitSeconds, () => {
       for (const name of names) this.state.setIgnored(name, true);
     });
     return names;
   }
 
-  private expandAll(patterns: readonly string[]): string[] {
-    return patterns.flatMap((pattern) => {
-      const found = this.graph.expand(pattern);
-      if (found.length === 0) throw new UsageError(`no task matches '${pattern}'${suggestion(pattern, this.graph.names)}`);
-      return found;
-    });
-  }
-
   /** Forgets the recorded success of tasks (all when none is named): they run next time. */
   async forget(patterns: readonly string[], lockWaitSeconds = 0): Promise<string[]> {
-    const names = patterns.length === 0 ? undefined : this.expandAll(patterns);
+    const names = patterns.length === 0 ? undefined : patterns.flatMap((pattern) => this.graph.match(pattern));
     await this.withLock(lockWaitSeconds, () => {
       if (!names) this.state.forgetAll();
       for (const name of names ?? []) {
@@ -238,7 +230,7 @@ export class Engine {
 function reportProven(tasks: readonly [string, 'up-to-date' | 'success'][], reporter: Reporter): RunSummary {
   const started = Date.now();
   reporter.runStarted(tasks.length);
-  const reports = tasks.map(([name, result]): TaskReport => ({ name, result, reasons: [], executed: false, out: '', err: '' }));
+  const reports = tasks.map(([name, result]) => emptyReport(name, result, []));
   for (const report of reports) reporter.taskFinished(report);
   const summary: RunSummary = { tasks: reports, elapsed: (Date.now() - started) / 1000, interrupted: false, ok: true, proven: true };
   reporter.runFinished(summary);

@@ -154,6 +154,13 @@ export class TaskGraph {
     return matches;
   }
 
+  /** Like expand, but a pattern that matches nothing is a usage error suggesting the closest names. */
+  match(pattern: string): string[] {
+    const found = this.expand(pattern);
+    if (found.length === 0) throw new UsageError(`no task matches '${pattern}'${suggestion(pattern, this.names)}`);
+    return found;
+  }
+
   /** Direct dependencies: task_dep, subtasks of a group, producers of file_dep. */
   depsOf(name: string): readonly string[] {
     const cached = this.depCache.get(name);
@@ -183,13 +190,7 @@ export class TaskGraph {
    * Unknown names are a usage error that suggests the closest names.
    */
   selection(patterns: readonly string[]): string[] {
-    const roots: string[] = [];
-    for (const pattern of patterns) {
-      const found = this.expand(pattern);
-      if (found.length === 0) throw new UsageError(`no task matches '${pattern}'${suggestion(pattern, this.names)}`);
-      roots.push(...found);
-    }
-    return this.closure(roots);
+    return this.closure(patterns.flatMap((pattern) => this.match(pattern)));
   }
 
   /** Dependency closure in topological order; a cycle is an error naming it. */

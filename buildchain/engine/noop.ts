@@ -63,8 +63,8 @@ function nextResult(node: TaskNode): 'up-to-date' | 'success' | undefined {
 
 /**
  * Records the proof of a run that ended well. `observed` gives the stat a path had when the run
- * checked it (undefined when the run never looked at it): a file rewritten later by an
- * undeclared writer then fails the next check, as it must.
+ * checked it (undefined: it did not exist; null: the run never looked, so it is stat'ed now): a
+ * file rewritten later by an undeclared writer then fails the next check, as it must.
  */
 export function writeNoopProof(
   store: NoopProofStore,

@@ -19,6 +19,15 @@ export interface TaskReport {
   error?: string;
 }
 
+/** The report of a task whose actions did not run (up to date, skipped, ignored...). */
+export function emptyReport(name: string, result: TaskResult, reasons: string[]): TaskReport {
+  return { name, result, reasons, executed: false, out: '', err: '' };
+}
+
+export function countResults(summary: RunSummary, result: TaskResult): number {
+  return summary.tasks.filter((task) => task.result === result).length;
+}
+
 export interface RunSummary {
   tasks: TaskReport[];
   /** Seconds for the whole run. */

@@ -1,7 +1,7 @@
 // Console reporter with doit's prefixes (`..` executed, `--` up to date, `!!` ignored) and a live
 // progress line on a terminal; JSON reporter that prints one document at the end.
 import type { Writable } from 'node:stream';
-import type { Reporter, RunSummary, TaskReport } from './report.ts';
+import { countResults, type Reporter, type RunSummary, type TaskReport } from './report.ts';
 
 interface ProgressLine {
   render(text: string): void;
@@ -82,14 +82,13 @@ class ConsoleReporter implements Reporter {
       }
       this.err.write(`${parts.join('\n')}\n`);
     }
-    const count = (result: TaskReport['result']): number => summary.tasks.filter((task) => task.result === result).length;
     if (!summary.ok) {
       const skipped = summary.tasks.filter((task) => task.result === 'skipped').map((task) => task.name);
       this.err.write(
         `${FAILURE_RULE}\n${summary.interrupted ? 'interrupted' : 'build failed'}: ${failed.length} failed` +
           (failed.length ? ` (${failed.map((task) => task.name).join(', ')})` : '') +
-          `, ${skipped.length} not run because a dependency failed, ${count('success')} succeeded, ` +
-          `${count('up-to-date')} up to date, in ${summary.elapsed.toFixed(1)} s\n`,
+          `, ${skipped.length} not run because a dependency failed, ${countResults(summary, 'success')} succeeded, ` +
+          `${countResults(summary, 'up-to-date')} up to date, in ${summary.elapsed.toFixed(1)} s\n`,
       );
     }
   }
@@ -162,7 +161,6 @@ export class JsonReporter implements Reporter {
   }
 
   runFinished(summary: RunSummary): void {
-    const count = (result: TaskReport['result']): number => summary.tasks.filter((task) => task.result === result).length;
     const document = {
       ok: summary.ok,
       interrupted: summary.interrupted,
@@ -170,12 +168,12 @@ export class JsonReporter implements Reporter {
       elapsed: summary.elapsed,
       counts: {
         total: summary.tasks.length,
-        success: count('success'),
-        'up-to-date': count('up-to-date'),
-        fail: count('fail'),
-        skipped: count('skipped'),
-        ignore: count('ignore'),
-        interrupted: count('interrupted'),
+        success: countResults(summary, 'success'),
+        'up-to-date': countResults(summary, 'up-to-date'),
+        fail: countResults(summary, 'fail'),
+        skipped: countResults(summary, 'skipped'),
+        ignore: countResults(summary, 'ignore'),
+        interrupted: countResults(summary, 'interrupted'),
       },
       warnings: this.warnings,
       tasks: summary.tasks.map((task) => ({

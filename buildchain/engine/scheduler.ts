@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { errorMessage } from '../errors.ts';
 import { ActionError, runAction, TaskOutput } from './actions.ts';
 import type { TaskGraph, TaskNode } from './graph.ts';
-import type { Reporter, RunSummary, TaskReport } from './report.ts';
+import { emptyReport, type Reporter, type RunSummary, type TaskReport } from './report.ts';
 import type { StateStore } from './state.ts';
 import type { ActionContext, DelayedTasks } from './task.ts';
 import { FileDigests, judge, type Verdict } from './uptodate.ts';
@@ -84,11 +84,11 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
   const handle = (slot: Slot): void | Promise<void> => {
     const { node } = slot;
     if (slot.failedDep) {
-      complete(slot, blankReport(node.name, 'skipped', [`dependency failed: ${slot.failedDep}`]));
+      complete(slot, emptyReport(node.name, 'skipped', [`dependency failed: ${slot.failedDep}`]));
       return;
     }
     if (state.isIgnored(node.name)) {
-      complete(slot, blankReport(node.name, 'ignore', ['ignored (see ./build.ts forget)']));
+      complete(slot, emptyReport(node.name, 'ignore', ['ignored (see ./build.ts forget)']));
       return;
     }
     if (node.delayed && !node.generated) return generate(slot, node.delayed);
@@ -99,13 +99,13 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
   const settle = (slot: Slot, verdict: Verdict): void | Promise<void> => {
     const { node } = slot;
     if (verdict.missing.length > 0) {
-      const report = blankReport(node.name, 'fail', verdict.reasons);
+      const report = emptyReport(node.name, 'fail', verdict.reasons);
       report.error = `file_dep does not exist and no task creates it: ${verdict.missing.join(', ')}`;
       complete(slot, report);
       return;
     }
     if (verdict.reasons.length === 0) {
-      complete(slot, blankReport(node.name, 'up-to-date', []));
+      complete(slot, emptyReport(node.name, 'up-to-date', []));
       return;
     }
     return execute(node, verdict).then((report) => complete(slot, report));
@@ -122,7 +122,7 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
 
   const execute = async (node: TaskNode, verdict: Verdict): Promise<TaskReport> => {
     const actions = node.spec.actions ?? [];
-    const report = blankReport(node.name, 'success', verdict.reasons);
+    const report = emptyReport(node.name, 'success', verdict.reasons);
     const output = new TaskOutput(options.verbose);
     if (actions.length > 0) {
       options.reporter.taskExecuting(node.name, node.spec.title ?? node.name);
@@ -163,7 +163,7 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
 
   /** A bug or an unexpected exception in the engine itself: the task fails, the run goes on. */
   const failUnexpectedly = (slot: Slot, error: unknown): void => {
-    if (!slot.done) complete(slot, { ...blankReport(slot.node.name, 'fail', []), error: errorMessage(error) });
+    if (!slot.done) complete(slot, { ...emptyReport(slot.node.name, 'fail', []), error: errorMessage(error) });
   };
 
   enroll(order);
@@ -194,16 +194,12 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
   });
 
   for (const slot of slots.values()) {
-    if (!slot.done) reports.push(blankReport(slot.node.name, options.signal.aborted ? 'interrupted' : 'skipped', []));
+    if (!slot.done) reports.push(emptyReport(slot.node.name, options.signal.aborted ? 'interrupted' : 'skipped', []));
   }
   const ok = !options.signal.aborted && reports.every((r) => r.result !== 'fail' && r.result !== 'skipped' && r.result !== 'interrupted');
   const summary: RunSummary = { tasks: reports, elapsed: (Date.now() - started) / 1000, interrupted: options.signal.aborted, ok, proven: false };
   options.reporter.runFinished(summary);
   return { summary, files };
-}
-
-function blankReport(name: string, result: TaskReport['result'], reasons: string[]): TaskReport {
-  return { name, result, reasons, executed: false, out: '', err: '' };
 }
 
 interface Fingerprint {
