@@ -45,6 +45,8 @@ interface Entry {
 interface Dir {
   node: SourceNode;
   parent: Dir | undefined;
+  /** This directory's entry in its parent (undefined for the root). */
+  entry?: Entry;
   entries: Entry[];
   iso: { number: number; extent: number; size: number };
   joliet: { number: number; extent: number; size: number };
@@ -104,7 +106,10 @@ function planLayout(tree: SourceNode, options: IsoOptions): Plan {
     const dir: Dir = { node, parent, entries: [], iso: { number: 0, extent: 0, size: 0 }, joliet: { number: 0, extent: 0, size: 0 } };
     dir.entries = node.children.map((child, i) => {
       const entry: Entry = { node: child, iso: ids[i]!.iso, joliet: ids[i]!.joliet };
-      if (child.kind === 'directory') entry.dir = makeDir(child, dir);
+      if (child.kind === 'directory') {
+        entry.dir = makeDir(child, dir);
+        entry.dir.entry = entry;
+      }
       return entry;
     });
     return dir;
@@ -150,18 +155,7 @@ function planLayout(tree: SourceNode, options: IsoOptions): Plan {
   }
 
   // Sizes of directory extents (records never cross a sector boundary).
-  const recordsSize = (lengths: number[]): number => {
-    let sectors = 1;
-    let used = 0;
-    for (const length of lengths) {
-      if (used + length > SECTOR) {
-        sectors += 1;
-        used = 0;
-      }
-      used += length;
-    }
-    return sectors * SECTOR;
-  };
+  const recordsSize = (lengths: number[]): number => packRecords(lengths).size;
   const parts = (node: SourceNode): number => (node.kind === 'file' ? Math.max(1, Math.ceil(node.size / MAX_EXTENT)) : 1);
   for (const dir of isoDirs) {
     const lengths = [recordLength(1, dir.dotSu!), recordLength(1, dir.dotDotSu!)];
@@ -181,8 +175,8 @@ function planLayout(tree: SourceNode, options: IsoOptions): Plan {
   }
 
   // Path tables.
-  const isoPathId = (dir: Dir): Buffer => (dir === root ? Buffer.from([0]) : Buffer.from(entryOf(dir).iso, 'latin1'));
-  const jolietPathId = (dir: Dir): Buffer => (dir === root ? Buffer.from([0]) : encodeUcs2(entryOf(dir).joliet));
+  const isoPathId = (dir: Dir): Buffer => (dir === root ? Buffer.from([0]) : Buffer.from(dir.entry!.iso, 'latin1'));
+  const jolietPathId = (dir: Dir): Buffer => (dir === root ? Buffer.from([0]) : encodeUcs2(dir.entry!.joliet));
   const pathTableSize = (dirs: Dir[], id: (dir: Dir) => Buffer): number => dirs.reduce((sum, dir) => sum + 8 + id(dir).length + (id(dir).length % 2), 0);
   const isoPathSize = pathTableSize(isoDirs, isoPathId);
   const jolietPathSize = pathTableSize(jolietDirs, jolietPathId);
@@ -281,17 +275,10 @@ function planLayout(tree: SourceNode, options: IsoOptions): Plan {
       const identifier = joliet ? encodeUcs2(entry.joliet) : Buffer.from(entry.iso, 'latin1');
       records.push(...recordsOf(entry, identifier, joliet ? undefined : su(entry.su!), joliet));
     }
-    let offset = at(place.extent);
-    let used = 0;
-    for (const record of records) {
-      if (used + record.length > SECTOR) {
-        offset += SECTOR - used;
-        used = 0;
-      }
-      record.copy(metadata, offset);
-      offset += record.length;
-      used += record.length;
-    }
+    const packed = packRecords(records.map((record) => record.length));
+    // The sizes planned from lengths must be the sizes written: else the image would be corrupt.
+    if (packed.size !== place.size) throw new Error(`directory /${dir.node.path}: planned ${place.size} bytes of records, wrote ${packed.size}`);
+    records.forEach((record, i) => record.copy(metadata, at(place.extent) + packed.offsets[i]!));
   };
   isoDirs.forEach((dir) => writeDirectory(dir, false));
   jolietDirs.forEach((dir) => writeDirectory(dir, true));
@@ -346,8 +333,20 @@ function planLayout(tree: SourceNode, options: IsoOptions): Plan {
   return { metadata, data, totalBlocks };
 }
 
-function entryOf(dir: Dir): Entry {
-  return dir.parent!.entries.find((entry) => entry.dir === dir)!;
+/**
+ * Where each directory record goes: records are packed in order and never cross a sector
+ * boundary (ECMA-119 6.8.1.1). Returns their offsets and the extent's size in whole sectors.
+ * One function for planning and for writing, so the two cannot disagree.
+ */
+function packRecords(lengths: readonly number[]): { offsets: number[]; size: number } {
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const length of lengths) {
+    if ((offset % SECTOR) + length > SECTOR) offset += SECTOR - (offset % SECTOR);
+    offsets.push(offset);
+    offset += length;
+  }
+  return { offsets, size: Math.max(1, sectorsFor(offset)) * SECTOR };
 }
 
 function recordLength(identifierLength: number, su: SystemUse): number {
