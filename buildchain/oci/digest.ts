@@ -1,0 +1,73 @@
+// Content digests: validation of declared values and verification of streamed bytes.
+import { Transform, type TransformCallback } from 'node:stream';
+import { BuildError } from '../errors.ts';
+
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+
+/** Returns the digest if it is a well-formed sha256 digest, else an error naming `where`. */
+export function parseDigest(value: unknown, where: string): string {
+  if (typeof value !== 'string' || !SHA256.test(value)) {
+    const hex = typeof value === 'string' ? value.replace(/^sha256:/, '') : '';
+    const detail = typeof value === 'string' && /^sha256:[a-f0-9]*$/.test(value)
+      ? ` (${hex.length} hex digits instead of 64)` : '';
+    throw new BuildError(`${where}: ${JSON.stringify(value)} is not a sha256 digest "sha256:<64 hex digits>"${detail}`);
+  }
+  return value;
+}
+
+export function digestHex(digest: string): string {
+  return digest.slice(digest.indexOf(':') + 1);
+}
+
+export function sha256Digest(data: Uint8Array | string): string {
+  return `sha256:${process.getBuiltinModule('node:crypto').createHash('sha256').update(data).digest('hex')}`;
+}
+
+export class DigestMismatchError extends BuildError {
+  override name = 'DigestMismatchError';
+}
+
+/**
+ * A pass-through stream that hashes what goes through it and fails at the end when the bytes do
+ * not have the expected digest (or size), so a corrupt blob never completes a write.
+ * `prefix` is a hash already fed with bytes received earlier (a resumed download).
+ */
+export class DigestVerifier extends Transform {
+  #hash;
+  #bytes: number;
+  readonly expectedSize: number | undefined;
+
+  constructor(
+    readonly expected: string,
+    readonly describe: string,
+    options: { alreadyHashed?: ReturnType<typeof createSha256>; alreadyBytes?: number; expectedSize?: number } = {},
+  ) {
+    super();
+    this.#hash = options.alreadyHashed ?? createSha256();
+    this.#bytes = options.alreadyBytes ?? 0;
+    this.expectedSize = options.expectedSize;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.#hash.update(chunk);
+    this.#bytes += chunk.length;
+    if (this.expectedSize !== undefined && this.#bytes > this.expectedSize) {
+      done(new DigestMismatchError(`${this.describe}: received more than the ${this.expectedSize} bytes declared for ${this.expected}`));
+      return;
+    }
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    const actual = `sha256:${this.#hash.digest('hex')}`;
+    if (actual !== this.expected) {
+      done(new DigestMismatchError(`${this.describe}: digest mismatch, expected ${this.expected}, got ${actual} (${this.#bytes} bytes)`));
+      return;
+    }
+    done();
+  }
+}
+
+export function createSha256() {
+  return process.getBuiltinModule('node:crypto').createHash('sha256');
+}

@@ -1,0 +1,43 @@
+// The manifest media types of Docker's v2 schema 2 and of OCI, and what each one is.
+
+export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
+export const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+
+export const IMAGE_MANIFESTS: readonly string[] = [DOCKER_MANIFEST, OCI_MANIFEST];
+export const MANIFEST_INDEXES: readonly string[] = [DOCKER_MANIFEST_LIST, OCI_INDEX];
+/** The Accept header of a manifest request: every type we can read, nothing that would make a
+ *  registry down-convert to schema 1 (which would change the digest). */
+export const MANIFEST_ACCEPT = [...IMAGE_MANIFESTS, ...MANIFEST_INDEXES].join(', ');
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: Platform;
+  annotations?: Record<string, string>;
+}
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export interface ImageManifest {
+  schemaVersion: 2;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+}
+
+export interface ManifestIndex {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+}

@@ -1,0 +1,143 @@
+// Pulling one image by digest into the blob store: the pinned manifest (an index is resolved
+// to the platform's manifest, both kept), then its config and layers, verified as they stream.
+import { readFile } from 'node:fs/promises';
+import { BuildError } from '../errors.ts';
+import { DigestMismatchError, parseDigest, sha256Digest } from './digest.ts';
+import {
+  IMAGE_MANIFESTS, MANIFEST_ACCEPT, MANIFEST_INDEXES,
+  type Descriptor, type ImageManifest, type ManifestIndex, type Platform,
+} from './media-types.ts';
+import type { RegistryClient } from './registry.ts';
+import type { BlobStore } from './store.ts';
+
+export interface StoredManifest {
+  digest: string;
+  mediaType: string;
+}
+
+/** What a pull leaves in the store: enough to lay the image out without the network. */
+export interface PulledImage {
+  /** The pinned manifest (an index when the digest names one). */
+  top: StoredManifest;
+  /** The platform's manifest when `top` is an index. */
+  child?: StoredManifest;
+  /** The config blob, then the layers. */
+  blobs: Descriptor[];
+}
+
+export interface PullOptions {
+  client: RegistryClient;
+  store: BlobStore;
+  repository: string;
+  digest: string;
+  /** Names the image in errors (`prometheus v2.12.0`). */
+  describe: string;
+  platform?: Platform;
+  /** Runs each blob download: the caller's limit on parallel downloads across images. */
+  schedule?: <T>(work: () => Promise<T>) => Promise<T>;
+  onBytes?: (bytes: number) => void;
+  signal: AbortSignal;
+  /** Attempts at one blob whose body broke off mid-way (each resumes where the last stopped). */
+  blobAttempts?: number;
+}
+
+export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
+
+export function parsePlatform(text: string, where: string): Platform {
+  const [os, architecture, variant, ...rest] = text.split('/');
+  if (!os || !architecture || rest.length > 0) throw new BuildError(`${where}: "${text}" is not a platform "os/architecture[/variant]"`);
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+export async function pullImage(options: PullOptions): Promise<PulledImage> {
+  const top = await fetchManifest(options, options.digest);
+  let manifest: ImageManifest;
+  let child: StoredManifest | undefined;
+  if (MANIFEST_INDEXES.includes(top.mediaType)) {
+    const chosen = selectPlatform(top.json as ManifestIndex, options.platform ?? DEFAULT_PLATFORM, `${options.describe} (${options.digest})`);
+    const fetched = await fetchManifest(options, chosen.digest);
+    if (!IMAGE_MANIFESTS.includes(fetched.mediaType)) {
+      throw new BuildError(`${options.describe}: manifest ${chosen.digest} of the index is a ${fetched.mediaType}, not an image manifest`);
+    }
+    manifest = fetched.json as ImageManifest;
+    child = { digest: chosen.digest, mediaType: fetched.mediaType };
+  } else {
+    manifest = top.json as ImageManifest;
+  }
+  const blobs = [manifest.config, ...manifest.layers];
+  for (const [index, blob] of blobs.entries()) parseDigest(blob.digest, `${options.describe}: manifest ${index === 0 ? 'config' : `layer ${index}`} digest`);
+  const schedule = options.schedule ?? ((work) => work());
+  await Promise.all(blobs.map((blob) => schedule(() => fetchBlob(options, blob))));
+  return { top: { digest: options.digest, mediaType: top.mediaType }, ...(child ? { child } : {}), blobs };
+}
+
+/** The manifest's media type: the one inside it when present (OCI's is optional), else the header's. */
+export function manifestMediaType(json: { mediaType?: unknown; manifests?: unknown; config?: unknown }, served = ''): string {
+  if (typeof json.mediaType === 'string') return json.mediaType;
+  if ([...IMAGE_MANIFESTS, ...MANIFEST_INDEXES].includes(served)) return served;
+  return Array.isArray(json.manifests) ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json';
+}
+
+async function fetchManifest(options: PullOptions, digest: string): Promise<{ json: unknown; mediaType: string }> {
+  const { store } = options;
+  let bytes: Buffer;
+  let served = '';
+  if (await store.has(digest)) {
+    bytes = await readFile(store.path(digest));
+  } else {
+    const answer = await options.client.manifest(options.repository, digest, MANIFEST_ACCEPT, options.signal);
+    const actual = sha256Digest(answer.bytes);
+    if (actual !== digest) {
+      throw new DigestMismatchError(`${answer.url}: manifest of ${options.describe} has digest ${actual}, not the pinned ${digest}`);
+    }
+    bytes = answer.bytes;
+    served = answer.mediaType;
+    await store.put(digest, bytes, `${options.describe} manifest`);
+  }
+  let json: { schemaVersion?: unknown; mediaType?: unknown; manifests?: unknown; config?: unknown; layers?: unknown };
+  try {
+    json = JSON.parse(bytes.toString('utf8')) as typeof json;
+  } catch {
+    throw new BuildError(`${options.describe}: manifest ${digest} is not JSON`);
+  }
+  if (json.schemaVersion !== 2) throw new BuildError(`${options.describe}: manifest ${digest} has schemaVersion ${String(json.schemaVersion)}; only schema 2 (Docker v2s2, OCI) is supported`);
+  const mediaType = manifestMediaType(json, served);
+  if (MANIFEST_INDEXES.includes(mediaType) ? !Array.isArray(json.manifests) : !(json.config && Array.isArray(json.layers))) {
+    throw new BuildError(`${options.describe}: manifest ${digest} (${mediaType}) lacks its ${MANIFEST_INDEXES.includes(mediaType) ? '"manifests"' : '"config" or "layers"'}`);
+  }
+  return { json, mediaType };
+}
+
+export function selectPlatform(index: ManifestIndex, platform: Platform, describe: string): Descriptor {
+  const matches = index.manifests.filter((entry) => entry.platform?.os === platform.os
+    && entry.platform.architecture === platform.architecture
+    && (platform.variant === undefined || entry.platform.variant === platform.variant));
+  const chosen = matches[0];
+  if (!chosen) {
+    const offered = index.manifests.map((entry) => entry.platform ? `${entry.platform.os}/${entry.platform.architecture}${entry.platform.variant ? `/${entry.platform.variant}` : ''}` : '?').join(', ');
+    throw new BuildError(`${describe}: no manifest for ${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''} in the index (it has: ${offered || 'none'})`);
+  }
+  return chosen;
+}
+
+async function fetchBlob(options: PullOptions, blob: Descriptor): Promise<void> {
+  const attempts = options.blobAttempts ?? 5;
+  for (let attempt = 1; ; attempt += 1) {
+    let url = `${options.client.endpoint.origin}/v2/${options.repository}/blobs/${blob.digest}`;
+    try {
+      await options.store.ingest(blob.digest, async (offset) => {
+        const answer = await options.client.blob(options.repository, blob.digest, offset, options.signal);
+        url = answer.url;
+        return answer;
+      }, { size: blob.size, describe: `${options.describe}: blob ${blob.digest} from ${url}`, ...(options.onBytes ? { onBytes: options.onBytes } : {}) });
+      return;
+    } catch (error) {
+      // A digest mismatch or an HTTP refusal will not get better; a body cut short may.
+      const retryable = !(error instanceof BuildError) && !options.signal.aborted;
+      if (!retryable || attempt >= attempts) {
+        if (error instanceof BuildError || options.signal.aborted) throw error;
+        throw new BuildError(`${options.describe}: blob ${blob.digest} from ${url}: ${(error as Error).message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// Pulling many images at once: one blob store, one registry client per registry (each keeps
+// its tokens), one limit on parallel blob downloads whatever the number of images in flight.
+import { limitConcurrency } from '../concurrency.ts';
+import { BuildError } from '../errors.ts';
+import { loadCredentials, type CredentialLookup } from './credentials.ts';
+import type { Platform } from './media-types.ts';
+import { pullImage, type PulledImage } from './pull.ts';
+import { RegistryClient, resolveEndpoint, type ClientOptions } from './registry.ts';
+import type { BlobStore } from './store.ts';
+
+export interface PullerOptions {
+  store: BlobStore;
+  /** REGISTRY_MIRRORS: registry as declared → mirror host (or URL). */
+  mirrors?: ReadonlyMap<string, string>;
+  credentials?: CredentialLookup;
+  /** Blob downloads running at once, over all images. */
+  concurrency?: number;
+  retryDelayMs?: number;
+  dispatcher?: ClientOptions['dispatcher'];
+}
+
+export interface Unreachable {
+  registry: string;
+  origin: string;
+  reason: string;
+}
+
+export class ImagePuller {
+  readonly #clients = new Map<string, RegistryClient>();
+  readonly #schedule;
+  #credentials: CredentialLookup | undefined;
+
+  constructor(readonly options: PullerOptions) {
+    this.#schedule = limitConcurrency(options.concurrency ?? 8);
+  }
+
+  client(registry: string): RegistryClient {
+    let client = this.#clients.get(registry);
+    if (!client) {
+      this.#credentials ??= this.options.credentials ?? loadCredentials();
+      client = new RegistryClient(resolveEndpoint(registry, this.options.mirrors ?? new Map()), {
+        credentials: this.#credentials,
+        ...(this.options.retryDelayMs !== undefined ? { retryDelayMs: this.options.retryDelayMs } : {}),
+        ...(this.options.dispatcher ? { dispatcher: this.options.dispatcher } : {}),
+      });
+      this.#clients.set(registry, client);
+    }
+    return client;
+  }
+
+  pull(image: { registry: string; repository: string; digest: string }, options: { describe: string; platform?: Platform; signal: AbortSignal; onBytes?: (n: number) => void }): Promise<PulledImage> {
+    return pullImage({
+      client: this.client(image.registry), store: this.options.store,
+      repository: image.repository, digest: image.digest, schedule: this.#schedule, ...options,
+    });
+  }
+
+  /**
+   * Asks `/v2/` of each registry (or its mirror) at once; any HTTP answer means it is there.
+   * Resolves with those that did not answer within `timeoutMs`, so a build on a machine without
+   * access stops in seconds instead of after many retries.
+   */
+  async unreachable(registries: Iterable<string>, timeoutMs = 5000): Promise<Unreachable[]> {
+    const results = await Promise.all([...new Set(registries)].sort().map(async (registry): Promise<Unreachable | undefined> => {
+      const client = this.client(registry);
+      try {
+        await client.ping(AbortSignal.timeout(timeoutMs));
+        return undefined;
+      } catch (error) {
+        const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s`
+          : ((error as { cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code ?? (error as Error).message);
+        return { registry, origin: client.endpoint.origin, reason };
+      }
+    }));
+    return results.filter((entry): entry is Unreachable => entry !== undefined);
+  }
+}
+
+/** The error a build stops with when registries do not answer: each one, and how to mirror it. */
+export function unreachableError(unreachable: readonly Unreachable[], mirrorsKey = 'REGISTRY_MIRRORS'): BuildError {
+  const lines = unreachable.map((entry) => `  ${entry.registry} (${entry.origin}): ${entry.reason}`);
+  const example = unreachable.map((entry) => `${entry.registry}=<mirror host:port>`).join(',');
+  return new BuildError(`cannot reach ${unreachable.length} container registr${unreachable.length === 1 ? 'y' : 'ies'}:\n${lines.join('\n')}\n`
+    + `point them at reachable mirrors in .env: ${mirrorsKey}=${example}`);
+}

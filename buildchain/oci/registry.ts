@@ -1,0 +1,261 @@
+// A client of the registry v2 / OCI distribution pull API: `/v2/` probe, token and basic auth,
+// manifests by digest with content negotiation, blobs with Range, retries with backoff.
+// undici's request() rather than fetch(): bodies come as Node streams with backpressure, and one
+// Agent carries the connection pool and our TLS roots for every registry.
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import { BuildError } from '../errors.ts';
+import type { CredentialLookup, Credentials } from './credentials.ts';
+
+export interface Endpoint {
+  /** The registry as declared (`docker.io`): what error messages and REGISTRY_MIRRORS name. */
+  readonly registry: string;
+  /** Where requests go: `https://registry-1.docker.io`, or the mirror's origin. */
+  readonly origin: string;
+  readonly mirror: boolean;
+}
+
+/**
+ * Where a registry's requests go: its mirror from REGISTRY_MIRRORS when one is set, else the
+ * registry itself. HTTPS, except for loopback hosts and mirrors written with `http://`, which is
+ * how a release engineer says "this mirror is plain HTTP on purpose".
+ */
+export function resolveEndpoint(registry: string, mirrors: ReadonlyMap<string, string>): Endpoint {
+  const mirror = mirrors.get(registry);
+  const target = mirror ?? (registry === 'docker.io' ? 'registry-1.docker.io' : registry);
+  if (/^https?:\/\//.test(target)) return { registry, origin: target.replace(/\/+$/, ''), mirror: mirror !== undefined };
+  const host = target.replace(/\/+$/, '');
+  return { registry, origin: `${isLoopback(host) ? 'http' : 'https'}://${host}`, mirror: mirror !== undefined };
+}
+
+function isLoopback(host: string): boolean {
+  const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+let sharedAgent: Agent | undefined;
+
+/** One connection pool for every registry; the CA bundle that the launcher deferred is added here. */
+export function registryAgent(): Agent {
+  if (sharedAgent) return sharedAgent;
+  const extra = process.env.METALK8S_DEFERRED_CA_CERTS ?? process.env.NODE_EXTRA_CA_CERTS;
+  let ca: string[] | undefined;
+  if (extra) {
+    try {
+      ca = [...process.getBuiltinModule('node:tls').rootCertificates, readFileSync(extra, 'utf8')];
+    } catch (error) {
+      throw new BuildError(`${extra}: cannot read the extra CA certificates (${(error as Error).message})`);
+    }
+  }
+  sharedAgent = new Agent({ connections: 16, ...(ca ? { connect: { ca } } : {}) });
+  return sharedAgent;
+}
+
+export interface ClientOptions {
+  credentials: CredentialLookup;
+  dispatcher?: Dispatcher;
+  /** Attempts after the first one for a 5xx/429 answer or a broken connection. */
+  retries?: number;
+  /** First backoff delay; doubled at each retry. */
+  retryDelayMs?: number;
+}
+
+export interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  url: string;
+}
+
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const MAX_MANIFEST_BYTES = 4 << 20;
+
+export class RegistryClient {
+  readonly #tokens = new Map<string, string>();
+  readonly #dispatcher: Dispatcher;
+  readonly #retries: number;
+  readonly #delay: number;
+
+  constructor(readonly endpoint: Endpoint, readonly options: ClientOptions) {
+    this.#dispatcher = options.dispatcher ?? registryAgent();
+    this.#retries = options.retries ?? 4;
+    this.#delay = options.retryDelayMs ?? 250;
+  }
+
+  /** Answers the `/v2/` probe's HTTP status (200 or 401 both mean "a registry is here"). */
+  async ping(signal: AbortSignal): Promise<number> {
+    const response = await this.#fetchOnce('GET', `${this.endpoint.origin}/v2/`, {}, signal);
+    await response.body.dump();
+    return response.statusCode;
+  }
+
+  /** A manifest as served (bytes unchanged) and its media type. */
+  async manifest(repository: string, reference: string, accept: string, signal: AbortSignal): Promise<{ bytes: Buffer; mediaType: string; url: string }> {
+    const response = await this.send('GET', repository, `manifests/${reference}`, { accept }, signal);
+    if (response.status !== 200) throw await this.#failure(response, `manifest ${repository}@${reference}`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of response.body) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_MANIFEST_BYTES) throw new BuildError(`${response.url}: manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+    const type = String(response.headers['content-type'] ?? '').split(';')[0]!.trim();
+    return { bytes: Buffer.concat(chunks), mediaType: type, url: response.url };
+  }
+
+  /** A blob's bytes from `offset` on (where the server honours Range), and where they start. */
+  async blob(repository: string, digest: string, offset: number, signal: AbortSignal): Promise<{ body: Readable; start: number; url: string }> {
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    let response = await this.send('GET', repository, `blobs/${digest}`, headers, signal);
+    if (response.status === 416 && offset > 0) {
+      await response.body.dump();
+      response = await this.send('GET', repository, `blobs/${digest}`, {}, signal);
+    }
+    if (response.status === 206) return { body: response.body, start: offset, url: response.url };
+    if (response.status === 200) return { body: response.body, start: 0, url: response.url };
+    throw await this.#failure(response, `blob ${repository}@${digest}`);
+  }
+
+  /** A request to `/v2/<repository>/<path>`, authenticated as the registry asks, retried when it may help. */
+  async send(method: 'GET' | 'HEAD', repository: string, path: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    const url = `${this.endpoint.origin}/v2/${repository}/${path}`;
+    const scope = `repository:${repository}:pull`;
+    let authenticated = false;
+    for (let attempt = 0; ; attempt += 1) {
+      let response: Response;
+      try {
+        response = await this.#follow(method, url, { ...headers, ...this.#authorization(scope) }, signal);
+      } catch (error) {
+        if (signal.aborted || attempt >= this.#retries) throw networkError(url, error);
+        await sleep(this.#delay * 2 ** attempt, signal);
+        continue;
+      }
+      if (response.status === 401 && !authenticated) {
+        authenticated = true;
+        const challenge = String(response.headers['www-authenticate'] ?? '');
+        await response.body.dump();
+        await this.#authenticate(challenge, scope, url, signal);
+        attempt -= 1;
+        continue;
+      }
+      if (RETRYABLE_STATUS.has(response.status) && attempt < this.#retries) {
+        response.body.resume();
+        await sleep(this.#delay * 2 ** attempt, signal);
+        continue;
+      }
+      return response;
+    }
+  }
+
+  #authorization(scope: string): Record<string, string> {
+    const value = this.#tokens.get(scope) ?? this.#tokens.get('*');
+    return value ? { authorization: value } : {};
+  }
+
+  async #authenticate(challenge: string, scope: string, url: string, signal: AbortSignal): Promise<void> {
+    const host = new URL(this.endpoint.origin).host;
+    const credentials = this.options.credentials(this.endpoint.mirror ? host : this.endpoint.registry) ?? this.options.credentials(host);
+    const scheme = challenge.split(/\s+/, 1)[0]!.toLowerCase();
+    if (scheme === 'basic') {
+      if (!credentials) throw missingCredentials(url, this.endpoint.registry);
+      this.#tokens.set('*', basic(credentials));
+      return;
+    }
+    if (scheme !== 'bearer') throw new BuildError(`${url}: answered 401 with an unsupported challenge "${challenge}"`);
+    const params = parseChallenge(challenge);
+    if (!params.realm) throw new BuildError(`${url}: Bearer challenge without realm: "${challenge}"`);
+    const tokenUrl = new URL(params.realm);
+    if (params.service) tokenUrl.searchParams.set('service', params.service);
+    tokenUrl.searchParams.set('scope', params.scope ?? scope);
+    const headers: Record<string, string> = credentials ? { authorization: basic(credentials) } : {};
+    const response = await this.#fetchOnce('GET', tokenUrl.href, headers, signal);
+    if (response.statusCode === 401 || response.statusCode === 403) {
+      await response.body.dump();
+      throw credentials
+        ? new BuildError(`${tokenUrl.origin}${tokenUrl.pathname}: refused the credentials for ${this.endpoint.registry} (HTTP ${response.statusCode})`)
+        : missingCredentials(url, this.endpoint.registry);
+    }
+    if (response.statusCode !== 200) {
+      await response.body.dump();
+      throw new BuildError(`${tokenUrl.href}: token request answered HTTP ${response.statusCode}`);
+    }
+    const body = (await response.body.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) throw new BuildError(`${tokenUrl.href}: token answer has neither "token" nor "access_token"`);
+    this.#tokens.set(scope, `Bearer ${token}`);
+  }
+
+  /** Follows redirects (blob storage often sits behind them); credentials never leave their origin. */
+  async #follow(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    let current = url;
+    let sent = headers;
+    for (let hop = 0; hop <= 5; hop += 1) {
+      const response = await this.#fetchOnce(method, current, sent, signal);
+      const location = response.headers.location;
+      if (response.statusCode >= 300 && response.statusCode < 400 && typeof location === 'string') {
+        await response.body.dump();
+        const next = new URL(location, current);
+        if (next.origin !== new URL(current).origin) {
+          const { authorization: _dropped, ...rest } = sent;
+          sent = rest;
+        }
+        current = next.href;
+        continue;
+      }
+      return { status: response.statusCode, headers: response.headers, body: response.body, url: current };
+    }
+    throw new BuildError(`${url}: too many redirects`);
+  }
+
+  #fetchOnce(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    return request(url, { method, headers: { 'user-agent': 'metalk8s-buildchain', ...headers }, dispatcher: this.#dispatcher, signal });
+  }
+
+  async #failure(response: Response, what: string): Promise<BuildError> {
+    let detail = '';
+    try {
+      const text = (await response.body.text()).slice(0, 300);
+      const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+      detail = parsed.errors?.map((e) => `${e.code ?? ''} ${e.message ?? ''}`.trim()).join('; ') ?? '';
+    } catch {
+      // Not a registry error body: the status says enough.
+    }
+    return new BuildError(`${response.url}: ${what} answered HTTP ${response.status}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
+function basic(credentials: Credentials): string {
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+}
+
+function missingCredentials(url: string, registry: string): BuildError {
+  return new BuildError(`${url}: ${registry} requires credentials; add them with \`skopeo login\` or \`docker login\` (~/.docker/config.json, or the file named by REGISTRY_AUTH_FILE)`);
+}
+
+/** `Bearer realm="https://auth",service="registry",scope="repository:x:pull"` → its parameters. */
+export function parseChallenge(challenge: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const match of challenge.replace(/^\S+\s+/, '').matchAll(/(\w+)=(?:"((?:[^"\\]|\\.)*)"|([^,\s]+))/g)) {
+    params[match[1]!.toLowerCase()] = (match[2] ?? match[3] ?? '').replace(/\\(.)/g, '$1');
+  }
+  return params;
+}
+
+function networkError(url: string, error: unknown): Error {
+  if ((error as Error).name === 'AbortError') return error as Error;
+  const cause = (error as { cause?: { code?: string } }).cause;
+  const code = (error as { code?: string }).code ?? cause?.code;
+  return new BuildError(`${url}: ${(error as Error).message}${code && !(error as Error).message.includes(code) ? ` (${code})` : ''}`);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    }, { once: true });
+  });
+}

@@ -1,0 +1,141 @@
+// The content-addressed blob store (BUILD_ROOT/cache): one file per digest, shared by every
+// image and every build. Image layouts hard-link their files from here, so a layer shared by
+// ten images is one inode on disk and, through the ISO writer's hard-link detection, one extent
+// in the ISO (what upstream's `hardlink -c` pass did after the fact).
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, link, mkdir, rename, rm, stat, unlink, copyFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { tempPathFor } from '../fs/atomic.ts';
+import { createSha256, digestHex, DigestMismatchError, DigestVerifier, sha256Digest } from './digest.ts';
+
+/** A download source that can start at an offset; `start` says where the server actually began. */
+export type RangeSource = (offset: number) => Promise<{ body: Readable; start: number }>;
+
+export class BlobStore {
+  /** One ingestion per digest at a time: images pulled in parallel that share a layer fetch it once. */
+  readonly #inflight = new Map<string, Promise<void>>();
+
+  constructor(readonly root: string) {}
+
+  path(digest: string): string {
+    return join(this.root, 'blobs', 'sha256', digestHex(digest));
+  }
+
+  async has(digest: string, size?: number): Promise<boolean> {
+    try {
+      const stats = await stat(this.path(digest));
+      return size === undefined || stats.size === size;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stores small content held in memory (manifests), after checking its digest. */
+  async put(digest: string, bytes: Uint8Array, describe: string): Promise<void> {
+    const actual = sha256Digest(bytes);
+    if (actual !== digest) throw new DigestMismatchError(`${describe}: digest mismatch, expected ${digest}, got ${actual}`);
+    if (await this.has(digest, bytes.length)) return;
+    const target = this.path(digest);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = tempPathFor(target);
+    try {
+      await writeFile(tmp, bytes, { mode: 0o644 });
+      await rename(tmp, target);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * Downloads a blob into the store unless it is there, verifying its digest as bytes arrive.
+   * Bytes received by an interrupted attempt stay in `ingest/<hex>.partial` and the next attempt
+   * (in this run or a later one) asks only for the rest; a digest mismatch discards them.
+   * Resolves with the number of bytes fetched now (0 when the blob was already stored).
+   */
+  async ingest(digest: string, source: RangeSource, options: { size?: number; describe: string; onBytes?: (n: number) => void }): Promise<number> {
+    let fetched = 0;
+    const current = this.#inflight.get(digest);
+    if (current) {
+      await current;
+      return 0;
+    }
+    const work = (async () => {
+      if (await this.has(digest, options.size)) return;
+      fetched = await this.#download(digest, source, options);
+    })();
+    this.#inflight.set(digest, work);
+    try {
+      await work;
+    } finally {
+      this.#inflight.delete(digest);
+    }
+    return fetched;
+  }
+
+  async #download(digest: string, source: RangeSource, options: { size?: number; describe: string; onBytes?: (n: number) => void }): Promise<number> {
+    const partial = join(this.root, 'ingest', `${digestHex(digest)}.partial`);
+    await mkdir(dirname(partial), { recursive: true });
+    const hash = createSha256();
+    let have = 0;
+    try {
+      for await (const chunk of createReadStream(partial)) {
+        hash.update(chunk as Buffer);
+        have += (chunk as Buffer).length;
+      }
+    } catch {
+      have = 0;
+    }
+    if (options.size !== undefined && have > options.size) have = 0;
+    const { body, start } = await source(have);
+    const resumed = start === have && have > 0;
+    const verifier = new DigestVerifier(digest, options.describe, {
+      ...(resumed ? { alreadyHashed: hash, alreadyBytes: have } : {}),
+      ...(options.size !== undefined ? { expectedSize: options.size } : {}),
+    });
+    let received = 0;
+    const count = async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) {
+        received += chunk.length;
+        options.onBytes?.(chunk.length);
+        yield chunk;
+      }
+    };
+    try {
+      await pipeline(body, verifier, count, createWriteStream(partial, { flags: resumed ? 'a' : 'w', mode: 0o644 }));
+    } catch (error) {
+      // A corrupt blob must not be resumed from: start again from nothing next time.
+      if (error instanceof DigestMismatchError) await rm(partial, { force: true });
+      throw error;
+    }
+    const target = this.path(digest);
+    await mkdir(dirname(target), { recursive: true });
+    await chmod(partial, 0o644);
+    await rename(partial, target);
+    return received;
+  }
+
+  /**
+   * Places the stored blob at `dest` as a hard link (a copy across file systems), replacing what
+   * is there. The store's file must not be edited through the link: nothing here writes to it.
+   */
+  async linkTo(digest: string, dest: string): Promise<void> {
+    const source = this.path(digest);
+    await mkdir(dirname(dest), { recursive: true });
+    const tmp = tempPathFor(dest);
+    try {
+      await link(source, tmp);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      await copyFile(source, tmp);
+    }
+    try {
+      await rename(tmp, dest);
+    } catch (error) {
+      await unlink(tmp).catch(() => {});
+      throw error;
+    }
+  }
+}

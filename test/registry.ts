@@ -1,0 +1,223 @@
+// Test fixtures for image work: a real registry (Debian's docker-registry) on 127.0.0.1,
+// generated OCI layouts pushed into it with real skopeo, and a proxy in front of it that
+// asks for credentials or breaks transfers on purpose.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { pack } from 'tar-stream';
+import { afterEach } from 'vitest';
+import { requireTool, tempDir } from './helpers.ts';
+
+const run = promisify(execFile);
+const stoppers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stoppers.splice(0)) await stop();
+});
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts docker-registry on 127.0.0.1 and waits for `/v2/`; stopped after the test. */
+export async function startRegistry(): Promise<{ host: string; port: number }> {
+  const binary = requireTool('docker-registry');
+  const dir = tempDir('mk8s-registry-');
+  const port = await freePort();
+  writeFileSync(join(dir, 'config.yml'), [
+    'version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`,
+    'http:', `  addr: 127.0.0.1:${port}`, '',
+  ].join('\n'));
+  const child: ChildProcess = spawn(binary, ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
+  stoppers.push(async () => {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  });
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/v2/`);
+      if (response.ok) return { host: `127.0.0.1:${port}`, port };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('docker-registry did not start');
+}
+
+export interface Blob {
+  digest: string;
+  bytes: Buffer;
+  mediaType: string;
+}
+
+function blobOf(bytes: Buffer, mediaType: string): Blob {
+  return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, bytes, mediaType };
+}
+
+/** A gzip-compressed layer holding one file of `size` random bytes. */
+export async function randomLayer(name: string, size: number): Promise<Blob> {
+  const archive = pack();
+  const chunks: Buffer[] = [];
+  archive.entry({ name, size, mode: 0o644, mtime: new Date(0) }, randomBytes(size));
+  archive.finalize();
+  for await (const chunk of archive) chunks.push(chunk as Buffer);
+  return blobOf(gzipSync(Buffer.concat(chunks)), 'application/vnd.oci.image.layer.v1.tar+gzip');
+}
+
+export interface FixtureImage {
+  manifest: Blob;
+  config: Blob;
+  layers: Blob[];
+}
+
+export function imageOf(layers: Blob[], architecture = 'amd64', label = ''): FixtureImage {
+  const config = blobOf(Buffer.from(JSON.stringify({
+    architecture, os: 'linux', config: { Labels: { test: label } },
+    rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.digest) },
+  })), 'application/vnd.oci.image.config.v1+json');
+  const manifest = blobOf(Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: config.mediaType, digest: config.digest, size: config.bytes.length },
+    layers: layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.bytes.length })),
+  })), 'application/vnd.oci.image.manifest.v1+json');
+  return { manifest, config, layers };
+}
+
+export function indexOf(images: FixtureImage[]): Blob {
+  return blobOf(Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: images.map((image) => ({
+      mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.bytes.length,
+      platform: { os: 'linux', architecture: (JSON.parse(image.config.bytes.toString()) as { architecture: string }).architecture },
+    })),
+  })), 'application/vnd.oci.image.index.v1+json');
+}
+
+/** Writes an OCI image layout whose index.json points at `top` (a manifest or an index). */
+function writeOciLayout(dir: string, top: Blob, blobs: Blob[]): void {
+  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+  for (const blob of [top, ...blobs]) writeFileSync(join(dir, 'blobs', 'sha256', blob.digest.slice(7)), blob.bytes);
+  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: top.mediaType, digest: top.digest, size: top.bytes.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+  }));
+}
+
+/**
+ * Pushes an image (or an index of images) to `registry/repository:tag` with skopeo and returns
+ * the digest the registry serves it under. `format: 'v2s2'` has skopeo convert to Docker's.
+ */
+export async function pushImage(registry: string, repository: string, tag: string, content: FixtureImage | { index: Blob; images: FixtureImage[] }, format?: 'v2s2'): Promise<string> {
+  const skopeo = requireTool('skopeo');
+  const dir = tempDir('mk8s-oci-');
+  const images = 'index' in content ? content.images : [content];
+  const top = 'index' in content ? content.index : content.manifest;
+  writeOciLayout(dir, top, images.flatMap((image) => [image.manifest, image.config, ...image.layers]));
+  const digestFile = join(dir, 'digest');
+  await run(skopeo, [
+    '--insecure-policy', 'copy', '--dest-tls-verify=false', '--digestfile', digestFile,
+    ...('index' in content ? ['--all'] : []), ...(format ? ['--format', format] : []),
+    `oci:${dir}:latest`, `docker://${registry}/${repository}:${tag}`,
+  ]);
+  return readFileSync(digestFile, 'utf8').trim();
+}
+
+export interface ProxyOptions {
+  /** Repositories that need `Authorization: Basic` with these credentials. */
+  basic?: { repository: string; username: string; password: string };
+  /** Repositories behind a Bearer token from `/token` (itself asking Basic credentials). */
+  bearer?: { repository: string; username: string; password: string };
+  /** Break the body of this blob after `after` bytes, `times` times. */
+  cut?: { digest: string; after: number; times: number };
+  /** Flip one byte in the middle of this blob, every time. */
+  flip?: { digest: string };
+  /** Answer 503 to the first `count` requests for blobs. */
+  unavailable?: number;
+}
+
+/** A proxy in front of the registry that adds auth and faults; records what it was asked. */
+export async function startProxy(upstream: string, options: ProxyOptions): Promise<{ host: string; requests: { method: string; url: string; range?: string; status: number }[] }> {
+  const requests: { method: string; url: string; range?: string; status: number }[] = [];
+  let unavailable = options.unavailable ?? 0;
+  let cuts = options.cut?.times ?? 0;
+  const token = randomBytes(8).toString('hex');
+  let origin = '';
+  const answer = (res: ServerResponse, status: number, headers: Record<string, string>, body = ''): void => {
+    res.writeHead(status, { 'content-length': String(Buffer.byteLength(body)), ...headers });
+    res.end(body);
+  };
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    const entry: { method: string; url: string; range?: string; status: number } = { method: req.method ?? 'GET', url, status: 0, ...(req.headers.range ? { range: req.headers.range } : {}) };
+    requests.push(entry);
+    const basicOk = (auth: { username: string; password: string }) =>
+      req.headers.authorization === `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+    if (url.startsWith('/token')) {
+      const ok = options.bearer && basicOk(options.bearer);
+      entry.status = ok ? 200 : 401;
+      answer(res, entry.status, { 'content-type': 'application/json' }, ok ? JSON.stringify({ token }) : '{}');
+      return;
+    }
+    if (options.basic && url.startsWith(`/v2/${options.basic.repository}/`) && !basicOk(options.basic)) {
+      entry.status = 401;
+      answer(res, 401, { 'www-authenticate': 'Basic realm="test"' });
+      return;
+    }
+    if (options.bearer && url.startsWith(`/v2/${options.bearer.repository}/`) && req.headers.authorization !== `Bearer ${token}`) {
+      entry.status = 401;
+      answer(res, 401, { 'www-authenticate': `Bearer realm="${origin}/token",service="test",scope="repository:${options.bearer.repository}:pull"` });
+      return;
+    }
+    if (url.includes('/blobs/') && unavailable > 0) {
+      unavailable -= 1;
+      entry.status = 503;
+      answer(res, 503, {});
+      return;
+    }
+    const { authorization: _ignored, ...headers } = req.headers;
+    const forward = httpRequest(`http://${upstream}${url}`, { method: req.method, headers: { ...headers, host: upstream } }, (up) => {
+      entry.status = up.statusCode ?? 0;
+      const cut = options.cut && url.endsWith(`/blobs/${options.cut.digest}`) && cuts > 0;
+      const flip = options.flip && url.endsWith(`/blobs/${options.flip.digest}`);
+      if (!cut && !flip) {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+        return;
+      }
+      const chunks: Buffer[] = [];
+      up.on('data', (chunk: Buffer) => chunks.push(chunk));
+      up.on('end', () => {
+        const body = Buffer.concat(chunks);
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        if (cut) {
+          cuts -= 1;
+          res.write(body.subarray(0, options.cut!.after));
+          setTimeout(() => res.destroy(), 20);
+          return;
+        }
+        body[body.length >> 1] = body[body.length >> 1]! ^ 0xff;
+        res.end(body);
+      });
+    });
+    forward.on('error', () => answer(res, 502, {}));
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  origin = `http://127.0.0.1:${port}`;
+  stoppers.push(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { host: `127.0.0.1:${port}`, requests };
+}
