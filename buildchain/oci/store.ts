@@ -117,6 +117,13 @@ export class BlobStore {
     return received;
   }
 
+  /** Moves a file made on this file system (a built layer) into the store under its digest. */
+  async adopt(file: string, digest: string): Promise<void> {
+    const target = this.path(digest);
+    await mkdir(dirname(target), { recursive: true });
+    await rename(file, target);
+  }
+
   /**
    * Places the stored blob at `dest` as a hard link (a copy across file systems), replacing what
    * is there. The store's file must not be edited through the link: nothing here writes to it.

@@ -1,0 +1,87 @@
+// The daemonless builder: deterministic layers on a base pulled by digest, read by skopeo and bsdtar.
+import { execFile } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { requireTool, tempDir } from '../../test/helpers.ts';
+import { imageOf, pushImage, randomLayer, startRegistry } from '../../test/registry.ts';
+import { buildImage, loadBuildSpec } from './builder.ts';
+import { digestHex } from './digest.ts';
+import { writeDirLayout } from './layout.ts';
+import { ImagePuller } from './puller.ts';
+import { BlobStore } from './store.ts';
+
+const run = promisify(execFile);
+const signal = new AbortController().signal;
+
+function writeSpec(dir: string, base: string): string {
+  mkdirSync(join(dir, 'site/css'), { recursive: true });
+  writeFileSync(join(dir, 'site/index.html'), '<h1>MetalK8s</h1>\n');
+  writeFileSync(join(dir, 'site/css/main.css'), 'h1 { color: red }\n');
+  symlinkSync('index.html', join(dir, 'site/home.html'));
+  writeFileSync(join(dir, 'entrypoint.sh'), '#!/bin/sh\nexec "$@"\n', { mode: 0o644 });
+  const spec = join(dir, 'image.yaml');
+  writeFileSync(spec, [
+    'name: ui', 'version: 1.0.0', `base: ${base}`,
+    'layers:', '  - directory: site', '    to: /usr/share/nginx/html',
+    '  - files:', '      - {from: entrypoint.sh, to: /entrypoint.sh, mode: "0755"}',
+    'config:', '  Entrypoint: [/entrypoint.sh]', '  Cmd: [nginx, -g, daemon off;]', '  ExposedPorts: {"80/tcp": {}}',
+    '  WorkingDir: /usr/share/nginx/html', '  Labels: {org.opencontainers.image.title: ui}', '',
+  ].join('\n'));
+  return spec;
+}
+
+describe('daemonless image builder', () => {
+  it('builds the same digest twice, on a v2s2 base; skopeo and bsdtar read the result', async () => {
+    const registry = await startRegistry();
+    const baseDigest = await pushImage(registry.host, 'library/nginx', '1.15.8', imageOf([await randomLayer('usr/sbin/nginx', 30_000)]), 'v2s2');
+    const spec = loadBuildSpec(writeSpec(tempDir(), `docker.io/library/nginx@${baseDigest}`));
+    const build = async () => {
+      const store = new BlobStore(tempDir('mk8s-store-'));
+      const puller = new ImagePuller({ store, mirrors: new Map([['docker.io', registry.host]]), credentials: () => undefined });
+      const image = await buildImage(spec, { store, puller, sourceDateEpoch: 1_600_000_000, labels: { 'org.opencontainers.image.version': '1.0.0' }, signal });
+      const dir = join(tempDir(), 'ui');
+      await writeDirLayout(store, image, dir);
+      return { image, dir };
+    };
+    const first = await build();
+    const second = await build();
+    expect(second.image.top.digest).toBe(first.image.top.digest);
+    expect(first.image.top.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+
+    const { stdout } = await run(requireTool('skopeo'), ['inspect', '--config', `dir:${first.dir}`]);
+    const config = JSON.parse(stdout) as { created: string; config: Record<string, unknown>; rootfs: { diff_ids: string[] } };
+    expect(config.created).toBe('2020-09-13T12:26:40Z');
+    expect(config.config.Entrypoint).toEqual(['/entrypoint.sh']);
+    expect(config.config.Labels).toEqual({ 'org.opencontainers.image.title': 'ui', 'org.opencontainers.image.version': '1.0.0', test: '' });
+    expect(config.rootfs.diff_ids).toHaveLength(3);
+
+    const layer = join(first.dir, digestHex(first.image.blobs[2]!.digest));
+    const listing = (await run(requireTool('bsdtar'), ['-tvf', layer])).stdout.trim().split('\n');
+    expect(listing.map((line) => line.split(/\s+/).slice(8).join(' '))).toEqual([
+      'usr/', 'usr/share/', 'usr/share/nginx/', 'usr/share/nginx/html/', 'usr/share/nginx/html/css/',
+      'usr/share/nginx/html/css/main.css', 'usr/share/nginx/html/home.html -> index.html', 'usr/share/nginx/html/index.html',
+    ]);
+    expect(listing.every((line) => / 0\s+0 /.test(line))).toBe(true);
+    const entrypoint = (await run(requireTool('bsdtar'), ['-tvf', join(first.dir, digestHex(first.image.blobs[3]!.digest))])).stdout;
+    expect(entrypoint).toMatch(/^-rwxr-xr-x .* entrypoint\.sh$/m);
+
+    // A registry accepts it as is.
+    await run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--dest-tls-verify=false', `dir:${first.dir}`, `docker://${registry.host}/metalk8s/ui:1.0.0`]);
+    const pushed = JSON.parse((await run(requireTool('skopeo'), ['inspect', '--tls-verify=false', `docker://${registry.host}/metalk8s/ui:1.0.0`])).stdout) as { Digest: string };
+    expect(pushed.Digest).toBe(first.image.top.digest);
+  });
+
+  it('names the file and field of a bad definition', () => {
+    const dir = tempDir();
+    const bad = (text: string) => {
+      writeFileSync(join(dir, 'image.yaml'), text);
+      return () => loadBuildSpec(join(dir, 'image.yaml'));
+    };
+    expect(bad('name: x\nversion: 1\nbase: docker.io/library/nginx:1.15.8\n')).toThrow(/image\.yaml: base "docker.io\/library\/nginx:1.15.8" must be pinned by digest/);
+    expect(bad('name: x\nversion: "1"\nlayers:\n  - files: [{from: a}]\n')).toThrow(/image\.yaml: layers\[0\]\.files\[0\]: needs "from"/);
+    expect(bad('name: x\nversion: "1"\nconfig: {Entrypoint: [a], Healthcheck: {}}\n')).toThrow(/image\.yaml: config\.Healthcheck is not one of/);
+    expect(bad('name: x\nversion: "1"\nlayers:\n  - {files: [{from: a, to: /a, mode: 999}]}\n')).toThrow(/layers\[0\]\.files\[0\]\.mode: "999" is not an octal mode/);
+  });
+});

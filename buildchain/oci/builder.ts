@@ -1,0 +1,166 @@
+// The daemonless image builder: a base image pulled by digest (or none), deterministic layers
+// from host files, and a config. No container runs, so nothing can be installed with a package
+// manager here: such images stay Dockerfile builds (DOCKER_BIN). Same inputs, same digest.
+import { readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { BuildError } from '../errors.ts';
+import { tempPathFor } from '../fs/atomic.ts';
+import { sha256Digest } from './digest.ts';
+import { planLayer, writeLayer, type LayerSource } from './layer.ts';
+import {
+  DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST,
+  type Descriptor, type ImageManifest, type Platform,
+} from './media-types.ts';
+import { DEFAULT_PLATFORM, parsePlatform, type PulledImage } from './pull.ts';
+import type { ImagePuller } from './puller.ts';
+import { parseReference, type ImageReference } from './reference.ts';
+import type { BlobStore } from './store.ts';
+
+/** The image config fields a build may set (the OCI/Docker names). */
+const CONFIG_FIELDS = ['Entrypoint', 'Cmd', 'Env', 'ExposedPorts', 'User', 'WorkingDir', 'Labels', 'Volumes', 'StopSignal'] as const;
+type ConfigField = (typeof CONFIG_FIELDS)[number];
+
+export interface BuildSpec {
+  file: string;
+  name: string;
+  version: string;
+  base?: ImageReference & { digest: string };
+  platform: Platform;
+  layers: LayerSource[];
+  config: Partial<Record<ConfigField, unknown>>;
+}
+
+/** Reads an image build definition (YAML); every error names the file and the field. */
+export function loadBuildSpec(file: string): BuildSpec {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new BuildError(`${file}: ${(error as Error).message}`);
+  }
+  if (!isRecord(doc)) throw new BuildError(`${file}: expected a mapping with name, version, layers, config`);
+  const dir = dirname(resolve(file));
+  const text = (key: string): string => {
+    const value = doc[key];
+    if (typeof value !== 'string' || !value) throw new BuildError(`${file}: "${key}" must be a non-empty string`);
+    return value;
+  };
+  let base: BuildSpec['base'];
+  if (doc.base !== undefined && doc.base !== 'scratch') {
+    const ref = parseReference(String(doc.base), `${file}: base`);
+    if (!ref.digest) throw new BuildError(`${file}: base "${String(doc.base)}" must be pinned by digest (...@sha256:...)`);
+    base = { ...ref, digest: ref.digest };
+  }
+  const layers = (Array.isArray(doc.layers) ? doc.layers : doc.layers === undefined ? [] : null);
+  if (!layers) throw new BuildError(`${file}: "layers" must be a list`);
+  const parsedLayers = layers.map((layer: unknown, index): LayerSource => {
+    const where = `${file}: layers[${index}]`;
+    if (!isRecord(layer)) throw new BuildError(`${where}: expected a mapping with "directory" and "to", or "files"`);
+    const source: LayerSource = {};
+    if (layer.directory !== undefined) source.directory = join(dir, String(layer.directory));
+    if (layer.to !== undefined) source.to = String(layer.to);
+    if (layer.files !== undefined) {
+      if (!Array.isArray(layer.files)) throw new BuildError(`${where}.files: must be a list`);
+      source.files = layer.files.map((entry: unknown, i) => {
+        if (!isRecord(entry) || typeof entry.from !== 'string' || typeof entry.to !== 'string') {
+          throw new BuildError(`${where}.files[${i}]: needs "from" (a path beside ${file}) and "to" (a path in the image)`);
+        }
+        const mode = entry.mode === undefined ? undefined : parseMode(entry.mode, `${where}.files[${i}].mode`);
+        return { from: join(dir, entry.from), to: entry.to, ...(mode !== undefined ? { mode } : {}) };
+      });
+    }
+    if (!source.directory && !source.files) throw new BuildError(`${where}: needs "directory" or "files"`);
+    return source;
+  });
+  const config = doc.config ?? {};
+  if (!isRecord(config)) throw new BuildError(`${file}: "config" must be a mapping`);
+  for (const key of Object.keys(config)) {
+    if (!(CONFIG_FIELDS as readonly string[]).includes(key)) throw new BuildError(`${file}: config.${key} is not one of ${CONFIG_FIELDS.join(', ')}`);
+  }
+  return {
+    file, name: text('name'), version: text('version'), ...(base ? { base } : {}),
+    platform: doc.platform === undefined ? DEFAULT_PLATFORM : parsePlatform(String(doc.platform), `${file}: platform`),
+    layers: parsedLayers, config: config as BuildSpec['config'],
+  };
+}
+
+function parseMode(value: unknown, where: string): number {
+  // YAML 1.2 reads an unquoted 0755 as the decimal 755: its digits are the octal mode meant.
+  const text = String(value);
+  if (!/^0?[0-7]{3,4}$/.test(text)) throw new BuildError(`${where}: "${String(value)}" is not an octal mode like 0755`);
+  return Number.parseInt(text, 8);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export interface BuildOptions {
+  store: BlobStore;
+  /** Needed when the spec has a base image. */
+  puller?: ImagePuller;
+  /** Layer mtimes and the config's `created` (SOURCE_DATE_EPOCH; 0 when unset). */
+  sourceDateEpoch?: number;
+  /** Merged into config.Labels (version, source revision). */
+  labels?: Record<string, string>;
+  signal: AbortSignal;
+}
+
+/** Builds the image into the store; the result is laid out like a pulled one. */
+export async function buildImage(spec: BuildSpec, options: BuildOptions): Promise<PulledImage> {
+  const { store } = options;
+  const epoch = options.sourceDateEpoch ?? 0;
+  const created = new Date(epoch * 1000);
+  const createdText = created.toISOString().replace(/\.000Z$/, 'Z');
+  let baseManifest: ImageManifest | undefined;
+  let baseConfig: Record<string, unknown> = {};
+  let docker = false;
+  if (spec.base) {
+    if (!options.puller) throw new BuildError(`${spec.file}: a base image needs a registry client`);
+    const pulled = await options.puller.pull(spec.base, { describe: `${spec.name} base ${spec.base.repository}`, platform: spec.platform, signal: options.signal });
+    const manifestDigest = pulled.child?.digest ?? pulled.top.digest;
+    baseManifest = JSON.parse(readFileSync(store.path(manifestDigest), 'utf8')) as ImageManifest;
+    docker = (pulled.child ?? pulled.top).mediaType === DOCKER_MANIFEST;
+    baseConfig = JSON.parse(readFileSync(store.path(baseManifest.config.digest), 'utf8')) as Record<string, unknown>;
+  }
+
+  const layers: Descriptor[] = [...(baseManifest?.layers ?? [])];
+  const diffIds = [...(((baseConfig.rootfs as { diff_ids?: string[] } | undefined)?.diff_ids) ?? [])];
+  const history = [...((baseConfig.history as unknown[] | undefined) ?? [])];
+  for (const [index, source] of spec.layers.entries()) {
+    const entries = planLayer([source], `${spec.file}: layers[${index}]`);
+    const tmp = tempPathFor(join(store.root, 'ingest', 'layer'));
+    await mkdir(dirname(tmp), { recursive: true });
+    try {
+      const written = await writeLayer(entries, tmp, created);
+      await store.adopt(tmp, written.digest);
+      layers.push({ mediaType: docker ? DOCKER_LAYER_GZIP : OCI_LAYER_GZIP, digest: written.digest, size: written.size });
+      diffIds.push(written.diffId);
+      history.push({ created: createdText, created_by: `metalk8s-buildchain: ${spec.name} layers[${index}]` });
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  const inherited = (baseConfig.config as Record<string, unknown> | undefined) ?? {};
+  const labels = { ...(inherited.Labels as Record<string, string> | undefined), ...(spec.config.Labels as Record<string, string> | undefined), ...options.labels };
+  const imageConfig = {
+    ...baseConfig,
+    architecture: spec.platform.architecture, os: spec.platform.os, ...(spec.platform.variant ? { variant: spec.platform.variant } : {}),
+    created: createdText,
+    config: { ...inherited, ...spec.config, ...(Object.keys(labels).length ? { Labels: labels } : {}) },
+    rootfs: { type: 'layers', diff_ids: diffIds },
+    history,
+  };
+  const configBytes = Buffer.from(JSON.stringify(imageConfig));
+  const configDescriptor = { mediaType: docker ? DOCKER_CONFIG : OCI_CONFIG, digest: sha256Digest(configBytes), size: configBytes.length };
+  await store.put(configDescriptor.digest, configBytes, `${spec.name} config`);
+  const manifestBytes = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: docker ? DOCKER_MANIFEST : OCI_MANIFEST, config: configDescriptor, layers,
+  }));
+  const digest = sha256Digest(manifestBytes);
+  await store.put(digest, manifestBytes, `${spec.name} manifest`);
+  return { top: { digest, mediaType: docker ? DOCKER_MANIFEST : OCI_MANIFEST }, blobs: [configDescriptor, ...layers] };
+}
