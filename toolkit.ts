@@ -3,11 +3,18 @@
 // ./toolkit.ts (metalk8s-toolkit): the artifact toolkit for release pipelines, Solution vendors
 // and nodes. A thin argv layer: each command's logic lives in buildchain/, static-registry/ or agent/.
 // Exit codes: 0 success, 1 failure (one line naming the file, field or URL), 2 bad usage.
+import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from './buildchain/config.ts';
 import { BuildError, UsageError, errorMessage } from './buildchain/errors.ts';
 import { IsoReader } from './buildchain/iso9660/reader.ts';
 import { writeIso } from './buildchain/iso9660/writer.ts';
+import { buildImage, loadBuildSpec } from './buildchain/oci/builder.ts';
+import { writeDirLayout } from './buildchain/oci/layout.ts';
+import { parsePlatform } from './buildchain/oci/pull.ts';
+import { ImagePuller } from './buildchain/oci/puller.ts';
+import { parseReference } from './buildchain/oci/reference.ts';
+import { BlobStore } from './buildchain/oci/store.ts';
 import { projectRoot } from './buildchain/paths.ts';
 
 interface Command {
@@ -29,6 +36,20 @@ async function withIso<T>(path: string, use: (reader: IsoReader) => Promise<T>):
   } finally {
     await reader.close();
   }
+}
+
+/** The build's blob store (or --cache DIR) and registry mirrors, as ./build.ts uses them. */
+function imageTools(cache: string | boolean | undefined) {
+  const config = loadConfig(projectRoot());
+  const store = new BlobStore(typeof cache === 'string' ? resolve(cache) : join(config.buildRoot, 'cache'));
+  return { config, store, puller: new ImagePuller({ store, mirrors: config.registryMirrors, concurrency: config.pullJobs }) };
+}
+
+/** Aborted on Ctrl-C, so downloads stop and keep their partial bytes for the next attempt. */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  return controller.signal;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -66,6 +87,34 @@ const COMMANDS: Record<string, Command> = {
       const { args } = positionals(argv, {}, ['FILE', 'DIR']);
       const entries = await withIso(args[0]!, (reader) => reader.extract(args[1]!));
       process.stdout.write(`extracted ${entries.length} entries into ${args[1]}\n`);
+      return 0;
+    },
+  },
+  'image pull': {
+    summary: 'image pull REF@DIGEST DIR [--platform OS/ARCH] [--cache DIR]   pull an image by digest as a dir: layout',
+    async run(argv) {
+      const { values, args } = positionals(argv, { platform: { type: 'string' }, cache: { type: 'string' } }, ['REF@DIGEST', 'DIR']);
+      const ref = parseReference(args[0]!, 'REF@DIGEST');
+      if (!ref.digest) throw new UsageError(`image pull needs a reference pinned by digest (${args[0]}@sha256:...)`);
+      const { puller, store } = imageTools(values.cache);
+      const platform = typeof values.platform === 'string' ? parsePlatform(values.platform, '--platform') : undefined;
+      const image = await puller.pull({ ...ref, digest: ref.digest }, { describe: args[0]!, signal: interruptSignal(), ...(platform ? { platform } : {}) });
+      await writeDirLayout(store, image, args[1]!);
+      process.stdout.write(`${image.top.digest}  ${args[1]}\n`);
+      return 0;
+    },
+  },
+  'image build': {
+    summary: 'image build SPEC DIR [--cache DIR]       build an image from a definition (image.yaml) without a daemon',
+    async run(argv) {
+      const { values, args } = positionals(argv, { cache: { type: 'string' } }, ['SPEC', 'DIR']);
+      const { puller, store, config } = imageTools(values.cache);
+      const image = await buildImage(loadBuildSpec(args[0]!), {
+        store, puller, signal: interruptSignal(),
+        ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
+      });
+      await writeDirLayout(store, image, args[1]!);
+      process.stdout.write(`${image.top.digest}  ${args[1]}\n`);
       return 0;
     },
   },

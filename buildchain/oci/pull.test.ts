@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { requireTool, tempDir } from '../../test/helpers.ts';
+import { requireTool, runCli, tempDir } from '../../test/helpers.ts';
 import { imageOf, indexOf, pushImage, randomLayer, startProxy, startRegistry } from '../../test/registry.ts';
 import { DigestMismatchError } from './digest.ts';
 import { layoutFiles, readDirLayout, writeDirLayout } from './layout.ts';
@@ -165,5 +165,20 @@ describe('pulling images by digest', () => {
     expect(parseReference('127.0.0.1:5000/x/y:z').registry).toBe('127.0.0.1:5000');
     expect(() => parseReference('quay.io/Bad/Name', 'images.yaml: remote[3].image')).toThrow(/images\.yaml: remote\[3\]\.image: "quay.io\/Bad\/Name" is not a valid image reference/);
     expect(() => parseReference(`x@sha256:${'a'.repeat(63)}`, 'f')).toThrow(/63 hex digits instead of 64/);
+  });
+
+  it('./toolkit.ts image pull lays out an image pinned by digest, and refuses a tag', async () => {
+    const registry = await startRegistry();
+    const image = imageOf([await randomLayer('z.bin', 5000)]);
+    const digest = await pushImage(registry.host, 'tool/image', '1', image);
+    const dir = join(tempDir(), 'layout');
+    const cache = tempDir('mk8s-store-');
+    const pulled = await runCli(['image', 'pull', `${registry.host}/tool/image@${digest}`, dir, '--cache', cache], { entry: 'toolkit.ts' });
+    expect(pulled.stderr).toBe('');
+    expect(pulled.stdout).toBe(`${digest}  ${dir}\n`);
+    expect((await skopeoInspect(dir)).Digest).toBe(digest);
+    const tagged = await runCli(['image', 'pull', `${registry.host}/tool/image:1`, dir], { entry: 'toolkit.ts' });
+    expect(tagged.code).toBe(2);
+    expect(tagged.stderr).toContain('needs a reference pinned by digest');
   });
 });
