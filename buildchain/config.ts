@@ -25,6 +25,8 @@ export const SETTINGS = {
   YAMLLINT_BIN: ['yamllint', 'yamllint, for lint:yaml'],
   SOURCE_DATE_EPOCH: ['', 'seconds since 1970: fixes every timestamp for byte-reproducible output'],
   REGISTRY_MIRRORS: ['', 'registry=mirror pairs, comma-separated (docker.io=127.0.0.1:5000,...)'],
+  IMAGES_FILE: ['images/images.yaml', 'container image declarations: remote images by digest, local image definitions'],
+  PULL_JOBS: ['8', 'blob downloads running at once, over all images'],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -55,6 +57,8 @@ export interface BuildConfig {
     rpmbuild: string; createrepo: string; gpg: string; shellcheck: string; yamllint: string;
   };
   sourceDateEpoch: number | undefined;
+  imagesFile: string;
+  pullJobs: number;
   registryMirrors: ReadonlyMap<string, string>;
   /** Lowercased repository name -> mirror base URL. */
   yumMirrors: ReadonlyMap<string, string>;
@@ -112,6 +116,8 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
       createrepo: get('CREATEREPO_BIN'), gpg: get('GPG_BIN'), shellcheck: get('SHELLCHECK_BIN'), yamllint: get('YAMLLINT_BIN'),
     },
     sourceDateEpoch: parseEpoch(get('SOURCE_DATE_EPOCH'), origin('SOURCE_DATE_EPOCH')),
+    imagesFile: resolve(root, get('IMAGES_FILE')),
+    pullJobs: parsePositive(get('PULL_JOBS'), origin('PULL_JOBS'), 'PULL_JOBS'),
     registryMirrors: parsePairs(get('REGISTRY_MIRRORS'), origin('REGISTRY_MIRRORS'), 'REGISTRY_MIRRORS'),
     yumMirrors: collectPrefixed('YUM_MIRROR_', env, dotenv),
     // Read on first use: a task file given with -f may live where there is no VERSION file.
@@ -164,6 +170,11 @@ function describeGit(git: string, cwd: string): string | undefined {
 function parseEpoch(value: string, origin: string): number | undefined {
   if (value === '') return undefined;
   if (!/^\d+$/.test(value)) throw new BuildError(`${origin}: SOURCE_DATE_EPOCH must be a whole number of seconds, not '${value}'`);
+  return Number(value);
+}
+
+function parsePositive(value: string, origin: string, name: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new BuildError(`${origin}: ${name} must be a positive whole number, not '${value}'`);
   return Number(value);
 }
 

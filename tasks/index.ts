@@ -2,6 +2,7 @@
 import type { BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { buildRootTasks } from './build-root.ts';
+import { imageTasks } from './images.ts';
 import { isoTasks } from './iso.ts';
 import { lintTasks } from './lint.ts';
 import { saltTreeTasks } from './salt-tree.ts';
@@ -10,5 +11,5 @@ import { toolCheckTasks } from './tools.ts';
 export const DEFAULT_TASKS = ['iso'];
 
 export function tasks(config: BuildConfig): TaskDefinition[] {
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...isoTasks(config), ...lintTasks(config)];
+  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...isoTasks(config), ...lintTasks(config)];
 }

@@ -5,28 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, requireTool, runCli, runEngine, tempDir } from '../test/helpers.ts';
 import { loadConfig } from '../buildchain/config.ts';
-import { buildRootTasks } from './build-root.ts';
+import { metalk8sTasks, project } from '../test/project.ts';
 import { isoTasks } from './iso.ts';
-import { lintTasks } from './lint.ts';
-import { saltTreeTasks } from './salt-tree.ts';
-import { toolCheckTasks } from './tools.ts';
-
-/** A small project: VERSION, the committed yamllint config, and the given files. */
-function project(files: Record<string, string>): string {
-  const root = tempDir();
-  copyFileSync(join(PROJECT_ROOT, 'VERSION'), join(root, 'VERSION'));
-  copyFileSync(join(PROJECT_ROOT, '.yamllint.yaml'), join(root, '.yamllint.yaml'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(join(root, path, '..'), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-  return root;
-}
-
-function metalk8sTasks(root: string, env: NodeJS.ProcessEnv = {}) {
-  const config = loadConfig(root, env);
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...isoTasks(config), ...lintTasks(config)];
-}
 
 describe('lint', () => {
   it('fails on a bad shell script and bad YAML, naming each file, and passes clean ones', async () => {

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { BuildError } from '../errors.ts';
+import { isRecord, readYamlFile } from '../yaml-file.ts';
 import { tempPathFor } from '../fs/atomic.ts';
 import { sha256Digest } from './digest.ts';
 import { planLayer, writeLayer, type LayerSource } from './layer.ts';
@@ -34,12 +34,7 @@ export interface BuildSpec {
 
 /** Reads an image build definition (YAML); every error names the file and the field. */
 export function loadBuildSpec(file: string): BuildSpec {
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new BuildError(`${file}: ${(error as Error).message}`);
-  }
+  const doc = readYamlFile(file);
   if (!isRecord(doc)) throw new BuildError(`${file}: expected a mapping with name, version, layers, config`);
   const dir = dirname(resolve(file));
   const text = (key: string): string => {
@@ -93,9 +88,6 @@ function parseMode(value: unknown, where: string): number {
   return Number.parseInt(text, 8);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 export interface BuildOptions {
   store: BlobStore;

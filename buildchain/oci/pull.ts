@@ -71,6 +71,32 @@ export async function pullImage(options: PullOptions): Promise<PulledImage> {
   return { top: { digest: options.digest, mediaType: top.mediaType }, ...(child ? { child } : {}), blobs };
 }
 
+/**
+ * The image as the store already holds it (manifests and every blob), or undefined when some
+ * part is missing: what tells a build it can lay the image out without the network.
+ */
+export async function storedImage(store: BlobStore, digest: string, platform: Platform = DEFAULT_PLATFORM): Promise<PulledImage | undefined> {
+  try {
+    const read = async (d: string) => {
+      const json = JSON.parse(await readFile(store.path(d), 'utf8')) as ImageManifest & ManifestIndex & { mediaType?: string };
+      return { json, mediaType: manifestMediaType(json) };
+    };
+    const top = await read(digest);
+    let image = top;
+    let child: StoredManifest | undefined;
+    if (MANIFEST_INDEXES.includes(top.mediaType)) {
+      const chosen = selectPlatform(top.json, platform, digest);
+      image = await read(chosen.digest);
+      child = { digest: chosen.digest, mediaType: image.mediaType };
+    }
+    const blobs = [image.json.config, ...image.json.layers];
+    for (const blob of blobs) if (!(await store.has(blob.digest, blob.size))) return undefined;
+    return { top: { digest, mediaType: top.mediaType }, ...(child ? { child } : {}), blobs };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The manifest's media type: the one inside it when present (OCI's is optional), else the header's. */
 export function manifestMediaType(json: { mediaType?: unknown; manifests?: unknown; config?: unknown }, served = ''): string {
   if (typeof json.mediaType === 'string') return json.mediaType;

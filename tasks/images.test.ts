@@ -1,0 +1,84 @@
+// The images tasks through the engine, against a real registry on 127.0.0.1 standing in for
+// quay.io through REGISTRY_MIRRORS, as a release engineer's mirror would.
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runEngine } from '../test/helpers.ts';
+import { metalk8sTasks, project } from '../test/project.ts';
+import { freePort, imageOf, pushImage, randomLayer, startRegistry } from '../test/registry.ts';
+
+describe('images tasks', () => {
+  it('pulls declared images once, shares layers by hard link, re-pulls only a damaged layout', async () => {
+    const registry = await startRegistry();
+    const shared = await randomLayer('base.bin', 200_000);
+    const alertmanager = await pushImage(registry.host, 'prometheus/alertmanager', 'v0.19.0', imageOf([shared, await randomLayer('am', 10_000)]), 'v2s2');
+    const nodeExporter = await pushImage(registry.host, 'prometheus/node-exporter', 'v0.18.0', imageOf([shared, await randomLayer('ne', 10_000)]));
+    const root = project({
+      'images/images.yaml': [
+        'remote:',
+        '  - {name: alertmanager, image: quay.io/prometheus/alertmanager, version: "v0.19.0", digest: "' + alertmanager + '"}',
+        '  - {name: node-exporter, image: quay.io/prometheus/node-exporter, version: "v0.18.0", digest: "' + nodeExporter + '"}',
+        '',
+      ].join('\n'),
+    });
+    const env = { REGISTRY_MIRRORS: `quay.io=${registry.host}` };
+    const first = await runEngine(root, metalk8sTasks(root, env), ['images']);
+    expect(first.summary?.ok).toBe(true);
+    expect(first.executed).toEqual(expect.arrayContaining(['_image_check_registries', '_image_pull:alertmanager', '_image_pull:node-exporter']));
+    const images = join(root, '_build/root/images');
+    const hex = shared.digest.slice(7);
+    const a = statSync(join(images, 'alertmanager/v0.19.0', hex));
+    expect(statSync(join(images, 'node-exporter/v0.18.0', hex)).ino).toBe(a.ino);
+    expect(statSync(join(root, '_build/cache/blobs/sha256', hex)).ino).toBe(a.ino);
+
+    // Nothing changed: nothing runs, not even the registry check (no network needed).
+    const second = await runEngine(root, metalk8sTasks(root, env), ['images']);
+    expect(second.executed).toEqual([]);
+
+    // A layout that lost a file is laid out again, from the store, without the registry.
+    rmSync(join(images, 'node-exporter/v0.18.0', hex));
+    const third = await runEngine(root, metalk8sTasks(root, { REGISTRY_MIRRORS: `quay.io=127.0.0.1:${await freePort()}` }), ['images']);
+    expect(third.executed).toEqual(['_image_pull:node-exporter']);
+    expect(statSync(join(images, 'node-exporter/v0.18.0', hex)).ino).toBe(a.ino);
+  });
+
+  it('stops within seconds, before pulling, naming each unreachable registry and the .env key', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const root = project({
+      'images/images.yaml': `remote:\n  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${digest}"}\n  - {name: nginx, image: docker.io/library/nginx, version: "1.15.8", digest: "${digest}"}\n`,
+    });
+    const port = await freePort();
+    const started = Date.now();
+    const report = await runEngine(root, metalk8sTasks(root, { REGISTRY_MIRRORS: `k8s.gcr.io=127.0.0.1:${port},docker.io=127.0.0.1:${port}` }), ['images']);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const check = report.finished.find((r) => r.name === '_image_check_registries')!;
+    expect(check.result).toBe('fail');
+    expect(check.error).toContain('cannot reach 2 container registries');
+    expect(check.error).toContain(`docker.io (http://127.0.0.1:${port}): ECONNREFUSED`);
+    expect(check.error).toContain('REGISTRY_MIRRORS=docker.io=<mirror host:port>,k8s.gcr.io=<mirror host:port>');
+    expect(report.executed.filter((name) => name.startsWith('_image_pull:'))).toEqual([]);
+  });
+
+  it('builds a local image from its definition and rebuilds it when a layer file changes', async () => {
+    const root = project({
+      'images/images.yaml': 'local:\n  - {name: hello, version: "1.0", definition: hello/image.yaml}\n',
+      'images/hello/image.yaml': 'name: hello\nversion: "1.0"\nlayers:\n  - {directory: files, to: /srv}\nconfig: {Cmd: [/srv/hello]}\n',
+      'images/hello/files/hello': 'v1\n',
+    });
+    const first = await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images']);
+    expect(first.result('_image_build:hello')).toBe('success');
+    const manifest = statSync(join(root, '_build/root/images/hello/1.0/manifest.json'));
+    expect(manifest.size).toBeGreaterThan(0);
+    expect((await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images'])).executed).toEqual([]);
+    mkdirSync(join(root, 'images/hello/files/more'));
+    writeFileSync(join(root, 'images/hello/files/hello'), 'v2\n');
+    expect((await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images'])).executed).toEqual(['_image_build:hello']);
+  });
+
+  it('names the file and entry of a bad declaration', async () => {
+    const root = project({ 'images/images.yaml': 'remote:\n  - {name: prometheus, image: quay.io/prometheus/prometheus, version: "v2.12.0", digest: "sha256:cd93b8711bb92eb9c437d74217311519e0a93bc55779aa664325dc83cd13cb3"}\n' });
+    const report = await runEngine(root, metalk8sTasks(root), ['images']);
+    expect(report.summary?.ok).toBe(false);
+    expect(report.finished.map((r) => r.error ?? '').join('\n')).toMatch(/images\.yaml: remote\[0\] \(prometheus\)\.digest: .* \(63 hex digits instead of 64\)/);
+  });
+});

@@ -1,0 +1,197 @@
+// images: the container images of the ISO, laid out under BUILD_ROOT/root/images/<name>/<version>/
+// from the shared blob store (BUILD_ROOT/cache). Upstream's skopeo copy + docker build + hardlink -c,
+// without a daemon: every layout file is a hard link into the store, so identical layers are one
+// inode on disk and one extent in the ISO (_image_dedup_layers has nothing left to do).
+import { readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BuildConfig } from '../buildchain/config.ts';
+import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
+import { BuildError } from '../buildchain/errors.ts';
+import { listFiles } from '../buildchain/fs/walk.ts';
+import { buildImage, loadBuildSpec } from '../buildchain/oci/builder.ts';
+import { imageDir, loadImageDeclarations, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
+import { sha256Digest } from '../buildchain/oci/digest.ts';
+import { storedImage } from '../buildchain/oci/pull.ts';
+import { readDirLayout, writeDirLayout } from '../buildchain/oci/layout.ts';
+import { ImagePuller, unreachableError } from '../buildchain/oci/puller.ts';
+import { formatReference } from '../buildchain/oci/reference.ts';
+import { BlobStore } from '../buildchain/oci/store.ts';
+import { requireExecutable } from '../buildchain/tools.ts';
+
+/** One store and one puller per build: a layer shared by several images is fetched once. */
+const pullers = new WeakMap<BuildConfig, ImagePuller>();
+function pullerFor(config: BuildConfig): ImagePuller {
+  let puller = pullers.get(config);
+  if (!puller) {
+    puller = new ImagePuller({ store: new BlobStore(join(config.buildRoot, 'cache')), mirrors: config.registryMirrors, concurrency: config.pullJobs });
+    pullers.set(config, puller);
+  }
+  return puller;
+}
+
+export function imagesRoot(config: BuildConfig): string {
+  return join(config.isoRoot, 'images');
+}
+
+/** Whether `dir` holds a complete layout of the image pinned by `digest` (a few stats, no hashing). */
+export function layoutComplete(dir: string, digest?: string): boolean {
+  try {
+    if (digest !== undefined && sha256Digest(readFileSync(join(dir, 'manifest.json'))) !== digest) return false;
+    readDirLayout(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function imageTasks(config: BuildConfig): TaskDefinition[] {
+  const root = imagesRoot(config);
+  let declarations: ImageDeclarations | undefined;
+  // Read on first use: `./build.ts list` or a salt_tree build need not parse the image list.
+  const declared = (): ImageDeclarations => (declarations ??= loadImageDeclarations(config.imagesFile));
+  // Images that need the network: neither laid out nor whole in the store.
+  const missingRemote = async (): Promise<RemoteImage[]> => {
+    const { remote, platform } = declared();
+    const store = pullerFor(config).options.store;
+    const missing = await Promise.all(remote.map(async (image) => !layoutComplete(imageDir(root, image), image.source.digest)
+      && (await storedImage(store, image.source.digest, platform)) === undefined));
+    return remote.filter((_, index) => missing[index]);
+  };
+  return [
+    { name: 'images', doc: 'Pull and build every container image of the ISO.', task_dep: ['_image_pull', '_image_build'] },
+    {
+      name: '_image_mkdir_root',
+      doc: 'Create the images directory of the ISO tree.',
+      targets: [root],
+      uptodate: [true],
+      task_dep: ['_iso_mkdir_root'],
+      actions: [async () => void (await mkdir(root, { recursive: true }))],
+      clean: true,
+    },
+    {
+      name: '_image_check_registries',
+      doc: 'Stop within seconds if a registry that images must come from does not answer.',
+      // Only registries of images still to pull are asked: a complete build needs no network.
+      uptodate: [async () => (await missingRemote()).length === 0],
+      actions: [async (ctx) => {
+        const registries = (await missingRemote()).map((image) => image.source.registry);
+        const unreachable = await pullerFor(config).unreachable(registries);
+        if (unreachable.length > 0) throw unreachableError(unreachable);
+        ctx.log(`reachable: ${[...new Set(registries)].sort().join(', ')}`);
+      }],
+    },
+    {
+      basename: '_image_pull',
+      doc: 'Pull remote images by digest into the store and lay them out in the ISO tree.',
+      after: [],
+      create: () => declared().remote.map((image) => pullTask(config, declared(), image)),
+    },
+    {
+      basename: '_image_build',
+      doc: 'Build local images (daemonless from image.yaml, or with DOCKER_BIN from a Dockerfile).',
+      after: [],
+      create: () => declared().local.map((image) => buildTask(config, image)),
+    },
+  ];
+}
+
+function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: RemoteImage): TaskSpec {
+  const dir = imageDir(imagesRoot(config), image);
+  const { platform } = declarations;
+  return {
+    name: `_image_pull:${image.name}`,
+    title: `_image_pull: ${image.name} ${image.version}`,
+    task_dep: ['_image_mkdir_root', '_image_check_registries'],
+    targets: [dir],
+    // The pin and the platform decide the content; the layout must still be whole on disk.
+    uptodate: [formatReference(image.source), `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`, () => layoutComplete(dir, image.source.digest)],
+    actions: [async (ctx) => {
+      const puller = pullerFor(config);
+      let done = 0;
+      const pulled = await puller.pull(image.source, {
+        describe: `${image.name} ${image.version}`,
+        platform, signal: ctx.signal,
+        onBytes: (bytes) => ctx.progress((done += bytes)),
+      });
+      await writeDirLayout(puller.options.store, pulled, dir);
+      ctx.log(`${image.name}: ${pulled.blobs.length} blobs, ${done} bytes downloaded`);
+    }],
+    clean: removeDir(dir),
+  };
+}
+
+function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
+  const dir = imageDir(imagesRoot(config), image);
+  const inputs = image.kind === 'spec' ? specInputs(image.definition) : listFiles(join(image.definition, '..')).map((file) => join(image.definition, '..', file));
+  const labels = {
+    'org.opencontainers.image.version': image.version,
+    'org.opencontainers.image.revision': config.gitRef() ?? 'unknown',
+  };
+  return {
+    name: `_image_build:${image.name}`,
+    title: `_image_build: ${image.name} ${image.version}`,
+    task_dep: ['_image_mkdir_root'],
+    file_dep: inputs,
+    targets: [dir],
+    uptodate: [image.version, image.buildArgs, labels, config.sourceDateEpoch ?? null, () => layoutComplete(dir)],
+    actions: [image.kind === 'spec'
+      ? async (ctx) => {
+        const puller = pullerFor(config);
+        const built = await buildImage(loadBuildSpec(image.definition), {
+          store: puller.options.store, puller, labels, signal: ctx.signal,
+          ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
+        });
+        await writeDirLayout(puller.options.store, built, dir);
+        ctx.log(`${image.name}: ${built.top.digest}`);
+      }
+      : dockerBuild(config, image, dir, labels)],
+    clean: removeDir(dir),
+  };
+}
+
+/** The definition and every file its layers read: a change to any of them rebuilds the image. */
+function specInputs(definition: string): string[] {
+  const spec = loadBuildSpec(definition);
+  const files = [definition];
+  for (const layer of spec.layers) {
+    if (layer.directory) files.push(...listFiles(layer.directory).map((file) => join(layer.directory!, file)));
+    for (const file of layer.files ?? []) files.push(file.from);
+  }
+  return files;
+}
+
+/** As upstream: docker build, then the image saved as a dir: layout (through docker-archive). */
+function dockerBuild(config: BuildConfig, image: LocalImage, dir: string, labels: Record<string, string>) {
+  return async (ctx: { log(message: string): void; signal: AbortSignal }) => {
+    const docker = requireExecutable(config.bin.docker, `DOCKER_BIN (needed for ${image.definition})`);
+    const skopeo = requireExecutable(config.bin.skopeo, `SKOPEO_BIN (turns the docker image of ${image.name} into a dir: layout)`);
+    const tag = `${config.projectName.toLowerCase()}/${image.name}:${image.version}`;
+    const { execFile } = process.getBuiltinModule('node:child_process');
+    const run = (file: string, args: string[]) => new Promise<void>((resolve, reject) => {
+      execFile(file, args, { signal: ctx.signal, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+        if (stdout) ctx.log(stdout.trimEnd());
+        if (error) reject(new BuildError(`${file} ${args.slice(0, 2).join(' ')} for ${image.name}: ${stderr.trim() || error.message}`));
+        else resolve();
+      });
+    });
+    const args = Object.entries({ ...image.buildArgs }).flatMap(([key, value]) => ['--build-arg', `${key}=${value}`]);
+    const labelArgs = Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`]);
+    await run(docker, ['build', '--tag', tag, '--file', image.definition, ...args, ...labelArgs, join(image.definition, '..')]);
+    const archive = `${dir}.tar`;
+    await run(docker, ['save', '--output', archive, tag]);
+    try {
+      await rm(dir, { recursive: true, force: true });
+      await run(skopeo, ['--insecure-policy', 'copy', '--format', 'v2s2', `docker-archive:${archive}`, `dir:${dir}`]);
+    } finally {
+      await rm(archive, { force: true });
+    }
+  };
+}
+
+function removeDir(dir: string) {
+  return async ({ dryRun, log }: { dryRun: boolean; log: (m: string) => void }) => {
+    log(`${dryRun ? 'would remove' : 'removing'} ${dir}`);
+    if (!dryRun) await rm(dir, { recursive: true, force: true });
+  };
+}
