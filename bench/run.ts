@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { projectRoot } from '../buildchain/paths.ts';
 import { benchEngine, engineTable } from './engine/bench.ts';
 import { benchIso, isoTable } from './iso/bench.ts';
+import { benchPull, pullTable } from './pull/bench.ts';
 
-const BENCHES: Record<string, (root: string) => { results: unknown; table: string }> = {
+const BENCHES: Record<string, (root: string) => { results: unknown; table: string } | Promise<{ results: unknown; table: string }>> = {
   engine: (root) => {
     const results = benchEngine(root, [2000, 20000]);
     return { results, table: engineTable(results) };
@@ -15,6 +16,10 @@ const BENCHES: Record<string, (root: string) => { results: unknown; table: strin
   iso: (root) => {
     const results = benchIso(root);
     return { results, table: isoTable(results) };
+  },
+  pull: async (root) => {
+    const results = await benchPull(root);
+    return { results, table: pullTable(results) };
   },
 };
 
@@ -34,14 +39,18 @@ try {
 } catch {
   // first run
 }
-for (const name of names) {
-  const { results, table } = BENCHES[name]!(root);
-  all[name] = {
-    measured: new Date().toISOString(),
-    machine: { cpus: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-    results,
-  };
-  process.stdout.write(`\n## ${name}\n\n${table}\n`);
+async function main(): Promise<void> {
+  for (const name of names) {
+    const { results, table } = await BENCHES[name]!(root);
+    all[name] = {
+      measured: new Date().toISOString(),
+      machine: { cpus: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+      results,
+    };
+    process.stdout.write(`\n## ${name}\n\n${table}\n`);
+  }
+  writeFileSync(resultsFile, `${JSON.stringify(all, null, 2)}\n`);
+  process.stdout.write(`\nwritten: ${resultsFile}\n`);
 }
-writeFileSync(resultsFile, `${JSON.stringify(all, null, 2)}\n`);
-process.stdout.write(`\nwritten: ${resultsFile}\n`);
+
+void main();

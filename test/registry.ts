@@ -2,14 +2,12 @@
 // generated OCI layouts pushed into it with real skopeo, and a proxy in front of it that
 // asks for credentials or breaks transfers on purpose.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
 import { afterEach } from 'vitest';
 import { requireTool, tempDir } from './helpers.ts';
 
@@ -53,65 +51,8 @@ export async function startRegistry(): Promise<{ host: string; port: number }> {
   throw new Error('docker-registry did not start');
 }
 
-export interface Blob {
-  digest: string;
-  bytes: Buffer;
-  mediaType: string;
-}
-
-function blobOf(bytes: Buffer, mediaType: string): Blob {
-  return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, bytes, mediaType };
-}
-
-/** A gzip-compressed layer holding one file of `size` random bytes. */
-export async function randomLayer(name: string, size: number): Promise<Blob> {
-  const archive = pack();
-  const chunks: Buffer[] = [];
-  archive.entry({ name, size, mode: 0o644, mtime: new Date(0) }, randomBytes(size));
-  archive.finalize();
-  for await (const chunk of archive) chunks.push(chunk as Buffer);
-  return blobOf(gzipSync(Buffer.concat(chunks)), 'application/vnd.oci.image.layer.v1.tar+gzip');
-}
-
-export interface FixtureImage {
-  manifest: Blob;
-  config: Blob;
-  layers: Blob[];
-}
-
-export function imageOf(layers: Blob[], architecture = 'amd64', label = ''): FixtureImage {
-  const config = blobOf(Buffer.from(JSON.stringify({
-    architecture, os: 'linux', config: { Labels: { test: label } },
-    rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.digest) },
-  })), 'application/vnd.oci.image.config.v1+json');
-  const manifest = blobOf(Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: config.mediaType, digest: config.digest, size: config.bytes.length },
-    layers: layers.map((layer) => ({ mediaType: layer.mediaType, digest: layer.digest, size: layer.bytes.length })),
-  })), 'application/vnd.oci.image.manifest.v1+json');
-  return { manifest, config, layers };
-}
-
-export function indexOf(images: FixtureImage[]): Blob {
-  return blobOf(Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: images.map((image) => ({
-      mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.bytes.length,
-      platform: { os: 'linux', architecture: (JSON.parse(image.config.bytes.toString()) as { architecture: string }).architecture },
-    })),
-  })), 'application/vnd.oci.image.index.v1+json');
-}
-
-/** Writes an OCI image layout whose index.json points at `top` (a manifest or an index). */
-function writeOciLayout(dir: string, top: Blob, blobs: Blob[]): void {
-  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
-  for (const blob of [top, ...blobs]) writeFileSync(join(dir, 'blobs', 'sha256', blob.digest.slice(7)), blob.bytes);
-  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{ mediaType: top.mediaType, digest: top.digest, size: top.bytes.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-  }));
-}
+export { imageOf, indexOf, randomLayer, writeOciLayout, type Blob, type FixtureImage } from './oci-fixtures.ts';
+import { writeOciLayout, type Blob, type FixtureImage } from './oci-fixtures.ts';
 
 /**
  * Pushes an image (or an index of images) to `registry/repository:tag` with skopeo and returns
