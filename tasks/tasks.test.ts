@@ -1,12 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, requireTool, runCli, runEngine, tempDir } from '../test/helpers.ts';
-import { loadConfig } from '../buildchain/config.ts';
+import { requireTool, runCli, runEngine, tempDir } from '../test/helpers.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
-import { isoTasks } from './iso.ts';
 
 describe('lint', () => {
   it('fails on a bad shell script and bad YAML, naming each file, and passes clean ones', async () => {
