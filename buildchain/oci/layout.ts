@@ -10,9 +10,8 @@ import { basename, dirname, join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { digestHex, parseDigest, sha256Digest } from './digest.ts';
-import { IMAGE_MANIFESTS, MANIFEST_INDEXES, type Descriptor, type ImageManifest, type ManifestIndex } from './media-types.ts';
+import { IMAGE_MANIFESTS, MANIFEST_INDEXES, manifestMediaType, type Descriptor, type ImageManifest, type ManifestIndex } from './media-types.ts';
 import type { PulledImage } from './pull.ts';
-import { manifestMediaType } from './pull.ts';
 import type { BlobStore } from './store.ts';
 
 export const DIR_TRANSPORT_VERSION = 'Directory Transport Version: 1.1\n';

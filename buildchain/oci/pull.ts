@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { BuildError } from '../errors.ts';
 import { DigestMismatchError, parseDigest, sha256Digest } from './digest.ts';
 import {
-  IMAGE_MANIFESTS, MANIFEST_ACCEPT, MANIFEST_INDEXES,
+  IMAGE_MANIFESTS, MANIFEST_ACCEPT, MANIFEST_INDEXES, manifestMediaType,
   type Descriptor, type ImageManifest, type ManifestIndex, type Platform,
 } from './media-types.ts';
 import type { RegistryClient } from './registry.ts';
@@ -95,13 +95,6 @@ export async function storedImage(store: BlobStore, digest: string, platform: Pl
   } catch {
     return undefined;
   }
-}
-
-/** The manifest's media type: the one inside it when present (OCI's is optional), else the header's. */
-export function manifestMediaType(json: { mediaType?: unknown; manifests?: unknown; config?: unknown }, served = ''): string {
-  if (typeof json.mediaType === 'string') return json.mediaType;
-  if ([...IMAGE_MANIFESTS, ...MANIFEST_INDEXES].includes(served)) return served;
-  return Array.isArray(json.manifests) ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json';
 }
 
 async function fetchManifest(options: PullOptions, digest: string): Promise<{ json: unknown; mediaType: string }> {
