@@ -16,6 +16,7 @@ import { ImagePuller } from './buildchain/oci/puller.ts';
 import { parseReference } from './buildchain/oci/reference.ts';
 import { BlobStore } from './buildchain/oci/store.ts';
 import { projectRoot } from './buildchain/paths.ts';
+import { registryConfigFor } from './static-registry/index.ts';
 
 interface Command {
   summary: string;
@@ -115,6 +116,24 @@ const COMMANDS: Record<string, Command> = {
       });
       await writeDirLayout(store, image, args[1]!);
       process.stdout.write(`${image.top.digest}  ${args[1]}\n`);
+      return 0;
+    },
+  },
+  'registry-config': {
+    summary: 'registry-config [--name-prefix P] [--server-root R] [--omit-constants|--only-constants] [ROOT]\n'
+      + '                                           nginx locations serving ROOT/<name>/<tag>/ layouts as a registry',
+    run(argv) {
+      const { values, positionals: rest } = parseArgs({
+        args: argv, allowPositionals: true, strict: true,
+        options: { 'name-prefix': { type: 'string' }, 'server-root': { type: 'string' }, 'omit-constants': { type: 'boolean' }, 'only-constants': { type: 'boolean' } },
+      });
+      if (values['omit-constants'] && values['only-constants']) throw new UsageError('--omit-constants and --only-constants exclude each other');
+      if (rest.length > 1) throw new UsageError(`expected at most one ROOT, got ${rest.length} arguments`);
+      process.stdout.write(registryConfigFor(rest[0] ?? process.cwd(), {
+        constants: values['omit-constants'] ? 'omit' : values['only-constants'] ? 'only' : 'include',
+        ...(values['name-prefix'] !== undefined ? { namePrefix: values['name-prefix'] } : {}),
+        ...(values['server-root'] !== undefined ? { serverRoot: values['server-root'] } : {}),
+      }));
       return 0;
     },
   },

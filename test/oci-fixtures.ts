@@ -10,6 +10,8 @@ export interface Blob {
   digest: string;
   bytes: Buffer;
   mediaType: string;
+  /** Of a layer: the digest of its uncompressed tar, the config's rootfs.diff_ids entry. */
+  diffId?: string;
 }
 
 function blobOf(bytes: Buffer, mediaType: string): Blob {
@@ -23,7 +25,8 @@ export async function randomLayer(name: string, size: number): Promise<Blob> {
   archive.entry({ name, size, mode: 0o644, mtime: new Date(0) }, randomBytes(size));
   archive.finalize();
   for await (const chunk of archive) chunks.push(chunk as Buffer);
-  return blobOf(gzipSync(Buffer.concat(chunks), { level: 1 }), 'application/vnd.oci.image.layer.v1.tar+gzip');
+  const tar = Buffer.concat(chunks);
+  return { ...blobOf(gzipSync(tar, { level: 1 }), 'application/vnd.oci.image.layer.v1.tar+gzip'), diffId: blobOf(tar, '').digest };
 }
 
 export interface FixtureImage {
@@ -35,7 +38,7 @@ export interface FixtureImage {
 export function imageOf(layers: Blob[], architecture = 'amd64', label = ''): FixtureImage {
   const config = blobOf(Buffer.from(JSON.stringify({
     architecture, os: 'linux', config: { Labels: { test: label } },
-    rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.digest) },
+    rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.diffId ?? layer.digest) },
   })), 'application/vnd.oci.image.config.v1+json');
   const manifest = blobOf(Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',

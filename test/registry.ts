@@ -1,15 +1,16 @@
 // Test fixtures for image work: a real registry (Debian's docker-registry) on 127.0.0.1,
 // generated OCI layouts pushed into it with real skopeo, and a proxy in front of it that
 // asks for credentials or breaks transfers on purpose.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach } from 'vitest';
 import { requireTool, tempDir } from './helpers.ts';
+import { startDockerRegistry } from './servers.ts';
 
 const run = promisify(execFile);
 const stoppers: (() => Promise<void>)[] = [];
@@ -17,48 +18,23 @@ afterEach(async () => {
   for (const stop of stoppers.splice(0)) await stop();
 });
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export { freePort } from './servers.ts';
 
-/** Starts docker-registry on 127.0.0.1 and waits for `/v2/`; stopped after the test. */
+/** Starts docker-registry on 127.0.0.1; stopped after the test. */
 export async function startRegistry(): Promise<{ host: string; port: number }> {
-  const binary = requireTool('docker-registry');
-  const dir = tempDir('mk8s-registry-');
-  const port = await freePort();
-  writeFileSync(join(dir, 'config.yml'), [
-    'version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`,
-    'http:', `  addr: 127.0.0.1:${port}`, '',
-  ].join('\n'));
-  const child: ChildProcess = spawn(binary, ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
-  stoppers.push(async () => {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
-  });
-  for (let i = 0; i < 100; i += 1) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/v2/`);
-      if (response.ok) return { host: `127.0.0.1:${port}`, port };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('docker-registry did not start');
+  const registry = await startDockerRegistry(tempDir('mk8s-registry-'));
+  stoppers.push(() => registry.stop());
+  return registry;
 }
 
 export { imageOf, indexOf, randomLayer, writeOciLayout, type Blob, type FixtureImage } from './oci-fixtures.ts';
 import { writeOciLayout, type Blob, type FixtureImage } from './oci-fixtures.ts';
 
 /**
- * Pushes an image (or an index of images) to `registry/repository:tag` with skopeo and returns
- * the digest the registry serves it under. `format: 'v2s2'` has skopeo convert to Docker's.
+ * Copies an image (or an index of images) with skopeo from a generated OCI layout to `destination`
+ * (`docker://...`, `dir:...`) and returns its digest there. `format: 'v2s2'` converts to Docker's.
  */
-export async function pushImage(registry: string, repository: string, tag: string, content: FixtureImage | { index: Blob; images: FixtureImage[] }, format?: 'v2s2'): Promise<string> {
+async function skopeoCopy(content: FixtureImage | { index: Blob; images: FixtureImage[] }, destination: string, format?: 'v2s2'): Promise<string> {
   const skopeo = requireTool('skopeo');
   const dir = tempDir('mk8s-oci-');
   const images = 'index' in content ? content.images : [content];
@@ -68,9 +44,19 @@ export async function pushImage(registry: string, repository: string, tag: strin
   await run(skopeo, [
     '--insecure-policy', 'copy', '--dest-tls-verify=false', '--digestfile', digestFile,
     ...('index' in content ? ['--all'] : []), ...(format ? ['--format', format] : []),
-    `oci:${dir}:latest`, `docker://${registry}/${repository}:${tag}`,
+    `oci:${dir}:latest`, destination,
   ]);
   return readFileSync(digestFile, 'utf8').trim();
+}
+
+/** Pushes to `registry/repository:tag`; returns the digest the registry serves it under. */
+export async function pushImage(registry: string, repository: string, tag: string, content: FixtureImage | { index: Blob; images: FixtureImage[] }, format?: 'v2s2'): Promise<string> {
+  return skopeoCopy(content, `docker://${registry}/${repository}:${tag}`, format);
+}
+
+/** Writes a skopeo `dir:` layout at `dir` (its parent must exist); returns the manifest digest. */
+export async function dirLayout(dir: string, content: FixtureImage | { index: Blob; images: FixtureImage[] }, format?: 'v2s2'): Promise<string> {
+  return skopeoCopy(content, `dir:${dir}`, format);
 }
 
 export interface ProxyOptions {
