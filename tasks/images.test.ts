@@ -1,9 +1,14 @@
 // The images tasks through the engine, against a real registry on 127.0.0.1 standing in for
 // quay.io through REGISTRY_MIRRORS, as a release engineer's mirror would.
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { runEngine } from '../test/helpers.ts';
+import { sha256Digest } from '../buildchain/oci/digest.ts';
+import { PROJECT_ROOT, requireTool, runEngine } from '../test/helpers.ts';
+import { renderJinja } from '../test/jinja.ts';
+import { startNginx } from '../test/servers-for-tests.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
 import { freePort, imageOf, pushImage, randomLayer, startRegistry } from '../test/registry.ts';
 
@@ -23,13 +28,29 @@ describe('images tasks', () => {
     });
     const env = { REGISTRY_MIRRORS: `quay.io=${registry.host}` };
     const first = await runEngine(root, metalk8sTasks(root, env), ['images']);
+    expect(first.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error}`)).toEqual([]);
     expect(first.summary?.ok).toBe(true);
-    expect(first.executed).toEqual(expect.arrayContaining(['_image_check_registries', '_image_pull:alertmanager', '_image_pull:node-exporter']));
+    expect(first.executed).toEqual(expect.arrayContaining(['_image_check_registries', '_image_pull:alertmanager', '_image_pull:node-exporter', '_image_registry_config:nginx']));
     const images = join(root, '_build/root/images');
     const hex = shared.digest.slice(7);
     const a = statSync(join(images, 'alertmanager/v0.19.0', hex));
     expect(statSync(join(images, 'node-exporter/v0.18.0', hex)).ino).toBe(a.ino);
     expect(statSync(join(root, '_build/cache/blobs/sha256', hex)).ino).toBe(a.ino);
+
+    // The ISO's registry configuration, served by nginx as a node serves it: the archive's
+    // images/ in the variable Salt sets (from the Salt tree's template), names prefixed.
+    const files = join(root, '_build/root/salt/metalk8s/repo/files');
+    const variables = renderJinja(readFileSync(join(PROJECT_ROOT, 'salt-tree/metalk8s/repo/files/metalk8s-registry-config.inc.j2'), 'utf8'), {
+      archives: { 'metalk8s-2.4.1-dev': { path: join(root, '_build/root'), version: '2.4.1-dev' } },
+    });
+    writeFileSync(join(root, 'variables.inc'), variables);
+    const nginx = await startNginx(['variables.inc', '_build/root/salt/metalk8s/repo/files/metalk8s-registry-common.inc', '_build/root/salt/metalk8s/repo/files/metalk8s-registry.inc']
+      .map((file) => `include ${join(root, file)};`).join('\n'));
+    expect(readFileSync(join(files, 'metalk8s-registry.inc'), 'utf8')).not.toContain(root);
+    const pulled = join(root, 'pulled');
+    await promisify(execFile)(requireTool('skopeo'), ['--insecure-policy', 'copy', '--src-tls-verify=false',
+      `docker://${nginx.host}/metalk8s-2.4.1-dev/alertmanager:v0.19.0`, `dir:${pulled}`]);
+    expect(sha256Digest(readFileSync(join(pulled, 'manifest.json')))).toBe(alertmanager);
 
     // Nothing changed: nothing runs, not even the registry check (no network needed).
     const second = await runEngine(root, metalk8sTasks(root, env), ['images']);
@@ -72,7 +93,7 @@ describe('images tasks', () => {
     expect((await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images'])).executed).toEqual([]);
     mkdirSync(join(root, 'images/hello/files/more'));
     writeFileSync(join(root, 'images/hello/files/hello'), 'v2\n');
-    expect((await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images'])).executed).toEqual(['_image_build:hello']);
+    expect((await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images'])).executed).toEqual(['_image_build:hello', '_image_registry_config:nginx']);
   });
 
   it('names the file and entry of a bad declaration', async () => {

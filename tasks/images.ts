@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
+import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { buildImage, loadBuildSpec } from '../buildchain/oci/builder.ts';
 import { imageDir, loadImageDeclarations, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
@@ -18,6 +19,7 @@ import { ImagePuller, unreachableError } from '../buildchain/oci/puller.ts';
 import { formatReference } from '../buildchain/oci/reference.ts';
 import { BlobStore } from '../buildchain/oci/store.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
+import { registryConfig } from '../static-registry/index.ts';
 
 /** One store and one puller per build: a layer shared by several images is fetched once. */
 const pullers = new WeakMap<BuildConfig, ImagePuller>();
@@ -59,7 +61,7 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
     return remote.filter((_, index) => missing[index]);
   };
   return [
-    { name: 'images', doc: 'Pull and build every container image of the ISO.', task_dep: ['_image_pull', '_image_build'] },
+    { name: 'images', doc: 'Pull and build every container image of the ISO.', task_dep: ['_image_pull', '_image_build', '_image_registry_config'] },
     {
       name: '_image_mkdir_root',
       doc: 'Create the images directory of the ISO tree.',
@@ -86,6 +88,12 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
       doc: 'Pull remote images by digest into the store and lay them out in the ISO tree.',
       after: [],
       create: () => declared().remote.map((image) => pullTask(config, declared(), image)),
+    },
+    {
+      basename: '_image_registry_config',
+      doc: 'Write the nginx registry configuration serving the ISO\'s images (in the Salt tree).',
+      after: ['_image_pull', '_image_build'],
+      create: () => [registryConfigTask(config, declared())],
     },
     {
       basename: '_image_build',
@@ -118,6 +126,36 @@ function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: R
       ctx.log(`${image.name}: ${pulled.blobs.length} blobs, ${done} bytes downloaded`);
     }],
     clean: removeDir(dir),
+  };
+}
+
+/**
+ * The static registry of the ISO's images, as upstream places it in the Salt tree: constants in
+ * `<project>-registry-common.inc`, locations in `<project>-registry.inc`. On the node, images are
+ * under the archive's mount point, which Salt puts in `$<project>_<version>_images`
+ * (metalk8s-registry-config.inc.j2), and their names carry the `<project>-<version>/` prefix.
+ */
+function registryConfigTask(config: BuildConfig, declarations: ImageDeclarations): TaskSpec {
+  const project = config.projectName.toLowerCase();
+  const files = join(config.isoRoot, 'salt', 'metalk8s', 'repo', 'files');
+  const common = join(files, `${project}-registry-common.inc`);
+  const locations = join(files, `${project}-registry.inc`);
+  const environment = `${project}-${config.version.full}`;
+  const options = { namePrefix: environment, serverRoot: `$${environment.replace(/[.-]/g, '_')}_images` };
+  const images = [...declarations.remote, ...declarations.local].map((image) => ({ image, dir: imageDir(imagesRoot(config), image) }));
+  return {
+    name: '_image_registry_config:nginx',
+    task_dep: ['_iso_mkdir_root'],
+    file_dep: images.map(({ dir }) => join(dir, 'manifest.json')),
+    targets: [common, locations],
+    uptodate: [options, images.map(({ image }) => `${image.name}:${image.version}`)],
+    actions: [async () => {
+      // Declared images only: a layout left over from an earlier build is not in the ISO.
+      const tags = images.map(({ image, dir }) => ({ name: image.name, tag: image.version, layout: readDirLayout(dir) }));
+      await writeFileAtomic(common, registryConfig([], { ...options, constants: 'only' }));
+      await writeFileAtomic(locations, registryConfig(tags, { ...options, constants: 'omit' }));
+    }],
+    clean: true,
   };
 }
 

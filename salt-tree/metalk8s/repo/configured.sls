@@ -16,6 +16,16 @@ Repositories nginx configuration:
         listening_port: {{ repo.port }}
         config_directory: {{ repo.config.directory }}
 
+Registry locations every server needs once (/v2/, JSON errors):
+  file.managed:
+    - name: {{ repo.config.directory }}/{{ repo.config.common_registry }}
+    - source: salt://{{ slspath }}/files/metalk8s-registry-common.inc
+    - user: root
+    - group: root
+    - mode: '0644'
+    - makedirs: true
+    - backup: false
+
 Registry configuration of every archive:
   file.managed:
     - name: {{ repo.config.directory }}/{{ repo.config.registry }}
