@@ -7,6 +7,7 @@ import { projectRoot } from '../buildchain/paths.ts';
 import { benchEngine, engineTable } from './engine/bench.ts';
 import { benchIso, isoTable } from './iso/bench.ts';
 import { benchPull, pullTable } from './pull/bench.ts';
+import { benchRegistry, registryTable } from './registry/bench.ts';
 
 const BENCHES: Record<string, (root: string) => { results: unknown; table: string } | Promise<{ results: unknown; table: string }>> = {
   engine: (root) => {
@@ -20,6 +21,10 @@ const BENCHES: Record<string, (root: string) => { results: unknown; table: strin
   pull: async (root) => {
     const results = await benchPull(root);
     return { results, table: pullTable(results) };
+  },
+  registry: async (root) => {
+    const results = await benchRegistry(root);
+    return { results, table: registryTable(results) };
   },
 };
 
