@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { requireTool, tempDir } from '../../test/helpers.ts';
+import { startContainerd } from '../../test/servers-for-tests.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../../test/registry.ts';
 import { buildImage, loadBuildSpec } from './builder.ts';
 import { digestHex } from './digest.ts';
@@ -33,7 +34,7 @@ function writeSpec(dir: string, base: string): string {
 }
 
 describe('daemonless image builder', () => {
-  it('builds the same digest twice, on a v2s2 base; skopeo and bsdtar read the result', async () => {
+  it('builds the same digest twice, on a v2s2 base; skopeo, bsdtar and containerd read the result', async () => {
     const registry = await startRegistry();
     const baseDigest = await pushImage(registry.host, 'library/nginx', '1.15.8', imageOf([await randomLayer('usr/sbin/nginx', 30_000)]), 'v2s2');
     const spec = loadBuildSpec(writeSpec(tempDir(), `docker.io/library/nginx@${baseDigest}`));
@@ -71,6 +72,12 @@ describe('daemonless image builder', () => {
     await run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--dest-tls-verify=false', `dir:${first.dir}`, `docker://${registry.host}/metalk8s/ui:1.0.0`]);
     const pushed = JSON.parse((await run(requireTool('skopeo'), ['inspect', '--tls-verify=false', `docker://${registry.host}/metalk8s/ui:1.0.0`])).stdout) as { Digest: string };
     expect(pushed.Digest).toBe(first.image.top.digest);
+    // containerd pulls and unpacks it: every layer's diff_id matches its uncompressed tar.
+    const containerd = await startContainerd();
+    const ref = `${registry.host}/metalk8s/ui:1.0.0`;
+    await run(requireTool('ctr'), ['--address', containerd.address, 'images', 'pull', '--plain-http', ref]);
+    const listed = (await run(requireTool('ctr'), ['--address', containerd.address, 'images', 'ls', `name==${ref}`])).stdout;
+    expect(listed).toContain(first.image.top.digest);
   });
 
   it('names the file and field of a bad definition', () => {
