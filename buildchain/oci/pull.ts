@@ -8,7 +8,7 @@ import {
   type Descriptor, type ImageManifest, type ManifestIndex, type Platform,
 } from './media-types.ts';
 import type { RegistryClient } from './registry.ts';
-import type { BlobStore } from './store.ts';
+import { ingestRetrying, type BlobStore } from './store.ts';
 
 export interface StoredManifest {
   digest: string;
@@ -140,23 +140,14 @@ export function selectPlatform(index: ManifestIndex, platform: Platform, describ
 }
 
 async function fetchBlob(options: PullOptions, blob: Descriptor): Promise<void> {
-  const attempts = options.blobAttempts ?? 5;
-  for (let attempt = 1; ; attempt += 1) {
-    let url = `${options.client.endpoint.origin}/v2/${options.repository}/blobs/${blob.digest}`;
-    try {
-      await options.store.ingest(blob.digest, async (offset) => {
-        const answer = await options.client.blob(options.repository, blob.digest, offset, options.signal);
-        url = answer.url;
-        return answer;
-      }, { size: blob.size, describe: `${options.describe}: blob ${blob.digest} from ${url}`, ...(options.onBytes ? { onBytes: options.onBytes } : {}) });
-      return;
-    } catch (error) {
-      // A digest mismatch or an HTTP refusal will not get better; a body cut short may.
-      const retryable = !(error instanceof BuildError) && !options.signal.aborted;
-      if (!retryable || attempt >= attempts) {
-        if (error instanceof BuildError || options.signal.aborted) throw error;
-        throw new BuildError(`${options.describe}: blob ${blob.digest} from ${url}: ${(error as Error).message}`);
-      }
-    }
-  }
+  let url = `${options.client.endpoint.origin}/v2/${options.repository}/blobs/${blob.digest}`;
+  await ingestRetrying(options.store, blob.digest, async (offset) => {
+    const answer = await options.client.blob(options.repository, blob.digest, offset, options.signal);
+    url = answer.url;
+    return answer;
+  }, {
+    size: blob.size, signal: options.signal, describe: () => `${options.describe}: blob ${blob.digest} from ${url}`,
+    ...(options.blobAttempts !== undefined ? { attempts: options.blobAttempts } : {}),
+    ...(options.onBytes ? { onBytes: options.onBytes } : {}),
+  });
 }

@@ -2,10 +2,10 @@
 // manifests by digest with content negotiation, blobs with Range, retries with backoff.
 // undici's request() rather than fetch(): bodies come as Node streams with backpressure, and one
 // Agent carries the connection pool and our TLS roots for every registry.
-import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { BuildError } from '../errors.ts';
+import { RETRYABLE_STATUS, httpAgent, isLoopback, networkError, requestFollowing, sleep, type HttpResponse } from '../http.ts';
 import type { CredentialLookup, Credentials } from './credentials.ts';
 
 export interface Endpoint {
@@ -29,29 +29,6 @@ export function resolveEndpoint(registry: string, mirrors: ReadonlyMap<string, s
   return { registry, origin: `${isLoopback(host) ? 'http' : 'https'}://${host}`, mirror: mirror !== undefined };
 }
 
-function isLoopback(host: string): boolean {
-  const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
-}
-
-let sharedAgent: Agent | undefined;
-
-/** One connection pool for every registry; the CA bundle that the launcher deferred is added here. */
-export function registryAgent(): Agent {
-  if (sharedAgent) return sharedAgent;
-  const extra = process.env.METALK8S_DEFERRED_CA_CERTS ?? process.env.NODE_EXTRA_CA_CERTS;
-  let ca: string[] | undefined;
-  if (extra) {
-    try {
-      ca = [...process.getBuiltinModule('node:tls').rootCertificates, readFileSync(extra, 'utf8')];
-    } catch (error) {
-      throw new BuildError(`${extra}: cannot read the extra CA certificates (${(error as Error).message})`);
-    }
-  }
-  sharedAgent = new Agent({ connections: 16, ...(ca ? { connect: { ca } } : {}) });
-  return sharedAgent;
-}
-
 export interface ClientOptions {
   credentials: CredentialLookup;
   dispatcher?: Dispatcher;
@@ -61,14 +38,8 @@ export interface ClientOptions {
   retryDelayMs?: number;
 }
 
-export interface Response {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
-  url: string;
-}
+export type Response = HttpResponse;
 
-const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const MAX_MANIFEST_BYTES = 4 << 20;
 
 export class RegistryClient {
@@ -78,7 +49,7 @@ export class RegistryClient {
   readonly #delay: number;
 
   constructor(readonly endpoint: Endpoint, readonly options: ClientOptions) {
-    this.#dispatcher = options.dispatcher ?? registryAgent();
+    this.#dispatcher = options.dispatcher ?? httpAgent();
     this.#retries = options.retries ?? 4;
     this.#delay = options.retryDelayMs ?? 250;
   }
@@ -187,26 +158,9 @@ export class RegistryClient {
     this.#tokens.set(scope, `Bearer ${token}`);
   }
 
-  /** Follows redirects (blob storage often sits behind them); credentials never leave their origin. */
-  async #follow(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
-    let current = url;
-    let sent = headers;
-    for (let hop = 0; hop <= 5; hop += 1) {
-      const response = await this.#fetchOnce(method, current, sent, signal);
-      const location = response.headers.location;
-      if (response.statusCode >= 300 && response.statusCode < 400 && typeof location === 'string') {
-        await response.body.dump();
-        const next = new URL(location, current);
-        if (next.origin !== new URL(current).origin) {
-          const { authorization: _dropped, ...rest } = sent;
-          sent = rest;
-        }
-        current = next.href;
-        continue;
-      }
-      return { status: response.statusCode, headers: response.headers, body: response.body, url: current };
-    }
-    throw new BuildError(`${url}: too many redirects`);
+  /** Redirects are followed (blob storage often sits behind them); credentials never leave their origin. */
+  #follow(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+    return requestFollowing(url, { method, headers, signal, dispatcher: this.#dispatcher });
   }
 
   #fetchOnce(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
@@ -241,21 +195,4 @@ export function parseChallenge(challenge: string): Record<string, string> {
     params[match[1]!.toLowerCase()] = (match[2] ?? match[3] ?? '').replace(/\\(.)/g, '$1');
   }
   return params;
-}
-
-function networkError(url: string, error: unknown): Error {
-  if ((error as Error).name === 'AbortError') return error as Error;
-  const cause = (error as { cause?: { code?: string } }).cause;
-  const code = (error as { code?: string }).code ?? cause?.code;
-  return new BuildError(`${url}: ${(error as Error).message}${code && !(error as Error).message.includes(code) ? ` (${code})` : ''}`);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    }, { once: true });
-  });
 }

@@ -7,6 +7,7 @@ import { chmod, link, mkdir, rename, rm, stat, unlink, copyFile, writeFile } fro
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { BuildError } from '../errors.ts';
 import { tempPathFor } from '../fs/atomic.ts';
 import { createSha256, digestHex, DigestMismatchError, DigestVerifier, sha256Digest } from './digest.ts';
 
@@ -143,6 +144,30 @@ export class BlobStore {
     } catch (error) {
       await unlink(tmp).catch(() => {});
       throw error;
+    }
+  }
+}
+
+/**
+ * `store.ingest`, attempted again when the body breaks off (the next attempt resumes from the
+ * bytes received). A digest mismatch or an HTTP refusal (BuildError) will not get better and is
+ * thrown at once. `describe` names the content and where it comes from, for every message.
+ */
+export async function ingestRetrying(
+  store: BlobStore, digest: string, source: RangeSource,
+  options: { size?: number; describe: () => string; onBytes?: (n: number) => void; signal: AbortSignal; attempts?: number },
+): Promise<number> {
+  const attempts = options.attempts ?? 5;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await store.ingest(digest, source, {
+        describe: options.describe(),
+        ...(options.size !== undefined ? { size: options.size } : {}),
+        ...(options.onBytes ? { onBytes: options.onBytes } : {}),
+      });
+    } catch (error) {
+      if (error instanceof BuildError || options.signal.aborted) throw error;
+      if (attempt >= attempts) throw new BuildError(`${options.describe()}: ${(error as Error).message}`);
     }
   }
 }

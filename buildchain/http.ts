@@ -1,0 +1,116 @@
+// HTTP for every download of the build (registries, yum repositories, spec sources): one undici
+// Agent carrying the connection pool and our TLS roots, retries with backoff where they may help,
+// redirects followed by hand, network errors that name the URL.
+import { readFileSync } from 'node:fs';
+import { Agent, request, type Dispatcher } from 'undici';
+import { BuildError } from './errors.ts';
+
+/** Answers worth another attempt: the server or something on the way is busy or broken. */
+export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
+
+let sharedAgent: Agent | undefined;
+
+/** One connection pool for the whole build; the CA bundle that the launcher deferred is added here. */
+export function httpAgent(): Agent {
+  if (sharedAgent) return sharedAgent;
+  const extra = process.env.METALK8S_DEFERRED_CA_CERTS ?? process.env.NODE_EXTRA_CA_CERTS;
+  let ca: string[] | undefined;
+  if (extra) {
+    try {
+      ca = [...process.getBuiltinModule('node:tls').rootCertificates, readFileSync(extra, 'utf8')];
+    } catch (error) {
+      throw new BuildError(`${extra}: cannot read the extra CA certificates (${(error as Error).message})`);
+    }
+  }
+  sharedAgent = new Agent({ connections: 16, ...(ca ? { connect: { ca } } : {}) });
+  return sharedAgent;
+}
+
+export function isLoopback(host: string): boolean {
+  const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
+}
+
+/** An error naming the URL and the system's reason (ECONNREFUSED...); an abort stays an abort. */
+export function networkError(url: string, error: unknown): Error {
+  if ((error as Error).name === 'AbortError') return error as Error;
+  const cause = (error as { cause?: { code?: string } }).cause;
+  const code = (error as { code?: string }).code ?? cause?.code;
+  return new BuildError(`${url}: ${(error as Error).message}${code && !(error as Error).message.includes(code) ? ` (${code})` : ''}`);
+}
+
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    }, { once: true });
+  });
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** Where the answer came from, after redirects. */
+  url: string;
+}
+
+export interface GetOptions {
+  headers?: Record<string, string>;
+  signal: AbortSignal;
+  method?: 'GET' | 'HEAD';
+  /** Attempts after the first one for a retryable status or a broken connection (default 4). */
+  retries?: number;
+  /** First backoff delay, doubled at each retry (default 250 ms). */
+  retryDelayMs?: number;
+  dispatcher?: Dispatcher;
+}
+
+/** One request, redirects followed (at most 5); `authorization` never leaves its origin. */
+export async function requestFollowing(url: string, options: GetOptions): Promise<HttpResponse> {
+  let current = url;
+  let headers = options.headers ?? {};
+  for (let hop = 0; hop <= 5; hop += 1) {
+    const response = await request(current, {
+      method: options.method ?? 'GET', headers: { 'user-agent': 'metalk8s-buildchain', ...headers },
+      dispatcher: options.dispatcher ?? httpAgent(), signal: options.signal,
+    });
+    const location = response.headers.location;
+    if (response.statusCode >= 300 && response.statusCode < 400 && typeof location === 'string') {
+      await response.body.dump();
+      const next = new URL(location, current);
+      if (next.origin !== new URL(current).origin) {
+        const { authorization: _dropped, ...rest } = headers;
+        headers = rest;
+      }
+      current = next.href;
+      continue;
+    }
+    return { status: response.statusCode, headers: response.headers, body: response.body, url: current };
+  }
+  throw new BuildError(`${url}: too many redirects`);
+}
+
+/** A GET retried with backoff on broken connections and retryable statuses; other answers return. */
+export async function getWithRetries(url: string, options: GetOptions): Promise<HttpResponse> {
+  const retries = options.retries ?? 4;
+  const delay = options.retryDelayMs ?? 250;
+  for (let attempt = 0; ; attempt += 1) {
+    let response: HttpResponse;
+    try {
+      response = await requestFollowing(url, options);
+    } catch (error) {
+      if (options.signal.aborted || attempt >= retries || error instanceof BuildError) throw networkError(url, error);
+      await sleep(delay * 2 ** attempt, options.signal);
+      continue;
+    }
+    if (RETRYABLE_STATUS.has(response.status) && attempt < retries) {
+      response.body.resume();
+      await sleep(delay * 2 ** attempt, options.signal);
+      continue;
+    }
+    return response;
+  }
+}
