@@ -21,3 +21,38 @@ export function readYamlFile(file: string, missingHint = ''): unknown {
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/**
+ * Readers for the entries of a declarations file, each error naming the file, the entry and the
+ * field: `where` is the entry's path (`remote[3] (nginx)`).
+ */
+export function declarationReader(file: string, doc: Record<string, unknown>) {
+  const seen = new Map<string, string>();
+  return {
+    /** A non-empty string; a number (YAML's reading of 1.10) is refused with the fix. */
+    string(entry: Record<string, unknown>, key: string, where: string): string {
+      const value = entry[key];
+      if (typeof value === 'number') throw new BuildError(`${file}: ${where}.${key} is the number ${value}; quote it ("${value}") so that YAML keeps it as written`);
+      if (typeof value !== 'string' || value === '') throw new BuildError(`${file}: ${where}.${key} is missing (a non-empty string)`);
+      return value;
+    },
+    optionalString(entry: Record<string, unknown>, key: string, where: string): string | undefined {
+      return entry[key] === undefined ? undefined : this.string(entry, key, where);
+    },
+    /** A top-level list of mappings (absent: empty). */
+    list(key: string, parent: Record<string, unknown> = doc, prefix = ''): Record<string, unknown>[] {
+      const value = parent[key] ?? [];
+      if (!Array.isArray(value)) throw new BuildError(`${file}: "${prefix}${key}" must be a list`);
+      return value.map((entry: unknown, index) => {
+        if (!isRecord(entry)) throw new BuildError(`${file}: ${prefix}${key}[${index}] must be a mapping`);
+        return entry;
+      });
+    },
+    /** Refuses a second entry with the same name. */
+    unique(name: string, where: string): void {
+      const earlier = seen.get(name);
+      if (earlier) throw new BuildError(`${file}: ${where}.name "${name}" is already declared at ${earlier}`);
+      seen.set(name, where);
+    },
+  };
+}

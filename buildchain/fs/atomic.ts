@@ -35,3 +35,26 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
 export async function copyFileAtomic(source: string, target: string): Promise<void> {
   await withAtomicFile(target, (tmp) => copyFile(source, tmp));
 }
+
+/**
+ * Fills a fresh directory beside `dir` with `fill`, then swaps it in: a reader sees the old
+ * directory or the new one, never a mix, and a failure leaves the old one as it was.
+ */
+export async function replaceDirectory(dir: string, fill: (staging: string) => Promise<void>): Promise<void> {
+  const staging = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  try {
+    await fill(staging);
+    const old = `${staging}.old`;
+    await rm(old, { recursive: true, force: true });
+    await rename(dir, old).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+    await rename(staging, dir);
+    await rm(old, { recursive: true, force: true });
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { BuildError } from '../errors.ts';
-import { isRecord, readYamlFile } from '../yaml-file.ts';
+import { declarationReader, isRecord, readYamlFile } from '../yaml-file.ts';
 import { parseDigest } from './digest.ts';
 import type { Platform } from './media-types.ts';
 import { DEFAULT_PLATFORM, parsePlatform } from './pull.ts';
@@ -38,27 +38,10 @@ const NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 export function loadImageDeclarations(file: string): ImageDeclarations {
   const doc = readYamlFile(file, 'IMAGES_FILE');
   if (!isRecord(doc)) throw new BuildError(`${file}: expected a mapping with "remote" and "local" lists`);
-  const seen = new Map<string, string>();
-  const identity = (name: string, where: string): void => {
-    const earlier = seen.get(name);
-    if (earlier) throw new BuildError(`${file}: ${where}.name "${name}" is already declared at ${earlier}`);
-    seen.set(name, where);
-  };
-  const field = (entry: Record<string, unknown>, key: string, where: string): string => {
-    const value = entry[key];
-    if (typeof value === 'number') throw new BuildError(`${file}: ${where}.${key} is the number ${value}; quote it ("${value}") so that YAML keeps it as written`);
-    if (typeof value !== 'string' || value === '') throw new BuildError(`${file}: ${where}.${key} is missing (a non-empty string)`);
-    return value;
-  };
-  const list = (key: string): Record<string, unknown>[] => {
-    const value = doc[key] ?? [];
-    if (!Array.isArray(value)) throw new BuildError(`${file}: "${key}" must be a list`);
-    return value.map((entry: unknown, index) => {
-      if (!isRecord(entry)) throw new BuildError(`${file}: ${key}[${index}] must be a mapping`);
-      return entry;
-    });
-  };
-
+  const read = declarationReader(file, doc);
+  const field = read.string.bind(read);
+  const identity = read.unique.bind(read);
+  const list = (key: string) => read.list(key);
   const remote = list('remote').map((entry, index): RemoteImage => {
     const where = `remote[${index}]${typeof entry.name === 'string' ? ` (${entry.name})` : ''}`;
     const name = field(entry, 'name', where);

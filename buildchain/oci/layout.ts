@@ -5,10 +5,9 @@
 //   version                  "Directory Transport Version: 1.1"
 // Files are hard links into the blob store, so identical layers are one inode everywhere.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { BuildError } from '../errors.ts';
-import { writeFileAtomic } from '../fs/atomic.ts';
+import { replaceDirectory, writeFileAtomic } from '../fs/atomic.ts';
 import { digestHex, parseDigest, sha256Digest } from './digest.ts';
 import { IMAGE_MANIFESTS, MANIFEST_INDEXES, manifestMediaType, type Descriptor, type ImageManifest, type ManifestIndex } from './media-types.ts';
 import type { PulledImage } from './pull.ts';
@@ -31,25 +30,12 @@ export function layoutFiles(image: PulledImage): string[] {
  * `dir` and moved into place, so a reader sees the old layout or the new one, never a mix.
  */
 export async function writeDirLayout(store: BlobStore, image: PulledImage, dir: string): Promise<void> {
-  const staging = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
-  try {
+  await replaceDirectory(dir, async (staging) => {
     await store.linkTo(image.top.digest, join(staging, 'manifest.json'));
     if (image.child) await store.linkTo(image.child.digest, join(staging, `${digestHex(image.child.digest)}.manifest.json`));
     for (const blob of image.blobs) await store.linkTo(blob.digest, join(staging, digestHex(blob.digest)));
     await writeFileAtomic(join(staging, 'version'), DIR_TRANSPORT_VERSION);
-    const old = `${staging}.old`;
-    await rm(old, { recursive: true, force: true });
-    await rename(dir, old).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'ENOENT') throw error;
-    });
-    await rename(staging, dir);
-    await rm(old, { recursive: true, force: true });
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
-  }
+  });
 }
 
 /** A manifest read from a layout: its bytes' digest, type, and parsed content. */
