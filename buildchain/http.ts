@@ -114,3 +114,23 @@ export async function getWithRetries(url: string, options: GetOptions): Promise<
     return response;
   }
 }
+
+/** Why a probe failed, in a few words: a timeout, the system's code (ECONNREFUSED), or the message. */
+export function failureReason(error: unknown, timeoutMs: number): string {
+  if ((error as Error).name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
+  return (error as { cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code ?? (error as Error).message;
+}
+
+/**
+ * A download source for BlobStore.ingest over plain HTTP: asks for the bytes from `offset` on;
+ * a 206 answer resumes there, a 200 starts again from 0. `what` names the content in errors.
+ */
+export function rangeSource(url: string, signal: AbortSignal, what: string) {
+  return async (offset: number): Promise<{ body: HttpResponse['body']; start: number }> => {
+    const response = await getWithRetries(url, { signal, headers: offset > 0 ? { range: `bytes=${offset}-` } : {} });
+    if (response.status === 206) return { body: response.body, start: offset };
+    if (response.status === 200) return { body: response.body, start: 0 };
+    await response.body.dump();
+    throw new BuildError(`${url}: HTTP ${response.status} (${what})`);
+  };
+}

@@ -2,6 +2,7 @@
 // its tokens), one limit on parallel blob downloads whatever the number of images in flight.
 import { limitConcurrency } from '../concurrency.ts';
 import { BuildError } from '../errors.ts';
+import { failureReason } from '../http.ts';
 import { loadCredentials, type CredentialLookup } from './credentials.ts';
 import type { Platform } from './media-types.ts';
 import { pullImage, type PulledImage } from './pull.ts';
@@ -67,9 +68,7 @@ export class ImagePuller {
         await client.ping(AbortSignal.timeout(timeoutMs));
         return undefined;
       } catch (error) {
-        const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s`
-          : ((error as { cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code ?? (error as Error).message);
-        return { registry, origin: client.endpoint.origin, reason };
+        return { registry, origin: client.endpoint.origin, reason: failureReason(error, timeoutMs) };
       }
     }));
     return results.filter((entry): entry is Unreachable => entry !== undefined);

@@ -1,0 +1,94 @@
+// The resolved package closure, written to BUILD_ROOT/packages.lock.json: what the ISO's
+// repositories hold (name, EVR, arch, checksum, source repository), read by the SBOM. Committed
+// as packages-rpm/packages.lock.json, it replaces resolution: the build fetches exactly those
+// files, with no metadata download, and is reproducible.
+import { readFileSync } from 'node:fs';
+import { BuildError } from '../errors.ts';
+import { sha256Digest } from '../oci/digest.ts';
+import type { PackageDeclarations } from './declarations.ts';
+import type { RpmPackage } from './metadata.ts';
+import { storeDigest } from './repository.ts';
+
+export interface LockedPackage {
+  name: string;
+  epoch: string;
+  version: string;
+  release: string;
+  arch: string;
+  repo: string;
+  /** Relative to the repository's base URL. */
+  location: string;
+  size: number;
+  digest: string;
+}
+
+/** A repository's public key, as fetched when the closure was resolved. */
+export interface LockedKey {
+  repo: string;
+  /** As declared: a URL, or a path relative to the repository's base URL. */
+  url: string;
+  /** Its name in the ISO repository: RPM-GPG-KEY-metalk8s-<repo>-7_<n>. */
+  file: string;
+  digest: string;
+}
+
+export interface PackageLock {
+  lockVersion: 1;
+  /** Digest of the declarations the closure was resolved from: a changed declaration stales it. */
+  inputs: string;
+  packages: LockedPackage[];
+  keys: LockedKey[];
+}
+
+/** What the closure depends on: repositories, requests and exclusions (mirrors are copies: not). */
+export function lockInputs(declarations: PackageDeclarations): string {
+  return sha256Digest(JSON.stringify({
+    repositories: declarations.repositories.map(({ name, baseurl, priority, gpgkeys, iso }) => ({ name, baseurl, priority, gpgkeys, iso })),
+    requests: declarations.requests.map(({ name, version }) => ({ name, version: version ?? null })),
+    exclude: [...declarations.exclude].sort(),
+  }));
+}
+
+/** The lock of a resolved closure: only packages of repositories the ISO ships. */
+export function lockOf(declarations: PackageDeclarations, closure: readonly RpmPackage[], keys: LockedKey[]): PackageLock {
+  const shipped = new Set(declarations.repositories.filter((repo) => repo.iso).map((repo) => repo.name));
+  const packages = closure.filter((pkg) => shipped.has(pkg.repo));
+  return {
+    lockVersion: 1,
+    inputs: lockInputs(declarations),
+    keys,
+    packages: packages.map((pkg) => ({
+      name: pkg.name, epoch: pkg.epoch, version: pkg.version, release: pkg.release, arch: pkg.arch,
+      repo: pkg.repo, location: pkg.location, size: pkg.size, digest: storeDigest(pkg.checksum, `${pkg.repo}: ${pkg.location}`),
+    })),
+  };
+}
+
+export function formatLock(lock: PackageLock): string {
+  return `${JSON.stringify(lock, null, 2)}\n`;
+}
+
+export function readLock(file: string): PackageLock {
+  let lock: PackageLock;
+  try {
+    lock = JSON.parse(readFileSync(file, 'utf8')) as PackageLock;
+  } catch (error) {
+    throw new BuildError(`${file}: not a package lock (${(error as Error).message})`);
+  }
+  if (lock.lockVersion !== 1 || typeof lock.inputs !== 'string' || !Array.isArray(lock.packages) || !Array.isArray(lock.keys)) {
+    throw new BuildError(`${file}: not a package lock of version 1 (lockVersion, inputs, packages, keys)`);
+  }
+  for (const [index, key] of lock.keys.entries()) {
+    if (typeof key.repo !== 'string' || typeof key.url !== 'string' || !/^RPM-GPG-KEY-[A-Za-z0-9._-]+$/.test(String(key.file)) || !/^sha256:[a-f0-9]{64}$/.test(String(key.digest))) {
+      throw new BuildError(`${file}: keys[${index}] needs repo, url, file (RPM-GPG-KEY-...) and a sha256 digest`);
+    }
+  }
+  for (const [index, pkg] of lock.packages.entries()) {
+    for (const key of ['name', 'epoch', 'version', 'release', 'arch', 'repo', 'location', 'digest'] as const) {
+      if (typeof pkg[key] !== 'string' || pkg[key] === '') throw new BuildError(`${file}: packages[${index}].${key} is missing`);
+    }
+    if (!/^sha256:[a-f0-9]{64}$/.test(pkg.digest)) throw new BuildError(`${file}: packages[${index}].digest "${pkg.digest}" is not a sha256 digest`);
+    if (/(^|\/)\.\.(\/|$)/.test(pkg.location) || pkg.location.startsWith('/')) throw new BuildError(`${file}: packages[${index}].location "${pkg.location}" leaves the repository`);
+  }
+  return lock;
+}

@@ -1,0 +1,111 @@
+// A yum repository over HTTP: repomd.xml, then its primary (and, on demand, filelists) metadata,
+// fetched into the shared blob store by checksum so a later build reads them from disk, and
+// package URLs. Mirrors come from `.env`: YUM_MIRROR_<NAME>=<base URL>.
+import type { Readable } from 'node:stream';
+import { BuildError } from '../errors.ts';
+import { failureReason, getWithRetries, rangeSource, requestFollowing } from '../http.ts';
+import { ingestRetrying, type BlobStore } from '../oci/store.ts';
+import { openMetadata, parseFilelists, parsePrimary, parseRepomd, type RepomdEntry, type RpmPackage } from './metadata.ts';
+
+export interface RepositorySource {
+  name: string;
+  baseurl: string;
+  /** Lower wins, as yum's priority: a package in a lower-priority repository is preferred. */
+  priority: number;
+}
+
+export function mirrorKey(repo: string): string {
+  return `YUM_MIRROR_${repo.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/** The base URL requests go to: the repository's mirror when `.env` sets one. */
+export function effectiveBaseurl(source: RepositorySource, mirrors: ReadonlyMap<string, string>): string {
+  const mirror = mirrors.get(source.name.toLowerCase().replace(/[^a-z0-9]/g, '_')) ?? mirrors.get(source.name.toLowerCase());
+  return (mirror ?? source.baseurl).replace(/\/+$/, '');
+}
+
+/** A sha256 checksum as a store digest; other algorithms are refused with the file's name. */
+export function storeDigest(checksum: { type: string; value: string }, what: string): string {
+  const type = checksum.type === 'sha' ? 'sha1' : checksum.type;
+  if (type !== 'sha256' || !/^[a-f0-9]{64}$/.test(checksum.value)) {
+    throw new BuildError(`${what}: checksum "${checksum.type}:${checksum.value}" is not sha256; only sha256 repositories are supported (createrepo_c --checksum sha256)`);
+  }
+  return `sha256:${checksum.value}`;
+}
+
+export class YumRepository {
+  readonly baseurl: string;
+  #repomd: Promise<Map<string, RepomdEntry>> | undefined;
+  #packages: Promise<RpmPackage[]> | undefined;
+
+  constructor(readonly source: RepositorySource, mirrors: ReadonlyMap<string, string>, readonly store: BlobStore) {
+    this.baseurl = effectiveBaseurl(source, mirrors);
+  }
+
+  url(location: string): string {
+    return `${this.baseurl}/${location.replace(/^\/+/, '')}`;
+  }
+
+  /** Answers whether repomd.xml can be fetched; a reason when not. */
+  async probe(timeoutMs = 5000): Promise<string | undefined> {
+    const url = this.url('repodata/repomd.xml');
+    try {
+      const response = await requestFollowing(url, { signal: AbortSignal.timeout(timeoutMs) });
+      await response.body.dump();
+      return response.status === 200 ? undefined : `HTTP ${response.status}`;
+    } catch (error) {
+      return failureReason(error, timeoutMs);
+    }
+  }
+
+  repomd(signal: AbortSignal): Promise<Map<string, RepomdEntry>> {
+    this.#repomd ??= (async () => {
+      const url = this.url('repodata/repomd.xml');
+      const response = await getWithRetries(url, { signal });
+      if (response.status !== 200) {
+        await response.body.dump();
+        throw new BuildError(`${url}: HTTP ${response.status} (repository ${this.source.name})`);
+      }
+      return parseRepomd(response.body, url);
+    })();
+    return this.#repomd;
+  }
+
+  /** A metadata file (primary, filelists) from the store, fetched and verified first if needed. */
+  async #metadata(type: string, signal: AbortSignal): Promise<{ stream: Readable; url: string }> {
+    const entry = (await this.repomd(signal)).get(type);
+    const repomdUrl = this.url('repodata/repomd.xml');
+    if (!entry) throw new BuildError(`${repomdUrl}: no ${type} metadata listed`);
+    const url = this.url(entry.location);
+    const digest = storeDigest(entry.checksum, `${repomdUrl}: ${type}`);
+    await ingestRetrying(this.store, digest, rangeSource(url, signal, `${type} metadata of repository ${this.source.name}`), { signal, describe: () => `${url} (repository ${this.source.name})`, ...(entry.size !== undefined ? { size: entry.size } : {}) });
+    return { stream: openMetadata(this.store.path(digest), entry.location), url };
+  }
+
+  packages(signal: AbortSignal): Promise<RpmPackage[]> {
+    this.#packages ??= this.#metadata('primary', signal).then(({ stream, url }) => parsePrimary(stream, this.source.name, url));
+    return this.#packages;
+  }
+
+  /**
+   * The packages (by checksum) that own each of `paths`, from filelists.xml: read only when a file
+   * dependency is not among the files primary.xml lists, and only the asked paths are kept.
+   */
+  async fileOwners(paths: ReadonlySet<string>, signal: AbortSignal): Promise<Map<string, string[]>> {
+    const owners = new Map<string, string[]>();
+    const { stream, url } = await this.#metadata('filelists', signal);
+    await parseFilelists(stream, url, (pkgid, files) => {
+      for (const file of files) if (paths.has(file)) owners.set(file, [...(owners.get(file) ?? []), pkgid]);
+    });
+    return owners;
+  }
+
+}
+
+/** The error a build stops with when repositories do not answer: each one, and its `.env` key. */
+export function unreachableRepositories(entries: readonly { name: string; baseurl: string; reason: string }[]): BuildError {
+  const lines = entries.map((entry) => `  ${entry.name} (${entry.baseurl}/repodata/repomd.xml): ${entry.reason}`);
+  const keys = entries.map((entry) => `${mirrorKey(entry.name)}=<mirror base URL>`).join('\n  ');
+  return new BuildError(`cannot reach ${entries.length} yum repositor${entries.length === 1 ? 'y' : 'ies'}:\n${lines.join('\n')}\n`
+    + `point them at reachable mirrors in .env:\n  ${keys}`);
+}
