@@ -26,7 +26,8 @@ export const SETTINGS = {
   SOURCE_DATE_EPOCH: ['', 'seconds since 1970: fixes every timestamp for byte-reproducible output'],
   REGISTRY_MIRRORS: ['', 'registry=mirror pairs, comma-separated (docker.io=127.0.0.1:5000,...)'],
   IMAGES_FILE: ['images/images.yaml', 'container image declarations: remote images by digest, local image definitions'],
-  PULL_JOBS: ['8', 'blob downloads running at once, over all images'],
+  PULL_JOBS: ['8', 'downloads running at once: image blobs over all images, packages over all repositories'],
+  PACKAGES_FILE: ['packages-rpm/packages.yaml', 'package declarations: source repositories, packages to fetch, packages built from spec'],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -58,6 +59,7 @@ export interface BuildConfig {
   };
   sourceDateEpoch: number | undefined;
   imagesFile: string;
+  packagesFile: string;
   pullJobs: number;
   registryMirrors: ReadonlyMap<string, string>;
   /** Lowercased repository name -> mirror base URL. */
@@ -117,6 +119,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     },
     sourceDateEpoch: parseEpoch(get('SOURCE_DATE_EPOCH'), origin('SOURCE_DATE_EPOCH')),
     imagesFile: resolve(root, get('IMAGES_FILE')),
+    packagesFile: resolve(root, get('PACKAGES_FILE')),
     pullJobs: parsePositive(get('PULL_JOBS'), origin('PULL_JOBS'), 'PULL_JOBS'),
     registryMirrors: parsePairs(get('REGISTRY_MIRRORS'), origin('REGISTRY_MIRRORS'), 'REGISTRY_MIRRORS'),
     yumMirrors: collectPrefixed('YUM_MIRROR_', env, dotenv),

@@ -34,7 +34,7 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
   const checksums = join(config.buildRoot, 'SHA256SUM');
   return [
     { name: 'iso', doc: `Build the ${config.projectName} ISO and its SHA256SUM.`, task_dep: ['_iso_build', '_iso_digest'] },
-    { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', 'salt_tree', 'images'] },
+    { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', 'salt_tree', 'images', 'packaging'] },
     {
       name: '_iso_mkdir_root',
       doc: 'Create the ISO tree.',

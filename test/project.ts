@@ -6,6 +6,7 @@ import { buildRootTasks } from '../tasks/build-root.ts';
 import { imageTasks } from '../tasks/images.ts';
 import { isoTasks } from '../tasks/iso.ts';
 import { lintTasks } from '../tasks/lint.ts';
+import { packagingTasks } from '../tasks/packaging.ts';
 import { saltTreeTasks } from '../tasks/salt-tree.ts';
 import { toolCheckTasks } from '../tasks/tools.ts';
 import { PROJECT_ROOT, tempDir } from './helpers.ts';
@@ -15,7 +16,7 @@ export function project(files: Record<string, string>): string {
   const root = tempDir();
   copyFileSync(join(PROJECT_ROOT, 'VERSION'), join(root, 'VERSION'));
   copyFileSync(join(PROJECT_ROOT, '.yamllint.yaml'), join(root, '.yamllint.yaml'));
-  for (const [path, text] of Object.entries({ 'images/images.yaml': 'remote: []\nlocal: []\n', ...files })) {
+  for (const [path, text] of Object.entries({ 'images/images.yaml': 'remote: []\nlocal: []\n', 'packages-rpm/packages.yaml': 'repositories: []\npackages: []\n', ...files })) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), text);
   }
@@ -24,6 +25,6 @@ export function project(files: Record<string, string>): string {
 
 export function metalk8sTasks(root: string, env: NodeJS.ProcessEnv = {}) {
   const config = loadConfig(root, env);
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...isoTasks(config), ...lintTasks(config)];
+  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...isoTasks(config), ...lintTasks(config)];
 }
 
