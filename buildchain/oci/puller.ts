@@ -6,7 +6,7 @@ import { failureReason } from '../http.ts';
 import { loadCredentials, type CredentialLookup } from './credentials.ts';
 import type { Platform } from './media-types.ts';
 import { pullImage, type PulledImage } from './pull.ts';
-import { RegistryClient, resolveEndpoint, type ClientOptions } from './registry.ts';
+import { RegistryClient, resolveEndpoint } from './registry.ts';
 import type { BlobStore } from './store.ts';
 
 export interface PullerOptions {
@@ -17,7 +17,6 @@ export interface PullerOptions {
   /** Blob downloads running at once, over all images. */
   concurrency?: number;
   retryDelayMs?: number;
-  dispatcher?: ClientOptions['dispatcher'];
 }
 
 export interface Unreachable {
@@ -42,7 +41,6 @@ export class ImagePuller {
       client = new RegistryClient(resolveEndpoint(registry, this.options.mirrors ?? new Map()), {
         credentials: this.#credentials,
         ...(this.options.retryDelayMs !== undefined ? { retryDelayMs: this.options.retryDelayMs } : {}),
-        ...(this.options.dispatcher ? { dispatcher: this.options.dispatcher } : {}),
       });
       this.#clients.set(registry, client);
     }

@@ -1,11 +1,9 @@
 // A client of the registry v2 / OCI distribution pull API: `/v2/` probe, token and basic auth,
 // manifests by digest with content negotiation, blobs with Range, retries with backoff.
-// undici's request() rather than fetch(): bodies come as Node streams with backpressure, and one
-// Agent carries the connection pool and our TLS roots for every registry.
+// HTTP goes through buildchain/http.ts: one connection pool, our TLS roots, streamed bodies.
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
 import { BuildError } from '../errors.ts';
-import { RETRYABLE_STATUS, httpAgent, isLoopback, networkError, requestFollowing, sleep, type HttpResponse } from '../http.ts';
+import { RETRYABLE_STATUS, isLoopback, networkError, requestFollowing, requestOnce, sleep, type HttpResponse } from '../http.ts';
 import type { CredentialLookup, Credentials } from './credentials.ts';
 
 export interface Endpoint {
@@ -31,7 +29,6 @@ export function resolveEndpoint(registry: string, mirrors: ReadonlyMap<string, s
 
 export interface ClientOptions {
   credentials: CredentialLookup;
-  dispatcher?: Dispatcher;
   /** Attempts after the first one for a 5xx/429 answer or a broken connection. */
   retries?: number;
   /** First backoff delay; doubled at each retry. */
@@ -44,21 +41,19 @@ const MAX_MANIFEST_BYTES = 4 << 20;
 
 export class RegistryClient {
   readonly #tokens = new Map<string, string>();
-  readonly #dispatcher: Dispatcher;
   readonly #retries: number;
   readonly #delay: number;
 
   constructor(readonly endpoint: Endpoint, readonly options: ClientOptions) {
-    this.#dispatcher = options.dispatcher ?? httpAgent();
     this.#retries = options.retries ?? 4;
     this.#delay = options.retryDelayMs ?? 250;
   }
 
   /** Answers the `/v2/` probe's HTTP status (200 or 401 both mean "a registry is here"). */
   async ping(signal: AbortSignal): Promise<number> {
-    const response = await this.#fetchOnce('GET', `${this.endpoint.origin}/v2/`, {}, signal);
+    const response = await requestOnce(`${this.endpoint.origin}/v2/`, { signal });
     await response.body.dump();
-    return response.statusCode;
+    return response.status;
   }
 
   /** A manifest as served (bytes unchanged) and its media type. */
@@ -141,16 +136,16 @@ export class RegistryClient {
     if (params.service) tokenUrl.searchParams.set('service', params.service);
     tokenUrl.searchParams.set('scope', params.scope ?? scope);
     const headers: Record<string, string> = credentials ? { authorization: basic(credentials) } : {};
-    const response = await this.#fetchOnce('GET', tokenUrl.href, headers, signal);
-    if (response.statusCode === 401 || response.statusCode === 403) {
+    const response = await requestOnce(tokenUrl.href, { headers, signal });
+    if (response.status === 401 || response.status === 403) {
       await response.body.dump();
       throw credentials
-        ? new BuildError(`${tokenUrl.origin}${tokenUrl.pathname}: refused the credentials for ${this.endpoint.registry} (HTTP ${response.statusCode})`)
+        ? new BuildError(`${tokenUrl.origin}${tokenUrl.pathname}: refused the credentials for ${this.endpoint.registry} (HTTP ${response.status})`)
         : missingCredentials(url, this.endpoint.registry);
     }
-    if (response.statusCode !== 200) {
+    if (response.status !== 200) {
       await response.body.dump();
-      throw new BuildError(`${tokenUrl.href}: token request answered HTTP ${response.statusCode}`);
+      throw new BuildError(`${tokenUrl.href}: token request answered HTTP ${response.status}`);
     }
     const body = (await response.body.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
@@ -160,11 +155,7 @@ export class RegistryClient {
 
   /** Redirects are followed (blob storage often sits behind them); credentials never leave their origin. */
   #follow(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
-    return requestFollowing(url, { method, headers, signal, dispatcher: this.#dispatcher });
-  }
-
-  #fetchOnce(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    return request(url, { method, headers: { 'user-agent': 'metalk8s-buildchain', ...headers }, dispatcher: this.#dispatcher, signal });
+    return requestFollowing(url, { method, headers, signal });
   }
 
   async #failure(response: Response, what: string): Promise<BuildError> {
