@@ -1,5 +1,5 @@
 // Yum repository metadata (createrepo's format): repomd.xml, then primary.xml and, when a file
-// dependency needs it, filelists.xml, parsed as streams (primary is tens of MB compressed) with
+// dependency needs it, filelists.xml, parsed as streams (primary is tens of MB) with
 // saxes. Compressed with gzip (zlib), xz or zstd (their Debian tools, streaming).
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -43,7 +43,7 @@ async function parseXml(input: Readable, where: string, handlers: {
   close(name: string): void;
   text?(text: string): void;
 }): Promise<void> {
-  const parser = new SaxesParser();
+  const parser = new SaxesParser({ position: false });
   parser.on('opentag', (node) => handlers.open(node.name, node.attributes as Record<string, string>));
   parser.on('closetag', (node) => handlers.close(node.name));
   if (handlers.text) parser.on('text', handlers.text);
@@ -100,9 +100,103 @@ function capability(attributes: Record<string, string>): Capability {
   return { name, flags, evr: { epoch: attributes.epoch ?? '0', version: attributes.ver, release: attributes.rel } };
 }
 
+const ENTITY = /&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(amp|lt|gt|quot|apos));/g;
+const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const ATTRIBUTE = /\s([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
+
+function decodeEntities(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(ENTITY, (_, hex?: string, decimal?: string, name?: string) =>
+    name ? NAMED_ENTITIES[name]! : String.fromCodePoint(parseInt(hex ?? decimal!, hex ? 16 : 10)));
+}
+
+function attributesOf(tag: string): Record<string, string> {
+  const attributes: Record<string, string> = {};
+  // exec on the shared global expression: matchAll would clone it for every tag.
+  ATTRIBUTE.lastIndex = 0;
+  for (let match = ATTRIBUTE.exec(tag); match; match = ATTRIBUTE.exec(tag)) attributes[match[1]!] = decodeEntities(match[2] ?? match[3]!);
+  return attributes;
+}
+
+/** The text of the first `<tag>text</tag>` (or `<tag attributes>text</tag>`) in `block`, or ''. */
+function elementText(block: string, tag: string): string {
+  const plain = block.indexOf(`<${tag}>`);
+  let open: number;
+  if (plain >= 0) open = plain + tag.length + 1;
+  else {
+    const at = block.indexOf(`<${tag} `);
+    if (at < 0) return '';
+    open = block.indexOf('>', at);
+    if (block[open - 1] === '/') return '';
+  }
+  return decodeEntities(block.slice(open + 1, block.indexOf(`</${tag}>`, open)));
+}
+
+/** The attributes of the first `<tag .../>` or `<tag ...>` in `block`. */
+function elementAttributes(block: string, tag: string): Record<string, string> {
+  const at = block.indexOf(`<${tag} `);
+  return at < 0 ? {} : attributesOf(block.slice(at, block.indexOf('>', at)));
+}
+
+/**
+ * A copy of a kept string that does not hold on to the text it was cut from: V8 makes substrings
+ * of 13 characters or more point into their parent, here a whole decompressed chunk, and the
+ * memory of a parse would grow with the size of primary.xml instead of its number of packages.
+ */
+function own(value: string): string {
+  return value.length < 13 ? value : Buffer.from(value, 'utf8').toString('utf8');
+}
+
+/** One `<package>` element of primary.xml, as createrepo writes it. */
+function packageOf(block: string, repo: string, intern: (value: string) => string): RpmPackage {
+  const version = elementAttributes(block, 'version');
+  const checksum = block.indexOf('<checksum ');
+  const capabilities = (section: string): Capability[] => {
+    const start = block.indexOf(`<${section}>`);
+    if (start < 0) return [];
+    const part = block.slice(start, block.indexOf(`</${section}>`, start));
+    const list: Capability[] = [];
+    for (let at = part.indexOf('<rpm:entry '); at >= 0; at = part.indexOf('<rpm:entry ', at + 1)) {
+      const entry = capability(attributesOf(part.slice(at, part.indexOf('>', at))));
+      entry.name = intern(entry.name);
+      if (entry.evr) entry.evr = { epoch: own(entry.evr.epoch ?? '0'), version: own(entry.evr.version), release: entry.evr.release === undefined ? undefined : own(entry.evr.release) };
+      list.push(entry);
+    }
+    return list;
+  };
+  const files: string[] = [];
+  for (let at = block.indexOf('<file'); at >= 0; at = block.indexOf('<file', at + 1)) {
+    const open = block.indexOf('>', at);
+    if (block[at + 5] !== '>' && block[at + 5] !== ' ') continue;
+    files.push(intern(decodeEntities(block.slice(open + 1, block.indexOf('</file>', open)))));
+  }
+  return {
+    repo,
+    name: intern(elementText(block, 'name')),
+    arch: intern(elementText(block, 'arch')),
+    epoch: version.epoch || '0',
+    version: own(version.ver ?? ''),
+    release: own(version.rel ?? ''),
+    checksum: checksum < 0 ? { type: '', value: '' } : {
+      type: attributesOf(block.slice(checksum, block.indexOf('>', checksum))).type ?? '',
+      value: own(elementText(block, 'checksum').trim()),
+    },
+    location: own(elementAttributes(block, 'location').href ?? ''),
+    size: Number(elementAttributes(block, 'size').package ?? 0),
+    sourcerpm: own(elementText(block, 'rpm:sourcerpm')),
+    provides: capabilities('rpm:provides'),
+    requires: capabilities('rpm:requires'),
+    files,
+  };
+}
+
 /**
  * Every package of a primary.xml. Only what resolution and download need is kept (no
- * descriptions, no changelogs), with repeated strings shared.
+ * descriptions, no changelogs), with repeated strings shared. primary.xml is most of a
+ * resolution's time, so it is not tokenized as general XML: each `<package>` element is cut out
+ * of the stream and read with indexOf and small regular expressions (about 8 times faster than
+ * a SAX parser here). That relies on what createrepo writes (escaped text, no CDATA); the
+ * package count the root element declares is checked against what was read.
  */
 export async function parsePrimary(input: Readable, repo: string, where: string): Promise<RpmPackage[]> {
   const packages: RpmPackage[] = [];
@@ -110,78 +204,43 @@ export async function parsePrimary(input: Readable, repo: string, where: string)
   const intern = (value: string) => {
     const known = strings.get(value);
     if (known !== undefined) return known;
-    strings.set(value, value);
-    return value;
+    const copy = own(value);
+    strings.set(copy, copy);
+    return copy;
   };
-  let pkg: RpmPackage | undefined;
-  let list: Capability[] | undefined;
-  let field: string | undefined;
-  let text = '';
-  let checksumType = '';
-  await parseXml(input, where, {
-    open(name, attributes) {
-      if (name === 'package') {
-        pkg = { repo, name: '', arch: '', epoch: '0', version: '', release: '', checksum: { type: '', value: '' }, location: '', size: 0, sourcerpm: '', provides: [], requires: [], files: [] };
-        return;
+  let declared: number | undefined;
+  let buffer = '';
+  input.setEncoding('utf8');
+  try {
+    for await (const chunk of input) {
+      buffer += chunk as string;
+      if (declared === undefined) {
+        const root = /<metadata\b[^>]*>/.exec(buffer);
+        if (root) declared = Number(attributesOf(root[0]).packages ?? NaN);
+        else if (buffer.length > 1 << 16) throw new BuildError(`${where}: not a primary.xml (no <metadata> root element)`);
       }
-      if (!pkg) return;
-      switch (name) {
-        case 'version':
-          pkg.epoch = attributes.epoch || '0';
-          pkg.version = attributes.ver ?? '';
-          pkg.release = attributes.rel ?? '';
+      let at = 0;
+      for (;;) {
+        const start = buffer.indexOf('<package', at);
+        if (start < 0) break;
+        const end = buffer.indexOf('</package>', start);
+        if (end < 0) {
+          at = start;
           break;
-        case 'location':
-          pkg.location = attributes.href ?? '';
-          break;
-        case 'size':
-          pkg.size = Number(attributes.package ?? 0);
-          break;
-        case 'rpm:provides':
-          list = pkg.provides;
-          break;
-        case 'rpm:requires':
-          list = pkg.requires;
-          break;
-        case 'rpm:entry':
-          if (list) {
-            const entry = capability(attributes);
-            entry.name = intern(entry.name);
-            list.push(entry);
-          }
-          break;
-        case 'checksum':
-          checksumType = attributes.type ?? '';
-          field = name;
-          text = '';
-          break;
-        case 'name': case 'arch': case 'file': case 'rpm:sourcerpm':
-          field = name;
-          text = '';
-          break;
-        default:
+        }
+        packages.push(packageOf(buffer.slice(start, end), repo, intern));
+        at = end + '</package>'.length;
       }
-    },
-    text(value) {
-      if (field) text += value;
-    },
-    close(name) {
-      if (!pkg) return;
-      if (name === field) {
-        if (name === 'name') pkg.name = intern(text);
-        else if (name === 'arch') pkg.arch = intern(text);
-        else if (name === 'file') pkg.files.push(intern(text));
-        else if (name === 'rpm:sourcerpm') pkg.sourcerpm = text;
-        else if (name === 'checksum') pkg.checksum = { type: checksumType, value: text.trim() };
-        field = undefined;
-      } else if (name === 'rpm:provides' || name === 'rpm:requires') {
-        list = undefined;
-      } else if (name === 'package') {
-        packages.push(pkg);
-        pkg = undefined;
-      }
-    },
-  });
+      buffer = buffer.slice(at);
+    }
+  } catch (error) {
+    if (error instanceof BuildError) throw error;
+    throw new BuildError(`${where}: ${(error as Error).message}`);
+  }
+  if (declared === undefined || !buffer.includes('</metadata>')) throw new BuildError(`${where}: truncated or not a primary.xml (no </metadata>)`);
+  if (declared !== packages.length) throw new BuildError(`${where}: declares ${declared} packages, ${packages.length} read`);
+  const broken = packages.find((pkg) => !pkg.name || !pkg.arch || !pkg.version || !pkg.location || !pkg.checksum.value);
+  if (broken) throw new BuildError(`${where}: a package entry lacks its name, arch, version, location or checksum (${broken.name || '?'})`);
   return packages;
 }
 
@@ -218,8 +277,9 @@ export async function parseFilelists(input: Readable, where: string, onPackage: 
 
 /** A metadata file's content, decompressed as its name says (.gz, .xz, .zst, .bz2, or plain). */
 export function openMetadata(path: string, name = path): Readable {
-  const file = createReadStream(path);
-  if (name.endsWith('.gz')) return file.pipe(createGunzip());
+  // Large chunks: the parser's per-write cost, not the bytes, is what small chunks multiply.
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  if (name.endsWith('.gz')) return file.pipe(createGunzip({ chunkSize: 1 << 20 }));
   const tool = name.endsWith('.xz') ? 'xz' : name.endsWith('.zst') ? 'zstd' : name.endsWith('.bz2') ? 'bzip2' : undefined;
   if (!tool) return file;
   const child = spawn(requireExecutable(tool), ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });

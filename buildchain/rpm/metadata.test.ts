@@ -1,0 +1,72 @@
+// primary.xml read by our scanner: what createrepo writes and what XML allows there (entities,
+// single quotes, self-closed sections, any chunk boundary), and refusals naming the file.
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { parsePrimary } from './metadata.ts';
+
+const PACKAGE = `<package type="rpm">
+  <name>c++-tools</name>
+  <arch>x86_64</arch>
+  <version epoch="2" ver="1.0" rel="3.el7"/>
+  <checksum type="sha256" pkgid="YES">${'ab'.repeat(32)}</checksum>
+  <summary>tools &lt;for&gt; C++</summary>
+  <description>a &amp; b, with </package> nowhere</description>
+  <size package='1234' installed="1" archive="2"/>
+  <location xml:base="http://mirror.example/" href="Packages/c/c&#43;&#x2B;-tools-1.0-3.el7.x86_64.rpm"/>
+  <format>
+    <rpm:sourcerpm>c++-tools-1.0-3.el7.src.rpm</rpm:sourcerpm>
+    <rpm:provides>
+      <rpm:entry name="c++-tools" flags="EQ" epoch="2" ver="1.0" rel="3.el7"/>
+      <rpm:entry name="libtool.so.1()(64bit)"/>
+    </rpm:provides>
+    <rpm:requires>
+      <rpm:entry name="/bin/sh" pre="1"/>
+      <rpm:entry name="glibc" flags="GE" epoch="0" ver="2.17"/>
+    </rpm:requires>
+    <rpm:obsoletes/>
+    <file>/usr/bin/c++tool</file>
+    <file type="dir">/etc/c++ &amp; more</file>
+  </format>
+</package>
+`.replace('with </package> nowhere', 'with nothing more');
+const NOARCH = `<package type="rpm"><name>doc</name><arch>noarch</arch><version epoch="0" ver="2" rel="1"/><checksum type="sha256" pkgid="YES">${'cd'.repeat(32)}</checksum><location href="doc-2-1.noarch.rpm"/><size package="9"/><format><rpm:provides/><rpm:requires/></format></package>`;
+
+function primary(packages: string[], declared = packages.length): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="${declared}">\n${packages.join('')}</metadata>\n`;
+}
+
+/** The document cut into chunks of `size` characters, as a stream would deliver it. */
+function chunked(text: string, size: number): Readable {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < text.length; at += size) chunks.push(Buffer.from(text.slice(at, at + size)));
+  return Readable.from(chunks);
+}
+
+describe('parsePrimary', () => {
+  it('reads names, versions, checksums, capabilities and files, at any chunk boundary', async () => {
+    const text = primary([PACKAGE, NOARCH]);
+    const expected = await parsePrimary(chunked(text, text.length), 'os', 'primary.xml');
+    expect(expected[0]).toMatchObject({
+      repo: 'os', name: 'c++-tools', arch: 'x86_64', epoch: '2', version: '1.0', release: '3.el7',
+      checksum: { type: 'sha256', value: 'ab'.repeat(32) }, location: 'Packages/c/c++-tools-1.0-3.el7.x86_64.rpm', size: 1234,
+      sourcerpm: 'c++-tools-1.0-3.el7.src.rpm',
+      provides: [{ name: 'c++-tools', flags: 'EQ', evr: { epoch: '2', version: '1.0', release: '3.el7' } }, { name: 'libtool.so.1()(64bit)' }],
+      requires: [{ name: '/bin/sh' }, { name: 'glibc', flags: 'GE', evr: { epoch: '0', version: '2.17' } }],
+      files: ['/usr/bin/c++tool', '/etc/c++ & more'],
+    });
+    expect(expected[1]).toMatchObject({ name: 'doc', arch: 'noarch', provides: [], requires: [], files: [] });
+    for (const size of [1, 7, 64, 333]) {
+      expect(await parsePrimary(chunked(text, size), 'os', 'primary.xml'), `chunks of ${size}`).toEqual(expected);
+    }
+  });
+
+  it('refuses a truncated file, a wrong package count and an entry without a checksum', async () => {
+    const text = primary([PACKAGE, NOARCH]);
+    await expect(parsePrimary(chunked(text.slice(0, text.length - 20), 50), 'os', 'x/primary.xml.gz'))
+      .rejects.toThrow('x/primary.xml.gz: truncated or not a primary.xml');
+    await expect(parsePrimary(chunked(primary([PACKAGE], 2), 50), 'os', 'x/primary.xml.gz'))
+      .rejects.toThrow('x/primary.xml.gz: declares 2 packages, 1 read');
+    await expect(parsePrimary(chunked(primary([NOARCH.replace(/<checksum.*<\/checksum>/, '')]), 50), 'os', 'x/primary.xml.gz'))
+      .rejects.toThrow('lacks its name, arch, version, location or checksum (doc)');
+  });
+});
