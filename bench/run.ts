@@ -8,6 +8,7 @@ import { benchEngine, engineTable } from './engine/bench.ts';
 import { benchIso, isoTable } from './iso/bench.ts';
 import { benchPull, pullTable } from './pull/bench.ts';
 import { benchRegistry, registryTable } from './registry/bench.ts';
+import { benchRpm, rpmTable } from './rpm/bench.ts';
 
 const BENCHES: Record<string, (root: string) => { results: unknown; table: string } | Promise<{ results: unknown; table: string }>> = {
   engine: (root) => {
@@ -25,6 +26,10 @@ const BENCHES: Record<string, (root: string) => { results: unknown; table: strin
   registry: async (root) => {
     const results = await benchRegistry(root);
     return { results, table: registryTable(results) };
+  },
+  rpm: async (root) => {
+    const results = await benchRpm(root);
+    return { results, table: rpmTable(results) };
   },
 };
 

@@ -19,6 +19,8 @@ export interface TestRpm {
   provides?: string[];
   /** Files the package owns (each gets a line of text); /usr/share/<name>/README always. */
   files?: string[];
+  /** Bytes of random payload (/usr/share/<name>/payload), for realistic download sizes. */
+  payloadBytes?: number;
 }
 
 function preamble(rpm: TestRpm): string[] {
@@ -31,9 +33,13 @@ function preamble(rpm: TestRpm): string[] {
 
 function payload(rpm: TestRpm): { install: string[]; files: string[] } {
   const files = [`/usr/share/${rpm.name}/README`, ...(rpm.files ?? [])];
+  const random = rpm.payloadBytes ? `/usr/share/${rpm.name}/payload` : undefined;
   return {
-    install: files.flatMap((file) => [`mkdir -p %{buildroot}$(dirname ${file})`, `echo '${rpm.name}-${rpm.version} ${file}' > %{buildroot}${file}`]),
-    files,
+    install: [
+      ...files.flatMap((file) => [`mkdir -p %{buildroot}$(dirname ${file})`, `echo '${rpm.name}-${rpm.version} ${file}' > %{buildroot}${file}`]),
+      ...(random ? [`head -c ${rpm.payloadBytes} /dev/urandom > %{buildroot}${random}`] : []),
+    ],
+    files: [...files, ...(random ? [random] : [])],
   };
 }
 
