@@ -28,6 +28,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   createrepo_c: 'createrepo-c',
   dnf: 'dnf',
   gpg: 'gnupg',
+  gpgconf: 'gnupg',
   hardlink: 'util-linux',
   xz: 'xz-utils',
   zstd: 'zstd',

@@ -122,6 +122,41 @@ describe('packaging tasks', () => {
     expect(new Set(lock.packages.map((pkg) => pkg.repo))).toEqual(new Set(['os']));
   });
 
+  it('signs built packages and every repository\'s metadata with GPG_KEY, reproducibly', { timeout: 120_000 }, async () => {
+    const served = await serveTestRepos();
+    const root = packagingProject(served, '{name: extra, baseurl: "https://extra.example.invalid/7/x86_64", iso: false}');
+    const gpg = requireTool('gpg');
+    const home = tempDir('mk8s-gnupg-');
+    const previous = process.env.GNUPGHOME;
+    process.env.GNUPGHOME = home;
+    try {
+      // A key older than SOURCE_DATE_EPOCH (1600000000), as a release key is.
+      await run(gpg, ['--batch', '--faked-system-time', '1500000000!', '--passphrase', '', '--quick-gen-key', 'MetalK8s Test <test@example.invalid>', 'ed25519', 'sign', 'never']);
+      const env = { ...mirrors(served), GPG_KEY: 'test@example.invalid' };
+      expect(failures(await runEngine(root, metalk8sTasks(root, env), ['packaging']))).toEqual([]);
+      const repos = join(root, '_build/root/packages/redhat');
+      for (const repo of ['os-el7', 'scality-el7']) {
+        await run(gpg, ['--batch', '--verify', join(repos, repo, 'repodata/repomd.xml.asc'), join(repos, repo, 'repodata/repomd.xml')]);
+      }
+      // rpm checks the package signature against the public key, imported in a database of its own.
+      const dbpath = tempDir('mk8s-rpmdb-');
+      const key = join(home, 'public.asc');
+      await run(gpg, ['--batch', '--armor', '--export', '--output', key, 'test@example.invalid']);
+      await run(requireTool('rpm'), ['--dbpath', dbpath, '--import', key]);
+      const checked = await run(requireTool('rpm'), ['--dbpath', dbpath, '-K', join(repos, 'scality-el7', 'hello-tool-1.0-1.el7.noarch.rpm')]);
+      expect(checked.stdout).toMatch(/digests signatures OK/);
+      // Signed at SOURCE_DATE_EPOCH with a deterministic (EdDSA) key: the same bytes again.
+      const signature = readFileSync(join(repos, 'os-el7', 'repodata/repomd.xml.asc'));
+      rmSync(join(root, '_build/root/packages'), { recursive: true });
+      expect(failures(await runEngine(root, metalk8sTasks(root, env), ['packaging']))).toEqual([]);
+      expect(readFileSync(join(repos, 'os-el7', 'repodata/repomd.xml.asc')).equals(signature)).toBe(true);
+    } finally {
+      await run(requireTool('gpgconf'), ['--kill', 'gpg-agent']).catch(() => undefined);
+      if (previous === undefined) delete process.env.GNUPGHOME;
+      else process.env.GNUPGHOME = previous;
+    }
+  });
+
   it('stops before any work naming unreachable repositories and their .env keys', { timeout: 60_000 }, async () => {
     const served = await serveTestRepos();
     const root = packagingProject(served);

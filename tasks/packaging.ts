@@ -20,6 +20,7 @@ import { nevra } from '../buildchain/rpm/metadata.ts';
 import { unreachableRepositories, YumRepository } from '../buildchain/rpm/repository.ts';
 import { resolveClosure } from '../buildchain/rpm/resolve.ts';
 import { buildRpms, buildSrpm } from '../buildchain/rpm/rpmbuild.ts';
+import { signDetached, signPackages, type Signer } from '../buildchain/rpm/sign.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 
 export function rpmRepositoriesRoot(config: BuildConfig): string {
@@ -255,6 +256,15 @@ export function packagingTasks(config: BuildConfig): TaskDefinition[] {
   ];
 }
 
+/** The signer of built packages and repository metadata, when GPG_KEY names a key. */
+function signerFor(config: BuildConfig, signal: AbortSignal): Signer | undefined {
+  if (!config.gpgKey) return undefined;
+  return {
+    gpg: requireExecutable(config.bin.gpg, 'GPG_BIN'), rpmsign: requireExecutable('rpmsign'),
+    key: config.gpgKey, sourceDateEpoch: config.sourceDateEpoch, signal,
+  };
+}
+
 function topdir(config: BuildConfig, pkg: SpecPackage): string {
   return join(config.buildRoot, 'rpmbuild', pkg.name);
 }
@@ -310,12 +320,14 @@ function specTasks(config: BuildConfig, work: Packaging, pkg: SpecPackage): Task
       task_dep: [`_build_rpm_packages:${pkg.name}/srpm`],
       file_dep: [srpm],
       targets: [builtList(config, pkg)],
-      uptodate: [config.sourceDateEpoch ?? null],
+      uptodate: [config.sourceDateEpoch ?? null, config.gpgKey ?? null],
       actions: [async (ctx) => {
         // A topdir of its own: --rebuild removes the sources it unpacks, which get_source owns.
         const rebuild = join(dir, 'rebuild');
         await rm(rebuild, { recursive: true, force: true });
         const rpms = await buildRpms(srpm, { ...options(ctx.signal), topdir: rebuild });
+        const signer = signerFor(config, ctx.signal);
+        if (signer) await signPackages(rpms, signer);
         await writeFileAtomic(builtList(config, pkg), `${rpms.join('\n')}\n`);
         ctx.log(rpms.map((rpm) => basename(rpm)).join('\n'));
       }],
@@ -334,7 +346,7 @@ function repositoryTask(config: BuildConfig, work: Packaging, name: string): Tas
     task_dep: ['_package_mkdir_rpm_iso_root', ...(fetches ? ['_download_rpm_packages'] : []), ...built.map((pkg) => `_build_rpm_packages:${pkg.name}/rpm`)],
     file_dep: [...(fetches ? [work.lockFile] : []), ...built.map((pkg) => builtList(config, pkg))],
     targets: [dir],
-    uptodate: [config.sourceDateEpoch ?? null, () => existsSync(join(dir, 'repodata', 'repomd.xml'))],
+    uptodate: [config.sourceDateEpoch ?? null, config.gpgKey ?? null, () => existsSync(join(dir, 'repodata', 'repomd.xml'))],
     actions: [async (ctx) => {
       const files: RepositoryFile[] = [];
       if (fetches) {
@@ -356,7 +368,11 @@ function repositoryTask(config: BuildConfig, work: Packaging, name: string): Tas
         if (seen.has(file.name)) throw new BuildError(`${basename(dir)}: two packages are named ${file.name}`);
         seen.add(file.name);
       }
-      await writeRepository(dir, files, { createrepo: requireExecutable(config.bin.createrepo, 'CREATEREPO_BIN'), sourceDateEpoch: config.sourceDateEpoch, signal: ctx.signal });
+      const signer = signerFor(config, ctx.signal);
+      await writeRepository(dir, files, {
+        createrepo: requireExecutable(config.bin.createrepo, 'CREATEREPO_BIN'), sourceDateEpoch: config.sourceDateEpoch, signal: ctx.signal,
+        ...(signer ? { signMetadata: (repomd: string) => signDetached(repomd, signer) } : {}),
+      });
       ctx.log(`${basename(dir)}: ${files.length} packages`);
     }],
     clean: async ({ dryRun, log }) => {

@@ -16,6 +16,8 @@ export interface RepositoryFile {
 
 export async function writeRepository(dir: string, files: readonly RepositoryFile[], options: {
   createrepo: string; sourceDateEpoch?: number | undefined; signal: AbortSignal;
+  /** Signs repodata/repomd.xml (writes repomd.xml.asc) before the repository is swapped in. */
+  signMetadata?: (repomd: string) => Promise<void>;
 }): Promise<void> {
   await replaceDirectory(dir, async (staging) => {
     for (const file of files) {
@@ -32,5 +34,6 @@ export async function writeRepository(dir: string, files: readonly RepositoryFil
         else resolve();
       });
     });
+    await options.signMetadata?.(join(staging, 'repodata', 'repomd.xml'));
   });
 }
