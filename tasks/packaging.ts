@@ -3,24 +3,18 @@
 // Fetched packages are the dependency closure of packages-rpm/packages.yaml, pinned in a lock;
 // built packages come from spec files with rpmbuild; every repository gets createrepo_c metadata.
 import { existsSync } from 'node:fs';
-import { copyFile, link, mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
-import { limitConcurrency } from '../buildchain/concurrency.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
-import { copyFileAtomic, writeFileAtomic } from '../buildchain/fs/atomic.ts';
-import { getWithRetries, rangeSource } from '../buildchain/http.ts';
-import { sha256Digest } from '../buildchain/oci/digest.ts';
-import { BlobStore, ingestRetrying } from '../buildchain/oci/store.ts';
+import { copyFileAtomic, linkAtomic, writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { writeRepository, type RepositoryFile } from '../buildchain/rpm/createrepo.ts';
-import { loadPackageDeclarations, type PackageDeclarations, type SpecPackage } from '../buildchain/rpm/declarations.ts';
-import { formatLock, lockInputs, lockOf, readLock, type LockedKey, type LockedPackage, type PackageLock } from '../buildchain/rpm/lock.ts';
-import { nevra } from '../buildchain/rpm/metadata.ts';
-import { unreachableRepositories, YumRepository } from '../buildchain/rpm/repository.ts';
-import { resolveClosure } from '../buildchain/rpm/resolve.ts';
+import type { SpecPackage } from '../buildchain/rpm/declarations.ts';
+import { formatLock, readLock } from '../buildchain/rpm/lock.ts';
 import { buildRpms, buildSrpm } from '../buildchain/rpm/rpmbuild.ts';
 import { signDetached, signPackages, type Signer } from '../buildchain/rpm/sign.ts';
+import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 
 export function rpmRepositoriesRoot(config: BuildConfig): string {
@@ -32,125 +26,18 @@ function isoRepository(config: BuildConfig, repo: string): string {
   return join(rpmRepositoriesRoot(config), `${repo}-el7`);
 }
 
-/** Work state of one build: declarations read once, one store, one client per repository. */
-class Packaging {
-  readonly store: BlobStore;
-  readonly lockFile: string;
-  readonly committedLock: string;
-  #declarations: PackageDeclarations | undefined;
-  #repositories: Map<string, YumRepository> | undefined;
-
-  constructor(readonly config: BuildConfig) {
-    this.store = new BlobStore(join(config.buildRoot, 'cache'));
-    this.lockFile = join(config.buildRoot, 'packages.lock.json');
-    this.committedLock = join(config.packagesFile, '..', 'packages.lock.json');
+const workspaces = new WeakMap<BuildConfig, PackageWorkspace>();
+function workspaceFor(config: BuildConfig): PackageWorkspace {
+  let workspace = workspaces.get(config);
+  if (!workspace) {
+    workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors });
+    workspaces.set(config, workspace);
   }
-
-  get declarations(): PackageDeclarations {
-    this.#declarations ??= loadPackageDeclarations(this.config.packagesFile);
-    return this.#declarations;
-  }
-
-  get repositories(): Map<string, YumRepository> {
-    this.#repositories ??= new Map(this.declarations.repositories.map((repo) => [repo.name, new YumRepository(repo, this.config.yumMirrors, this.store)]));
-    return this.#repositories;
-  }
-
-  /** The committed lock when it was resolved from the current declarations. */
-  committed(): PackageLock | undefined {
-    if (!existsSync(this.committedLock)) return undefined;
-    const lock = readLock(this.committedLock);
-    if (lock.inputs !== lockInputs(this.declarations)) {
-      throw new BuildError(`${this.committedLock} was resolved from other declarations than ${this.config.packagesFile}; `
-        + 'refresh it with `./build.ts rpm_lock` (needs the repositories) or delete it to resolve at build time');
-    }
-    return lock;
-  }
-
-  /** The lock this build uses, if it exists and matches the declarations. */
-  currentLock(): PackageLock | undefined {
-    const committed = this.committed();
-    if (committed) return committed;
-    if (!existsSync(this.lockFile)) return undefined;
-    const lock = readLock(this.lockFile);
-    return lock.inputs === lockInputs(this.declarations) ? lock : undefined;
-  }
-
-  async missing(lock: PackageLock): Promise<LockedPackage[]> {
-    const present = await Promise.all(lock.packages.map((pkg) => this.store.has(pkg.digest, pkg.size)));
-    return lock.packages.filter((_, index) => !present[index]);
-  }
-
-  async missingKeys(lock: PackageLock): Promise<LockedKey[]> {
-    const present = await Promise.all(lock.keys.map((key) => this.store.has(key.digest)));
-    return lock.keys.filter((_, index) => !present[index]);
-  }
-
-  /** Repositories this build still needs: all of them to resolve, else those of missing packages. */
-  async neededRepositories(): Promise<string[]> {
-    const lock = this.currentLock();
-    if (!lock) return this.declarations.repositories.map((repo) => repo.name);
-    return [...new Set([...await this.missing(lock), ...await this.missingKeys(lock)].map((entry) => entry.repo))].sort();
-  }
-
-  async resolve(signal: AbortSignal): Promise<PackageLock> {
-    const repositories = [...this.repositories.values()];
-    const packages = (await Promise.all(repositories.map((repo) => repo.packages(signal)))).flat();
-    const closure = await resolveClosure({
-      packages,
-      priorities: new Map(this.declarations.repositories.map((repo) => [repo.name, repo.priority])),
-      requests: this.declarations.requests,
-      exclude: new Set(this.declarations.exclude),
-      fileOwners: async (paths) => {
-        const owners = new Map<string, string[]>();
-        for (const repo of repositories) {
-          for (const [path, ids] of await repo.fileOwners(paths, signal)) owners.set(path, [...(owners.get(path) ?? []), ...ids]);
-        }
-        return owners;
-      },
-    });
-    const keys: LockedKey[] = [];
-    for (const repo of this.declarations.repositories.filter((entry) => entry.iso)) {
-      for (const [index, url] of repo.gpgkeys.entries()) {
-        const bytes = await this.fetchKey(repo.name, url, signal);
-        const digest = sha256Digest(bytes);
-        await this.store.put(digest, bytes, url);
-        keys.push({ repo: repo.name, url, file: `RPM-GPG-KEY-metalk8s-${repo.name}-7_${index + 1}`, digest });
-      }
-    }
-    return lockOf(this.declarations, closure, keys);
-  }
-
-  /** A public key, from its URL or from a path relative to the repository's (mirrored) base URL. */
-  async fetchKey(repo: string, url: string, signal: AbortSignal): Promise<Buffer> {
-    const repository = this.repositories.get(repo);
-    if (!repository) throw new BuildError(`${this.config.packagesFile}: key ${url} of undeclared repository "${repo}"`);
-    const absolute = /^[a-z]+:\/\//.test(url) ? url : repository.url(url);
-    const response = await getWithRetries(absolute, { signal });
-    if (response.status !== 200) {
-      await response.body.dump();
-      throw new BuildError(`${absolute}: HTTP ${response.status} (public key of repository ${repo})`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length;
-      if (size > 1 << 20) throw new BuildError(`${absolute}: larger than 1 MiB, not a public key (repository ${repo})`);
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
-  }
-}
-
-const states = new WeakMap<BuildConfig, Packaging>();
-function packagingFor(config: BuildConfig): Packaging {
-  let state = states.get(config);
-  if (!state) states.set(config, (state = new Packaging(config)));
-  return state;
+  return workspace;
 }
 
 export function packagingTasks(config: BuildConfig): TaskDefinition[] {
-  const work = packagingFor(config);
+  const work = workspaceFor(config);
   const root = rpmRepositoriesRoot(config);
   return [
     {
@@ -173,16 +60,7 @@ export function packagingTasks(config: BuildConfig): TaskDefinition[] {
       // Only repositories still needed are asked: with the lock resolved and the packages in the
       // store, a build needs no network.
       uptodate: [async () => (await work.neededRepositories()).length === 0],
-      actions: [async (ctx) => {
-        const names = await work.neededRepositories();
-        const results = await Promise.all(names.map(async (name) => {
-          const repo = work.repositories.get(name)!;
-          return { name, baseurl: repo.baseurl, reason: await repo.probe() };
-        }));
-        const unreachable = results.filter((entry): entry is typeof entry & { reason: string } => entry.reason !== undefined);
-        if (unreachable.length > 0) throw unreachableRepositories(unreachable);
-        ctx.log(`reachable: ${names.join(', ')}`);
-      }],
+      actions: [async (ctx) => ctx.log(`reachable: ${(await work.checkReachable()).join(', ')}`)],
     },
     {
       name: '_resolve_rpm_packages',
@@ -223,18 +101,8 @@ export function packagingTasks(config: BuildConfig): TaskDefinition[] {
         return (await work.missing(lock)).length === 0 && (await work.missingKeys(lock)).length === 0;
       }],
       actions: [async (ctx) => {
-        const lock = readLock(work.lockFile);
-        for (const key of await work.missingKeys(lock)) await work.store.put(key.digest, await work.fetchKey(key.repo, key.url, ctx.signal), `public key ${key.url} of repository ${key.repo}`);
-        const missing = await work.missing(lock);
-        const schedule = limitConcurrency(config.pullJobs);
-        let done = 0;
-        await Promise.all(missing.map((pkg) => schedule(async () => {
-          const repo = work.repositories.get(pkg.repo);
-          if (!repo) throw new BuildError(`${work.lockFile}: ${nevra(pkg)} comes from repository "${pkg.repo}", which ${config.packagesFile} does not declare`);
-          const url = repo.url(pkg.location);
-          await ingestRetrying(work.store, pkg.digest, rangeSource(url, ctx.signal, nevra(pkg)), { size: pkg.size, signal: ctx.signal, describe: () => `${nevra(pkg)} from ${url}`, onBytes: (bytes) => ctx.progress((done += bytes)) });
-        })));
-        ctx.log(`${missing.length} packages, ${done} bytes downloaded`);
+        const done = await work.download(readLock(work.lockFile), { jobs: config.pullJobs, signal: ctx.signal, onBytes: (bytes) => ctx.progress(bytes) });
+        ctx.log(`${done.packages} packages, ${done.bytes} bytes downloaded`);
       }],
     },
     {
@@ -274,7 +142,7 @@ function builtList(config: BuildConfig, pkg: SpecPackage): string {
   return join(topdir(config, pkg), 'built.txt');
 }
 
-function specTasks(config: BuildConfig, work: Packaging, pkg: SpecPackage): TaskSpec[] {
+function specTasks(config: BuildConfig, work: PackageWorkspace, pkg: SpecPackage): TaskSpec[] {
   const dir = topdir(config, pkg);
   const sources = pkg.sources.map((source) => join(dir, 'SOURCES', source.name));
   const srpm = join(dir, 'SRPMS', `${pkg.name}-${pkg.version}-${pkg.release}.el7.src.rpm`);
@@ -294,9 +162,7 @@ function specTasks(config: BuildConfig, work: Packaging, pkg: SpecPackage): Task
             await copyFileAtomic(source.file, target);
             continue;
           }
-          const digest = `sha256:${source.sha256!}`;
-          await ingestRetrying(work.store, digest, rangeSource(source.url!, ctx.signal, `source of ${pkg.name}`), { signal: ctx.signal, describe: () => `${source.url!} (source ${source.name} of ${pkg.name})` });
-          await work.store.linkTo(digest, target);
+          await work.store.linkTo(await work.fetchSource({ ...source, url: source.url!, sha256: source.sha256! }, pkg.name, ctx.signal), target);
         }
       }],
       clean: true,
@@ -336,7 +202,7 @@ function specTasks(config: BuildConfig, work: Packaging, pkg: SpecPackage): Task
   ];
 }
 
-function repositoryTask(config: BuildConfig, work: Packaging, name: string): TaskSpec {
+function repositoryTask(config: BuildConfig, work: PackageWorkspace, name: string): TaskSpec {
   const dir = isoRepository(config, name);
   const built = work.declarations.build.filter((pkg) => pkg.repository === name);
   const fetches = work.declarations.repositories.some((repo) => repo.name === name && repo.iso);
@@ -360,7 +226,7 @@ function repositoryTask(config: BuildConfig, work: Packaging, name: string): Tas
       }
       for (const pkg of built) {
         for (const rpm of (await readFile(builtList(config, pkg), 'utf8')).split('\n').filter(Boolean)) {
-          files.push({ name: basename(rpm), place: (path) => linkFile(rpm, path) });
+          files.push({ name: basename(rpm), place: (path) => linkAtomic(rpm, path) });
         }
       }
       const seen = new Set<string>();
@@ -380,13 +246,4 @@ function repositoryTask(config: BuildConfig, work: Packaging, name: string): Tas
       if (!dryRun) await rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function linkFile(source: string, target: string): Promise<void> {
-  try {
-    await link(source, target);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    await copyFile(source, target);
-  }
 }

@@ -1,6 +1,6 @@
 // Atomic file creation: write under a temporary name in the target's own directory,
 // then rename. A reader (or a build killed with -9) never sees a half-written target.
-import { mkdir, rename, rm, copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 let counter = 0;
@@ -55,6 +55,27 @@ export async function replaceDirectory(dir: string, fill: (staging: string) => P
     await rm(old, { recursive: true, force: true });
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * Places `source` at `dest` as a hard link (a copy across file systems), replacing what is there
+ * atomically. Nothing may write to the file through either name afterwards.
+ */
+export async function linkAtomic(source: string, dest: string): Promise<void> {
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = tempPathFor(dest);
+  try {
+    await link(source, tmp);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    await copyFile(source, tmp);
+  }
+  try {
+    await rename(tmp, dest);
+  } catch (error) {
+    await rm(tmp, { force: true });
     throw error;
   }
 }

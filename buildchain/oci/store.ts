@@ -3,12 +3,12 @@
 // ten images is one inode on disk and, through the ISO writer's hard-link detection, one extent
 // in the ISO (what upstream's `hardlink -c` pass did after the fact).
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, link, mkdir, rename, rm, stat, unlink, copyFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BuildError } from '../errors.ts';
-import { tempPathFor } from '../fs/atomic.ts';
+import { linkAtomic, tempPathFor } from '../fs/atomic.ts';
 import { createSha256, digestHex, DigestMismatchError, DigestVerifier, sha256Digest } from './digest.ts';
 
 /** A download source that can start at an offset; `start` says where the server actually began. */
@@ -130,22 +130,9 @@ export class BlobStore {
    * is there. The store's file must not be edited through the link: nothing here writes to it.
    */
   async linkTo(digest: string, dest: string): Promise<void> {
-    const source = this.path(digest);
-    await mkdir(dirname(dest), { recursive: true });
-    const tmp = tempPathFor(dest);
-    try {
-      await link(source, tmp);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-      await copyFile(source, tmp);
-    }
-    try {
-      await rename(tmp, dest);
-    } catch (error) {
-      await unlink(tmp).catch(() => {});
-      throw error;
-    }
+    await linkAtomic(this.path(digest), dest);
   }
+
 }
 
 /**

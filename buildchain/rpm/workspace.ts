@@ -1,0 +1,173 @@
+// The packages of one build: its declarations (read once), its lock (committed or resolved), the
+// shared blob store, one client per repository, and what fetching them takes. The packaging tasks
+// declare the steps; this does them.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { limitConcurrency } from '../concurrency.ts';
+import { BuildError } from '../errors.ts';
+import { getWithRetries, rangeSource } from '../http.ts';
+import { sha256Digest } from '../oci/digest.ts';
+import { BlobStore, ingestRetrying } from '../oci/store.ts';
+import { loadPackageDeclarations, type PackageDeclarations, type SpecSource } from './declarations.ts';
+import { lockInputs, lockOf, readLock, type LockedKey, type LockedPackage, type PackageLock } from './lock.ts';
+import { nevra } from './metadata.ts';
+import { unreachableRepositories, YumRepository } from './repository.ts';
+import { resolveClosure } from './resolve.ts';
+
+export interface WorkspaceOptions {
+  packagesFile: string;
+  buildRoot: string;
+  mirrors: ReadonlyMap<string, string>;
+}
+
+export class PackageWorkspace {
+  readonly store: BlobStore;
+  readonly lockFile: string;
+  readonly committedLock: string;
+  #declarations: PackageDeclarations | undefined;
+  #repositories: Map<string, YumRepository> | undefined;
+
+  constructor(readonly options: WorkspaceOptions) {
+    this.store = new BlobStore(join(options.buildRoot, 'cache'));
+    /** The lock of this build, the SBOM's input. */
+    this.lockFile = join(options.buildRoot, 'packages.lock.json');
+    /** The lock a release engineer commits next to the declarations. */
+    this.committedLock = join(options.packagesFile, '..', 'packages.lock.json');
+  }
+
+  get declarations(): PackageDeclarations {
+    this.#declarations ??= loadPackageDeclarations(this.options.packagesFile);
+    return this.#declarations;
+  }
+
+  get repositories(): Map<string, YumRepository> {
+    this.#repositories ??= new Map(this.declarations.repositories.map((repo) => [repo.name, new YumRepository(repo, this.options.mirrors, this.store)]));
+    return this.#repositories;
+  }
+
+  /** The committed lock when it was resolved from the current declarations. */
+  committed(): PackageLock | undefined {
+    if (!existsSync(this.committedLock)) return undefined;
+    const lock = readLock(this.committedLock);
+    if (lock.inputs !== lockInputs(this.declarations)) {
+      throw new BuildError(`${this.committedLock} was resolved from other declarations than ${this.options.packagesFile}; `
+        + 'refresh it with `./build.ts rpm_lock` (needs the repositories) or delete it to resolve at build time');
+    }
+    return lock;
+  }
+
+  /** The lock this build uses, if it exists and matches the declarations. */
+  currentLock(): PackageLock | undefined {
+    const committed = this.committed();
+    if (committed) return committed;
+    if (!existsSync(this.lockFile)) return undefined;
+    const lock = readLock(this.lockFile);
+    return lock.inputs === lockInputs(this.declarations) ? lock : undefined;
+  }
+
+  async missing(lock: PackageLock): Promise<LockedPackage[]> {
+    const present = await Promise.all(lock.packages.map((pkg) => this.store.has(pkg.digest, pkg.size)));
+    return lock.packages.filter((_, index) => !present[index]);
+  }
+
+  async missingKeys(lock: PackageLock): Promise<LockedKey[]> {
+    const present = await Promise.all(lock.keys.map((key) => this.store.has(key.digest)));
+    return lock.keys.filter((_, index) => !present[index]);
+  }
+
+  /** Repositories this build still needs: all of them to resolve, else those of missing packages. */
+  async neededRepositories(): Promise<string[]> {
+    const lock = this.currentLock();
+    if (!lock) return this.declarations.repositories.map((repo) => repo.name);
+    return [...new Set([...await this.missing(lock), ...await this.missingKeys(lock)].map((entry) => entry.repo))].sort();
+  }
+
+  async resolve(signal: AbortSignal): Promise<PackageLock> {
+    const repositories = [...this.repositories.values()];
+    const packages = (await Promise.all(repositories.map((repo) => repo.packages(signal)))).flat();
+    const closure = await resolveClosure({
+      packages,
+      priorities: new Map(this.declarations.repositories.map((repo) => [repo.name, repo.priority])),
+      requests: this.declarations.requests,
+      exclude: new Set(this.declarations.exclude),
+      fileOwners: async (paths) => {
+        const owners = new Map<string, string[]>();
+        for (const repo of repositories) {
+          for (const [path, ids] of await repo.fileOwners(paths, signal)) owners.set(path, [...(owners.get(path) ?? []), ...ids]);
+        }
+        return owners;
+      },
+    });
+    const keys: LockedKey[] = [];
+    for (const repo of this.declarations.repositories.filter((entry) => entry.iso)) {
+      for (const [index, url] of repo.gpgkeys.entries()) {
+        const bytes = await this.fetchKey(repo.name, url, signal);
+        const digest = sha256Digest(bytes);
+        await this.store.put(digest, bytes, url);
+        keys.push({ repo: repo.name, url, file: `RPM-GPG-KEY-metalk8s-${repo.name}-7_${index + 1}`, digest });
+      }
+    }
+    return lockOf(this.declarations, closure, keys);
+  }
+
+  /** A public key, from its URL or from a path relative to the repository's (mirrored) base URL. */
+  async fetchKey(repo: string, url: string, signal: AbortSignal): Promise<Buffer> {
+    const repository = this.repositories.get(repo);
+    if (!repository) throw new BuildError(`${this.options.packagesFile}: key ${url} of undeclared repository "${repo}"`);
+    const absolute = /^[a-z]+:\/\//.test(url) ? url : repository.url(url);
+    const response = await getWithRetries(absolute, { signal });
+    if (response.status !== 200) {
+      await response.body.dump();
+      throw new BuildError(`${absolute}: HTTP ${response.status} (public key of repository ${repo})`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of response.body) {
+      size += (chunk as Buffer).length;
+      if (size > 1 << 20) throw new BuildError(`${absolute}: larger than 1 MiB, not a public key (repository ${repo})`);
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** Stops within seconds, naming each repository still needed that does not answer. */
+  async checkReachable(): Promise<string[]> {
+    const names = await this.neededRepositories();
+    const results = await Promise.all(names.map(async (name) => {
+      const repo = this.repositories.get(name)!;
+      return { name, baseurl: repo.baseurl, reason: await repo.probe() };
+    }));
+    const unreachable = results.filter((entry): entry is typeof entry & { reason: string } => entry.reason !== undefined);
+    if (unreachable.length > 0) throw unreachableRepositories(unreachable);
+    return names;
+  }
+
+  /** Fetches what the lock names and the store lacks; resolves with the bytes downloaded. */
+  async download(lock: PackageLock, options: { jobs: number; signal: AbortSignal; onBytes?: (total: number) => void }): Promise<{ packages: number; bytes: number }> {
+    for (const key of await this.missingKeys(lock)) {
+      await this.store.put(key.digest, await this.fetchKey(key.repo, key.url, options.signal), `public key ${key.url} of repository ${key.repo}`);
+    }
+    const missing = await this.missing(lock);
+    const schedule = limitConcurrency(options.jobs);
+    let bytes = 0;
+    await Promise.all(missing.map((pkg) => schedule(async () => {
+      const repo = this.repositories.get(pkg.repo);
+      if (!repo) throw new BuildError(`${this.lockFile}: ${nevra(pkg)} comes from repository "${pkg.repo}", which ${this.options.packagesFile} does not declare`);
+      const url = repo.url(pkg.location);
+      await ingestRetrying(this.store, pkg.digest, rangeSource(url, options.signal, nevra(pkg)), {
+        size: pkg.size, signal: options.signal, describe: () => `${nevra(pkg)} from ${url}`,
+        onBytes: (n) => options.onBytes?.((bytes += n)),
+      });
+    })));
+    return { packages: missing.length, bytes };
+  }
+
+  /** A spec source pinned by URL and sha256, in the store; its digest. */
+  async fetchSource(source: SpecSource & { url: string; sha256: string }, owner: string, signal: AbortSignal): Promise<string> {
+    const digest = `sha256:${source.sha256}`;
+    await ingestRetrying(this.store, digest, rangeSource(source.url, signal, `source of ${owner}`), {
+      signal, describe: () => `${source.url} (source ${source.name} of ${owner})`,
+    });
+    return digest;
+  }
+}
