@@ -221,6 +221,23 @@ describe('delayed task creation', () => {
     const second = await runEngine(root, defs, ['digest']);
     expect(second.result('digest:a')).toBe('up-to-date');
   });
+
+  it('skips a created subtask whose dependency already failed, instead of judging its inputs', async () => {
+    const root = tempDir();
+    const defs: TaskDefinition[] = [
+      { name: 'fetch', targets: ['lock'], actions: [() => { throw new Error('unreachable'); }] },
+      { name: 'other', actions: [() => undefined] },
+      {
+        // Created once `other` has run, after `fetch` has failed already.
+        basename: 'layout', after: ['other'],
+        create: () => [{ name: 'layout:one', task_dep: ['fetch'], file_dep: ['lock'], actions: [() => undefined] }],
+      },
+    ];
+    const report = await runEngine(root, defs, ['fetch', 'layout'], { workers: 1 });
+    expect(report.result('fetch')).toBe('fail');
+    expect(report.result('layout:one')).toBe('skipped');
+    expect(report.finished.find((r) => r.name === 'layout:one')!.error ?? '').not.toContain('no task creates it');
+  });
 });
 
 describe('clean, ignore, forget', () => {

@@ -26,6 +26,8 @@ interface Slot {
   readonly key: number;
   pending: number;
   failedDep?: string;
+  /** Once done: the failed task this one's failure comes from (itself, or a dependency). */
+  failure?: string;
   done: boolean;
 }
 
@@ -58,7 +60,11 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
   const watchDeps = (slot: Slot): void => {
     for (const dep of graph.depsOf(slot.node.name)) {
       const depSlot = slots.get(dep)!;
-      if (depSlot.done) continue;
+      if (depSlot.done) {
+        // A subtask created late may depend on a task that has already failed.
+        if (depSlot.failure && !slot.failedDep) slot.failedDep = depSlot.failure;
+        continue;
+      }
       slot.pending += 1;
       const list = dependents.get(dep) ?? [];
       list.push(slot.node.name);
@@ -72,6 +78,7 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
     reports.push(report);
     options.reporter.taskFinished(report);
     const failed = report.result === 'fail' || report.result === 'skipped' ? slot.failedDep ?? slot.node.name : undefined;
+    if (failed) slot.failure = failed;
     for (const name of dependents.get(slot.node.name) ?? []) {
       const dependent = slots.get(name)!;
       if (failed && !dependent.failedDep) dependent.failedDep = failed;
