@@ -184,3 +184,15 @@ export function rangeSource(url: string, signal: AbortSignal, what: string) {
     throw new BuildError(`${url}: HTTP ${response.status} (${what})`);
   };
 }
+
+/** Whether `url` answers 200 (GET, or HEAD for large files) within the timeout; a reason when not. */
+export async function probe(url: string, options: { method?: 'GET' | 'HEAD'; timeoutMs?: number } = {}): Promise<string | undefined> {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  try {
+    const response = await requestFollowing(url, { method: options.method ?? 'GET', signal: AbortSignal.timeout(timeoutMs) });
+    await response.body.dump();
+    return response.status === 200 ? undefined : `HTTP ${response.status}`;
+  } catch (error) {
+    return failureReason(error, timeoutMs);
+  }
+}

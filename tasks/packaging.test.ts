@@ -44,7 +44,8 @@ function packagingProject(served: ServedRepos, extra = '{name: extra, baseurl: "
       '    spec: hello-tool.spec',
       '    sources:',
       '      - {file: hello.txt}',
-      `      - {url: "${served.url('sources')}/notice.txt", sha256: ${sha256}}`,
+      // Fetched by name from SOURCES_MIRROR: nobody can reach the declared host.
+      `      - {url: "https://sources.example.invalid/v1/notice.txt", sha256: ${sha256}}`,
       '',
     ].join('\n'),
     'packages-rpm/hello-tool.spec': SPEC,
@@ -52,7 +53,9 @@ function packagingProject(served: ServedRepos, extra = '{name: extra, baseurl: "
   });
 }
 
-const mirrors = (served: ServedRepos) => ({ YUM_MIRROR_OS: served.url('os'), YUM_MIRROR_EXTRA: served.url('extra'), SOURCE_DATE_EPOCH: '1600000000' });
+const mirrors = (served: ServedRepos) => ({
+  YUM_MIRROR_OS: served.url('os'), YUM_MIRROR_EXTRA: served.url('extra'), SOURCES_MIRROR: served.url('sources'), SOURCE_DATE_EPOCH: '1600000000',
+});
 
 function failures(report: RecordingReporter): string[] {
   return report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`);
@@ -104,7 +107,7 @@ describe('packaging tasks', () => {
     rmSync(join(root, '_build/root'), { recursive: true });
     rmSync(join(root, '_build/packages.lock.json'));
     const dead = `http://127.0.0.1:${await freePort()}`;
-    const offline = await runEngine(root, metalk8sTasks(root, { YUM_MIRROR_OS: dead, YUM_MIRROR_EXTRA: dead, SOURCE_DATE_EPOCH: '1600000000' }), ['packaging']);
+    const offline = await runEngine(root, metalk8sTasks(root, { YUM_MIRROR_OS: dead, YUM_MIRROR_EXTRA: dead, SOURCES_MIRROR: dead, SOURCE_DATE_EPOCH: '1600000000' }), ['packaging']);
     expect(failures(offline)).toEqual([]);
     expect(readFileSync(join(repos, 'os-el7/repodata/repomd.xml')).equals(repomd)).toBe(true);
     writeFileSync(join(root, 'packages-rpm/packages.yaml'), readFileSync(join(root, 'packages-rpm/packages.yaml'), 'utf8').replace('exclude: [base-os-lib]', 'exclude: []'));
@@ -157,17 +160,19 @@ describe('packaging tasks', () => {
     }
   });
 
-  it('stops before any work naming unreachable repositories and their .env keys', { timeout: 60_000 }, async () => {
+  it('stops before any work naming unreachable repositories and sources and their .env keys', { timeout: 60_000 }, async () => {
     const served = await serveTestRepos();
     const root = packagingProject(served);
     const dead = `http://127.0.0.1:${await freePort()}`;
     const started = Date.now();
-    const report = await runEngine(root, metalk8sTasks(root, { YUM_MIRROR_OS: dead, YUM_MIRROR_EXTRA: `${dead}/extra` }), ['packaging']);
+    const report = await runEngine(root, metalk8sTasks(root, { YUM_MIRROR_OS: dead, YUM_MIRROR_EXTRA: `${dead}/extra`, SOURCES_MIRROR: dead }), ['packaging']);
     expect(Date.now() - started).toBeLessThan(10_000);
     const error = failures(report).join('\n');
     expect(error).toContain('cannot reach 2 yum repositories');
     expect(error).toContain(`os (${dead}/repodata/repomd.xml): ECONNREFUSED`);
     expect(error).toContain('YUM_MIRROR_EXTRA=<mirror base URL>');
+    expect(error).toContain(`cannot fetch 1 spec source:\n  notice.txt (${dead}/notice.txt): ECONNREFUSED`);
+    expect(error).toContain('SOURCES_MIRROR=<base URL>');
     expect(report.executed).not.toContain('_resolve_rpm_packages');
   });
 

@@ -30,7 +30,7 @@ const workspaces = new WeakMap<BuildConfig, PackageWorkspace>();
 function workspaceFor(config: BuildConfig): PackageWorkspace {
   let workspace = workspaces.get(config);
   if (!workspace) {
-    workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors });
+    workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors, sourcesMirror: config.sourcesMirror });
     workspaces.set(config, workspace);
   }
   return workspace;
@@ -56,10 +56,13 @@ export function packagingTasks(config: BuildConfig): TaskDefinition[] {
     },
     {
       name: '_package_check_repositories',
-      doc: 'Stop within seconds if a yum repository that packages must come from does not answer.',
-      // Only repositories still needed are asked: with the lock resolved and the packages in the
-      // store, a build needs no network.
-      uptodate: [async () => (await work.neededRepositories()).length === 0],
+      doc: 'Stop within seconds if a yum repository or spec source that packages need does not answer.',
+      // Only what is still needed is asked: with the lock resolved and the packages and sources in
+      // the store, a build needs no network.
+      uptodate: [async () => {
+        const { repositories, sources } = await work.neededSources();
+        return repositories.length === 0 && sources.length === 0;
+      }],
       actions: [async (ctx) => ctx.log(`reachable: ${(await work.checkReachable()).join(', ')}`)],
     },
     {
@@ -151,7 +154,7 @@ function specTasks(config: BuildConfig, work: PackageWorkspace, pkg: SpecPackage
     {
       name: `_build_rpm_packages:${pkg.name}/get_source`,
       title: `_build_rpm_packages: ${pkg.name} sources`,
-      task_dep: ['_build_root'],
+      task_dep: ['_build_root', '_package_check_repositories'],
       file_dep: pkg.sources.flatMap((source) => (source.file ? [source.file] : [])),
       targets: sources,
       uptodate: [pkg.sources.map((source) => source.url ? `${source.name}=${source.url}@${source.sha256}` : source.name)],

@@ -3,7 +3,7 @@
 // package URLs. Mirrors come from `.env`: YUM_MIRROR_<NAME>=<base URL>.
 import type { Readable } from 'node:stream';
 import { BuildError } from '../errors.ts';
-import { failureReason, getWithRetries, rangeSource, requestFollowing } from '../http.ts';
+import { getWithRetries, probe, rangeSource } from '../http.ts';
 import { ingestRetrying, type BlobStore } from '../oci/store.ts';
 import { openMetadata, parseFilelists, parsePrimary, parseRepomd, type RepomdEntry, type RpmPackage } from './metadata.ts';
 
@@ -47,16 +47,10 @@ export class YumRepository {
   }
 
   /** Answers whether repomd.xml can be fetched; a reason when not. */
-  async probe(timeoutMs = 5000): Promise<string | undefined> {
-    const url = this.url('repodata/repomd.xml');
-    try {
-      const response = await requestFollowing(url, { signal: AbortSignal.timeout(timeoutMs) });
-      await response.body.dump();
-      return response.status === 200 ? undefined : `HTTP ${response.status}`;
-    } catch (error) {
-      return failureReason(error, timeoutMs);
-    }
+  probe(): Promise<string | undefined> {
+    return probe(this.url('repodata/repomd.xml'));
   }
+
 
   repomd(signal: AbortSignal): Promise<Map<string, RepomdEntry>> {
     this.#repomd ??= (async () => {
@@ -102,10 +96,24 @@ export class YumRepository {
 
 }
 
-/** The error a build stops with when repositories do not answer: each one, and its `.env` key. */
-export function unreachableRepositories(entries: readonly { name: string; baseurl: string; reason: string }[]): BuildError {
-  const lines = entries.map((entry) => `  ${entry.name} (${entry.baseurl}/repodata/repomd.xml): ${entry.reason}`);
-  const keys = entries.map((entry) => `${mirrorKey(entry.name)}=<mirror base URL>`).join('\n  ');
-  return new BuildError(`cannot reach ${entries.length} yum repositor${entries.length === 1 ? 'y' : 'ies'}:\n${lines.join('\n')}\n`
-    + `point them at reachable mirrors in .env:\n  ${keys}`);
+/**
+ * The error a build stops with when sources do not answer: each repository and spec source, and
+ * the `.env` keys that point them at mirrors.
+ */
+export function unreachableSources(
+  repositories: readonly { name: string; baseurl: string; reason: string }[],
+  sources: readonly { name: string; url: string; reason: string }[],
+): BuildError {
+  const parts: string[] = [];
+  if (repositories.length > 0) {
+    parts.push(`cannot reach ${repositories.length} yum repositor${repositories.length === 1 ? 'y' : 'ies'}:`,
+      ...repositories.map((entry) => `  ${entry.name} (${entry.baseurl}/repodata/repomd.xml): ${entry.reason}`),
+      'point them at reachable mirrors in .env:', ...repositories.map((entry) => `  ${mirrorKey(entry.name)}=<mirror base URL>`));
+  }
+  if (sources.length > 0) {
+    parts.push(`cannot fetch ${sources.length} spec source${sources.length === 1 ? '' : 's'}:`,
+      ...sources.map((entry) => `  ${entry.name} (${entry.url}): ${entry.reason}`),
+      'serve them by file name from a mirror and set in .env:', '  SOURCES_MIRROR=<base URL>');
+  }
+  return new BuildError(parts.join('\n'));
 }

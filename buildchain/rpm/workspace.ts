@@ -5,20 +5,24 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { limitConcurrency } from '../concurrency.ts';
 import { BuildError } from '../errors.ts';
-import { getWithRetries, rangeSource } from '../http.ts';
+import { getWithRetries, probe, rangeSource } from '../http.ts';
 import { sha256Digest } from '../oci/digest.ts';
 import { BlobStore, ingestRetrying } from '../oci/store.ts';
 import { loadPackageDeclarations, type PackageDeclarations, type SpecSource } from './declarations.ts';
 import { lockInputs, lockOf, readLock, type LockedKey, type LockedPackage, type PackageLock } from './lock.ts';
 import { nevra } from './metadata.ts';
-import { unreachableRepositories, YumRepository } from './repository.ts';
+import { unreachableSources, YumRepository } from './repository.ts';
 import { resolveClosure } from './resolve.ts';
 
 export interface WorkspaceOptions {
   packagesFile: string;
   buildRoot: string;
   mirrors: ReadonlyMap<string, string>;
+  /** Serves spec sources by file name instead of their declared URLs. */
+  sourcesMirror?: string | undefined;
 }
+
+type UrlSource = SpecSource & { url: string; sha256: string };
 
 export class PackageWorkspace {
   readonly store: BlobStore;
@@ -130,16 +134,36 @@ export class PackageWorkspace {
     return Buffer.concat(chunks);
   }
 
-  /** Stops within seconds, naming each repository still needed that does not answer. */
+  /** Where a spec source is fetched from: its mirror when SOURCES_MIRROR is set. */
+  sourceUrl(source: UrlSource): string {
+    return this.options.sourcesMirror ? `${this.options.sourcesMirror}/${source.name}` : source.url;
+  }
+
+  /** Spec sources fetched by URL that the store lacks. */
+  async missingSources(): Promise<UrlSource[]> {
+    const sources = this.declarations.build.flatMap((pkg) => pkg.sources).filter((source): source is UrlSource => source.url !== undefined);
+    const present = await Promise.all(sources.map((source) => this.store.has(`sha256:${source.sha256}`)));
+    return sources.filter((_, index) => !present[index]);
+  }
+
+  /** What still needs the network: repositories, and spec sources missing from the store. */
+  async neededSources(): Promise<{ repositories: string[]; sources: UrlSource[] }> {
+    return { repositories: await this.neededRepositories(), sources: await this.missingSources() };
+  }
+
+  /** Stops within seconds, naming each repository and spec source still needed that does not answer. */
   async checkReachable(): Promise<string[]> {
-    const names = await this.neededRepositories();
-    const results = await Promise.all(names.map(async (name) => {
-      const repo = this.repositories.get(name)!;
-      return { name, baseurl: repo.baseurl, reason: await repo.probe() };
-    }));
-    const unreachable = results.filter((entry): entry is typeof entry & { reason: string } => entry.reason !== undefined);
-    if (unreachable.length > 0) throw unreachableRepositories(unreachable);
-    return names;
+    const { repositories, sources } = await this.neededSources();
+    const [repoResults, sourceResults] = await Promise.all([
+      Promise.all(repositories.map(async (name) => {
+        const repo = this.repositories.get(name)!;
+        return { name, baseurl: repo.baseurl, reason: await repo.probe() };
+      })),
+      Promise.all(sources.map(async (source) => ({ name: source.name, url: this.sourceUrl(source), reason: await probe(this.sourceUrl(source), { method: 'HEAD' }) }))),
+    ]);
+    const failed = <T extends { reason: string | undefined }>(list: T[]) => list.filter((entry): entry is T & { reason: string } => entry.reason !== undefined);
+    if (failed(repoResults).length > 0 || failed(sourceResults).length > 0) throw unreachableSources(failed(repoResults), failed(sourceResults));
+    return [...repositories, ...sources.map((source) => source.name)];
   }
 
   /** Fetches what the lock names and the store lacks; resolves with the bytes downloaded. */
@@ -163,10 +187,11 @@ export class PackageWorkspace {
   }
 
   /** A spec source pinned by URL and sha256, in the store; its digest. */
-  async fetchSource(source: SpecSource & { url: string; sha256: string }, owner: string, signal: AbortSignal): Promise<string> {
+  async fetchSource(source: UrlSource, owner: string, signal: AbortSignal): Promise<string> {
     const digest = `sha256:${source.sha256}`;
-    await ingestRetrying(this.store, digest, rangeSource(source.url, signal, `source of ${owner}`), {
-      signal, describe: () => `${source.url} (source ${source.name} of ${owner})`,
+    const url = this.sourceUrl(source);
+    await ingestRetrying(this.store, digest, rangeSource(url, signal, `source of ${owner}`), {
+      signal, describe: () => `${url} (source ${source.name} of ${owner})`,
     });
     return digest;
   }
