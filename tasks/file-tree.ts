@@ -1,0 +1,51 @@
+// Trees of project files copied into the ISO tree, one task per file (salt_tree, _iso_add_tree).
+// Files ending in `.in` are templates: @@VERSION and friends are filled in, the suffix dropped.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BuildConfig } from '../buildchain/config.ts';
+import type { TaskSpec } from '../buildchain/engine/task.ts';
+import { copyFileAtomic } from '../buildchain/fs/atomic.ts';
+import { listFiles } from '../buildchain/fs/walk.ts';
+import { renderTemplateFile } from '../buildchain/template.ts';
+
+export function templateContext(config: BuildConfig): Record<string, string> {
+  return {
+    VERSION: config.version.full,
+    SHORT_VERSION: config.version.short,
+    PROJECT_NAME: config.projectName,
+    PROJECT_NAME_LOWER: config.projectName.toLowerCase(),
+  };
+}
+
+export interface FileTree {
+  /** Task basename: each file's task is `<basename>:<path in destination>`. */
+  basename: string;
+  source: string;
+  destination: string;
+  /** Put before each file's path in its task name (`examples` for `_iso_add_tree:examples/...`). */
+  namePrefix?: string;
+  task_dep: string[];
+}
+
+/** One task per file of the tree (none when the source folder does not exist). */
+export function fileTreeTasks(config: BuildConfig, tree: FileTree): TaskSpec[] {
+  if (!existsSync(tree.source)) return [];
+  return listFiles(tree.source).map((file) => {
+    const templated = file.endsWith('.in');
+    const name = templated ? file.slice(0, -'.in'.length) : file;
+    const source = join(tree.source, file);
+    const target = join(tree.destination, name);
+    const context = templated ? templateContext(config) : undefined;
+    return {
+      name: `${tree.basename}:${tree.namePrefix ? `${tree.namePrefix}/` : ''}${name}`,
+      file_dep: [source],
+      targets: [target],
+      task_dep: tree.task_dep,
+      // A template also depends on the values it is rendered with.
+      ...(context
+        ? { uptodate: [context], actions: [() => renderTemplateFile(source, target, context)] }
+        : { actions: [() => copyFileAtomic(source, target)] }),
+      clean: true,
+    };
+  });
+}
