@@ -28,6 +28,7 @@ export const SETTINGS = {
   IMAGES_FILE: ['images/images.yaml', 'container image declarations: remote images by digest, local image definitions'],
   PULL_JOBS: ['8', 'downloads running at once: image blobs over all images, packages over all repositories'],
   SOURCES_MIRROR: ['', 'base URL serving spec sources by file name, used instead of their declared URLs (sha256 still checked)'],
+  BUILD_HOST: ['', 'host name written to product.txt (default: this machine\'s), fixed for reproducible builds'],
   GPG_KEY: ['', 'key id, fingerprint or address of the secret key (in GNUPGHOME) that signs built packages and repository metadata'],
   PACKAGES_FILE: ['packages-rpm/packages.yaml', 'package declarations: source repositories, packages to fetch, packages built from spec'],
 } as const;
@@ -63,6 +64,7 @@ export interface BuildConfig {
   imagesFile: string;
   packagesFile: string;
   sourcesMirror: string | undefined;
+  buildHost: string;
   /** The signing key, when one is configured. */
   gpgKey: string | undefined;
   pullJobs: number;
@@ -126,6 +128,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     imagesFile: resolve(root, get('IMAGES_FILE')),
     packagesFile: resolve(root, get('PACKAGES_FILE')),
     gpgKey: get('GPG_KEY') || undefined,
+    buildHost: get('BUILD_HOST') || process.getBuiltinModule('node:os').hostname(),
     sourcesMirror: get('SOURCES_MIRROR').replace(/\/+$/, '') || undefined,
     pullJobs: parsePositive(get('PULL_JOBS'), origin('PULL_JOBS'), 'PULL_JOBS'),
     registryMirrors: parsePairs(get('REGISTRY_MIRRORS'), origin('REGISTRY_MIRRORS'), 'REGISTRY_MIRRORS'),

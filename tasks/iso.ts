@@ -12,6 +12,38 @@ import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { removeUnkept } from '../buildchain/fs/prune.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { writeIso } from '../buildchain/iso9660/writer.ts';
+import { fileTreeTasks } from './file-tree.ts';
+
+/**
+ * product.txt at the ISO root, upstream's keys in `KEY=value` lines: what the node-side scripts
+ * and operators read to know which MetalK8s an ISO holds. BUILD_TIMESTAMP is SOURCE_DATE_EPOCH
+ * when set; otherwise the time of the build that wrote it, kept until another value changes (a
+ * build with nothing changed leaves it, and the ISO, alone).
+ */
+function productTask(config: BuildConfig): TaskSpec {
+  const target = join(config.isoRoot, 'product.txt');
+  const values = () => ({
+    NAME: config.projectName,
+    VERSION: config.version.full,
+    SHORT_VERSION: config.version.short,
+    GIT: config.gitRef() ?? '',
+    DEVELOPMENT_RELEASE: config.version.suffix === '-dev' ? '1' : '0',
+  });
+  return {
+    name: '_iso_add_tree:product.txt',
+    task_dep: ['_iso_mkdir_root'],
+    file_dep: [config.versionFile],
+    targets: [target],
+    uptodate: [values(), config.buildHost, config.sourceDateEpoch ?? null],
+    actions: [async () => {
+      const seconds = config.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+      const timestamp = new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const lines = Object.entries({ ...values(), BUILD_TIMESTAMP: timestamp, BUILD_HOST: config.buildHost }).map(([key, value]) => `${key}=${value}`);
+      await writeFileAtomic(target, `${lines.join('\n')}\n`);
+    }],
+    clean: true,
+  };
+}
 
 export function isoFile(config: BuildConfig): string {
   return join(config.buildRoot, `${config.projectName.toLowerCase()}.iso`);
@@ -34,7 +66,19 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
   const checksums = join(config.buildRoot, 'SHA256SUM');
   return [
     { name: 'iso', doc: `Build the ${config.projectName} ISO and its SHA256SUM.`, task_dep: ['_iso_build', '_iso_digest'] },
-    { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', 'salt_tree', 'images', 'packaging'] },
+    { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', '_iso_add_tree', 'salt_tree', 'images', 'packaging'] },
+    {
+      basename: '_iso_add_tree',
+      doc: 'Deploy the files of the ISO root: product.txt, the scripts (scripts/) and the examples (examples/).',
+      after: [], // listed lazily, as salt_tree
+      create: () => [
+        productTask(config),
+        ...fileTreeTasks(config, { basename: '_iso_add_tree', source: join(config.root, 'scripts'), destination: config.isoRoot, task_dep: ['_iso_mkdir_root'] }),
+        ...fileTreeTasks(config, {
+          basename: '_iso_add_tree', source: join(config.root, 'examples'), destination: join(config.isoRoot, 'examples'), namePrefix: 'examples', task_dep: ['_iso_mkdir_root'],
+        }),
+      ],
+    },
     {
       name: '_iso_mkdir_root',
       doc: 'Create the ISO tree.',

@@ -96,6 +96,32 @@ describe('iso', () => {
 });
 
 describe('iso tree ownership', () => {
+  it('puts product.txt, the scripts and the examples at the ISO root, and leaves them alone after', async () => {
+    const root = project({
+      'scripts/bootstrap.sh.in': '#!/bin/bash\nVERSION=@@VERSION\n',
+      'scripts/backup.sh': '#!/bin/bash\necho backup\n',
+      'examples/new-node.yaml': 'kind: Node\n',
+    });
+    chmodSync(join(root, 'scripts/backup.sh'), 0o755);
+    const env = { SOURCE_DATE_EPOCH: '1600000000', BUILD_HOST: 'builder' };
+    const first = await runEngine(root, metalk8sTasks(root, env), ['_iso_add_tree']);
+    expect(first.executed.filter((name) => name.startsWith('_iso_add_tree:')).sort())
+      .toEqual(['_iso_add_tree:backup.sh', '_iso_add_tree:bootstrap.sh', '_iso_add_tree:examples/new-node.yaml', '_iso_add_tree:product.txt']);
+    const iso = join(root, '_build/root');
+    expect(readFileSync(join(iso, 'product.txt'), 'utf8')).toBe([
+      'NAME=MetalK8s', 'VERSION=2.4.1-dev', 'SHORT_VERSION=2.4', 'GIT=', 'DEVELOPMENT_RELEASE=1',
+      'BUILD_TIMESTAMP=2020-09-13T12:26:40Z', 'BUILD_HOST=builder', '',
+    ].join('\n'));
+    expect(readFileSync(join(iso, 'bootstrap.sh'), 'utf8')).toBe('#!/bin/bash\nVERSION=2.4.1-dev\n');
+    expect(statSync(join(iso, 'backup.sh')).mode & 0o777).toBe(0o755);
+    expect(readFileSync(join(iso, 'examples/new-node.yaml'), 'utf8')).toBe('kind: Node\n');
+    expect((await runEngine(root, metalk8sTasks(root, env), ['_iso_add_tree'])).executed).toEqual([]);
+    // Without SOURCE_DATE_EPOCH the build time is written once, then kept while nothing changes.
+    const unpinned = { BUILD_HOST: 'builder' };
+    expect((await runEngine(root, metalk8sTasks(root, unpinned), ['_iso_add_tree'])).executed).toEqual(['_iso_add_tree:product.txt']);
+    expect((await runEngine(root, metalk8sTasks(root, unpinned), ['_iso_add_tree'])).executed).toEqual([]);
+  });
+
   it('removes from the tree and the ISO what no task declares any more', async () => {
     const root = project({ 'salt-tree/keep.sls': 'keep\n', 'salt-tree/old/gone.sls': 'gone\n' });
     await runEngine(root, metalk8sTasks(root), ['iso']);
@@ -103,14 +129,14 @@ describe('iso tree ownership', () => {
       execFileSync(requireTool('isoinfo'), ['-R', '-f', '-i', join(root, '_build/metalk8s.iso')], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
     // The images family writes the registry configuration of the (here empty) image set.
     const registry = ['/salt/metalk8s', '/salt/metalk8s/repo', '/salt/metalk8s/repo/files', '/salt/metalk8s/repo/files/metalk8s-registry-common.inc', '/salt/metalk8s/repo/files/metalk8s-registry.inc'];
-    expect(isoNames()).toEqual(['/salt', '/salt/keep.sls', ...registry, '/salt/old', '/salt/old/gone.sls']);
+    expect(isoNames()).toEqual(['/product.txt', '/salt', '/salt/keep.sls', ...registry, '/salt/old', '/salt/old/gone.sls']);
 
     rmSync(join(root, 'salt-tree/old'), { recursive: true });
     writeFileSync(join(root, '_build/root/stray.txt'), 'left by hand\n');
     const report = await runEngine(root, metalk8sTasks(root), ['iso']);
     const prune = report.finished.find((r) => r.name === '_iso_build:prune')!;
     expect(prune.out).toBe('removed salt/old/gone.sls\nremoved stray.txt\n');
-    expect(isoNames()).toEqual(['/salt', '/salt/keep.sls', ...registry]);
+    expect(isoNames()).toEqual(['/product.txt', '/salt', '/salt/keep.sls', ...registry]);
     expect(() => statSync(join(root, '_build/root/salt/old'))).toThrow(); // emptied directory removed too
     // The pruning run could not be proven a no-op; the next is a plain no-op, the one after proven.
     expect((await runEngine(root, metalk8sTasks(root), ['iso'])).executed).toEqual([]);
