@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { sha256Digest } from '../buildchain/oci/digest.ts';
 import { PROJECT_ROOT, requireTool, runEngine } from '../test/helpers.ts';
 import { renderJinja } from '../test/jinja.ts';
-import { startNginx } from '../test/servers-for-tests.ts';
+import { startContainerd, startNginx } from '../test/servers-for-tests.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
 import { freePort, imageOf, pushImage, randomLayer, startRegistry } from '../test/registry.ts';
 
@@ -54,13 +54,46 @@ describe('images tasks', () => {
 
     // Nothing changed: nothing runs, not even the registry check (no network needed).
     const second = await runEngine(root, metalk8sTasks(root, env), ['images']);
-    expect(second.executed).toEqual([]);
+    expect(second.finished.filter((r) => r.executed).map((r) => `${r.name}: ${r.reasons.join('; ')}`)).toEqual([]);
 
     // A layout that lost a file is laid out again, from the store, without the registry.
     rmSync(join(images, 'node-exporter/v0.18.0', hex));
     const third = await runEngine(root, metalk8sTasks(root, { REGISTRY_MIRRORS: `quay.io=127.0.0.1:${await freePort()}` }), ['images']);
     expect(third.executed).toEqual(['_image_pull:node-exporter']);
     expect(statSync(join(images, 'node-exporter/v0.18.0', hex)).ino).toBe(a.ino);
+  });
+
+  it('saves an image declared with archive: true as one tar that containerd and skopeo import, digest kept', { timeout: 60_000 }, async () => {
+    const registry = await startRegistry();
+    const pause = imageOf([await randomLayer('pause', 20_000)]);
+    const digest = await pushImage(registry.host, 'pause', '3.1', pause, 'v2s2');
+    const root = project({
+      'images/images.yaml': `remote:\n  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${digest}", archive: true}\n`,
+    });
+    const env = { REGISTRY_MIRRORS: `k8s.gcr.io=${registry.host}`, SOURCE_DATE_EPOCH: '1600000000' };
+    const report = await runEngine(root, metalk8sTasks(root, env), ['images']);
+    expect(report.finished.filter((r) => r.result === 'fail').map((r) => r.error)).toEqual([]);
+    const archive = join(root, '_build/root/images/pause-3.1.tar');
+    expect(statSync(archive).isFile()).toBe(true);
+    // Not served by the ISO's registry: nodes import it.
+    expect(readFileSync(join(root, '_build/root/salt/metalk8s/repo/files/metalk8s-registry.inc'), 'utf8')).not.toContain('pause');
+    // Byte-reproducible: written again, the same bytes.
+    const bytes = readFileSync(archive);
+    rmSync(archive);
+    await runEngine(root, metalk8sTasks(root, env), ['images']);
+    expect(readFileSync(archive).equals(bytes)).toBe(true);
+
+    const skopeo = requireTool('skopeo');
+    // As an OCI layout: the pinned manifest, byte for byte. As a docker archive: the same config.
+    const manifest = (await promisify(execFile)(skopeo, ['inspect', '--raw', `oci-archive:${archive}`])).stdout;
+    expect(sha256Digest(manifest)).toBe(digest);
+    const config = (await promisify(execFile)(skopeo, ['inspect', '--config', '--raw', `docker-archive:${archive}`])).stdout;
+    expect(sha256Digest(config)).toBe((JSON.parse(manifest) as { config: { digest: string } }).config.digest);
+    const containerd = await startContainerd();
+    const ctr = (...args: string[]) => promisify(execFile)(requireTool('ctr'), ['--address', containerd.address, ...args]);
+    await ctr('images', 'import', archive);
+    const { stdout } = await ctr('images', 'ls');
+    expect(stdout).toMatch(new RegExp(`k8s\\.gcr\\.io/pause:3\\.1\\s+\\S+\\s+${digest}`));
   });
 
   it('stops within seconds, before pulling, naming each unreachable registry and the .env key', async () => {

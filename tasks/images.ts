@@ -2,7 +2,7 @@
 // from the shared blob store (BUILD_ROOT/cache). Upstream's skopeo copy + docker build + hardlink -c,
 // without a daemon: every layout file is a hard link into the store, so identical layers are one
 // inode on disk and one extent in the ISO (_image_dedup_layers has nothing left to do).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
@@ -11,9 +11,10 @@ import { BuildError } from '../buildchain/errors.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { buildImage, loadBuildSpec } from '../buildchain/oci/builder.ts';
-import { imageDir, loadImageDeclarations, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
+import { imageArchive, imageDir, loadImageDeclarations, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
 import { sha256Digest } from '../buildchain/oci/digest.ts';
 import { storedImage } from '../buildchain/oci/pull.ts';
+import { writeImageArchive } from '../buildchain/oci/archive.ts';
 import { readDirLayout, writeDirLayout } from '../buildchain/oci/layout.ts';
 import { ImagePuller, unreachableError } from '../buildchain/oci/puller.ts';
 import { formatReference } from '../buildchain/oci/reference.ts';
@@ -56,7 +57,7 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
   const missingRemote = async (): Promise<RemoteImage[]> => {
     const { remote, platform } = declared();
     const store = pullerFor(config).options.store;
-    const missing = await Promise.all(remote.map(async (image) => !layoutComplete(imageDir(root, image), image.source.digest)
+    const missing = await Promise.all(remote.map(async (image) => !placed(root, image)
       && (await storedImage(store, image.source.digest, platform)) === undefined));
     return remote.filter((_, index) => missing[index]);
   };
@@ -104,16 +105,28 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
   ];
 }
 
+/** Whether a remote image is in the ISO tree: its whole layout, or its archive. */
+function placed(root: string, image: RemoteImage): boolean {
+  return image.archive ? existsSync(imageArchive(root, image)) : layoutComplete(imageDir(root, image), image.source.digest);
+}
+
+/** The name an archived image gets once imported: its registry, repository and version. */
+function archiveName(image: RemoteImage): string {
+  return `${image.source.registry}/${image.source.repository}:${image.version}`;
+}
+
 function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: RemoteImage): TaskSpec {
-  const dir = imageDir(imagesRoot(config), image);
+  const root = imagesRoot(config);
+  const target = image.archive ? imageArchive(root, image) : imageDir(root, image);
   const { platform } = declarations;
   return {
     name: `_image_pull:${image.name}`,
-    title: `_image_pull: ${image.name} ${image.version}`,
+    title: `_image_pull: ${image.name} ${image.version}${image.archive ? ' (archive)' : ''}`,
     task_dep: ['_image_mkdir_root', '_image_check_registries'],
-    targets: [dir],
+    targets: [target],
     // The pin and the platform decide the content; the layout must still be whole on disk.
-    uptodate: [formatReference(image.source), `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`, () => layoutComplete(dir, image.source.digest)],
+    uptodate: [formatReference(image.source), `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`, image.archive ? 'archive' : 'layout',
+      config.sourceDateEpoch ?? null, () => placed(root, image)],
     actions: [async (ctx) => {
       const puller = pullerFor(config);
       let done = 0;
@@ -122,10 +135,14 @@ function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: R
         platform, signal: ctx.signal,
         onBytes: (bytes) => ctx.progress((done += bytes)),
       });
-      await writeDirLayout(puller.options.store, pulled, dir);
+      if (image.archive) {
+        await writeImageArchive(puller.options.store, pulled, target, { name: archiveName(image), mtime: new Date((config.sourceDateEpoch ?? 0) * 1000) });
+      } else {
+        await writeDirLayout(puller.options.store, pulled, target);
+      }
       ctx.log(`${image.name}: ${pulled.blobs.length} blobs, ${done} bytes downloaded`);
     }],
-    clean: removeDir(dir),
+    clean: removePath(target),
   };
 }
 
@@ -142,7 +159,8 @@ function registryConfigTask(config: BuildConfig, declarations: ImageDeclarations
   const locations = join(files, `${project}-registry.inc`);
   const environment = `${project}-${config.version.full}`;
   const options = { namePrefix: environment, serverRoot: `$${environment.replace(/[.-]/g, '_')}_images` };
-  const images = [...declarations.remote, ...declarations.local].map((image) => ({ image, dir: imageDir(imagesRoot(config), image) }));
+  // Archived images are imported on the nodes, not served.
+  const images = [...declarations.remote.filter((image) => !image.archive), ...declarations.local].map((image) => ({ image, dir: imageDir(imagesRoot(config), image) }));
   return {
     name: '_image_registry_config:nginx',
     task_dep: ['_iso_mkdir_root'],
@@ -184,7 +202,7 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
         ctx.log(`${image.name}: ${built.top.digest}`);
       }
       : dockerBuild(config, image, dir, labels)],
-    clean: removeDir(dir),
+    clean: removePath(dir),
   };
 }
 
@@ -227,7 +245,7 @@ function dockerBuild(config: BuildConfig, image: LocalImage, dir: string, labels
   };
 }
 
-function removeDir(dir: string) {
+function removePath(dir: string) {
   return async ({ dryRun, log }: { dryRun: boolean; log: (m: string) => void }) => {
     log(`${dryRun ? 'would remove' : 'removing'} ${dir}`);
     if (!dryRun) await rm(dir, { recursive: true, force: true });

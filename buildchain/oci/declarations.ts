@@ -15,6 +15,11 @@ export interface RemoteImage {
   name: string;
   version: string;
   source: ImageReference & { digest: string };
+  /**
+   * Saved as one archive, images/<name>-<version>.tar, instead of a layout: what nodes import
+   * into containerd before any registry runs (upstream's SAVE_AS_TAR: nginx, pause).
+   */
+  archive: boolean;
 }
 
 export interface LocalImage {
@@ -52,7 +57,9 @@ export function loadImageDeclarations(file: string): ImageDeclarations {
     if (ref.digest || ref.tag) throw new BuildError(`${file}: ${where}.image "${field(entry, 'image', where)}" must name the repository only; put the tag in "version" and the digest in "digest"`);
     if (entry.digest === undefined) throw new BuildError(`${file}: ${where}.digest is missing: remote images are pulled by digest only`);
     const digest = parseDigest(entry.digest, `${file}: ${where}.digest`);
-    return { name, version, source: { ...ref, tag: version, digest } };
+    const archive = entry.archive ?? false;
+    if (typeof archive !== 'boolean') throw new BuildError(`${file}: ${where}.archive must be true or false`);
+    return { name, version, source: { ...ref, tag: version, digest }, archive };
   });
   const local = list('local').map((entry, index): LocalImage => {
     const where = `local[${index}]${typeof entry.name === 'string' ? ` (${entry.name})` : ''}`;
@@ -79,4 +86,9 @@ export function loadImageDeclarations(file: string): ImageDeclarations {
 /** Where an image is laid out in the ISO tree. */
 export function imageDir(imagesRoot: string, image: { name: string; version: string }): string {
   return join(imagesRoot, image.name, image.version);
+}
+
+/** Where an image saved as an archive lands in the ISO tree. */
+export function imageArchive(imagesRoot: string, image: { name: string; version: string }): string {
+  return join(imagesRoot, `${image.name}-${image.version}.tar`);
 }
