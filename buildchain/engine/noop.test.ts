@@ -110,4 +110,24 @@ describe('no-op proofs', () => {
     expect(third.summary!.proven).toBe(false);
     expect(runs).toEqual(['a', 'b']);
   });
+
+  it('falls back to the rules when a family cannot re-create its subtasks (a tree deleted)', async () => {
+    const root = tempDir();
+    const { readdirSync, rmSync } = await import('node:fs');
+    const runs: string[] = [];
+    const defs: TaskDefinition[] = [
+      { name: 'fill', targets: ['tree/a'], uptodate: [true], actions: [() => { mkdirSync(join(root, 'tree'), { recursive: true }); writeFileSync(join(root, 'tree/a'), 'a'); runs.push('fill'); }] },
+      {
+        // Lists a tree another task makes: throws while the tree is missing.
+        basename: 'each', after: ['fill'],
+        create: () => readdirSync(join(root, 'tree')).map((f) => ({ name: `each:${f}`, file_dep: [`tree/${f}`], actions: [() => void runs.push(f)] })),
+      },
+    ];
+    await runEngine(root, defs, ['each']);
+    expect((await runEngine(root, defs, ['each'])).summary!.proven).toBe(true);
+    rmSync(join(root, 'tree'), { recursive: true });
+    const rebuilt = await runEngine(root, defs, ['each']);
+    expect(rebuilt.summary!.proven).toBe(false);
+    expect(runs).toEqual(['fill', 'a', 'fill']); // the same bytes again: each:a stays up to date
+  });
 });

@@ -138,7 +138,13 @@ export async function checkNoopProof(
   for (const name of proof.delayed) {
     const family = families.get(name);
     if (!family) return undefined;
-    const subtasks = await family.create({ declaredTargets: () => [...declared] });
+    let subtasks: readonly TaskSpec[];
+    try {
+      subtasks = await family.create({ declaredTargets: () => [...declared] });
+    } catch {
+      // What the family reads changed so much it cannot say (a deleted tree): not a no-op.
+      return undefined;
+    }
     created.push(subtasks);
     for (const spec of subtasks) {
       specs.set(spec.name, spec);
