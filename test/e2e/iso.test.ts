@@ -1,0 +1,132 @@
+// The whole chain as a release engineer runs it and a node uses the result: local mirrors (a
+// docker-registry seeded with generated images, yum repositories of generated RPMs) stand in for
+// the real sources through .env settings; `iso` builds the ISO; xorriso reads it; the extracted
+// ISO's images are served by nginx with the ISO's own registry configuration and pulled back by
+// skopeo; dnf reads its yum repositories from files; a second build does nothing; a clean
+// rebuild gives the same bytes.
+import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { IsoReader } from '../../buildchain/iso9660/reader.ts';
+import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../helpers.ts';
+import { renderJinja } from '../jinja.ts';
+import { metalk8sTasks, project } from '../project.ts';
+import { imageOf, pushImage, randomLayer, startRegistry } from '../registry.ts';
+import { startNginx } from '../servers-for-tests.ts';
+import { serveTestRepos } from '../yum-repos.ts';
+
+const run = promisify(execFile);
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+describe('the MetalK8s ISO, end to end against local mirrors', () => {
+  it('builds an ISO whose images, registry configuration and repositories work offline, reproducibly', { timeout: 300_000 }, async () => {
+    // Mirrors: images under their declared names, and yum repositories.
+    const registry = await startRegistry();
+    const shared = await randomLayer('base', 300_000);
+    const alertmanager = await pushImage(registry.host, 'prometheus/alertmanager', 'v0.19.0', imageOf([shared, await randomLayer('am', 50_000)]), 'v2s2');
+    const exporter = await pushImage(registry.host, 'prometheus/node-exporter', 'v0.18.0', imageOf([shared, await randomLayer('ne', 50_000)]));
+    const pause = await pushImage(registry.host, 'pause', '3.1', imageOf([await randomLayer('pause', 10_000)]), 'v2s2');
+    const repos = await serveTestRepos();
+
+    const root = project({
+      'images/images.yaml': [
+        'remote:',
+        `  - {name: alertmanager, image: quay.io/prometheus/alertmanager, version: "v0.19.0", digest: "${alertmanager}"}`,
+        `  - {name: node-exporter, image: quay.io/prometheus/node-exporter, version: "v0.18.0", digest: "${exporter}"}`,
+        `  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${pause}", archive: true}`,
+        '',
+      ].join('\n'),
+      'packages-rpm/packages.yaml': [
+        'repositories:',
+        '  - {name: os, baseurl: "https://os.example.invalid/7/x86_64", priority: 10}',
+        '  - {name: extra, baseurl: "https://extra.example.invalid/7/x86_64", priority: 20}',
+        'packages: [{name: app}]',
+        'build:',
+        '  - {name: hello-tool, version: "1.0", release: "1", spec: hello-tool.spec, sources: [{file: hello.txt}]}',
+        '',
+      ].join('\n'),
+      'packages-rpm/hello-tool.spec': [
+        'Name: hello-tool', 'Version: 1.0', 'Release: 1%{?dist}', 'Summary: hello', 'License: MIT', 'BuildArch: noarch', 'Source0: hello.txt', '',
+        '%description', 'hello', '', '%install', 'install -D -m 644 %{SOURCE0} %{buildroot}/usr/share/hello-tool/hello.txt', '', '%files', '/usr/share/hello-tool', '',
+      ].join('\n'),
+      'packages-rpm/hello.txt': 'hello\n',
+    });
+    mkdirSync(join(root, 'examples'));
+    for (const example of readdirSync(join(PROJECT_ROOT, 'examples'))) copyFileSync(join(PROJECT_ROOT, 'examples', example), join(root, 'examples', example));
+    const settings = {
+      REGISTRY_MIRRORS: `quay.io=${registry.host},k8s.gcr.io=${registry.host}`,
+      YUM_MIRROR_OS: repos.url('os'), YUM_MIRROR_EXTRA: repos.url('extra'),
+      SOURCE_DATE_EPOCH: '1600000000', BUILD_HOST: 'release-builder',
+    };
+    writeFileSync(join(root, '.env'), Object.entries(settings).map(([key, value]) => `${key}=${value}\n`).join(''));
+
+    const first = await runEngine(root, metalk8sTasks(root, {}), ['iso']);
+    expect(first.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
+    const iso = join(root, '_build/metalk8s.iso');
+    const isoBytes = readFileSync(iso);
+    expect(readFileSync(join(root, '_build/SHA256SUM'), 'utf8')).toBe(`${sha256(isoBytes)}  metalk8s.iso\n`);
+
+    // What xorriso sees: the upstream layout.
+    const listed = execFileSync(requireTool('xorriso'), ['-indev', iso, '-find', '/', '-type', 'f'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .split('\n').map((line) => line.replace(/^'|'$/g, '')).filter(Boolean);
+    for (const path of [
+      '/product.txt', '/examples/new-node.yaml', '/examples/prometheus-sparse.yaml',
+      '/images/alertmanager/v0.19.0/manifest.json', '/images/node-exporter/v0.18.0/version', '/images/pause-3.1.tar',
+      '/packages/redhat/os-el7/repodata/repomd.xml', '/packages/redhat/extra-el7/webui-2.0-1.noarch.rpm',
+      '/packages/redhat/scality-el7/hello-tool-1.0-1.el7.noarch.rpm',
+      '/salt/metalk8s/repo/files/metalk8s-registry.inc', '/salt/metalk8s/repo/files/metalk8s-registry-common.inc',
+    ]) expect(listed, path).toContain(path);
+
+    // The layer both images share is one extent in the ISO.
+    const reader = await IsoReader.open(iso);
+    const extracted = join(tempDir('mk8s-e2e-'), 'metalk8s-2.4.1-dev');
+    try {
+      const entries = (await reader.list()).entries;
+      const layer = entries.filter((entry) => entry.path.endsWith(`/${shared.digest.slice(7)}`));
+      expect(layer).toHaveLength(2);
+      expect(layer[0]!.extents).toEqual(layer[1]!.extents);
+      await reader.extract(extracted);
+    } finally {
+      await reader.close();
+    }
+    expect(readFileSync(join(extracted, 'product.txt'), 'utf8')).toContain('BUILD_HOST=release-builder\n');
+
+    // A node serves the images with the ISO's own registry configuration and the variable Salt
+    // sets from the archive's mount point; clients pull by the pinned digests.
+    const variables = renderJinja(readFileSync(join(PROJECT_ROOT, 'salt-tree/metalk8s/repo/files/metalk8s-registry-config.inc.j2'), 'utf8'), {
+      archives: { 'metalk8s-2.4.1-dev': { path: extracted, version: '2.4.1-dev' } },
+    });
+    writeFileSync(join(extracted, '..', 'variables.inc'), variables);
+    const files = join(extracted, 'salt/metalk8s/repo/files');
+    const nginx = await startNginx([join(extracted, '..', 'variables.inc'), join(files, 'metalk8s-registry-common.inc'), join(files, 'metalk8s-registry.inc')]
+      .map((file) => `include ${file};`).join('\n'));
+    const skopeo = requireTool('skopeo');
+    for (const [name, digest] of [['alertmanager', alertmanager], ['node-exporter', exporter]] as const) {
+      const { stdout } = await run(skopeo, ['inspect', '--raw', '--tls-verify=false', `docker://${nginx.host}/metalk8s-2.4.1-dev/${name}@${digest}`]);
+      expect(`sha256:${sha256(Buffer.from(stdout))}`, name).toBe(digest);
+    }
+
+    // dnf reads the ISO's repositories from the extracted files, with no network.
+    const installroot = tempDir('mk8s-dnf-');
+    const { stdout: packages } = await run(requireTool('dnf'), [
+      '-q', `--installroot=${installroot}`, '--releasever=7', '--nogpgcheck', '--setopt=reposdir=/nonexistent', `--setopt=cachedir=${join(installroot, 'cache')}`,
+      ...['os', 'extra', 'scality'].map((repo) => `--repofrompath=${repo},file://${join(extracted, 'packages/redhat', `${repo}-el7`)}`),
+      'repoquery', '--qf', '%{name}',
+    ]);
+    expect(packages.trim().split('\n').sort()).toEqual(['app', 'base-os-lib', 'config-data', 'data', 'hello-tool', 'helper', 'libfoo', 'tinyhttpd', 'webui']);
+
+    // Nothing changed: nothing runs. A clean rebuild (store kept, sources unreachable): same bytes.
+    const second = await runEngine(root, metalk8sTasks(root, {}), ['iso']);
+    expect(second.executed).toEqual([]);
+    rmSync(join(root, '_build/root'), { recursive: true });
+    rmSync(iso);
+    const dead = 'http://127.0.0.1:9';
+    const offline = { REGISTRY_MIRRORS: `quay.io=127.0.0.1:9,k8s.gcr.io=127.0.0.1:9`, YUM_MIRROR_OS: dead, YUM_MIRROR_EXTRA: dead };
+    const rebuilt = await runEngine(root, metalk8sTasks(root, offline), ['iso']);
+    expect(rebuilt.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
+    expect(sha256(readFileSync(iso))).toBe(sha256(isoBytes));
+  });
+});
