@@ -15,6 +15,7 @@ import { parsePlatform } from './buildchain/oci/pull.ts';
 import { ImagePuller } from './buildchain/oci/puller.ts';
 import { parseReference } from './buildchain/oci/reference.ts';
 import { BlobStore } from './buildchain/oci/store.ts';
+import { importInputs } from './buildchain/offline.ts';
 import { projectRoot } from './buildchain/paths.ts';
 import { registryConfigFor } from './static-registry/index.ts';
 
@@ -134,6 +135,16 @@ const COMMANDS: Record<string, Command> = {
         ...(values['name-prefix'] !== undefined ? { namePrefix: values['name-prefix'] } : {}),
         ...(values['server-root'] !== undefined ? { serverRoot: values['server-root'] } : {}),
       }));
+      return 0;
+    },
+  },
+  'offline-import': {
+    summary: 'offline-import FILE                      put a build\'s inputs (./build.ts offline_export) into this build\'s store',
+    async run(argv) {
+      const { args } = positionals(argv, {}, ['FILE']);
+      const config = loadConfig(projectRoot());
+      const { blobs } = await importInputs(config, resolve(args[0]!));
+      process.stdout.write(`${blobs} blobs into ${join(config.buildRoot, 'cache')}, and the package lock; ./build.ts iso needs no network now\n`);
       return 0;
     },
   },

@@ -5,6 +5,7 @@ import { buildRootTasks } from './build-root.ts';
 import { imageTasks } from './images.ts';
 import { isoTasks } from './iso.ts';
 import { lintTasks } from './lint.ts';
+import { offlineTasks } from './offline.ts';
 import { packagingTasks } from './packaging.ts';
 import { saltTreeTasks } from './salt-tree.ts';
 import { toolCheckTasks } from './tools.ts';
@@ -12,5 +13,5 @@ import { toolCheckTasks } from './tools.ts';
 export const DEFAULT_TASKS = ['iso'];
 
 export function tasks(config: BuildConfig): TaskDefinition[] {
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...isoTasks(config), ...lintTasks(config)];
+  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...isoTasks(config), ...lintTasks(config)];
 }

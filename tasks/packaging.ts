@@ -78,6 +78,12 @@ export function packagingTasks(config: BuildConfig): TaskDefinition[] {
           ctx.log(`${committed.packages.length} packages from ${work.committedLock}`);
           return;
         }
+        // A lock already resolved from these declarations (imported with the offline inputs) stays.
+        const current = work.currentLock();
+        if (current) {
+          ctx.log(`${current.packages.length} packages from ${work.lockFile}, resolved from these declarations`);
+          return;
+        }
         const lock = await work.resolve(ctx.signal);
         await writeFileAtomic(work.lockFile, formatLock(lock));
         ctx.log(`${lock.packages.length} packages in the closure of ${work.declarations.requests.length} declared`);

@@ -6,6 +6,7 @@ import { buildRootTasks } from '../tasks/build-root.ts';
 import { imageTasks } from '../tasks/images.ts';
 import { isoTasks } from '../tasks/iso.ts';
 import { lintTasks } from '../tasks/lint.ts';
+import { offlineTasks } from '../tasks/offline.ts';
 import { packagingTasks } from '../tasks/packaging.ts';
 import { saltTreeTasks } from '../tasks/salt-tree.ts';
 import { toolCheckTasks } from '../tasks/tools.ts';
@@ -25,6 +26,6 @@ export function project(files: Record<string, string>): string {
 
 export function metalk8sTasks(root: string, env: NodeJS.ProcessEnv = {}) {
   const config = loadConfig(root, env);
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...isoTasks(config), ...lintTasks(config)];
+  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...isoTasks(config), ...lintTasks(config)];
 }
 

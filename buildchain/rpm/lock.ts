@@ -69,9 +69,20 @@ export function formatLock(lock: PackageLock): string {
 }
 
 export function readLock(file: string): PackageLock {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new BuildError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return parseLock(text, file);
+}
+
+/** A lock from its text; errors name `file`. */
+export function parseLock(text: string, file: string): PackageLock {
   let lock: PackageLock;
   try {
-    lock = JSON.parse(readFileSync(file, 'utf8')) as PackageLock;
+    lock = JSON.parse(text) as PackageLock;
   } catch (error) {
     throw new BuildError(`${file}: not a package lock (${(error as Error).message})`);
   }

@@ -6,11 +6,13 @@
 // rebuild gives the same bytes.
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../buildchain/config.ts';
 import { IsoReader } from '../../buildchain/iso9660/reader.ts';
+import { importInputs } from '../../buildchain/offline.ts';
 import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../helpers.ts';
 import { renderJinja } from '../jinja.ts';
 import { metalk8sTasks, project } from '../project.ts';
@@ -118,13 +120,28 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     ]);
     expect(packages.trim().split('\n').sort()).toEqual(['app', 'base-os-lib', 'config-data', 'data', 'hello-tool', 'helper', 'libfoo', 'tinyhttpd', 'webui']);
 
+    // An air-gapped farm: the inputs exported here, imported into another machine's empty build
+    // root, build the same ISO there with no network at all.
+    expect((await runEngine(root, metalk8sTasks(root, {}), ['offline_export'])).finished.filter((r) => r.result === 'fail')).toEqual([]);
+    const exported = join(root, '_build/offline-inputs.tar');
+    const farm = tempDir('mk8s-farm-');
+    cpSync(root, farm, { recursive: true, filter: (path) => !path.startsWith(join(root, '_build')) });
+    const offline = { REGISTRY_MIRRORS: 'quay.io=127.0.0.1:9,k8s.gcr.io=127.0.0.1:9', YUM_MIRROR_OS: 'http://127.0.0.1:9', YUM_MIRROR_EXTRA: 'http://127.0.0.1:9' };
+    const corrupt = join(tempDir(), 'corrupt.tar');
+    const tampered = readFileSync(exported);
+    tampered[tampered.indexOf(Buffer.from('blobs/sha256/')) + 600]! ^= 0xff; // inside the first blob
+    writeFileSync(corrupt, tampered);
+    await expect(importInputs(loadConfig(farm, offline), corrupt)).rejects.toThrow(/corrupt\.tar: blobs\/sha256\/[0-9a-f]{64}.*digest mismatch/);
+    expect((await importInputs(loadConfig(farm, offline), exported)).blobs).toBeGreaterThan(10);
+    const airGapped = await runEngine(farm, metalk8sTasks(farm, offline), ['iso']);
+    expect(airGapped.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
+    expect(sha256(readFileSync(join(farm, '_build/metalk8s.iso')))).toBe(sha256(isoBytes));
+
     // Nothing changed: nothing runs. A clean rebuild (store kept, sources unreachable): same bytes.
     const second = await runEngine(root, metalk8sTasks(root, {}), ['iso']);
     expect(second.executed).toEqual([]);
     rmSync(join(root, '_build/root'), { recursive: true });
     rmSync(iso);
-    const dead = 'http://127.0.0.1:9';
-    const offline = { REGISTRY_MIRRORS: `quay.io=127.0.0.1:9,k8s.gcr.io=127.0.0.1:9`, YUM_MIRROR_OS: dead, YUM_MIRROR_EXTRA: dead };
     const rebuilt = await runEngine(root, metalk8sTasks(root, offline), ['iso']);
     expect(rebuilt.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
     expect(sha256(readFileSync(iso))).toBe(sha256(isoBytes));

@@ -1,0 +1,69 @@
+// Air-gapped build farms: everything a build fetches, taken from a connected machine's store into
+// one archive (BUILD_ROOT/offline-inputs.tar), and put into an offline machine's store. There the
+// build finds every image, package, key and spec source in the store and the package lock
+// resolved, so it needs no network: the reachability checks ask nothing.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BuildConfig } from './config.ts';
+import { BuildError } from './errors.ts';
+import { writeFileAtomic } from './fs/atomic.ts';
+import { loadBuildSpec } from './oci/builder.ts';
+import { loadImageDeclarations } from './oci/declarations.ts';
+import { storedImage } from './oci/pull.ts';
+import { exportBlobs, importBlobs } from './oci/store-archive.ts';
+import { BlobStore } from './oci/store.ts';
+import { parseLock } from './rpm/lock.ts';
+import { PackageWorkspace } from './rpm/workspace.ts';
+
+const LOCK = 'packages.lock.json';
+
+export function offlineArchive(config: BuildConfig): string {
+  return join(config.buildRoot, 'offline-inputs.tar');
+}
+
+function storeOf(config: BuildConfig): BlobStore {
+  return new BlobStore(join(config.buildRoot, 'cache'));
+}
+
+/** The digests of every fetched input of the declared build, from the store (which must hold them). */
+async function inputDigests(config: BuildConfig, store: BlobStore): Promise<string[]> {
+  const digests: string[] = [];
+  const images = loadImageDeclarations(config.imagesFile);
+  const pinned = [
+    ...images.remote.map((image) => ({ digest: image.source.digest, what: `${image.name} ${image.version}` })),
+    ...images.local.filter((image) => image.kind === 'spec').flatMap((image) => {
+      const base = loadBuildSpec(image.definition).base;
+      return base ? [{ digest: base.digest, what: `the base image of ${image.name}` }] : [];
+    }),
+  ];
+  for (const { digest, what } of pinned) {
+    const image = await storedImage(store, digest, images.platform);
+    if (!image) throw new BuildError(`${what} (${digest}) is not whole in the store ${store.root}; run ./build.ts images first`);
+    digests.push(image.top.digest, ...(image.child ? [image.child.digest] : []), ...image.blobs.map((blob) => blob.digest));
+  }
+  const workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors });
+  const lock = workspace.currentLock();
+  if (!lock) throw new BuildError(`${workspace.lockFile}: no package lock resolved from ${config.packagesFile}; run ./build.ts packaging first`);
+  digests.push(...lock.packages.map((pkg) => pkg.digest), ...lock.keys.map((key) => key.digest));
+  for (const pkg of workspace.declarations.build) {
+    for (const source of pkg.sources) if (source.sha256) digests.push(`sha256:${source.sha256}`);
+  }
+  return digests;
+}
+
+/** Writes the archive of the build's inputs; what it holds. */
+export async function exportInputs(config: BuildConfig, file = offlineArchive(config)): Promise<{ blobs: number; bytes: number }> {
+  const store = storeOf(config);
+  const digests = await inputDigests(config, store);
+  const lockFile = join(config.buildRoot, LOCK);
+  return exportBlobs(store, digests, new Map([[LOCK, readFileSync(lockFile, 'utf8')]]), file);
+}
+
+/** Puts an archive of inputs into this build's store, and its package lock into BUILD_ROOT. */
+export async function importInputs(config: BuildConfig, file: string): Promise<{ blobs: number }> {
+  if (!existsSync(file)) throw new BuildError(`${file}: no such file`);
+  return importBlobs(storeOf(config), file, new Set([LOCK]), async (name, content) => {
+    parseLock(content, `${file}: ${name}`); // refuse a malformed lock now rather than at build time
+    await writeFileAtomic(join(config.buildRoot, LOCK), content);
+  });
+}
