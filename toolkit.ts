@@ -17,6 +17,7 @@ import { parseReference } from './buildchain/oci/reference.ts';
 import { BlobStore } from './buildchain/oci/store.ts';
 import { importInputs } from './buildchain/offline.ts';
 import { projectRoot } from './buildchain/paths.ts';
+import { verifyIso } from './buildchain/verify.ts';
 import { registryConfigFor } from './static-registry/index.ts';
 
 interface Command {
@@ -135,6 +136,20 @@ const COMMANDS: Record<string, Command> = {
         ...(values['name-prefix'] !== undefined ? { namePrefix: values['name-prefix'] } : {}),
         ...(values['server-root'] !== undefined ? { serverRoot: values['server-root'] } : {}),
       }));
+      return 0;
+    },
+  },
+  verify: {
+    summary: 'verify FILE [--key PUBKEY] [--sums SHA256SUM]  check an ISO against SHA256SUM and, with --key, its signature',
+    async run(argv) {
+      const { values, args } = positionals(argv, { key: { type: 'string' }, sums: { type: 'string' } }, ['FILE']);
+      const config = loadConfig(projectRoot());
+      const checked = await verifyIso(resolve(args[0]!), {
+        gpg: config.bin.gpg, signal: interruptSignal(),
+        ...(typeof values.key === 'string' ? { publicKey: resolve(values.key) } : {}),
+        ...(typeof values.sums === 'string' ? { sums: resolve(values.sums) } : {}),
+      });
+      process.stdout.write(`${checked.join('\n')}\n`);
       return 0;
     },
   },

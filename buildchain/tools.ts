@@ -29,6 +29,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   dnf: 'dnf',
   gpg: 'gnupg',
   gpgconf: 'gnupg',
+  gpgv: 'gpgv',
   hardlink: 'util-linux',
   xz: 'xz-utils',
   zstd: 'zstd',

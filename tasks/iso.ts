@@ -12,6 +12,7 @@ import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { removeUnkept } from '../buildchain/fs/prune.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { writeIso } from '../buildchain/iso9660/writer.ts';
+import { gpgSigner, signDetached } from '../buildchain/openpgp.ts';
 import { fileTreeTasks } from './file-tree.ts';
 
 /**
@@ -128,12 +129,18 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
     },
     {
       name: '_iso_digest',
-      doc: 'Write BUILD_ROOT/SHA256SUM of the ISO (from the digest computed while writing it).',
+      doc: 'Write BUILD_ROOT/SHA256SUM of the ISO (from the digest computed while writing it), and SHA256SUM.asc with GPG_KEY.',
       // Explicit: the digest's producer is created later (_iso_build), so no implicit edge exists yet.
       task_dep: ['_iso_build'],
       file_dep: [digest],
-      targets: [checksums],
-      actions: [async () => writeFileAtomic(checksums, await readFile(digest, 'utf8'))],
+      // With GPG_KEY, SHA256SUM.asc too: the release's signature, over the file that names the ISO's digest.
+      targets: [checksums, ...(config.gpgKey ? [`${checksums}.asc`] : [])],
+      uptodate: [config.gpgKey ?? null, config.sourceDateEpoch ?? null],
+      actions: [async (ctx) => {
+        await writeFileAtomic(checksums, await readFile(digest, 'utf8'));
+        const signer = gpgSigner(config, ctx.signal);
+        if (signer) await signDetached(checksums, signer);
+      }],
       clean: true,
     },
   ];

@@ -13,7 +13,8 @@ import { writeRepository, type RepositoryFile } from '../buildchain/rpm/createre
 import type { SpecPackage } from '../buildchain/rpm/declarations.ts';
 import { formatLock, readLock } from '../buildchain/rpm/lock.ts';
 import { buildRpms, buildSrpm } from '../buildchain/rpm/rpmbuild.ts';
-import { signDetached, signPackages, type Signer } from '../buildchain/rpm/sign.ts';
+import { gpgSigner, signDetached, type Signer } from '../buildchain/openpgp.ts';
+import { signPackages } from '../buildchain/rpm/sign.ts';
 import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 
@@ -134,12 +135,9 @@ export function packagingTasks(config: BuildConfig): TaskDefinition[] {
 }
 
 /** The signer of built packages and repository metadata, when GPG_KEY names a key. */
-function signerFor(config: BuildConfig, signal: AbortSignal): Signer | undefined {
-  if (!config.gpgKey) return undefined;
-  return {
-    gpg: requireExecutable(config.bin.gpg, 'GPG_BIN'), rpmsign: requireExecutable('rpmsign'),
-    key: config.gpgKey, sourceDateEpoch: config.sourceDateEpoch, signal,
-  };
+function signerFor(config: BuildConfig, signal: AbortSignal): (Signer & { rpmsign: string }) | undefined {
+  const signer = gpgSigner(config, signal);
+  return signer && { ...signer, rpmsign: requireExecutable('rpmsign') };
 }
 
 function topdir(config: BuildConfig, pkg: SpecPackage): string {

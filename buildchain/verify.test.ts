@@ -1,0 +1,69 @@
+// The release signature as the iso task writes it (SHA256SUM.asc with GPG_KEY), and
+// ./toolkit.ts verify as an operator runs it: a good ISO passes; a flipped byte, another key or a
+// missing signature fail, naming the file.
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { requireTool, runCli, runEngine, tempDir } from '../test/helpers.ts';
+import { metalk8sTasks, project } from '../test/project.ts';
+
+const run = promisify(execFile);
+
+/** A fresh keyring with one Ed25519 key older than SOURCE_DATE_EPOCH; its armored public key. */
+async function keyring(address: string): Promise<{ home: string; publicKey: string }> {
+  const gpg = requireTool('gpg');
+  const home = tempDir('mk8s-gnupg-');
+  const env = { ...process.env, GNUPGHOME: home };
+  await run(gpg, ['--batch', '--faked-system-time', '1500000000!', '--passphrase', '', '--quick-gen-key', `Release <${address}>`, 'ed25519', 'sign', 'never'], { env });
+  const publicKey = join(home, 'public.asc');
+  await run(gpg, ['--batch', '--armor', '--export', '--output', publicKey, address], { env });
+  return { home, publicKey };
+}
+
+describe('release signature and ./toolkit.ts verify', () => {
+  it('signs SHA256SUM with GPG_KEY; verify accepts the ISO and refuses a flipped byte or another key', { timeout: 60_000 }, async () => {
+    const release = await keyring('release@example.invalid');
+    const other = await keyring('other@example.invalid');
+    const root = project({ 'salt-tree/top.sls': 'base: {}\n' });
+    const previous = process.env.GNUPGHOME;
+    process.env.GNUPGHOME = release.home;
+    try {
+      const report = await runEngine(root, metalk8sTasks(root, { GPG_KEY: 'release@example.invalid', SOURCE_DATE_EPOCH: '1600000000' }), ['iso']);
+      expect(report.finished.filter((r) => r.result === 'fail').map((r) => r.error)).toEqual([]);
+    } finally {
+      if (previous === undefined) delete process.env.GNUPGHOME;
+      else process.env.GNUPGHOME = previous;
+      for (const home of [release.home, other.home]) {
+        await run(requireTool('gpgconf'), ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: home } }).catch(() => undefined);
+      }
+    }
+    const iso = join(root, '_build/metalk8s.iso');
+    const sums = join(root, '_build/SHA256SUM');
+    expect(readFileSync(`${sums}.asc`, 'utf8')).toContain('BEGIN PGP SIGNATURE');
+
+    const verify = (...args: string[]) => runCli(['verify', iso, ...args], { entry: 'toolkit.ts' });
+    const good = await verify('--key', release.publicKey);
+    expect([good.code, good.stderr]).toEqual([0, '']);
+    expect(good.stdout).toContain('metalk8s.iso: sha256 ');
+    expect(good.stdout).toContain('SHA256SUM: signature good');
+
+    const wrongKey = await verify('--key', other.publicKey);
+    expect([wrongKey.code, wrongKey.stderr]).toEqual([1, expect.stringContaining(`${sums}.asc: the signature of ${sums} does not verify with ${other.publicKey}`)]);
+
+    // Another copy of the release, with one byte changed.
+    const copy = join(tempDir(), 'copy');
+    mkdirSync(copy);
+    const bytes = readFileSync(iso);
+    bytes[bytes.length - 100]! ^= 0xff;
+    writeFileSync(join(copy, 'metalk8s.iso'), bytes);
+    writeFileSync(join(copy, 'SHA256SUM'), readFileSync(sums));
+    const flipped = await runCli(['verify', join(copy, 'metalk8s.iso')], { entry: 'toolkit.ts' });
+    expect([flipped.code, flipped.stderr]).toEqual([1, expect.stringMatching(new RegExp(`${join(copy, 'metalk8s.iso')}: sha256 [0-9a-f]{64} does not match ${join(copy, 'SHA256SUM')}`))]);
+
+    rmSync(`${sums}.asc`);
+    const unsigned = await verify('--key', release.publicKey);
+    expect([unsigned.code, unsigned.stderr]).toEqual([1, expect.stringContaining(`${sums}.asc: no signature beside SHA256SUM`)]);
+  });
+});
