@@ -11,22 +11,24 @@ import { loadBuildSpec } from './oci/builder.ts';
 import { loadImageDeclarations } from './oci/declarations.ts';
 import { storedImage } from './oci/pull.ts';
 import { exportBlobs, importBlobs } from './oci/store-archive.ts';
-import { BlobStore } from './oci/store.ts';
 import { parseLock } from './rpm/lock.ts';
 import { PackageWorkspace } from './rpm/workspace.ts';
 
+/** The archive's one file besides blobs: the package lock, as BUILD_ROOT holds it. */
 const LOCK = 'packages.lock.json';
 
 export function offlineArchive(config: BuildConfig): string {
   return join(config.buildRoot, 'offline-inputs.tar');
 }
 
-function storeOf(config: BuildConfig): BlobStore {
-  return new BlobStore(join(config.buildRoot, 'cache'));
+/** The build's packages: its store (shared with images) and lock file. */
+function workspaceOf(config: BuildConfig): PackageWorkspace {
+  return new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors });
 }
 
 /** The digests of every fetched input of the declared build, from the store (which must hold them). */
-async function inputDigests(config: BuildConfig, store: BlobStore): Promise<string[]> {
+async function inputDigests(config: BuildConfig, workspace: PackageWorkspace): Promise<string[]> {
+  const { store } = workspace;
   const digests: string[] = [];
   const images = loadImageDeclarations(config.imagesFile);
   const pinned = [
@@ -41,7 +43,6 @@ async function inputDigests(config: BuildConfig, store: BlobStore): Promise<stri
     if (!image) throw new BuildError(`${what} (${digest}) is not whole in the store ${store.root}; run ./build.ts images first`);
     digests.push(image.top.digest, ...(image.child ? [image.child.digest] : []), ...image.blobs.map((blob) => blob.digest));
   }
-  const workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors });
   const lock = workspace.currentLock();
   if (!lock) throw new BuildError(`${workspace.lockFile}: no package lock resolved from ${config.packagesFile}; run ./build.ts packaging first`);
   digests.push(...lock.packages.map((pkg) => pkg.digest), ...lock.keys.map((key) => key.digest));
@@ -53,17 +54,17 @@ async function inputDigests(config: BuildConfig, store: BlobStore): Promise<stri
 
 /** Writes the archive of the build's inputs; what it holds. */
 export async function exportInputs(config: BuildConfig, file = offlineArchive(config)): Promise<{ blobs: number; bytes: number }> {
-  const store = storeOf(config);
-  const digests = await inputDigests(config, store);
-  const lockFile = join(config.buildRoot, LOCK);
-  return exportBlobs(store, digests, new Map([[LOCK, readFileSync(lockFile, 'utf8')]]), file);
+  const workspace = workspaceOf(config);
+  const digests = await inputDigests(config, workspace);
+  return exportBlobs(workspace.store, digests, new Map([[LOCK, readFileSync(workspace.lockFile, 'utf8')]]), file);
 }
 
 /** Puts an archive of inputs into this build's store, and its package lock into BUILD_ROOT. */
 export async function importInputs(config: BuildConfig, file: string): Promise<{ blobs: number }> {
   if (!existsSync(file)) throw new BuildError(`${file}: no such file`);
-  return importBlobs(storeOf(config), file, new Set([LOCK]), async (name, content) => {
+  const workspace = workspaceOf(config);
+  return importBlobs(workspace.store, file, new Set([LOCK]), async (name, content) => {
     parseLock(content, `${file}: ${name}`); // refuse a malformed lock now rather than at build time
-    await writeFileAtomic(join(config.buildRoot, LOCK), content);
+    await writeFileAtomic(workspace.lockFile, content);
   });
 }
