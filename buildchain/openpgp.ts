@@ -3,28 +3,17 @@
 // (deterministic) are byte-reproducible. A key younger than that time cannot sign at it (its
 // signatures would predate it, and verifiers refuse them): gpg then fails with "created ... in the
 // future", which we show.
-import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withAtomicFile } from './fs/atomic.ts';
-import { BuildError } from './errors.ts';
-import { requireExecutable } from './tools.ts';
+import { requireExecutable, runTool } from './tools.ts';
 
 export interface Signer {
   gpg: string;
   key: string;
   sourceDateEpoch?: number | undefined;
   signal: AbortSignal;
-}
-
-export function runTool(file: string, args: string[], signal: AbortSignal, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { signal }, (error, _stdout, stderr) => {
-      if (error) reject(new BuildError(`${what}: ${file} failed: ${stderr.trim() || error.message}`));
-      else resolve();
-    });
-  });
 }
 
 export function fakedTime(signer: Signer): string[] {
@@ -36,7 +25,7 @@ export async function signDetached(file: string, signer: Signer): Promise<void> 
   await withAtomicFile(`${file}.asc`, (tmp) => runTool(signer.gpg, [
     '--batch', '--yes', '--pinentry-mode', 'error', ...fakedTime(signer),
     '--local-user', signer.key, '--armor', '--detach-sign', '--output', tmp, file,
-  ], signer.signal, `signing ${file} with key ${signer.key}`));
+  ], { signal: signer.signal, what: `signing ${file} with key ${signer.key}` }));
 }
 
 /**
@@ -48,9 +37,9 @@ export async function verifyDetached(file: string, signature: string, publicKey:
   try {
     const keyring = join(dir, 'keyring.gpg');
     const armored = (await readFile(publicKey, 'latin1')).trimStart().startsWith('-----BEGIN PGP');
-    if (armored) await runTool(gpg, ['--batch', '--yes', '--output', keyring, '--dearmor', publicKey], signal, `reading the public key ${publicKey}`);
+    if (armored) await runTool(gpg, ['--batch', '--yes', '--output', keyring, '--dearmor', publicKey], { signal, what: `reading the public key ${publicKey}` });
     else await copyFile(publicKey, keyring);
-    await runTool(requireExecutable('gpgv'), ['--keyring', keyring, signature, file], signal, `${signature}: the signature of ${file} does not verify with ${publicKey}`);
+    await runTool(requireExecutable('gpgv'), ['--keyring', keyring, signature, file], { signal, what: `${signature}: the signature of ${file} does not verify with ${publicKey}` });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,11 +1,11 @@
 // An ISO yum repository: packages placed by hard link (from the blob store or a build
 // directory), then createrepo_c. With SOURCE_DATE_EPOCH, the metadata is byte-reproducible:
 // package times and repomd timestamps are set to it, and no sqlite databases are written.
-import { execFile } from 'node:child_process';
 import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { replaceDirectory } from '../fs/atomic.ts';
+import { runTool } from '../tools.ts';
 
 export interface RepositoryFile {
   /** File name in the repository. */
@@ -28,12 +28,7 @@ export async function writeRepository(dir: string, files: readonly RepositoryFil
     }
     const args = ['--no-database', '--quiet', ...(options.sourceDateEpoch !== undefined
       ? ['--revision', String(options.sourceDateEpoch), '--set-timestamp-to-revision'] : []), staging];
-    await new Promise<void>((resolve, reject) => {
-      execFile(options.createrepo, args, { signal: options.signal }, (error, _stdout, stderr) => {
-        if (error) reject(new BuildError(`${options.createrepo} for ${dir}: ${stderr.trim() || error.message}`));
-        else resolve();
-      });
-    });
+    await runTool(options.createrepo, args, { signal: options.signal, what: `indexing ${dir}` });
     await options.signMetadata?.(join(staging, 'repodata', 'repomd.xml'));
   });
 }

@@ -2,10 +2,10 @@
 // settings el7's rpm 4.11 can read (gzip payloads, sha256 file digests), with build times and
 // file times from SOURCE_DATE_EPOCH when set. Build dependencies are the spec's business
 // (--nodeps): the build host is not an el7 system with an rpm database of its own.
-import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildError } from '../errors.ts';
+import { runTool } from '../tools.ts';
 import type { SpecPackage } from './declarations.ts';
 
 export const DIST = '.el7';
@@ -33,12 +33,7 @@ function defines(options: RpmbuildOptions): string[] {
 
 function run(options: RpmbuildOptions, args: string[], what: string): Promise<void> {
   const env = { ...process.env, ...(options.sourceDateEpoch !== undefined ? { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) } : {}) };
-  return new Promise((resolve, reject) => {
-    execFile(options.rpmbuild, [...defines(options), '--nodeps', ...args], { signal: options.signal, env, maxBuffer: 64 << 20 }, (error, _stdout, stderr) => {
-      if (error) reject(new BuildError(`${what}: rpmbuild failed:\n${stderr.trim().split('\n').slice(-15).join('\n') || error.message}`));
-      else resolve();
-    });
-  });
+  return runTool(options.rpmbuild, [...defines(options), '--nodeps', ...args], { signal: options.signal, env, what });
 }
 
 /** The source package, checked to be the declared name-version-release. */
