@@ -1,12 +1,11 @@
 // ./toolkit.ts verify: what an operator checks before importing an ISO it was handed: the ISO's
 // sha256 against SHA256SUM beside it and, given the release's public key, the signature of
 // SHA256SUM (SHA256SUM.asc). Every mismatch names the file.
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { BuildError } from './errors.ts';
-import { createSha256 } from './oci/digest.ts';
+import { sha256File } from './fs/hash.ts';
 import { verifyDetached } from './openpgp.ts';
 
 export interface VerifyOptions {
@@ -16,14 +15,6 @@ export interface VerifyOptions {
   publicKey?: string;
   gpg: string;
   signal: AbortSignal;
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createSha256();
-  await pipeline(createReadStream(file), async function* (chunks) {
-    for await (const chunk of chunks) hash.update(chunk as Buffer);
-  });
-  return hash.digest('hex');
 }
 
 /** Lines of what was checked; throws a BuildError naming the file that does not match. */
