@@ -73,13 +73,13 @@ export function requireExecutable(command: string, setting?: string): string {
 }
 
 /**
- * Runs a tool to completion; a failure is an error saying what was being done and the end of
- * what the tool said (its last 15 lines of stderr).
+ * Runs a tool to completion and answers its stdout; a failure is an error saying what was being
+ * done and the end of what the tool said (its last 15 lines of stderr).
  */
-export function runTool(file: string, args: readonly string[], options: { signal: AbortSignal; what: string; env?: NodeJS.ProcessEnv }): Promise<void> {
+export function runTool(file: string, args: readonly string[], options: { signal: AbortSignal; what: string; env?: NodeJS.ProcessEnv }): Promise<string> {
   return new Promise((resolve, reject) => {
-    process.getBuiltinModule('node:child_process').execFile(file, args, { signal: options.signal, maxBuffer: 64 << 20, ...(options.env ? { env: options.env } : {}) }, (error, _stdout, stderr) => {
-      if (!error) return resolve();
+    process.getBuiltinModule('node:child_process').execFile(file, args, { signal: options.signal, maxBuffer: 64 << 20, ...(options.env ? { env: options.env } : {}) }, (error, stdout, stderr) => {
+      if (!error) return resolve(String(stdout));
       const said = String(stderr).trim().split('\n').slice(-15).join('\n');
       reject(new BuildError(`${options.what}: ${file} failed${said ? `:\n${said}` : ` (${error.message})`}`));
     });

@@ -1,11 +1,14 @@
 // ./toolkit.ts verify: what an operator checks before importing an ISO it was handed: the ISO's
-// sha256 against SHA256SUM beside it and, given the release's public key, the signature of
-// SHA256SUM (SHA256SUM.asc). Every mismatch names the file.
+// sha256 against SHA256SUM beside it; given the release's public key, the signature of
+// SHA256SUM (SHA256SUM.asc); and inside the ISO (read without mounting), every image and
+// package against sbom.spdx.json. Every mismatch names the file.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { BuildError } from './errors.ts';
 import { sha256File } from './fs/hash.ts';
+import { IsoReader } from './iso9660/reader.ts';
+import { createSha256 } from './oci/digest.ts';
 import { verifyDetached } from './openpgp.ts';
 
 export interface VerifyOptions {
@@ -31,11 +34,67 @@ export async function verifyIso(iso: string, options: VerifyOptions): Promise<st
   if (!listed) throw new BuildError(`${sums}: lists no checksum for ${name}`);
   const actual = await sha256File(iso);
   if (actual !== listed[1]) throw new BuildError(`${iso}: sha256 ${actual} does not match ${sums} (${listed[1]})`);
-  const checked = [`${name}: sha256 ${actual} matches ${basename(sums)}`];
+  const checked = [`${name}: sha256 ${actual} matches ${basename(sums)}`, await verifyContents(iso)];
   if (options.publicKey) {
     if (!existsSync(`${sums}.asc`)) throw new BuildError(`${sums}.asc: no signature beside ${basename(sums)} (the release is signed when GPG_KEY is set)`);
     await verifyDetached(sums, `${sums}.asc`, options.publicKey, options.gpg, options.signal);
     checked.push(`${basename(sums)}: signature good (${basename(sums)}.asc, key ${options.publicKey})`);
   }
   return checked;
+}
+
+interface SbomPackage {
+  name: string;
+  packageFileName: string;
+  primaryPackagePurpose: string;
+  checksums: { algorithm: string; checksumValue: string }[];
+}
+
+/** Every image (manifest and blobs, or archive) and package the ISO's SBOM lists, hashed in place. */
+async function verifyContents(iso: string): Promise<string> {
+  const reader = await IsoReader.open(iso);
+  try {
+    const entries = new Map((await reader.list()).entries.map((entry) => [entry.path, entry]));
+    const hash = async (path: string): Promise<string> => {
+      const entry = entries.get(path);
+      if (!entry || entry.type !== 'file') throw new BuildError(`${iso}: ${path} is missing`);
+      const digest = createSha256();
+      for await (const chunk of reader.extentStream(entry)) digest.update(chunk);
+      return digest.digest('hex');
+    };
+    const sbom = entries.get('sbom.spdx.json');
+    if (!sbom) throw new BuildError(`${iso}: no sbom.spdx.json at its root`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of reader.extentStream(sbom)) chunks.push(chunk);
+    let packages: SbomPackage[];
+    try {
+      packages = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { packages: SbomPackage[] }).packages;
+      if (!Array.isArray(packages)) throw new Error('no "packages" list');
+    } catch (error) {
+      throw new BuildError(`${iso}: sbom.spdx.json is not an SPDX document (${(error as Error).message})`);
+    }
+    let files = 0;
+    const expect = async (path: string, sha256: string, what: string) => {
+      const actual = await hash(path);
+      files += 1;
+      if (actual !== sha256) throw new BuildError(`${iso}: ${path} has sha256 ${actual}, but ${what} says ${sha256}`);
+    };
+    for (const pkg of packages) {
+      const sha256 = pkg.checksums.find((checksum) => checksum.algorithm === 'SHA256')?.checksumValue ?? '';
+      const layout = pkg.primaryPackagePurpose === 'CONTAINER' && !pkg.packageFileName.endsWith('.tar');
+      if (!layout) {
+        await expect(pkg.packageFileName, sha256, `sbom.spdx.json (${pkg.name})`);
+        continue;
+      }
+      // A layout: its manifest is the pinned digest, each blob and child manifest is named by its own.
+      await expect(`${pkg.packageFileName}/manifest.json`, sha256, `sbom.spdx.json (${pkg.name})`);
+      for (const path of entries.keys()) {
+        const file = /^([0-9a-f]{64})(\.manifest\.json)?$/.exec(path.slice(pkg.packageFileName.length + 1));
+        if (path.startsWith(`${pkg.packageFileName}/`) && file) await expect(path, file[1]!, 'its name');
+      }
+    }
+    return `${packages.length} images and packages of sbom.spdx.json match their ${files} files in the ISO`;
+  } finally {
+    await reader.close();
+  }
 }

@@ -4,11 +4,12 @@
 // inode on disk and one extent in the ISO (_image_dedup_layers has nothing left to do).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
+import { sha256File } from '../buildchain/fs/hash.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { buildImage, loadBuildSpec } from '../buildchain/oci/builder.ts';
 import { imageArchive, imageDir, loadImageDeclarations, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
@@ -19,6 +20,7 @@ import { readDirLayout, writeDirLayout } from '../buildchain/oci/layout.ts';
 import { ImagePuller, unreachableError } from '../buildchain/oci/puller.ts';
 import { formatReference } from '../buildchain/oci/reference.ts';
 import { BlobStore } from '../buildchain/oci/store.ts';
+import type { SbomImage } from '../buildchain/sbom.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 import { registryConfig } from '../static-registry/index.ts';
 
@@ -250,4 +252,35 @@ function removePath(dir: string) {
     log(`${dryRun ? 'would remove' : 'removing'} ${dir}`);
     if (!dryRun) await rm(dir, { recursive: true, force: true });
   };
+}
+
+/** What says which images the ISO holds: each layout's manifest.json, each archive. */
+export function isoImageFiles(config: BuildConfig): string[] {
+  const root = imagesRoot(config);
+  const declarations = loadImageDeclarations(config.imagesFile);
+  return [
+    ...declarations.remote.map((image) => (image.archive ? imageArchive(root, image) : join(imageDir(root, image), 'manifest.json'))),
+    ...declarations.local.map((image) => join(imageDir(root, image), 'manifest.json')),
+  ];
+}
+
+/** The images the ISO holds, for the SBOM. */
+export async function isoImages(config: BuildConfig): Promise<SbomImage[]> {
+  const root = imagesRoot(config);
+  const declarations = loadImageDeclarations(config.imagesFile);
+  const images: SbomImage[] = [];
+  for (const image of declarations.remote) {
+    const { registry, repository, digest } = image.source;
+    const path = relative(config.isoRoot, image.archive ? imageArchive(root, image) : imageDir(root, image));
+    images.push({
+      name: image.name, version: image.version, registry, repository, digest, archive: image.archive, path,
+      ...(image.archive ? { fileSha256: await sha256File(imageArchive(root, image)) } : {}),
+    });
+  }
+  for (const image of declarations.local) {
+    const dir = imageDir(root, image);
+    const digest = sha256Digest(readFileSync(join(dir, 'manifest.json')));
+    images.push({ name: image.name, version: image.version, registry: 'local', repository: relative(config.root, image.definition), digest, archive: false, path: relative(config.isoRoot, dir) });
+  }
+  return images;
 }

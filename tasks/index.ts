@@ -8,10 +8,11 @@ import { lintTasks } from './lint.ts';
 import { offlineTasks } from './offline.ts';
 import { packagingTasks } from './packaging.ts';
 import { saltTreeTasks } from './salt-tree.ts';
+import { sbomTasks } from './sbom.ts';
 import { toolCheckTasks } from './tools.ts';
 
 export const DEFAULT_TASKS = ['iso'];
 
 export function tasks(config: BuildConfig): TaskDefinition[] {
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...isoTasks(config), ...lintTasks(config)];
+  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...sbomTasks(config), ...isoTasks(config), ...lintTasks(config)];
 }

@@ -67,7 +67,7 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
   const checksums = join(config.buildRoot, 'SHA256SUM');
   return [
     { name: 'iso', doc: `Build the ${config.projectName} ISO and its SHA256SUM.`, task_dep: ['_iso_build', '_iso_digest'] },
-    { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', '_iso_add_tree', 'salt_tree', 'images', 'packaging'] },
+    { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', '_iso_add_tree', 'salt_tree', 'images', 'packaging', '_iso_sbom'] },
     {
       basename: '_iso_add_tree',
       doc: 'Deploy the files of the ISO root: product.txt, the scripts (scripts/) and the examples (examples/).',

@@ -4,7 +4,7 @@
 // built packages come from spec files with rpmbuild; every repository gets createrepo_c metadata.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
@@ -16,7 +16,9 @@ import { buildRpms, buildSrpm } from '../buildchain/rpm/rpmbuild.ts';
 import { gpgSigner, signDetached, type Signer } from '../buildchain/openpgp.ts';
 import { signPackages } from '../buildchain/rpm/sign.ts';
 import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
-import { requireExecutable } from '../buildchain/tools.ts';
+import type { SbomRpm } from '../buildchain/sbom.ts';
+import { requireExecutable, runTool } from '../buildchain/tools.ts';
+import { sha256File } from '../buildchain/fs/hash.ts';
 
 export function rpmRepositoriesRoot(config: BuildConfig): string {
   return join(config.isoRoot, 'packages', 'redhat');
@@ -253,4 +255,33 @@ function repositoryTask(config: BuildConfig, work: PackageWorkspace, name: strin
       if (!dryRun) await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** What says which packages the ISO holds: the lock, the lists of built packages. */
+export function isoPackageFiles(config: BuildConfig): string[] {
+  const work = workspaceFor(config);
+  return [work.lockFile, ...work.declarations.build.map((pkg) => builtList(config, pkg))];
+}
+
+/** The packages the ISO's repositories hold, for the SBOM: fetched ones from the lock, built ones read with rpm. */
+export async function isoPackages(config: BuildConfig, signal: AbortSignal): Promise<SbomRpm[]> {
+  const work = workspaceFor(config);
+  const inIso = (repo: string, file: string) => `packages/redhat/${repo}-el7/${basename(file)}`;
+  const rpms: SbomRpm[] = readLock(work.lockFile).packages.map((pkg) => ({
+    name: pkg.name, epoch: pkg.epoch, version: pkg.version, release: pkg.release, arch: pkg.arch,
+    sha256: pkg.digest.slice('sha256:'.length), origin: { repository: pkg.repo }, path: inIso(pkg.repo, pkg.location),
+  }));
+  const lists = work.declarations.build.map((pkg) => ({ pkg, list: builtList(config, pkg) }));
+  for (const { pkg, list } of lists) {
+    for (const file of (await readFile(list, 'utf8')).split('\n').filter(Boolean)) {
+      const [name, epoch, version, release, arch] = (await runTool(requireExecutable('rpm'), ['-qp', '--qf', '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}', file], {
+        signal, what: `reading ${file}`,
+      })).split('\t') as [string, string, string, string, string];
+      rpms.push({
+        name, epoch, version, release, arch, sha256: await sha256File(file),
+        origin: { spec: relative(config.root, pkg.spec) }, path: inIso(pkg.repository, file),
+      });
+    }
+  }
+  return rpms;
 }

@@ -129,14 +129,14 @@ describe('iso tree ownership', () => {
       execFileSync(requireTool('isoinfo'), ['-R', '-f', '-i', join(root, '_build/metalk8s.iso')], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
     // The images family writes the registry configuration of the (here empty) image set.
     const registry = ['/salt/metalk8s', '/salt/metalk8s/repo', '/salt/metalk8s/repo/files', '/salt/metalk8s/repo/files/metalk8s-registry-common.inc', '/salt/metalk8s/repo/files/metalk8s-registry.inc'];
-    expect(isoNames()).toEqual(['/product.txt', '/salt', '/salt/keep.sls', ...registry, '/salt/old', '/salt/old/gone.sls']);
+    expect(isoNames()).toEqual(['/product.txt', '/salt', '/salt/keep.sls', ...registry, '/salt/old', '/salt/old/gone.sls', '/sbom.spdx.json']);
 
     rmSync(join(root, 'salt-tree/old'), { recursive: true });
     writeFileSync(join(root, '_build/root/stray.txt'), 'left by hand\n');
     const report = await runEngine(root, metalk8sTasks(root), ['iso']);
     const prune = report.finished.find((r) => r.name === '_iso_build:prune')!;
     expect(prune.out).toBe('removed salt/old/gone.sls\nremoved stray.txt\n');
-    expect(isoNames()).toEqual(['/product.txt', '/salt', '/salt/keep.sls', ...registry]);
+    expect(isoNames()).toEqual(['/product.txt', '/salt', '/salt/keep.sls', ...registry, '/sbom.spdx.json']);
     expect(() => statSync(join(root, '_build/root/salt/old'))).toThrow(); // emptied directory removed too
     // The pruning run could not be proven a no-op; the next is a plain no-op, the one after proven.
     expect((await runEngine(root, metalk8sTasks(root), ['iso'])).executed).toEqual([]);

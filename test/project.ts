@@ -9,6 +9,7 @@ import { lintTasks } from '../tasks/lint.ts';
 import { offlineTasks } from '../tasks/offline.ts';
 import { packagingTasks } from '../tasks/packaging.ts';
 import { saltTreeTasks } from '../tasks/salt-tree.ts';
+import { sbomTasks } from '../tasks/sbom.ts';
 import { toolCheckTasks } from '../tasks/tools.ts';
 import { PROJECT_ROOT, tempDir } from './helpers.ts';
 
@@ -26,6 +27,6 @@ export function project(files: Record<string, string>): string {
 
 export function metalk8sTasks(root: string, env: NodeJS.ProcessEnv = {}) {
   const config = loadConfig(root, env);
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...isoTasks(config), ...lintTasks(config)];
+  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...sbomTasks(config), ...isoTasks(config), ...lintTasks(config)];
 }
 

@@ -31,9 +31,9 @@ function defines(options: RpmbuildOptions): string[] {
   return Object.entries(macros).flatMap(([name, value]) => ['--define', `${name} ${value}`]);
 }
 
-function run(options: RpmbuildOptions, args: string[], what: string): Promise<void> {
+async function run(options: RpmbuildOptions, args: string[], what: string): Promise<void> {
   const env = { ...process.env, ...(options.sourceDateEpoch !== undefined ? { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) } : {}) };
-  return runTool(options.rpmbuild, [...defines(options), '--nodeps', ...args], { signal: options.signal, env, what });
+  await runTool(options.rpmbuild, [...defines(options), '--nodeps', ...args], { signal: options.signal, env, what });
 }
 
 /** The source package, checked to be the declared name-version-release. */

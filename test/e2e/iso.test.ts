@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../buildchain/config.ts';
 import { IsoReader } from '../../buildchain/iso9660/reader.ts';
 import { importInputs } from '../../buildchain/offline.ts';
+import { verifyIso } from '../../buildchain/verify.ts';
 import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../helpers.ts';
 import { renderJinja } from '../jinja.ts';
 import { metalk8sTasks, project } from '../project.ts';
@@ -82,6 +83,24 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       '/salt/metalk8s/repo/files/metalk8s-registry.inc', '/salt/metalk8s/repo/files/metalk8s-registry-common.inc',
     ]) expect(listed, path).toContain(path);
 
+    // The SBOM lists every image and package with its digest and origin; verify checks the ISO
+    // against it, and names a package whose bytes changed even when SHA256SUM was redone.
+    const sbomFile = join(tempDir(), 'sbom.spdx.json');
+    execFileSync(requireTool('xorriso'), ['-osirrox', 'on', '-indev', iso, '-extract', '/sbom.spdx.json', sbomFile], { stdio: 'ignore' });
+    const sbom = JSON.parse(readFileSync(sbomFile, 'utf8')) as {
+      spdxVersion: string; packages: { name: string; packageFileName: string; checksums: { checksumValue: string }[]; externalRefs: { referenceLocator: string }[]; comment: string }[];
+    };
+    expect(sbom.spdxVersion).toBe('SPDX-2.3');
+    const byName = new Map(sbom.packages.map((pkg) => [pkg.name, pkg]));
+    expect(byName.get('alertmanager')).toMatchObject({ packageFileName: 'images/alertmanager/v0.19.0', checksums: [{ checksumValue: alertmanager.slice(7) }] });
+    expect(byName.get('pause')!.packageFileName).toBe('images/pause-3.1.tar');
+    expect(byName.get('app')).toMatchObject({ packageFileName: 'packages/redhat/os-el7/app-1.0-1.x86_64.rpm', comment: 'fetched from yum repository os' });
+    expect(byName.get('app')!.externalRefs[0]!.referenceLocator).toBe('pkg:rpm/os/app@1.0-1?arch=x86_64');
+    expect(byName.get('hello-tool')!.comment).toBe('built from packages-rpm/hello-tool.spec');
+    expect(sbom.packages).toHaveLength(3 + 9);
+    const verified = await verifyIso(iso, { gpg: requireTool('gpg'), signal: new AbortController().signal });
+    expect(verified[1]).toMatch(/^12 images and packages of sbom.spdx.json match their \d+ files in the ISO$/);
+
     // The layer both images share is one extent in the ISO.
     const reader = await IsoReader.open(iso);
     const extracted = join(tempDir('mk8s-e2e-'), 'metalk8s-2.4.1-dev');
@@ -91,6 +110,15 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       expect(layer).toHaveLength(2);
       expect(layer[0]!.extents).toEqual(layer[1]!.extents);
       await reader.extract(extracted);
+      // A copy of the ISO with one byte of a package changed, and a SHA256SUM made for the copy.
+      const rpm = entries.find((entry) => entry.path === 'packages/redhat/os-el7/libfoo-2.3-1.x86_64.rpm')!;
+      const copy = join(tempDir('mk8s-tampered-'), 'metalk8s.iso');
+      const tampered = Buffer.from(isoBytes);
+      tampered[rpm.extents[0]![0] * 2048 + 1000]! ^= 0xff;
+      writeFileSync(copy, tampered);
+      writeFileSync(join(copy, '..', 'SHA256SUM'), `${sha256(tampered)}  metalk8s.iso\n`);
+      await expect(verifyIso(copy, { gpg: requireTool('gpg'), signal: new AbortController().signal }))
+        .rejects.toThrow(`${copy}: packages/redhat/os-el7/libfoo-2.3-1.x86_64.rpm has sha256`);
     } finally {
       await reader.close();
     }

@@ -1,0 +1,107 @@
+// The ISO's software bill of materials, SPDX 2.3 JSON (sbom.spdx.json at the ISO root): every
+// container image (name, tag, manifest digest, source registry, where it sits in the ISO) and
+// every RPM (NEVRA, sha256, source repository or spec file, where it sits), each with a purl.
+// `./toolkit.ts verify` checks the ISO's files against it. Deterministic: packages sorted, the
+// namespace derived from the content, the creation time given.
+import { sha256Digest } from './oci/digest.ts';
+
+export interface SbomImage {
+  name: string;
+  version: string;
+  registry: string;
+  repository: string;
+  /** The pinned manifest. */
+  digest: string;
+  /** In the ISO: images/<name>/<version> (a layout) or images/<name>-<version>.tar (an archive). */
+  path: string;
+  archive: boolean;
+  /** Of an archive: the tar's own sha256, what verify checks. */
+  fileSha256?: string;
+}
+
+export interface SbomRpm {
+  name: string;
+  epoch: string;
+  version: string;
+  release: string;
+  arch: string;
+  sha256: string;
+  /** The yum repository it was fetched from, or the spec file it was built from. */
+  origin: { repository: string } | { spec: string };
+  /** In the ISO: packages/redhat/<repo>-el7/<file>. */
+  path: string;
+}
+
+export interface SbomInput {
+  product: string;
+  version: string;
+  /** RFC 3339, seconds, UTC. */
+  created: string;
+  images: readonly SbomImage[];
+  rpms: readonly SbomRpm[];
+}
+
+const NOASSERTION = 'NOASSERTION';
+const id = (kind: string, text: string) => `SPDXRef-${kind}-${text.replace(/[^A-Za-z0-9.-]/g, '-')}`;
+const hex = (digest: string) => digest.slice(digest.indexOf(':') + 1);
+
+function imagePackage(image: SbomImage) {
+  const checksum = image.archive && image.fileSha256 ? image.fileSha256 : hex(image.digest);
+  return {
+    SPDXID: id('Image', `${image.name}-${image.version}`),
+    name: image.name,
+    versionInfo: image.version,
+    packageFileName: image.path,
+    downloadLocation: NOASSERTION,
+    primaryPackagePurpose: 'CONTAINER',
+    filesAnalyzed: false,
+    // A layout is checked by its manifest; an archive by the tar itself.
+    checksums: [{ algorithm: 'SHA256', checksumValue: checksum }],
+    licenseConcluded: NOASSERTION, licenseDeclared: NOASSERTION, copyrightText: NOASSERTION, supplier: NOASSERTION,
+    externalRefs: [{
+      referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl',
+      referenceLocator: `pkg:oci/${image.name}@${encodeURIComponent(image.digest)}?repository_url=${encodeURIComponent(`${image.registry}/${image.repository}`)}&tag=${encodeURIComponent(image.version)}`,
+    }],
+    comment: `pulled by digest from ${image.registry}/${image.repository}@${image.digest}${image.archive ? ', saved as an image archive' : ''}`,
+  };
+}
+
+function rpmPackage(rpm: SbomRpm) {
+  const evr = `${rpm.epoch !== '0' ? `${rpm.epoch}:` : ''}${rpm.version}-${rpm.release}`;
+  const origin = 'repository' in rpm.origin ? `fetched from yum repository ${rpm.origin.repository}` : `built from ${rpm.origin.spec}`;
+  const namespace = 'repository' in rpm.origin ? rpm.origin.repository : 'scality';
+  return {
+    SPDXID: id('RPM', `${rpm.name}-${evr}.${rpm.arch}`),
+    name: rpm.name,
+    versionInfo: evr,
+    packageFileName: rpm.path,
+    downloadLocation: NOASSERTION,
+    primaryPackagePurpose: 'INSTALL',
+    filesAnalyzed: false,
+    checksums: [{ algorithm: 'SHA256', checksumValue: rpm.sha256 }],
+    licenseConcluded: NOASSERTION, licenseDeclared: NOASSERTION, copyrightText: NOASSERTION, supplier: NOASSERTION,
+    externalRefs: [{
+      referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl',
+      referenceLocator: `pkg:rpm/${namespace}/${rpm.name}@${rpm.version}-${rpm.release}?arch=${rpm.arch}${rpm.epoch !== '0' ? `&epoch=${rpm.epoch}` : ''}`,
+    }],
+    comment: origin,
+  };
+}
+
+export function spdxDocument(input: SbomInput): Record<string, unknown> {
+  const packages = [
+    ...[...input.images].sort((a, b) => (a.path < b.path ? -1 : 1)).map(imagePackage),
+    ...[...input.rpms].sort((a, b) => (a.path < b.path ? -1 : 1)).map(rpmPackage),
+  ];
+  const name = `${input.product} ${input.version}`;
+  return {
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name,
+    documentNamespace: `https://metalk8s.scality.com/spdx/${input.product.toLowerCase()}-${input.version}-${hex(sha256Digest(JSON.stringify(packages)))}`,
+    creationInfo: { created: input.created, creators: [`Tool: metalk8s-buildchain-${input.version}`, 'Organization: Scality'] },
+    packages,
+    relationships: packages.map((pkg) => ({ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: pkg.SPDXID })),
+  };
+}

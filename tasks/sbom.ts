@@ -1,0 +1,42 @@
+// _iso_sbom: sbom.spdx.json at the ISO root, listing every image and package of the ISO with its
+// digest and origin (SPDX 2.3). Created once the images and packages are in place: its inputs
+// are their manifests, archives, lock and lists of built packages.
+import { join } from 'node:path';
+import type { BuildConfig } from '../buildchain/config.ts';
+import type { TaskDefinition } from '../buildchain/engine/task.ts';
+import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
+import { spdxDocument } from '../buildchain/sbom.ts';
+import { isoImageFiles, isoImages } from './images.ts';
+import { isoPackageFiles, isoPackages } from './packaging.ts';
+
+export function sbomFile(config: BuildConfig): string {
+  return join(config.isoRoot, 'sbom.spdx.json');
+}
+
+export function sbomTasks(config: BuildConfig): TaskDefinition[] {
+  const target = sbomFile(config);
+  return [{
+    basename: '_iso_sbom',
+    doc: 'Write sbom.spdx.json at the ISO root: every image and package of the ISO, with digests and origins (SPDX 2.3).',
+    after: ['images', 'packaging'],
+    create: () => [{
+      name: '_iso_sbom:sbom.spdx.json',
+      task_dep: ['_iso_mkdir_root'],
+      file_dep: [...isoImageFiles(config), ...isoPackageFiles(config)],
+      targets: [target],
+      uptodate: [config.projectName, config.version.full, config.sourceDateEpoch ?? null],
+      actions: [async (ctx) => {
+        // SOURCE_DATE_EPOCH when set; else the time of this writing, kept while the inputs hold.
+        const seconds = config.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+        const document = spdxDocument({
+          product: config.projectName, version: config.version.full,
+          created: new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          images: await isoImages(config), rpms: await isoPackages(config, ctx.signal),
+        });
+        await writeFileAtomic(target, `${JSON.stringify(document, null, 2)}\n`);
+        ctx.log(`${(document.packages as unknown[]).length} packages`);
+      }],
+      clean: true,
+    }],
+  }];
+}
