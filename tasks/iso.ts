@@ -4,7 +4,7 @@
 // the image as it writes it and leaves the digest beside it (<iso>.sha256): SHA256SUM is made
 // from that, so no task reads a multi-gigabyte ISO again.
 import { mkdir, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
 import { normalizePath } from '../buildchain/engine/graph.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
@@ -13,7 +13,9 @@ import { removeUnkept } from '../buildchain/fs/prune.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { writeIso } from '../buildchain/iso9660/writer.ts';
 import { gpgSigner, signDetached } from '../buildchain/openpgp.ts';
+import { provenanceStatement } from '../buildchain/provenance.ts';
 import { fileTreeTasks } from './file-tree.ts';
+import { sbomFile } from './sbom.ts';
 
 /**
  * product.txt at the ISO root, upstream's keys in `KEY=value` lines: what the node-side scripts
@@ -66,7 +68,29 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
   const digest = `${iso}.sha256`;
   const checksums = join(config.buildRoot, 'SHA256SUM');
   return [
-    { name: 'iso', doc: `Build the ${config.projectName} ISO and its SHA256SUM.`, task_dep: ['_iso_build', '_iso_digest'] },
+    { name: 'iso', doc: `Build the ${config.projectName} ISO, its SHA256SUM and its provenance.`, task_dep: ['_iso_build', '_iso_digest', '_iso_provenance'] },
+    {
+      name: '_iso_provenance',
+      doc: `Write ${basename(iso)}.provenance.json: an in-toto statement (SLSA provenance) of the ISO, its parameters and inputs.`,
+      task_dep: ['_iso_build'],
+      file_dep: [digest, sbomFile(config)],
+      targets: [`${iso}.provenance.json`],
+      // The ISO's digest changes with anything the statement says (product.txt holds GIT and BUILD_HOST).
+      actions: [async () => {
+        const [isoSha256] = (await readFile(digest, 'utf8')).split(/\s/);
+        const sbom = JSON.parse(await readFile(sbomFile(config), 'utf8')) as { packages: Parameters<typeof provenanceStatement>[0]['sbomPackages'] };
+        const statement = provenanceStatement({
+          isoName: basename(iso), isoSha256: isoSha256!, sourceRevision: config.gitRef(), sbomPackages: sbom.packages,
+          builderId: `metalk8s-buildchain ${config.version.full}`,
+          parameters: {
+            PROJECT_NAME: config.projectName, VERSION: config.version.full, SOURCE_DATE_EPOCH: config.sourceDateEpoch ?? null,
+            BUILD_HOST: config.buildHost, IMAGES_FILE: relative(config.root, config.imagesFile), PACKAGES_FILE: relative(config.root, config.packagesFile),
+          },
+        });
+        await writeFileAtomic(`${iso}.provenance.json`, `${JSON.stringify(statement, null, 2)}\n`);
+      }],
+      clean: true,
+    },
     { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', '_iso_add_tree', 'salt_tree', 'images', 'packaging', '_iso_sbom'] },
     {
       basename: '_iso_add_tree',
