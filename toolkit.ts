@@ -17,6 +17,8 @@ import { parseReference } from './buildchain/oci/reference.ts';
 import { BlobStore } from './buildchain/oci/store.ts';
 import { importInputs } from './buildchain/offline.ts';
 import { projectRoot } from './buildchain/paths.ts';
+import { buildSolution } from './agent/solution/build.ts';
+import { validateSolution } from './agent/solution/validate.ts';
 import { verifyIso } from './buildchain/verify.ts';
 import { registryConfigFor } from './static-registry/index.ts';
 
@@ -137,6 +139,33 @@ const COMMANDS: Record<string, Command> = {
         ...(values['server-root'] !== undefined ? { serverRoot: values['server-root'] } : {}),
       }));
       return 0;
+    },
+  },
+  'solution build': {
+    summary: 'solution build SRC_DIR -o FILE [--cache DIR]  make a Solution ISO from its source tree',
+    async run(argv) {
+      const { values, args } = positionals(argv, { output: { type: 'string', short: 'o' }, cache: { type: 'string' } }, ['SRC_DIR']);
+      if (typeof values.output !== 'string') throw new UsageError('solution build needs -o FILE');
+      const { config, puller } = imageTools(values.cache);
+      const built = await buildSolution(resolve(args[0]!), resolve(values.output), {
+        sourceDateEpoch: config.sourceDateEpoch, puller, signal: interruptSignal(),
+      });
+      process.stdout.write(`${built.sha256}  ${values.output} (${built.name} ${built.version})\n`);
+      return 0;
+    },
+  },
+  'solution validate': {
+    summary: 'solution validate FILE                  check a Solution ISO against the archive guidelines',
+    async run(argv) {
+      const { args } = positionals(argv, {}, ['FILE']);
+      const { name, version, violations } = await validateSolution(resolve(args[0]!));
+      if (violations.length === 0) {
+        process.stdout.write(`${args[0]}: a valid Solution archive (${name ?? '?'} ${version ?? '?'})\n`);
+        return 0;
+      }
+      process.stdout.write(violations.map((violation) => `${violation.path}: ${violation.rule}\n`).join(''));
+      process.stderr.write(`toolkit: ${args[0]}: ${violations.length} violation(s) of the Solution archive guidelines\n`);
+      return 1;
     },
   },
   verify: {

@@ -22,6 +22,8 @@ export interface IsoEntry {
   target?: string;
   /** [block, bytes] of each extent; hard links share them. */
   extents: [number, number][];
+  /** The ISO 9660 identifier in the primary tree (version `;1` dropped), when that tree was read. */
+  identifier?: string;
 }
 
 export interface IsoInfo {
@@ -113,6 +115,7 @@ export class IsoReader {
           mtime: rr.mtime ?? record.mtime,
           extents: isDir || type !== 'file' ? [] : [[record.extent, record.size]],
           ...(rr.target !== undefined ? { target: rr.target } : {}),
+          ...(useJoliet ? {} : { identifier: record.identifier.toString('latin1').replace(/;1$/, '') }),
         };
         entries.push(entry);
         if (record.flags & FLAG_MULTI_EXTENT) pending = entry;
