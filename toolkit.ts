@@ -169,7 +169,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   verify: {
-    summary: 'verify FILE [--key PUBKEY] [--sums SHA256SUM]  check an ISO against SHA256SUM and, with --key, its signature',
+    summary: 'verify FILE [--key PUBKEY] [--sums SHA256SUM]  check an ISO against SHA256SUM, its SBOM and, with --key, its signature',
     async run(argv) {
       const { values, args } = positionals(argv, { key: { type: 'string' }, sums: { type: 'string' } }, ['FILE']);
       const config = loadConfig(projectRoot());
