@@ -238,3 +238,11 @@ export function splitWords(text: string, origin: string): string[] {
   if (inWord) words.push(current);
   return words;
 }
+
+/**
+ * A build time as RFC 3339 to the second (`2020-09-13T12:26:40Z`): SOURCE_DATE_EPOCH's value when
+ * given, else now. What product.txt, SBOMs and image configs record.
+ */
+export function buildTimestamp(seconds: number = Math.floor(Date.now() / 1000)): string {
+  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

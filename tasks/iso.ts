@@ -5,7 +5,7 @@
 // from that, so no task reads a multi-gigabyte ISO again.
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import type { BuildConfig } from '../buildchain/config.ts';
+import { buildTimestamp, type BuildConfig } from '../buildchain/config.ts';
 import { normalizePath } from '../buildchain/engine/graph.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
@@ -39,9 +39,7 @@ function productTask(config: BuildConfig): TaskSpec {
     targets: [target],
     uptodate: [values(), config.buildHost, config.sourceDateEpoch ?? null],
     actions: [async () => {
-      const seconds = config.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
-      const timestamp = new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-      const lines = Object.entries({ ...values(), BUILD_TIMESTAMP: timestamp, BUILD_HOST: config.buildHost }).map(([key, value]) => `${key}=${value}`);
+      const lines = Object.entries({ ...values(), BUILD_TIMESTAMP: buildTimestamp(config.sourceDateEpoch), BUILD_HOST: config.buildHost }).map(([key, value]) => `${key}=${value}`);
       await writeFileAtomic(target, `${lines.join('\n')}\n`);
     }],
     clean: true,

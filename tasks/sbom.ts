@@ -2,7 +2,7 @@
 // digest and origin (SPDX 2.3). Created once the images and packages are in place: its inputs
 // are their manifests, archives, lock and lists of built packages.
 import { join } from 'node:path';
-import type { BuildConfig } from '../buildchain/config.ts';
+import { buildTimestamp, type BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { spdxDocument } from '../buildchain/sbom.ts';
@@ -27,10 +27,8 @@ export function sbomTasks(config: BuildConfig): TaskDefinition[] {
       uptodate: [config.projectName, config.version.full, config.sourceDateEpoch ?? null],
       actions: [async (ctx) => {
         // SOURCE_DATE_EPOCH when set; else the time of this writing, kept while the inputs hold.
-        const seconds = config.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
         const document = spdxDocument({
-          product: config.projectName, version: config.version.full,
-          created: new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          product: config.projectName, version: config.version.full, created: buildTimestamp(config.sourceDateEpoch),
           images: await isoImages(config), rpms: await isoPackages(config, ctx.signal),
         });
         await writeFileAtomic(target, `${JSON.stringify(document, null, 2)}\n`);

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { buildTimestamp } from '../../buildchain/config.ts';
 import { BuildError } from '../../buildchain/errors.ts';
 import { linkAtomic, writeFileAtomic } from '../../buildchain/fs/atomic.ts';
 import { listFiles } from '../../buildchain/fs/walk.ts';
@@ -71,11 +72,10 @@ export async function buildSolution(source: string, output: string, options: Sol
     }
     await writeFileAtomic(join(staging, 'registry-config.inc.j2'),
       registryConfigFor(images, { namePrefix: '{{ repository }}', serverRoot: '{{ registry_root }}', constants: 'omit' }));
-    const seconds = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
     await writeFileAtomic(join(staging, 'product.txt'), formatProduct([
       ['NAME', name], ['VERSION', version], ['REQUIRE_METALK8S', required], ['ARCHIVE_LAYOUT_VERSION', '1'],
       ['GIT', options.gitRef ?? declared.get('GIT') ?? ''],
-      ['BUILD_TIMESTAMP', new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')],
+      ['BUILD_TIMESTAMP', buildTimestamp(options.sourceDateEpoch)],
     ]));
     const volumeId = `${name} ${version}`;
     const { sha256 } = await writeIso(staging, output, { volumeId, ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}) });

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { buildTimestamp } from '../config.ts';
 import { BuildError } from '../errors.ts';
 import { isRecord, readYamlFile } from '../yaml-file.ts';
 import { tempPathFor } from '../fs/atomic.ts';
@@ -105,7 +106,7 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
   const { store } = options;
   const epoch = options.sourceDateEpoch ?? 0;
   const created = new Date(epoch * 1000);
-  const createdText = created.toISOString().replace(/\.000Z$/, 'Z');
+  const createdText = buildTimestamp(epoch);
   let baseManifest: ImageManifest | undefined;
   let baseConfig: Record<string, unknown> = {};
   let docker = false;
