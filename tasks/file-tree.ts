@@ -1,6 +1,7 @@
 // Trees of project files copied into the ISO tree, one task per file (salt_tree, _iso_add_tree).
 // Files ending in `.in` are templates: @@VERSION and friends are filled in, the suffix dropped.
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
 import type { TaskSpec } from '../buildchain/engine/task.ts';
@@ -48,4 +49,12 @@ export function fileTreeTasks(config: BuildConfig, tree: FileTree): TaskSpec[] {
       clean: true,
     };
   });
+}
+
+/** A `clean` action removing a whole directory (or file): the engine's own clean keeps non-empty directories. */
+export function removeTree(path: string) {
+  return async ({ dryRun, log }: { dryRun: boolean; log: (message: string) => void }) => {
+    log(`${dryRun ? 'would remove' : 'removing'} ${path}`);
+    if (!dryRun) await rm(path, { recursive: true, force: true });
+  };
 }

@@ -23,6 +23,7 @@ import { BlobStore } from '../buildchain/oci/store.ts';
 import type { SbomImage } from '../buildchain/sbom.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 import { registryConfig } from '../static-registry/index.ts';
+import { removeTree } from './file-tree.ts';
 
 /** One store and one puller per build: a layer shared by several images is fetched once. */
 const pullers = new WeakMap<BuildConfig, ImagePuller>();
@@ -144,7 +145,7 @@ function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: R
       }
       ctx.log(`${image.name}: ${pulled.blobs.length} blobs, ${done} bytes downloaded`);
     }],
-    clean: removePath(target),
+    clean: removeTree(target),
   };
 }
 
@@ -204,7 +205,7 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
         ctx.log(`${image.name}: ${built.top.digest}`);
       }
       : dockerBuild(config, image, dir, labels)],
-    clean: removePath(dir),
+    clean: removeTree(dir),
   };
 }
 
@@ -244,13 +245,6 @@ function dockerBuild(config: BuildConfig, image: LocalImage, dir: string, labels
     } finally {
       await rm(archive, { force: true });
     }
-  };
-}
-
-function removePath(dir: string) {
-  return async ({ dryRun, log }: { dryRun: boolean; log: (m: string) => void }) => {
-    log(`${dryRun ? 'would remove' : 'removing'} ${dir}`);
-    if (!dryRun) await rm(dir, { recursive: true, force: true });
   };
 }
 

@@ -19,6 +19,7 @@ import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
 import type { SbomRpm } from '../buildchain/sbom.ts';
 import { requireExecutable, runTool } from '../buildchain/tools.ts';
 import { sha256File } from '../buildchain/fs/hash.ts';
+import { removeTree } from './file-tree.ts';
 
 export function rpmRepositoriesRoot(config: BuildConfig): string {
   return join(config.isoRoot, 'packages', 'redhat');
@@ -250,10 +251,7 @@ function repositoryTask(config: BuildConfig, work: PackageWorkspace, name: strin
       });
       ctx.log(`${basename(dir)}: ${files.length} packages`);
     }],
-    clean: async ({ dryRun, log }) => {
-      log(`${dryRun ? 'would remove' : 'removing'} ${dir}`);
-      if (!dryRun) await rm(dir, { recursive: true, force: true });
-    },
+    clean: removeTree(dir),
   };
 }
 
