@@ -4,10 +4,9 @@
 // inode on disk and one extent in the ISO (_image_dedup_layers has nothing left to do).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
-import { BuildError } from '../buildchain/errors.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { sha256File } from '../buildchain/fs/hash.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
@@ -21,7 +20,7 @@ import { ImagePuller, unreachableError } from '../buildchain/oci/puller.ts';
 import { formatReference } from '../buildchain/oci/reference.ts';
 import { BlobStore } from '../buildchain/oci/store.ts';
 import type { SbomImage } from '../buildchain/sbom.ts';
-import { requireExecutable } from '../buildchain/tools.ts';
+import { requireExecutable, runTool } from '../buildchain/tools.ts';
 import { registryConfig } from '../static-registry/index.ts';
 import { removeTree } from './file-tree.ts';
 
@@ -226,14 +225,10 @@ function dockerBuild(config: BuildConfig, image: LocalImage, dir: string, labels
     const docker = requireExecutable(config.bin.docker, `DOCKER_BIN (needed for ${image.definition})`);
     const skopeo = requireExecutable(config.bin.skopeo, `SKOPEO_BIN (turns the docker image of ${image.name} into a dir: layout)`);
     const tag = `${config.projectName.toLowerCase()}/${image.name}:${image.version}`;
-    const { execFile } = process.getBuiltinModule('node:child_process');
-    const run = (file: string, args: string[]) => new Promise<void>((resolve, reject) => {
-      execFile(file, args, { signal: ctx.signal, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-        if (stdout) ctx.log(stdout.trimEnd());
-        if (error) reject(new BuildError(`${file} ${args.slice(0, 2).join(' ')} for ${image.name}: ${stderr.trim() || error.message}`));
-        else resolve();
-      });
-    });
+    const run = async (file: string, args: string[]) => {
+      const said = await runTool(file, args, { signal: ctx.signal, what: `${basename(file)} ${args.slice(0, 2).join(' ')} for ${image.name}` });
+      if (said) ctx.log(said.trimEnd());
+    };
     const args = Object.entries({ ...image.buildArgs }).flatMap(([key, value]) => ['--build-arg', `${key}=${value}`]);
     const labelArgs = Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`]);
     await run(docker, ['build', '--tag', tag, '--file', image.definition, ...args, ...labelArgs, join(image.definition, '..')]);
