@@ -10,7 +10,7 @@ import { writeFileAtomic } from './fs/atomic.ts';
 import { loadBuildSpec } from './oci/builder.ts';
 import { loadImageDeclarations } from './oci/declarations.ts';
 import { storedImage } from './oci/pull.ts';
-import { exportBlobs, importBlobs } from './oci/store-archive.ts';
+import { writeBlobArchive, importBlobs } from './oci/store-archive.ts';
 import { parseLock } from './rpm/lock.ts';
 import { PackageWorkspace } from './rpm/workspace.ts';
 
@@ -56,7 +56,7 @@ async function inputDigests(config: BuildConfig, workspace: PackageWorkspace): P
 export async function exportInputs(config: BuildConfig, file = offlineArchive(config)): Promise<{ blobs: number; bytes: number }> {
   const workspace = workspaceOf(config);
   const digests = await inputDigests(config, workspace);
-  return exportBlobs(workspace.store, digests, new Map([[LOCK, readFileSync(workspace.lockFile, 'utf8')]]), file);
+  return writeBlobArchive(workspace.store, digests, new Map([[LOCK, readFileSync(workspace.lockFile, 'utf8')]]), file);
 }
 
 /** Puts an archive of inputs into this build's store, and its package lock into BUILD_ROOT. */

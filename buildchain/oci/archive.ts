@@ -3,13 +3,10 @@
 // read it. The node imports the images it needs before any registry runs (nginx, pause) from
 // such files, as upstream's `docker save` tarballs. The pinned manifest is stored byte for byte,
 // so the image keeps its digest once imported. Deterministic: sorted entries, fixed times, uid 0.
-import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { pack } from 'tar-stream';
-import { withAtomicFile } from '../fs/atomic.ts';
 import { digestHex } from './digest.ts';
 import type { PulledImage } from './pull.ts';
+import { writeBlobArchive } from './store-archive.ts';
 import type { BlobStore } from './store.ts';
 
 export interface ArchiveOptions {
@@ -20,7 +17,7 @@ export interface ArchiveOptions {
 
 /** Writes `image` (from the store) as an archive at `file`, atomically. */
 export async function writeImageArchive(store: BlobStore, image: PulledImage, file: string, options: ArchiveOptions): Promise<void> {
-  const blobs = [...new Set([image.top.digest, ...(image.child ? [image.child.digest] : []), ...image.blobs.map((blob) => blob.digest)])];
+  const blobs = [image.top.digest, ...(image.child ? [image.child.digest] : []), ...image.blobs.map((blob) => blob.digest)];
   const topSize = (await stat(store.path(image.top.digest))).size;
   const tag = options.name.slice(options.name.lastIndexOf(':') + 1);
   const blobPath = (digest: string) => `blobs/sha256/${digestHex(digest)}`;
@@ -36,26 +33,5 @@ export async function writeImageArchive(store: BlobStore, image: PulledImage, fi
     ['manifest.json', JSON.stringify([{ Config: blobPath(config!.digest), RepoTags: [options.name], Layers: layers.map((layer) => blobPath(layer.digest)) }])],
     ['oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' })],
   ]);
-  await withAtomicFile(file, async (tmp) => {
-    const archive = pack();
-    const header = (name: string, size: number, type: 'file' | 'directory' = 'file') =>
-      ({ name, size, type, mode: type === 'directory' ? 0o755 : 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime: options.mtime });
-    const feed = (async () => {
-      for (const dir of ['blobs/', 'blobs/sha256/']) archive.entry(header(dir, 0, 'directory'));
-      for (const digest of [...blobs].sort()) {
-        const path = store.path(digest);
-        const { size } = await stat(path);
-        await new Promise<void>((resolve, reject) => {
-          const sink = archive.entry(header(blobPath(digest), size), (error) => (error ? reject(error) : resolve()));
-          createReadStream(path).on('error', reject).pipe(sink);
-        });
-      }
-      for (const [name, text] of metadata) archive.entry(header(name, Buffer.byteLength(text)), text);
-      archive.finalize();
-    })();
-    await Promise.all([feed.catch((error: unknown) => {
-      archive.destroy(error as Error);
-      throw error;
-    }), pipeline(archive, createWriteStream(tmp, { mode: 0o644 }))]);
-  });
+  await writeBlobArchive(store, blobs, metadata, file, { mtime: options.mtime });
 }

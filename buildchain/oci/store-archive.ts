@@ -14,41 +14,52 @@ import { digestHex } from './digest.ts';
 import type { BlobStore } from './store.ts';
 
 const BLOB = /^blobs\/sha256\/([a-f0-9]{64})$/;
+const DIRECTORIES = ['blobs/', 'blobs/sha256/'];
 
-/** Writes `digests` from the store, and `files` (name -> content), to `file`, atomically. */
-export async function exportBlobs(store: BlobStore, digests: Iterable<string>, files: ReadonlyMap<string, string>, file: string): Promise<{ blobs: number; bytes: number }> {
+/**
+ * Writes `digests` from the store (as blobs/sha256/<hex>, the OCI layout's place for them) and
+ * `files` (name -> content, in that order) to `file`, atomically: sorted, uid/gid 0, times
+ * `mtime`, so the same inputs give the same bytes.
+ */
+export async function writeBlobArchive(
+  store: BlobStore, digests: Iterable<string>, files: ReadonlyMap<string, string>, file: string, options: { mtime?: Date } = {},
+): Promise<{ blobs: number; bytes: number }> {
   const sorted = [...new Set(digests)].sort();
+  const mtime = options.mtime ?? new Date(0);
+  const header = (name: string, size: number, type: 'file' | 'directory' = 'file') =>
+    ({ name, size, type, mode: type === 'directory' ? 0o755 : 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime });
   let bytes = 0;
   await withAtomicFile(file, async (tmp) => {
     const archive = pack();
     const feed = (async () => {
+      for (const dir of DIRECTORIES) archive.entry(header(dir, 0, 'directory'));
       for (const digest of sorted) {
         const path = store.path(digest);
         let size: number;
         try {
           size = (await stat(path)).size;
         } catch {
-          throw new BuildError(`${digest}: not in the store ${store.root}; run the build on this machine first`);
+          throw new BuildError(`${digest}: not in the store ${store.root}`);
         }
         bytes += size;
         await new Promise<void>((resolve, reject) => {
-          const sink = archive.entry({ name: `blobs/sha256/${digestHex(digest)}`, size, mode: 0o644, mtime: new Date(0) }, (error) => (error ? reject(error) : resolve()));
+          const sink = archive.entry(header(`blobs/sha256/${digestHex(digest)}`, size), (error) => (error ? reject(error) : resolve()));
           createReadStream(path).on('error', reject).pipe(sink);
         });
       }
-      for (const [name, text] of files) archive.entry({ name, size: Buffer.byteLength(text), mode: 0o644, mtime: new Date(0) }, text);
+      for (const [name, text] of files) archive.entry(header(name, Buffer.byteLength(text)), text);
       archive.finalize();
     })();
     await Promise.all([feed.catch((error: unknown) => {
       archive.destroy(error as Error);
       throw error;
-    }), pipeline(archive, createWriteStream(tmp))]);
+    }), pipeline(archive, createWriteStream(tmp, { mode: 0o644 }))]);
   });
   return { blobs: sorted.length, bytes };
 }
 
 /**
- * Reads an archive made by exportBlobs: blobs go to the store, each verified against its name;
+ * Reads an archive made by writeBlobArchive: blobs go to the store, each verified against its name;
  * the other files are handed to `onFile` (whose names must be in `accepted`).
  */
 export async function importBlobs(store: BlobStore, file: string, accepted: ReadonlySet<string>, onFile: (name: string, content: string) => Promise<void>): Promise<{ blobs: number }> {
@@ -58,7 +69,9 @@ export async function importBlobs(store: BlobStore, file: string, accepted: Read
     for await (const entry of reader) {
       const name = entry.header.name;
       const blob = BLOB.exec(name);
-      if (blob) {
+      if (DIRECTORIES.includes(name)) {
+        entry.resume();
+      } else if (blob) {
         await store.ingest(`sha256:${blob[1]!}`, async () => ({ body: Readable.from(entry), start: 0 }), { size: entry.header.size ?? 0, describe: `${file}: ${name}` });
         entry.resume(); // drained already unless the blob was stored before
         blobs += 1;

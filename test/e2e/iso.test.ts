@@ -157,7 +157,9 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     const offline = { REGISTRY_MIRRORS: 'quay.io=127.0.0.1:9,k8s.gcr.io=127.0.0.1:9', YUM_MIRROR_OS: 'http://127.0.0.1:9', YUM_MIRROR_EXTRA: 'http://127.0.0.1:9' };
     const corrupt = join(tempDir(), 'corrupt.tar');
     const tampered = readFileSync(exported);
-    tampered[tampered.indexOf(Buffer.from('blobs/sha256/')) + 600]! ^= 0xff; // inside the first blob
+    // Inside the first blob: the data block after the first header naming blobs/sha256/<hex>.
+    const firstBlob = /blobs\/sha256\/[0-9a-f]{64}/.exec(tampered.toString('latin1'))!.index;
+    tampered[firstBlob + 512 + 100]! ^= 0xff;
     writeFileSync(corrupt, tampered);
     await expect(importInputs(loadConfig(farm, offline), corrupt)).rejects.toThrow(/corrupt\.tar: blobs\/sha256\/[0-9a-f]{64}.*digest mismatch/);
     expect((await importInputs(loadConfig(farm, offline), exported)).blobs).toBeGreaterThan(10);
