@@ -39,6 +39,8 @@ function pools(): { http: HttpAgent; https: HttpsAgent } {
 export type ResponseBody = IncomingMessage & {
   /** Reads and discards what is left, so the connection goes back to the pool. */
   dump(): Promise<void>;
+  /** The whole body; past `limit` bytes, reading stops with the error `tooLarge` makes. */
+  bytes(limit?: number, tooLarge?: () => Error): Promise<Buffer>;
   text(): Promise<string>;
   json(): Promise<unknown>;
 };
@@ -49,11 +51,20 @@ function withHelpers(message: IncomingMessage): ResponseBody {
     message.resume();
     await finished(message).catch(() => undefined);
   };
-  body.text = async () => {
+  body.bytes = async (limit = Infinity, tooLarge = () => new BuildError(`answer larger than ${limit} bytes`)) => {
     const chunks: Buffer[] = [];
-    for await (const chunk of message) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
+    let size = 0;
+    for await (const chunk of message) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        message.destroy();
+        throw tooLarge();
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
   };
+  body.text = async () => (await body.bytes()).toString('utf8');
   body.json = async () => JSON.parse(await body.text()) as unknown;
   return body;
 }

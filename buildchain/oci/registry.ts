@@ -60,15 +60,9 @@ export class RegistryClient {
   async manifest(repository: string, reference: string, accept: string, signal: AbortSignal): Promise<{ bytes: Buffer; mediaType: string; url: string }> {
     const response = await this.send('GET', repository, `manifests/${reference}`, { accept }, signal);
     if (response.status !== 200) throw await this.#failure(response, `manifest ${repository}@${reference}`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_MANIFEST_BYTES) throw new BuildError(`${response.url}: manifest larger than ${MAX_MANIFEST_BYTES} bytes`);
-      chunks.push(chunk as Buffer);
-    }
+    const bytes = await response.body.bytes(MAX_MANIFEST_BYTES, () => new BuildError(`${response.url}: manifest larger than ${MAX_MANIFEST_BYTES} bytes`));
     const type = String(response.headers['content-type'] ?? '').split(';')[0]!.trim();
-    return { bytes: Buffer.concat(chunks), mediaType: type, url: response.url };
+    return { bytes, mediaType: type, url: response.url };
   }
 
   /** A blob's bytes from `offset` on (where the server honours Range), and where they start. */

@@ -124,14 +124,7 @@ export class PackageWorkspace {
       await response.body.dump();
       throw new BuildError(`${absolute}: HTTP ${response.status} (public key of repository ${repo})`);
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length;
-      if (size > 1 << 20) throw new BuildError(`${absolute}: larger than 1 MiB, not a public key (repository ${repo})`);
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
+    return response.body.bytes(1 << 20, () => new BuildError(`${absolute}: larger than 1 MiB, not a public key (repository ${repo})`));
   }
 
   /** Where a spec source is fetched from: its mirror when SOURCES_MIRROR is set. */
