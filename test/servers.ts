@@ -30,13 +30,18 @@ function readLog(file: string): string {
   }
 }
 
-/** Waits until `port` accepts a TCP connection (a request could land in the server's log). */
-async function serving(child: ChildProcess, port: number, logFile: string, what: string): Promise<LocalServer> {
-  const stop = async () => {
+/** Stops a server process with SIGTERM and waits for it; nothing to do once it has exited. */
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
   };
+}
+
+/** Waits until `port` accepts a TCP connection (a request could land in the server's log). */
+async function serving(child: ChildProcess, port: number, logFile: string, what: string): Promise<LocalServer> {
+  const stop = stopper(child);
   for (let i = 0; i < 200 && child.exitCode === null; i += 1) {
     const listening = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1', () => {
@@ -113,11 +118,7 @@ export async function startContainerd(dir: string): Promise<Containerd> {
   const fd = openSync(logFile, 'w');
   const child = spawn(binary, ['--config', join(dir, 'config.toml')], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
-  };
+  const stop = stopper(child);
   for (let i = 0; i < 200 && child.exitCode === null; i += 1) {
     if (readLog(logFile).includes('containerd successfully booted')) return { address, stop };
     await new Promise((resolve) => setTimeout(resolve, 25));
