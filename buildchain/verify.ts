@@ -64,11 +64,10 @@ async function verifyContents(iso: string): Promise<string> {
     };
     const sbom = entries.get('sbom.spdx.json');
     if (!sbom) throw new BuildError(`${iso}: no sbom.spdx.json at its root`);
-    const chunks: Buffer[] = [];
-    for await (const chunk of reader.extentStream(sbom)) chunks.push(chunk);
+    const sbomBytes = await reader.readFile(sbom);
     let packages: SbomPackage[];
     try {
-      packages = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { packages: SbomPackage[] }).packages;
+      packages = (JSON.parse(sbomBytes.toString('utf8')) as { packages: SbomPackage[] }).packages;
       if (!Array.isArray(packages)) throw new Error('no "packages" list');
     } catch (error) {
       throw new BuildError(`${iso}: sbom.spdx.json is not an SPDX document (${(error as Error).message})`);

@@ -23,11 +23,7 @@ export async function validateSolution(iso: string): Promise<{ name?: string; ve
   try {
     const info = await reader.list();
     const entries = new Map(info.entries.map((entry) => [entry.path, entry]));
-    const read = async (entry: IsoEntry): Promise<Buffer> => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of reader.extentStream(entry)) chunks.push(chunk);
-      return Buffer.concat(chunks);
-    };
+    const read = (entry: IsoEntry) => reader.readFile(entry);
     const text = async (path: string): Promise<string | undefined> => {
       const entry = entries.get(path);
       if (!entry || entry.type !== 'file') {

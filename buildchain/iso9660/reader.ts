@@ -225,6 +225,13 @@ export class IsoReader {
     return entries;
   }
 
+  /** A small file's bytes at once (product.txt, a manifest): big ones go through extentStream. */
+  async readFile(entry: IsoEntry): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.extentStream(entry)) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+
   /** The bytes of a file, extent after extent, through a bounded buffer. */
   async *extentStream(entry: IsoEntry): AsyncGenerator<Buffer> {
     const chunk = 1 << 20;
