@@ -4,10 +4,10 @@
 // and nodes. A thin argv layer: each command's logic lives in buildchain/, static-registry/ or agent/.
 // Exit codes: 0 success, 1 failure (one line naming the file, field or URL), 2 bad usage.
 import { join, resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
+import { positionals, runCommandLine, type Command } from './buildchain/command-line.ts';
 import { loadConfig } from './buildchain/config.ts';
-import { BuildError, UsageError, errorMessage } from './buildchain/errors.ts';
-import { IsoReader } from './buildchain/iso9660/reader.ts';
+import { UsageError } from './buildchain/errors.ts';
 import { writeIso } from './buildchain/iso9660/writer.ts';
 import { buildImage, loadBuildSpec } from './buildchain/oci/builder.ts';
 import { writeDirLayout } from './buildchain/oci/layout.ts';
@@ -17,31 +17,11 @@ import { parseReference } from './buildchain/oci/reference.ts';
 import { BlobStore } from './buildchain/oci/store.ts';
 import { importInputs } from './buildchain/offline.ts';
 import { projectRoot } from './buildchain/paths.ts';
+import { ARCHIVE_COMMANDS } from './agent/commands.ts';
 import { buildSolution } from './agent/solution/build.ts';
-import { validateSolution } from './agent/solution/validate.ts';
 import { verifyIso } from './buildchain/verify.ts';
 import { registryConfigFor } from './static-registry/index.ts';
 
-interface Command {
-  summary: string;
-  run(args: string[]): Promise<number> | number;
-}
-
-/** Positionals of a command, or a usage error saying which are expected. */
-function positionals(args: string[], options: NonNullable<ParseArgsConfig['options']>, names: string[]) {
-  const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  if (parsed.positionals.length !== names.length) throw new UsageError(`expected ${names.join(' ')}, got ${parsed.positionals.length} argument(s)`);
-  return { values: parsed.values as Record<string, string | boolean | undefined>, args: parsed.positionals };
-}
-
-async function withIso<T>(path: string, use: (reader: IsoReader) => Promise<T>): Promise<T> {
-  const reader = await IsoReader.open(path);
-  try {
-    return await use(reader);
-  } finally {
-    await reader.close();
-  }
-}
 
 /** The build's blob store (or --cache DIR) and registry mirrors, as ./build.ts uses them. */
 function imageTools(cache: string | boolean | undefined) {
@@ -58,6 +38,7 @@ function interruptSignal(): AbortSignal {
 }
 
 const COMMANDS: Record<string, Command> = {
+  ...ARCHIVE_COMMANDS,
   'iso create': {
     summary: 'iso create DIR -o FILE [--volid ID]   write DIR as an ISO 9660 + Rock Ridge + Joliet image',
     async run(argv) {
@@ -67,31 +48,6 @@ const COMMANDS: Record<string, Command> = {
       const volumeId = typeof values.volid === 'string' ? values.volid : `${config.projectName} ${config.version.full}`;
       const result = await writeIso(args[0]!, values.output, { volumeId, ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}) });
       process.stdout.write(`${result.sha256}  ${values.output}\n`);
-      return 0;
-    },
-  },
-  'iso ls': {
-    summary: 'iso ls FILE [--json]                     list an ISO (Rock Ridge names, else Joliet)',
-    async run(argv) {
-      const { values, args } = positionals(argv, { json: { type: 'boolean' } }, ['FILE']);
-      const info = await withIso(args[0]!, (reader) => reader.list());
-      if (values.json) process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
-      else {
-        for (const entry of info.entries) {
-          const mode = (entry.mode & 0o7777).toString(8).padStart(4, '0');
-          const suffix = entry.type === 'directory' ? '/' : entry.target !== undefined ? ` -> ${entry.target}` : '';
-          process.stdout.write(`${entry.type[0]} ${mode} ${String(entry.size).padStart(12)} ${entry.path}${suffix}\n`);
-        }
-      }
-      return 0;
-    },
-  },
-  'iso extract': {
-    summary: 'iso extract FILE DIR                     extract an ISO without mounting it',
-    async run(argv) {
-      const { args } = positionals(argv, {}, ['FILE', 'DIR']);
-      const entries = await withIso(args[0]!, (reader) => reader.extract(args[1]!));
-      process.stdout.write(`extracted ${entries.length} entries into ${args[1]}\n`);
       return 0;
     },
   },
@@ -154,20 +110,6 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
-  'solution validate': {
-    summary: 'solution validate FILE                  check a Solution ISO against the archive guidelines',
-    async run(argv) {
-      const { args } = positionals(argv, {}, ['FILE']);
-      const { name, version, violations } = await validateSolution(resolve(args[0]!));
-      if (violations.length === 0) {
-        process.stdout.write(`${args[0]}: a valid Solution archive (${name ?? '?'} ${version ?? '?'})\n`);
-        return 0;
-      }
-      process.stdout.write(violations.map((violation) => `${violation.path}: ${violation.rule}\n`).join(''));
-      process.stderr.write(`toolkit: ${args[0]}: ${violations.length} violation(s) of the Solution archive guidelines\n`);
-      return 1;
-    },
-  },
   verify: {
     summary: 'verify FILE [--key PUBKEY] [--sums SHA256SUM]  check an ISO against SHA256SUM, its SBOM and, with --key, its signature',
     async run(argv) {
@@ -204,39 +146,6 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-function usage(): string {
-  return `Usage: ./toolkit.ts COMMAND [OPTIONS]   (also installed as metalk8s-toolkit)\n\nCommands:\n${Object.values(COMMANDS)
-    .map((command) => `  ${command.summary}`)
-    .join('\n')}\n\nEvery command: --help; exit 0 ok, 1 failure, 2 bad usage.\n`;
-}
-
-async function main(argv: string[]): Promise<number> {
-  const [first, ...rest] = argv;
-  if (!first || first === '--help' || first === '-h' || first === 'help') {
-    process.stdout.write(usage());
-    return first ? 0 : 2;
-  }
-  // Commands are one word (version) or two (iso create).
-  const twoWords = rest[0] !== undefined && COMMANDS[`${first} ${rest[0]}`] ? `${first} ${rest[0]}` : undefined;
-  const name = twoWords ?? first;
-  const args = twoWords ? rest.slice(1) : rest;
-  const command = COMMANDS[name];
-  try {
-    if (!command) throw new UsageError(`unknown command '${[first, ...rest.slice(0, 1)].join(' ')}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
-    if (args.includes('--help') || args.includes('-h')) {
-      process.stdout.write(`Usage: ./toolkit.ts ${command.summary}\n`);
-      return 0;
-    }
-    return await command.run(args);
-  } catch (error) {
-    const usageError = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`toolkit: ${errorMessage(error)}${usageError ? '\n(see ./toolkit.ts --help)' : ''}\n`);
-    if (usageError) return 2;
-    if (!(error instanceof BuildError) && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-    return 1;
-  }
-}
-
-void main(process.argv.slice(2)).then((code) => {
+void runCommandLine({ invocation: './toolkit.ts', name: 'toolkit', commands: COMMANDS }, process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });
