@@ -77,10 +77,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs ./build.ts (or another entry) as a user would, through its shebang. */
+/** Runs ./build.ts (or another entry, relative to the project or absolute) as a user would, through its shebang. */
 export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; entry?: string } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(join(PROJECT_ROOT, options.entry ?? 'build.ts'), args, {
+    const child = spawn(resolve(PROJECT_ROOT, options.entry ?? 'build.ts'), args, {
       cwd: options.cwd ?? PROJECT_ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

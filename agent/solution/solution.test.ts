@@ -2,28 +2,17 @@
 // read back by real readers and validated; then archives that break each rule, named with the
 // path and the rule.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, requireTool, runCli, tempDir } from '../../test/helpers.ts';
-import { dirLayout, imageOf, randomLayer } from '../../test/registry.ts';
+import { requireTool, runCli, tempDir } from '../../test/helpers.ts';
+import { exampleSolutionSource } from '../../test/example-solution.ts';
 import { writeIso } from '../../buildchain/iso9660/writer.ts';
 import { validateSolution } from './validate.ts';
 
-async function exampleSource(): Promise<string> {
-  const source = join(tempDir('mk8s-solution-'), 'example');
-  cpSync(join(PROJECT_ROOT, 'test/fixtures/example-solution'), source, { recursive: true });
-  const shared = await randomLayer('base', 40_000);
-  for (const name of ['example-operator', 'example-ui']) {
-    mkdirSync(join(source, 'images', name), { recursive: true });
-    await dirLayout(join(source, 'images', name, '1.0.0'), imageOf([shared, await randomLayer(name, 10_000)]), 'v2s2');
-  }
-  return source;
-}
-
 describe('Solution ISOs', () => {
   it('builds the example Solution, which real readers and validate accept', { timeout: 60_000 }, async () => {
-    const source = await exampleSource();
+    const source = await exampleSolutionSource();
     const iso = join(tempDir(), 'example-solution-1.0.0.iso');
     const built = await runCli(['solution', 'build', source, '-o', iso], { entry: 'toolkit.ts', env: { SOURCE_DATE_EPOCH: '1600000000' } });
     expect([built.code, built.stderr]).toEqual([0, '']);
@@ -49,7 +38,7 @@ describe('Solution ISOs', () => {
   });
 
   it('names the path and the rule of each violation, and refuses to build such a Solution', { timeout: 60_000 }, async () => {
-    const source = await exampleSource();
+    const source = await exampleSolutionSource();
     writeFileSync(join(source, 'product.txt'), 'NAME=Example\nVERSION=1.0\nREQUIRE_METALK8S=">=banana"\n');
     rmSync(join(source, 'operator/deploy/role.yaml'));
     writeFileSync(join(source, 'ui/deployment.yaml'), 'kind: [unclosed\n');

@@ -1,0 +1,294 @@
+// The node side, end to end through the ISO root's scripts and the bundled agent, on a host root
+// of the test's own (--root) with the system commands replaced (test/node-fixture.ts):
+// iso-manager.sh adds MetalK8s ISOs to bootstrap.yaml and mounts them; solution-manager.sh
+// imports the example Solution, real nginx serves its images with the rendered configuration
+// and skopeo pulls them by digest, then removes it; tampered Solutions change nothing.
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync, closeSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { IsoReader } from '../../buildchain/iso9660/reader.ts';
+import { writeIso } from '../../buildchain/iso9660/writer.ts';
+import { EXAMPLE_IMAGES, exampleSolutionSource } from '../example-solution.ts';
+import { requireTool, runCli, tempDir } from '../helpers.ts';
+import { fakeNode } from '../node-fixture.ts';
+import { startNginxServer, type LocalServer } from '../servers.ts';
+
+const BOOTSTRAP = `# Written by the operator: comments and order must survive.
+apiVersion: metalk8s.scality.com/v1alpha2
+kind: BootstrapConfiguration
+networks:
+  controlPlane: 10.0.0.0/24 # the management network
+  workloadPlane: 10.0.1.0/24
+# Versions available to the cluster
+archives:
+  - /srv/scality/metalk8s-2.4.0
+`;
+
+/** A small MetalK8s ISO with product.txt, an SBOM listing one package, and SHA256SUM beside it. */
+async function metalk8sIso(version: string): Promise<{ iso: string; dir: string }> {
+  const dir = tempDir('mk8s-release-');
+  const tree = join(dir, 'tree');
+  mkdirSync(join(tree, 'packages'), { recursive: true });
+  const rpm = Buffer.from(`package of ${version}\n`);
+  writeFileSync(join(tree, 'packages', 'tool-1.0-1.el7.x86_64.rpm'), rpm);
+  writeFileSync(join(tree, 'product.txt'), `NAME=MetalK8s\nVERSION=${version}\nSHORT_VERSION=${version.split('.').slice(0, 2).join('.')}\n`);
+  writeFileSync(join(tree, 'sbom.spdx.json'), JSON.stringify({
+    spdxVersion: 'SPDX-2.3',
+    packages: [{
+      name: 'tool', packageFileName: 'packages/tool-1.0-1.el7.x86_64.rpm', primaryPackagePurpose: 'APPLICATION',
+      checksums: [{ algorithm: 'SHA256', checksumValue: createHash('sha256').update(rpm).digest('hex') }],
+    }],
+  }));
+  const iso = join(dir, `metalk8s-${version}.iso`);
+  const { sha256 } = await writeIso(tree, iso, { volumeId: `MetalK8s ${version}` });
+  writeFileSync(join(dir, 'SHA256SUM'), `${sha256}  metalk8s-${version}.iso\n`);
+  return { iso, dir };
+}
+
+/** Flips one byte of a file inside an ISO (found with our reader). */
+async function flipByteOf(iso: string, path: string): Promise<void> {
+  const reader = await IsoReader.open(iso);
+  const entry = (await reader.list()).entries.find((candidate) => candidate.path === path)!;
+  await reader.close();
+  const fd = openSync(iso, 'r+');
+  const offset = entry.extents[0]![0] * 2048 + 100;
+  const byte = Buffer.alloc(1);
+  readSync(fd, byte, 0, 1, offset);
+  writeSync(fd, Buffer.from([byte[0]! ^ 0xff]), 0, 1, offset);
+  closeSync(fd);
+}
+
+describe('iso-manager.sh', () => {
+  it('checks ISOs, adds them to bootstrap.yaml keeping its comments, mounts them, hands over to Salt; twice changes nothing', { timeout: 60_000 }, async () => {
+    const node = await fakeNode();
+    const config = join(node.root, 'etc/metalk8s/bootstrap.yaml');
+    mkdirSync(join(config, '..'), { recursive: true });
+    writeFileSync(config, BOOTSTRAP);
+    const { iso } = await metalk8sIso('2.4.1');
+
+    const first = await node.run('iso-manager.sh', ['-a', iso, '--root', node.root]);
+    expect([first.code, first.stderr]).toEqual([0, '']);
+    expect(first.stdout).toContain('metalk8s-2.4.1.iso: sha256 ');
+    expect(first.stdout).toContain('1 images and packages of sbom.spdx.json match their 1 files in the ISO');
+    expect(readFileSync(config, 'utf8')).toBe(`${BOOTSTRAP}  - ${iso}\n`);
+    const mounted = join(node.root, 'srv/scality/metalk8s-2.4.1');
+    expect(readFileSync(join(mounted, 'product.txt'), 'utf8')).toContain('VERSION=2.4.1');
+    expect(readFileSync(join(node.root, 'etc/fstab'), 'utf8')).toBe(`${iso} /srv/scality/metalk8s-2.4.1 iso9660 ro,nofail 0 0\n`);
+    expect(readFileSync(join(node.root, 'var/log/metalk8s/iso-manager.log'), 'utf8')).toContain('> Mount archives');
+    expect(node.calls()).toEqual([
+      `mount -o ro -t iso9660 ${iso} ${mounted}`,
+      'salt-call --out txt slsutil.renderer string={{ pillar.metalk8s.nodes[grains.id].version }}',
+      'salt-call state.sls metalk8s.archives saltenv=metalk8s-2.4.1 --retcode-passthrough',
+    ]);
+
+    // Idempotent: nothing is written or mounted again; Salt (idempotent itself) is asked again.
+    const second = await node.run('iso-manager.sh', ['--archive', iso, '--root', node.root]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('/etc/metalk8s/bootstrap.yaml already lists what was asked');
+    expect(second.stdout).toContain(`already mounted at /srv/scality/metalk8s-2.4.1`);
+    expect(readFileSync(config, 'utf8')).toBe(`${BOOTSTRAP}  - ${iso}\n`);
+    expect(node.calls().filter((call) => call.startsWith('mount'))).toHaveLength(1);
+
+    // Dry run: says what it would do, Salt in test mode, nothing changed.
+    const next = await metalk8sIso('2.5.0');
+    const dry = await node.run('iso-manager.sh', ['-a', next.iso, '-d', '--root', node.root]);
+    expect([dry.code, dry.stderr]).toEqual([0, '']);
+    expect(dry.stdout).toContain(`[dry run] /etc/metalk8s/bootstrap.yaml: add ${next.iso}`);
+    expect(dry.stdout).toContain(`[dry run] mount ${next.iso} at /srv/scality/metalk8s-2.5.0`);
+    expect(node.calls().at(-1)).toBe('salt-call state.sls metalk8s.archives saltenv=metalk8s-2.4.1 --retcode-passthrough test=True');
+    expect(readFileSync(config, 'utf8')).toBe(`${BOOTSTRAP}  - ${iso}\n`);
+    expect(existsSync(join(node.root, 'srv/scality/metalk8s-2.5.0'))).toBe(false);
+  });
+
+  it('refuses an ISO that does not match its SHA256SUM or has none, and a missing bootstrap.yaml, changing nothing', { timeout: 60_000 }, async () => {
+    const node = await fakeNode();
+    const config = join(node.root, 'etc/metalk8s/bootstrap.yaml');
+    const { iso, dir } = await metalk8sIso('2.4.1');
+
+    const missing = await node.run('iso-manager.sh', ['-a', iso, '--root', node.root, '--no-salt']);
+    expect([missing.code, missing.stderr]).toEqual([1, `metalk8s-agent: ${config}: not found (write the BootstrapConfiguration first)\n`]);
+
+    mkdirSync(join(config, '..'), { recursive: true });
+    writeFileSync(config, BOOTSTRAP);
+    await flipByteOf(iso, 'packages/tool-1.0-1.el7.x86_64.rpm');
+    const flipped = await node.run('iso-manager.sh', ['-a', iso, '--root', node.root]);
+    expect(flipped.code).toBe(1);
+    expect(flipped.stderr).toMatch(new RegExp(`^metalk8s-agent: ${iso}: sha256 [0-9a-f]{64} does not match ${dir}/SHA256SUM`));
+
+    const alone = join(tempDir(), 'metalk8s-2.4.1.iso');
+    copyFileSync(iso, alone);
+    const unlisted = await node.run('iso-manager.sh', ['-a', alone, '--root', node.root]);
+    expect(unlisted.stderr).toBe(`metalk8s-agent: ${alone}: no SHA256SUM beside it to check it with (give one with --sums, or --skip-checksum)\n`);
+    expect(readFileSync(config, 'utf8')).toBe(BOOTSTRAP);
+    expect(existsSync(join(node.root, 'srv'))).toBe(false);
+    expect(node.calls()).toEqual([]);
+
+    const usage = await node.run('iso-manager.sh', ['--bogus']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("Unknown option '--bogus'");
+  });
+});
+
+describe('solution-manager.sh', () => {
+  let nginx: LocalServer | undefined;
+  afterEach(async () => {
+    await nginx?.stop();
+    nginx = undefined;
+  });
+
+  /** nginx serving the registry constants and every file of the node's conf.d, reloaded by NGINX_RELOAD. */
+  async function startRepositories(root: string): Promise<{ reload: string }> {
+    const dir = tempDir('mk8s-repositories-');
+    const constants = await runCli(['registry-config', '--only-constants'], { entry: 'toolkit.ts' });
+    writeFileSync(join(dir, 'common.inc'), constants.stdout);
+    const confD = join(root, 'var/lib/metalk8s/repositories/conf.d');
+    nginx = await startNginxServer(dir, `include ${join(dir, 'common.inc')};\ninclude ${confD}/*.inc;`, { workers: 1 });
+    const reload = join(dir, 'reload');
+    writeFileSync(reload, `#!/bin/sh\necho "nginx-reload" >> "${join(dir, 'reloads.log')}"\nexec "${requireTool('nginx')}" -q -s reload -p "${dir}" -c "${join(dir, 'nginx.conf')}"\n`, { mode: 0o755 });
+    return { reload };
+  }
+
+  /** skopeo's digest of an image served by the node, once nginx's reload has taken effect. */
+  async function servedDigest(reference: string): Promise<string> {
+    const skopeo = requireTool('skopeo');
+    let last: unknown;
+    for (let attempt = 0; attempt < 40; attempt++) {
+      try {
+        const { stdout } = await promisify(execFile)(skopeo, ['inspect', '--tls-verify=false', '--raw', `docker://${nginx!.host}/${reference}`]);
+        return `sha256:${createHash('sha256').update(stdout).digest('hex')}`;
+      } catch (error) {
+        last = error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    throw last;
+  }
+
+  async function exampleIso(): Promise<string> {
+    const iso = join(tempDir(), 'example-solution-1.0.0.iso');
+    const built = await runCli(['solution', 'build', await exampleSolutionSource(), '-o', iso], { entry: 'toolkit.ts' });
+    expect([built.code, built.stderr]).toEqual([0, '']);
+    return iso;
+  }
+
+  it('imports the example Solution so that skopeo pulls its images from nginx, then removes it', { timeout: 120_000 }, async () => {
+    const node = await fakeNode();
+    const { reload } = await startRepositories(node.root);
+    const iso = await exampleIso();
+    const env = { NGINX_RELOAD: reload };
+
+    const added = await node.run('solution-manager.sh', ['-a', iso, '--root', node.root], env);
+    expect([added.code, added.stderr]).toEqual([0, '']);
+    const solutions = join(node.root, 'etc/metalk8s/solutions.yaml');
+    expect(readFileSync(solutions, 'utf8')).toBe(`apiVersion: metalk8s.scality.com/v1alpha1\nkind: SolutionsConfiguration\narchives:\n  - ${iso}\n`);
+    const mountPoint = join(node.root, 'srv/scality/example-1.0.0');
+    const confFile = join(node.root, 'var/lib/metalk8s/repositories/conf.d/example-1.0.0-registry-config.inc');
+    expect(readFileSync(confFile, 'utf8')).toContain(`alias "${mountPoint}/images/example-ui/1.0.0/manifest.json";`);
+    for (const image of EXAMPLE_IMAGES) {
+      const manifest = readFileSync(join(mountPoint, 'images', image, '1.0.0', 'manifest.json'));
+      expect(await servedDigest(`example-1.0.0/${image}:1.0.0`)).toBe(`sha256:${createHash('sha256').update(manifest).digest('hex')}`);
+    }
+    const pulled = join(tempDir(), 'pulled');
+    await promisify(execFile)(requireTool('skopeo'), ['copy', '--src-tls-verify=false', `docker://${nginx!.host}/example-1.0.0/example-ui:1.0.0`, `dir:${pulled}`]);
+    expect(node.calls()).toEqual([
+      'salt-call --out txt slsutil.renderer string={{ pillar.metalk8s.nodes[grains.id].version }}',
+      `mount -o ro -t iso9660 ${iso} ${mountPoint}`,
+      'crictl ps -q --label io.kubernetes.container.name=salt-master',
+      'salt-call --local --out txt grains.get id',
+      "crictl exec salt-master-0123 salt-run state.orchestrate metalk8s.orchestrate.solutions.available saltenv=metalk8s-2.4.1 pillar={'bootstrap_id': 'bootstrap'}",
+      "crictl exec salt-master-0123 salt-run state.orchestrate metalk8s.orchestrate.solutions saltenv=metalk8s-2.4.1 pillar={'bootstrap_id': 'bootstrap'}",
+    ]);
+    const reloads = () => readFileSync(join(reload, '..', 'reloads.log'), 'utf8').split('\n').filter(Boolean).length;
+    expect(reloads()).toBe(1);
+
+    // Twice: the same files, no mount, no reload.
+    const before = readFileSync(solutions, 'utf8');
+    const again = await node.run('solution-manager.sh', ['--add', iso, '--root', node.root], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('/etc/metalk8s/solutions.yaml already lists what was asked');
+    expect(again.stdout).toContain('example-1.0.0-registry-config.inc is up to date');
+    expect(readFileSync(solutions, 'utf8')).toBe(before);
+    expect(node.calls().filter((call) => call.startsWith('mount'))).toHaveLength(1);
+    expect(reloads()).toBe(1);
+
+    // A dry run of the removal changes nothing.
+    const dry = await node.run('solution-manager.sh', ['-d', iso, '--dry-run', '--no-salt', '--root', node.root], env);
+    expect([dry.code, dry.stderr]).toEqual([0, '']);
+    expect(dry.stdout).toContain('[dry run] unmount /srv/scality/example-1.0.0');
+    expect(readFileSync(solutions, 'utf8')).toBe(before);
+    expect(existsSync(confFile)).toBe(true);
+
+    const removed = await node.run('solution-manager.sh', ['-d', iso, '--no-salt', '--root', node.root], env);
+    expect([removed.code, removed.stderr]).toEqual([0, '']);
+    expect(readFileSync(solutions, 'utf8')).toBe('apiVersion: metalk8s.scality.com/v1alpha1\nkind: SolutionsConfiguration\narchives: []\n');
+    expect(existsSync(confFile)).toBe(false);
+    expect(existsSync(mountPoint)).toBe(false);
+    expect(readFileSync(join(node.root, 'etc/fstab'), 'utf8')).toBe('\n');
+    expect(node.calls().at(-1)).toBe(`umount ${mountPoint}`);
+    expect(reloads()).toBe(2);
+    // nginx no longer serves it: 404 NAME_UNKNOWN (once the reload took effect).
+    let refused = '';
+    for (let attempt = 0; attempt < 40 && !/name unknown/.test(refused); attempt++) {
+      refused = await promisify(execFile)(requireTool('skopeo'), ['inspect', '--tls-verify=false', '--raw', `docker://${nginx!.host}/example-1.0.0/example-ui:1.0.0`])
+        .then(() => '', (error: { stderr: string }) => error.stderr);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(refused).toMatch(/name unknown/);
+    expect((await fetch(`http://${nginx!.host}/v2/example-1.0.0/example-ui/manifests/1.0.0`)).status).toBe(404);
+  });
+
+  it('refuses tampered Solutions and one this MetalK8s does not satisfy, leaving solutions.yaml untouched', { timeout: 120_000 }, async () => {
+    const node = await fakeNode({ version: '2.4.1' });
+    const solutions = join(node.root, 'etc/metalk8s/solutions.yaml');
+    mkdirSync(join(solutions, '..'), { recursive: true });
+    const original = '# Solutions of this site\napiVersion: metalk8s.scality.com/v1alpha1\nkind: SolutionsConfiguration\narchives: []\n';
+    writeFileSync(solutions, original);
+    const good = await exampleIso();
+    const refuse = async (iso: string, said: RegExp) => {
+      const result = await node.run('solution-manager.sh', ['-a', good, '-a', iso, '--root', node.root]);
+      expect(result.code, result.stdout).toBe(1);
+      expect(result.stderr).toMatch(said);
+      expect(readFileSync(solutions, 'utf8')).toBe(original);
+      expect(existsSync(join(node.root, 'srv'))).toBe(false);
+    };
+
+    // A flipped byte in a layer.
+    const flipped = join(tempDir(), 'flipped.iso');
+    copyFileSync(good, flipped);
+    const reader = await IsoReader.open(flipped);
+    const layer = (await reader.list()).entries.find((entry) => /^images\/example-ui\/1\.0\.0\/[0-9a-f]{64}$/.test(entry.path) && entry.size > 5000)!;
+    await reader.close();
+    await flipByteOf(flipped, layer.path);
+    await refuse(flipped, new RegExp(`${layer.path}: content does not match its digest name`));
+
+    // A `..` name and a symlink out of the tree, written as an ISO without the builder's checks.
+    const source = await exampleSolutionSource();
+    const tree = join(tempDir(), 'tree');
+    await promisify(execFile)('cp', ['-a', source, tree]);
+    writeFileSync(join(tree, 'product.txt'), 'NAME=Example\nVERSION=1.0.0\nREQUIRE_METALK8S=">=2.4.0"\nARCHIVE_LAYOUT_VERSION=1\n');
+    writeFileSync(join(tree, 'registry-config.inc.j2'), '');
+    writeFileSync(join(tree, 'ui', 'zz'), 'escape\n');
+    await promisify(execFile)('ln', ['-s', '../../../etc/shadow', join(tree, 'ui', 'shadow')]);
+    const escaping = join(tempDir(), 'escaping.iso');
+    await writeIso(tree, escaping, { volumeId: 'Example 1.0.0' });
+    await refuse(escaping, /not a valid Solution archive:\n {2}ui\/shadow: symlink to \.\.\/\.\.\/\.\.\/etc\/shadow leaves the archive\n$/);
+    // Rename ui/zz to ui/.. in its Rock Ridge NM entry: NM, length 7, version 1, flags 0, "zz".
+    const bytes = readFileSync(escaping);
+    const nm = bytes.indexOf(Buffer.from([0x4e, 0x4d, 7, 1, 0, 0x7a, 0x7a]));
+    expect(nm).toBeGreaterThan(0);
+    bytes.write('..', nm + 5, 'latin1');
+    writeFileSync(escaping, bytes);
+    await refuse(escaping, new RegExp(`^metalk8s-agent: ${escaping}: invalid name '\\.\\.' in ui\\n$`));
+
+    // A valid Solution for a MetalK8s this node does not run.
+    const future = await exampleSolutionSource();
+    writeFileSync(join(future, 'product.txt'), 'NAME=Example\nVERSION=1.0.0\nREQUIRE_METALK8S=">=3.0.0"\n');
+    const futureIso = join(tempDir(), 'future.iso');
+    expect((await runCli(['solution', 'build', future, '-o', futureIso], { entry: 'toolkit.ts' })).code).toBe(0);
+    await refuse(futureIso, new RegExp(`^metalk8s-agent: ${futureIso}: Example 1\\.0\\.0 requires MetalK8s >=3\\.0\\.0, this node runs 2\\.4\\.1\\n$`));
+    expect(node.calls().filter((call) => !call.includes('slsutil.renderer'))).toEqual([]);
+  });
+});

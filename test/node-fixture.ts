@@ -1,0 +1,60 @@
+// A MetalK8s node for the agent's tests: the ISO root's scripts with the agent bundled beside
+// them (as the build puts them), an empty host root for --root, and the system commands the
+// agent runs replaced through their variables (SALT_CALL, CRICTL, MOUNT, UMOUNT), as upstream
+// replaces SALT_CALL. The mount is an extraction with the agent's own ISO reader; every command
+// run is recorded.
+import { chmodSync, copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundleStandalone } from '../buildchain/standalone-bundle.ts';
+import { PROJECT_ROOT, runCli, tempDir, type CliResult } from './helpers.ts';
+
+export interface FakeNode {
+  /** The host root given with --root. */
+  root: string;
+  /** Where the scripts and metalk8s-agent.cjs are, as at an ISO root. */
+  scripts: string;
+  env: Record<string, string>;
+  /** Command lines run so far (`salt-call state.sls ...`). */
+  calls(): string[];
+  run(script: string, args: readonly string[], env?: Record<string, string>): Promise<CliResult>;
+}
+
+function script(file: string, body: string): string {
+  writeFileSync(file, `#!/bin/sh\necho "\${0##*/} $*" >> "${join(file, '..', 'calls.log')}"\n${body}\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+export async function fakeNode(options: { version?: string } = {}): Promise<FakeNode> {
+  const root = tempDir('mk8s-node-');
+  chmodSync(root, 0o755); // nginx workers (user nobody) serve what gets mounted under it
+  const scripts = tempDir('mk8s-iso-root-');
+  for (const file of readdirSync(join(PROJECT_ROOT, 'scripts'))) copyFileSync(join(PROJECT_ROOT, 'scripts', file), join(scripts, file));
+  // Bundled as the _iso_add_tree task bundles it.
+  await bundleStandalone(join(PROJECT_ROOT, 'agent/main.ts'), join(scripts, 'metalk8s-agent.cjs'), { root: PROJECT_ROOT });
+  const bin = tempDir('mk8s-bin-');
+  const env = {
+    SALT_CALL: script(join(bin, 'salt-call'), [
+      'case "$*" in',
+      `  *slsutil.renderer*) echo "local: ${options.version ?? '2.4.1'}" ;;`,
+      '  *grains.get\\ id*) echo "local: bootstrap" ;;',
+      '  *) echo "local: applied" ;;',
+      'esac',
+    ].join('\n')),
+    CRICTL: script(join(bin, 'crictl'), 'case "$1" in ps) echo salt-master-0123 ;; *) echo ok ;; esac'),
+    // mount -o ro -t iso9660 ISO DIR
+    MOUNT: script(join(bin, 'mount'), `exec node "${join(scripts, 'metalk8s-agent.cjs')}" iso extract "$5" "$6" >/dev/null`),
+    UMOUNT: script(join(bin, 'umount'), 'chmod -R u+w "$1" && find "$1" -mindepth 1 -delete'),
+  };
+  return {
+    root, scripts, env,
+    calls: () => {
+      try {
+        return readFileSync(join(bin, 'calls.log'), 'utf8').split('\n').filter(Boolean);
+      } catch {
+        return [];
+      }
+    },
+    run: (name, args, extra = {}) => runCli(args, { entry: join(scripts, name), env: { ...env, ...extra } }),
+  };
+}
