@@ -13,7 +13,9 @@ import { removeUnkept } from '../buildchain/fs/prune.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { writeIso } from '../buildchain/iso9660/writer.ts';
 import { gpgSigner, signDetached } from '../buildchain/openpgp.ts';
+import { projectRoot } from '../buildchain/paths.ts';
 import { provenanceStatement } from '../buildchain/provenance.ts';
+import { bundleStandalone } from '../buildchain/standalone-bundle.ts';
 import { fileTreeTasks } from './file-tree.ts';
 import { sbomFile } from './sbom.ts';
 
@@ -41,6 +43,30 @@ function productTask(config: BuildConfig): TaskSpec {
     actions: [async () => {
       const lines = Object.entries({ ...values(), BUILD_TIMESTAMP: buildTimestamp(config.sourceDateEpoch), BUILD_HOST: config.buildHost }).map(([key, value]) => `${key}=${value}`);
       await writeFileAtomic(target, `${lines.join('\n')}\n`);
+    }],
+    clean: true,
+  };
+}
+
+/**
+ * metalk8s-agent.cjs at the ISO root: the node-side agent (agent/) in one file with its npm
+ * packages, which the scripts beside it run. The agent is part of this build chain, not of the
+ * data it builds from: its sources are the build chain's own, every one the agent may import.
+ */
+function agentTask(config: BuildConfig): TaskSpec {
+  const target = join(config.isoRoot, 'metalk8s-agent.cjs');
+  const code = projectRoot();
+  const sources = ['agent', 'buildchain', 'static-registry'].flatMap((dir) => listFiles(join(code, dir))
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+    .map((file) => join(code, dir, file)));
+  return {
+    name: '_iso_add_tree:metalk8s-agent.cjs',
+    task_dep: ['_iso_mkdir_root'],
+    file_dep: [...sources, join(code, 'package-lock.json')],
+    targets: [target],
+    actions: [async (ctx) => {
+      const { bytes } = await bundleStandalone(join(code, 'agent/main.ts'), target, { root: code });
+      ctx.log(`${bytes} bytes`);
     }],
     clean: true,
   };
@@ -92,10 +118,11 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
     { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', '_iso_add_tree', 'salt_tree', 'images', 'packaging', '_iso_sbom'] },
     {
       basename: '_iso_add_tree',
-      doc: 'Deploy the files of the ISO root: product.txt, the scripts (scripts/) and the examples (examples/).',
+      doc: 'Deploy the files of the ISO root: product.txt, the scripts (scripts/) and the agent they run, the examples (examples/).',
       after: [], // listed lazily, as salt_tree
       create: () => [
         productTask(config),
+        agentTask(config),
         ...fileTreeTasks(config, { basename: '_iso_add_tree', source: join(config.root, 'scripts'), destination: config.isoRoot, task_dep: ['_iso_mkdir_root'] }),
         ...fileTreeTasks(config, {
           basename: '_iso_add_tree', source: join(config.root, 'examples'), destination: join(config.isoRoot, 'examples'), namePrefix: 'examples', task_dep: ['_iso_mkdir_root'],
