@@ -36,6 +36,8 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   bzip2: 'bzip2',
   git: 'git',
   vagrant: 'vagrant',
+  'ssh-keygen': 'openssh-client',
+  ruby: 'ruby',
   docker: 'docker.io',
   podman: 'podman',
   buildah: 'buildah',
@@ -62,12 +64,15 @@ export function findExecutable(command: string, path = process.env.PATH ?? ''): 
   return undefined;
 }
 
-/** Like findExecutable, but a missing tool is an error that says how to install it. */
-export function requireExecutable(command: string, setting?: string): string {
+/**
+ * Like findExecutable, but a missing tool is an error that says how to install it: the package
+ * of `tool` when the command was configured under another name (VAGRANT_BIN=/opt/x/vagrant2).
+ */
+export function requireExecutable(command: string, setting?: string, tool = command): string {
   const found = findExecutable(command);
   if (!found) {
     const via = setting ? ` (${setting}=${command})` : '';
-    throw new BuildError(`'${command}' not found${via}; install it with: ${installHint(command)}`);
+    throw new BuildError(`'${command}' not found${via}; install it with: ${installHint(tool)}`);
   }
   return found;
 }

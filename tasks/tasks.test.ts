@@ -39,7 +39,7 @@ describe('lint', () => {
     const root = project({ 'scripts/a.sh': '#!/bin/sh\ntrue\n', '.env': 'SHELLCHECK_BIN=shellcheck-not-installed\n' });
     const report = await runEngine(root, metalk8sTasks(root), ['lint:shell']);
     const check = report.finished.find((r) => r.name === 'check_for:shellcheck')!;
-    expect(check.error).toBe("'shellcheck-not-installed' not found (SHELLCHECK_BIN=shellcheck-not-installed); install it with: install 'shellcheck-not-installed' and make sure it is on PATH");
+    expect(check.error).toBe("'shellcheck-not-installed' not found (SHELLCHECK_BIN=shellcheck-not-installed); install it with: apt-get install -y shellcheck");
     expect(report.result('_lint_shell:scripts/a.sh')).toBe('skipped');
   });
 });

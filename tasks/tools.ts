@@ -8,6 +8,7 @@ function tools(config: BuildConfig): Record<string, [string, string]> {
   return {
     shellcheck: [config.bin.shellcheck, 'SHELLCHECK_BIN'],
     yamllint: [config.bin.yamllint, 'YAMLLINT_BIN'],
+    vagrant: [config.bin.vagrant, 'VAGRANT_BIN'],
   };
 }
 
@@ -17,7 +18,7 @@ export function toolCheckTasks(config: BuildConfig): TaskSpec[] {
     ...Object.entries(tools(config)).map(([tool, [command, setting]]): TaskSpec => ({
       name: `check_for:${tool}`,
       doc: `Check that ${tool} is installed (${setting}=${command}).`,
-      actions: [() => void requireExecutable(command, setting)],
+      actions: [() => void requireExecutable(command, setting, tool)],
       // Up to date while the same command is still found: a removed tool is noticed at once.
       uptodate: [command, () => findExecutable(command) !== undefined],
     })),
