@@ -130,6 +130,34 @@ describe('iso-manager.sh', () => {
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("Unknown option '--bogus'");
   });
+  it('with --key, imports a release whose SHA256SUM.asc verifies and refuses one signed by another key', { timeout: 60_000 }, async () => {
+    const node = await fakeNode();
+    const config = join(node.root, 'etc/metalk8s/bootstrap.yaml');
+    mkdirSync(join(config, '..'), { recursive: true });
+    writeFileSync(config, BOOTSTRAP);
+    const { iso, dir } = await metalk8sIso('2.4.1');
+    const gpg = requireTool('gpg');
+    const keys: Record<string, string> = {};
+    for (const who of ['release', 'other']) {
+      const home = tempDir('mk8s-gnupg-');
+      const env = { ...process.env, GNUPGHOME: home };
+      await promisify(execFile)(gpg, ['--batch', '--passphrase', '', '--quick-gen-key', `${who} <${who}@example.invalid>`, 'ed25519', 'sign', 'never'], { env });
+      await promisify(execFile)(gpg, ['--batch', '--armor', '--export', '--output', join(home, 'public.asc')], { env });
+      if (who === 'release') await promisify(execFile)(gpg, ['--batch', '--armor', '--detach-sign', '--output', join(dir, 'SHA256SUM.asc'), join(dir, 'SHA256SUM')], { env });
+      keys[who] = join(home, 'public.asc');
+      await promisify(execFile)(requireTool('gpgconf'), ['--kill', 'gpg-agent'], { env }).catch(() => undefined);
+    }
+
+    const other = await node.run('iso-manager.sh', ['-a', iso, '--key', keys.other!, '--no-salt', '--root', node.root]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain(`${dir}/SHA256SUM.asc: the signature of ${dir}/SHA256SUM does not verify with ${keys.other}`);
+    expect(readFileSync(config, 'utf8')).toBe(BOOTSTRAP);
+
+    const good = await node.run('iso-manager.sh', ['-a', iso, '--key', keys.release!, '--no-salt', '--root', node.root]);
+    expect([good.code, good.stderr]).toEqual([0, '']);
+    expect(good.stdout).toContain(`SHA256SUM: signature good (SHA256SUM.asc, key ${keys.release})`);
+    expect(readFileSync(config, 'utf8')).toBe(`${BOOTSTRAP}  - ${iso}\n`);
+  });
 });
 
 describe('solution-manager.sh', () => {
