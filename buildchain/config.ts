@@ -12,6 +12,7 @@ export const SETTINGS = {
   VAGRANT_PROVIDER: ['virtualbox', 'provider given to vagrant up'],
   VAGRANT_UP_ARGS: ['', 'arguments of vagrant up (default: --provision --no-destroy-on-error --parallel --provider $VAGRANT_PROVIDER)'],
   VAGRANT_SNAPSHOT_NAME: ['bootstrap.autosnapshot', 'snapshot taken after vagrant up'],
+  VAGRANT_NODES: ['1', 'nodes the generated Vagrantfile defines beside the bootstrap VM (0 to 9)'],
   DOCKER_BIN: ['docker', 'docker, podman or buildah, for Dockerfile-based images'],
   GIT_BIN: ['git', 'git, for the source revision'],
   HARDLINK_BIN: ['hardlink', 'hardlink (util-linux), optional layer deduplication'],
@@ -55,7 +56,7 @@ export interface BuildConfig {
   buildRoot: string;
   /** The ISO tree: BUILD_ROOT/root. */
   isoRoot: string;
-  vagrant: { provider: string; upArgs: string[]; snapshotName: string };
+  vagrant: { provider: string; upArgs: string[]; snapshotName: string; nodes: number };
   bin: {
     docker: string; git: string; hardlink: string; mkisofs: string; skopeo: string; vagrant: string;
     rpmbuild: string; createrepo: string; gpg: string; shellcheck: string; yamllint: string;
@@ -118,7 +119,10 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     projectName: get('PROJECT_NAME'),
     buildRoot,
     isoRoot: join(buildRoot, 'root'),
-    vagrant: { provider, upArgs: splitWords(upArgs, origin('VAGRANT_UP_ARGS')), snapshotName: get('VAGRANT_SNAPSHOT_NAME') },
+    vagrant: {
+      provider, upArgs: splitWords(upArgs, origin('VAGRANT_UP_ARGS')), snapshotName: get('VAGRANT_SNAPSHOT_NAME'),
+      nodes: parseNodeCount(get('VAGRANT_NODES'), origin('VAGRANT_NODES')),
+    },
     bin: {
       docker: get('DOCKER_BIN'), git: gitBin, hardlink: get('HARDLINK_BIN'), mkisofs: get('MKISOFS_BIN'),
       skopeo: get('SKOPEO_BIN'), vagrant: get('VAGRANT_BIN'), rpmbuild: get('RPMBUILD_BIN'),
@@ -184,6 +188,11 @@ function parseEpoch(value: string, origin: string): number | undefined {
   if (value === '') return undefined;
   if (!/^\d+$/.test(value)) throw new BuildError(`${origin}: SOURCE_DATE_EPOCH must be a whole number of seconds, not '${value}'`);
   return Number(value);
+}
+
+function parseNodeCount(value: string, origin: string): number {
+  if (!/^\d$/.test(value.trim())) throw new BuildError(`${origin}: VAGRANT_NODES must be a number from 0 to 9, not '${value}'`);
+  return Number(value.trim());
 }
 
 function parsePositive(value: string, origin: string, name: string): number {

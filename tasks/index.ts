@@ -10,9 +10,10 @@ import { packagingTasks } from './packaging.ts';
 import { saltTreeTasks } from './salt-tree.ts';
 import { sbomTasks } from './sbom.ts';
 import { toolCheckTasks } from './tools.ts';
+import { vagrantTasks } from './vagrant.ts';
 
 export const DEFAULT_TASKS = ['iso'];
 
 export function tasks(config: BuildConfig): TaskDefinition[] {
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...sbomTasks(config), ...isoTasks(config), ...lintTasks(config)];
+  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...sbomTasks(config), ...isoTasks(config), ...lintTasks(config), ...vagrantTasks(config)];
 }

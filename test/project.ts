@@ -2,15 +2,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../buildchain/config.ts';
-import { buildRootTasks } from '../tasks/build-root.ts';
-import { imageTasks } from '../tasks/images.ts';
-import { isoTasks } from '../tasks/iso.ts';
-import { lintTasks } from '../tasks/lint.ts';
-import { offlineTasks } from '../tasks/offline.ts';
-import { packagingTasks } from '../tasks/packaging.ts';
-import { saltTreeTasks } from '../tasks/salt-tree.ts';
-import { sbomTasks } from '../tasks/sbom.ts';
-import { toolCheckTasks } from '../tasks/tools.ts';
+import { tasks } from '../tasks/index.ts';
 import { PROJECT_ROOT, tempDir } from './helpers.ts';
 
 /** A small project: VERSION, the committed yamllint config, and the given files. */
@@ -26,7 +18,6 @@ export function project(files: Record<string, string>): string {
 }
 
 export function metalk8sTasks(root: string, env: NodeJS.ProcessEnv = {}) {
-  const config = loadConfig(root, env);
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...sbomTasks(config), ...isoTasks(config), ...lintTasks(config)];
+  return tasks(loadConfig(root, env));
 }
 
