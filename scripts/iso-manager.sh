@@ -5,6 +5,6 @@
 # is done by the agent beside this script: see `iso-manager.sh --help` for every option.
 set -eu
 here=$(dirname "$(readlink -f "$0")")
-# shellcheck source-path=SCRIPTDIR source=run-agent.sh
-. "$here/run-agent.sh"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$here/common.sh"
 run_agent iso-manager "$@"

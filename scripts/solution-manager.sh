@@ -6,6 +6,6 @@
 # beside this script: see `solution-manager.sh --help` for every option.
 set -eu
 here=$(dirname "$(readlink -f "$0")")
-# shellcheck source-path=SCRIPTDIR source=run-agent.sh
-. "$here/run-agent.sh"
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$here/common.sh"
 run_agent solution-manager "$@"

@@ -1,9 +1,9 @@
 // A MetalK8s node for the agent's tests: the ISO root's scripts with the agent bundled beside
 // them (as the build puts them), an empty host root for --root, and the system commands the
-// agent runs replaced through their variables (SALT_CALL, CRICTL, MOUNT, UMOUNT), as upstream
-// replaces SALT_CALL. The mount is an extraction with the agent's own ISO reader; every command
-// run is recorded.
-import { chmodSync, copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+// agent and the scripts run replaced through their variables (SALT_CALL, CRICTL, MOUNT, UMOUNT,
+// YUM, RPM, SYSTEMCTL), as upstream replaces SALT_CALL. The mount is an extraction with the
+// agent's own ISO reader; every command run is recorded.
+import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleStandalone } from '../buildchain/standalone-bundle.ts';
 import { PROJECT_ROOT, runCli, tempDir, type CliResult } from './helpers.ts';
@@ -25,11 +25,15 @@ function script(file: string, body: string): string {
   return file;
 }
 
-export async function fakeNode(options: { version?: string } = {}): Promise<FakeNode> {
+export async function fakeNode(options: { version?: string; isoVersion?: string } = {}): Promise<FakeNode> {
   const root = tempDir('mk8s-node-');
   chmodSync(root, 0o755); // nginx workers (user nobody) serve what gets mounted under it
   const scripts = tempDir('mk8s-iso-root-');
-  for (const file of readdirSync(join(PROJECT_ROOT, 'scripts'))) copyFileSync(join(PROJECT_ROOT, 'scripts', file), join(scripts, file));
+  // As _iso_add_tree lays them out: templates rendered with the version, their suffix dropped.
+  for (const file of readdirSync(join(PROJECT_ROOT, 'scripts'))) {
+    const text = readFileSync(join(PROJECT_ROOT, 'scripts', file), 'utf8');
+    writeFileSync(join(scripts, file.replace(/\.in$/, '')), text.replaceAll('@@VERSION', options.isoVersion ?? '2.4.1'), { mode: statSync(join(PROJECT_ROOT, 'scripts', file)).mode });
+  }
   // Bundled as the _iso_add_tree task bundles it.
   await bundleStandalone(join(PROJECT_ROOT, 'agent/main.ts'), join(scripts, 'metalk8s-agent.cjs'), { root: PROJECT_ROOT });
   const bin = tempDir('mk8s-bin-');
@@ -38,13 +42,25 @@ export async function fakeNode(options: { version?: string } = {}): Promise<Fake
       'case "$*" in',
       `  *slsutil.renderer*) echo "local: ${options.version ?? '2.4.1'}" ;;`,
       '  *grains.get\\ id*) echo "local: bootstrap" ;;',
+      '  *grains.get\\ metalk8s:control_plane_ip*) echo "local: 172.21.254.2" ;;',
+      `  *pillar.get\\ metalk8s:cluster_version*) echo "local: ${options.version ?? '2.4.1'}" ;;`,
+      '  *pillar.get\\ metalk8s:endpoints:*) echo "local: {\'ip\': \'172.21.254.2\'}" ;;',
       '  *) echo "local: applied" ;;',
       'esac',
     ].join('\n')),
-    CRICTL: script(join(bin, 'crictl'), 'case "$1" in ps) echo salt-master-0123 ;; *) echo ok ;; esac'),
+    // `ps --label ...container.name=NAME` answers NAME-0123; `snapshot save PATH` writes PATH under ROOT.
+    CRICTL: script(join(bin, 'crictl'), [
+      'case "$1" in',
+      '  ps) for arg; do case "$arg" in io.kubernetes.container.name=*) echo "${arg#*=}-0123" ;; esac; done ;;',
+      '  exec) case "$*" in *"snapshot save"*) for last; do :; done; mkdir -p "$(dirname "$ROOT$last")" && echo snapshot > "$ROOT$last" ;; esac; echo ok ;;',
+      'esac',
+    ].join('\n')),
     // mount -o ro -t iso9660 ISO DIR
     MOUNT: script(join(bin, 'mount'), `exec node "${join(scripts, 'metalk8s-agent.cjs')}" iso extract "$5" "$6" >/dev/null`),
     UMOUNT: script(join(bin, 'umount'), 'chmod -R u+w "$1" && find "$1" -mindepth 1 -delete'),
+    YUM: script(join(bin, 'yum'), 'true'),
+    RPM: script(join(bin, 'rpm'), 'true'),
+    SYSTEMCTL: script(join(bin, 'systemctl'), 'true'),
   };
   return {
     root, scripts, env,

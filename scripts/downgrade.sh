@@ -1,0 +1,10 @@
+#!/bin/bash
+# downgrade.sh: downgrade the cluster to an older MetalK8s version whose ISO is already available
+# (iso-manager.sh -a). Usage: downgrade.sh --destination-version VERSION [-d|--dry-run] [-v] [-l FILE]
+set -eu -o pipefail
+here=$(dirname "$(readlink -f "$0")")
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$here/common.sh"
+# shellcheck source-path=SCRIPTDIR source=version-change.sh
+. "$here/version-change.sh"
+change_version downgrade "$@"

@@ -1,0 +1,190 @@
+// The shell scripts of the ISO root that drive Salt (bootstrap.sh, backup.sh, restore.sh,
+// upgrade.sh, downgrade.sh), run as an operator runs them but on a temporary root (ROOT) with the
+// system commands replaced by recording ones (test/node-fixture.ts): their own logic (options,
+// OS checks, yum repositories of the ISO, archives, version checks) and the exact Salt command
+// lines they hand over with.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { requireTool, tempDir } from '../helpers.ts';
+import { fakeNode, type FakeNode } from '../node-fixture.ts';
+
+const CA_FILES = ['ca.key', 'ca.crt', 'front-proxy-ca.key', 'front-proxy-ca.crt', 'etcd/ca.key', 'etcd/ca.crt', 'sa.key', 'sa.pub'];
+
+function write(file: string, text: string): void {
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, text);
+}
+
+/** The ISO root beside the scripts (product.txt, two yum repositories, one with its key), and a CentOS 7 host. */
+async function bootstrapNode(): Promise<FakeNode> {
+  const node = await fakeNode({ isoVersion: '2.4.1' });
+  write(join(node.scripts, 'product.txt'), 'NAME=MetalK8s\nVERSION=2.4.1\n');
+  write(join(node.scripts, 'packages/redhat/base-el7/repodata/repomd.xml'), '<repomd/>\n');
+  write(join(node.scripts, 'packages/redhat/saltstack-el7/repodata/repomd.xml'), '<repomd/>\n');
+  write(join(node.scripts, 'packages/redhat/saltstack-el7/RPM-GPG-KEY-saltstack'), 'key\n');
+  mkdirSync(join(node.scripts, 'salt'));
+  write(join(node.root, 'etc/os-release'), 'NAME="CentOS Linux"\nID="centos"\nVERSION_ID="7"\nPRETTY_NAME="CentOS Linux 7 (Core)"\n');
+  write(join(node.root, 'etc/metalk8s/bootstrap.yaml'), 'apiVersion: metalk8s.scality.com/v1alpha2\nkind: BootstrapConfiguration\n');
+  for (const file of CA_FILES) write(join(node.root, 'etc/kubernetes/pki', file), `${file}\n`);
+  return node;
+}
+
+const SALTENV = 'saltenv=metalk8s-2.4.1';
+const MASTER = 'crictl exec -i salt-master-0123 salt-run --state-output=mixed';
+const BOOTSTRAP_CALLS = (scripts: string) => [
+  'yum clean all',
+  'systemctl disable --now salt-minion.service',
+  "yum install --assumeyes --disablerepo=* --enablerepo=metalk8s-* salt-minion genisoimage",
+  `salt-call --file-root=${scripts}/salt --local --retcode-passthrough saltutil.sync_all saltenv=base`,
+  `salt-call --file-root=${scripts}/salt --local --retcode-passthrough state.sls metalk8s.salt.minion.local pillar={'metalk8s': {'archives': '${scripts}'}} saltenv=base`,
+  `salt-call --local --state-output=mixed --retcode-passthrough state.sls metalk8s.node.grains ${SALTENV} pillarenv=metalk8s-2.4.1`,
+  'salt-call --local grains.get metalk8s:control_plane_ip --out txt',
+  'salt-call --local --state-output=mixed --retcode-passthrough state.sls ["metalk8s.kubernetes.ca.kubernetes.installed", "metalk8s.roles.bootstrap", "metalk8s.roles.minion"] '
+    + `${SALTENV} pillarenv=metalk8s-2.4.1 pillar={'repo': {'local_mode': True}, 'metalk8s': {'endpoints': {'repositories': {'ip': '172.21.254.2', 'ports': {'http': 8080}}, 'salt-master': {'ip': '172.21.254.2'}}}}`,
+  ...['utils', 'pillar', 'runners', 'modules'].flatMap((kind) => [
+    'crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=salt-master --state Running',
+    `${MASTER} saltutil.sync_${kind} ${SALTENV}`,
+  ]),
+  'salt-call --local grains.get id --out txt',
+  'crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=salt-master --state Running',
+  `${MASTER} state.orchestrate metalk8s.orchestrate.bootstrap.accept-minion ${SALTENV} pillar={'bootstrap_id': 'bootstrap'}`,
+  `salt-call --state-output=mixed saltutil.sync_all refresh=True ${SALTENV}`,
+  'crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=salt-master --state Running',
+  `${MASTER} state.orchestrate metalk8s.orchestrate.bootstrap ${SALTENV} pillar={'bootstrap_id': 'bootstrap'}`,
+  'salt-call mine.update',
+  // backup.sh
+  'crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=etcd --state Running',
+  'crictl exec -i etcd-0123 env ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cert /etc/kubernetes/pki/etcd/salt-master-etcd-client.crt '
+    + '--key /etc/kubernetes/pki/etcd/salt-master-etcd-client.key --cacert /etc/kubernetes/pki/etcd/ca.crt snapshot save /var/lib/etcd/metalk8s-backup.db',
+];
+
+function backups(root: string): string[] {
+  const dir = join(root, 'var/lib/metalk8s');
+  return existsSync(dir) ? readdirSync(dir).filter((name) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(name)) : [];
+}
+
+describe('bootstrap.sh', () => {
+  it('configures the ISO repositories, installs the minion from them only, hands over to Salt and takes a backup', { timeout: 60_000 }, async () => {
+    const node = await bootstrapNode();
+    const result = await node.run('bootstrap.sh', [], { ROOT: node.root });
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    expect(result.stdout).toMatch(/^> Checking the OS\.\.\. done \[\d+s\]\n/);
+    expect(readFileSync(join(node.root, 'etc/yum.repos.d/metalk8s-base.repo'), 'utf8')).toBe(
+      `[metalk8s-base]\nname=MetalK8s 2.4.1 base-el7\nbaseurl=file://${node.scripts}/packages/redhat/base-el7\nenabled=1\ngpgcheck=0\n`);
+    expect(readFileSync(join(node.root, 'etc/yum.repos.d/metalk8s-saltstack.repo'), 'utf8')).toBe(
+      `[metalk8s-saltstack]\nname=MetalK8s 2.4.1 saltstack-el7\nbaseurl=file://${node.scripts}/packages/redhat/saltstack-el7\nenabled=1\ngpgcheck=1\n`
+      + `gpgkey=file://${node.scripts}/packages/redhat/saltstack-el7/RPM-GPG-KEY-saltstack\n`);
+    expect(node.calls()).toEqual(BOOTSTRAP_CALLS(node.scripts));
+    expect(backups(node.root)).toHaveLength(1);
+    expect(readFileSync(join(node.root, 'var/log/metalk8s/bootstrap.log'), 'utf8')).toContain('--- MetalK8s bootstrap 2.4.1 started on ');
+  });
+
+  it('refuses another OS, a missing bootstrap.yaml and unknown options, before changing anything', { timeout: 60_000 }, async () => {
+    const node = await bootstrapNode();
+    write(join(node.root, 'etc/os-release'), 'ID=ubuntu\nVERSION_ID="18.04"\n');
+    const ubuntu = await node.run('bootstrap.sh', [], { ROOT: node.root });
+    expect(ubuntu.code).toBe(1);
+    expect(ubuntu.stdout).toBe('> Checking the OS... fail [0s]\n');
+    expect(ubuntu.stderr).toContain('bootstrap.sh: ubuntu 18.04 is not supported: MetalK8s 2.4.1 runs on CentOS 7 and RHEL 7\n<< END >>');
+
+    write(join(node.root, 'etc/os-release'), 'ID="rhel"\nVERSION_ID="7.9"\n');
+    execFileSync('rm', [join(node.root, 'etc/metalk8s/bootstrap.yaml')]);
+    const unconfigured = await node.run('bootstrap.sh', ['--verbose'], { ROOT: node.root });
+    expect(unconfigured.code).toBe(1);
+    expect(unconfigured.stdout).toContain('bootstrap.sh: /etc/metalk8s/bootstrap.yaml not found: write the BootstrapConfiguration first');
+    expect(existsSync(join(node.root, 'etc/yum.repos.d'))).toBe(false);
+    expect(node.calls()).toEqual([]);
+
+    const usage = await node.run('bootstrap.sh', ['--bogus'], { ROOT: node.root });
+    expect([usage.code, usage.stderr]).toEqual([1, 'Usage: bootstrap.sh [-v|--verbose] [--log-file FILE]\nbootstrap.sh: unknown option --bogus\n']);
+  });
+});
+
+describe('backup.sh and restore.sh', () => {
+  it('backs up the configuration, CAs and etcd into one archive, and restores them on a fresh node', { timeout: 60_000 }, async () => {
+    const node = await bootstrapNode();
+    const backup = await node.run('backup.sh', ['--backup-file', '/var/backups/metalk8s.tar.gz'], { ROOT: node.root });
+    expect([backup.code, backup.stderr]).toEqual([0, '']);
+    const archive = join(node.root, 'var/backups/metalk8s.tar.gz');
+    const entries = execFileSync(requireTool('bsdtar'), ['-tzf', archive], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+    expect(entries).toEqual(expect.arrayContaining(['./etcd_snapshot', './metalk8s/bootstrap.yaml', './pki/ca.key', './pki/etcd/ca.key', './pki/sa.pub']));
+    expect(existsSync(join(node.root, 'var/lib/etcd/metalk8s-backup.db'))).toBe(false); // moved into the archive
+
+    // A fresh machine: CentOS 7 and the ISO, no configuration.
+    const fresh = await bootstrapNode();
+    execFileSync('rm', ['-r', join(fresh.root, 'etc/metalk8s'), join(fresh.root, 'etc/kubernetes')]);
+    const restored = await fresh.run('restore.sh', ['-b', archive], { ROOT: fresh.root });
+    expect([restored.code, restored.stderr]).toEqual([0, '']);
+    expect(restored.stdout).toContain('> Deploying the bootstrap node with them\n> Checking the OS... done');
+    expect(readFileSync(join(fresh.root, 'etc/metalk8s/bootstrap.yaml'), 'utf8')).toContain('kind: BootstrapConfiguration');
+    expect(readFileSync(join(fresh.root, 'etc/kubernetes/pki/etcd/ca.key'), 'utf8')).toBe('etcd/ca.key\n');
+    expect(fresh.calls()).toEqual(BOOTSTRAP_CALLS(fresh.scripts));
+  });
+
+  it('refuses an archive with an entry outside its tree, and one that is not a backup', { timeout: 60_000 }, async () => {
+    const node = await bootstrapNode();
+    const dir = tempDir();
+    write(join(dir, 'tree/evil'), 'x\n');
+    const evil = join(dir, 'evil.tar.gz');
+    execFileSync(requireTool('bsdtar'), ['-czf', evil, '-C', join(dir, 'tree'), '-s', ',^evil$,../../etc/evil,', 'evil']);
+    const refused = await node.run('restore.sh', ['--backup-file', evil], { ROOT: node.root });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`restore.sh: ${evil}: entry '../../etc/evil' points outside the archive`);
+
+    const empty = join(dir, 'empty.tar.gz');
+    execFileSync(requireTool('bsdtar'), ['-czf', empty, '-C', join(dir, 'tree'), 'evil']);
+    const notBackup = await node.run('restore.sh', ['--backup-file', empty], { ROOT: node.root });
+    expect(notBackup.stderr).toContain(`restore.sh: ${empty}: metalk8s/bootstrap.yaml is missing, not a backup.sh archive`);
+    expect(node.calls()).toEqual([]);
+    expect(readFileSync(join(node.root, 'etc/kubernetes/pki/ca.key'), 'utf8')).toBe('ca.key\n');
+  });
+});
+
+describe('upgrade.sh and downgrade.sh', () => {
+  it('check the destination and direction, run the prechecks (alone on --dry-run), then the orchestrate', { timeout: 60_000 }, async () => {
+    const node = await fakeNode({ version: '2.4.1' });
+    const env = { ROOT: node.root };
+    const missing = await node.run('upgrade.sh', ['--destination-version', '2.5.0'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('upgrade.sh: /srv/scality/metalk8s-2.5.0 is not available: add the MetalK8s 2.5.0 ISO first (iso-manager.sh -a ISO)');
+
+    write(join(node.root, 'srv/scality/metalk8s-2.5.0/product.txt'), 'NAME=MetalK8s\nVERSION=2.5.0\n');
+    const backwards = await node.run('downgrade.sh', ['--destination-version', '2.5.0'], env);
+    expect(backwards.stderr).toContain("downgrade.sh: 2.5.0 is newer than the cluster's 2.4.1: use upgrade.sh");
+    expect((await node.run('upgrade.sh', [], env)).stderr).toBe('upgrade.sh: --destination-version is required\n');
+
+    const calls = node.calls().length;
+    const dry = await node.run('upgrade.sh', ['--destination-version', '2.5.0', '--dry-run'], env);
+    expect([dry.code, dry.stderr]).toEqual([0, '']);
+    expect(dry.stdout).toContain('Dry run: stopping before any change');
+    const master = 'crictl exec -i salt-master-0123 salt-run';
+    const ps = 'crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=salt-master --state Running';
+    const precheck = `${master} state.orchestrate metalk8s.orchestrate.upgrade.precheck saltenv=metalk8s-2.5.0 pillar={'metalk8s': {'cluster_version': '2.5.0'}}`;
+    expect(node.calls().slice(calls)).toEqual(['salt-call pillar.get metalk8s:cluster_version --out txt', ps, precheck]);
+
+    const upgraded = await node.run('upgrade.sh', ['--destination-version', '2.5.0'], env);
+    expect([upgraded.code, upgraded.stderr]).toEqual([0, '']);
+    expect(node.calls().slice(calls + 3)).toEqual([
+      'salt-call pillar.get metalk8s:cluster_version --out txt', ps, precheck,
+      'salt-call saltutil.sync_all saltenv=metalk8s-2.5.0',
+      'salt-call pillar.get metalk8s:endpoints:salt-master --out txt',
+      'salt-call pillar.get metalk8s:endpoints:repositories --out txt',
+      "salt-call --local --retcode-passthrough state.sls metalk8s.roles.bootstrap saltenv=metalk8s-2.5.0 pillar={'metalk8s': {'endpoints': {'salt-master': {'ip': '172.21.254.2'}, 'repositories': {'ip': '172.21.254.2'}}}}",
+      ps,
+      `${master} state.orchestrate_single metalk8s_kubernetes.namespace_annotation_present kube-system kubeconfig=/etc/kubernetes/admin.conf context=kubernetes-admin@kubernetes annotation_key=metalk8s.scality.com/cluster-version annotation_value=2.5.0`,
+      ps, `${master} saltutil.sync_all saltenv=metalk8s-2.5.0`,
+      ps, `${master} saltutil.sync_roster saltenv=metalk8s-2.5.0`,
+      ps, `${master} state.orchestrate metalk8s.orchestrate.upgrade saltenv=metalk8s-2.5.0`,
+    ]);
+
+    // A prerelease sorts before its release: 2.4.1-dev is older than the cluster's 2.4.1.
+    write(join(node.root, 'srv/scality/metalk8s-2.4.1-dev/product.txt'), 'NAME=MetalK8s\nVERSION=2.4.1-dev\n');
+    const older = await node.run('upgrade.sh', ['--destination-version', '2.4.1-dev'], env);
+    expect(older.stderr).toContain("upgrade.sh: 2.4.1-dev is older than the cluster's 2.4.1: use downgrade.sh");
+    const downgraded = await node.run('downgrade.sh', ['--destination-version', '2.4.1-dev', '-d'], env);
+    expect([downgraded.code, downgraded.stderr]).toEqual([0, '']);
+    expect(node.calls().at(-1)).toContain('metalk8s.orchestrate.downgrade.precheck saltenv=metalk8s-2.4.1-dev');
+  });
+});
