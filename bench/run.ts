@@ -5,6 +5,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../buildchain/paths.ts';
 import { benchEngine, engineTable } from './engine/bench.ts';
+import { benchFull, fullTable } from './full/bench.ts';
 import { benchIso, isoTable } from './iso/bench.ts';
 import { benchPull, pullTable } from './pull/bench.ts';
 import { benchRegistry, registryTable } from './registry/bench.ts';
@@ -30,6 +31,10 @@ const BENCHES: Record<string, (root: string) => { results: unknown; table: strin
   rpm: async (root) => {
     const results = await benchRpm(root);
     return { results, table: rpmTable(results) };
+  },
+  full: async (root) => {
+    const results = await benchFull(root);
+    return { results, table: fullTable(results) };
   },
 };
 

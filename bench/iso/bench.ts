@@ -15,7 +15,7 @@ const LARGE_SIZE = 300 * 1024 * 1024;
 const SMALL_FILES = 4000;
 const VOLID = 'MetalK8s 2.4.1-dev';
 /** Upstream's mkisofs flags (buildchain/iso.py), given to xorriso -as mkisofs and genisoimage. */
-const MKISOFS_FLAGS = ['-quiet', '-rock', '-joliet', '-joliet-long', '-full-iso9660-filenames', '-volid', VOLID,
+export const MKISOFS_FLAGS = ['-quiet', '-rock', '-joliet', '-joliet-long', '-full-iso9660-filenames', '-volid', VOLID,
   '-iso-level', '3', '-gid', '0', '-uid', '0', '-input-charset', 'utf-8', '-output-charset', 'utf-8'];
 
 export interface IsoBenchResults {
