@@ -48,6 +48,27 @@ describe('release signature and ./toolkit.ts verify', () => {
     expect([good.code, good.stderr]).toEqual([0, '']);
     expect(good.stdout).toContain('metalk8s.iso: sha256 ');
     expect(good.stdout).toContain('SHA256SUM: signature good');
+    expect(good.stdout).toContain('metalk8s.iso.intoto.jsonl: provenance signature good, its subject is this ISO');
+
+    // The provenance envelope, checked with gpgv alone: DSSE's PAE over the payload, the signature as given.
+    const envelopeFile = `${iso}.intoto.jsonl`;
+    const envelope = JSON.parse(readFileSync(envelopeFile, 'utf8')) as { payloadType: string; payload: string; signatures: { keyid: string; sig: string }[] };
+    const payload = Buffer.from(envelope.payload, 'base64');
+    expect(payload.toString()).toBe(readFileSync(`${iso}.provenance.json`, 'utf8'));
+    const scratch = tempDir();
+    writeFileSync(join(scratch, 'pae'), Buffer.concat([Buffer.from(`DSSEv1 ${envelope.payloadType.length} ${envelope.payloadType} ${payload.length} `), payload]));
+    writeFileSync(join(scratch, 'sig'), Buffer.from(envelope.signatures[0]!.sig, 'base64'));
+    await run(requireTool('gpg'), ['--batch', '--dearmor', '--output', join(scratch, 'keyring.gpg'), release.publicKey]);
+    await run(requireTool('gpgv'), ['--keyring', join(scratch, 'keyring.gpg'), join(scratch, 'sig'), join(scratch, 'pae')]);
+    expect(envelope.signatures[0]!.keyid).toMatch(/^[0-9A-F]{40}$/);
+
+    // A payload changed after signing is refused, naming the file.
+    const statement = JSON.parse(payload.toString()) as { subject: { digest: { sha256: string } }[] };
+    statement.subject[0]!.digest.sha256 = '0'.repeat(64);
+    writeFileSync(envelopeFile, `${JSON.stringify({ ...envelope, payload: Buffer.from(JSON.stringify(statement)).toString('base64') })}\n`);
+    const forged = await verify('--key', release.publicKey);
+    expect([forged.code, forged.stderr]).toEqual([1, `toolkit: ${envelopeFile}: no signature of the envelope verifies with ${release.publicKey}\n`]);
+    writeFileSync(envelopeFile, `${JSON.stringify(envelope)}\n`);
 
     const wrongKey = await verify('--key', other.publicKey);
     expect([wrongKey.code, wrongKey.stderr]).toEqual([1, expect.stringContaining(`${sums}.asc: the signature of ${sums} does not verify with ${other.publicKey}`)]);

@@ -1,10 +1,12 @@
 // ./toolkit.ts verify: what an operator checks before importing an ISO it was handed: the ISO's
 // sha256 against SHA256SUM beside it; given the release's public key, the signature of
-// SHA256SUM (SHA256SUM.asc); and inside the ISO (read without mounting), every image and
-// package against sbom.spdx.json. Every mismatch names the file.
+// SHA256SUM (SHA256SUM.asc) and of the provenance (<iso>.intoto.jsonl, whose subject must be this
+// ISO); and inside the ISO (read without mounting), every image and package against
+// sbom.spdx.json. Every mismatch names the file.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { IN_TOTO_PAYLOAD_TYPE, verifyEnvelopeFile } from './dsse.ts';
 import { BuildError } from './errors.ts';
 import { sha256File } from './fs/hash.ts';
 import { IsoReader } from './iso9660/reader.ts';
@@ -39,8 +41,26 @@ export async function verifyIso(iso: string, options: VerifyOptions): Promise<st
     if (!existsSync(`${sums}.asc`)) throw new BuildError(`${sums}.asc: no signature beside ${basename(sums)} (the release is signed when GPG_KEY is set)`);
     await verifyDetached(sums, `${sums}.asc`, options.publicKey, options.gpg, options.signal);
     checked.push(`${basename(sums)}: signature good (${basename(sums)}.asc, key ${options.publicKey})`);
+    checked.push(await verifyProvenance(iso, actual, { ...options, publicKey: options.publicKey }));
   }
   return checked;
+}
+
+/** The signed provenance beside the ISO (<iso>.intoto.jsonl), when there is one: signature and subject. */
+async function verifyProvenance(iso: string, sha256: string, options: VerifyOptions & { publicKey: string }): Promise<string> {
+  const file = `${iso}.intoto.jsonl`;
+  if (!existsSync(file)) return `${basename(file)}: none beside the ISO (the build writes it when GPG_KEY is set)`;
+  const { payloadType, payload } = await verifyEnvelopeFile(file, options.publicKey, options.gpg, options.signal);
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) throw new BuildError(`${file}: payload type is ${payloadType}, not ${IN_TOTO_PAYLOAD_TYPE}`);
+  let subjects: { name?: string; digest?: { sha256?: string } }[];
+  try {
+    subjects = (JSON.parse(payload.toString('utf8')) as { subject: typeof subjects }).subject;
+    if (!Array.isArray(subjects)) throw new Error('no subject list');
+  } catch (error) {
+    throw new BuildError(`${file}: the signed payload is not an in-toto statement (${(error as Error).message})`);
+  }
+  if (!subjects.some((subject) => subject.digest?.sha256 === sha256)) throw new BuildError(`${file}: the signed provenance is not about this ISO (no subject with sha256 ${sha256})`);
+  return `${basename(file)}: provenance signature good, its subject is this ISO`;
 }
 
 interface SbomPackage {

@@ -8,6 +8,7 @@ import { basename, join, relative } from 'node:path';
 import { buildTimestamp, type BuildConfig } from '../buildchain/config.ts';
 import { normalizePath } from '../buildchain/engine/graph.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
+import { IN_TOTO_PAYLOAD_TYPE, signEnvelope } from '../buildchain/dsse.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { removeUnkept } from '../buildchain/fs/prune.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
@@ -95,12 +96,14 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
     { name: 'iso', doc: `Build the ${config.projectName} ISO, its SHA256SUM and its provenance.`, task_dep: ['_iso_build', '_iso_digest', '_iso_provenance'] },
     {
       name: '_iso_provenance',
-      doc: `Write ${basename(iso)}.provenance.json: an in-toto statement (SLSA provenance) of the ISO, its parameters and inputs.`,
+      doc: `Write ${basename(iso)}.provenance.json: an in-toto statement (SLSA provenance) of the ISO, its parameters and inputs; signed in ${basename(iso)}.intoto.jsonl with GPG_KEY.`,
       task_dep: ['_iso_build'],
       file_dep: [digest, sbomFile(config)],
-      targets: [`${iso}.provenance.json`],
+      // With GPG_KEY, the statement signed too: a DSSE envelope in <iso>.intoto.jsonl.
+      targets: [`${iso}.provenance.json`, ...(config.gpgKey ? [`${iso}.intoto.jsonl`] : [])],
       // The ISO's digest changes with anything the statement says (product.txt holds GIT and BUILD_HOST).
-      actions: [async () => {
+      uptodate: [config.gpgKey ?? null, config.sourceDateEpoch ?? null],
+      actions: [async (ctx) => {
         const [isoSha256] = (await readFile(digest, 'utf8')).split(/\s/);
         const sbom = JSON.parse(await readFile(sbomFile(config), 'utf8')) as { packages: Parameters<typeof provenanceStatement>[0]['sbomPackages'] };
         const statement = provenanceStatement({
@@ -111,7 +114,13 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
             BUILD_HOST: config.buildHost, IMAGES_FILE: relative(config.root, config.imagesFile), PACKAGES_FILE: relative(config.root, config.packagesFile),
           },
         });
-        await writeFileAtomic(`${iso}.provenance.json`, `${JSON.stringify(statement, null, 2)}\n`);
+        const text = `${JSON.stringify(statement, null, 2)}\n`;
+        await writeFileAtomic(`${iso}.provenance.json`, text);
+        const signer = gpgSigner(config, ctx.signal);
+        if (signer) {
+          const envelope = await signEnvelope(IN_TOTO_PAYLOAD_TYPE, Buffer.from(text), signer);
+          await writeFileAtomic(`${iso}.intoto.jsonl`, `${JSON.stringify(envelope)}\n`);
+        }
       }],
       clean: true,
     },
