@@ -95,15 +95,16 @@ require_archive() {
 }
 
 # run_agent ARGS...: the node-side agent beside the scripts (metalk8s-agent.cjs), run with
-# Node.js 20 or later (NODE names another binary), or what is missing said.
+# Node.js 20.16 or later (NODE names another binary), or what is missing said.
 run_agent() {
     local agent node=${NODE:-node}
     agent="$BASE_DIR/metalk8s-agent.cjs"
     if ! command -v "$node" >/dev/null 2>&1; then
-        die "Node.js 20 or later is needed to run $agent ('$node' not found): install the nodejs package, or set NODE"
+        die "Node.js 20.16 or later is needed to run $agent ('$node' not found): install the nodejs package, or set NODE"
     fi
-    if ! "$node" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
-        die "Node.js 20 or later is needed, $node is $("$node" --version)"
+    # 20.16: process.getBuiltinModule, which the agent uses.
+    if ! "$node" -e 'const [major, minor] = process.versions.node.split(".").map(Number); process.exit(major > 20 || (major === 20 && minor >= 16) ? 0 : 1)'; then
+        die "Node.js 20.16 or later is needed, $node is $("$node" --version)"
     fi
     if [ ! -f "$agent" ]; then
         die "$agent is missing: this script runs from the root of a MetalK8s ISO"

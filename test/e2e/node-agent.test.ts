@@ -126,6 +126,9 @@ describe('iso-manager.sh', () => {
     expect(existsSync(join(node.root, 'srv'))).toBe(false);
     expect(node.calls()).toEqual([]);
 
+    const noNode = await node.run('iso-manager.sh', ['-a', iso], { NODE: 'node-not-installed' });
+    expect([noNode.code, noNode.stderr]).toEqual([1, `iso-manager.sh: Node.js 20.16 or later is needed to run ${node.scripts}/metalk8s-agent.cjs ('node-not-installed' not found): install the nodejs package, or set NODE\n`]);
+
     const usage = await node.run('iso-manager.sh', ['--bogus']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("Unknown option '--bogus'");
