@@ -146,6 +146,6 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-void runCommandLine({ invocation: './toolkit.ts', name: 'toolkit', commands: COMMANDS }, process.argv.slice(2)).then((code) => {
+void runCommandLine({ invocation: './toolkit.ts', name: 'toolkit', aside: 'also installed as metalk8s-toolkit', commands: COMMANDS }, process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

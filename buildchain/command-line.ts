@@ -14,6 +14,8 @@ export interface Program {
   invocation: string;
   /** Prefix of error lines (`toolkit`). */
   name: string;
+  /** Said after the usage line (how else it is installed). */
+  aside?: string;
   commands: Record<string, Command>;
 }
 
@@ -25,7 +27,7 @@ export function positionals(args: string[], options: NonNullable<ParseArgsConfig
 }
 
 function usage(program: Program): string {
-  return `Usage: ${program.invocation} COMMAND [OPTIONS]\n\nCommands:\n${Object.values(program.commands)
+  return `Usage: ${program.invocation} COMMAND [OPTIONS]${program.aside ? `   (${program.aside})` : ''}\n\nCommands:\n${Object.values(program.commands)
     .map((command) => `  ${command.summary}`)
     .join('\n')}\n\nEvery command: --help; exit 0 ok, 1 failure, 2 bad usage.\n`;
 }
