@@ -90,6 +90,9 @@ describe('bootstrap.sh', () => {
     expect(ubuntu.stderr).toContain('bootstrap.sh: ubuntu 18.04 is not supported: MetalK8s 2.4.1 runs on CentOS 7 and RHEL 7\n<< END >>');
 
     write(join(node.root, 'etc/os-release'), 'ID="rhel"\nVERSION_ID="7.9"\n');
+    const noYum = await node.run('bootstrap.sh', [], { ROOT: node.root, YUM: 'yum-not-installed' });
+    expect(noYum.code).toBe(1);
+    expect(noYum.stderr).toContain('bootstrap.sh: yum-not-installed not found\n<< END >>');
     execFileSync('rm', [join(node.root, 'etc/metalk8s/bootstrap.yaml')]);
     const unconfigured = await node.run('bootstrap.sh', ['--verbose'], { ROOT: node.root });
     expect(unconfigured.code).toBe(1);
