@@ -129,6 +129,16 @@ describe('images tasks', () => {
     expect((await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images'])).executed).toEqual(['_image_build:hello', '_image_registry_config:nginx']);
   });
 
+  it('names a package layer\'s package that the ISO does not hold, and the packages file to declare it in', async () => {
+    const root = project({
+      'images/images.yaml': 'local:\n  - {name: tool, version: "1.0", definition: tool/image.yaml}\n',
+      'images/tool/image.yaml': 'name: tool\nversion: "1.0"\nlayers:\n  - packages: [keepalived]\n',
+    });
+    const report = await runEngine(root, metalk8sTasks(root), ['images']);
+    expect(report.finished.find((r) => r.name === '_image_build:tool')!.error)
+      .toBe(`${join(root, 'images/tool/image.yaml')}: layers[0]: package keepalived is not in the ISO's repositories (declare it in packages-rpm/packages.yaml)`);
+  });
+
   it('names the file and entry of a bad declaration', async () => {
     const root = project({ 'images/images.yaml': 'remote:\n  - {name: prometheus, image: quay.io/prometheus/prometheus, version: "v2.12.0", digest: "sha256:cd93b8711bb92eb9c437d74217311519e0a93bc55779aa664325dc83cd13cb3"}\n' });
     const report = await runEngine(root, metalk8sTasks(root), ['images']);

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
+import { BuildError } from '../buildchain/errors.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { sha256File } from '../buildchain/fs/hash.ts';
@@ -20,9 +21,11 @@ import { ImagePuller, unreachableError } from '../buildchain/oci/puller.ts';
 import { formatReference } from '../buildchain/oci/reference.ts';
 import { BlobStore } from '../buildchain/oci/store.ts';
 import type { SbomImage } from '../buildchain/sbom.ts';
+import { compareEvr } from '../buildchain/rpm/vercmp.ts';
 import { requireExecutable, runTool } from '../buildchain/tools.ts';
 import { registryConfig } from '../static-registry/index.ts';
 import { removeTree } from './file-tree.ts';
+import { isoPackageFiles, isoPackages } from './packaging.ts';
 
 /** One store and one puller per build: a layer shared by several images is fetched once. */
 const pullers = new WeakMap<BuildConfig, ImagePuller>();
@@ -182,6 +185,9 @@ function registryConfigTask(config: BuildConfig, declarations: ImageDeclarations
 function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
   const dir = imageDir(imagesRoot(config), image);
   const inputs = image.kind === 'spec' ? specInputs(image.definition) : listFiles(join(image.definition, '..')).map((file) => join(image.definition, '..', file));
+  // Package layers take their RPMs from the ISO's repositories: built after them, rebuilt when
+  // what the ISO holds changes (its lock and lists of built packages).
+  const usesPackages = image.kind === 'spec' && loadBuildSpec(image.definition).layers.some((layer) => layer.packages);
   const labels = {
     'org.opencontainers.image.version': image.version,
     'org.opencontainers.image.revision': config.gitRef() ?? 'unknown',
@@ -189,8 +195,8 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
   return {
     name: `_image_build:${image.name}`,
     title: `_image_build: ${image.name} ${image.version}`,
-    task_dep: ['_image_mkdir_root'],
-    file_dep: inputs,
+    task_dep: ['_image_mkdir_root', ...(usesPackages ? ['packaging'] : [])],
+    file_dep: [...inputs, ...(usesPackages ? isoPackageFiles(config) : [])],
     targets: [dir],
     uptodate: [image.version, image.buildArgs, labels, config.sourceDateEpoch ?? null, () => layoutComplete(dir)],
     actions: [image.kind === 'spec'
@@ -198,6 +204,7 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
         const puller = pullerFor(config);
         const built = await buildImage(loadBuildSpec(image.definition), {
           store: puller.options.store, puller, labels, signal: ctx.signal,
+          packageFiles: (names, where) => isoPackageFilesNamed(config, names, where, ctx.signal),
           ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
         });
         await writeDirLayout(puller.options.store, built, dir);
@@ -208,6 +215,16 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
   };
 }
 
+/** The RPM file of each named package among the ISO's packages (the newest, if it holds several). */
+async function isoPackageFilesNamed(config: BuildConfig, names: readonly string[], where: string, signal: AbortSignal): Promise<string[]> {
+  const held = await isoPackages(config, signal);
+  return names.map((name) => {
+    const candidates = held.filter((pkg) => pkg.name === name).sort((a, b) => compareEvr(b, a));
+    if (candidates.length === 0) throw new BuildError(`${where}: package ${name} is not in the ISO's repositories (declare it in ${relative(config.root, config.packagesFile)})`);
+    return join(config.isoRoot, candidates[0]!.path);
+  });
+}
+
 /** The definition and every file its layers read: a change to any of them rebuilds the image. */
 function specInputs(definition: string): string[] {
   const spec = loadBuildSpec(definition);
@@ -215,6 +232,7 @@ function specInputs(definition: string): string[] {
   for (const layer of spec.layers) {
     if (layer.directory) files.push(...listFiles(layer.directory).map((file) => join(layer.directory!, file)));
     for (const file of layer.files ?? []) files.push(file.from);
+    files.push(...(layer.rpms ?? []));
   }
   return files;
 }

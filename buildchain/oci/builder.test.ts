@@ -1,12 +1,13 @@
 // The daemonless builder: deterministic layers on a base pulled by digest, read by skopeo and bsdtar.
 import { execFile } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { requireTool, tempDir } from '../../test/helpers.ts';
 import { startContainerd } from '../../test/servers-for-tests.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../../test/registry.ts';
+import { buildTestRpms } from '../../test/rpm-fixtures.ts';
 import { buildImage, loadBuildSpec } from './builder.ts';
 import { digestHex } from './digest.ts';
 import { writeDirLayout } from './layout.ts';
@@ -90,5 +91,40 @@ describe('daemonless image builder', () => {
     expect(bad('name: x\nversion: "1"\nlayers:\n  - files: [{from: a}]\n')).toThrow(/image\.yaml: layers\[0\]\.files\[0\]: needs "from"/);
     expect(bad('name: x\nversion: "1"\nconfig: {Entrypoint: [a], Healthcheck: {}}\n')).toThrow(/image\.yaml: config\.Healthcheck is not one of/);
     expect(bad('name: x\nversion: "1"\nlayers:\n  - {files: [{from: a, to: /a, mode: 999}]}\n')).toThrow(/layers\[0\]\.files\[0\]\.mode: "999" is not an octal mode/);
+    expect(bad('name: x\nversion: "1"\nlayers:\n  - {packages: []}\n')).toThrow(/image\.yaml: layers\[0\]\.packages: must be a non-empty list of package names/);
+  });
+
+  it('unpacks RPM payloads into a layer, the same bytes twice; a packages layer needs a resolver', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    await buildTestRpms(join(dir, 'rpmbuild'), join(dir, 'rpms'), [
+      { name: 'tool', version: '1.0', arch: 'noarch', files: ['/usr/bin/tool'] },
+      { name: 'tool-data', version: '1.0', arch: 'noarch' },
+    ]);
+    const spec = join(dir, 'image.yaml');
+    writeFileSync(spec, ['name: tool', 'version: "1.0"', 'layers:', '  - rpms: [rpms/tool-1.0-1.noarch.rpm, rpms/tool-data-1.0-1.noarch.rpm]', 'config: {Entrypoint: [/usr/bin/tool]}', ''].join('\n'));
+    const store = new BlobStore(join(dir, 'store'));
+    const first = await buildImage(loadBuildSpec(spec), { store, sourceDateEpoch: 1600000000, signal });
+    const again = await buildImage(loadBuildSpec(spec), { store: new BlobStore(join(dir, 'store2')), sourceDateEpoch: 1600000000, signal });
+    expect(again.top.digest).toBe(first.top.digest);
+
+    const layout = join(dir, 'layout');
+    await writeDirLayout(store, first, layout);
+    const manifest = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as { layers: { digest: string }[] };
+    const listing = (await run(requireTool('bsdtar'), ['-tvf', join(layout, digestHex(manifest.layers[0]!.digest))])).stdout.trim().split('\n');
+    const entries = listing.map((line) => line.split(/\s+/)).map((f) => `${f[0]} ${f[2]}/${f[3]} ${f.slice(8).join(' ')}`);
+    expect(entries).toEqual([
+      'drwxr-xr-x 0/0 usr/', 'drwxr-xr-x 0/0 usr/bin/', '-rw-r--r-- 0/0 usr/bin/tool', 'drwxr-xr-x 0/0 usr/share/', 'drwxr-xr-x 0/0 usr/share/tool/',
+      'drwxr-xr-x 0/0 usr/share/tool-data/', '-rw-r--r-- 0/0 usr/share/tool-data/README', '-rw-r--r-- 0/0 usr/share/tool/README',
+    ]);
+    // skopeo reads the image as any other.
+    await run(requireTool('skopeo'), ['--insecure-policy', 'inspect', `dir:${layout}`]);
+
+    writeFileSync(spec, 'name: tool\nversion: "1.0"\nlayers:\n  - packages: [tool]\n');
+    await expect(buildImage(loadBuildSpec(spec), { store, signal })).rejects.toThrow(`${spec}: layers[0]: a "packages" layer needs the build's repositories (build it with ./build.ts), or list RPM files with "rpms"`);
+    const resolved = await buildImage(loadBuildSpec(spec), {
+      store, signal, sourceDateEpoch: 1600000000,
+      packageFiles: async (names) => names.map((name) => join(dir, 'rpms', `${name}-1.0-1.noarch.rpm`)),
+    });
+    expect(resolved.blobs.length).toBe(2); // config and the one layer
   });
 });

@@ -1,6 +1,8 @@
 // The daemonless image builder: a base image pulled by digest (or none), deterministic layers
-// from host files, and a config. No container runs, so nothing can be installed with a package
-// manager here: such images stay Dockerfile builds (DOCKER_BIN). Same inputs, same digest.
+// from host files or from RPM payloads, and a config. No container runs: a package layer is the
+// packages' files unpacked (bsdtar reads RPMs), without their scriptlets and without an entry in
+// the image's rpm database, so it suits images that run what they install; images that need a
+// package manager at build time stay Dockerfile builds (DOCKER_BIN). Same inputs, same digest.
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -8,6 +10,7 @@ import { buildTimestamp } from '../config.ts';
 import { BuildError } from '../errors.ts';
 import { isRecord, readYamlFile } from '../yaml-file.ts';
 import { tempPathFor } from '../fs/atomic.ts';
+import { requireExecutable, runTool } from '../tools.ts';
 import { sha256Digest } from './digest.ts';
 import { planLayer, writeLayer, type LayerSource } from './layer.ts';
 import {
@@ -53,7 +56,7 @@ export function loadBuildSpec(file: string): BuildSpec {
   if (!layers) throw new BuildError(`${file}: "layers" must be a list`);
   const parsedLayers = layers.map((layer: unknown, index): LayerSource => {
     const where = `${file}: layers[${index}]`;
-    if (!isRecord(layer)) throw new BuildError(`${where}: expected a mapping with "directory" and "to", or "files"`);
+    if (!isRecord(layer)) throw new BuildError(`${where}: expected a mapping with "directory" and "to", "files", "rpms" or "packages"`);
     const source: LayerSource = {};
     if (layer.directory !== undefined) source.directory = join(dir, String(layer.directory));
     if (layer.to !== undefined) source.to = String(layer.to);
@@ -67,7 +70,13 @@ export function loadBuildSpec(file: string): BuildSpec {
         return { from: join(dir, entry.from), to: entry.to, ...(mode !== undefined ? { mode } : {}) };
       });
     }
-    if (!source.directory && !source.files) throw new BuildError(`${where}: needs "directory" or "files"`);
+    for (const key of ['rpms', 'packages'] as const) {
+      if (layer[key] === undefined) continue;
+      const list = layer[key];
+      if (!Array.isArray(list) || list.length === 0 || list.some((item) => typeof item !== 'string' || !item)) throw new BuildError(`${where}.${key}: must be a non-empty list of ${key === 'rpms' ? 'RPM files beside the definition' : 'package names'}`);
+      source[key] = key === 'rpms' ? list.map((rpm: string) => join(dir, rpm)) : [...list] as string[];
+    }
+    if (!source.directory && !source.files && !source.rpms && !source.packages) throw new BuildError(`${where}: needs "directory", "files", "rpms" or "packages"`);
     return source;
   });
   const config = doc.config ?? {};
@@ -98,7 +107,26 @@ export interface BuildOptions {
   sourceDateEpoch?: number;
   /** Merged into config.Labels (version, source revision). */
   labels?: Record<string, string>;
+  /** The RPM files of package names (a `packages` layer), e.g. from the build's own repositories. */
+  packageFiles?: (names: readonly string[], where: string) => Promise<string[]>;
   signal: AbortSignal;
+}
+
+/**
+ * A layer's sources as host paths: its directory and files as they are, and the payloads of its
+ * RPMs unpacked into `staging` (created here), placed at the image root.
+ */
+async function hostSources(source: LayerSource, staging: string, where: string, options: BuildOptions): Promise<LayerSource[]> {
+  const { rpms = [], packages, ...host } = source;
+  if (rpms.length === 0 && !packages) return [host];
+  if (packages && !options.packageFiles) throw new BuildError(`${where}: a "packages" layer needs the build's repositories (build it with ./build.ts), or list RPM files with "rpms"`);
+  const all = [...rpms, ...(packages ? await options.packageFiles!(packages, where) : [])];
+  const bsdtar = requireExecutable('bsdtar');
+  await mkdir(staging, { recursive: true });
+  for (const rpm of all) {
+    await runTool(bsdtar, ['-x', '-p', '-f', rpm, '-C', staging], { signal: options.signal, what: `${where}: unpacking ${rpm}` });
+  }
+  return [host, { directory: staging, to: '/' }];
 }
 
 /** Builds the image into the store; the result is laid out like a pulled one. */
@@ -123,10 +151,12 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
   const diffIds = [...(((baseConfig.rootfs as { diff_ids?: string[] } | undefined)?.diff_ids) ?? [])];
   const history = [...((baseConfig.history as unknown[] | undefined) ?? [])];
   for (const [index, source] of spec.layers.entries()) {
-    const entries = planLayer([source], `${spec.file}: layers[${index}]`);
+    const where = `${spec.file}: layers[${index}]`;
     const tmp = tempPathFor(join(store.root, 'ingest', 'layer'));
+    const staging = `${tmp}.rootfs`;
     await mkdir(dirname(tmp), { recursive: true });
     try {
+      const entries = planLayer(await hostSources(source, staging, where, options), where);
       const written = await writeLayer(entries, tmp, created);
       await store.adopt(tmp, written.digest);
       layers.push({ mediaType: docker ? DOCKER_LAYER_GZIP : OCI_LAYER_GZIP, digest: written.digest, size: written.size });
@@ -134,6 +164,7 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
       history.push({ created: createdText, created_by: `metalk8s-buildchain: ${spec.name} layers[${index}]` });
     } finally {
       await rm(tmp, { force: true });
+      await rm(staging, { recursive: true, force: true });
     }
   }
 

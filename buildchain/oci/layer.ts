@@ -24,6 +24,10 @@ export interface LayerSource {
   /** Single files. */
   files?: { from: string; to: string; mode?: number }[];
   to?: string;
+  /** RPM files whose payloads are unpacked at the image root (no scriptlets run). */
+  rpms?: string[];
+  /** Package names, turned into RPM files by the build's resolver (BuildOptions.packageFiles). */
+  packages?: string[];
 }
 
 interface PlannedEntry {

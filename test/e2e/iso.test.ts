@@ -40,8 +40,12 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
         `  - {name: alertmanager, image: quay.io/prometheus/alertmanager, version: "v0.19.0", digest: "${alertmanager}"}`,
         `  - {name: node-exporter, image: quay.io/prometheus/node-exporter, version: "v0.18.0", digest: "${exporter}"}`,
         `  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${pause}", archive: true}`,
+        'local:',
+        '  - {name: hello-image, version: "1.0", definition: hello-image/image.yaml}',
         '',
       ].join('\n'),
+      // A local image whose layer is a package of the ISO, built from spec: no daemon, no yum.
+      'images/hello-image/image.yaml': 'name: hello-image\nversion: "1.0"\nlayers:\n  - packages: [hello-tool]\nconfig: {Cmd: [cat, /usr/share/hello-tool/hello.txt]}\n',
       'packages-rpm/packages.yaml': [
         'repositories:',
         '  - {name: os, baseurl: "https://os.example.invalid/7/x86_64", priority: 10}',
@@ -77,7 +81,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       .split('\n').map((line) => line.replace(/^'|'$/g, '')).filter(Boolean);
     for (const path of [
       '/product.txt', '/examples/new-node.yaml', '/examples/prometheus-sparse.yaml',
-      '/images/alertmanager/v0.19.0/manifest.json', '/images/node-exporter/v0.18.0/version', '/images/pause-3.1.tar',
+      '/images/alertmanager/v0.19.0/manifest.json', '/images/node-exporter/v0.18.0/version', '/images/pause-3.1.tar', '/images/hello-image/1.0/manifest.json',
       '/packages/redhat/os-el7/repodata/repomd.xml', '/packages/redhat/extra-el7/webui-2.0-1.noarch.rpm',
       '/packages/redhat/scality-el7/hello-tool-1.0-1.el7.noarch.rpm',
       '/salt/metalk8s/repo/files/metalk8s-registry.inc', '/salt/metalk8s/repo/files/metalk8s-registry-common.inc',
@@ -97,9 +101,9 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     expect(byName.get('app')).toMatchObject({ packageFileName: 'packages/redhat/os-el7/app-1.0-1.x86_64.rpm', comment: 'fetched from yum repository os' });
     expect(byName.get('app')!.externalRefs[0]!.referenceLocator).toBe('pkg:rpm/os/app@1.0-1?arch=x86_64');
     expect(byName.get('hello-tool')!.comment).toBe('built from packages-rpm/hello-tool.spec');
-    expect(sbom.packages).toHaveLength(3 + 9);
+    expect(sbom.packages).toHaveLength(4 + 9);
     const verified = await verifyIso(iso, { gpg: requireTool('gpg'), signal: new AbortController().signal });
-    expect(verified[1]).toMatch(/^12 images and packages of sbom.spdx.json match their \d+ files in the ISO$/);
+    expect(verified[1]).toMatch(/^13 images and packages of sbom.spdx.json match their \d+ files in the ISO$/);
 
     // The layer both images share is one extent in the ISO.
     const reader = await IsoReader.open(iso);
@@ -138,6 +142,13 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       const { stdout } = await run(skopeo, ['inspect', '--raw', '--tls-verify=false', `docker://${nginx.host}/metalk8s-2.4.1-dev/${name}@${digest}`]);
       expect(`sha256:${sha256(Buffer.from(stdout))}`, name).toBe(digest);
     }
+
+    // The local image, pulled by tag: its layer holds the package's files.
+    const helloDir = join(tempDir(), 'hello');
+    await run(skopeo, ['copy', '--src-tls-verify=false', `docker://${nginx.host}/metalk8s-2.4.1-dev/hello-image:1.0`, `dir:${helloDir}`]);
+    const helloManifest = JSON.parse(readFileSync(join(helloDir, 'manifest.json'), 'utf8')) as { layers: { digest: string }[] };
+    const helloLayer = join(helloDir, helloManifest.layers[0]!.digest.slice(7));
+    expect(execFileSync(requireTool('bsdtar'), ['-xOf', helloLayer, 'usr/share/hello-tool/hello.txt'], { encoding: 'utf8' })).toBe('hello\n');
 
     // dnf reads the ISO's repositories from the extracted files, with no network.
     const installroot = tempDir('mk8s-dnf-');
