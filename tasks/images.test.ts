@@ -6,11 +6,18 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { sha256Digest } from '../buildchain/oci/digest.ts';
-import { PROJECT_ROOT, requireTool, runEngine } from '../test/helpers.ts';
+import { BlobStore } from '../buildchain/oci/store.ts';
+import { buildImage, loadBuildSpec } from '../buildchain/oci/builder.ts';
+import { writeDirLayout } from '../buildchain/oci/layout.ts';
+import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../test/helpers.ts';
+import { buildTestRpms } from '../test/rpm-fixtures.ts';
+import { serveTestRepos } from '../test/yum-repos.ts';
 import { renderJinja } from '../test/jinja.ts';
 import { startContainerd, startNginx } from '../test/servers-for-tests.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
 import { freePort, imageOf, pushImage, randomLayer, startRegistry } from '../test/registry.ts';
+
+const run = promisify(execFile);
 
 describe('images tasks', () => {
   it('pulls declared images once, shares layers by hard link, re-pulls only a damaged layout', async () => {
@@ -136,7 +143,41 @@ describe('images tasks', () => {
     });
     const report = await runEngine(root, metalk8sTasks(root), ['images']);
     expect(report.finished.find((r) => r.name === '_image_build:tool')!.error)
-      .toBe(`${join(root, 'images/tool/image.yaml')}: layers[0]: package keepalived is not in the ISO's repositories (declare it in packages-rpm/packages.yaml)`);
+      .toBe(`${join(root, 'images/tool/image.yaml')}: layers[0]: no package keepalived in the repositories of the ISO (declare it in packages-rpm/packages.yaml)`);
+  });
+
+  it('installs a package layer\'s closure from the ISO repositories, minus what the base image\'s rpm database lists', { timeout: 120_000 }, async () => {
+    // A base image whose rpm database says libfoo and base-os-lib are installed.
+    const work = tempDir();
+    await buildTestRpms(join(work, 'rpmbuild'), join(work, 'rpms'), [{ name: 'libfoo', version: '2.3', arch: 'x86_64' }, { name: 'base-os-lib', version: '1.0', arch: 'x86_64' }]);
+    const rootfs = join(work, 'rootfs');
+    const rpm = requireTool('rpm');
+    await run(rpm, ['--root', rootfs, '--dbpath', '/var/lib/rpm', '--initdb']);
+    await run(rpm, ['--root', rootfs, '--dbpath', '/var/lib/rpm', '-i', '--justdb', '--nodeps', '--noscripts', '--ignorearch',
+      join(work, 'rpms', 'libfoo-2.3-1.x86_64.rpm'), join(work, 'rpms', 'base-os-lib-1.0-1.x86_64.rpm')]);
+    writeFileSync(join(work, 'base.yaml'), 'name: base\nversion: "1"\nlayers:\n  - {directory: rootfs, to: /}\n');
+    const store = new BlobStore(join(work, 'store'));
+    const base = await buildImage(loadBuildSpec(join(work, 'base.yaml')), { store, signal: new AbortController().signal });
+    await writeDirLayout(store, base, join(work, 'base'));
+    const registry = await startRegistry();
+    await run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--dest-tls-verify=false', `dir:${join(work, 'base')}`, `docker://${registry.host}/base:1`]);
+
+    const repos = await serveTestRepos();
+    const root = project({
+      'packages-rpm/packages.yaml': 'repositories:\n  - {name: os, baseurl: "https://os.invalid/7", priority: 10}\n  - {name: extra, baseurl: "https://extra.invalid/7", priority: 20}\npackages: [{name: app}]\n',
+      'images/images.yaml': 'local:\n  - {name: app, version: "1.0", definition: app/image.yaml}\n',
+      'images/app/image.yaml': `name: app\nversion: "1.0"\nbase: ${registry.host}/base@${base.top.digest}\nlayers:\n  - packages: [app]\n`,
+    });
+    const env = { YUM_MIRROR_OS: repos.url('os'), YUM_MIRROR_EXTRA: repos.url('extra'), SOURCE_DATE_EPOCH: '1000', REGISTRY_MIRRORS: '' };
+    const report = await runEngine(root, metalk8sTasks(root, env), ['images']);
+    expect(report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
+    const layout = join(root, '_build/root/images/app/1.0');
+    const manifest = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as { layers: { digest: string }[] };
+    expect(manifest.layers).toHaveLength(2); // the base's, then the packages'
+    const listed = (await run(requireTool('bsdtar'), ['-tf', join(layout, manifest.layers[1]!.digest.slice(7))])).stdout.split('\n');
+    const owners = [...new Set(listed.map((path: string) => /^usr\/share\/([^/]+)\/README$/.exec(path)?.[1]).filter(Boolean))].sort();
+    // app's closure as dnf resolves it, without libfoo and base-os-lib, which the base has.
+    expect(owners).toEqual(['app', 'config-data', 'data', 'helper', 'tinyhttpd', 'webui']);
   });
 
   it('names the file and entry of a bad declaration', async () => {

@@ -2,7 +2,7 @@
 // from the shared blob store (BUILD_ROOT/cache). Upstream's skopeo copy + docker build + hardlink -c,
 // without a daemon: every layout file is a hard link into the store, so identical layers are one
 // inode on disk and one extent in the ISO (_image_dedup_layers has nothing left to do).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
@@ -21,11 +21,11 @@ import { ImagePuller, unreachableError } from '../buildchain/oci/puller.ts';
 import { formatReference } from '../buildchain/oci/reference.ts';
 import { BlobStore } from '../buildchain/oci/store.ts';
 import type { SbomImage } from '../buildchain/sbom.ts';
-import { compareEvr } from '../buildchain/rpm/vercmp.ts';
+import { localClosure } from '../buildchain/rpm/local-closure.ts';
 import { requireExecutable, runTool } from '../buildchain/tools.ts';
 import { registryConfig } from '../static-registry/index.ts';
 import { removeTree } from './file-tree.ts';
-import { isoPackageFiles, isoPackages } from './packaging.ts';
+import { isoPackageFiles, rpmRepositoriesRoot } from './packaging.ts';
 
 /** One store and one puller per build: a layer shared by several images is fetched once. */
 const pullers = new WeakMap<BuildConfig, ImagePuller>();
@@ -204,7 +204,7 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
         const puller = pullerFor(config);
         const built = await buildImage(loadBuildSpec(image.definition), {
           store: puller.options.store, puller, labels, signal: ctx.signal,
-          packageFiles: (names, where) => isoPackageFilesNamed(config, names, where, ctx.signal),
+          packageFiles: (names, where, installed) => isoPackageFilesNamed(config, names, where, installed),
           ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
         });
         await writeDirLayout(puller.options.store, built, dir);
@@ -215,14 +215,18 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
   };
 }
 
-/** The RPM file of each named package among the ISO's packages (the newest, if it holds several). */
-async function isoPackageFilesNamed(config: BuildConfig, names: readonly string[], where: string, signal: AbortSignal): Promise<string[]> {
-  const held = await isoPackages(config, signal);
-  return names.map((name) => {
-    const candidates = held.filter((pkg) => pkg.name === name).sort((a, b) => compareEvr(b, a));
-    if (candidates.length === 0) throw new BuildError(`${where}: package ${name} is not in the ISO's repositories (declare it in ${relative(config.root, config.packagesFile)})`);
-    return join(config.isoRoot, candidates[0]!.path);
-  });
+/** The RPM files of the named packages and of what they require beyond `installed`, from the ISO's repositories. */
+async function isoPackageFilesNamed(config: BuildConfig, names: readonly string[], where: string, installed: ReadonlySet<string>): Promise<string[]> {
+  const root = rpmRepositoriesRoot(config);
+  const repositories = existsSync(root) ? readdirSync(root).filter((name) => name.endsWith('-el7')).sort().map((name) => join(root, name)) : [];
+  try {
+    return await localClosure(repositories, names, where, installed);
+  } catch (error) {
+    if (error instanceof BuildError && /no package \S+ in the repositories/.test(error.message)) {
+      throw new BuildError(`${error.message} of the ISO (declare it in ${relative(config.root, config.packagesFile)})`);
+    }
+    throw error;
+  }
 }
 
 /** The definition and every file its layers read: a change to any of them rebuilds the image. */

@@ -1,8 +1,9 @@
 // The daemonless image builder: a base image pulled by digest (or none), deterministic layers
 // from host files or from RPM payloads, and a config. No container runs: a package layer is the
-// packages' files unpacked (bsdtar reads RPMs), without their scriptlets and without an entry in
-// the image's rpm database, so it suits images that run what they install; images that need a
-// package manager at build time stay Dockerfile builds (DOCKER_BIN). Same inputs, same digest.
+// files of the packages the caller resolves (beyond what the base's rpm database lists), unpacked
+// by bsdtar, without their scriptlets and without an entry in the image's rpm database, so it
+// suits images that run what they install; images that need a package manager at build time stay
+// Dockerfile builds (DOCKER_BIN). Same inputs, same digest.
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -10,6 +11,7 @@ import { buildTimestamp } from '../config.ts';
 import { BuildError } from '../errors.ts';
 import { isRecord, readYamlFile } from '../yaml-file.ts';
 import { tempPathFor } from '../fs/atomic.ts';
+import { installedPackages } from './base-rpmdb.ts';
 import { requireExecutable, runTool } from '../tools.ts';
 import { sha256Digest } from './digest.ts';
 import { planLayer, writeLayer, type LayerSource } from './layer.ts';
@@ -107,8 +109,12 @@ export interface BuildOptions {
   sourceDateEpoch?: number;
   /** Merged into config.Labels (version, source revision). */
   labels?: Record<string, string>;
-  /** The RPM files of package names (a `packages` layer), e.g. from the build's own repositories. */
-  packageFiles?: (names: readonly string[], where: string) => Promise<string[]>;
+  /**
+   * The RPM files a `packages` layer installs: the names and what they require beyond the
+   * `installed` packages of the image so far (its base's rpm database), e.g. from the build's
+   * own repositories.
+   */
+  packageFiles?: (names: readonly string[], where: string, installed: ReadonlySet<string>) => Promise<string[]>;
   signal: AbortSignal;
 }
 
@@ -116,11 +122,11 @@ export interface BuildOptions {
  * A layer's sources as host paths: its directory and files as they are, and the payloads of its
  * RPMs unpacked into `staging` (created here), placed at the image root.
  */
-async function hostSources(source: LayerSource, staging: string, where: string, options: BuildOptions): Promise<LayerSource[]> {
+async function hostSources(source: LayerSource, staging: string, where: string, options: BuildOptions, installed: () => Promise<ReadonlySet<string>>): Promise<LayerSource[]> {
   const { rpms = [], packages, ...host } = source;
   if (rpms.length === 0 && !packages) return [host];
   if (packages && !options.packageFiles) throw new BuildError(`${where}: a "packages" layer needs the build's repositories (build it with ./build.ts), or list RPM files with "rpms"`);
-  const all = [...rpms, ...(packages ? await options.packageFiles!(packages, where) : [])];
+  const all = [...rpms, ...(packages ? await options.packageFiles!(packages, where, await installed()) : [])];
   const bsdtar = requireExecutable('bsdtar');
   await mkdir(staging, { recursive: true });
   for (const rpm of all) {
@@ -150,13 +156,17 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
   const layers: Descriptor[] = [...(baseManifest?.layers ?? [])];
   const diffIds = [...(((baseConfig.rootfs as { diff_ids?: string[] } | undefined)?.diff_ids) ?? [])];
   const history = [...((baseConfig.history as unknown[] | undefined) ?? [])];
+  // What the base has installed, read once and only for a packages layer. Earlier package layers
+  // of the same build are not in it: their packages are not listed in any rpm database.
+  let installed: Promise<Set<string>> | undefined;
+  const baseInstalled = () => (installed ??= installedPackages(store, baseManifest?.layers ?? [], options.signal));
   for (const [index, source] of spec.layers.entries()) {
     const where = `${spec.file}: layers[${index}]`;
     const tmp = tempPathFor(join(store.root, 'ingest', 'layer'));
     const staging = `${tmp}.rootfs`;
     await mkdir(dirname(tmp), { recursive: true });
     try {
-      const entries = planLayer(await hostSources(source, staging, where, options), where);
+      const entries = planLayer(await hostSources(source, staging, where, options, baseInstalled), where);
       const written = await writeLayer(entries, tmp, created);
       await store.adopt(tmp, written.digest);
       layers.push({ mediaType: docker ? DOCKER_LAYER_GZIP : OCI_LAYER_GZIP, digest: written.digest, size: written.size });

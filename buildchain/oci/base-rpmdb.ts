@@ -1,0 +1,37 @@
+// What a base image already has installed, from its rpm database: the layers' var/lib/rpm (or
+// usr/lib/sysimage/rpm) unpacked in order into a scratch directory and read with rpm. CentOS 7
+// images keep a Berkeley DB (read with rpm's bdb_ro backend), newer ones SQLite.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requireExecutable, runTool } from '../tools.ts';
+import type { Descriptor } from './media-types.ts';
+import type { BlobStore } from './store.ts';
+
+const RPMDB_DIRS = ['var/lib/rpm', 'usr/lib/sysimage/rpm'];
+
+/** Names of the packages the image made of `layers` lists as installed; none without a database. */
+export async function installedPackages(store: BlobStore, layers: readonly Descriptor[], signal: AbortSignal): Promise<Set<string>> {
+  const dir = await mkdtemp(join(tmpdir(), 'mk8s-rpmdb-'));
+  try {
+    const bsdtar = requireExecutable('bsdtar');
+    for (const layer of layers) {
+      const blob = store.path(layer.digest);
+      const names = (await runTool(bsdtar, ['-tf', blob], { signal, what: `listing base layer ${layer.digest}` }))
+        .split('\n').filter((name) => RPMDB_DIRS.some((db) => name.replace(/^\.\//, '').startsWith(`${db}/`)) && !name.endsWith('/'));
+      if (names.length > 0) await runTool(bsdtar, ['-xf', blob, '-C', dir, ...names], { signal, what: `reading the rpm database of base layer ${layer.digest}` });
+    }
+    for (const db of RPMDB_DIRS) {
+      const path = join(dir, db);
+      if (!existsSync(path)) continue;
+      const backend = existsSync(join(path, 'Packages')) ? 'bdb_ro' : 'sqlite';
+      const listed = await runTool(requireExecutable('rpm'), ['--dbpath', path, '--define', `_db_backend ${backend}`, '-qa', '--qf', '%{NAME}\\n'],
+        { signal, what: `reading the base image's rpm database (${db})` });
+      return new Set(listed.split('\n').filter(Boolean));
+    }
+    return new Set();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

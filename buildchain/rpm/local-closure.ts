@@ -1,0 +1,55 @@
+// The dependency closure of package names over yum repositories on disk (directories with
+// repodata/, such as the ISO's own), leaving out what a target already has: what a package
+// layer of an image needs beyond its base image. Answers the chosen RPM files.
+import { createReadStream, existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { BuildError } from '../errors.ts';
+import { openMetadata, parseFilelists, parsePrimary, parseRepomd, type RpmPackage } from './metadata.ts';
+import { resolveClosure } from './resolve.ts';
+
+interface LocalRepository {
+  dir: string;
+  packages: RpmPackage[];
+  filelists?: string;
+}
+
+async function readRepository(dir: string): Promise<LocalRepository> {
+  const repomd = join(dir, 'repodata', 'repomd.xml');
+  if (!existsSync(repomd)) throw new BuildError(`${dir}: not a yum repository (no repodata/repomd.xml)`);
+  const entries = await parseRepomd(createReadStream(repomd), repomd);
+  const primary = entries.get('primary');
+  if (!primary) throw new BuildError(`${repomd}: lists no primary metadata`);
+  const filelists = entries.get('filelists');
+  return {
+    dir,
+    packages: await parsePrimary(openMetadata(join(dir, primary.location)), basename(dir), join(dir, primary.location)),
+    ...(filelists ? { filelists: join(dir, filelists.location) } : {}),
+  };
+}
+
+/**
+ * RPM files of `names` and of everything they require that no package of `installed` provides,
+ * taken from `dirs` (the newest of a name wins). Errors name `where` and the missing requirement.
+ */
+export async function localClosure(dirs: readonly string[], names: readonly string[], where: string, installed: ReadonlySet<string>): Promise<string[]> {
+  const repositories = await Promise.all(dirs.map(readRepository));
+  const byRepo = new Map(repositories.map((repo) => [basename(repo.dir), repo]));
+  const chosen = await resolveClosure({
+    packages: repositories.flatMap((repo) => repo.packages),
+    priorities: new Map(),
+    // A name the target has already is not installed again, as yum says "already installed".
+    requests: names.filter((name) => !installed.has(name)).map((name) => ({ name, where })),
+    exclude: installed,
+    fileOwners: async (paths) => {
+      const owners = new Map<string, string[]>();
+      for (const repo of repositories) {
+        if (!repo.filelists) continue;
+        await parseFilelists(openMetadata(repo.filelists), repo.filelists, (pkgid, files) => {
+          for (const file of files) if (paths.has(file)) owners.set(file, [...(owners.get(file) ?? []), pkgid]);
+        });
+      }
+      return owners;
+    },
+  });
+  return chosen.map((pkg) => join(byRepo.get(pkg.repo)!.dir, pkg.location));
+}
