@@ -16,6 +16,7 @@ import { ImagePuller } from './buildchain/oci/puller.ts';
 import { parseReference } from './buildchain/oci/reference.ts';
 import { BlobStore } from './buildchain/oci/store.ts';
 import { importInputs } from './buildchain/offline.ts';
+import { localClosure } from './buildchain/rpm/local-closure.ts';
 import { projectRoot } from './buildchain/paths.ts';
 import { ARCHIVE_COMMANDS } from './agent/commands.ts';
 import { buildSolution } from './agent/solution/build.ts';
@@ -24,7 +25,7 @@ import { registryConfigFor } from './static-registry/index.ts';
 
 
 /** The build's blob store (or --cache DIR) and registry mirrors, as ./build.ts uses them. */
-function imageTools(cache: string | boolean | undefined) {
+function imageTools(cache: string | boolean | string[] | undefined) {
   const config = loadConfig(projectRoot());
   const store = new BlobStore(typeof cache === 'string' ? resolve(cache) : join(config.buildRoot, 'cache'));
   return { config, store, puller: new ImagePuller({ store, mirrors: config.registryMirrors, concurrency: config.pullJobs }) };
@@ -66,12 +67,15 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   'image build': {
-    summary: 'image build SPEC DIR [--cache DIR]       build an image from a definition (image.yaml) without a daemon',
+    summary: 'image build SPEC DIR [--cache DIR] [--repo DIR]...  build an image from a definition (image.yaml) without a daemon;\n'
+      + '                                           its packages layers install from the yum repositories DIR (with repodata/)',
     async run(argv) {
-      const { values, args } = positionals(argv, { cache: { type: 'string' } }, ['SPEC', 'DIR']);
+      const { values, args } = positionals(argv, { cache: { type: 'string' }, repo: { type: 'string', multiple: true } }, ['SPEC', 'DIR']);
       const { puller, store, config } = imageTools(values.cache);
+      const repos = (Array.isArray(values.repo) ? values.repo : []).map((dir) => resolve(dir));
       const image = await buildImage(loadBuildSpec(args[0]!), {
         store, puller, signal: interruptSignal(),
+        ...(repos.length > 0 ? { packageFiles: (names: readonly string[], where: string, installed: ReadonlySet<string>) => localClosure(repos, names, where, installed) } : {}),
         ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
       });
       await writeDirLayout(store, image, args[1]!);

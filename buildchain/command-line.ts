@@ -23,7 +23,7 @@ export interface Program {
 export function positionals(args: string[], options: NonNullable<ParseArgsConfig['options']>, names: string[]) {
   const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   if (parsed.positionals.length !== names.length) throw new UsageError(`expected ${names.join(' ')}, got ${parsed.positionals.length} argument(s)`);
-  return { values: parsed.values as Record<string, string | boolean | undefined>, args: parsed.positionals };
+  return { values: parsed.values as Record<string, string | boolean | string[] | undefined>, args: parsed.positionals };
 }
 
 function usage(program: Program): string {

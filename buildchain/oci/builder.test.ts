@@ -4,10 +4,10 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { requireTool, tempDir } from '../../test/helpers.ts';
+import { requireTool, runCli, tempDir } from '../../test/helpers.ts';
 import { startContainerd } from '../../test/servers-for-tests.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../../test/registry.ts';
-import { buildTestRpms } from '../../test/rpm-fixtures.ts';
+import { buildTestRpms, createRepo } from '../../test/rpm-fixtures.ts';
 import { buildImage, loadBuildSpec } from './builder.ts';
 import { digestHex } from './digest.ts';
 import { writeDirLayout } from './layout.ts';
@@ -97,7 +97,7 @@ describe('daemonless image builder', () => {
   it('unpacks RPM payloads into a layer, the same bytes twice; a packages layer needs a resolver', { timeout: 60_000 }, async () => {
     const dir = tempDir();
     await buildTestRpms(join(dir, 'rpmbuild'), join(dir, 'rpms'), [
-      { name: 'tool', version: '1.0', arch: 'noarch', files: ['/usr/bin/tool'] },
+      { name: 'tool', version: '1.0', arch: 'noarch', files: ['/usr/bin/tool'], requires: ['tool-data'] },
       { name: 'tool-data', version: '1.0', arch: 'noarch' },
     ]);
     const spec = join(dir, 'image.yaml');
@@ -123,8 +123,16 @@ describe('daemonless image builder', () => {
     await expect(buildImage(loadBuildSpec(spec), { store, signal })).rejects.toThrow(`${spec}: layers[0]: a "packages" layer needs the build's repositories (build it with ./build.ts), or list RPM files with "rpms"`);
     const resolved = await buildImage(loadBuildSpec(spec), {
       store, signal, sourceDateEpoch: 1600000000,
-      packageFiles: async (names) => names.map((name) => join(dir, 'rpms', `${name}-1.0-1.noarch.rpm`)),
+      // tool and what it requires: the closure the toolkit must find below.
+      packageFiles: async (names) => [...names, 'tool-data'].map((name) => join(dir, 'rpms', `${name}-1.0-1.noarch.rpm`)),
     });
     expect(resolved.blobs.length).toBe(2); // config and the one layer
+
+    // The toolkit resolves a packages layer over the repositories it is given, dependencies included:
+    // the same image.
+    await createRepo(join(dir, 'rpms'));
+    const cli = await runCli(['image', 'build', spec, join(dir, 'cli-layout'), '--cache', join(dir, 'cli-store'), '--repo', join(dir, 'rpms')], { entry: 'toolkit.ts', env: { SOURCE_DATE_EPOCH: '1600000000' } });
+    expect([cli.code, cli.stderr]).toEqual([0, '']);
+    expect(cli.stdout).toBe(`${resolved.top.digest}  ${join(dir, 'cli-layout')}\n`);
   });
 });
