@@ -6,7 +6,6 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
-import { BuildError } from '../buildchain/errors.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { sha256File } from '../buildchain/fs/hash.ts';
@@ -219,14 +218,7 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
 async function isoPackageFilesNamed(config: BuildConfig, names: readonly string[], where: string, installed: ReadonlySet<string>): Promise<string[]> {
   const root = rpmRepositoriesRoot(config);
   const repositories = existsSync(root) ? readdirSync(root).filter((name) => name.endsWith('-el7')).sort().map((name) => join(root, name)) : [];
-  try {
-    return await localClosure(repositories, names, where, installed);
-  } catch (error) {
-    if (error instanceof BuildError && /no package \S+ in the repositories/.test(error.message)) {
-      throw new BuildError(`${error.message} of the ISO (declare it in ${relative(config.root, config.packagesFile)})`);
-    }
-    throw error;
-  }
+  return localClosure(repositories, names, where, installed, `the repositories of the ISO (declare it in ${relative(config.root, config.packagesFile)})`);
 }
 
 /** The definition and every file its layers read: a change to any of them rebuilds the image. */

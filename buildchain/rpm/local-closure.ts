@@ -29,9 +29,10 @@ async function readRepository(dir: string): Promise<LocalRepository> {
 
 /**
  * RPM files of `names` and of everything they require that no package of `installed` provides,
- * taken from `dirs` (the newest of a name wins). Errors name `where` and the missing requirement.
+ * taken from `dirs` (the newest of a name wins). Errors name `where` and the missing requirement;
+ * `within` is how they call the repositories.
  */
-export async function localClosure(dirs: readonly string[], names: readonly string[], where: string, installed: ReadonlySet<string>): Promise<string[]> {
+export async function localClosure(dirs: readonly string[], names: readonly string[], where: string, installed: ReadonlySet<string>, within?: string): Promise<string[]> {
   const repositories = await Promise.all(dirs.map(readRepository));
   const byRepo = new Map(repositories.map((repo) => [basename(repo.dir), repo]));
   const chosen = await resolveClosure({
@@ -40,6 +41,7 @@ export async function localClosure(dirs: readonly string[], names: readonly stri
     // A name the target has already is not installed again, as yum says "already installed".
     requests: names.filter((name) => !installed.has(name)).map((name) => ({ name, where })),
     exclude: installed,
+    ...(within ? { within } : {}),
     fileOwners: async (paths) => {
       const owners = new Map<string, string[]>();
       for (const repo of repositories) {

@@ -22,6 +22,8 @@ export interface ResolveInput {
   requests: readonly PackageRequest[];
   /** Names the target OS already has: requirements they satisfy are not followed. */
   exclude?: ReadonlySet<string>;
+  /** How a missing requested name's error calls the repositories (default: "the repositories"). */
+  within?: string;
   /** Owners (package checksums) of file paths not listed in primary.xml, asked in batches. */
   fileOwners?: (paths: ReadonlySet<string>) => Promise<Map<string, string[]>>;
 }
@@ -85,7 +87,7 @@ export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]>
       && (request.version === undefined || pkg.version === request.version || `${pkg.version}-${pkg.release}` === request.version));
     if (matches.length === 0) {
       const versions = packages.filter((pkg) => pkg.name === request.name).map((pkg) => `${pkg.version}-${pkg.release}`);
-      throw new BuildError(`${request.where}: no package ${request.name}${request.version ? ` ${request.version}` : ''} in the repositories`
+      throw new BuildError(`${request.where}: no package ${request.name}${request.version ? ` ${request.version}` : ''} in ${input.within ?? 'the repositories'}`
         + (versions.length > 0 ? ` (versions there: ${[...new Set(versions)].join(', ')})` : ''));
     }
     add(choose(matches, request.name, input.priorities));
