@@ -2,11 +2,11 @@
 // signature is gpg's binary detached signature over DSSE's pre-authentication encoding, so any
 // OpenPGP verifier checks it once the PAE is rebuilt from the envelope. One envelope per line in
 // `<artifact>.intoto.jsonl`, as SLSA tooling writes provenance.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildError } from './errors.ts';
-import { fakedTime, verifyDetached, type Signer } from './openpgp.ts';
+import { withScratchDir } from './fs/scratch.ts';
+import { detachSign, verifyDetached, type Signer } from './openpgp.ts';
 import { runTool } from './tools.ts';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
@@ -23,22 +23,12 @@ export function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`DSSEv1 ${Buffer.byteLength(payloadType)} ${payloadType} ${payload.length} `), payload]);
 }
 
-async function withScratch<T>(use: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'mk8s-dsse-'));
-  try {
-    return await use(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 /** An envelope of `payload` signed by the signer's key, its keyid the key's fingerprint. */
 export async function signEnvelope(payloadType: string, payload: Buffer, signer: Signer): Promise<DsseEnvelope> {
-  return withScratch(async (dir) => {
+  return withScratchDir('dsse', async (dir) => {
     const pae = join(dir, 'pae');
     await writeFile(pae, preAuthEncoding(payloadType, payload));
-    await runTool(signer.gpg, ['--batch', '--yes', '--pinentry-mode', 'error', ...fakedTime(signer), '--local-user', signer.key, '--detach-sign', '--output', `${pae}.sig`, pae],
-      { signal: signer.signal, what: `signing the provenance with key ${signer.key}` });
+    await detachSign(pae, `${pae}.sig`, signer, { armor: false, what: 'signing the provenance' });
     const listing = await runTool(signer.gpg, ['--batch', '--with-colons', '--list-secret-keys', signer.key], { signal: signer.signal, what: `reading key ${signer.key}` });
     const fingerprint = /^fpr:+([0-9A-F]{40,64}):/m.exec(listing)?.[1] ?? signer.key;
     return { payloadType, payload: payload.toString('base64'), signatures: [{ keyid: fingerprint, sig: (await readFile(`${pae}.sig`)).toString('base64') }] };
@@ -58,7 +48,7 @@ export async function verifyEnvelopeFile(file: string, publicKey: string, gpg: s
     throw new BuildError(`${file}: cannot read the DSSE envelope (${(error as Error).message})`);
   }
   const payload = Buffer.from(envelope.payload, 'base64');
-  return withScratch(async (dir) => {
+  return withScratchDir('dsse', async (dir) => {
     const pae = join(dir, 'pae');
     await writeFile(pae, preAuthEncoding(envelope.payloadType, payload));
     for (const [index, signature] of envelope.signatures.entries()) {

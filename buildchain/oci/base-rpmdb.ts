@@ -2,9 +2,8 @@
 // usr/lib/sysimage/rpm) unpacked in order into a scratch directory and read with rpm. CentOS 7
 // images keep a Berkeley DB (read with rpm's bdb_ro backend), newer ones SQLite.
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withScratchDir } from '../fs/scratch.ts';
 import { requireExecutable, runTool } from '../tools.ts';
 import type { Descriptor } from './media-types.ts';
 import type { BlobStore } from './store.ts';
@@ -13,8 +12,7 @@ const RPMDB_DIRS = ['var/lib/rpm', 'usr/lib/sysimage/rpm'];
 
 /** Names of the packages the image made of `layers` lists as installed; none without a database. */
 export async function installedPackages(store: BlobStore, layers: readonly Descriptor[], signal: AbortSignal): Promise<Set<string>> {
-  const dir = await mkdtemp(join(tmpdir(), 'mk8s-rpmdb-'));
-  try {
+  return withScratchDir('rpmdb', async (dir) => {
     const bsdtar = requireExecutable('bsdtar');
     for (const layer of layers) {
       const blob = store.path(layer.digest);
@@ -30,8 +28,6 @@ export async function installedPackages(store: BlobStore, layers: readonly Descr
         { signal, what: `reading the base image's rpm database (${db})` });
       return new Set(listed.split('\n').filter(Boolean));
     }
-    return new Set();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+    return new Set<string>();
+  });
 }
