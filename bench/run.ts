@@ -11,31 +11,23 @@ import { benchPull, pullTable } from './pull/bench.ts';
 import { benchRegistry, registryTable } from './registry/bench.ts';
 import { benchRpm, rpmTable } from './rpm/bench.ts';
 
-const BENCHES: Record<string, (root: string) => { results: unknown; table: string } | Promise<{ results: unknown; table: string }>> = {
-  engine: (root) => {
-    const results = benchEngine(root, [2000, 20000]);
-    return { results, table: engineTable(results) };
-  },
-  iso: (root) => {
-    const results = benchIso(root);
-    return { results, table: isoTable(results) };
-  },
-  pull: async (root) => {
-    const results = await benchPull(root);
-    return { results, table: pullTable(results) };
-  },
-  registry: async (root) => {
-    const results = await benchRegistry(root);
-    return { results, table: registryTable(results) };
-  },
-  rpm: async (root) => {
-    const results = await benchRpm(root);
-    return { results, table: rpmTable(results) };
-  },
-  full: async (root) => {
-    const results = await benchFull(root);
-    return { results, table: fullTable(results) };
-  },
+type Bench = (root: string) => Promise<{ results: unknown; table: string }>;
+
+/** A benchmark: its run (sync or async) and the README table of its results. */
+function bench<R>(run: (root: string) => R | Promise<R>, table: (results: R) => string): Bench {
+  return async (root) => {
+    const results = await run(root);
+    return { results, table: table(results) };
+  };
+}
+
+const BENCHES: Record<string, Bench> = {
+  engine: bench((root) => benchEngine(root, [2000, 20000]), engineTable),
+  iso: bench(benchIso, isoTable),
+  pull: bench(benchPull, pullTable),
+  registry: bench(benchRegistry, registryTable),
+  rpm: bench(benchRpm, rpmTable),
+  full: bench(benchFull, fullTable),
 };
 
 const root = projectRoot();
