@@ -3,7 +3,7 @@
 // 46 packages served by nginx. Cold (empty BUILD_ROOT and store) with the span of each phase
 // from the JSON reporter, and warm (nothing changed, a no-op). The ISO write phase is set
 // beside xorriso writing the same tree with upstream's flags and `cat` of its bytes, same run.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listFiles } from '../../buildchain/fs/walk.ts';
@@ -121,7 +121,7 @@ export async function benchFull(root: string): Promise<FullBenchResults> {
   } finally {
     await nginx.stop();
     await registry.stop();
-    if (!process.env.BENCH_KEEP) execFileSync('rm', ['-rf', work]);
+    rmSync(work, { recursive: true, force: true });
   }
 }
 
