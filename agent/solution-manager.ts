@@ -5,7 +5,7 @@
 // reloaded so its images are served at once. Removing undoes exactly these steps.
 import { existsSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { posix, resolve } from 'node:path';
 import semver from 'semver';
 import { BuildError } from '../buildchain/errors.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
@@ -26,7 +26,7 @@ export interface SolutionManagerOptions {
 }
 
 function registryConfigFile(mountPoint: string): string {
-  return `${REGISTRY_CONFIG_DIR}/${mountPoint.split('/').pop()!}-registry-config.inc`;
+  return `${REGISTRY_CONFIG_DIR}/${posix.basename(mountPoint)}-registry-config.inc`;
 }
 
 async function checkSolution(host: Host, path: string, version: string): Promise<ArchiveInfo> {
@@ -102,7 +102,7 @@ async function importSolutions(host: Host, adding: readonly ArchiveInfo[]): Prom
     const config = registryConfigFile(mountPoint);
     const rendered = host.options.dryRun && !existsSync(host.path(`${mountPoint}/registry-config.inc.j2`))
       ? undefined // not mounted in a dry run: nothing to render yet
-      : renderRegistryTemplate(host.path(`${mountPoint}/registry-config.inc.j2`), { repository: mountPoint.split('/').pop()!, registry_root: host.path(`${mountPoint}/images`) });
+      : renderRegistryTemplate(host.path(`${mountPoint}/registry-config.inc.j2`), { repository: posix.basename(mountPoint), registry_root: host.path(`${mountPoint}/images`) });
     const current = existsSync(host.path(config)) ? readFileSync(host.path(config), 'utf8') : undefined;
     if (rendered === undefined || rendered !== current) {
       await host.change(`write ${config}`, () => writeFileAtomic(host.path(config), rendered!));
