@@ -8,6 +8,7 @@ import { constants, createGzip } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { BuildError } from '../errors.ts';
 import { compareCodePoints } from '../fs/walk.ts';
+import type { AccountRequest } from './accounts.ts';
 import { createSha256 } from './digest.ts';
 
 /** One entry of a layer: a host path (file, directory or symlink) placed at `path` in the image. */
@@ -28,7 +29,12 @@ export interface LayerSource {
   rpms?: string[];
   /** Package names, turned into RPM files by the build's resolver (BuildOptions.packageFiles). */
   packages?: string[];
+  /** System accounts added to the image's /etc files (see accounts.ts). */
+  users?: AccountRequest[];
 }
+
+/** File type bits of a mode (S_IFREG, S_IFDIR, S_IFLNK); the tar header keeps only the permission bits. */
+const TYPE_BITS = { file: 0o100000, directory: 0o040000, symlink: 0o120000 } as const;
 
 interface PlannedEntry {
   path: string;
@@ -95,7 +101,8 @@ export async function writeLayer(entries: readonly PlannedEntry[], file: string,
   const feed = (async () => {
     for (const entry of entries) {
       const header = {
-        name: entry.type === 'directory' ? `${entry.path}/` : entry.path, type: entry.type, mode: entry.mode,
+        // With its type bits: tar-stream replaces a mode of 0 by 0644, and /etc/shadow is 0000.
+        name: entry.type === 'directory' ? `${entry.path}/` : entry.path, type: entry.type, mode: entry.mode | TYPE_BITS[entry.type],
         uid: 0, gid: 0, uname: '', gname: '', mtime, size: entry.type === 'file' ? entry.size : 0,
         ...(entry.linkname !== undefined ? { linkname: entry.linkname } : {}),
       };
