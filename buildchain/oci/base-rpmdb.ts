@@ -1,10 +1,11 @@
 // What a base image already has installed, from its rpm database: the layers' var/lib/rpm (or
-// usr/lib/sysimage/rpm) unpacked in order into a scratch directory and read with rpm. CentOS 7
+// usr/lib/sysimage/rpm) unpacked into a scratch directory and read with rpm. CentOS 7
 // images keep a Berkeley DB (read with rpm's bdb_ro backend), newer ones SQLite.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { withScratchDir } from '../fs/scratch.ts';
 import { requireExecutable, runTool } from '../tools.ts';
+import { extractFromLayers } from './base-files.ts';
 import type { Descriptor } from './media-types.ts';
 import type { BlobStore } from './store.ts';
 
@@ -13,13 +14,7 @@ const RPMDB_DIRS = ['var/lib/rpm', 'usr/lib/sysimage/rpm'];
 /** Names of the packages the image made of `layers` lists as installed; none without a database. */
 export async function installedPackages(store: BlobStore, layers: readonly Descriptor[], signal: AbortSignal): Promise<Set<string>> {
   return withScratchDir('rpmdb', async (dir) => {
-    const bsdtar = requireExecutable('bsdtar');
-    for (const layer of layers) {
-      const blob = store.path(layer.digest);
-      const names = (await runTool(bsdtar, ['-tf', blob], { signal, what: `listing base layer ${layer.digest}` }))
-        .split('\n').filter((name) => RPMDB_DIRS.some((db) => name.replace(/^\.\//, '').startsWith(`${db}/`)) && !name.endsWith('/'));
-      if (names.length > 0) await runTool(bsdtar, ['-xf', blob, '-C', dir, ...names], { signal, what: `reading the rpm database of base layer ${layer.digest}` });
-    }
+    await extractFromLayers(store, layers, dir, (path) => RPMDB_DIRS.some((db) => path.startsWith(`${db}/`)), 'the rpm database', signal);
     for (const db of RPMDB_DIRS) {
       const path = join(dir, db);
       if (!existsSync(path)) continue;

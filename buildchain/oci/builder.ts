@@ -4,13 +4,15 @@
 // by bsdtar, without their scriptlets and without an entry in the image's rpm database, so it
 // suits images that run what they install; images that need a package manager at build time stay
 // Dockerfile builds (DOCKER_BIN). Same inputs, same digest.
-import { readFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { buildTimestamp } from '../config.ts';
 import { BuildError } from '../errors.ts';
 import { isRecord, readYamlFile } from '../yaml-file.ts';
 import { tempPathFor } from '../fs/atomic.ts';
+import { ACCOUNT_FILES, ACCOUNT_SETTINGS, addAccounts, validAccountName, type AccountRequest, type AccountsBelow } from './accounts.ts';
+import { extractFromLayers } from './base-files.ts';
 import { installedPackages } from './base-rpmdb.ts';
 import { requireExecutable, runTool } from '../tools.ts';
 import { sha256Digest } from './digest.ts';
@@ -58,7 +60,7 @@ export function loadBuildSpec(file: string): BuildSpec {
   if (!layers) throw new BuildError(`${file}: "layers" must be a list`);
   const parsedLayers = layers.map((layer: unknown, index): LayerSource => {
     const where = `${file}: layers[${index}]`;
-    if (!isRecord(layer)) throw new BuildError(`${where}: expected a mapping with "directory" and "to", "files", "rpms" or "packages"`);
+    if (!isRecord(layer)) throw new BuildError(`${where}: expected a mapping with "directory" and "to", "files", "rpms", "packages" or "users"`);
     const source: LayerSource = {};
     if (layer.directory !== undefined) source.directory = join(dir, String(layer.directory));
     if (layer.to !== undefined) source.to = String(layer.to);
@@ -78,7 +80,8 @@ export function loadBuildSpec(file: string): BuildSpec {
       if (!Array.isArray(list) || list.length === 0 || list.some((item) => typeof item !== 'string' || !item)) throw new BuildError(`${where}.${key}: must be a non-empty list of ${key === 'rpms' ? 'RPM files beside the definition' : 'package names'}`);
       source[key] = key === 'rpms' ? list.map((rpm: string) => join(dir, rpm)) : [...list] as string[];
     }
-    if (!source.directory && !source.files && !source.rpms && !source.packages) throw new BuildError(`${where}: needs "directory", "files", "rpms" or "packages"`);
+    if (layer.users !== undefined) source.users = parseUsers(layer.users, `${where}.users`);
+    if (!source.directory && !source.files && !source.rpms && !source.packages && !source.users) throw new BuildError(`${where}: needs "directory", "files", "rpms", "packages" or "users"`);
     return source;
   });
   const config = doc.config ?? {};
@@ -91,6 +94,25 @@ export function loadBuildSpec(file: string): BuildSpec {
     platform: doc.platform === undefined ? DEFAULT_PLATFORM : parsePlatform(String(doc.platform), `${file}: platform`),
     layers: parsedLayers, config: config as BuildSpec['config'],
   };
+}
+
+/** `users`: names, or mappings with `name` and optional `uid` and `gid`. */
+function parseUsers(value: unknown, where: string): AccountRequest[] {
+  if (!Array.isArray(value) || value.length === 0) throw new BuildError(`${where}: must be a non-empty list of account names or {name, uid, gid}`);
+  return value.map((entry: unknown, i): AccountRequest => {
+    const at = `${where}[${i}]`;
+    const fields = typeof entry === 'string' ? { name: entry } : isRecord(entry) ? entry : undefined;
+    if (!fields || typeof fields.name !== 'string' || !validAccountName(fields.name)) throw new BuildError(`${at}: needs a valid account name (lowercase letters, digits, _ and -)`);
+    const id = (key: 'uid' | 'gid'): number | undefined => {
+      const raw = fields[key];
+      if (raw === undefined) return undefined;
+      if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > 65534) throw new BuildError(`${at}.${key}: must be an integer from 1 to 65534`);
+      return raw;
+    };
+    const uid = id('uid');
+    const gid = id('gid');
+    return { name: fields.name, ...(uid !== undefined ? { uid } : {}), ...(gid !== undefined ? { gid } : {}) };
+  });
 }
 
 function parseMode(value: unknown, where: string): number {
@@ -118,21 +140,43 @@ export interface BuildOptions {
   signal: AbortSignal;
 }
 
+/** What a layer may read of the image below it, fetched once per build and only when needed. */
+interface ImageBelow {
+  installed: () => Promise<ReadonlySet<string>>;
+  /** The image's account files and their settings, in a directory `users` layers keep up to date. */
+  accounts: () => Promise<AccountsBelow>;
+}
+
 /**
- * A layer's sources as host paths: its directory and files as they are, and the payloads of its
- * RPMs unpacked into `staging` (created here), placed at the image root.
+ * A layer's sources as host paths: its directory and files as they are, the payloads of its
+ * RPMs unpacked into `staging` (created here) and its account files written there, placed at the
+ * image root.
  */
-async function hostSources(source: LayerSource, staging: string, where: string, options: BuildOptions, installed: () => Promise<ReadonlySet<string>>): Promise<LayerSource[]> {
-  const { rpms = [], packages, ...host } = source;
-  if (rpms.length === 0 && !packages) return [host];
-  if (packages && !options.packageFiles) throw new BuildError(`${where}: a "packages" layer needs the build's repositories (build it with ./build.ts), or list RPM files with "rpms"`);
-  const all = [...rpms, ...(packages ? await options.packageFiles!(packages, where, await installed()) : [])];
-  const bsdtar = requireExecutable('bsdtar');
-  await mkdir(staging, { recursive: true });
-  for (const rpm of all) {
-    await runTool(bsdtar, ['-x', '-p', '-f', rpm, '-C', staging], { signal: options.signal, what: `${where}: unpacking ${rpm}` });
+async function hostSources(source: LayerSource, staging: string, where: string, options: BuildOptions, below: ImageBelow): Promise<LayerSource[]> {
+  const { rpms = [], packages, users, ...host } = source;
+  const sources: LayerSource[] = [host];
+  if (users) {
+    const { root, modes } = await below.accounts();
+    const files = addAccounts(root, modes, users, `${where}.users`, options.sourceDateEpoch ?? 0);
+    await mkdir(join(staging, 'accounts'), { recursive: true });
+    for (const file of files) {
+      // The next users layer of this build starts from these files.
+      await writeFile(join(root, file.path), file.text);
+      await writeFile(join(staging, 'accounts', basename(file.path)), file.text, { mode: 0o600 });
+    }
+    // Written readable for us; the layer keeps the base's modes (shadow is often 0000).
+    sources.push({ files: files.map((file) => ({ from: join(staging, 'accounts', basename(file.path)), to: `/${file.path}`, mode: file.mode })) });
   }
-  return [host, { directory: staging, to: '/' }];
+  if (rpms.length === 0 && !packages) return sources;
+  if (packages && !options.packageFiles) throw new BuildError(`${where}: a "packages" layer needs the build's repositories (build it with ./build.ts), or list RPM files with "rpms"`);
+  const all = [...rpms, ...(packages ? await options.packageFiles!(packages, where, await below.installed()) : [])];
+  const bsdtar = requireExecutable('bsdtar');
+  const payloads = join(staging, 'payloads');
+  await mkdir(payloads, { recursive: true });
+  for (const rpm of all) {
+    await runTool(bsdtar, ['-x', '-p', '-f', rpm, '-C', payloads], { signal: options.signal, what: `${where}: unpacking ${rpm}` });
+  }
+  return [...sources, { directory: payloads, to: '/' }];
 }
 
 /** Builds the image into the store; the result is laid out like a pulled one. */
@@ -157,25 +201,49 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
   const diffIds = [...(((baseConfig.rootfs as { diff_ids?: string[] } | undefined)?.diff_ids) ?? [])];
   const history = [...((baseConfig.history as unknown[] | undefined) ?? [])];
   // What the base has installed, read once and only for a packages layer. Earlier package layers
-  // of the same build are not in it: their packages are not listed in any rpm database.
+  // of the same build are not in it: their packages are not listed in any rpm database. Its
+  // account files likewise, only for a users layer; those do see earlier users layers.
   let installed: Promise<Set<string>> | undefined;
-  const baseInstalled = () => (installed ??= installedPackages(store, baseManifest?.layers ?? [], options.signal));
-  for (const [index, source] of spec.layers.entries()) {
-    const where = `${spec.file}: layers[${index}]`;
-    const tmp = tempPathFor(join(store.root, 'ingest', 'layer'));
-    const staging = `${tmp}.rootfs`;
-    await mkdir(dirname(tmp), { recursive: true });
-    try {
-      const entries = planLayer(await hostSources(source, staging, where, options, baseInstalled), where);
-      const written = await writeLayer(entries, tmp, created);
-      await store.adopt(tmp, written.digest);
-      layers.push({ mediaType: docker ? DOCKER_LAYER_GZIP : OCI_LAYER_GZIP, digest: written.digest, size: written.size });
-      diffIds.push(written.diffId);
-      history.push({ created: createdText, created_by: `metalk8s-buildchain: ${spec.name} layers[${index}]` });
-    } finally {
-      await rm(tmp, { force: true });
-      await rm(staging, { recursive: true, force: true });
+  let accounts: Promise<AccountsBelow> | undefined;
+  const accountsDir = tempPathFor(join(store.root, 'ingest', 'accounts'));
+  const below: ImageBelow = {
+    installed: () => (installed ??= installedPackages(store, baseManifest?.layers ?? [], options.signal)),
+    accounts: () => (accounts ??= (async () => {
+      await mkdir(accountsDir, { recursive: true });
+      const wanted = new Set<string>([...ACCOUNT_FILES, ...ACCOUNT_SETTINGS]);
+      await extractFromLayers(store, baseManifest?.layers ?? [], accountsDir, (path) => wanted.has(path), 'the account files', options.signal);
+      // Their modes go into the layer; the copies here are made ours to read and rewrite
+      // (shadow is often 0000, and the build need not run as root).
+      const modes = new Map<string, number>();
+      for (const path of ACCOUNT_FILES) {
+        const file = join(accountsDir, path);
+        if (!existsSync(file)) continue;
+        modes.set(path, statSync(file).mode & 0o7777);
+        chmodSync(file, 0o600);
+      }
+      return { root: accountsDir, modes };
+    })()),
+  };
+  try {
+    for (const [index, source] of spec.layers.entries()) {
+      const where = `${spec.file}: layers[${index}]`;
+      const tmp = tempPathFor(join(store.root, 'ingest', 'layer'));
+      const staging = `${tmp}.rootfs`;
+      await mkdir(dirname(tmp), { recursive: true });
+      try {
+        const entries = planLayer(await hostSources(source, staging, where, options, below), where);
+        const written = await writeLayer(entries, tmp, created);
+        await store.adopt(tmp, written.digest);
+        layers.push({ mediaType: docker ? DOCKER_LAYER_GZIP : OCI_LAYER_GZIP, digest: written.digest, size: written.size });
+        diffIds.push(written.diffId);
+        history.push({ created: createdText, created_by: `metalk8s-buildchain: ${spec.name} layers[${index}]` });
+      } finally {
+        await rm(tmp, { force: true });
+        await rm(staging, { recursive: true, force: true });
+      }
     }
+  } finally {
+    await rm(accountsDir, { recursive: true, force: true });
   }
 
   const inherited = (baseConfig.config as Record<string, unknown> | undefined) ?? {};

@@ -1,0 +1,116 @@
+// System accounts added to an image without running useradd in it: the base image's
+// /etc/passwd, group, shadow and gshadow are edited as `useradd --system --user-group
+// --no-create-home NAME` would (ids from the top of login.defs' SYS_UID/SYS_GID range, the group
+// id equal to the user id when that is free, HOME and SHELL from /etc/default/useradd), and the
+// edited files make a layer. Dates come from SOURCE_DATE_EPOCH, so the layer is reproducible.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { BuildError } from '../errors.ts';
+
+/** An account a build definition asks for; ids are chosen when not given. */
+export interface AccountRequest {
+  name: string;
+  uid?: number;
+  gid?: number;
+}
+
+/** A directory holding an image's account files (readable copies), with the modes they have in the image. */
+export interface AccountsBelow {
+  root: string;
+  modes: ReadonlyMap<string, number>;
+}
+
+/** The account files of an image (paths relative to its root) with their content and mode. */
+export interface AccountFile {
+  path: string;
+  text: string;
+  mode: number;
+}
+
+const NAME = /^[a-z_][a-z0-9_-]*\$?$/;
+export const ACCOUNT_FILES = ['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow'] as const;
+/** Files that decide ids and defaults, read with the account files. */
+export const ACCOUNT_SETTINGS = ['etc/login.defs', 'etc/default/useradd'] as const;
+
+export function validAccountName(name: string): boolean {
+  return NAME.test(name) && name.length <= 32;
+}
+
+/** `KEY value` (login.defs) or `KEY=value` (default/useradd) settings of a file, if present. */
+function settings(file: string, separator: RegExp): Map<string, string> {
+  if (!existsSync(file)) return new Map();
+  return new Map(readFileSync(file, 'utf8').split('\n')
+    .map((line) => line.trim()).filter((line) => line && !line.startsWith('#'))
+    .map((line) => line.split(separator, 2) as [string, string | undefined])
+    .filter((pair): pair is [string, string] => pair[1] !== undefined).map(([key, value]) => [key, value.trim()]));
+}
+
+function idsOf(text: string, file: string): Map<number, string> {
+  const ids = new Map<number, string>();
+  for (const line of text.split('\n').filter(Boolean)) {
+    const fields = line.split(':');
+    const id = Number(fields[2]);
+    if (fields.length < 3 || !Number.isInteger(id)) throw new BuildError(`${file}: cannot read the line "${line}"`);
+    ids.set(id, fields[0]!);
+  }
+  return ids;
+}
+
+/** The highest id of [min, max] that `used` lacks, as shadow's useradd and groupadd pick for system accounts. */
+function highestFree(used: ReadonlyMap<number, string>, min: number, max: number, what: string): number {
+  for (let id = max; id >= min; id--) if (!used.has(id)) return id;
+  throw new BuildError(`no free system ${what} id left between ${min} and ${max}`);
+}
+
+/**
+ * The account files of the image rooted at `root` (a directory holding its /etc, as the base's
+ * layers leave it; `modes` are the files' modes in the image) with `requests` added. `where`
+ * names the definition's field in errors; `epoch` (seconds) gives shadow's date of last change.
+ */
+export function addAccounts(root: string, modes: ReadonlyMap<string, number>, requests: readonly AccountRequest[], where: string, epoch: number): AccountFile[] {
+  const read = (path: string): AccountFile | undefined => {
+    const file = join(root, path);
+    if (!existsSync(file)) return undefined;
+    const text = readFileSync(file, 'utf8');
+    return { path, text: text === '' || text.endsWith('\n') ? text : `${text}\n`, mode: modes.get(path) ?? (statSync(file).mode & 0o7777) };
+  };
+  const [passwd, group, shadow, gshadow] = ACCOUNT_FILES.map(read);
+  if (!passwd || !group) throw new BuildError(`${where}: the base image has no /etc/passwd and /etc/group to add accounts to`);
+  const defs = settings(join(root, 'etc/login.defs'), /\s+/);
+  const defaults = settings(join(root, 'etc/default/useradd'), /=/);
+  const number = (key: string, fallback: number): number => {
+    const value = Number(defs.get(key));
+    return defs.has(key) && Number.isInteger(value) ? value : fallback;
+  };
+  const uidMin = number('SYS_UID_MIN', 101);
+  const uidMax = number('SYS_UID_MAX', number('UID_MIN', 1000) - 1);
+  const gidMin = number('SYS_GID_MIN', 101);
+  const gidMax = number('SYS_GID_MAX', number('GID_MIN', 1000) - 1);
+  const home = defaults.get('HOME') ?? '/home';
+  const shell = defaults.get('SHELL') ?? '/bin/bash';
+  const day = Math.floor(epoch / 86400);
+
+  const uids = idsOf(passwd.text, `${where}: base /etc/passwd`);
+  const gids = idsOf(group.text, `${where}: base /etc/group`);
+  const userNames = new Set(uids.values());
+  const groupNames = new Set(gids.values());
+  for (const request of requests) {
+    if (!validAccountName(request.name)) throw new BuildError(`${where}: "${request.name}" is not a valid account name`);
+    if (userNames.has(request.name)) throw new BuildError(`${where}: the user ${request.name} exists already in the image`);
+    if (groupNames.has(request.name)) throw new BuildError(`${where}: the group ${request.name} exists already in the image`);
+    if (request.uid !== undefined && uids.has(request.uid)) throw new BuildError(`${where}: uid ${request.uid} of ${request.name} belongs to ${uids.get(request.uid)!}`);
+    if (request.gid !== undefined && gids.has(request.gid)) throw new BuildError(`${where}: gid ${request.gid} of ${request.name} belongs to ${gids.get(request.gid)!}`);
+    const uid = request.uid ?? highestFree(uids, uidMin, uidMax, 'user');
+    const gid = request.gid ?? (gids.has(uid) ? highestFree(gids, gidMin, gidMax, 'group') : uid);
+    uids.set(uid, request.name);
+    gids.set(gid, request.name);
+    userNames.add(request.name);
+    groupNames.add(request.name);
+    passwd.text += `${request.name}:x:${uid}:${gid}::${home}/${request.name}:${shell}\n`;
+    group.text += `${request.name}:x:${gid}:\n`;
+    // Locked password, no aging: what useradd --system writes.
+    if (shadow) shadow.text += `${request.name}:!:${day}::::::\n`;
+    if (gshadow) gshadow.text += `${request.name}:!::\n`;
+  }
+  return [passwd, group, shadow, gshadow].filter((file): file is AccountFile => file !== undefined);
+}
