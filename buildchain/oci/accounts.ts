@@ -3,9 +3,13 @@
 // --no-create-home NAME` would (ids from the top of login.defs' SYS_UID/SYS_GID range, the group
 // id equal to the user id when that is free, HOME and SHELL from /etc/default/useradd), and the
 // edited files make a layer. Dates come from SOURCE_DATE_EPOCH, so the layer is reproducible.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildError } from '../errors.ts';
+import { extractFromLayers } from './base-files.ts';
+import type { Descriptor } from './media-types.ts';
+import type { BlobStore } from './store.ts';
 
 /** An account a build definition asks for; ids are chosen when not given. */
 export interface AccountRequest {
@@ -28,9 +32,28 @@ export interface AccountFile {
 }
 
 const NAME = /^[a-z_][a-z0-9_-]*\$?$/;
-export const ACCOUNT_FILES = ['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow'] as const;
+const ACCOUNT_FILES = ['etc/passwd', 'etc/group', 'etc/shadow', 'etc/gshadow'] as const;
 /** Files that decide ids and defaults, read with the account files. */
-export const ACCOUNT_SETTINGS = ['etc/login.defs', 'etc/default/useradd'] as const;
+const ACCOUNT_SETTINGS = ['etc/login.defs', 'etc/default/useradd'] as const;
+
+/**
+ * The account files and settings of the image made of `layers`, unpacked into `dir` (created
+ * here). Their modes are kept for the layer; the copies are made ours to read and rewrite
+ * (shadow is often 0000, and the build need not run as root).
+ */
+export async function accountsOf(store: BlobStore, layers: readonly Descriptor[], dir: string, signal: AbortSignal): Promise<AccountsBelow> {
+  await mkdir(dir, { recursive: true });
+  const wanted = new Set<string>([...ACCOUNT_FILES, ...ACCOUNT_SETTINGS]);
+  await extractFromLayers(store, layers, dir, (path) => wanted.has(path), 'the account files', signal);
+  const modes = new Map<string, number>();
+  for (const path of ACCOUNT_FILES) {
+    const file = join(dir, path);
+    if (!existsSync(file)) continue;
+    modes.set(path, statSync(file).mode & 0o7777);
+    chmodSync(file, 0o600);
+  }
+  return { root: dir, modes };
+}
 
 export function validAccountName(name: string): boolean {
   return NAME.test(name) && name.length <= 32;
@@ -72,7 +95,7 @@ export function addAccounts(root: string, modes: ReadonlyMap<string, number>, re
     const file = join(root, path);
     if (!existsSync(file)) return undefined;
     const text = readFileSync(file, 'utf8');
-    return { path, text: text === '' || text.endsWith('\n') ? text : `${text}\n`, mode: modes.get(path) ?? (statSync(file).mode & 0o7777) };
+    return { path, text: text === '' || text.endsWith('\n') ? text : `${text}\n`, mode: modes.get(path) ?? 0o644 };
   };
   const [passwd, group, shadow, gshadow] = ACCOUNT_FILES.map(read);
   if (!passwd || !group) throw new BuildError(`${where}: the base image has no /etc/passwd and /etc/group to add accounts to`);

@@ -3,16 +3,16 @@
 // files of the packages the caller resolves (beyond what the base's rpm database lists), unpacked
 // by bsdtar, without their scriptlets and without an entry in the image's rpm database, so it
 // suits images that run what they install; images that need a package manager at build time stay
-// Dockerfile builds (DOCKER_BIN). Same inputs, same digest.
-import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+// Dockerfile builds (DOCKER_BIN). A users layer adds system accounts to the base's /etc files.
+// Same inputs, same digest.
+import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { buildTimestamp } from '../config.ts';
 import { BuildError } from '../errors.ts';
 import { isRecord, readYamlFile } from '../yaml-file.ts';
 import { tempPathFor } from '../fs/atomic.ts';
-import { ACCOUNT_FILES, ACCOUNT_SETTINGS, addAccounts, validAccountName, type AccountRequest, type AccountsBelow } from './accounts.ts';
-import { extractFromLayers } from './base-files.ts';
+import { accountsOf, addAccounts, validAccountName, type AccountRequest, type AccountsBelow } from './accounts.ts';
 import { installedPackages } from './base-rpmdb.ts';
 import { requireExecutable, runTool } from '../tools.ts';
 import { sha256Digest } from './digest.ts';
@@ -208,21 +208,7 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
   const accountsDir = tempPathFor(join(store.root, 'ingest', 'accounts'));
   const below: ImageBelow = {
     installed: () => (installed ??= installedPackages(store, baseManifest?.layers ?? [], options.signal)),
-    accounts: () => (accounts ??= (async () => {
-      await mkdir(accountsDir, { recursive: true });
-      const wanted = new Set<string>([...ACCOUNT_FILES, ...ACCOUNT_SETTINGS]);
-      await extractFromLayers(store, baseManifest?.layers ?? [], accountsDir, (path) => wanted.has(path), 'the account files', options.signal);
-      // Their modes go into the layer; the copies here are made ours to read and rewrite
-      // (shadow is often 0000, and the build need not run as root).
-      const modes = new Map<string, number>();
-      for (const path of ACCOUNT_FILES) {
-        const file = join(accountsDir, path);
-        if (!existsSync(file)) continue;
-        modes.set(path, statSync(file).mode & 0o7777);
-        chmodSync(file, 0o600);
-      }
-      return { root: accountsDir, modes };
-    })()),
+    accounts: () => (accounts ??= accountsOf(store, baseManifest?.layers ?? [], accountsDir, options.signal)),
   };
   try {
     for (const [index, source] of spec.layers.entries()) {
