@@ -4,8 +4,8 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BuildError } from '../errors.ts';
-import { openMetadata, parseFilelists, parsePrimary, parseRepomd, type RpmPackage } from './metadata.ts';
-import { resolveClosure } from './resolve.ts';
+import { fileOwnersIn, openMetadata, parsePrimary, parseRepomd, type RpmPackage } from './metadata.ts';
+import { ownersAcross, resolveClosure } from './resolve.ts';
 
 interface LocalRepository {
   dir: string;
@@ -42,16 +42,7 @@ export async function localClosure(dirs: readonly string[], names: readonly stri
     requests: names.filter((name) => !installed.has(name)).map((name) => ({ name, where })),
     exclude: installed,
     ...(within ? { within } : {}),
-    fileOwners: async (paths) => {
-      const owners = new Map<string, string[]>();
-      for (const repo of repositories) {
-        if (!repo.filelists) continue;
-        await parseFilelists(openMetadata(repo.filelists), repo.filelists, (pkgid, files) => {
-          for (const file of files) if (paths.has(file)) owners.set(file, [...(owners.get(file) ?? []), pkgid]);
-        });
-      }
-      return owners;
-    },
+    fileOwners: (paths) => ownersAcross(repositories, async (repo) => (repo.filelists ? fileOwnersIn(openMetadata(repo.filelists), repo.filelists, paths) : new Map())),
   });
   return chosen.map((pkg) => join(byRepo.get(pkg.repo)!.dir, pkg.location));
 }

@@ -245,6 +245,18 @@ export async function parsePrimary(input: Readable, repo: string, where: string)
 }
 
 /** filelists.xml: every file of every package, by package checksum (pkgid). */
+/**
+ * The packages (by checksum) that own each of `paths` in a filelists.xml stream; only the asked
+ * paths are kept, so memory follows the question, not the repository.
+ */
+export async function fileOwnersIn(input: Readable, where: string, paths: ReadonlySet<string>): Promise<Map<string, string[]>> {
+  const owners = new Map<string, string[]>();
+  await parseFilelists(input, where, (pkgid, files) => {
+    for (const file of files) if (paths.has(file)) owners.set(file, [...(owners.get(file) ?? []), pkgid]);
+  });
+  return owners;
+}
+
 export async function parseFilelists(input: Readable, where: string, onPackage: (pkgid: string, files: string[]) => void): Promise<void> {
   let pkgid: string | undefined;
   let files: string[] = [];

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { BuildError } from '../errors.ts';
 import { getWithRetries, probe, rangeSource } from '../http.ts';
 import { ingestRetrying, type BlobStore } from '../oci/store.ts';
-import { openMetadata, parseFilelists, parsePrimary, parseRepomd, type RepomdEntry, type RpmPackage } from './metadata.ts';
+import { fileOwnersIn, openMetadata, parsePrimary, parseRepomd, type RepomdEntry, type RpmPackage } from './metadata.ts';
 
 export interface RepositorySource {
   name: string;
@@ -86,12 +86,8 @@ export class YumRepository {
    * dependency is not among the files primary.xml lists, and only the asked paths are kept.
    */
   async fileOwners(paths: ReadonlySet<string>, signal: AbortSignal): Promise<Map<string, string[]>> {
-    const owners = new Map<string, string[]>();
     const { stream, url } = await this.#metadata('filelists', signal);
-    await parseFilelists(stream, url, (pkgid, files) => {
-      for (const file of files) if (paths.has(file)) owners.set(file, [...(owners.get(file) ?? []), pkgid]);
-    });
-    return owners;
+    return fileOwnersIn(stream, url, paths);
   }
 
 }

@@ -10,7 +10,7 @@ import { APP_CLOSURE, dnfClosure, serveTestRepos, type ServedRepos } from '../..
 import { BlobStore } from '../oci/store.ts';
 import { openMetadata, parsePrimary } from './metadata.ts';
 import { YumRepository } from './repository.ts';
-import { resolveClosure, type PackageRequest } from './resolve.ts';
+import { ownersAcross, resolveClosure, type PackageRequest } from './resolve.ts';
 
 const run = promisify(execFile);
 const signal = new AbortController().signal;
@@ -27,9 +27,7 @@ async function ours(served: ServedRepos, requests: PackageRequest[], exclude: st
     exclude: new Set(exclude),
     fileOwners: async (paths) => {
       filelistsRead.push(...paths);
-      const owners = new Map<string, string[]>();
-      for (const repo of repos) for (const [path, ids] of await repo.fileOwners(paths, signal)) owners.set(path, [...(owners.get(path) ?? []), ...ids]);
-      return owners;
+      return ownersAcross(repos, (repo) => repo.fileOwners(paths, signal));
     },
   });
   return { closure, names: closure.map((pkg) => basename(pkg.location)).sort(), filelistsRead };

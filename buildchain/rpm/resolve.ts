@@ -137,3 +137,12 @@ export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]>
   }
   return [...chosen].sort((a, b) => (nevra(a) < nevra(b) ? -1 : nevra(a) > nevra(b) ? 1 : 0));
 }
+
+/** The owners of file paths over several repositories, each answering for itself, merged. */
+export async function ownersAcross<R>(repositories: readonly R[], ownersIn: (repository: R) => Promise<Map<string, string[]>>): Promise<Map<string, string[]>> {
+  const owners = new Map<string, string[]>();
+  for (const repository of repositories) {
+    for (const [path, ids] of await ownersIn(repository)) owners.set(path, [...(owners.get(path) ?? []), ...ids]);
+  }
+  return owners;
+}

@@ -12,7 +12,7 @@ import { loadPackageDeclarations, type PackageDeclarations, type SpecSource } fr
 import { lockInputs, lockOf, readLock, type LockedKey, type LockedPackage, type PackageLock } from './lock.ts';
 import { nevra } from './metadata.ts';
 import { unreachableSources, YumRepository } from './repository.ts';
-import { resolveClosure } from './resolve.ts';
+import { ownersAcross, resolveClosure } from './resolve.ts';
 
 export interface WorkspaceOptions {
   packagesFile: string;
@@ -94,13 +94,7 @@ export class PackageWorkspace {
       priorities: new Map(this.declarations.repositories.map((repo) => [repo.name, repo.priority])),
       requests: this.declarations.requests,
       exclude: new Set(this.declarations.exclude),
-      fileOwners: async (paths) => {
-        const owners = new Map<string, string[]>();
-        for (const repo of repositories) {
-          for (const [path, ids] of await repo.fileOwners(paths, signal)) owners.set(path, [...(owners.get(path) ?? []), ...ids]);
-        }
-        return owners;
-      },
+      fileOwners: (paths) => ownersAcross(repositories, (repo) => repo.fileOwners(paths, signal)),
     });
     const keys: LockedKey[] = [];
     for (const repo of this.declarations.repositories.filter((entry) => entry.iso)) {
