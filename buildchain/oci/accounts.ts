@@ -6,6 +6,7 @@
 import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseDotenv } from '../dotenv.ts';
 import { BuildError } from '../errors.ts';
 import { extractFromLayers } from './base-files.ts';
 import type { Descriptor } from './media-types.ts';
@@ -59,13 +60,17 @@ export function validAccountName(name: string): boolean {
   return NAME.test(name) && name.length <= 32;
 }
 
-/** `KEY value` (login.defs) or `KEY=value` (default/useradd) settings of a file, if present. */
-function settings(file: string, separator: RegExp): Map<string, string> {
+/** login.defs' `KEY value` lines, if the file is present. */
+function loginDefs(file: string): Map<string, string> {
   if (!existsSync(file)) return new Map();
-  return new Map(readFileSync(file, 'utf8').split('\n')
-    .map((line) => line.trim()).filter((line) => line && !line.startsWith('#'))
-    .map((line) => line.split(separator, 2) as [string, string | undefined])
-    .filter((pair): pair is [string, string] => pair[1] !== undefined).map(([key, value]) => [key, value.trim()]));
+  const pairs = readFileSync(file, 'utf8').split('\n').map((line) => /^\s*([A-Z_][A-Z0-9_]*)\s+(\S.*?)\s*$/.exec(line)).filter((match) => match !== null);
+  return new Map(pairs.map((match) => [match[1]!, match[2]!]));
+}
+
+/** /etc/default/useradd, KEY=VALUE lines as in .env files, if present. */
+function useraddDefaults(file: string, where: string): Map<string, string> {
+  if (!existsSync(file)) return new Map();
+  return new Map([...parseDotenv(readFileSync(file, 'utf8'), `${where}: base /etc/default/useradd`)].map(([key, entry]) => [key, entry.value]));
 }
 
 function idsOf(text: string, file: string): Map<number, string> {
@@ -99,8 +104,8 @@ export function addAccounts(root: string, modes: ReadonlyMap<string, number>, re
   };
   const [passwd, group, shadow, gshadow] = ACCOUNT_FILES.map(read);
   if (!passwd || !group) throw new BuildError(`${where}: the base image has no /etc/passwd and /etc/group to add accounts to`);
-  const defs = settings(join(root, 'etc/login.defs'), /\s+/);
-  const defaults = settings(join(root, 'etc/default/useradd'), /=/);
+  const defs = loginDefs(join(root, 'etc/login.defs'));
+  const defaults = useraddDefaults(join(root, 'etc/default/useradd'), where);
   const number = (key: string, fallback: number): number => {
     const value = Number(defs.get(key));
     return defs.has(key) && Number.isInteger(value) ? value : fallback;
