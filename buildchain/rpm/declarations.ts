@@ -47,8 +47,20 @@ export interface PackageDeclarations {
   build: SpecPackage[];
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+export const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const REPOSITORY = /^[a-z0-9][a-z0-9_-]*$/;
+
+/** A repository's name, base URL and priority, as packages.yaml and image package layers declare them. */
+export function readRepositorySource(file: string, entry: Record<string, unknown>, where: string): RepositorySource {
+  const read = declarationReader(file, entry);
+  const name = read.string(entry, 'name', where);
+  if (!REPOSITORY.test(name)) throw new BuildError(`${file}: ${where}.name "${name}" must be lowercase letters, digits, _ and -`);
+  const baseurl = read.string(entry, 'baseurl', where);
+  if (!/^(https?|file):\/\//.test(baseurl)) throw new BuildError(`${file}: ${where}.baseurl "${baseurl}" must be an http(s):// or file:// URL`);
+  const priority = entry.priority ?? 99;
+  if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 1) throw new BuildError(`${file}: ${where}.priority must be a positive integer (lower wins)`);
+  return { name, baseurl, priority };
+}
 
 export function loadPackageDeclarations(file: string): PackageDeclarations {
   const doc = readYamlFile(file, 'PACKAGES_FILE');
@@ -63,12 +75,8 @@ export function loadPackageDeclarations(file: string): PackageDeclarations {
 
   const repositories = read.list('repositories').map((entry, index): DeclaredRepository => {
     const where = label('repositories', index, entry);
-    const name = named(entry, where, REPOSITORY, 'must be lowercase letters, digits, _ and -');
+    const { name, baseurl, priority } = readRepositorySource(file, entry, where);
     read.unique(`repository:${name}`, where);
-    const baseurl = read.string(entry, 'baseurl', where);
-    if (!/^(https?|file):\/\//.test(baseurl)) throw new BuildError(`${file}: ${where}.baseurl "${baseurl}" must be an http(s):// or file:// URL`);
-    const priority = entry.priority ?? 99;
-    if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 1) throw new BuildError(`${file}: ${where}.priority must be a positive integer (lower wins)`);
     const gpgkeys = entry.gpgkeys ?? [];
     if (!Array.isArray(gpgkeys) || gpgkeys.some((key) => typeof key !== 'string')) throw new BuildError(`${file}: ${where}.gpgkeys must be a list of URLs`);
     const iso = entry.iso ?? true;
@@ -78,7 +86,7 @@ export function loadPackageDeclarations(file: string): PackageDeclarations {
 
   const requests = read.list('packages').map((entry, index): PackageRequest => {
     const where = label('packages', index, entry);
-    const name = named(entry, where, NAME, 'is not a package name');
+    const name = named(entry, where, PACKAGE_NAME, 'is not a package name');
     read.unique(`package:${name}`, where);
     return { name, version: read.optionalString(entry, 'version', where), where: `${file}: ${where}` };
   });
@@ -89,7 +97,7 @@ export function loadPackageDeclarations(file: string): PackageDeclarations {
   const repoNames = new Set(repositories.map((repo) => repo.name));
   const build = read.list('build').map((entry, index): SpecPackage => {
     const where = label('build', index, entry);
-    const name = named(entry, where, NAME, 'is not a package name');
+    const name = named(entry, where, PACKAGE_NAME, 'is not a package name');
     read.unique(`package:${name}`, where);
     const spec = resolve(dirname(file), read.string(entry, 'spec', where));
     if (!existsSync(spec)) throw new BuildError(`${file}: ${where}.spec: ${spec} does not exist`);

@@ -57,35 +57,48 @@ export function lockOf(declarations: PackageDeclarations, closure: readonly RpmP
     lockVersion: 1,
     inputs: lockInputs(declarations),
     keys,
-    packages: packages.map((pkg) => ({
-      name: pkg.name, epoch: pkg.epoch, version: pkg.version, release: pkg.release, arch: pkg.arch,
-      repo: pkg.repo, location: pkg.location, size: pkg.size, digest: storeDigest(pkg.checksum, `${pkg.repo}: ${pkg.location}`),
-    })),
+    packages: packages.map(lockedPackage),
   };
 }
 
-export function formatLock(lock: PackageLock): string {
+/** What a lock keeps of a chosen package: enough to fetch and check it without metadata. */
+export function lockedPackage(pkg: RpmPackage): LockedPackage {
+  return {
+    name: pkg.name, epoch: pkg.epoch, version: pkg.version, release: pkg.release, arch: pkg.arch,
+    repo: pkg.repo, location: pkg.location, size: pkg.size, digest: storeDigest(pkg.checksum, `${pkg.repo}: ${pkg.location}`),
+  };
+}
+
+/** A lock as written to disk: indented JSON, one field per line, for reviewable diffs. */
+export function formatLock(lock: object): string {
   return `${JSON.stringify(lock, null, 2)}\n`;
 }
 
-export function readLock(file: string): PackageLock {
-  let text: string;
+/** A lock file's text; an unreadable file is an error naming it. */
+export function readLockText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (error) {
     throw new BuildError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
-  return parseLock(text, file);
+}
+
+/** A lock's JSON, unchecked; text that is not JSON is an error naming `file` and calling it `what`. */
+export function lockJson<T>(text: string, file: string, what: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new BuildError(`${file}: not ${what} (${(error as Error).message})`);
+  }
+}
+
+export function readLock(file: string): PackageLock {
+  return parseLock(readLockText(file), file);
 }
 
 /** A lock from its text; errors name `file`. */
 export function parseLock(text: string, file: string): PackageLock {
-  let lock: PackageLock;
-  try {
-    lock = JSON.parse(text) as PackageLock;
-  } catch (error) {
-    throw new BuildError(`${file}: not a package lock (${(error as Error).message})`);
-  }
+  const lock = lockJson<PackageLock>(text, file, 'a package lock');
   if (lock.lockVersion !== 1 || typeof lock.inputs !== 'string' || !Array.isArray(lock.packages) || !Array.isArray(lock.keys)) {
     throw new BuildError(`${file}: not a package lock of version 1 (lockVersion, inputs, packages, keys)`);
   }
@@ -94,12 +107,17 @@ export function parseLock(text: string, file: string): PackageLock {
       throw new BuildError(`${file}: keys[${index}] needs repo, url, file (RPM-GPG-KEY-...) and a sha256 digest`);
     }
   }
-  for (const [index, pkg] of lock.packages.entries()) {
-    for (const key of ['name', 'epoch', 'version', 'release', 'arch', 'repo', 'location', 'digest'] as const) {
-      if (typeof pkg[key] !== 'string' || pkg[key] === '') throw new BuildError(`${file}: packages[${index}].${key} is missing`);
-    }
-    if (!/^sha256:[a-f0-9]{64}$/.test(pkg.digest)) throw new BuildError(`${file}: packages[${index}].digest "${pkg.digest}" is not a sha256 digest`);
-    if (/(^|\/)\.\.(\/|$)/.test(pkg.location) || pkg.location.startsWith('/')) throw new BuildError(`${file}: packages[${index}].location "${pkg.location}" leaves the repository`);
-  }
+  checkLockedPackages(lock.packages, `${file}: packages`);
   return lock;
+}
+
+/** Refuses locked packages that lack a field, a sha256 digest or a location inside their repository; errors start with `where`. */
+export function checkLockedPackages(packages: readonly LockedPackage[], where: string): void {
+  for (const [index, pkg] of packages.entries()) {
+    for (const key of ['name', 'epoch', 'version', 'release', 'arch', 'repo', 'location', 'digest'] as const) {
+      if (typeof pkg[key] !== 'string' || pkg[key] === '') throw new BuildError(`${where}[${index}].${key} is missing`);
+    }
+    if (!/^sha256:[a-f0-9]{64}$/.test(pkg.digest)) throw new BuildError(`${where}[${index}].digest "${pkg.digest}" is not a sha256 digest`);
+    if (/(^|\/)\.\.(\/|$)/.test(pkg.location) || pkg.location.startsWith('/')) throw new BuildError(`${where}[${index}].location "${pkg.location}" leaves the repository`);
+  }
 }

@@ -10,9 +10,9 @@ import { sha256Digest } from '../oci/digest.ts';
 import { BlobStore, ingestRetrying } from '../oci/store.ts';
 import { loadPackageDeclarations, type PackageDeclarations, type SpecSource } from './declarations.ts';
 import { lockInputs, lockOf, readLock, type LockedKey, type LockedPackage, type PackageLock } from './lock.ts';
-import { nevra } from './metadata.ts';
+import { nevra, type RpmPackage } from './metadata.ts';
 import { unreachableSources, YumRepository } from './repository.ts';
-import { ownersAcross, resolveClosure } from './resolve.ts';
+import { ownersAcross, resolveClosure, type PackageRequest } from './resolve.ts';
 
 export interface WorkspaceOptions {
   packagesFile: string;
@@ -20,6 +20,8 @@ export interface WorkspaceOptions {
   mirrors: ReadonlyMap<string, string>;
   /** Serves spec sources by file name instead of their declared URLs. */
   sourcesMirror?: string | undefined;
+  /** Default: BUILD_ROOT/cache. */
+  store?: BlobStore;
 }
 
 type UrlSource = SpecSource & { url: string; sha256: string };
@@ -32,7 +34,7 @@ export class PackageWorkspace {
   #repositories: Map<string, YumRepository> | undefined;
 
   constructor(readonly options: WorkspaceOptions) {
-    this.store = new BlobStore(join(options.buildRoot, 'cache'));
+    this.store = options.store ?? new BlobStore(join(options.buildRoot, 'cache'));
     /** The lock of this build, the SBOM's input. */
     this.lockFile = join(options.buildRoot, 'packages.lock.json');
     /** The lock a release engineer commits next to the declarations. */
@@ -87,15 +89,7 @@ export class PackageWorkspace {
   }
 
   async resolve(signal: AbortSignal): Promise<PackageLock> {
-    const repositories = [...this.repositories.values()];
-    const packages = (await Promise.all(repositories.map((repo) => repo.packages(signal)))).flat();
-    const closure = await resolveClosure({
-      packages,
-      priorities: new Map(this.declarations.repositories.map((repo) => [repo.name, repo.priority])),
-      requests: this.declarations.requests,
-      exclude: new Set(this.declarations.exclude),
-      fileOwners: (paths) => ownersAcross(repositories, (repo) => repo.fileOwners(paths, signal)),
-    });
+    const closure = await closureOver([...this.repositories.values()], this.declarations.requests, new Set(this.declarations.exclude), signal);
     const keys: LockedKey[] = [];
     for (const repo of this.declarations.repositories.filter((entry) => entry.iso)) {
       for (const [index, url] of repo.gpgkeys.entries()) {
@@ -159,17 +153,11 @@ export class PackageWorkspace {
       await this.store.put(key.digest, await this.fetchKey(key.repo, key.url, options.signal), `public key ${key.url} of repository ${key.repo}`);
     }
     const missing = await this.missing(lock);
-    const schedule = limitConcurrency(options.jobs);
-    let bytes = 0;
-    await Promise.all(missing.map((pkg) => schedule(async () => {
+    const bytes = await fetchPackages(this.store, missing, (pkg) => {
       const repo = this.repositories.get(pkg.repo);
       if (!repo) throw new BuildError(`${this.lockFile}: ${nevra(pkg)} comes from repository "${pkg.repo}", which ${this.options.packagesFile} does not declare`);
-      const url = repo.url(pkg.location);
-      await ingestRetrying(this.store, pkg.digest, rangeSource(url, options.signal, nevra(pkg)), {
-        size: pkg.size, signal: options.signal, describe: () => `${nevra(pkg)} from ${url}`,
-        onBytes: (n) => options.onBytes?.((bytes += n)),
-      });
-    })));
+      return repo;
+    }, options);
     return { packages: missing.length, bytes };
   }
 
@@ -182,4 +170,34 @@ export class PackageWorkspace {
     });
     return digest;
   }
+}
+
+/**
+ * The closure of `requests` over `repositories` (each one's priority counts), leaving out what
+ * `exclude` names; `within` is how a missing name's error calls the repositories.
+ */
+export async function closureOver(repositories: readonly YumRepository[], requests: readonly PackageRequest[], exclude: ReadonlySet<string>, signal: AbortSignal, within?: string): Promise<RpmPackage[]> {
+  return resolveClosure({
+    packages: (await Promise.all(repositories.map((repo) => repo.packages(signal)))).flat(),
+    priorities: new Map(repositories.map((repo) => [repo.source.name, repo.source.priority])),
+    requests,
+    exclude,
+    ...(within ? { within } : {}),
+    fileOwners: (paths) => ownersAcross(repositories, (repo) => repo.fileOwners(paths, signal)),
+  });
+}
+
+/** Fetches locked packages into the store from their repositories, checksums verified, `jobs` at once; the bytes downloaded. */
+export async function fetchPackages(store: BlobStore, packages: readonly LockedPackage[], repositoryOf: (pkg: LockedPackage) => YumRepository,
+  options: { jobs: number; signal: AbortSignal; onBytes?: (total: number) => void }): Promise<number> {
+  const schedule = limitConcurrency(options.jobs);
+  let bytes = 0;
+  await Promise.all(packages.map((pkg) => schedule(async () => {
+    const url = repositoryOf(pkg).url(pkg.location);
+    await ingestRetrying(store, pkg.digest, rangeSource(url, options.signal, nevra(pkg)), {
+      size: pkg.size, signal: options.signal, describe: () => `${nevra(pkg)} from ${url}`,
+      onBytes: (n) => options.onBytes?.((bytes += n)),
+    });
+  })));
+  return bytes;
 }
