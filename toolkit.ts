@@ -16,7 +16,9 @@ import { ImagePuller } from './buildchain/oci/puller.ts';
 import { parseReference } from './buildchain/oci/reference.ts';
 import { BlobStore } from './buildchain/oci/store.ts';
 import { importInputs } from './buildchain/offline.ts';
+import { layerPackagesOf } from './buildchain/rpm/layer-packages.ts';
 import { localClosure } from './buildchain/rpm/local-closure.ts';
+import { PackageWorkspace } from './buildchain/rpm/workspace.ts';
 import { projectRoot } from './buildchain/paths.ts';
 import { ARCHIVE_COMMANDS } from './agent/commands.ts';
 import { buildSolution } from './agent/solution/build.ts';
@@ -68,14 +70,22 @@ const COMMANDS: Record<string, Command> = {
   },
   'image build': {
     summary: 'image build SPEC DIR [--cache DIR] [--repo DIR]...  build an image from a definition (image.yaml) without a daemon;\n'
-      + '                                           its packages layers install from the yum repositories DIR (with repodata/)',
+      + '                                           packages layers install from the repositories they name, else from the yum repositories DIR (with repodata/)',
     async run(argv) {
       const { values, args } = positionals(argv, { cache: { type: 'string' }, repo: { type: 'string', multiple: true } }, ['SPEC', 'DIR']);
       const { puller, store, config } = imageTools(values.cache);
       const repos = (Array.isArray(values.repo) ? values.repo : []).map((dir) => resolve(dir));
-      const image = await buildImage(loadBuildSpec(args[0]!), {
-        store, puller, signal: interruptSignal(),
-        ...(repos.length > 0 ? { packageFiles: (names: readonly string[], where: string, installed: ReadonlySet<string>) => localClosure(repos, names, where, installed) } : {}),
+      const spec = loadBuildSpec(args[0]!);
+      const signal = interruptSignal();
+      // Layers that name repositories fetch from them (mirrors from .env), resolved afresh: no lock is kept.
+      const remote = layerPackagesOf(spec, spec.name, new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors, store }), { jobs: config.pullJobs });
+      const image = await buildImage(spec, {
+        store, puller, signal,
+        packageFiles: async (layer, installed) => {
+          if (layer.repositories) return remote!.files(layer.index, installed, signal);
+          if (repos.length === 0) throw new UsageError(`${layer.where}: its packages need yum repositories: give them with --repo DIR, or name them in the layer ("repositories")`);
+          return localClosure(repos, layer.packages, layer.where, installed);
+        },
         ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
       });
       await writeDirLayout(store, image, args[1]!);

@@ -27,6 +27,8 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   rpmsign: 'rpm',
   createrepo_c: 'createrepo-c',
   dnf: 'dnf',
+  sqlite3: 'sqlite3',
+  'db5.3_load': 'db5.3-util',
   gpg: 'gnupg',
   gpgconf: 'gnupg',
   gpgv: 'gpgv',

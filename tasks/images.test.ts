@@ -1,7 +1,7 @@
 // The images tasks through the engine, against a real registry on 127.0.0.1 standing in for
 // quay.io through REGISTRY_MIRRORS, as a release engineer's mirror would.
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { BlobStore } from '../buildchain/oci/store.ts';
 import { buildImage, loadBuildSpec } from '../buildchain/oci/builder.ts';
 import { writeDirLayout } from '../buildchain/oci/layout.ts';
 import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../test/helpers.ts';
-import { buildTestRpms } from '../test/rpm-fixtures.ts';
+import { buildTestRpms, rpmDatabase } from '../test/rpm-fixtures.ts';
 import { serveTestRepos } from '../test/yum-repos.ts';
 import { renderJinja } from '../test/jinja.ts';
 import { startContainerd, startNginx } from '../test/servers-for-tests.ts';
@@ -18,6 +18,31 @@ import { metalk8sTasks, project } from '../test/project.ts';
 import { freePort, imageOf, pushImage, randomLayer, startRegistry } from '../test/registry.ts';
 
 const run = promisify(execFile);
+
+/**
+ * A base image in a registry on 127.0.0.1 whose rpm database (SQLite, or CentOS 7's Berkeley DB)
+ * lists libfoo and base-os-lib as installed; its reference by digest.
+ */
+async function baseWithRpmDatabase(format: 'sqlite' | 'bdb'): Promise<string> {
+  const work = tempDir();
+  await buildTestRpms(join(work, 'rpmbuild'), join(work, 'rpms'), [{ name: 'libfoo', version: '2.3', arch: 'x86_64' }, { name: 'base-os-lib', version: '1.0', arch: 'x86_64' }]);
+  await rpmDatabase(join(work, 'rootfs/var/lib/rpm'), [join(work, 'rpms/libfoo-2.3-1.x86_64.rpm'), join(work, 'rpms/base-os-lib-1.0-1.x86_64.rpm')], format);
+  writeFileSync(join(work, 'base.yaml'), 'name: base\nversion: "1"\nlayers:\n  - {directory: rootfs, to: /}\n');
+  const store = new BlobStore(join(work, 'store'));
+  const base = await buildImage(loadBuildSpec(join(work, 'base.yaml')), { store, signal: new AbortController().signal });
+  await writeDirLayout(store, base, join(work, 'base'));
+  const registry = await startRegistry();
+  await run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--dest-tls-verify=false', `dir:${join(work, 'base')}`, `docker://${registry.host}/base:1`]);
+  return `${registry.host}/base@${base.top.digest}`;
+}
+
+/** The test packages whose files the second layer of the image at `layout` holds (each has /usr/share/<name>/README). */
+async function packageLayerOwners(layout: string): Promise<string[]> {
+  const manifest = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as { layers: { digest: string }[] };
+  expect(manifest.layers).toHaveLength(2); // the base's, then the packages'
+  const listed = (await run(requireTool('bsdtar'), ['-tf', join(layout, manifest.layers[1]!.digest.slice(7))])).stdout.split('\n');
+  return [...new Set(listed.map((path: string) => /^usr\/share\/([^/]+)\/README$/.exec(path)?.[1]).filter((name): name is string => name !== undefined))].sort();
+}
 
 describe('images tasks', () => {
   it('pulls declared images once, shares layers by hard link, re-pulls only a damaged layout', async () => {
@@ -37,7 +62,7 @@ describe('images tasks', () => {
     const first = await runEngine(root, metalk8sTasks(root, env), ['images']);
     expect(first.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error}`)).toEqual([]);
     expect(first.summary?.ok).toBe(true);
-    expect(first.executed).toEqual(expect.arrayContaining(['_image_check_registries', '_image_pull:alertmanager', '_image_pull:node-exporter', '_image_registry_config:nginx']));
+    expect(first.executed).toEqual(expect.arrayContaining(['_image_check_sources', '_image_pull:alertmanager', '_image_pull:node-exporter', '_image_registry_config:nginx']));
     const images = join(root, '_build/root/images');
     const hex = shared.digest.slice(7);
     const a = statSync(join(images, 'alertmanager/v0.19.0', hex));
@@ -112,7 +137,7 @@ describe('images tasks', () => {
     const started = Date.now();
     const report = await runEngine(root, metalk8sTasks(root, { REGISTRY_MIRRORS: `k8s.gcr.io=127.0.0.1:${port},docker.io=127.0.0.1:${port}` }), ['images']);
     expect(Date.now() - started).toBeLessThan(10_000);
-    const check = report.finished.find((r) => r.name === '_image_check_registries')!;
+    const check = report.finished.find((r) => r.name === '_image_check_sources')!;
     expect(check.result).toBe('fail');
     expect(check.error).toContain('cannot reach 2 container registries');
     expect(check.error).toContain(`docker.io (http://127.0.0.1:${port}): ECONNREFUSED`);
@@ -147,37 +172,84 @@ describe('images tasks', () => {
   });
 
   it('installs a package layer\'s closure from the ISO repositories, minus what the base image\'s rpm database lists', { timeout: 120_000 }, async () => {
-    // A base image whose rpm database says libfoo and base-os-lib are installed.
-    const work = tempDir();
-    await buildTestRpms(join(work, 'rpmbuild'), join(work, 'rpms'), [{ name: 'libfoo', version: '2.3', arch: 'x86_64' }, { name: 'base-os-lib', version: '1.0', arch: 'x86_64' }]);
-    const rootfs = join(work, 'rootfs');
-    const rpm = requireTool('rpm');
-    await run(rpm, ['--root', rootfs, '--dbpath', '/var/lib/rpm', '--initdb']);
-    await run(rpm, ['--root', rootfs, '--dbpath', '/var/lib/rpm', '-i', '--justdb', '--nodeps', '--noscripts', '--ignorearch',
-      join(work, 'rpms', 'libfoo-2.3-1.x86_64.rpm'), join(work, 'rpms', 'base-os-lib-1.0-1.x86_64.rpm')]);
-    writeFileSync(join(work, 'base.yaml'), 'name: base\nversion: "1"\nlayers:\n  - {directory: rootfs, to: /}\n');
-    const store = new BlobStore(join(work, 'store'));
-    const base = await buildImage(loadBuildSpec(join(work, 'base.yaml')), { store, signal: new AbortController().signal });
-    await writeDirLayout(store, base, join(work, 'base'));
-    const registry = await startRegistry();
-    await run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--dest-tls-verify=false', `dir:${join(work, 'base')}`, `docker://${registry.host}/base:1`]);
-
+    const base = await baseWithRpmDatabase('sqlite');
     const repos = await serveTestRepos();
     const root = project({
       'packages-rpm/packages.yaml': 'repositories:\n  - {name: os, baseurl: "https://os.invalid/7", priority: 10}\n  - {name: extra, baseurl: "https://extra.invalid/7", priority: 20}\npackages: [{name: app}]\n',
       'images/images.yaml': 'local:\n  - {name: app, version: "1.0", definition: app/image.yaml}\n',
-      'images/app/image.yaml': `name: app\nversion: "1.0"\nbase: ${registry.host}/base@${base.top.digest}\nlayers:\n  - packages: [app]\n`,
+      'images/app/image.yaml': `name: app\nversion: "1.0"\nbase: ${base}\nlayers:\n  - packages: [app]\n`,
     });
     const env = { YUM_MIRROR_OS: repos.url('os'), YUM_MIRROR_EXTRA: repos.url('extra'), SOURCE_DATE_EPOCH: '1000', REGISTRY_MIRRORS: '' };
     const report = await runEngine(root, metalk8sTasks(root, env), ['images']);
     expect(report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
-    const layout = join(root, '_build/root/images/app/1.0');
-    const manifest = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as { layers: { digest: string }[] };
-    expect(manifest.layers).toHaveLength(2); // the base's, then the packages'
-    const listed = (await run(requireTool('bsdtar'), ['-tf', join(layout, manifest.layers[1]!.digest.slice(7))])).stdout.split('\n');
-    const owners = [...new Set(listed.map((path: string) => /^usr\/share\/([^/]+)\/README$/.exec(path)?.[1]).filter(Boolean))].sort();
     // app's closure as dnf resolves it, without libfoo and base-os-lib, which the base has.
-    expect(owners).toEqual(['app', 'config-data', 'data', 'helper', 'tinyhttpd', 'webui']);
+    expect(await packageLayerOwners(join(root, '_build/root/images/app/1.0'))).toEqual(['app', 'config-data', 'data', 'helper', 'tinyhttpd', 'webui']);
+  });
+
+  it('installs a layer\'s packages from the repositories it names, pinned in the image\'s lock, and rebuilds from that lock offline', { timeout: 120_000 }, async () => {
+    // CentOS 7 images keep a Berkeley DB rpm database, read with rpm's bdb_ro backend.
+    const base = await baseWithRpmDatabase('bdb');
+    const repos = await serveTestRepos();
+    const definition = (cmd: string, pin = '{name: config-data, version: "9.0"}') => [
+      'name: app', 'version: "1.0"', `base: ${base}`, 'layers:',
+      `  - packages: [app, ${pin}]`,
+      '    repositories: [os, {name: vendor-extra, baseurl: "https://extra.invalid/7", priority: 20}]',
+      `config: {Cmd: [${cmd}]}`, '',
+    ].join('\n');
+    const root = project({
+      // The ISO ships none of os: it only feeds the image.
+      'packages-rpm/packages.yaml': 'repositories:\n  - {name: os, baseurl: "https://os.invalid/7", priority: 10, iso: false}\npackages: []\n',
+      'images/images.yaml': 'local:\n  - {name: app, version: "1.0", definition: app/image.yaml}\n',
+      'images/app/image.yaml': definition('/usr/bin/app'),
+    });
+    const online = { YUM_MIRROR_OS: repos.url('os'), YUM_MIRROR_VENDOR_EXTRA: repos.url('extra'), SOURCE_DATE_EPOCH: '1000', REGISTRY_MIRRORS: '' };
+    const dead = { ...online, YUM_MIRROR_OS: 'http://127.0.0.1:9', YUM_MIRROR_VENDOR_EXTRA: 'http://127.0.0.1:9' };
+    const failures = (report: Awaited<ReturnType<typeof runEngine>>) => report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`);
+    const first = await runEngine(root, metalk8sTasks(root, online), ['images']);
+    expect(failures(first)).toEqual([]);
+    expect(first.executed).not.toContain('packaging');
+    const layout = join(root, '_build/root/images/app/1.0');
+    // app's closure, without what the base has, config-data pinned to 9.0 (the newest is 1:0.5).
+    expect(await packageLayerOwners(layout)).toEqual(['app', 'config-data', 'data', 'helper', 'tinyhttpd', 'webui']);
+    const lockFile = join(root, '_build/image-packages/app.lock.json');
+    const lock = JSON.parse(readFileSync(lockFile, 'utf8')) as { layers: { layer: number; packages: { name: string; version: string; repo: string }[] }[] };
+    expect(lock.layers.map((layer) => layer.layer)).toEqual([0]);
+    expect(lock.layers[0]!.packages.map((pkg) => `${pkg.repo}:${pkg.name}-${pkg.version}`).sort()).toEqual([
+      'os:app-1.0', 'os:config-data-9.0', 'os:data-1.0', 'os:helper-1.0', 'vendor-extra:tinyhttpd-1.0', 'vendor-extra:webui-2.0',
+    ]);
+    const digest = sha256Digest(readFileSync(join(layout, 'manifest.json')));
+    expect((await runEngine(root, metalk8sTasks(root, online), ['images'])).executed).toEqual([]);
+
+    // With the lock and the store, no repository is asked: the same image with every mirror dead.
+    rmSync(layout, { recursive: true });
+    const offline = await runEngine(root, metalk8sTasks(root, dead), ['images']);
+    expect(failures(offline)).toEqual([]);
+    expect(offline.result('_image_check_sources')).toBe('up-to-date');
+    expect(sha256Digest(readFileSync(join(layout, 'manifest.json')))).toBe(digest);
+
+    // Committed beside the definition, the lock serves a changed config, offline too; a changed
+    // package list makes it stale, which is an error naming it.
+    const committed = join(root, 'images/app/packages.lock.json');
+    copyFileSync(lockFile, committed);
+    rmSync(lockFile);
+    writeFileSync(join(root, 'images/app/image.yaml'), definition('/usr/bin/app, --serve'));
+    expect(failures(await runEngine(root, metalk8sTasks(root, dead), ['images']))).toEqual([]);
+    writeFileSync(join(root, 'images/app/image.yaml'), definition('/usr/bin/app', 'webui'));
+    const stale = await runEngine(root, metalk8sTasks(root, dead), ['images']);
+    expect(failures(stale).join('\n')).toContain(`${committed} was resolved from another ${join(root, 'images/app/image.yaml')} (packages, repositories or base)`);
+
+    // Without a lock, the repositories are needed: dead ones are named with their .env keys before any download.
+    rmSync(committed);
+    const unreachable = await runEngine(root, metalk8sTasks(root, dead), ['images']);
+    const error = unreachable.finished.find((r) => r.name === '_image_check_sources')!.error!;
+    expect(error).toContain('cannot reach 2 yum repositories:\n  os (http://127.0.0.1:9/repodata/repomd.xml): ');
+    expect(error).toContain('  YUM_MIRROR_VENDOR_EXTRA=<mirror base URL>');
+    expect(unreachable.executed).not.toContain('_image_build:app');
+
+    // A repository name the packages file does not declare.
+    writeFileSync(join(root, 'images/app/image.yaml'), definition('/usr/bin/app').replace('repositories: [os,', 'repositories: [updates,'));
+    const undeclared = await runEngine(root, metalk8sTasks(root, online), ['images']);
+    expect(failures(undeclared).join('\n')).toContain(`${join(root, 'images/app/image.yaml')}: layers[0].repositories[0]: "updates" is not a repository of ${join(root, 'packages-rpm/packages.yaml')}`);
   });
 
   it('names the file and entry of a bad declaration', async () => {

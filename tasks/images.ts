@@ -7,10 +7,11 @@ import { mkdir, rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
+import { BuildError } from '../buildchain/errors.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { sha256File } from '../buildchain/fs/hash.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
-import { buildImage, loadBuildSpec } from '../buildchain/oci/builder.ts';
+import { buildImage, loadBuildSpec, type PackageLayer } from '../buildchain/oci/builder.ts';
 import { imageArchive, imageDir, loadImageDeclarations, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
 import { sha256Digest } from '../buildchain/oci/digest.ts';
 import { storedImage } from '../buildchain/oci/pull.ts';
@@ -20,11 +21,13 @@ import { ImagePuller, unreachableError } from '../buildchain/oci/puller.ts';
 import { formatReference } from '../buildchain/oci/reference.ts';
 import { BlobStore } from '../buildchain/oci/store.ts';
 import type { SbomImage } from '../buildchain/sbom.ts';
+import { imageLocksDir, layerPackagesOf, type LayerPackages } from '../buildchain/rpm/layer-packages.ts';
+import { unreachableSources, type YumRepository } from '../buildchain/rpm/repository.ts';
 import { localClosure } from '../buildchain/rpm/local-closure.ts';
 import { requireExecutable, runTool } from '../buildchain/tools.ts';
 import { registryConfig } from '../static-registry/index.ts';
 import { removeTree } from './file-tree.ts';
-import { isoPackageFiles, rpmRepositoriesRoot } from './packaging.ts';
+import { isoPackageFiles, rpmRepositoriesRoot, workspaceFor } from './packaging.ts';
 
 /** One store and one puller per build: a layer shared by several images is fetched once. */
 const pullers = new WeakMap<BuildConfig, ImagePuller>();
@@ -57,13 +60,24 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
   let declarations: ImageDeclarations | undefined;
   // Read on first use: `./build.ts list` or a salt_tree build need not parse the image list.
   const declared = (): ImageDeclarations => (declarations ??= loadImageDeclarations(config.imagesFile));
-  // Images that need the network: neither laid out nor whole in the store.
-  const missingRemote = async (): Promise<RemoteImage[]> => {
-    const { remote, platform } = declared();
+  // What images still need from the network: registries of remote images neither laid out nor
+  // whole in the store, and of local images' bases not in the store; yum repositories of local
+  // images' packages layers without a lock, or with locked packages the store lacks. (Whether a
+  // local image will be rebuilt is the engine's to say, later: its inputs decide, not its layout.)
+  const neededSources = async (): Promise<{ registries: string[]; repositories: YumRepository[] }> => {
+    const { remote, local, platform } = declared();
     const store = pullerFor(config).options.store;
-    const missing = await Promise.all(remote.map(async (image) => !placed(root, image)
-      && (await storedImage(store, image.source.digest, platform)) === undefined));
-    return remote.filter((_, index) => missing[index]);
+    const specs = local.filter((image) => image.kind === 'spec');
+    const pinned = [
+      ...remote.filter((image) => !placed(root, image)).map((image) => image.source),
+      ...specs.flatMap((image) => loadBuildSpec(image.definition).base ?? []),
+    ];
+    const stored = await Promise.all(pinned.map(async (source) => (await storedImage(store, source.digest, platform)) !== undefined));
+    const repositories = (await Promise.all(specs.map(async (image) => (await remotePackagesOf(config, image)?.needed()) ?? []))).flat();
+    return {
+      registries: pinned.filter((_, index) => !stored[index]).map((source) => source.registry),
+      repositories: [...new Map(repositories.map((repo) => [repo.source.name, repo])).values()],
+    };
   };
   return [
     { name: 'images', doc: 'Pull and build every container image of the ISO.', task_dep: ['_image_pull', '_image_build', '_image_registry_config'] },
@@ -77,15 +91,23 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
       clean: true,
     },
     {
-      name: '_image_check_registries',
-      doc: 'Stop within seconds if a registry that images must come from does not answer.',
-      // Only registries of images still to pull are asked: a complete build needs no network.
-      uptodate: [async () => (await missingRemote()).length === 0],
+      name: '_image_check_sources',
+      doc: 'Stop within seconds if a registry or yum repository that images must come from does not answer.',
+      // Only what images still need is asked: a complete build needs no network.
+      uptodate: [async () => {
+        const { registries, repositories } = await neededSources();
+        return registries.length === 0 && repositories.length === 0;
+      }],
       actions: [async (ctx) => {
-        const registries = (await missingRemote()).map((image) => image.source.registry);
-        const unreachable = await pullerFor(config).unreachable(registries);
-        if (unreachable.length > 0) throw unreachableError(unreachable);
-        ctx.log(`reachable: ${[...new Set(registries)].sort().join(', ')}`);
+        const { registries, repositories } = await neededSources();
+        const [registriesDown, repositoriesDown] = await Promise.all([
+          pullerFor(config).unreachable(registries),
+          Promise.all(repositories.map(async (repo) => ({ name: repo.source.name, baseurl: repo.baseurl, reason: await repo.probe() }))),
+        ]);
+        const failed = repositoriesDown.filter((entry): entry is typeof entry & { reason: string } => entry.reason !== undefined);
+        const errors = [...(registriesDown.length > 0 ? [unreachableError(registriesDown)] : []), ...(failed.length > 0 ? [unreachableSources(failed, [])] : [])];
+        if (errors.length > 0) throw new BuildError(errors.map((error) => error.message).join('\n'));
+        ctx.log(`reachable: ${[...new Set(registries), ...repositories.map((repo) => repo.source.name)].sort().join(', ')}`);
       }],
     },
     {
@@ -126,7 +148,7 @@ function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: R
   return {
     name: `_image_pull:${image.name}`,
     title: `_image_pull: ${image.name} ${image.version}${image.archive ? ' (archive)' : ''}`,
-    task_dep: ['_image_mkdir_root', '_image_check_registries'],
+    task_dep: ['_image_mkdir_root', '_image_check_sources'],
     targets: [target],
     // The pin and the platform decide the content; the layout must still be whole on disk.
     uptodate: [formatReference(image.source), `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`, image.archive ? 'archive' : 'layout',
@@ -181,12 +203,23 @@ function registryConfigTask(config: BuildConfig, declarations: ImageDeclarations
   };
 }
 
+/** The packages of a local image's layers that name their repositories; undefined when none does. */
+function remotePackagesOf(config: BuildConfig, image: LocalImage): LayerPackages | undefined {
+  return image.kind === 'spec'
+    ? layerPackagesOf(loadBuildSpec(image.definition), image.name, workspaceFor(config), { lockDir: imageLocksDir(config.buildRoot), jobs: config.pullJobs })
+    : undefined;
+}
+
 function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
   const dir = imageDir(imagesRoot(config), image);
   const inputs = image.kind === 'spec' ? specInputs(image.definition) : listFiles(join(image.definition, '..')).map((file) => join(image.definition, '..', file));
-  // Package layers take their RPMs from the ISO's repositories: built after them, rebuilt when
-  // what the ISO holds changes (its lock and lists of built packages).
-  const usesPackages = image.kind === 'spec' && loadBuildSpec(image.definition).layers.some((layer) => layer.packages);
+  // Package layers without repositories take their RPMs from the ISO's: built after them, rebuilt
+  // when what the ISO holds changes (its lock and lists of built packages).
+  const usesPackages = image.kind === 'spec' && loadBuildSpec(image.definition).layers.some((layer) => layer.packages && !layer.repositories);
+  // Those that name repositories are pinned by the image's lock: a committed one, or the build's.
+  const remote = remotePackagesOf(config, image);
+  const namesDeclared = remote?.options.layers.some((layer) => layer.repositories.some((repo) => typeof repo === 'string')) ?? false;
+  const lockInputs = [...(remote && existsSync(remote.committedLock) ? [remote.committedLock] : []), ...(namesDeclared ? [config.packagesFile] : [])];
   const labels = {
     'org.opencontainers.image.version': image.version,
     'org.opencontainers.image.revision': config.gitRef() ?? 'unknown',
@@ -194,8 +227,8 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
   return {
     name: `_image_build:${image.name}`,
     title: `_image_build: ${image.name} ${image.version}`,
-    task_dep: ['_image_mkdir_root', ...(usesPackages ? ['packaging'] : [])],
-    file_dep: [...inputs, ...(usesPackages ? isoPackageFiles(config) : [])],
+    task_dep: ['_image_mkdir_root', '_image_check_sources', ...(usesPackages ? ['packaging'] : [])],
+    file_dep: [...inputs, ...(usesPackages ? isoPackageFiles(config) : []), ...lockInputs],
     targets: [dir],
     uptodate: [image.version, image.buildArgs, labels, config.sourceDateEpoch ?? null, () => layoutComplete(dir)],
     actions: [image.kind === 'spec'
@@ -203,9 +236,12 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
         const puller = pullerFor(config);
         const built = await buildImage(loadBuildSpec(image.definition), {
           store: puller.options.store, puller, labels, signal: ctx.signal,
-          packageFiles: (names, where, installed) => isoPackageFilesNamed(config, names, where, installed),
+          packageFiles: (layer, installed) => (layer.repositories
+            ? remote!.files(layer.index, installed, ctx.signal)
+            : isoPackageFilesNamed(config, layer, installed)),
           ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
         });
+        await remote?.save();
         await writeDirLayout(puller.options.store, built, dir);
         ctx.log(`${image.name}: ${built.top.digest}`);
       }
@@ -214,11 +250,11 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
   };
 }
 
-/** The RPM files of the named packages and of what they require beyond `installed`, from the ISO's repositories. */
-async function isoPackageFilesNamed(config: BuildConfig, names: readonly string[], where: string, installed: ReadonlySet<string>): Promise<string[]> {
+/** The RPM files of a layer's packages and of what they require beyond `installed`, from the ISO's repositories. */
+async function isoPackageFilesNamed(config: BuildConfig, layer: PackageLayer, installed: ReadonlySet<string>): Promise<string[]> {
   const root = rpmRepositoriesRoot(config);
   const repositories = existsSync(root) ? readdirSync(root).filter((name) => name.endsWith('-el7')).sort().map((name) => join(root, name)) : [];
-  return localClosure(repositories, names, where, installed, `the repositories of the ISO (declare it in ${relative(config.root, config.packagesFile)})`);
+  return localClosure(repositories, layer.packages, layer.where, installed, `the repositories of the ISO (declare it in ${relative(config.root, config.packagesFile)})`);
 }
 
 /** The definition and every file its layers read: a change to any of them rebuilds the image. */

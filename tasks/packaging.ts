@@ -31,7 +31,8 @@ function isoRepository(config: BuildConfig, repo: string): string {
 }
 
 const workspaces = new WeakMap<BuildConfig, PackageWorkspace>();
-function workspaceFor(config: BuildConfig): PackageWorkspace {
+/** One package workspace per build: declarations read once, one client per repository. */
+export function workspaceFor(config: BuildConfig): PackageWorkspace {
   let workspace = workspaces.get(config);
   if (!workspace) {
     workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors, sourcesMirror: config.sourcesMirror });

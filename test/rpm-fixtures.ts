@@ -2,8 +2,8 @@
 // per version of a name; the other packages as subpackages of one spec, so a family builds in
 // a few rpmbuild runs), and yum repositories made with createrepo_c.
 import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { requireExecutable } from '../buildchain/tools.ts';
 
@@ -87,4 +87,30 @@ export async function buildTestRpms(work: string, out: string, rpms: readonly Te
 /** createrepo_c over `dir`, sha256 checksums, no sqlite. */
 export async function createRepo(dir: string): Promise<void> {
   await run(requireExecutable('createrepo_c'), ['--no-database', '--quiet', dir]);
+}
+
+/**
+ * An rpm database at `dbpath` listing `rpms` (their headers only, as `rpm --justdb` records
+ * them): SQLite, or the Berkeley DB `Packages` file of CentOS 7, which rpm can no longer write.
+ * That one is made from the SQLite database's headers with db_load: one hash record per header,
+ * keyed by its instance number (native byte order), and record 0 holding the next instance.
+ */
+export async function rpmDatabase(dbpath: string, rpms: readonly string[], format: 'sqlite' | 'bdb'): Promise<void> {
+  const rpm = requireExecutable('rpm');
+  const sqliteDir = format === 'sqlite' ? dbpath : join(dbpath, '..', `${basename(dbpath)}.sqlite`);
+  await run(rpm, ['--dbpath', sqliteDir, '--initdb']);
+  await run(rpm, ['--dbpath', sqliteDir, '-i', '--justdb', '--nodeps', '--noscripts', '--ignorearch', ...rpms]);
+  if (format === 'sqlite') return;
+  const { stdout } = await run(requireExecutable('sqlite3'), [join(sqliteDir, 'rpmdb.sqlite'), 'SELECT hnum, hex(blob) FROM Packages ORDER BY hnum'], { maxBuffer: 1 << 26 });
+  const key = (n: number) => { const bytes = Buffer.alloc(4); bytes.writeUInt32LE(n); return bytes.toString('hex'); };
+  const records = stdout.trim().split('\n').map((line) => line.split('|') as [string, string]);
+  const next = Math.max(...records.map(([hnum]) => Number(hnum))) + 1;
+  const dump = ['VERSION=3', 'format=bytevalue', 'type=hash', 'HEADER=END',
+    ...records.flatMap(([hnum, blob]) => [` ${key(Number(hnum))}`, ` ${blob.toLowerCase()}`]), ` ${key(0)}`, ` ${key(next)}`, 'DATA=END', ''].join('\n');
+  const dumpFile = `${sqliteDir}.dump`;
+  mkdirSync(dbpath, { recursive: true });
+  writeFileSync(dumpFile, dump);
+  await run(requireExecutable('db5.3_load'), ['-f', dumpFile, join(dbpath, 'Packages')]);
+  rmSync(sqliteDir, { recursive: true });
+  rmSync(dumpFile);
 }

@@ -92,6 +92,12 @@ describe('daemonless image builder', () => {
     expect(bad('name: x\nversion: "1"\nconfig: {Entrypoint: [a], Healthcheck: {}}\n')).toThrow(/image\.yaml: config\.Healthcheck is not one of/);
     expect(bad('name: x\nversion: "1"\nlayers:\n  - {files: [{from: a, to: /a, mode: 999}]}\n')).toThrow(/layers\[0\]\.files\[0\]\.mode: "999" is not an octal mode/);
     expect(bad('name: x\nversion: "1"\nlayers:\n  - {packages: []}\n')).toThrow(/image\.yaml: layers\[0\]\.packages: must be a non-empty list of package names/);
+    expect(bad('name: x\nversion: "1"\nlayers:\n  - {packages: [{name: keepalived, version: 1.3}]}\n')).toThrow(/layers\[0\]\.packages\[0\]\.version: must be a quoted version/);
+    expect(bad('name: x\nversion: "1"\nlayers:\n  - {directory: ., repositories: [base]}\n')).toThrow(/layers\[0\]\.repositories: only a "packages" layer takes repositories/);
+    expect(bad('name: x\nversion: "1"\nlayers:\n  - {packages: [a], repositories: [{name: os}]}\n')).toThrow(/image\.yaml: layers\[0\]\.repositories\[0\]\.baseurl is missing/);
+    expect(bad('name: x\nversion: "1"\nlayers:\n  - {packages: [a], repositories: [{name: os, baseurl: ftp://x}]}\n')).toThrow(/repositories\[0\]\.baseurl "ftp:\/\/x" must be an http\(s\):\/\/ or file:\/\/ URL/);
+    expect(loadBuildSpec((bad('name: x\nversion: "1"\nlayers:\n  - {packages: [a, {name: b, version: "1.0-2.el7"}], repositories: [base, {name: v, baseurl: "http://h/r"}]}\n'), join(dir, 'image.yaml'))).layers[0])
+      .toEqual({ packages: [{ name: 'a' }, { name: 'b', version: '1.0-2.el7' }], repositories: ['base', { name: 'v', baseurl: 'http://h/r', priority: 99 }] });
   });
 
   it('unpacks RPM payloads into a layer, the same bytes twice; a packages layer needs a resolver', { timeout: 60_000 }, async () => {
@@ -124,7 +130,7 @@ describe('daemonless image builder', () => {
     const resolved = await buildImage(loadBuildSpec(spec), {
       store, signal, sourceDateEpoch: 1600000000,
       // tool and what it requires: the closure the toolkit must find below.
-      packageFiles: async (names) => [...names, 'tool-data'].map((name) => join(dir, 'rpms', `${name}-1.0-1.noarch.rpm`)),
+      packageFiles: async (layer) => [...layer.packages.map((pkg) => pkg.name), 'tool-data'].map((name) => join(dir, 'rpms', `${name}-1.0-1.noarch.rpm`)),
     });
     expect(resolved.blobs.length).toBe(2); // config and the one layer
 

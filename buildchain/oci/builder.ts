@@ -16,7 +16,8 @@ import { accountsOf, addAccounts, validAccountName, type AccountRequest, type Ac
 import { installedPackages } from './base-rpmdb.ts';
 import { requireExecutable, runTool } from '../tools.ts';
 import { sha256Digest } from './digest.ts';
-import { planLayer, writeLayer, type LayerSource } from './layer.ts';
+import { planLayer, writeLayer, type LayerPackage, type LayerRepository, type LayerSource } from './layer.ts';
+import { PACKAGE_NAME, readRepositorySource } from '../rpm/declarations.ts';
 import {
   DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST,
   type Descriptor, type ImageManifest, type Platform,
@@ -74,11 +75,15 @@ export function loadBuildSpec(file: string): BuildSpec {
         return { from: join(dir, entry.from), to: entry.to, ...(mode !== undefined ? { mode } : {}) };
       });
     }
-    for (const key of ['rpms', 'packages'] as const) {
-      if (layer[key] === undefined) continue;
-      const list = layer[key];
-      if (!Array.isArray(list) || list.length === 0 || list.some((item) => typeof item !== 'string' || !item)) throw new BuildError(`${where}.${key}: must be a non-empty list of ${key === 'rpms' ? 'RPM files beside the definition' : 'package names'}`);
-      source[key] = key === 'rpms' ? list.map((rpm: string) => join(dir, rpm)) : [...list] as string[];
+    if (layer.rpms !== undefined) {
+      const list = layer.rpms;
+      if (!Array.isArray(list) || list.length === 0 || list.some((item) => typeof item !== 'string' || !item)) throw new BuildError(`${where}.rpms: must be a non-empty list of RPM files beside the definition`);
+      source.rpms = list.map((rpm: string) => join(dir, rpm));
+    }
+    if (layer.packages !== undefined) source.packages = parsePackages(layer.packages, `${where}.packages`);
+    if (layer.repositories !== undefined) {
+      if (!source.packages) throw new BuildError(`${where}.repositories: only a "packages" layer takes repositories`);
+      source.repositories = parseRepositories(file, layer.repositories, `layers[${index}].repositories`);
     }
     if (layer.users !== undefined) source.users = parseUsers(layer.users, `${where}.users`);
     if (!source.directory && !source.files && !source.rpms && !source.packages && !source.users) throw new BuildError(`${where}: needs "directory", "files", "rpms", "packages" or "users"`);
@@ -94,6 +99,28 @@ export function loadBuildSpec(file: string): BuildSpec {
     platform: doc.platform === undefined ? DEFAULT_PLATFORM : parsePlatform(String(doc.platform), `${file}: platform`),
     layers: parsedLayers, config: config as BuildSpec['config'],
   };
+}
+
+/** `packages`: names, or mappings with `name` and a `version` (or `version-release`) to pin. */
+function parsePackages(value: unknown, where: string): LayerPackage[] {
+  if (!Array.isArray(value) || value.length === 0) throw new BuildError(`${where}: must be a non-empty list of package names or {name, version}`);
+  return value.map((entry: unknown, i): LayerPackage => {
+    const fields = typeof entry === 'string' ? { name: entry } : isRecord(entry) ? entry : {};
+    if (typeof fields.name !== 'string' || !PACKAGE_NAME.test(fields.name)) throw new BuildError(`${where}[${i}]: needs a package name`);
+    if (fields.version === undefined) return { name: fields.name };
+    if (typeof fields.version !== 'string' || !fields.version) throw new BuildError(`${where}[${i}].version: must be a quoted version or version-release`);
+    return { name: fields.name, version: fields.version };
+  });
+}
+
+/** `repositories`: names declared in packages-rpm/packages.yaml, or mappings with `name`, `baseurl` and an optional `priority`. */
+function parseRepositories(file: string, value: unknown, where: string): LayerRepository[] {
+  if (!Array.isArray(value) || value.length === 0) throw new BuildError(`${file}: ${where}: must be a non-empty list of repository names or {name, baseurl, priority}`);
+  return value.map((entry: unknown, i): LayerRepository => {
+    if (typeof entry === 'string' && entry) return entry;
+    if (!isRecord(entry)) throw new BuildError(`${file}: ${where}[${i}]: must be a repository name or {name, baseurl, priority}`);
+    return readRepositorySource(file, entry, `${where}[${i}]`);
+  });
 }
 
 /** `users`: names, or mappings with `name` and optional `uid` and `gid`. */
@@ -123,6 +150,15 @@ function parseMode(value: unknown, where: string): number {
 }
 
 
+/** A `packages` layer, as the build's resolver sees it. */
+export interface PackageLayer {
+  index: number;
+  /** `<definition>: layers[<index>]`, for errors. */
+  where: string;
+  packages: LayerPackage[];
+  repositories?: LayerRepository[];
+}
+
 export interface BuildOptions {
   store: BlobStore;
   /** Needed when the spec has a base image. */
@@ -132,11 +168,11 @@ export interface BuildOptions {
   /** Merged into config.Labels (version, source revision). */
   labels?: Record<string, string>;
   /**
-   * The RPM files a `packages` layer installs: the names and what they require beyond the
-   * `installed` packages of the image so far (its base's rpm database), e.g. from the build's
-   * own repositories.
+   * The RPM files a `packages` layer installs: its packages and what they require beyond the
+   * `installed` packages of the image so far (its base's rpm database), from the layer's
+   * repositories or the build's own.
    */
-  packageFiles?: (names: readonly string[], where: string, installed: ReadonlySet<string>) => Promise<string[]>;
+  packageFiles?: (layer: PackageLayer, installed: ReadonlySet<string>) => Promise<string[]>;
   signal: AbortSignal;
 }
 
@@ -152,8 +188,8 @@ interface ImageBelow {
  * RPMs unpacked into `staging` (created here) and its account files written there, placed at the
  * image root.
  */
-async function hostSources(source: LayerSource, staging: string, where: string, options: BuildOptions, below: ImageBelow): Promise<LayerSource[]> {
-  const { rpms = [], packages, users, ...host } = source;
+async function hostSources(source: LayerSource, index: number, staging: string, where: string, options: BuildOptions, below: ImageBelow): Promise<LayerSource[]> {
+  const { rpms = [], packages, repositories, users, ...host } = source;
   const sources: LayerSource[] = [host];
   if (users) {
     const { root, modes } = await below.accounts();
@@ -169,7 +205,8 @@ async function hostSources(source: LayerSource, staging: string, where: string, 
   }
   if (rpms.length === 0 && !packages) return sources;
   if (packages && !options.packageFiles) throw new BuildError(`${where}: a "packages" layer needs the build's repositories (build it with ./build.ts), or list RPM files with "rpms"`);
-  const all = [...rpms, ...(packages ? await options.packageFiles!(packages, where, await below.installed()) : [])];
+  const layer: PackageLayer | undefined = packages && { index, where, packages, ...(repositories ? { repositories } : {}) };
+  const all = [...rpms, ...(layer ? await options.packageFiles!(layer, await below.installed()) : [])];
   const bsdtar = requireExecutable('bsdtar');
   const payloads = join(staging, 'payloads');
   await mkdir(payloads, { recursive: true });
@@ -217,7 +254,7 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
       const staging = `${tmp}.rootfs`;
       await mkdir(dirname(tmp), { recursive: true });
       try {
-        const entries = planLayer(await hostSources(source, staging, where, options, below), where);
+        const entries = planLayer(await hostSources(source, index, staging, where, options, below), where);
         const written = await writeLayer(entries, tmp, created);
         await store.adopt(tmp, written.digest);
         layers.push({ mediaType: docker ? DOCKER_LAYER_GZIP : OCI_LAYER_GZIP, digest: written.digest, size: written.size });

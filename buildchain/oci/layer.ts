@@ -9,7 +9,17 @@ import { pack } from 'tar-stream';
 import { BuildError } from '../errors.ts';
 import { compareCodePoints } from '../fs/walk.ts';
 import type { AccountRequest } from './accounts.ts';
+import type { RepositorySource } from '../rpm/repository.ts';
 import { createSha256 } from './digest.ts';
+
+/** A package a layer installs: its name, and `version` or `version-release` to pin it. */
+export interface LayerPackage {
+  name: string;
+  version?: string;
+}
+
+/** A yum repository of a packages layer: a name declared in packages-rpm/packages.yaml, or a whole source. */
+export type LayerRepository = string | RepositorySource;
 
 /** One entry of a layer: a host path (file, directory or symlink) placed at `path` in the image. */
 export interface LayerEntry {
@@ -27,8 +37,13 @@ export interface LayerSource {
   to?: string;
   /** RPM files whose payloads are unpacked at the image root (no scriptlets run). */
   rpms?: string[];
-  /** Package names, turned into RPM files by the build's resolver (BuildOptions.packageFiles). */
-  packages?: string[];
+  /** Packages, turned into RPM files by the build's resolver (BuildOptions.packageFiles). */
+  packages?: LayerPackage[];
+  /**
+   * Where `packages` come from: yum repositories named in packages-rpm/packages.yaml or declared
+   * here; absent, the ISO's own repositories.
+   */
+  repositories?: LayerRepository[];
   /** System accounts added to the image's /etc files (see accounts.ts). */
   users?: AccountRequest[];
 }

@@ -4,6 +4,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BuildError } from '../errors.ts';
+import type { LayerPackage } from '../oci/layer.ts';
 import { fileOwnersIn, openMetadata, parsePrimary, parseRepomd, type RpmPackage } from './metadata.ts';
 import { ownersAcross, resolveClosure } from './resolve.ts';
 
@@ -28,18 +29,18 @@ async function readRepository(dir: string): Promise<LocalRepository> {
 }
 
 /**
- * RPM files of `names` and of everything they require that no package of `installed` provides,
+ * RPM files of `wanted` and of everything they require that no package of `installed` provides,
  * taken from `dirs` (the newest of a name wins). Errors name `where` and the missing requirement;
  * `within` is how they call the repositories.
  */
-export async function localClosure(dirs: readonly string[], names: readonly string[], where: string, installed: ReadonlySet<string>, within?: string): Promise<string[]> {
+export async function localClosure(dirs: readonly string[], wanted: readonly LayerPackage[], where: string, installed: ReadonlySet<string>, within?: string): Promise<string[]> {
   const repositories = await Promise.all(dirs.map(readRepository));
   const byRepo = new Map(repositories.map((repo) => [basename(repo.dir), repo]));
   const chosen = await resolveClosure({
     packages: repositories.flatMap((repo) => repo.packages),
     priorities: new Map(),
     // A name the target has already is not installed again, as yum says "already installed".
-    requests: names.filter((name) => !installed.has(name)).map((name) => ({ name, where })),
+    requests: wanted.filter((pkg) => !installed.has(pkg.name)).map((pkg) => ({ ...pkg, where })),
     exclude: installed,
     ...(within ? { within } : {}),
     fileOwners: (paths) => ownersAcross(repositories, async (repo) => (repo.filelists ? fileOwnersIn(openMetadata(repo.filelists), repo.filelists, paths) : new Map())),
