@@ -11,11 +11,13 @@ import { loadBuildSpec } from './oci/builder.ts';
 import { loadImageDeclarations } from './oci/declarations.ts';
 import { storedImage } from './oci/pull.ts';
 import { writeBlobArchive, importBlobs } from './oci/store-archive.ts';
+import { imageLocksDir, layerPackagesOf, parseImageLock, type LayerPackages } from './rpm/layer-packages.ts';
 import { parseLock } from './rpm/lock.ts';
 import { PackageWorkspace } from './rpm/workspace.ts';
 
-/** The archive's one file besides blobs: the package lock, as BUILD_ROOT holds it. */
+/** The archive's files besides blobs: the package lock, and the image package locks the build resolved, as BUILD_ROOT holds them. */
 const LOCK = 'packages.lock.json';
+const imageLockName = (image: string) => `image-packages/${image}.lock.json`;
 
 export function offlineArchive(config: BuildConfig): string {
   return join(config.buildRoot, 'offline-inputs.tar');
@@ -24,6 +26,15 @@ export function offlineArchive(config: BuildConfig): string {
 /** The build's packages: its store (shared with images) and lock file. */
 function workspaceOf(config: BuildConfig): PackageWorkspace {
   return new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors });
+}
+
+/** The packages of local images' layers that name their repositories, by image name. */
+function imagePackages(config: BuildConfig, workspace: PackageWorkspace): Map<string, LayerPackages> {
+  const images = loadImageDeclarations(config.imagesFile).local.filter((image) => image.kind === 'spec');
+  return new Map(images.flatMap((image) => {
+    const packages = layerPackagesOf(loadBuildSpec(image.definition), image.name, workspace, { lockDir: imageLocksDir(config.buildRoot), jobs: 1 });
+    return packages ? [[image.name, packages] as const] : [];
+  }));
 }
 
 /** The digests of every fetched input of the declared build, from the store (which must hold them). */
@@ -49,6 +60,11 @@ async function inputDigests(config: BuildConfig, workspace: PackageWorkspace): P
   for (const pkg of workspace.declarations.build) {
     for (const source of pkg.sources) if (source.sha256) digests.push(`sha256:${source.sha256}`);
   }
+  for (const [image, packages] of imagePackages(config, workspace)) {
+    const imageLock = packages.current();
+    if (!imageLock) throw new BuildError(`${packages.lockFile}: no package lock of image ${image} resolved from ${packages.options.definition}; run ./build.ts images first`);
+    digests.push(...imageLock.layers.flatMap((layer) => layer.packages.map((pkg) => pkg.digest)));
+  }
   return digests;
 }
 
@@ -56,15 +72,29 @@ async function inputDigests(config: BuildConfig, workspace: PackageWorkspace): P
 export async function exportInputs(config: BuildConfig, file = offlineArchive(config)): Promise<{ blobs: number; bytes: number }> {
   const workspace = workspaceOf(config);
   const digests = await inputDigests(config, workspace);
-  return writeBlobArchive(workspace.store, digests, new Map([[LOCK, readFileSync(workspace.lockFile, 'utf8')]]), file);
+  const files = new Map([[LOCK, readFileSync(workspace.lockFile, 'utf8')]]);
+  // Image locks committed beside their definitions travel with the project; the build's own here.
+  for (const [image, packages] of imagePackages(config, workspace)) {
+    if (!existsSync(packages.committedLock)) files.set(imageLockName(image), readFileSync(packages.lockFile!, 'utf8'));
+  }
+  return writeBlobArchive(workspace.store, digests, files, file);
 }
 
-/** Puts an archive of inputs into this build's store, and its package lock into BUILD_ROOT. */
+/** Puts an archive of inputs into this build's store, and its locks into BUILD_ROOT. */
 export async function importInputs(config: BuildConfig, file: string): Promise<{ blobs: number }> {
   if (!existsSync(file)) throw new BuildError(`${file}: no such file`);
   const workspace = workspaceOf(config);
-  return importBlobs(workspace.store, file, new Set([LOCK]), async (name, content) => {
-    parseLock(content, `${file}: ${name}`); // refuse a malformed lock now rather than at build time
-    await writeFileAtomic(workspace.lockFile, content);
+  const images = imagePackages(config, workspace);
+  const accepted = new Set([LOCK, ...[...images.keys()].map(imageLockName)]);
+  return importBlobs(workspace.store, file, accepted, async (name, content) => {
+    // Malformed locks are refused now rather than at build time.
+    if (name === LOCK) {
+      parseLock(content, `${file}: ${name}`);
+      await writeFileAtomic(workspace.lockFile, content);
+      return;
+    }
+    const packages = images.get(name.slice('image-packages/'.length, -'.lock.json'.length))!;
+    parseImageLock(content, `${file}: ${name}`);
+    await writeFileAtomic(packages.lockFile!, content);
   });
 }

@@ -44,8 +44,12 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
         '  - {name: hello-image, version: "1.0", definition: hello-image/image.yaml}',
         '',
       ].join('\n'),
-      // A local image whose layer is a package of the ISO, built from spec: no daemon, no yum.
-      'images/hello-image/image.yaml': 'name: hello-image\nversion: "1.0"\nlayers:\n  - packages: [hello-tool]\nconfig: {Cmd: [cat, /usr/share/hello-tool/hello.txt]}\n',
+      // A local image whose first layer is a package of the ISO, built from spec, and whose second
+      // comes from a yum repository it names, pinned in the image's lock: no daemon, no yum.
+      'images/hello-image/image.yaml': [
+        'name: hello-image', 'version: "1.0"', 'layers:', '  - packages: [hello-tool]', '  - packages: [tinyhttpd]', '    repositories: [extra]',
+        'config: {Cmd: [cat, /usr/share/hello-tool/hello.txt]}', '',
+      ].join('\n'),
       'packages-rpm/packages.yaml': [
         'repositories:',
         '  - {name: os, baseurl: "https://os.example.invalid/7/x86_64", priority: 10}',
@@ -149,6 +153,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     const helloManifest = JSON.parse(readFileSync(join(helloDir, 'manifest.json'), 'utf8')) as { layers: { digest: string }[] };
     const helloLayer = join(helloDir, helloManifest.layers[0]!.digest.slice(7));
     expect(execFileSync(requireTool('bsdtar'), ['-xOf', helloLayer, 'usr/share/hello-tool/hello.txt'], { encoding: 'utf8' })).toBe('hello\n');
+    expect(execFileSync(requireTool('bsdtar'), ['-tf', join(helloDir, helloManifest.layers[1]!.digest.slice(7))], { encoding: 'utf8' })).toContain('usr/share/tinyhttpd/README');
 
     // dnf reads the ISO's repositories from the extracted files, with no network.
     const installroot = tempDir('mk8s-dnf-');
@@ -163,6 +168,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     // root, build the same ISO there with no network at all.
     expect((await runEngine(root, metalk8sTasks(root, {}), ['offline_export'])).finished.filter((r) => r.result === 'fail')).toEqual([]);
     const exported = join(root, '_build/offline-inputs.tar');
+    expect(execFileSync(requireTool('bsdtar'), ['-tf', exported], { encoding: 'utf8' }).split('\n')).toEqual(expect.arrayContaining(['packages.lock.json', 'image-packages/hello-image.lock.json']));
     const farm = tempDir('mk8s-farm-');
     cpSync(root, farm, { recursive: true, filter: (path) => !path.startsWith(join(root, '_build')) });
     const offline = { REGISTRY_MIRRORS: 'quay.io=127.0.0.1:9,k8s.gcr.io=127.0.0.1:9', YUM_MIRROR_OS: 'http://127.0.0.1:9', YUM_MIRROR_EXTRA: 'http://127.0.0.1:9' };
