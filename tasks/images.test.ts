@@ -5,7 +5,11 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../buildchain/config.ts';
+import { loadImageDeclarations } from '../buildchain/oci/declarations.ts';
 import { sha256Digest } from '../buildchain/oci/digest.ts';
+import { layerPackagesOf } from '../buildchain/rpm/layer-packages.ts';
+import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
 import { BlobStore } from '../buildchain/oci/store.ts';
 import { buildImage, loadBuildSpec } from '../buildchain/oci/builder.ts';
 import { writeDirLayout } from '../buildchain/oci/layout.ts';
@@ -250,6 +254,20 @@ describe('images tasks', () => {
     writeFileSync(join(root, 'images/app/image.yaml'), definition('/usr/bin/app').replace('repositories: [os,', 'repositories: [updates,'));
     const undeclared = await runEngine(root, metalk8sTasks(root, online), ['images']);
     expect(failures(undeclared).join('\n')).toContain(`${join(root, 'images/app/image.yaml')}: layers[0].repositories[0]: "updates" is not a repository of ${join(root, 'packages-rpm/packages.yaml')}`);
+  });
+
+  it('declares the project\'s own images validly: 21 remote pins, local definitions whose repositories exist', () => {
+    const config = loadConfig(PROJECT_ROOT, {});
+    const declarations = loadImageDeclarations(config.imagesFile);
+    expect(declarations.remote).toHaveLength(21);
+    expect(declarations.local.map((image) => `${image.name}:${image.version}`)).toEqual(['keepalived:1.3.5-16.el7-1', `metalk8s-utils:${config.version.full}`]);
+    const workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: tempDir(), mirrors: new Map() });
+    for (const image of declarations.local) {
+      const spec = loadBuildSpec(image.definition);
+      expect(spec.base?.digest, image.name).toMatch(/^sha256:[0-9a-f]{64}$/);
+      // Resolving their inputs names every repository: an undeclared one would throw here.
+      expect(layerPackagesOf(spec, image.name, workspace, { jobs: 1 })!.inputs(), image.name).toMatch(/^sha256:/);
+    }
   });
 
   it('names the file and entry of a bad declaration', async () => {
