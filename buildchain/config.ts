@@ -13,7 +13,7 @@ export const SETTINGS = {
   VAGRANT_UP_ARGS: ['', 'arguments of vagrant up (default: --provision --no-destroy-on-error --parallel --provider $VAGRANT_PROVIDER)'],
   VAGRANT_SNAPSHOT_NAME: ['bootstrap.autosnapshot', 'snapshot taken after vagrant up'],
   VAGRANT_NODES: ['1', 'nodes the generated Vagrantfile defines beside the bootstrap VM (0 to 9)'],
-  DOCKER_BIN: ['docker', 'docker, podman or buildah, for Dockerfile-based images'],
+  DOCKER_BIN: ['podman', 'podman (no daemon), docker or buildah, for Dockerfile-based images'],
   GIT_BIN: ['git', 'git, for the source revision'],
   HARDLINK_BIN: ['hardlink', 'hardlink (util-linux), optional layer deduplication'],
   MKISOFS_BIN: ['mkisofs', 'mkisofs, kept for comparison only: the ISO is written by our own writer'],

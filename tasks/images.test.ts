@@ -165,6 +165,39 @@ describe('images tasks', () => {
     expect((await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images'])).executed).toEqual(['_image_build:hello', '_image_registry_config:nginx']);
   });
 
+  it('builds a Dockerfile definition with DOCKER_BIN (podman, buildah) into a layout skopeo reads; without it, names the install line', { timeout: 120_000 }, async () => {
+    const root = project({
+      'images/images.yaml': 'local:\n  - {name: hello-df, version: "1.0", definition: hello-df/Dockerfile, build_args: {GREETING: bonjour}}\n',
+      'images/hello-df/Dockerfile': 'FROM scratch\nARG GREETING\nCOPY hello.txt /srv/hello.txt\nLABEL greeting="${GREETING}"\nCMD ["/srv/hello"]\n',
+      'images/hello-df/hello.txt': 'hello\n',
+    });
+    const layout = join(root, '_build/root/images/hello-df/1.0');
+    for (const tool of ['podman', 'buildah']) {
+      rmSync(join(root, '_build'), { recursive: true, force: true });
+      const report = await runEngine(root, metalk8sTasks(root, { DOCKER_BIN: requireTool(tool) }), ['images']);
+      expect(report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`), tool).toEqual([]);
+      const { stdout } = await run(requireTool('skopeo'), ['inspect', '--config', `dir:${layout}`]);
+      const config = JSON.parse(stdout) as { config: { Cmd: string[]; Labels: Record<string, string> } };
+      expect(config.config.Cmd, tool).toEqual(['/srv/hello']);
+      expect(config.config.Labels, tool).toMatchObject({ greeting: 'bonjour', 'org.opencontainers.image.version': '1.0' });
+      const manifest = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as { layers: { digest: string }[] };
+      const layer = manifest.layers.at(-1)!.digest.slice(7);
+      expect((await run(requireTool('bsdtar'), ['-xOf', join(layout, layer), 'srv/hello.txt'])).stdout, tool).toBe('hello\n');
+      // Taken into the store: the layout is hard links, as every image's.
+      expect(statSync(join(layout, layer)).ino, tool).toBe(statSync(join(root, '_build/cache/blobs/sha256', layer)).ino);
+    }
+    // Built before from the same inputs: laid out again from the store, no tool needed.
+    const digest = sha256Digest(readFileSync(join(layout, 'manifest.json')));
+    rmSync(layout, { recursive: true });
+    const again = await runEngine(root, metalk8sTasks(root, { DOCKER_BIN: 'no-such-docker' }), ['images']);
+    expect(again.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
+    expect(sha256Digest(readFileSync(join(layout, 'manifest.json')))).toBe(digest);
+    // A changed context must be built: without the tool, that is an error saying what to set.
+    writeFileSync(join(root, 'images/hello-df/hello.txt'), 'hello again\n');
+    const missing = await runEngine(root, metalk8sTasks(root, { DOCKER_BIN: 'no-such-docker' }), ['images']);
+    expect(missing.finished.find((r) => r.name === '_image_build:hello-df')!.error).toMatch(/'no-such-docker' not found.*DOCKER_BIN \(needed for .*hello-df\/Dockerfile\)/);
+  });
+
   it('names a package layer\'s package that the ISO does not hold, and the packages file to declare it in', async () => {
     const root = project({
       'images/images.yaml': 'local:\n  - {name: tool, version: "1.0", definition: tool/image.yaml}\n',
@@ -260,9 +293,10 @@ describe('images tasks', () => {
     const config = loadConfig(PROJECT_ROOT, {});
     const declarations = loadImageDeclarations(config.imagesFile);
     expect(declarations.remote).toHaveLength(21);
-    expect(declarations.local.map((image) => `${image.name}:${image.version}`)).toEqual(['keepalived:1.3.5-16.el7-1', `metalk8s-utils:${config.version.full}`]);
+    expect(declarations.local.map((image) => `${image.name}:${image.version}:${image.kind}`))
+      .toEqual(['keepalived:1.3.5-16.el7-1:spec', `metalk8s-utils:${config.version.full}:spec`]);
     const workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: tempDir(), mirrors: new Map() });
-    for (const image of declarations.local) {
+    for (const image of declarations.local.filter((entry) => entry.kind === 'spec')) {
       const spec = loadBuildSpec(image.definition);
       expect(spec.base?.digest, image.name).toMatch(/^sha256:[0-9a-f]{64}$/);
       // Resolving their inputs names every repository: an undeclared one would throw here.

@@ -3,8 +3,8 @@
 // without a daemon: every layout file is a hard link into the store, so identical layers are one
 // inode on disk and one extent in the ISO (_image_dedup_layers has nothing left to do).
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import { basename, join, relative } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
@@ -12,7 +12,8 @@ import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { sha256File } from '../buildchain/fs/hash.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { buildImage, loadBuildSpec, type PackageLayer } from '../buildchain/oci/builder.ts';
-import { imageArchive, imageDir, loadImageDeclarations, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
+import { builtRecordFile, buildWithDocker, dockerfileInputs, recordedImage, writeBuiltRecord } from '../buildchain/oci/dockerfile.ts';
+import { buildLabels, imageArchive, imageDir, loadImageDeclarations, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
 import { sha256Digest } from '../buildchain/oci/digest.ts';
 import { storedImage } from '../buildchain/oci/pull.ts';
 import { writeImageArchive } from '../buildchain/oci/archive.ts';
@@ -24,7 +25,7 @@ import type { SbomImage } from '../buildchain/sbom.ts';
 import { imageLocksDir, layerPackagesOf, type LayerPackages } from '../buildchain/rpm/layer-packages.ts';
 import { unreachableSources, type YumRepository } from '../buildchain/rpm/repository.ts';
 import { localClosure } from '../buildchain/rpm/local-closure.ts';
-import { requireExecutable, runTool } from '../buildchain/tools.ts';
+import { requireExecutable } from '../buildchain/tools.ts';
 import { registryConfig } from '../static-registry/index.ts';
 import { removeTree } from './file-tree.ts';
 import { isoPackageFiles, rpmRepositoriesRoot, workspaceFor } from './packaging.ts';
@@ -220,10 +221,7 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
   const remote = remotePackagesOf(config, image);
   const namesDeclared = remote?.options.layers.some((layer) => layer.repositories.some((repo) => typeof repo === 'string')) ?? false;
   const lockInputs = [...(remote && existsSync(remote.committedLock) ? [remote.committedLock] : []), ...(namesDeclared ? [config.packagesFile] : [])];
-  const labels = {
-    'org.opencontainers.image.version': image.version,
-    'org.opencontainers.image.revision': config.gitRef() ?? 'unknown',
-  };
+  const labels = buildLabels(image, config.gitRef());
   return {
     name: `_image_build:${image.name}`,
     title: `_image_build: ${image.name} ${image.version}`,
@@ -269,27 +267,31 @@ function specInputs(definition: string): string[] {
   return files;
 }
 
-/** As upstream: docker build, then the image saved as a dir: layout (through docker-archive). */
+/**
+ * As upstream, with DOCKER_BIN; the result goes into the store and is laid out from there. The
+ * same inputs built before (the record in BUILD_ROOT/built-images/, imported with the offline
+ * inputs too) are laid out again without the tool.
+ */
 function dockerBuild(config: BuildConfig, image: LocalImage, dir: string, labels: Record<string, string>) {
   return async (ctx: { log(message: string): void; signal: AbortSignal }) => {
-    const docker = requireExecutable(config.bin.docker, `DOCKER_BIN (needed for ${image.definition})`);
-    const skopeo = requireExecutable(config.bin.skopeo, `SKOPEO_BIN (turns the docker image of ${image.name} into a dir: layout)`);
-    const tag = `${config.projectName.toLowerCase()}/${image.name}:${image.version}`;
-    const run = async (file: string, args: string[]) => {
-      const said = await runTool(file, args, { signal: ctx.signal, what: `${basename(file)} ${args.slice(0, 2).join(' ')} for ${image.name}` });
-      if (said) ctx.log(said.trimEnd());
-    };
-    const args = Object.entries({ ...image.buildArgs }).flatMap(([key, value]) => ['--build-arg', `${key}=${value}`]);
-    const labelArgs = Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`]);
-    await run(docker, ['build', '--tag', tag, '--file', image.definition, ...args, ...labelArgs, join(image.definition, '..')]);
-    const archive = `${dir}.tar`;
-    await run(docker, ['save', '--output', archive, tag]);
-    try {
-      await rm(dir, { recursive: true, force: true });
-      await run(skopeo, ['--insecure-policy', 'copy', '--format', 'v2s2', `docker-archive:${archive}`, `dir:${dir}`]);
-    } finally {
-      await rm(archive, { force: true });
+    const { store } = pullerFor(config).options;
+    const definition = { ...image, labels };
+    const inputs = dockerfileInputs(definition);
+    const record = builtRecordFile(config.buildRoot, image.name);
+    let built = await recordedImage(store, record, inputs);
+    if (built) {
+      ctx.log(`${image.name}: ${built.top.digest}, built before from the same inputs (${record})`);
+    } else {
+      built = await buildWithDocker(definition, {
+        docker: requireExecutable(config.bin.docker, `DOCKER_BIN (needed for ${image.definition})`),
+        skopeo: requireExecutable(config.bin.skopeo, `SKOPEO_BIN (turns the image built from ${image.definition} into a dir: layout)`),
+        tag: `${config.projectName.toLowerCase()}/${image.name}:${image.version}`,
+        store, signal: ctx.signal, log: (message) => ctx.log(message),
+      });
+      await writeBuiltRecord(record, { inputs, manifest: built.top.digest });
+      ctx.log(`${image.name}: ${built.top.digest}`);
     }
+    await writeDirLayout(store, built, dir);
   };
 }
 

@@ -92,3 +92,11 @@ export function imageDir(imagesRoot: string, image: { name: string; version: str
 export function imageArchive(imagesRoot: string, image: { name: string; version: string }): string {
   return join(imagesRoot, `${image.name}-${image.version}.tar`);
 }
+
+/** The labels a local image gets from the build: its version and the source revision it was built from. */
+export function buildLabels(image: { version: string }, revision: string | undefined): Record<string, string> {
+  return {
+    'org.opencontainers.image.version': image.version,
+    'org.opencontainers.image.revision': revision ?? 'unknown',
+  };
+}
