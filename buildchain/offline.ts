@@ -8,16 +8,21 @@ import type { BuildConfig } from './config.ts';
 import { BuildError } from './errors.ts';
 import { writeFileAtomic } from './fs/atomic.ts';
 import { loadBuildSpec } from './oci/builder.ts';
-import { loadImageDeclarations } from './oci/declarations.ts';
+import { buildLabels, loadImageDeclarations } from './oci/declarations.ts';
+import { builtRecordFile, dockerfileInputs, parseBuiltRecord, recordedImage, type DockerfileImage } from './oci/dockerfile.ts';
 import { storedImage } from './oci/pull.ts';
 import { writeBlobArchive, importBlobs } from './oci/store-archive.ts';
 import { imageLocksDir, layerPackagesOf, parseImageLock, type LayerPackages } from './rpm/layer-packages.ts';
 import { parseLock } from './rpm/lock.ts';
 import { PackageWorkspace } from './rpm/workspace.ts';
 
-/** The archive's files besides blobs: the package lock, and the image package locks the build resolved, as BUILD_ROOT holds them. */
+/**
+ * The archive's files besides blobs, as BUILD_ROOT holds them: the package lock, the image package
+ * locks the build resolved, and the records of images built from a Dockerfile.
+ */
 const LOCK = 'packages.lock.json';
 const imageLockName = (image: string) => `image-packages/${image}.lock.json`;
+const builtRecordName = (image: string) => `built-images/${image}.json`;
 
 export function offlineArchive(config: BuildConfig): string {
   return join(config.buildRoot, 'offline-inputs.tar');
@@ -65,7 +70,20 @@ async function inputDigests(config: BuildConfig, workspace: PackageWorkspace): P
     if (!imageLock) throw new BuildError(`${packages.lockFile}: no package lock of image ${image} resolved from ${packages.options.definition}; run ./build.ts images first`);
     digests.push(...imageLock.layers.flatMap((layer) => layer.packages.map((pkg) => pkg.digest)));
   }
+  // Dockerfile images travel as built: the farm lays them out without DOCKER_BIN.
+  for (const image of dockerfileImages(config)) {
+    const record = builtRecordFile(config.buildRoot, image.name);
+    const built = await recordedImage(store, record, dockerfileInputs(image));
+    if (!built) throw new BuildError(`${record}: ${image.name} was not built from the current ${image.definition} (or the store lacks part of it); run ./build.ts images first`);
+    digests.push(built.top.digest, ...built.blobs.map((blob) => blob.digest));
+  }
   return digests;
+}
+
+/** The local images built from a Dockerfile, with the labels the build gives them. */
+function dockerfileImages(config: BuildConfig): DockerfileImage[] {
+  return loadImageDeclarations(config.imagesFile).local.filter((image) => image.kind === 'dockerfile')
+    .map((image) => ({ ...image, labels: buildLabels(image, config.gitRef()) }));
 }
 
 /** Writes the archive of the build's inputs; what it holds. */
@@ -77,6 +95,7 @@ export async function exportInputs(config: BuildConfig, file = offlineArchive(co
   for (const [image, packages] of imagePackages(config, workspace)) {
     if (!existsSync(packages.committedLock)) files.set(imageLockName(image), readFileSync(packages.lockFile!, 'utf8'));
   }
+  for (const image of dockerfileImages(config)) files.set(builtRecordName(image.name), readFileSync(builtRecordFile(config.buildRoot, image.name), 'utf8'));
   return writeBlobArchive(workspace.store, digests, files, file);
 }
 
@@ -84,17 +103,14 @@ export async function exportInputs(config: BuildConfig, file = offlineArchive(co
 export async function importInputs(config: BuildConfig, file: string): Promise<{ blobs: number }> {
   if (!existsSync(file)) throw new BuildError(`${file}: no such file`);
   const workspace = workspaceOf(config);
-  const images = imagePackages(config, workspace);
-  const accepted = new Set([LOCK, ...[...images.keys()].map(imageLockName)]);
-  return importBlobs(workspace.store, file, accepted, async (name, content) => {
-    // Malformed locks are refused now rather than at build time.
-    if (name === LOCK) {
-      parseLock(content, `${file}: ${name}`);
-      await writeFileAtomic(workspace.lockFile, content);
-      return;
-    }
-    const packages = images.get(name.slice('image-packages/'.length, -'.lock.json'.length))!;
-    parseImageLock(content, `${file}: ${name}`);
-    await writeFileAtomic(packages.lockFile!, content);
+  // Each file the archive may hold: where it goes, and its check (malformed ones are refused now
+  // rather than at build time).
+  const places = new Map<string, { path: string; check: (text: string, where: string) => unknown }>([[LOCK, { path: workspace.lockFile, check: parseLock }]]);
+  for (const [image, packages] of imagePackages(config, workspace)) places.set(imageLockName(image), { path: packages.lockFile!, check: parseImageLock });
+  for (const image of dockerfileImages(config)) places.set(builtRecordName(image.name), { path: builtRecordFile(config.buildRoot, image.name), check: parseBuiltRecord });
+  return importBlobs(workspace.store, file, new Set(places.keys()), async (name, content) => {
+    const place = places.get(name)!;
+    place.check(content, `${file}: ${name}`);
+    await writeFileAtomic(place.path, content);
   });
 }

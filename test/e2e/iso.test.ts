@@ -42,6 +42,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
         `  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${pause}", archive: true}`,
         'local:',
         '  - {name: hello-image, version: "1.0", definition: hello-image/image.yaml}',
+        '  - {name: hello-dockerfile, version: "1.0", definition: hello-dockerfile/Dockerfile}',
         '',
       ].join('\n'),
       // A local image whose first layer is a package of the ISO, built from spec, and whose second
@@ -50,6 +51,9 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
         'name: hello-image', 'version: "1.0"', 'layers:', '  - packages: [hello-tool]', '  - packages: [tinyhttpd]', '    repositories: [extra]',
         'config: {Cmd: [cat, /usr/share/hello-tool/hello.txt]}', '',
       ].join('\n'),
+      // And one built by DOCKER_BIN (podman), which the air-gapped farm below does not have.
+      'images/hello-dockerfile/Dockerfile': 'FROM scratch\nCOPY greeting.txt /greeting.txt\n',
+      'images/hello-dockerfile/greeting.txt': 'bonjour\n',
       'packages-rpm/packages.yaml': [
         'repositories:',
         '  - {name: os, baseurl: "https://os.example.invalid/7/x86_64", priority: 10}',
@@ -70,7 +74,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     const settings = {
       REGISTRY_MIRRORS: `quay.io=${registry.host},k8s.gcr.io=${registry.host}`,
       YUM_MIRROR_OS: repos.url('os'), YUM_MIRROR_EXTRA: repos.url('extra'),
-      SOURCE_DATE_EPOCH: '1600000000', BUILD_HOST: 'release-builder',
+      SOURCE_DATE_EPOCH: '1600000000', BUILD_HOST: 'release-builder', DOCKER_BIN: requireTool('podman'),
     };
     writeFileSync(join(root, '.env'), Object.entries(settings).map(([key, value]) => `${key}=${value}\n`).join(''));
 
@@ -85,7 +89,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       .split('\n').map((line) => line.replace(/^'|'$/g, '')).filter(Boolean);
     for (const path of [
       '/product.txt', '/examples/new-node.yaml', '/examples/prometheus-sparse.yaml',
-      '/images/alertmanager/v0.19.0/manifest.json', '/images/node-exporter/v0.18.0/version', '/images/pause-3.1.tar', '/images/hello-image/1.0/manifest.json',
+      '/images/alertmanager/v0.19.0/manifest.json', '/images/node-exporter/v0.18.0/version', '/images/pause-3.1.tar', '/images/hello-image/1.0/manifest.json', '/images/hello-dockerfile/1.0/manifest.json',
       '/packages/redhat/os-el7/repodata/repomd.xml', '/packages/redhat/extra-el7/webui-2.0-1.noarch.rpm',
       '/packages/redhat/scality-el7/hello-tool-1.0-1.el7.noarch.rpm',
       '/salt/metalk8s/repo/files/metalk8s-registry.inc', '/salt/metalk8s/repo/files/metalk8s-registry-common.inc',
@@ -105,9 +109,9 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     expect(byName.get('app')).toMatchObject({ packageFileName: 'packages/redhat/os-el7/app-1.0-1.x86_64.rpm', comment: 'fetched from yum repository os' });
     expect(byName.get('app')!.externalRefs[0]!.referenceLocator).toBe('pkg:rpm/os/app@1.0-1?arch=x86_64');
     expect(byName.get('hello-tool')!.comment).toBe('built from packages-rpm/hello-tool.spec');
-    expect(sbom.packages).toHaveLength(4 + 9);
+    expect(sbom.packages).toHaveLength(5 + 9);
     const verified = await verifyIso(iso, { gpg: requireTool('gpg'), signal: new AbortController().signal });
-    expect(verified[1]).toMatch(/^13 images and packages of sbom.spdx.json match their \d+ files in the ISO$/);
+    expect(verified[1]).toMatch(/^14 images and packages of sbom.spdx.json match their \d+ files in the ISO$/);
 
     // The layer both images share is one extent in the ISO.
     const reader = await IsoReader.open(iso);
@@ -168,10 +172,10 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     // root, build the same ISO there with no network at all.
     expect((await runEngine(root, metalk8sTasks(root, {}), ['offline_export'])).finished.filter((r) => r.result === 'fail')).toEqual([]);
     const exported = join(root, '_build/offline-inputs.tar');
-    expect(execFileSync(requireTool('bsdtar'), ['-tf', exported], { encoding: 'utf8' }).split('\n')).toEqual(expect.arrayContaining(['packages.lock.json', 'image-packages/hello-image.lock.json']));
+    expect(execFileSync(requireTool('bsdtar'), ['-tf', exported], { encoding: 'utf8' }).split('\n')).toEqual(expect.arrayContaining(['packages.lock.json', 'image-packages/hello-image.lock.json', 'built-images/hello-dockerfile.json']));
     const farm = tempDir('mk8s-farm-');
     cpSync(root, farm, { recursive: true, filter: (path) => !path.startsWith(join(root, '_build')) });
-    const offline = { REGISTRY_MIRRORS: 'quay.io=127.0.0.1:9,k8s.gcr.io=127.0.0.1:9', YUM_MIRROR_OS: 'http://127.0.0.1:9', YUM_MIRROR_EXTRA: 'http://127.0.0.1:9' };
+    const offline = { REGISTRY_MIRRORS: 'quay.io=127.0.0.1:9,k8s.gcr.io=127.0.0.1:9', YUM_MIRROR_OS: 'http://127.0.0.1:9', YUM_MIRROR_EXTRA: 'http://127.0.0.1:9', DOCKER_BIN: 'no-such-docker' };
     const corrupt = join(tempDir(), 'corrupt.tar');
     const tampered = readFileSync(exported);
     // Inside the first blob: the data block after the first header naming blobs/sha256/<hex>.
