@@ -289,12 +289,13 @@ describe('images tasks', () => {
     expect(failures(undeclared).join('\n')).toContain(`${join(root, 'images/app/image.yaml')}: layers[0].repositories[0]: "updates" is not a repository of ${join(root, 'packages-rpm/packages.yaml')}`);
   });
 
-  it('declares the project\'s own images validly: 21 remote pins, local definitions whose repositories exist', () => {
+  it('declares the project\'s own images validly: 21 remote pins, local definitions whose repositories exist, salt-master from its Dockerfile', () => {
     const config = loadConfig(PROJECT_ROOT, {});
     const declarations = loadImageDeclarations(config.imagesFile);
     expect(declarations.remote).toHaveLength(21);
     expect(declarations.local.map((image) => `${image.name}:${image.version}:${image.kind}`))
-      .toEqual(['keepalived:1.3.5-16.el7-1:spec', `metalk8s-utils:${config.version.full}:spec`]);
+      .toEqual(['salt-master:2018.3.4-1:dockerfile', 'keepalived:1.3.5-16.el7-1:spec', `metalk8s-utils:${config.version.full}:spec`]);
+    expect(declarations.local[0]!.buildArgs).toEqual({ SALT_VERSION: '2018.3.4' });
     const workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: tempDir(), mirrors: new Map() });
     for (const image of declarations.local.filter((entry) => entry.kind === 'spec')) {
       const spec = loadBuildSpec(image.definition);
