@@ -9,6 +9,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { tempPathFor, writeFileAtomic } from '../fs/atomic.ts';
+import { parseJsonText, readTextFile } from '../json-file.ts';
 import { listFiles } from '../fs/walk.ts';
 import { runTool } from '../tools.ts';
 import { sha256Digest } from './digest.ts';
@@ -45,18 +46,12 @@ export function dockerfileInputs(image: DockerfileImage): string {
 }
 
 export function readBuiltRecord(file: string): BuiltRecord | undefined {
-  if (!existsSync(file)) return undefined;
-  return parseBuiltRecord(readFileSync(file, 'utf8'), file);
+  return existsSync(file) ? parseBuiltRecord(readTextFile(file), file) : undefined;
 }
 
 /** A record from its text; errors name `file`. */
 export function parseBuiltRecord(text: string, file: string): BuiltRecord {
-  let record: BuiltRecord;
-  try {
-    record = JSON.parse(text) as BuiltRecord;
-  } catch (error) {
-    throw new BuildError(`${file}: not a built-image record (${(error as Error).message})`);
-  }
+  const record = parseJsonText<BuiltRecord>(text, file, 'a built-image record');
   if (!/^sha256:[a-f0-9]{64}$/.test(String(record.inputs)) || !/^sha256:[a-f0-9]{64}$/.test(String(record.manifest))) {
     throw new BuildError(`${file}: not a built-image record (inputs and manifest, sha256 digests)`);
   }

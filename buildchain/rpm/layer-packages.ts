@@ -8,10 +8,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
+import { parseJsonText, readTextFile } from '../json-file.ts';
 import type { BuildSpec } from '../oci/builder.ts';
 import type { LayerPackage, LayerRepository } from '../oci/layer.ts';
 import { sha256Digest } from '../oci/digest.ts';
-import { checkLockedPackages, formatLock, lockedPackage, lockJson, readLockText, type LockedPackage } from './lock.ts';
+import { checkLockedPackages, formatLock, lockedPackage, type LockedPackage } from './lock.ts';
 import { YumRepository } from './repository.ts';
 import { closureOver, fetchPackages, type PackageWorkspace } from './workspace.ts';
 
@@ -167,12 +168,12 @@ export class LayerPackages {
 }
 
 export function readImageLock(file: string): ImagePackageLock {
-  return parseImageLock(readLockText(file), file);
+  return parseImageLock(readTextFile(file), file);
 }
 
 /** An image's package lock from its text; errors name `file`. */
 export function parseImageLock(text: string, file: string): ImagePackageLock {
-  const lock = lockJson<ImagePackageLock>(text, file, 'an image package lock');
+  const lock = parseJsonText<ImagePackageLock>(text, file, 'an image package lock');
   if (lock.lockVersion !== 1 || typeof lock.inputs !== 'string' || !Array.isArray(lock.layers)
     || lock.layers.some((layer) => !Number.isInteger(layer?.layer) || !Array.isArray(layer.packages))) {
     throw new BuildError(`${file}: not an image package lock of version 1 (lockVersion, inputs, layers of {layer, packages})`);

@@ -2,8 +2,8 @@
 // repositories hold (name, EVR, arch, checksum, source repository), read by the SBOM. Committed
 // as packages-rpm/packages.lock.json, it replaces resolution: the build fetches exactly those
 // files, with no metadata download, and is reproducible.
-import { readFileSync } from 'node:fs';
 import { BuildError } from '../errors.ts';
+import { parseJsonText, readTextFile } from '../json-file.ts';
 import { sha256Digest } from '../oci/digest.ts';
 import type { PackageDeclarations } from './declarations.ts';
 import type { RpmPackage } from './metadata.ts';
@@ -74,31 +74,13 @@ export function formatLock(lock: object): string {
   return `${JSON.stringify(lock, null, 2)}\n`;
 }
 
-/** A lock file's text; an unreadable file is an error naming it. */
-export function readLockText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new BuildError(`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-  }
-}
-
-/** A lock's JSON, unchecked; text that is not JSON is an error naming `file` and calling it `what`. */
-export function lockJson<T>(text: string, file: string, what: string): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch (error) {
-    throw new BuildError(`${file}: not ${what} (${(error as Error).message})`);
-  }
-}
-
 export function readLock(file: string): PackageLock {
-  return parseLock(readLockText(file), file);
+  return parseLock(readTextFile(file), file);
 }
 
 /** A lock from its text; errors name `file`. */
 export function parseLock(text: string, file: string): PackageLock {
-  const lock = lockJson<PackageLock>(text, file, 'a package lock');
+  const lock = parseJsonText<PackageLock>(text, file, 'a package lock');
   if (lock.lockVersion !== 1 || typeof lock.inputs !== 'string' || !Array.isArray(lock.packages) || !Array.isArray(lock.keys)) {
     throw new BuildError(`${file}: not a package lock of version 1 (lockVersion, inputs, packages, keys)`);
   }
