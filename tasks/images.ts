@@ -11,7 +11,7 @@ import { BuildError } from '../buildchain/errors.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { sha256File } from '../buildchain/fs/hash.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
-import { buildImage, loadBuildSpec, type PackageLayer } from '../buildchain/oci/builder.ts';
+import { buildImage, loadBuildSpec, type BuildSpec, type PackageLayer } from '../buildchain/oci/builder.ts';
 import { builtRecordFile, buildWithDocker, dockerfileInputs, recordedImage, writeBuiltRecord } from '../buildchain/oci/dockerfile.ts';
 import { buildLabels, imageArchive, imageDir, loadImageDeclarations, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
 import { sha256Digest } from '../buildchain/oci/digest.ts';
@@ -68,13 +68,13 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
   const neededSources = async (): Promise<{ registries: string[]; repositories: YumRepository[] }> => {
     const { remote, local, platform } = declared();
     const store = pullerFor(config).options.store;
-    const specs = local.filter((image) => image.kind === 'spec');
+    const specs = local.filter((image) => image.kind === 'spec').map((image) => ({ image, spec: loadBuildSpec(image.definition) }));
     const pinned = [
       ...remote.filter((image) => !placed(root, image)).map((image) => image.source),
-      ...specs.flatMap((image) => loadBuildSpec(image.definition).base ?? []),
+      ...specs.flatMap(({ spec }) => spec.base ?? []),
     ];
     const stored = await Promise.all(pinned.map(async (source) => (await storedImage(store, source.digest, platform)) !== undefined));
-    const repositories = (await Promise.all(specs.map(async (image) => (await remotePackagesOf(config, image)?.needed()) ?? []))).flat();
+    const repositories = (await Promise.all(specs.map(async ({ image, spec }) => (await remotePackagesOf(config, image, spec)?.needed()) ?? []))).flat();
     return {
       registries: pinned.filter((_, index) => !stored[index]).map((source) => source.registry),
       repositories: [...new Map(repositories.map((repo) => [repo.source.name, repo])).values()],
@@ -205,20 +205,19 @@ function registryConfigTask(config: BuildConfig, declarations: ImageDeclarations
 }
 
 /** The packages of a local image's layers that name their repositories; undefined when none does. */
-function remotePackagesOf(config: BuildConfig, image: LocalImage): LayerPackages | undefined {
-  return image.kind === 'spec'
-    ? layerPackagesOf(loadBuildSpec(image.definition), image.name, workspaceFor(config), { lockDir: imageLocksDir(config.buildRoot), jobs: config.pullJobs })
-    : undefined;
+function remotePackagesOf(config: BuildConfig, image: LocalImage, spec: BuildSpec): LayerPackages | undefined {
+  return layerPackagesOf(spec, image.name, workspaceFor(config), { lockDir: imageLocksDir(config.buildRoot), jobs: config.pullJobs });
 }
 
 function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
   const dir = imageDir(imagesRoot(config), image);
-  const inputs = image.kind === 'spec' ? specInputs(image.definition) : listFiles(join(image.definition, '..')).map((file) => join(image.definition, '..', file));
+  const spec = image.kind === 'spec' ? loadBuildSpec(image.definition) : undefined;
+  const inputs = spec ? specInputs(spec) : listFiles(join(image.definition, '..')).map((file) => join(image.definition, '..', file));
   // Package layers without repositories take their RPMs from the ISO's: built after them, rebuilt
   // when what the ISO holds changes (its lock and lists of built packages).
-  const usesPackages = image.kind === 'spec' && loadBuildSpec(image.definition).layers.some((layer) => layer.packages && !layer.repositories);
+  const usesPackages = spec?.layers.some((layer) => layer.packages && !layer.repositories) ?? false;
   // Those that name repositories are pinned by the image's lock: a committed one, or the build's.
-  const remote = remotePackagesOf(config, image);
+  const remote = spec && remotePackagesOf(config, image, spec);
   const namesDeclared = remote?.options.layers.some((layer) => layer.repositories.some((repo) => typeof repo === 'string')) ?? false;
   const lockInputs = [...(remote && existsSync(remote.committedLock) ? [remote.committedLock] : []), ...(namesDeclared ? [config.packagesFile] : [])];
   const labels = buildLabels(image, config.gitRef());
@@ -229,10 +228,10 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
     file_dep: [...inputs, ...(usesPackages ? isoPackageFiles(config) : []), ...lockInputs],
     targets: [dir],
     uptodate: [image.version, image.buildArgs, labels, config.sourceDateEpoch ?? null, () => layoutComplete(dir)],
-    actions: [image.kind === 'spec'
+    actions: [spec
       ? async (ctx) => {
         const puller = pullerFor(config);
-        const built = await buildImage(loadBuildSpec(image.definition), {
+        const built = await buildImage(spec, {
           store: puller.options.store, puller, labels, signal: ctx.signal,
           packageFiles: (layer, installed) => (layer.repositories
             ? remote!.files(layer.index, installed, ctx.signal)
@@ -256,9 +255,8 @@ async function isoPackageFilesNamed(config: BuildConfig, layer: PackageLayer, in
 }
 
 /** The definition and every file its layers read: a change to any of them rebuilds the image. */
-function specInputs(definition: string): string[] {
-  const spec = loadBuildSpec(definition);
-  const files = [definition];
+function specInputs(spec: BuildSpec): string[] {
+  const files = [spec.file];
   for (const layer of spec.layers) {
     if (layer.directory) files.push(...listFiles(layer.directory).map((file) => join(layer.directory!, file)));
     for (const file of layer.files ?? []) files.push(file.from);
