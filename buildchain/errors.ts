@@ -16,3 +16,14 @@ export class BuildError extends Error {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * A broken promise of the code itself (a plan the writer did not follow): still one line with no
+ * stack trace, since the user cannot act on one, but marked so that it gets reported.
+ */
+export class InternalError extends BuildError {
+  override name = 'InternalError';
+  constructor(message: string) {
+    super(`internal error: ${message} (please report it)`);
+  }
+}

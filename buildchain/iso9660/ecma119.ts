@@ -12,6 +12,15 @@ export const MAX_EXTENT = 2 ** 32 - SECTOR;
 export const FLAG_DIRECTORY = 0x02;
 export const FLAG_MULTI_EXTENT = 0x80;
 
+/**
+ * A zero-filled buffer for the small pieces of metadata (records, entries, fields): taken from
+ * Node's shared pool, where Buffer.alloc would make a native allocation for each of the hundreds
+ * of thousands of pieces a large tree has.
+ */
+export function zeroed(length: number): Buffer {
+  return Buffer.allocUnsafe(length).fill(0);
+}
+
 export function bothEndian32(buf: Buffer, offset: number, value: number): void {
   buf.writeUInt32LE(value, offset);
   buf.writeUInt32BE(value, offset + 4);
@@ -45,7 +54,7 @@ export function volumeDate(seconds: number | undefined): Buffer {
 
 /** `text` in a fixed field, padded with spaces (ASCII) or UCS-2 spaces (Joliet). */
 export function paddedField(text: string, length: number, ucs2: boolean): Buffer {
-  const field = Buffer.alloc(length);
+  const field = zeroed(length);
   if (ucs2) {
     for (let i = 0; i + 1 < length; i += 2) field.writeUInt16BE(0x0020, i);
     encodeUcs2(text.slice(0, Math.floor(length / 2))).copy(field);
@@ -57,7 +66,7 @@ export function paddedField(text: string, length: number, ucs2: boolean): Buffer
 }
 
 export function encodeUcs2(text: string): Buffer {
-  const buf = Buffer.alloc(text.length * 2);
+  const buf = zeroed(text.length * 2);
   for (let i = 0; i < text.length; i++) buf.writeUInt16BE(text.charCodeAt(i), i * 2);
   return buf;
 }
@@ -67,6 +76,8 @@ export function decodeUcs2(buf: Buffer): string {
   for (let i = 0; i + 1 < buf.length; i += 2) text += String.fromCharCode(buf.readUInt16BE(i));
   return text;
 }
+
+const NOTHING = Buffer.alloc(0);
 
 export interface RecordFields {
   extent: number;
@@ -81,10 +92,10 @@ export interface RecordFields {
 export function directoryRecord(fields: RecordFields): Buffer {
   const idLength = fields.identifier.length;
   const pad = idLength % 2 === 0 ? 1 : 0;
-  const systemUse = fields.systemUse ?? Buffer.alloc(0);
+  const systemUse = fields.systemUse ?? NOTHING;
   const length = 33 + idLength + pad + systemUse.length;
   if (length > MAX_RECORD) throw new Error(`directory record of ${length} bytes (identifier ${idLength}, system use ${systemUse.length})`);
-  const rec = Buffer.alloc(length);
+  const rec = zeroed(length);
   rec[0] = length;
   bothEndian32(rec, 2, fields.extent);
   bothEndian32(rec, 10, fields.size);
@@ -103,7 +114,7 @@ export function recordBaseLength(identifierLength: number): number {
 }
 
 export function pathTableRecord(identifier: Buffer, extent: number, parent: number, bigEndian: boolean): Buffer {
-  const rec = Buffer.alloc(8 + identifier.length + (identifier.length % 2));
+  const rec = zeroed(8 + identifier.length + (identifier.length % 2));
   rec[0] = identifier.length;
   if (bigEndian) {
     rec.writeUInt32BE(extent, 2);

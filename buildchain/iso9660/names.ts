@@ -30,7 +30,29 @@ function jolietCandidate(name: string, counter: number): string {
   if (clean.length + suffix.length <= JOLIET_MAX) return clean + suffix;
   const dot = clean.lastIndexOf('.');
   const ext = dot > 0 && clean.length - dot <= 16 ? clean.slice(dot) : '';
-  return clean.slice(0, JOLIET_MAX - ext.length - suffix.length) + suffix + ext;
+  return cutUcs2(clean, JOLIET_MAX - ext.length - suffix.length) + suffix + ext;
+}
+
+/** The first `length` UTF-16 units of `text`, one fewer rather than half of a surrogate pair. */
+function cutUcs2(text: string, length: number): string {
+  const code = text.charCodeAt(length - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? length - 1 : length);
+}
+
+/**
+ * The first free candidate: `next` remembers, per counter-0 candidate, where the search ended,
+ * so thousands of names sharing a long prefix cost one look-up each instead of thousands.
+ */
+function firstFree(candidate: (counter: number) => string, used: Set<string>, next: Map<string, number>): string {
+  const key = candidate(0);
+  for (let counter = next.get(key) ?? 0; ; counter++) {
+    const text = counter === 0 ? key : candidate(counter);
+    if (!used.has(text)) {
+      used.add(text);
+      next.set(key, counter + 1);
+      return text;
+    }
+  }
 }
 
 /**
@@ -41,20 +63,13 @@ function jolietCandidate(name: string, counter: number): string {
 export function assignIdentifiers(entries: readonly { name: string; directory: boolean }[]): { iso: string; joliet: string }[] {
   const usedIso = new Set<string>();
   const usedJoliet = new Set<string>();
+  const nextIso = new Map<string, number>();
+  const nextJoliet = new Map<string, number>();
   return entries.map(({ name, directory }) => {
-    let iso = '';
-    for (let counter = 0; ; counter++) {
-      iso = isoCandidate(name, directory, counter);
-      if (!usedIso.has(iso)) break;
-    }
-    usedIso.add(iso);
-    let joliet = '';
-    for (let counter = 0; ; counter++) {
-      joliet = jolietCandidate(name, counter);
-      if (!usedJoliet.has(joliet)) break;
-    }
-    usedJoliet.add(joliet);
-    return { iso: directory ? iso : `${iso};1`, joliet };
+    const iso = firstFree((counter) => isoCandidate(name, directory, counter), usedIso, nextIso);
+    const joliet = firstFree((counter) => jolietCandidate(name, counter), usedJoliet, nextJoliet);
+    // The same string as the real name when nothing changed: one copy in memory, not two.
+    return { iso: directory ? iso : `${iso};1`, joliet: joliet === name ? name : joliet };
   });
 }
 

@@ -1,12 +1,12 @@
 // Rock Ridge (RRIP 1.10 over SUSP 1.10) entries: the POSIX view of our ISOs (real UTF-8 names,
 // modes, uid/gid 0, timestamps, symlinks, device numbers). Each entry is
 // [signature(2), length(1), version(1), data...] and at most 255 bytes.
-import { bothEndian32, recordDate } from './ecma119.ts';
+import { bothEndian32, recordDate, zeroed } from './ecma119.ts';
 
 const MAX_ENTRY = 255;
 
 function entry(signature: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(4 + data.length);
+  const out = zeroed(4 + data.length);
   out.write(signature, 0, 'latin1');
   out[2] = out.length;
   out[3] = 1;
@@ -21,7 +21,7 @@ export function sp(): Buffer {
 
 /** CE: the rest of the entries is at `block`+`offset`, `length` bytes. */
 export function ce(block: number, offset: number, length: number): Buffer {
-  const data = Buffer.alloc(24);
+  const data = zeroed(24);
   bothEndian32(data, 0, block);
   bothEndian32(data, 8, offset);
   bothEndian32(data, 16, length);
@@ -47,7 +47,7 @@ export function rr(flags: { px?: boolean; pn?: boolean; sl?: boolean; nm?: boole
 }
 
 export function px(mode: number, links: number, uid = 0, gid = 0): Buffer {
-  const data = Buffer.alloc(32);
+  const data = zeroed(32);
   bothEndian32(data, 0, mode);
   bothEndian32(data, 8, links);
   bothEndian32(data, 16, uid);
@@ -62,16 +62,19 @@ export function tf(seconds: number): Buffer {
 }
 
 export function pn(rdev: number): Buffer {
-  const data = Buffer.alloc(16);
+  const data = zeroed(16);
   bothEndian32(data, 0, Math.floor(rdev / 2 ** 32));
   bothEndian32(data, 8, rdev >>> 0);
   return entry('PN', data);
 }
 
+/** Room for a name's bytes in one NM entry. */
+const NM_ROOM = MAX_ENTRY - 5;
+
 /** NM entries carrying `name` (UTF-8), split with the CONTINUE flag when longer than one entry. */
 export function nm(name: string): Buffer[] {
   const bytes = Buffer.from(name, 'utf8');
-  const room = MAX_ENTRY - 5;
+  const room = NM_ROOM;
   const out: Buffer[] = [];
   for (let start = 0; start < bytes.length; start += room) {
     const part = bytes.subarray(start, start + room);
@@ -115,4 +118,19 @@ export function sl(target: string): Buffer[] {
   }
   flush(false);
   return entries;
+}
+
+// Lengths of the entries above without making them: planning a tree of 150,000 names must not
+// allocate a buffer per entry. The writer checks that the entries it makes have these lengths.
+export const RR_LENGTH = 5;
+export const PX_LENGTH = 36;
+export const TF_LENGTH = 26;
+export const PN_LENGTH = 20;
+
+/** Lengths of the NM entries of `name`, as nm() splits it. */
+export function nmLengths(name: string): number[] {
+  const bytes = Buffer.byteLength(name, 'utf8');
+  const out: number[] = [];
+  for (let start = 0; start < bytes; start += NM_ROOM) out.push(5 + Math.min(NM_ROOM, bytes - start));
+  return out;
 }

@@ -1,75 +1,171 @@
 // The source tree of an ISO, read once: names, kinds, modes, sizes, times, symlink targets and
 // hard links (files sharing an inode are stored once). Entries are sorted by real name so the
 // same tree always gives the same ISO.
+//
+// A tree of 150,000 names must fit in a few MiB, not in 150,000 objects: entries are numbered
+// and their fields kept in typed arrays, one column each. A directory's children are numbered
+// one after the other (a directory is read whole before any of its subdirectories), so a
+// directory names them by its first child and their count. Entry 0 is the root.
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { compareCodePoints } from '../fs/walk.ts';
 
-export type NodeKind = 'file' | 'directory' | 'symlink' | 'special';
+export const Kind = { File: 0, Directory: 1, Symlink: 2, Special: 3 } as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
 
-export interface SourceNode {
-  /** Real name (UTF-8); '' for the root. */
-  name: string;
-  /** Path relative to the tree's root, for messages. */
-  path: string;
-  /** Absolute path of the source. */
-  source: string;
-  kind: NodeKind;
-  /** st_mode: type and permission bits. */
-  mode: number;
-  mtime: number;
-  size: number;
-  rdev: number;
-  /** Hard-link identity (dev:ino) of regular files linked more than once. */
-  linkKey?: string;
-  target?: string;
-  children: SourceNode[];
-}
-
-function kindOf(stats: Stats, path: string): NodeKind {
-  if (stats.isFile()) return 'file';
-  if (stats.isDirectory()) return 'directory';
-  if (stats.isSymbolicLink()) return 'symlink';
-  if (stats.isFIFO() || stats.isCharacterDevice() || stats.isBlockDevice()) return 'special';
+function kindOf(stats: Stats, path: string): Kind {
+  if (stats.isFile()) return Kind.File;
+  if (stats.isDirectory()) return Kind.Directory;
+  if (stats.isSymbolicLink()) return Kind.Symlink;
+  if (stats.isFIFO() || stats.isCharacterDevice() || stats.isBlockDevice()) return Kind.Special;
   throw new BuildError(`${path}: a socket cannot be stored in an ISO`);
 }
 
-/** Reads `root` recursively; names that are not valid UTF-8 cannot be represented and are errors. */
-export function scanTree(root: string): SourceNode {
-  const visit = (source: string, name: string, path: string): SourceNode => {
+/** A typed column that grows by doubling. */
+class Column<T extends Uint8Array | Uint32Array | Float64Array> {
+  constructor(public values: T, private readonly make: (length: number) => T) {}
+  set(index: number, value: number): void {
+    if (index >= this.values.length) {
+      const grown = this.make(Math.max(1024, this.values.length * 2));
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[index] = value;
+  }
+}
+
+export class SourceTree {
+  /** Real names (UTF-8 checked); the root's is the path the tree was read from. */
+  readonly names: string[] = [];
+  private readonly columns = {
+    parent: new Column(new Uint32Array(0), (n) => new Uint32Array(n)),
+    kind: new Column(new Uint8Array(0), (n) => new Uint8Array(n)),
+    mode: new Column(new Uint32Array(0), (n) => new Uint32Array(n)),
+    mtime: new Column(new Float64Array(0), (n) => new Float64Array(n)),
+    size: new Column(new Float64Array(0), (n) => new Float64Array(n)),
+    rdev: new Column(new Float64Array(0), (n) => new Float64Array(n)),
+    firstChild: new Column(new Uint32Array(0), (n) => new Uint32Array(n)),
+    childCount: new Column(new Uint32Array(0), (n) => new Uint32Array(n)),
+    subdirs: new Column(new Uint32Array(0), (n) => new Uint32Array(n)),
+  };
+  /** Hard-link identity (dev:ino) of regular files linked more than once. */
+  readonly linkKeys = new Map<number, string>();
+  readonly targets = new Map<number, string>();
+
+  get count(): number {
+    return this.names.length;
+  }
+
+  parent(i: number): number {
+    return this.columns.parent.values[i]!;
+  }
+  kind(i: number): Kind {
+    return this.columns.kind.values[i] as Kind;
+  }
+  /** st_mode: type and permission bits. */
+  mode(i: number): number {
+    return this.columns.mode.values[i]!;
+  }
+  mtime(i: number): number {
+    return this.columns.mtime.values[i]!;
+  }
+  /** Bytes of a regular file; 0 for anything else. */
+  size(i: number): number {
+    return this.columns.size.values[i]!;
+  }
+  rdev(i: number): number {
+    return this.columns.rdev.values[i]!;
+  }
+  /** Children's numbers, sorted by real name. */
+  children(i: number): { first: number; count: number } {
+    return { first: this.columns.firstChild.values[i]!, count: this.columns.childCount.values[i]! };
+  }
+  subdirs(i: number): number {
+    return this.columns.subdirs.values[i]!;
+  }
+
+  /** Absolute (or as given) path of the entry's source. */
+  sourcePath(i: number): string {
+    return i === 0 ? this.names[0]! : join(this.sourcePath(this.parent(i)), this.names[i]!);
+  }
+
+  /** Path relative to the tree's root, for messages ('' for the root). */
+  treePath(i: number): string {
+    if (i === 0) return '';
+    const parent = this.treePath(this.parent(i));
+    return parent ? `${parent}/${this.names[i]}` : this.names[i]!;
+  }
+
+  /** Reads `root` recursively; names that are not valid UTF-8 cannot be represented and are errors. */
+  static scan(root: string): SourceTree {
+    const tree = new SourceTree();
+    const top = tree.add(root, root, 0);
+    if (tree.kind(top) !== Kind.Directory) throw new BuildError(`${root}: not a directory`);
+    tree.scanDirectory(top, root);
+    return tree;
+  }
+
+  private add(source: string, name: string, parent: number): number {
     let stats: Stats;
     try {
       stats = lstatSync(source);
     } catch (error) {
       throw new BuildError(`${source}: cannot read (${(error as Error).message})`);
     }
+    const i = this.names.length;
     const kind = kindOf(stats, source);
-    const node: SourceNode = {
-      name, path, source, kind, mode: stats.mode, mtime: Math.floor(stats.mtimeMs / 1000),
-      size: kind === 'file' ? stats.size : 0, rdev: stats.rdev, children: [],
-    };
-    if (kind === 'file' && stats.nlink > 1) node.linkKey = `${stats.dev}:${stats.ino}`;
-    if (kind === 'symlink') node.target = readlinkSync(source, 'utf8');
-    if (kind === 'directory') {
-      let names: Buffer[];
+    this.names.push(name);
+    const c = this.columns;
+    c.parent.set(i, parent);
+    c.kind.set(i, kind);
+    c.mode.set(i, stats.mode);
+    c.mtime.set(i, Math.floor(stats.mtimeMs / 1000));
+    c.size.set(i, kind === Kind.File ? stats.size : 0);
+    c.rdev.set(i, stats.rdev);
+    c.firstChild.set(i, 0);
+    c.childCount.set(i, 0);
+    c.subdirs.set(i, 0);
+    if (kind === Kind.File && stats.nlink > 1) this.linkKeys.set(i, `${stats.dev}:${stats.ino}`);
+    if (kind === Kind.Symlink) {
       try {
-        names = readdirSync(source, { encoding: 'buffer' });
+        this.targets.set(i, readlinkSync(source, 'utf8'));
       } catch (error) {
-        throw new BuildError(`${source}: cannot list (${(error as Error).message})`);
+        throw new BuildError(`${source}: cannot read the link (${(error as Error).message})`);
       }
-      const decoded = names.map((raw) => {
-        const text = raw.toString('utf8');
-        if (!Buffer.from(text, 'utf8').equals(raw)) {
-          throw new BuildError(`${join(source, raw.toString('latin1'))}: the name is not valid UTF-8 and cannot be represented in Rock Ridge or Joliet`);
-        }
-        return text;
-      });
-      node.children = decoded.sort(compareCodePoints).map((child) => visit(join(source, child), child, path ? `${path}/${child}` : child));
     }
-    return node;
-  };
-  const top = visit(root, '', '');
-  if (top.kind !== 'directory') throw new BuildError(`${root}: not a directory`);
-  return top;
+    return i;
+  }
+
+  /** Numbers all of a directory's children, then reads each subdirectory the same way. */
+  private scanDirectory(dir: number, source: string): void {
+    let names: string[];
+    try {
+      // As text: one string per name. Buffers would cost a native allocation each, and the
+      // scan's peak memory with them.
+      names = readdirSync(source, 'utf8');
+    } catch (error) {
+      throw new BuildError(`${source}: cannot list (${(error as Error).message})`);
+    }
+    if (names.some((name) => name.includes('\ufffd'))) checkUtf8Names(source);
+    names.sort(compareCodePoints);
+    const first = this.count;
+    let subdirs = 0;
+    for (const name of names) if (this.kind(this.add(join(source, name), name, dir)) === Kind.Directory) subdirs++;
+    this.columns.firstChild.set(dir, first);
+    this.columns.childCount.set(dir, names.length);
+    this.columns.subdirs.set(dir, subdirs);
+    for (let i = first; i < first + names.length; i++) {
+      if (this.kind(i) === Kind.Directory) this.scanDirectory(i, join(source, this.names[i]!));
+    }
+  }
+}
+
+/** A name that was not valid UTF-8 reads back with U+FFFD in it: find it as bytes and refuse it. */
+function checkUtf8Names(dir: string): void {
+  for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
+    if (!Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) {
+      throw new BuildError(`${join(dir, raw.toString('latin1'))}: the name is not valid UTF-8 and cannot be represented in Rock Ridge or Joliet`);
+    }
+  }
 }

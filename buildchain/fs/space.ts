@@ -1,0 +1,63 @@
+// Room on the disk before a large write: a writer that knows its output's size refuses at once,
+// naming what it needs and where, instead of failing at 90% and leaving the disk full.
+import { statfsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { BuildError } from '../errors.ts';
+
+/** A size for people: MiB below one GiB, GiB above, two decimals. */
+export function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+}
+
+/** The nearest existing directory at or above `path`. */
+function existingAncestor(path: string): string {
+  let dir = resolve(path);
+  for (;;) {
+    try {
+      if (statSync(dir).isDirectory()) return dir;
+    } catch {
+      // not there yet: its parent will be made, and holds the bytes
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return dir;
+    dir = parent;
+  }
+}
+
+/** Where the file system holding `dir` is mounted: the highest ancestor on the same device. */
+export function mountPointOf(dir: string): string {
+  const device = statSync(dir).dev;
+  let mount = dir;
+  for (let parent = dirname(mount); parent !== mount && statSync(parent).dev === device; parent = dirname(mount)) mount = parent;
+  return mount;
+}
+
+/** Bytes an unprivileged writer may still put on the file system that would hold `target`. */
+export function freeBytesFor(target: string): { free: number; mount: string } {
+  const dir = existingAncestor(dirname(resolve(target)));
+  const stats = statfsSync(dir);
+  return { free: stats.bavail * stats.bsize, mount: mountPointOf(dir) };
+}
+
+/** Refuses, naming `target`, when its file system has less than `bytes` free. */
+export function requireFreeSpace(target: string, bytes: number): void {
+  const { free, mount } = freeBytesFor(target);
+  if (free < bytes) throw new BuildError(`${target}: needs ${formatBytes(bytes)}, ${formatBytes(free)} free on ${mount}`);
+}
+
+const FS_FAILURES: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EIO: 'input/output error',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EFBIG: 'file too large for this file system',
+};
+
+/** A failed write to `path` as a one-line error naming it. */
+export function writeFailure(path: string, error: unknown): BuildError {
+  if (error instanceof BuildError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const cause = (code && FS_FAILURES[code]) ?? (error instanceof Error ? error.message : String(error));
+  return new BuildError(`${path}: cannot write (${cause})`);
+}

@@ -1,0 +1,340 @@
+// Layout planning of an ISO 9660 + Rock Ridge + Joliet image: every directory extent with its
+// size, every Rock Ridge continuation area and every file's data extent, from the tree's
+// metadata only. Nothing here holds the image's bytes, nor a name's identifiers: those are
+// computed for one directory at a time (directoryNames), when planning and again when writing
+// (metadata.ts), with the same functions and in the same record order, so memory grows with the
+// number of directories, not with the records. The writer checks every piece lands where the
+// plan put it.
+import { BuildError } from '../errors.ts';
+import { FIRST_DESCRIPTOR, MAX_EXTENT, MAX_RECORD, SECTOR, recordBaseLength, sectorsFor } from './ecma119.ts';
+import { assignIdentifiers, compareIso, compareJoliet } from './names.ts';
+import * as rrip from './rockridge.ts';
+import { Kind, type SourceTree } from './tree.ts';
+
+/**
+ * Where one Rock Ridge continuation chunk lives: a sector counted from the first one after the
+ * directory's records (so the plan stays valid until extents are allocated), offset, length.
+ */
+export interface CePlace {
+  sector: number;
+  offset: number;
+  length: number;
+}
+
+/** One child of a directory with its identifiers. */
+export interface Named {
+  index: number;
+  /** ISO 9660 identifier (files with `;1`) and Joliet identifier. */
+  iso: string;
+  joliet: string;
+}
+
+export interface PlannedDir {
+  index: number;
+  parent: PlannedDir | undefined;
+  /** Its identifiers in its parent ('' for the root). */
+  isoId: string;
+  jolietId: string;
+  /** Subdirectories in each name space's order: the path tables' order. */
+  isoSubdirs: PlannedDir[];
+  jolietSubdirs: PlannedDir[];
+  iso: { number: number; extent: number; size: number };
+  joliet: { number: number; extent: number; size: number };
+  /** Continuation chunks of the "." and ".." records' Rock Ridge entries. */
+  dotCe: CePlace[] | undefined;
+  dotDotCe: CePlace[] | undefined;
+  /** Sectors of continuation chunks right after the ISO 9660 extent. */
+  ceSectors: number;
+}
+
+export interface Layout {
+  tree: SourceTree;
+  root: PlannedDir;
+  /** Directories in path table order, per name space. */
+  isoDirs: PlannedDir[];
+  jolietDirs: PlannedDir[];
+  pathTables: { isoSize: number; jolietSize: number; isoL: number; isoM: number; jolietL: number; jolietM: number };
+  /** First block of each file's data (shared by hard links); 0 for empty files and non-files. */
+  dataExtent: Uint32Array;
+  /** Continuation chunks of the entries whose Rock Ridge entries do not fit in their record. */
+  ce: Map<number, CePlace[]>;
+  /** Blocks before the first file's data. */
+  metadataBlocks: number;
+  totalBlocks: number;
+  /** Seconds recorded for an entry (clamped to SOURCE_DATE_EPOCH) and for the volume. */
+  timeOf: (index: number) => number;
+  volumeTime: number;
+  /** How many names each hard-linked inode has in the tree. */
+  linkCounts: Map<string, number>;
+}
+
+/** ISO 9660 path tables number directories, and name each one's parent, in 16 bits. */
+const MAX_DIRECTORIES = 0xffff;
+
+/** A directory's children with their identifiers, in ISO 9660 and in Joliet record order. */
+export function directoryNames(tree: SourceTree, dir: number): { isoOrder: Named[]; jolietOrder: Named[] } {
+  const { first, count } = tree.children(dir);
+  const children = Array.from({ length: count }, (_, k) => first + k);
+  const ids = assignIdentifiers(children.map((i) => ({ name: tree.names[i]!, directory: tree.kind(i) === Kind.Directory })));
+  const named = children.map((index, k): Named => ({ index, iso: ids[k]!.iso, joliet: ids[k]!.joliet }));
+  return { isoOrder: [...named].sort((a, b) => compareIso(a.iso, b.iso)), jolietOrder: named.sort((a, b) => compareJoliet(a.joliet, b.joliet)) };
+}
+
+export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number | undefined }): Layout {
+  const epoch = options.sourceDateEpoch;
+  const linkCounts = new Map<string, number>();
+  for (const key of tree.linkKeys.values()) linkCounts.set(key, (linkCounts.get(key) ?? 0) + 1);
+  const layout: Layout = {
+    tree, root: undefined as unknown as PlannedDir, isoDirs: [], jolietDirs: [],
+    pathTables: { isoSize: 0, jolietSize: 0, isoL: 0, isoM: 0, jolietL: 0, jolietM: 0 },
+    dataExtent: new Uint32Array(tree.count), ce: new Map(), metadataBlocks: 0, totalBlocks: 0,
+    timeOf: (i) => (epoch === undefined ? tree.mtime(i) : Math.min(tree.mtime(i), epoch)),
+    volumeTime: epoch ?? Math.floor(Date.now() / 1000), linkCounts,
+  };
+
+  let directories = 0;
+  const makeDir = (index: number, parent: PlannedDir | undefined, isoId: string, jolietId: string): PlannedDir => {
+    if (++directories > MAX_DIRECTORIES) throw new BuildError(`${tree.names[0]}: more than ${MAX_DIRECTORIES} directories, more than ISO 9660 path tables can number`);
+    const dir: PlannedDir = {
+      index, parent, isoId, jolietId, isoSubdirs: [], jolietSubdirs: [],
+      iso: { number: 0, extent: 0, size: 0 }, joliet: { number: 0, extent: 0, size: 0 },
+      dotCe: undefined, dotDotCe: undefined, ceSectors: 0,
+    };
+    const { isoOrder, jolietOrder } = directoryNames(tree, index);
+
+    // The extents' sizes, from the records' lengths in the order they are written; continuation
+    // chunks packed into the sectors that follow the records, in the same order.
+    const dotFit = fitSystemUse(dotEntries(LENGTHS, layout, dir), 1);
+    const dotDotFit = fitSystemUse(dotDotEntries(LENGTHS, layout, dir), 1);
+    const lengths = [recordLength(1, dotFit), recordLength(1, dotDotFit)];
+    let offset = SECTOR;
+    const place = (fit: SystemUseFit): CePlace[] | undefined => {
+      if (fit.chunks.length === 0) return undefined;
+      return fit.chunkLengths.map((length) => {
+        if (offset + length > SECTOR) {
+          dir.ceSectors++;
+          offset = 0;
+        }
+        const at = { sector: dir.ceSectors - 1, offset, length };
+        offset += length;
+        return at;
+      });
+    };
+    dir.dotCe = place(dotFit);
+    dir.dotDotCe = place(dotDotFit);
+    for (const named of isoOrder) {
+      const fit = fitSystemUse(namedEntries(LENGTHS, layout, named), Buffer.byteLength(named.iso, 'latin1'));
+      const length = recordLength(Buffer.byteLength(named.iso, 'latin1'), fit);
+      for (let p = 0; p < extentCount(tree, named.index); p++) lengths.push(length);
+      const ce = place(fit);
+      if (ce) layout.ce.set(named.index, ce);
+    }
+    dir.iso.size = packRecords(lengths).size;
+    const jolietLengths = [34, 34];
+    for (const named of jolietOrder) {
+      const length = recordBaseLength(named.joliet.length * 2);
+      for (let p = 0; p < extentCount(tree, named.index); p++) jolietLengths.push(length);
+    }
+    dir.joliet.size = packRecords(jolietLengths).size;
+
+    const subdirs = new Map<number, PlannedDir>();
+    for (const named of isoOrder) {
+      if (tree.kind(named.index) !== Kind.Directory) continue;
+      const child = makeDir(named.index, dir, named.iso, named.joliet);
+      subdirs.set(named.index, child);
+      dir.isoSubdirs.push(child);
+    }
+    dir.jolietSubdirs = jolietOrder.filter((named) => subdirs.has(named.index)).map((named) => subdirs.get(named.index)!);
+    return dir;
+  };
+  const root = (layout.root = makeDir(0, undefined, '', ''));
+
+  // Path table order: level by level, subdirectories in identifier order.
+  const order = (subdirs: (dir: PlannedDir) => PlannedDir[]): PlannedDir[] => {
+    const dirs = [root];
+    for (let i = 0; i < dirs.length; i++) dirs.push(...subdirs(dirs[i]!));
+    return dirs;
+  };
+  layout.isoDirs = order((dir) => dir.isoSubdirs);
+  layout.jolietDirs = order((dir) => dir.jolietSubdirs);
+  layout.isoDirs.forEach((dir, i) => (dir.iso.number = i + 1));
+  layout.jolietDirs.forEach((dir, i) => (dir.joliet.number = i + 1));
+
+  const pathTableSize = (dirs: PlannedDir[], idLength: (dir: PlannedDir) => number): number =>
+    dirs.reduce((sum, dir) => sum + 8 + idLength(dir) + (idLength(dir) % 2), 0);
+  const tables = layout.pathTables;
+  tables.isoSize = pathTableSize(layout.isoDirs, (dir) => (dir.parent ? Buffer.byteLength(dir.isoId, 'latin1') : 1));
+  tables.jolietSize = pathTableSize(layout.jolietDirs, (dir) => (dir.parent ? dir.jolietId.length * 2 : 1));
+
+  // Block allocation, front to back.
+  let next = FIRST_DESCRIPTOR + 3; // primary, Joliet supplementary, terminator
+  const take = (sectors: number): number => {
+    const at = next;
+    next += sectors;
+    return at;
+  };
+  tables.isoL = take(sectorsFor(tables.isoSize));
+  tables.isoM = take(sectorsFor(tables.isoSize));
+  tables.jolietL = take(sectorsFor(tables.jolietSize));
+  tables.jolietM = take(sectorsFor(tables.jolietSize));
+  // Continuation chunks right after the directory whose records point to them: libarchive reads
+  // an image as a forward stream and only looks for them there.
+  for (const dir of layout.isoDirs) {
+    dir.iso.extent = take(dir.iso.size / SECTOR);
+    take(dir.ceSectors);
+  }
+  for (const dir of layout.jolietDirs) dir.joliet.extent = take(dir.joliet.size / SECTOR);
+  layout.metadataBlocks = next;
+
+  // File data in entry order (the order the writer copies it); a hard-linked inode once.
+  const byInode = new Map<string, number>();
+  for (let i = 0; i < tree.count; i++) {
+    if (tree.kind(i) !== Kind.File || tree.size(i) === 0) continue;
+    const key = tree.linkKeys.get(i);
+    const shared = key === undefined ? undefined : byInode.get(key);
+    layout.dataExtent[i] = shared ?? take(sectorsFor(tree.size(i)));
+    if (key !== undefined && shared === undefined) byInode.set(key, layout.dataExtent[i]!);
+  }
+  layout.totalBlocks = next;
+  return layout;
+}
+
+/** The block a continuation chunk of `dir`'s records was placed at. */
+export function ceBlock(dir: PlannedDir, place: CePlace): number {
+  return dir.iso.extent + dir.iso.size / SECTOR + place.sector;
+}
+
+/** Directory records an entry needs: a file one per extent of at most MAX_EXTENT bytes. */
+export function extentCount(tree: SourceTree, index: number): number {
+  return tree.kind(index) === Kind.File ? Math.max(1, Math.ceil(tree.size(index) / MAX_EXTENT)) : 1;
+}
+
+/**
+ * Where each directory record goes: records are packed in order and never cross a sector
+ * boundary (ECMA-119 6.8.1.1). Returns their offsets and the extent's size in whole sectors.
+ * One function for planning and for writing, so the two cannot disagree.
+ */
+export function packRecords(lengths: readonly number[]): { offsets: number[]; size: number } {
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const length of lengths) {
+    if ((offset % SECTOR) + length > SECTOR) offset += SECTOR - (offset % SECTOR);
+    offsets.push(offset);
+    offset += length;
+  }
+  return { offsets, size: Math.max(1, sectorsFor(offset)) * SECTOR };
+}
+
+/**
+ * How a record's Rock Ridge entries are split: the first `inline` in the record (with a CE entry
+ * after them when there are chunks), then `chunks[k]` entries in continuation chunk k, whose
+ * bytes (with its own trailing CE entry, but for the last) are `chunkLengths[k]`.
+ */
+export interface SystemUseFit {
+  inline: number;
+  inlineLength: number;
+  chunks: number[];
+  chunkLengths: number[];
+}
+
+function recordLength(identifierLength: number, fit: SystemUseFit): number {
+  const length = recordBaseLength(identifierLength) + fit.inlineLength + (fit.chunks.length > 0 ? rrip.CE_LENGTH : 0);
+  return length + (length % 2);
+}
+
+/**
+ * Makers of Rock Ridge entries: as lengths when planning (a tree of 150,000 names must not
+ * allocate a buffer per entry), as bytes when writing. One description of which entries a
+ * record has (below) serves both, so the two cannot disagree.
+ */
+export interface EntryMaker<T> {
+  sp(): T;
+  er(): T;
+  rr(flags: Parameters<typeof rrip.rr>[0]): T;
+  px(mode: number, links: number): T;
+  tf(seconds: number): T;
+  pn(rdev: number): T;
+  nm(name: string): T[];
+  sl(target: string): T[];
+}
+
+const ER_LENGTH = rrip.er().length;
+const SP_LENGTH = rrip.sp().length;
+
+export const LENGTHS: EntryMaker<number> = {
+  sp: () => SP_LENGTH,
+  er: () => ER_LENGTH,
+  rr: () => rrip.RR_LENGTH,
+  px: () => rrip.PX_LENGTH,
+  tf: () => rrip.TF_LENGTH,
+  pn: () => rrip.PN_LENGTH,
+  nm: rrip.nmLengths,
+  sl: (target) => rrip.sl(target).map((entry) => entry.length), // symlinks are few
+};
+
+export const BYTES: EntryMaker<Buffer> = {
+  sp: rrip.sp, er: rrip.er, rr: rrip.rr, px: (mode, links) => rrip.px(mode, links), tf: rrip.tf, pn: rrip.pn, nm: rrip.nm, sl: rrip.sl,
+};
+
+const dirLinks = (tree: SourceTree, index: number): number => 2 + tree.subdirs(index);
+const DOT_FLAGS = { px: true, tf: true };
+
+/** Rock Ridge entries of a directory's "." record; the root's also say which extension is used (ER, in a continuation chunk). */
+export function dotEntries<T>(make: EntryMaker<T>, layout: Layout, dir: PlannedDir): { entries: T[]; continued: T[] } {
+  const own = [make.rr(DOT_FLAGS), make.px(layout.tree.mode(dir.index), dirLinks(layout.tree, dir.index)), make.tf(layout.timeOf(dir.index))];
+  return dir.parent ? { entries: own, continued: [] } : { entries: [make.sp(), ...own], continued: [make.er()] };
+}
+
+export function dotDotEntries<T>(make: EntryMaker<T>, layout: Layout, dir: PlannedDir): { entries: T[]; continued: T[] } {
+  const parent = (dir.parent ?? dir).index;
+  return { entries: [make.rr(DOT_FLAGS), make.px(layout.tree.mode(parent), dirLinks(layout.tree, parent)), make.tf(layout.timeOf(parent))], continued: [] };
+}
+
+export function namedEntries<T>(make: EntryMaker<T>, layout: Layout, named: Named): { entries: T[]; continued: T[] } {
+  const { tree } = layout;
+  const i = named.index;
+  const kind = tree.kind(i);
+  const key = tree.linkKeys.get(i);
+  const links = kind === Kind.Directory ? dirLinks(tree, i) : key === undefined ? 1 : layout.linkCounts.get(key)!;
+  const target = tree.targets.get(i);
+  const entries = [
+    make.rr({ px: true, tf: true, nm: true, sl: kind === Kind.Symlink, pn: kind === Kind.Special }),
+    make.px(tree.mode(i), links),
+    make.tf(layout.timeOf(i)),
+    ...(kind === Kind.Special && (tree.mode(i) & 0o170000) !== 0o010000 ? [make.pn(tree.rdev(i))] : []),
+    ...make.nm(tree.names[i]!),
+    ...(target !== undefined ? make.sl(target) : []),
+  ];
+  return { entries, continued: [] };
+}
+
+/**
+ * Splits Rock Ridge entries between the record (as many as fit, leaving room for a CE entry)
+ * and continuation chunks of at most one sector, each but the last ending with a CE entry.
+ * `continued` entries always go to a chunk.
+ */
+export function fitSystemUse(lengths: { entries: number[]; continued: number[] }, identifierLength: number): SystemUseFit {
+  const { entries, continued } = lengths;
+  const budget = MAX_RECORD - recordBaseLength(identifierLength) - 1; // -1: room for an even-length pad
+  const total = entries.reduce((sum, length) => sum + length, 0);
+  if (total <= budget && continued.length === 0) return { inline: entries.length, inlineLength: total, chunks: [], chunkLengths: [] };
+  let used = rrip.CE_LENGTH;
+  let i = 0;
+  while (i < entries.length && used + entries[i]! <= budget) used += entries[i++]!;
+  const fit: SystemUseFit = { inline: i, inlineLength: used - rrip.CE_LENGTH, chunks: [], chunkLengths: [] };
+  let count = 0;
+  let size = 0;
+  for (const length of [...entries.slice(i), ...continued]) {
+    if (size + length + rrip.CE_LENGTH > SECTOR) {
+      fit.chunks.push(count);
+      fit.chunkLengths.push(size + rrip.CE_LENGTH);
+      count = 0;
+      size = 0;
+    }
+    count++;
+    size += length;
+  }
+  fit.chunks.push(count);
+  fit.chunkLengths.push(size);
+  return fit;
+}
