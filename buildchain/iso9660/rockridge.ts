@@ -71,51 +71,77 @@ export function pn(rdev: number): Buffer {
 /** Room for a name's bytes in one NM entry. */
 const NM_ROOM = MAX_ENTRY - 5;
 
+/** `length`, or less so that `bytes[length]` starts a UTF-8 character: pieces never cut one. */
+function characterBoundary(bytes: Buffer, length: number): number {
+  let at = Math.min(length, bytes.length);
+  while (at > 0 && at < bytes.length && (bytes[at]! & 0xc0) === 0x80) at--;
+  return at;
+}
+
+/** Where a name's bytes are cut between NM entries. */
+function nmPieces(bytes: Buffer): number[] {
+  const pieces: number[] = [];
+  for (let start = 0; start < bytes.length; ) {
+    const length = characterBoundary(bytes.subarray(start), NM_ROOM);
+    pieces.push(length);
+    start += length;
+  }
+  return pieces;
+}
+
 /** NM entries carrying `name` (UTF-8), split with the CONTINUE flag when longer than one entry. */
 export function nm(name: string): Buffer[] {
   const bytes = Buffer.from(name, 'utf8');
-  const room = NM_ROOM;
-  const out: Buffer[] = [];
-  for (let start = 0; start < bytes.length; start += room) {
-    const part = bytes.subarray(start, start + room);
-    const more = start + room < bytes.length;
-    out.push(entry('NM', Buffer.concat([Buffer.from([more ? 1 : 0]), part])));
-  }
-  return out;
+  const pieces = nmPieces(bytes);
+  let start = 0;
+  return pieces.map((length, i) => {
+    const part = bytes.subarray(start, start + length);
+    start += length;
+    return entry('NM', Buffer.concat([Buffer.from([i < pieces.length - 1 ? 1 : 0]), part]));
+  });
 }
+
+const SL_CONTINUE = 0x01;
+const SL_ROOT = 0x08;
 
 /**
  * SL entries for a symlink target. When the target needs several entries, each entry ends inside
  * a component (split with the component CONTINUE flag), never between two: libarchive starts
  * every entry without a separator while the kernel and libisofs add one between whole
- * components, and only a split component reads the same in both. For the same reason "." and
- * ".." are written as text, which can be split, rather than as flag-only components.
+ * components, and only a split component reads the same in both. So a whole component is put
+ * in an entry only if a piece of the next one still fits after it. Pieces never cut a UTF-8
+ * character. "." and ".." are written as text, which can be split, rather than as flag-only
+ * components.
  */
 export function sl(target: string): Buffer[] {
   const absolute = target.startsWith('/');
   const parts = target.split('/').filter((part) => part !== '').map((part) => Buffer.from(part, 'utf8'));
   const entries: Buffer[] = [];
-  let components: Buffer[] = absolute ? [Buffer.from([0x08, 0])] : []; // ROOT
+  let components: Buffer[] = absolute ? [Buffer.from([SL_ROOT, 0])] : [];
   let room = MAX_ENTRY - 5 - (absolute ? 2 : 0);
+  const component = (flags: number, bytes: Buffer): void => {
+    components.push(Buffer.concat([Buffer.from([flags, bytes.length]), bytes]));
+    room -= bytes.length + 2;
+  };
   const flush = (more: boolean): void => {
     entries.push(entry('SL', Buffer.concat([Buffer.from([more ? 1 : 0]), ...components])));
     components = [];
     room = MAX_ENTRY - 5;
   };
-  for (let rest of parts) {
-    while (rest.length + 2 > room) {
-      if (room < 3) {
-        flush(true); // no room left even for a piece: the only boundary between whole components
-        continue;
-      }
-      const piece = rest.subarray(0, room - 2);
-      components.push(Buffer.concat([Buffer.from([0x01, piece.length]), piece]));
-      rest = rest.subarray(piece.length);
+  parts.forEach((part, k) => {
+    const last = k === parts.length - 1;
+    let rest = part;
+    // A whole component, when what is left after it still holds a piece of the next one.
+    while (!(rest.length + 2 <= room && (last || room - rest.length - 2 >= 3))) {
+      // As much as fits, keeping a byte for the next entry; possibly nothing (a lone byte or
+      // character left at the end of an entry): an empty piece continued in the next entry.
+      const length = characterBoundary(rest, Math.max(0, Math.min(rest.length - 1, room - 2)));
+      component(SL_CONTINUE, rest.subarray(0, length));
+      rest = rest.subarray(length);
       flush(true);
     }
-    components.push(Buffer.concat([Buffer.from([0, rest.length]), rest]));
-    room -= rest.length + 2;
-  }
+    component(0, rest);
+  });
   flush(false);
   return entries;
 }
@@ -130,7 +156,6 @@ export const PN_LENGTH = 20;
 /** Lengths of the NM entries of `name`, as nm() splits it. */
 export function nmLengths(name: string): number[] {
   const bytes = Buffer.byteLength(name, 'utf8');
-  const out: number[] = [];
-  for (let start = 0; start < bytes; start += NM_ROOM) out.push(5 + Math.min(NM_ROOM, bytes - start));
-  return out;
+  if (bytes <= NM_ROOM) return [5 + bytes];
+  return nmPieces(Buffer.from(name, 'utf8')).map((length) => 5 + length); // rare: names over 250 bytes
 }
