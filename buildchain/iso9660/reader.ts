@@ -266,7 +266,7 @@ export class IsoReader {
     await mkdir(dirname(target), { recursive: true });
     const staging = tempPathFor(target);
     try {
-      await mkdir(staging, { mode: 0o700 });
+      await mkdir(staging); // as a directory made by mkdir -p would be
       await this.extractInto(staging, entries);
       if (existing) await rmdir(target);
       await rename(staging, target);

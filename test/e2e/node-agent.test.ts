@@ -312,7 +312,7 @@ describe('solution-manager.sh', () => {
     expect(nm).toBeGreaterThan(0);
     bytes.write('..', nm + 5, 'latin1');
     writeFileSync(escaping, bytes);
-    await refuse(escaping, new RegExp(`^metalk8s-agent: ${escaping}: invalid name '\\.\\.' in ui\\n$`));
+    await refuse(escaping, new RegExp(`^metalk8s-agent: ${escaping}: invalid name "\\.\\." in /ui\\n$`));
 
     // A valid Solution for a MetalK8s this node does not run.
     const future = await exampleSolutionSource();
