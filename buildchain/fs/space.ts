@@ -39,10 +39,10 @@ export function freeBytesFor(target: string): { free: number; mount: string } {
   return { free: stats.bavail * stats.bsize, mount: mountPointOf(dir) };
 }
 
-/** Refuses, naming `target`, when its file system has less than `bytes` free. */
-export function requireFreeSpace(target: string, bytes: number): void {
+/** Refuses, naming `what` (the target itself unless said), when the target's file system has less than `bytes` free. */
+export function requireFreeSpace(target: string, bytes: number, what = target): void {
   const { free, mount } = freeBytesFor(target);
-  if (free < bytes) throw new BuildError(`${target}: needs ${formatBytes(bytes)}, ${formatBytes(free)} free on ${mount}`);
+  if (free < bytes) throw new BuildError(`${what}: needs ${formatBytes(bytes)}, ${formatBytes(free)} free on ${mount}`);
 }
 
 const FS_FAILURES: Record<string, string> = {
@@ -54,10 +54,16 @@ const FS_FAILURES: Record<string, string> = {
   EFBIG: 'file too large for this file system',
 };
 
-/** A failed write to `path` as a one-line error naming it. */
-export function writeFailure(path: string, error: unknown): BuildError {
+/** Whether `error` is the disk refusing a write (full, quota, read-only, failing): no retry helps. */
+export function isDiskFailure(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code !== undefined && code in FS_FAILURES;
+}
+
+/** A failed write to `path` as a one-line error naming it (`also`: what else to say). */
+export function writeFailure(path: string, error: unknown, also = ''): BuildError {
   if (error instanceof BuildError) return error;
   const code = (error as NodeJS.ErrnoException).code;
   const cause = (code && FS_FAILURES[code]) ?? (error instanceof Error ? error.message : String(error));
-  return new BuildError(`${path}: cannot write (${cause})`);
+  return new BuildError(`${path}: cannot write (${cause})${also}`);
 }

@@ -12,6 +12,7 @@ import { buildTimestamp } from '../config.ts';
 import { BuildError } from '../errors.ts';
 import { isRecord, readYamlFile } from '../yaml-file.ts';
 import { tempPathFor } from '../fs/atomic.ts';
+import { isDiskFailure, writeFailure } from '../fs/space.ts';
 import { accountsOf, addAccounts, validAccountName, type AccountRequest, type AccountsBelow } from './accounts.ts';
 import { installedPackages } from './base-rpmdb.ts';
 import { requireExecutable, runTool } from '../tools.ts';
@@ -255,7 +256,9 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
       await mkdir(dirname(tmp), { recursive: true });
       try {
         const entries = planLayer(await hostSources(source, index, staging, where, options, below), where);
-        const written = await writeLayer(entries, tmp, created);
+        const written = await writeLayer(entries, tmp, created).catch((error: unknown) => {
+          throw isDiskFailure(error) ? writeFailure(`${store.root} (${where})`, error) : error;
+        });
         await store.adopt(tmp, written.digest);
         layers.push({ mediaType: docker ? DOCKER_LAYER_GZIP : OCI_LAYER_GZIP, digest: written.digest, size: written.size });
         diffIds.push(written.diffId);

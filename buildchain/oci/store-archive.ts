@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-stream';
 import { BuildError } from '../errors.ts';
 import { withAtomicFile } from '../fs/atomic.ts';
+import { isDiskFailure, requireFreeSpace, writeFailure } from '../fs/space.ts';
 import { digestHex } from './digest.ts';
 import type { BlobStore } from './store.ts';
 
@@ -28,33 +29,42 @@ export async function writeBlobArchive(
   const mtime = options.mtime ?? new Date(0);
   const header = (name: string, size: number, type: 'file' | 'directory' = 'file') =>
     ({ name, size, type, mode: type === 'directory' ? 0o755 : 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime });
+  const sizes = new Map<string, number>();
+  for (const digest of sorted) {
+    try {
+      sizes.set(digest, (await stat(store.path(digest))).size);
+    } catch {
+      throw new BuildError(`${digest}: not in the store ${store.root}`);
+    }
+  }
+  // Each entry is a 512-byte header and its data padded to 512; two zero blocks end the archive.
+  const padded = (size: number): number => 512 + Math.ceil(size / 512) * 512;
+  requireFreeSpace(file, [...sizes.values(), ...[...files.values()].map((text) => Buffer.byteLength(text))].reduce((sum, size) => sum + padded(size), 2048));
   let bytes = 0;
-  await withAtomicFile(file, async (tmp) => {
-    const archive = pack();
-    const feed = (async () => {
-      for (const dir of DIRECTORIES) archive.entry(header(dir, 0, 'directory'));
-      for (const digest of sorted) {
-        const path = store.path(digest);
-        let size: number;
-        try {
-          size = (await stat(path)).size;
-        } catch {
-          throw new BuildError(`${digest}: not in the store ${store.root}`);
+  try {
+    await withAtomicFile(file, async (tmp) => {
+      const archive = pack();
+      const feed = (async () => {
+        for (const dir of DIRECTORIES) archive.entry(header(dir, 0, 'directory'));
+        for (const digest of sorted) {
+          const size = sizes.get(digest)!;
+          bytes += size;
+          await new Promise<void>((resolve, reject) => {
+            const sink = archive.entry(header(`blobs/sha256/${digestHex(digest)}`, size), (error) => (error ? reject(error) : resolve()));
+            createReadStream(store.path(digest)).on('error', reject).pipe(sink);
+          });
         }
-        bytes += size;
-        await new Promise<void>((resolve, reject) => {
-          const sink = archive.entry(header(`blobs/sha256/${digestHex(digest)}`, size), (error) => (error ? reject(error) : resolve()));
-          createReadStream(path).on('error', reject).pipe(sink);
-        });
-      }
-      for (const [name, text] of files) archive.entry(header(name, Buffer.byteLength(text)), text);
-      archive.finalize();
-    })();
-    await Promise.all([feed.catch((error: unknown) => {
-      archive.destroy(error as Error);
-      throw error;
-    }), pipeline(archive, createWriteStream(tmp, { mode: 0o644 }))]);
-  });
+        for (const [name, text] of files) archive.entry(header(name, Buffer.byteLength(text)), text);
+        archive.finalize();
+      })();
+      await Promise.all([feed.catch((error: unknown) => {
+        archive.destroy(error as Error);
+        throw error;
+      }), pipeline(archive, createWriteStream(tmp, { mode: 0o644 }))]);
+    });
+  } catch (error) {
+    throw isDiskFailure(error) ? writeFailure(file, error) : error;
+  }
   return { blobs: sorted.length, bytes };
 }
 

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BuildError } from '../errors.ts';
 import { linkAtomic, tempPathFor } from '../fs/atomic.ts';
+import { formatBytes, isDiskFailure, requireFreeSpace, writeFailure } from '../fs/space.ts';
 import { createSha256, digestHex, DigestMismatchError, DigestVerifier, sha256Digest } from './digest.ts';
 
 /** A download source that can start at an offset; `start` says where the server actually began. */
@@ -46,7 +47,7 @@ export class BlobStore {
       await rename(tmp, target);
     } catch (error) {
       await rm(tmp, { force: true });
-      throw error;
+      throw isDiskFailure(error) ? writeFailure(`${this.root} (${describe})`, error) : error;
     }
   }
 
@@ -90,6 +91,8 @@ export class BlobStore {
       have = 0;
     }
     if (options.size !== undefined && have > options.size) have = 0;
+    // Known sizes are checked against the room left: a full disk is said before any download.
+    if (options.size !== undefined) requireFreeSpace(partial, options.size - have, `${options.describe}, into ${this.root}`);
     const { body, start } = await source(have);
     const resumed = start === have && have > 0;
     const verifier = new DigestVerifier(digest, options.describe, {
@@ -109,6 +112,11 @@ export class BlobStore {
     } catch (error) {
       // A corrupt blob must not be resumed from: start again from nothing next time.
       if (error instanceof DigestMismatchError) await rm(partial, { force: true });
+      // The bytes that reached the disk stay for the next attempt, which asks only for the rest.
+      if (isDiskFailure(error)) {
+        const kept = (await stat(partial).catch(() => undefined))?.size ?? 0;
+        throw writeFailure(`${this.root} (${options.describe})`, error, kept > 0 ? `; the ${formatBytes(kept)} received are kept, and the next run resumes from them` : '');
+      }
       throw error;
     }
     const target = this.path(digest);
