@@ -4,7 +4,6 @@ import { resolve } from 'node:path';
 import { positionals, type Command } from '../buildchain/command-line.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import { IsoReader } from '../buildchain/iso9660/reader.ts';
-import { validateSolution } from './solution/validate.ts';
 
 async function withIso<T>(path: string, use: (reader: IsoReader) => Promise<T>): Promise<T> {
   const reader = await IsoReader.open(path);
@@ -45,6 +44,7 @@ export const ARCHIVE_COMMANDS: Record<string, Command> = {
     summary: 'solution validate FILE                  check a Solution ISO against the archive guidelines',
     async run(argv) {
       const { args } = positionals(argv, {}, ['FILE']);
+      const { validateSolution } = await import('./solution/validate.ts'); // YAML and semver: loaded only here
       const { name, version, violations } = await validateSolution(resolve(args[0]!));
       if (violations.length === 0) {
         process.stdout.write(`${args[0]}: a valid Solution archive (${name ?? '?'} ${version ?? '?'})\n`);
