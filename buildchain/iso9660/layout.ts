@@ -7,7 +7,7 @@
 // plan put it.
 import { BuildError } from '../errors.ts';
 import { FIRST_DESCRIPTOR, MAX_EXTENT, MAX_RECORD, SECTOR, recordBaseLength, sectorsFor } from './ecma119.ts';
-import { assignIdentifiers, compareIso, compareJoliet } from './names.ts';
+import { IdentifierAssigner, compareIso, compareJoliet } from './names.ts';
 import * as rrip from './rockridge.ts';
 import { Kind, type SourceTree } from './tree.ts';
 
@@ -74,9 +74,12 @@ const MAX_DIRECTORIES = 0xffff;
 /** A directory's children with their identifiers, in ISO 9660 and in Joliet record order. */
 export function directoryNames(tree: SourceTree, dir: number): { isoOrder: Named[]; jolietOrder: Named[] } {
   const { first, count } = tree.children(dir);
-  const children = Array.from({ length: count }, (_, k) => first + k);
-  const ids = assignIdentifiers(children.map((i) => ({ name: tree.names[i]!, directory: tree.kind(i) === Kind.Directory })));
-  const named = children.map((index, k): Named => ({ index, iso: ids[k]!.iso, joliet: ids[k]!.joliet }));
+  const ids = new IdentifierAssigner();
+  const named: Named[] = [];
+  for (let index = first; index < first + count; index++) {
+    const name = tree.names[index]!;
+    named.push({ index, iso: ids.iso(name, tree.kind(index) === Kind.Directory), joliet: ids.joliet(name) });
+  }
   return { isoOrder: [...named].sort((a, b) => compareIso(a.iso, b.iso)), jolietOrder: named.sort((a, b) => compareJoliet(a.joliet, b.joliet)) };
 }
 
@@ -106,7 +109,9 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
     // chunks packed into the sectors that follow the records, in the same order.
     const dotFit = fitSystemUse(dotEntries(LENGTHS, layout, dir), 1);
     const dotDotFit = fitSystemUse(dotDotEntries(LENGTHS, layout, dir), 1);
-    const lengths = [recordLength(1, dotFit), recordLength(1, dotDotFit)];
+    const records = new RecordPacker();
+    records.place(recordLength(1, dotFit));
+    records.place(recordLength(1, dotDotFit));
     let offset = SECTOR;
     const place = (fit: SystemUseFit): CePlace[] | undefined => {
       if (fit.chunks.length === 0) return undefined;
@@ -125,17 +130,19 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
     for (const named of isoOrder) {
       const fit = fitSystemUse(namedEntries(LENGTHS, layout, named), Buffer.byteLength(named.iso, 'latin1'));
       const length = recordLength(Buffer.byteLength(named.iso, 'latin1'), fit);
-      for (let p = 0; p < extentCount(tree, named.index); p++) lengths.push(length);
+      for (let p = 0; p < extentCount(tree, named.index); p++) records.place(length);
       const ce = place(fit);
       if (ce) layout.ce.set(named.index, ce);
     }
-    dir.iso.size = packRecords(lengths).size;
-    const jolietLengths = [34, 34];
+    dir.iso.size = records.size;
+    const jolietRecords = new RecordPacker();
+    jolietRecords.place(34);
+    jolietRecords.place(34);
     for (const named of jolietOrder) {
       const length = recordBaseLength(named.joliet.length * 2);
-      for (let p = 0; p < extentCount(tree, named.index); p++) jolietLengths.push(length);
+      for (let p = 0; p < extentCount(tree, named.index); p++) jolietRecords.place(length);
     }
-    dir.joliet.size = packRecords(jolietLengths).size;
+    dir.joliet.size = jolietRecords.size;
 
     const subdirs = new Map<number, PlannedDir>();
     for (const named of isoOrder) {
@@ -211,18 +218,24 @@ export function extentCount(tree: SourceTree, index: number): number {
 
 /**
  * Where each directory record goes: records are packed in order and never cross a sector
- * boundary (ECMA-119 6.8.1.1). Returns their offsets and the extent's size in whole sectors.
- * One function for planning and for writing, so the two cannot disagree.
+ * boundary (ECMA-119 6.8.1.1). One packer for planning and for writing, so the two cannot
+ * disagree; it keeps no list, so a directory of 20,000 records costs nothing to plan.
  */
-export function packRecords(lengths: readonly number[]): { offsets: number[]; size: number } {
-  const offsets: number[] = [];
-  let offset = 0;
-  for (const length of lengths) {
-    if ((offset % SECTOR) + length > SECTOR) offset += SECTOR - (offset % SECTOR);
-    offsets.push(offset);
-    offset += length;
+export class RecordPacker {
+  private offset = 0;
+
+  /** The offset of the next record, of `length` bytes. */
+  place(length: number): number {
+    if ((this.offset % SECTOR) + length > SECTOR) this.offset += SECTOR - (this.offset % SECTOR);
+    const at = this.offset;
+    this.offset += length;
+    return at;
   }
-  return { offsets, size: Math.max(1, sectorsFor(offset)) * SECTOR };
+
+  /** The extent's size, in whole sectors. */
+  get size(): number {
+    return Math.max(1, sectorsFor(this.offset)) * SECTOR;
+  }
 }
 
 /**
@@ -233,8 +246,8 @@ export function packRecords(lengths: readonly number[]): { offsets: number[]; si
 export interface SystemUseFit {
   inline: number;
   inlineLength: number;
-  chunks: number[];
-  chunkLengths: number[];
+  chunks: readonly number[];
+  chunkLengths: readonly number[];
 }
 
 function recordLength(identifierLength: number, fit: SystemUseFit): number {
@@ -278,16 +291,18 @@ export const BYTES: EntryMaker<Buffer> = {
 
 const dirLinks = (tree: SourceTree, index: number): number => 2 + tree.subdirs(index);
 const DOT_FLAGS = { px: true, tf: true };
+/** The continued entries of every record but the root's ".": one shared empty list. */
+const EMPTY: never[] = [];
 
 /** Rock Ridge entries of a directory's "." record; the root's also say which extension is used (ER, in a continuation chunk). */
 export function dotEntries<T>(make: EntryMaker<T>, layout: Layout, dir: PlannedDir): { entries: T[]; continued: T[] } {
   const own = [make.rr(DOT_FLAGS), make.px(layout.tree.mode(dir.index), dirLinks(layout.tree, dir.index)), make.tf(layout.timeOf(dir.index))];
-  return dir.parent ? { entries: own, continued: [] } : { entries: [make.sp(), ...own], continued: [make.er()] };
+  return dir.parent ? { entries: own, continued: EMPTY } : { entries: [make.sp(), ...own], continued: [make.er()] };
 }
 
 export function dotDotEntries<T>(make: EntryMaker<T>, layout: Layout, dir: PlannedDir): { entries: T[]; continued: T[] } {
   const parent = (dir.parent ?? dir).index;
-  return { entries: [make.rr(DOT_FLAGS), make.px(layout.tree.mode(parent), dirLinks(layout.tree, parent)), make.tf(layout.timeOf(parent))], continued: [] };
+  return { entries: [make.rr(DOT_FLAGS), make.px(layout.tree.mode(parent), dirLinks(layout.tree, parent)), make.tf(layout.timeOf(parent))], continued: EMPTY };
 }
 
 export function namedEntries<T>(make: EntryMaker<T>, layout: Layout, named: Named): { entries: T[]; continued: T[] } {
@@ -305,8 +320,11 @@ export function namedEntries<T>(make: EntryMaker<T>, layout: Layout, named: Name
     ...make.nm(tree.names[i]!),
     ...(target !== undefined ? make.sl(target) : []),
   ];
-  return { entries, continued: [] };
+  return { entries, continued: EMPTY };
 }
+
+/** The chunks of the many records whose entries all fit: one shared empty list. */
+const NONE: readonly number[] = Object.freeze([]);
 
 /**
  * Splits Rock Ridge entries between the record (as many as fit, leaving room for a CE entry)
@@ -316,25 +334,27 @@ export function namedEntries<T>(make: EntryMaker<T>, layout: Layout, named: Name
 export function fitSystemUse(lengths: { entries: number[]; continued: number[] }, identifierLength: number): SystemUseFit {
   const { entries, continued } = lengths;
   const budget = MAX_RECORD - recordBaseLength(identifierLength) - 1; // -1: room for an even-length pad
-  const total = entries.reduce((sum, length) => sum + length, 0);
-  if (total <= budget && continued.length === 0) return { inline: entries.length, inlineLength: total, chunks: [], chunkLengths: [] };
+  let total = 0;
+  for (const length of entries) total += length;
+  if (total <= budget && continued.length === 0) return { inline: entries.length, inlineLength: total, chunks: NONE, chunkLengths: NONE };
   let used = rrip.CE_LENGTH;
   let i = 0;
   while (i < entries.length && used + entries[i]! <= budget) used += entries[i++]!;
-  const fit: SystemUseFit = { inline: i, inlineLength: used - rrip.CE_LENGTH, chunks: [], chunkLengths: [] };
+  const chunks: number[] = [];
+  const chunkLengths: number[] = [];
   let count = 0;
   let size = 0;
   for (const length of [...entries.slice(i), ...continued]) {
     if (size + length + rrip.CE_LENGTH > SECTOR) {
-      fit.chunks.push(count);
-      fit.chunkLengths.push(size + rrip.CE_LENGTH);
+      chunks.push(count);
+      chunkLengths.push(size + rrip.CE_LENGTH);
       count = 0;
       size = 0;
     }
     count++;
     size += length;
   }
-  fit.chunks.push(count);
-  fit.chunkLengths.push(size);
-  return fit;
+  chunks.push(count);
+  chunkLengths.push(size);
+  return { inline: i, inlineLength: used - rrip.CE_LENGTH, chunks, chunkLengths };
 }

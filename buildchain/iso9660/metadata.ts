@@ -9,7 +9,7 @@ import {
   recordDate, volumeDate,
 } from './ecma119.ts';
 import {
-  BYTES, ceBlock, directoryNames, dotDotEntries, dotEntries, fitSystemUse, namedEntries, packRecords,
+  BYTES, RecordPacker, ceBlock, directoryNames, dotDotEntries, dotEntries, fitSystemUse, namedEntries,
   type CePlace, type Layout, type Named, type PlannedDir,
 } from './layout.ts';
 import * as rrip from './rockridge.ts';
@@ -84,22 +84,24 @@ function isoDirectory(layout: Layout, dir: PlannedDir, subdirs: Map<number, Plan
     const bytes = Buffer.concat([...all.slice(0, fit.inline), ...ceTo(0)]);
     return bytes.length % 2 === 0 ? bytes : Buffer.concat([bytes, PAD]);
   };
-  const records = dotRecords(layout, dir, (d) => d.iso, [systemUse(dotEntries(BYTES, layout, dir), 1, dir.dotCe), systemUse(dotDotEntries(BYTES, layout, dir), 1, dir.dotDotCe)]);
+  const records = new RecordsInto(layout, out, dir, dir.iso.size);
+  records.put(dotRecords(layout, dir, (d) => d.iso, [systemUse(dotEntries(BYTES, layout, dir), 1, dir.dotCe), systemUse(dotDotEntries(BYTES, layout, dir), 1, dir.dotDotCe)]));
   for (const named of directoryNames(layout.tree, dir.index).isoOrder) {
     const su = systemUse(namedEntries(BYTES, layout, named), Buffer.byteLength(named.iso, 'latin1'), layout.ce.get(named.index));
-    records.push(...entryRecords(layout, named, Buffer.from(named.iso, 'latin1'), su, subdirs.get(named.index)?.iso));
+    records.put(entryRecords(layout, named, Buffer.from(named.iso, 'latin1'), su, subdirs.get(named.index)?.iso));
   }
-  packInto(layout, out, records, dir, dir.iso.size);
+  records.end();
   return out;
 }
 
 function jolietDirectory(layout: Layout, dir: PlannedDir, subdirs: Map<number, PlannedDir>): Buffer {
   const out = Buffer.alloc(dir.joliet.size);
-  const records = dotRecords(layout, dir, (d) => d.joliet, [undefined, undefined]);
+  const records = new RecordsInto(layout, out, dir, dir.joliet.size);
+  records.put(dotRecords(layout, dir, (d) => d.joliet, [undefined, undefined]));
   for (const named of directoryNames(layout.tree, dir.index).jolietOrder) {
-    records.push(...entryRecords(layout, named, encodeUcs2(named.joliet), undefined, subdirs.get(named.index)?.joliet));
+    records.put(entryRecords(layout, named, encodeUcs2(named.joliet), undefined, subdirs.get(named.index)?.joliet));
   }
-  packInto(layout, out, records, dir, dir.joliet.size);
+  records.end();
   return out;
 }
 
@@ -137,13 +139,26 @@ function entryRecords(
   return records;
 }
 
-/** Packs the records into `out`; the size planned from their lengths must be the size written. */
-function packInto(layout: Layout, out: Buffer, records: Buffer[], dir: PlannedDir, planned: number): void {
-  const packed = packRecords(records.map((record) => record.length));
-  if (packed.size !== planned) {
-    throw new InternalError(`directory /${layout.tree.treePath(dir.index)}: planned ${planned} bytes of records, wrote ${packed.size}`);
+/** Records packed into a directory's extent as they are made; the size planned must be the size written. */
+class RecordsInto {
+  private readonly packer = new RecordPacker();
+  constructor(private readonly layout: Layout, private readonly out: Buffer, private readonly dir: PlannedDir, private readonly planned: number) {}
+
+  put(records: Buffer[]): void {
+    for (const record of records) {
+      const at = this.packer.place(record.length);
+      if (at + record.length > this.planned) this.fail(`more than the ${this.planned} bytes of records planned`);
+      record.copy(this.out, at);
+    }
   }
-  records.forEach((record, i) => record.copy(out, packed.offsets[i]!));
+
+  end(): void {
+    if (this.packer.size !== this.planned) this.fail(`planned ${this.planned} bytes of records, wrote ${this.packer.size}`);
+  }
+
+  private fail(what: string): never {
+    throw new InternalError(`directory /${this.layout.tree.treePath(this.dir.index)}: ${what}`);
+  }
 }
 
 function descriptor(layout: Layout, volumeId: string, joliet: boolean): Buffer {

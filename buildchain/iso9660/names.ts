@@ -56,21 +56,27 @@ function firstFree(candidate: (counter: number) => string, used: Set<string>, ne
 }
 
 /**
- * Gives each entry of one directory its ISO 9660 and Joliet identifiers. Entries are taken in
- * the order given (sorted by real name by the caller), so the same directory always gets the
- * same identifiers. Files get the `;1` version in ISO 9660 only.
+ * Gives the entries of one directory their ISO 9660 and Joliet identifiers, one after the other.
+ * Entries are taken in the order given (sorted by real name by the caller), so the same
+ * directory always gets the same identifiers. Files get the `;1` version in ISO 9660 only.
  */
-export function assignIdentifiers(entries: readonly { name: string; directory: boolean }[]): { iso: string; joliet: string }[] {
-  const usedIso = new Set<string>();
-  const usedJoliet = new Set<string>();
-  const nextIso = new Map<string, number>();
-  const nextJoliet = new Map<string, number>();
-  return entries.map(({ name, directory }) => {
-    const iso = firstFree((counter) => isoCandidate(name, directory, counter), usedIso, nextIso);
-    const joliet = firstFree((counter) => jolietCandidate(name, counter), usedJoliet, nextJoliet);
-    // The same string as the real name when nothing changed: one copy in memory, not two.
-    return { iso: directory ? iso : `${iso};1`, joliet: joliet === name ? name : joliet };
-  });
+export class IdentifierAssigner {
+  private readonly usedIso = new Set<string>();
+  private readonly usedJoliet = new Set<string>();
+  private readonly nextIso = new Map<string, number>();
+  private readonly nextJoliet = new Map<string, number>();
+
+  /** The ISO 9660 identifier of the next entry. */
+  iso(name: string, directory: boolean): string {
+    const iso = firstFree((counter) => isoCandidate(name, directory, counter), this.usedIso, this.nextIso);
+    return directory ? iso : `${iso};1`;
+  }
+
+  /** The Joliet identifier of the next entry: the same string as the real name when nothing changed (one copy in memory, not two). */
+  joliet(name: string): string {
+    const joliet = firstFree((counter) => jolietCandidate(name, counter), this.usedJoliet, this.nextJoliet);
+    return joliet === name ? name : joliet;
+  }
 }
 
 /** ECMA-119 9.3 order: by name then extension; with unique d-character names, code point order. */

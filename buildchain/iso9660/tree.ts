@@ -14,6 +14,17 @@ import { compareCodePoints } from '../fs/walk.ts';
 export const Kind = { File: 0, Directory: 1, Symlink: 2, Special: 3 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
+const S_IFMT = 0o170000;
+
+function kindOfMode(mode: number): Kind {
+  switch (mode & S_IFMT) {
+    case 0o100000: return Kind.File;
+    case 0o040000: return Kind.Directory;
+    case 0o120000: return Kind.Symlink;
+    default: return Kind.Special;
+  }
+}
+
 function kindOf(stats: Stats, path: string): Kind {
   if (stats.isFile()) return Kind.File;
   if (stats.isDirectory()) return Kind.Directory;
@@ -22,16 +33,24 @@ function kindOf(stats: Stats, path: string): Kind {
   throw new BuildError(`${path}: a socket cannot be stored in an ISO`);
 }
 
-/** A typed column that grows by doubling. */
-class Column<T extends Uint8Array | Uint32Array | Float64Array> {
-  constructor(public values: T, private readonly make: (length: number) => T) {}
+/** Entries per chunk of a column: 64 Ki. */
+const CHUNK_BITS = 16;
+const CHUNK_MASK = (1 << CHUNK_BITS) - 1;
+
+/**
+ * A typed column in fixed chunks: it grows without copying, so a large tree never holds two
+ * copies of a column, nor leaves the allocator the freed ones to fragment.
+ */
+class Column<T extends Uint32Array | Float64Array> {
+  private readonly chunks: T[] = [];
+  constructor(private readonly make: (length: number) => T) {}
+  get(index: number): number {
+    return this.chunks[index >>> CHUNK_BITS]![index & CHUNK_MASK]!;
+  }
   set(index: number, value: number): void {
-    if (index >= this.values.length) {
-      const grown = this.make(Math.max(1024, this.values.length * 2));
-      grown.set(this.values);
-      this.values = grown;
-    }
-    this.values[index] = value;
+    const chunk = index >>> CHUNK_BITS;
+    while (this.chunks.length <= chunk) this.chunks.push(this.make(1 << CHUNK_BITS));
+    this.chunks[chunk]![index & CHUNK_MASK] = value;
   }
 }
 
@@ -39,50 +58,51 @@ export class SourceTree {
   /** Real names (UTF-8 checked); the root's is the path the tree was read from. */
   readonly names: string[] = [];
   private readonly columns = {
-    parent: new Column(new Uint32Array(0), (n) => new Uint32Array(n)),
-    kind: new Column(new Uint8Array(0), (n) => new Uint8Array(n)),
-    mode: new Column(new Uint32Array(0), (n) => new Uint32Array(n)),
-    mtime: new Column(new Float64Array(0), (n) => new Float64Array(n)),
-    size: new Column(new Float64Array(0), (n) => new Float64Array(n)),
-    rdev: new Column(new Float64Array(0), (n) => new Float64Array(n)),
-    firstChild: new Column(new Uint32Array(0), (n) => new Uint32Array(n)),
-    childCount: new Column(new Uint32Array(0), (n) => new Uint32Array(n)),
-    subdirs: new Column(new Uint32Array(0), (n) => new Uint32Array(n)),
+    parent: new Column((n) => new Uint32Array(n)),
+    /** st_mode, which also gives the kind. */
+    mode: new Column((n) => new Uint32Array(n)),
+    mtime: new Column((n) => new Float64Array(n)),
+    size: new Column((n) => new Float64Array(n)),
+    firstChild: new Column((n) => new Uint32Array(n)),
+    childCount: new Column((n) => new Uint32Array(n)),
+    subdirs: new Column((n) => new Uint32Array(n)),
   };
   /** Hard-link identity (dev:ino) of regular files linked more than once. */
   readonly linkKeys = new Map<number, string>();
   readonly targets = new Map<number, string>();
+  /** Device numbers of the few device files. */
+  private readonly devices = new Map<number, number>();
 
   get count(): number {
     return this.names.length;
   }
 
   parent(i: number): number {
-    return this.columns.parent.values[i]!;
+    return this.columns.parent.get(i);
   }
   kind(i: number): Kind {
-    return this.columns.kind.values[i] as Kind;
+    return kindOfMode(this.mode(i));
   }
   /** st_mode: type and permission bits. */
   mode(i: number): number {
-    return this.columns.mode.values[i]!;
+    return this.columns.mode.get(i);
   }
   mtime(i: number): number {
-    return this.columns.mtime.values[i]!;
+    return this.columns.mtime.get(i);
   }
   /** Bytes of a regular file; 0 for anything else. */
   size(i: number): number {
-    return this.columns.size.values[i]!;
+    return this.columns.size.get(i);
   }
   rdev(i: number): number {
-    return this.columns.rdev.values[i]!;
+    return this.devices.get(i) ?? 0;
   }
   /** Children's numbers, sorted by real name. */
   children(i: number): { first: number; count: number } {
-    return { first: this.columns.firstChild.values[i]!, count: this.columns.childCount.values[i]! };
+    return { first: this.columns.firstChild.get(i), count: this.columns.childCount.get(i) };
   }
   subdirs(i: number): number {
-    return this.columns.subdirs.values[i]!;
+    return this.columns.subdirs.get(i);
   }
 
   /** Absolute (or as given) path of the entry's source. */
@@ -118,11 +138,10 @@ export class SourceTree {
     this.names.push(name);
     const c = this.columns;
     c.parent.set(i, parent);
-    c.kind.set(i, kind);
     c.mode.set(i, stats.mode);
     c.mtime.set(i, Math.floor(stats.mtimeMs / 1000));
     c.size.set(i, kind === Kind.File ? stats.size : 0);
-    c.rdev.set(i, stats.rdev);
+    if (kind === Kind.Special) this.devices.set(i, stats.rdev);
     c.firstChild.set(i, 0);
     c.childCount.set(i, 0);
     c.subdirs.set(i, 0);
