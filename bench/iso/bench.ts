@@ -1,7 +1,9 @@
 // bench/iso: writing an ISO of a ~2 GiB tree shaped like MetalK8s's (a few large image layers,
 // each hard-linked twice, and thousands of small files): ours against `xorriso -as mkisofs` and
 // genisoimage with upstream's flags, and `cat` of the unique bytes as the floor, in one run.
-// Also our peak RSS on a tree holding one 4 GiB file.
+// Also our peak RSS on a tree holding one 4 GiB file, and the real-tree case: this machine's own
+// /usr/share, /usr/lib and /usr (names, depths and sizes no generator of ours made), ours
+// against xorriso in interleaved rounds, with the peak RSS of both.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, ftruncateSync, linkSync, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -25,7 +27,23 @@ export interface IsoBenchResults {
   peakRssMiB: Record<'ours' | 'xorriso' | 'genisoimage' | 'ours4GiB', number>;
   /** Medians of the ratios paired within each round. */
   ratios: { wallVsXorriso: number; wallVsGenisoimage: number; wallVsCat: number; wallVsCopyAndHash: number; sizeVsXorriso: number; rssVsXorriso: number };
+  realTrees: RealTreeResult[];
 }
+
+/** One of this machine's own trees, written by us and by xorriso. */
+export interface RealTreeResult {
+  tree: string;
+  entries: number;
+  bytes: number;
+  /** Interleaved wall times (absent for the largest tree, measured for memory only). */
+  wall?: Record<'ours' | 'xorriso', Timed>;
+  wallVsXorriso?: number;
+  peakRssMiB: Record<'ours' | 'xorriso', number>;
+  rssVsXorriso: number;
+}
+
+/** Trees timed in rounds (a few seconds each), then /usr, 150,000 names and 6 GB, for memory. */
+const REAL_TREES = [{ tree: '/usr/share', timed: true }, { tree: '/usr/lib', timed: true }, { tree: '/usr', timed: false }];
 
 function makeTree(root: string): { files: string[]; uniqueBytes: number } {
   const unique: string[] = [];
@@ -58,6 +76,11 @@ function makeTree(root: string): { files: string[]; uniqueBytes: number } {
   return { files: unique, uniqueBytes };
 }
 
+/** A command line for sh, each word quoted. */
+function quote(argv: string[]): string {
+  return argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+}
+
 /** Peak RSS of one run of a command, in MiB, from GNU time. */
 function peakRss(command: string[]): number {
   const time = requireExecutable('time', undefined);
@@ -88,7 +111,6 @@ export function benchIso(root: string): IsoBenchResults {
     // gives the image's sha256, as ours does for SHA256SUM, cannot go below on one stream.
     sha256: ['sh', '-c', `xargs -d '\\n' ${requireExecutable('openssl')} dgst -sha256 < ${list} > /dev/null`],
   };
-  const quote = (argv: string[]): string => argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const { timed, rounds } = compareInterleaved(
     // Each run starts with no dirty pages left by the previous one: otherwise writeback throttling
     // of one run's output is charged to the next.
@@ -108,7 +130,9 @@ export function benchIso(root: string): IsoBenchResults {
     genisoimage: peakRss(commands.genisoimage),
     ours4GiB: peakRss4GiB(work, toolkit),
   };
+  const realTrees = REAL_TREES.map(({ tree: real, timed: withTime }) => benchRealTree(work, toolkit, xorriso, real, withTime));
   return {
+    realTrees,
     tree: { files: files.length + LARGE_FILES * 2, uniqueBytes },
     wall,
     isoBytes,
@@ -124,6 +148,32 @@ export function benchIso(root: string): IsoBenchResults {
       rssVsXorriso: round(rss.ours / rss.xorriso),
     },
   };
+}
+
+function benchRealTree(work: string, toolkit: string, xorriso: string, tree: string, withTime: boolean): RealTreeResult {
+  const count = execFileSync('sh', ['-c', `find ${tree} | wc -l; du -sb ${tree} | cut -f1`], { encoding: 'utf8' }).trim().split('\n').map(Number);
+  const out = (name: string): string => join(work, `real-${name}.iso`);
+  const commands = {
+    ours: [toolkit, 'iso', 'create', tree, '-o', out('ours'), '--volid', VOLID],
+    xorriso: [xorriso, '-as', 'mkisofs', ...MKISOFS_FLAGS, '-o', out('xorriso'), tree],
+  };
+  const result: RealTreeResult = {
+    tree, entries: count[0]!, bytes: count[1]!,
+    peakRssMiB: { ours: peakRss(commands.ours), xorriso: peakRss(commands.xorriso) },
+    rssVsXorriso: 0,
+  };
+  result.rssVsXorriso = round(result.peakRssMiB.ours / result.peakRssMiB.xorriso);
+  if (withTime) {
+    const { timed, rounds } = compareInterleaved(
+      Object.entries(commands).map(([name, argv]) => ({ name, command: quote(argv), prepare: `rm -f ${out(name)} && sync` })),
+      { rounds: 5, warmup: 1, workDir: work },
+    );
+    result.wall = timed as Record<'ours' | 'xorriso', Timed>;
+    result.wallVsXorriso = round(median(rounds.map((r) => r.ours! / r.xorriso!)));
+  }
+  rmSync(out('ours'), { force: true });
+  rmSync(out('xorriso'), { force: true });
+  return result;
 }
 
 /** Our peak RSS on a tree with one 4 GiB (sparse) file: memory must not grow with the data. */
@@ -154,5 +204,11 @@ export function isoTable(r: IsoBenchResults): string {
     `Ratios (median of the ${r.wall.ours.runs} rounds' own ratios): wall ours/xorriso ${r.ratios.wallVsXorriso}, ours/genisoimage ${r.ratios.wallVsGenisoimage}, ` +
       `ours/cat ${r.ratios.wallVsCat}, ours/max(cat, sha256) ${r.ratios.wallVsCopyAndHash}; ` +
       `size ours/xorriso ${r.ratios.sizeVsXorriso}; peak RSS ours/xorriso ${r.ratios.rssVsXorriso}, ours with a 4 GiB file: ${r.peakRssMiB.ours4GiB} MiB.`,
+    '',
+    'This machine\'s own trees (wall: medians of 5 interleaved rounds; ratios paired per round):',
+    '',
+    '| tree | names | GB | wall ours (s) | wall xorriso (s) | wall ours/xorriso | peak RSS ours (MiB) | xorriso (MiB) | RSS ours/xorriso |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...r.realTrees.map((t) => `| ${t.tree} | ${t.entries} | ${(t.bytes / 1e9).toFixed(1)} | ${t.wall?.ours.median.toFixed(2) ?? ''} | ${t.wall?.xorriso.median.toFixed(2) ?? ''} | ${t.wallVsXorriso ?? ''} | ${t.peakRssMiB.ours} | ${t.peakRssMiB.xorriso} | ${t.rssVsXorriso} |`),
   ].join('\n');
 }
