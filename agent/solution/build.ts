@@ -27,6 +27,9 @@ export interface SolutionBuildOptions {
   signal: AbortSignal;
 }
 
+/** The one archive layout this toolkit writes and reads. */
+export const ARCHIVE_LAYOUT_VERSION = '1';
+
 export async function buildSolution(source: string, output: string, options: SolutionBuildOptions): Promise<{ name: string; version: string; sha256: string }> {
   const productFile = join(source, 'product.txt');
   if (!existsSync(productFile)) throw new BuildError(`${productFile}: missing (NAME, VERSION, REQUIRE_METALK8S)`);
@@ -37,6 +40,12 @@ export async function buildSolution(source: string, output: string, options: Sol
     return value;
   };
   const [name, version, required] = [field('NAME'), field('VERSION'), field('REQUIRE_METALK8S')];
+  // The layout written below is version 1: a source asking for another one would get an archive
+  // that does not say what it claims.
+  const layout = declared.get('ARCHIVE_LAYOUT_VERSION');
+  if (layout !== undefined && layout !== ARCHIVE_LAYOUT_VERSION) {
+    throw new BuildError(`${productFile}: ARCHIVE_LAYOUT_VERSION=${layout}, but solution build writes layout version ${ARCHIVE_LAYOUT_VERSION}`);
+  }
   const staging = join(dirname(output), `.${basename(output)}.staging-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
@@ -73,7 +82,7 @@ export async function buildSolution(source: string, output: string, options: Sol
     await writeFileAtomic(join(staging, 'registry-config.inc.j2'),
       registryConfigFor(images, { namePrefix: '{{ repository }}', serverRoot: '{{ registry_root }}', constants: 'omit' }));
     await writeFileAtomic(join(staging, 'product.txt'), formatProduct([
-      ['NAME', name], ['VERSION', version], ['REQUIRE_METALK8S', required], ['ARCHIVE_LAYOUT_VERSION', '1'],
+      ['NAME', name], ['VERSION', version], ['REQUIRE_METALK8S', required], ['ARCHIVE_LAYOUT_VERSION', ARCHIVE_LAYOUT_VERSION],
       ['GIT', options.gitRef ?? declared.get('GIT') ?? ''],
       ['BUILD_TIMESTAMP', buildTimestamp(options.sourceDateEpoch)],
     ]));

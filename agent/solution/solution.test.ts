@@ -37,6 +37,21 @@ describe('Solution ISOs', () => {
     expect([validated.code, validated.stdout]).toEqual([0, `${iso}: a valid Solution archive (Example 1.0.0)\n`]);
   });
 
+  it('builds and validates a Solution without a UI; refuses a source asking for another archive layout', { timeout: 60_000 }, async () => {
+    const source = await exampleSolutionSource();
+    rmSync(join(source, 'ui'), { recursive: true });
+    const iso = join(tempDir(), 'no-ui.iso');
+    const built = await runCli(['solution', 'build', source, '-o', iso], { entry: 'toolkit.ts' });
+    expect([built.code, built.stderr]).toEqual([0, '']);
+    const { violations } = await validateSolution(iso);
+    expect(violations).toEqual([]);
+
+    writeFileSync(join(source, 'product.txt'), `${readFileSync(join(source, 'product.txt'), 'utf8')}ARCHIVE_LAYOUT_VERSION=2\n`);
+    const refused = await runCli(['solution', 'build', source, '-o', join(tempDir(), 'v2.iso')], { entry: 'toolkit.ts' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/product\.txt: ARCHIVE_LAYOUT_VERSION=2, but solution build writes layout version 1\n$/);
+  });
+
   it('names the path and the rule of each violation, and refuses to build such a Solution', { timeout: 60_000 }, async () => {
     const source = await exampleSolutionSource();
     writeFileSync(join(source, 'product.txt'), 'NAME=Example\nVERSION=1.0\nREQUIRE_METALK8S=">=banana"\n');

@@ -66,9 +66,14 @@ export async function validateSolution(iso: string): Promise<{ name?: string; ve
       if (name && version && info.volumeId !== `${name} ${version}`) violate('/', `volume id "${info.volumeId}" is not "${name} ${version}" (NAME VERSION)`);
     }
 
-    for (const path of [...OPERATOR_FILES, UI_FILE]) {
+    for (const path of OPERATOR_FILES) {
       const content = await text(path);
       if (content !== undefined) yamlErrors(path, content, violate);
+    }
+    // A UI is optional ("If providing a UI"): a Solution that has ui/ must have its deployment.
+    if (entries.has('ui')) {
+      const content = await text(UI_FILE);
+      if (content !== undefined) yamlErrors(UI_FILE, content, violate);
     }
     const crds = info.entries.filter((entry) => entry.path.startsWith('operator/deploy/crds/') && entry.type === 'file');
     if (crds.length === 0) violate('operator/deploy/crds/', 'no CRD manifest (*.yaml)');
