@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDotenv, type EnvEntry } from './dotenv.ts';
 import { BuildError } from './errors.ts';
+import * as builtins from './builtins.ts';
 
 /** Every setting, its default and what it is for (the README's configuration table). */
 export const SETTINGS = {
@@ -132,7 +133,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     imagesFile: resolve(root, get('IMAGES_FILE')),
     packagesFile: resolve(root, get('PACKAGES_FILE')),
     gpgKey: get('GPG_KEY') || undefined,
-    buildHost: get('BUILD_HOST') || process.getBuiltinModule('node:os').hostname(),
+    buildHost: get('BUILD_HOST') || builtins.os().hostname(),
     sourcesMirror: get('SOURCES_MIRROR').replace(/\/+$/, '') || undefined,
     pullJobs: parsePositive(get('PULL_JOBS'), origin('PULL_JOBS'), 'PULL_JOBS'),
     registryMirrors: parsePairs(get('REGISTRY_MIRRORS'), origin('REGISTRY_MIRRORS'), 'REGISTRY_MIRRORS'),
@@ -178,7 +179,7 @@ export function readVersionFile(file: string): Version {
 
 function describeGit(git: string, cwd: string): string | undefined {
   try {
-    return process.getBuiltinModule('node:child_process').execFileSync(git, ['describe', '--always', '--long', '--tags', '--dirty'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+    return builtins.childProcess().execFileSync(git, ['describe', '--always', '--long', '--tags', '--dirty'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
   } catch {
     return undefined;
   }

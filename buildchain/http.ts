@@ -10,6 +10,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { setMaxListeners } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { BuildError } from './errors.ts';
+import * as builtins from './builtins.ts';
 
 /** Answers worth another attempt: the server or something on the way is busy or broken. */
 export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
@@ -23,7 +24,7 @@ function pools(): { http: HttpAgent; https: HttpsAgent } {
   let ca: string[] | undefined;
   if (extra) {
     try {
-      ca = [...process.getBuiltinModule('node:tls').rootCertificates, readFileSync(extra, 'utf8')];
+      ca = [...builtins.tls().rootCertificates, readFileSync(extra, 'utf8')];
     } catch (error) {
       throw new BuildError(`${extra}: cannot read the extra CA certificates (${(error as Error).message})`);
     }

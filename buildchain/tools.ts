@@ -2,6 +2,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { BuildError } from './errors.ts';
+import * as builtins from './builtins.ts';
 
 /** The Debian package that ships each tool this project drives or tests against. */
 export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
@@ -85,7 +86,7 @@ export function requireExecutable(command: string, setting?: string, tool = comm
  */
 export function runTool(file: string, args: readonly string[], options: { signal: AbortSignal; what: string; env?: NodeJS.ProcessEnv }): Promise<string> {
   return new Promise((resolve, reject) => {
-    process.getBuiltinModule('node:child_process').execFile(file, args, { signal: options.signal, maxBuffer: 64 << 20, ...(options.env ? { env: options.env } : {}) }, (error, stdout, stderr) => {
+    builtins.childProcess().execFile(file, args, { signal: options.signal, maxBuffer: 64 << 20, ...(options.env ? { env: options.env } : {}) }, (error, stdout, stderr) => {
       if (!error) return resolve(String(stdout));
       const said = String(stderr).trim().split('\n').slice(-15).join('\n');
       reject(new BuildError(`${options.what}: ${file} failed${said ? `:\n${said}` : ` (${error.message})`}`));

@@ -1,6 +1,7 @@
 // Runs a task's actions: functions in-process, commands as child processes without a shell
 // (unless a ShellAction asks for one), with their output captured per task.
 import type { Action, ActionContext, CommandOptions } from './task.ts';
+import * as builtins from '../builtins.ts';
 
 /** Output kept per task; beyond this only the tail is kept (a runaway command cannot fill memory). */
 const OUTPUT_LIMIT = 4 << 20;
@@ -48,7 +49,7 @@ function runCommand(command: CommandOptions, context: ActionContext, output: Tas
   const shown = describeAction(command.argv);
   return new Promise((resolvePromise, reject) => {
     // Loaded here, not at start: a no-op build never spawns anything.
-    const { spawn } = process.getBuiltinModule('node:child_process');
+    const { spawn } = builtins.childProcess();
     const child = spawn(program, args, {
       cwd: command.cwd ?? context.root,
       env: command.env ? { ...process.env, ...command.env } : process.env,

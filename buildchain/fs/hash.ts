@@ -2,8 +2,9 @@
 // node:crypto is loaded on first use: it costs ~10 ms at every start of a no-op build otherwise.
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import * as builtins from '../builtins.ts';
 
-const createHash = (algorithm: string) => process.getBuiltinModule('node:crypto').createHash(algorithm);
+const createHash = (algorithm: string) => builtins.crypto().createHash(algorithm);
 
 /** Below this size one read is cheaper than a stream. */
 const SMALL_FILE = 1 << 20;

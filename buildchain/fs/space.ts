@@ -1,7 +1,9 @@
 // Room on the disk before a large write: a writer that knows its output's size refuses at once,
 // naming what it needs and where, instead of failing at 90% and leaving the disk full.
-import { statfsSync, statSync } from 'node:fs';
+import * as fs from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import * as builtins from '../builtins.ts';
 import { BuildError } from '../errors.ts';
 
 /** A size for people: MiB below one GiB, GiB above, two decimals. */
@@ -32,10 +34,20 @@ export function mountPointOf(dir: string): string {
   return mount;
 }
 
+/**
+ * Blocks available to unprivileged writers and their size. statfs came with Node.js 18.15; on
+ * the runtime of CentOS 7 nodes (Node.js 16) coreutils' `stat -f` answers the same.
+ */
+function statfs(dir: string): { bavail: number; bsize: number } {
+  if ('statfsSync' in fs) return fs.statfsSync(dir);
+  const [bavail, bsize] = builtins.childProcess().execFileSync('stat', ['-f', '--format=%a %S', dir], { encoding: 'utf8' }).trim().split(' ').map(Number);
+  return { bavail: bavail!, bsize: bsize! };
+}
+
 /** Bytes an unprivileged writer may still put on the file system that would hold `target`. */
 export function freeBytesFor(target: string): { free: number; mount: string } {
   const dir = existingAncestor(dirname(resolve(target)));
-  const stats = statfsSync(dir);
+  const stats = statfs(dir);
   return { free: stats.bavail * stats.bsize, mount: mountPointOf(dir) };
 }
 

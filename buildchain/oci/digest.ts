@@ -1,6 +1,7 @@
 // Content digests: validation of declared values and verification of streamed bytes.
 import { Transform, type TransformCallback } from 'node:stream';
 import { BuildError } from '../errors.ts';
+import * as builtins from '../builtins.ts';
 
 const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
@@ -20,7 +21,7 @@ export function digestHex(digest: string): string {
 }
 
 export function sha256Digest(data: Uint8Array | string): string {
-  return `sha256:${process.getBuiltinModule('node:crypto').createHash('sha256').update(data).digest('hex')}`;
+  return `sha256:${builtins.crypto().createHash('sha256').update(data).digest('hex')}`;
 }
 
 export class DigestMismatchError extends BuildError {
@@ -69,5 +70,5 @@ export class DigestVerifier extends Transform {
 }
 
 export function createSha256() {
-  return process.getBuiltinModule('node:crypto').createHash('sha256');
+  return builtins.crypto().createHash('sha256');
 }
