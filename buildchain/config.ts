@@ -33,6 +33,8 @@ export const SETTINGS = {
   BUILD_HOST: ['', 'host name written to product.txt (default: this machine\'s), fixed for reproducible builds'],
   GPG_KEY: ['', 'key id, fingerprint or address of the secret key (in GNUPGHOME) that signs built packages and repository metadata'],
   PACKAGES_FILE: ['packages-rpm/packages.yaml', 'package declarations: source repositories, packages to fetch, packages built from spec'],
+  RUNTIME_FILE: ['runtime/node.yaml', 'the JavaScript runtime the ISO ships for the node-side agent: npm package, version, sha256'],
+  NPM_REGISTRY: ['https://registry.npmjs.org', 'npm registry (or mirror) serving the runtime package\'s tarball'],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -65,6 +67,8 @@ export interface BuildConfig {
   sourceDateEpoch: number | undefined;
   imagesFile: string;
   packagesFile: string;
+  runtimeFile: string;
+  npmRegistry: string;
   sourcesMirror: string | undefined;
   buildHost: string;
   /** The signing key, when one is configured. */
@@ -132,6 +136,8 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     sourceDateEpoch: parseEpoch(get('SOURCE_DATE_EPOCH'), origin('SOURCE_DATE_EPOCH')),
     imagesFile: resolve(root, get('IMAGES_FILE')),
     packagesFile: resolve(root, get('PACKAGES_FILE')),
+    runtimeFile: resolve(root, get('RUNTIME_FILE')),
+    npmRegistry: get('NPM_REGISTRY').replace(/\/+$/, ''),
     gpgKey: get('GPG_KEY') || undefined,
     buildHost: get('BUILD_HOST') || builtins.os().hostname(),
     sourcesMirror: get('SOURCES_MIRROR').replace(/\/+$/, '') || undefined,

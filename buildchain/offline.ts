@@ -15,6 +15,7 @@ import { writeBlobArchive, importBlobs } from './oci/store-archive.ts';
 import { imageLocksDir, layerPackagesOf, parseImageLock, type LayerPackages } from './rpm/layer-packages.ts';
 import { parseLock } from './rpm/lock.ts';
 import { PackageWorkspace } from './rpm/workspace.ts';
+import { loadRuntimeDeclaration, runtimeDigest } from './runtime.ts';
 
 /**
  * The archive's files besides blobs, as BUILD_ROOT holds them: the package lock, the image package
@@ -70,6 +71,9 @@ async function inputDigests(config: BuildConfig, workspace: PackageWorkspace): P
     if (!imageLock) throw new BuildError(`${packages.lockFile}: no package lock of image ${image} resolved from ${packages.options.definition}; run ./build.ts images first`);
     digests.push(...imageLock.layers.flatMap((layer) => layer.packages.map((pkg) => pkg.digest)));
   }
+  const runtime = loadRuntimeDeclaration(config.runtimeFile);
+  if (!(await store.has(runtimeDigest(runtime)))) throw new BuildError(`${runtime.name} ${runtime.version} (${runtime.file}) is not in the store ${store.root}; run ./build.ts populate_iso first`);
+  digests.push(runtimeDigest(runtime));
   // Dockerfile images travel as built: the farm lays them out without DOCKER_BIN.
   for (const image of dockerfileImages(config)) {
     const record = builtRecordFile(config.buildRoot, image.name);

@@ -39,6 +39,36 @@ export interface SbomInput {
   created: string;
   images: readonly SbomImage[];
   rpms: readonly SbomRpm[];
+  /** The JavaScript runtime shipped for the agent (runtime/node), as an npm package. */
+  runtime?: SbomRuntime;
+}
+
+export interface SbomRuntime {
+  name: string;
+  version: string;
+  /** Of runtime/node, as the ISO holds it (what verify checks). */
+  sha256: string;
+  /** Of the npm tarball it was unpacked from, as pinned. */
+  tarballSha256: string;
+  license: string;
+  /** Where the tarball was fetched from. */
+  url: string;
+}
+
+function runtimePackage(runtime: SbomRuntime) {
+  return {
+    SPDXID: id('NPM', `${runtime.name}-${runtime.version}`),
+    name: runtime.name,
+    versionInfo: runtime.version,
+    packageFileName: 'runtime/node',
+    downloadLocation: runtime.url,
+    primaryPackagePurpose: 'APPLICATION',
+    filesAnalyzed: false,
+    checksums: [{ algorithm: 'SHA256', checksumValue: runtime.sha256 }],
+    licenseConcluded: NOASSERTION, licenseDeclared: runtime.license, copyrightText: NOASSERTION, supplier: NOASSERTION,
+    externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: `pkg:npm/${runtime.name}@${runtime.version}` }],
+    comment: `the JavaScript runtime of the node-side agent, unpacked with runtime/LICENSE from the npm tarball of sha256 ${runtime.tarballSha256}`,
+  };
 }
 
 const NOASSERTION = 'NOASSERTION';
@@ -92,6 +122,7 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
   const packages = [
     ...[...input.images].sort((a, b) => (a.path < b.path ? -1 : 1)).map(imagePackage),
     ...[...input.rpms].sort((a, b) => (a.path < b.path ? -1 : 1)).map(rpmPackage),
+    ...(input.runtime ? [runtimePackage(input.runtime)] : []),
   ];
   const name = `${input.product} ${input.version}`;
   return {

@@ -5,14 +5,15 @@ import { build } from 'esbuild';
 import { BuildError } from './errors.ts';
 import { writeFileAtomic } from './fs/atomic.ts';
 
-export async function bundleStandalone(entry: string, output: string, options: { root: string }): Promise<{ bytes: number }> {
+/** `target`: the Node.js the file runs on (`node16`): esbuild lowers newer syntax for it. */
+export async function bundleStandalone(entry: string, output: string, options: { root: string; target: string }): Promise<{ bytes: number }> {
   const result = await build({
     entryPoints: [entry],
     absWorkingDir: options.root,
     bundle: true,
     platform: 'node',
     format: 'cjs',
-    target: 'node20',
+    target: options.target,
     write: false,
     logLevel: 'silent',
     legalComments: 'none',

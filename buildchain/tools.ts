@@ -38,6 +38,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   zstd: 'zstd',
   bzip2: 'bzip2',
   git: 'git',
+  objdump: 'binutils',
   vagrant: 'vagrant',
   'ssh-keygen': 'openssh-client',
   ruby: 'ruby',

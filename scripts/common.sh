@@ -94,20 +94,20 @@ require_archive() {
     grep -qx "VERSION=$version" "$product" || die "$product does not say VERSION=$version"
 }
 
-# run_agent ARGS...: the node-side agent beside the scripts (metalk8s-agent.cjs), run with
-# Node.js 20.16 or later (NODE names another binary), or what is missing said.
+# run_agent ARGS...: the node-side agent beside the scripts (metalk8s-agent.cjs), run with the
+# JavaScript runtime the ISO ships beside it (runtime/node: Node.js 16, built for glibc 2.17, so
+# it runs on every CentOS/RHEL 7 node); NODE names another one (16 or later).
 run_agent() {
-    local agent node=${NODE:-node}
+    local agent node=${NODE:-$BASE_DIR/runtime/node}
     agent="$BASE_DIR/metalk8s-agent.cjs"
-    if ! command -v "$node" >/dev/null 2>&1; then
-        die "Node.js 20.16 or later is needed to run $agent ('$node' not found): install the nodejs package, or set NODE"
-    fi
-    # 20.16: process.getBuiltinModule, which the agent uses.
-    if ! "$node" -e 'const [major, minor] = process.versions.node.split(".").map(Number); process.exit(major > 20 || (major === 20 && minor >= 16) ? 0 : 1)'; then
-        die "Node.js 20.16 or later is needed, $node is $("$node" --version)"
-    fi
     if [ ! -f "$agent" ]; then
         die "$agent is missing: this script runs from the root of a MetalK8s ISO"
+    fi
+    if ! command -v "$node" >/dev/null 2>&1; then
+        die "$node is missing: this script runs from the root of a MetalK8s ISO, which ships it (or set NODE to a Node.js 16 or later)"
+    fi
+    if ! "$node" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 16 ? 0 : 1)' >/dev/null 2>&1; then
+        die "$node cannot run $agent: Node.js 16 or later is needed ($("$node" --version 2>&1 | head -1))"
     fi
     exec "$node" "$agent" "$@"
 }

@@ -16,6 +16,8 @@ import { writeIso } from '../buildchain/iso9660/writer.ts';
 import { gpgSigner, signDetached } from '../buildchain/openpgp.ts';
 import { projectRoot } from '../buildchain/paths.ts';
 import { provenanceStatement } from '../buildchain/provenance.ts';
+import { fetchRuntime, loadRuntimeDeclaration, runtimeTarget, unpackRuntime } from '../buildchain/runtime.ts';
+import { BlobStore } from '../buildchain/oci/store.ts';
 import { bundleStandalone } from '../buildchain/standalone-bundle.ts';
 import { fileTreeTasks } from './file-tree.ts';
 import { sbomFile } from './sbom.ts';
@@ -63,11 +65,36 @@ function agentTask(config: BuildConfig): TaskSpec {
   return {
     name: '_iso_add_tree:metalk8s-agent.cjs',
     task_dep: ['_iso_mkdir_root'],
-    file_dep: [...sources, join(code, 'package-lock.json')],
+    file_dep: [...sources, join(code, 'package-lock.json'), config.runtimeFile],
     targets: [target],
     actions: [async (ctx) => {
-      const { bytes } = await bundleStandalone(join(code, 'agent/main.ts'), target, { root: code });
+      // For the runtime the ISO ships beside it: no language feature or API newer than it.
+      const runtimeTargeted = runtimeTarget(loadRuntimeDeclaration(config.runtimeFile));
+      const { bytes } = await bundleStandalone(join(code, 'agent/main.ts'), target, { root: code, target: runtimeTargeted });
       ctx.log(`${bytes} bytes`);
+    }],
+    clean: true,
+  };
+}
+
+/**
+ * runtime/node and runtime/LICENSE at the ISO root: the JavaScript runtime the scripts run the
+ * agent with on CentOS/RHEL 7 nodes (RUNTIME_FILE), fetched into the store through NPM_REGISTRY
+ * unless it is there, and unpacked from it.
+ */
+function runtimeTask(config: BuildConfig): TaskSpec {
+  const dir = join(config.isoRoot, 'runtime');
+  return {
+    name: '_iso_add_tree:runtime',
+    task_dep: ['_iso_mkdir_root'],
+    file_dep: [config.runtimeFile],
+    targets: [join(dir, 'node'), join(dir, 'LICENSE')],
+    actions: [async (ctx) => {
+      const runtime = loadRuntimeDeclaration(config.runtimeFile);
+      const store = new BlobStore(join(config.buildRoot, 'cache'));
+      const fetched = await fetchRuntime(store, runtime, config.npmRegistry, ctx.signal);
+      await unpackRuntime(store, runtime, dir);
+      ctx.log(`${runtime.name} ${runtime.version}${fetched > 0 ? `, ${fetched} bytes fetched` : ', from the store'}`);
     }],
     clean: true,
   };
@@ -127,11 +154,12 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
     { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', '_iso_add_tree', 'salt_tree', 'images', 'packaging', '_iso_sbom'] },
     {
       basename: '_iso_add_tree',
-      doc: 'Deploy the files of the ISO root: product.txt, the scripts (scripts/) and the agent they run, the examples (examples/).',
+      doc: 'Deploy the files of the ISO root: product.txt, the scripts (scripts/), the agent they run and its runtime, the examples (examples/).',
       after: [], // listed lazily, as salt_tree
       create: () => [
         productTask(config),
         agentTask(config),
+        runtimeTask(config),
         ...fileTreeTasks(config, { basename: '_iso_add_tree', source: join(config.root, 'scripts'), destination: config.isoRoot, task_dep: ['_iso_mkdir_root'] }),
         ...fileTreeTasks(config, {
           basename: '_iso_add_tree', source: join(config.root, 'examples'), destination: join(config.isoRoot, 'examples'), namePrefix: 'examples', task_dep: ['_iso_mkdir_root'],

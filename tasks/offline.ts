@@ -1,6 +1,6 @@
-// offline_export: the inputs this build fetched (images, packages, keys, spec sources, the
-// package lock), in one archive to carry to a machine with no network; `./toolkit.ts
-// offline-import FILE` puts them into that machine's store.
+// offline_export: the inputs this build fetched (images, packages, keys, spec sources, the agent's
+// runtime, the package lock), in one archive to carry to a machine with no network;
+// `./toolkit.ts offline-import FILE` puts them into that machine's store.
 import type { BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { exportInputs, offlineArchive } from '../buildchain/offline.ts';
@@ -10,7 +10,7 @@ export function offlineTasks(config: BuildConfig): TaskDefinition[] {
   return [{
     name: 'offline_export',
     doc: 'Write BUILD_ROOT/offline-inputs.tar: every fetched input, for ./toolkit.ts offline-import on a machine with no network.',
-    task_dep: ['images', 'packaging'],
+    task_dep: ['images', 'packaging', '_iso_add_tree'], // _iso_add_tree fetches the agent's runtime
     targets: [file],
     uptodate: [false], // the store may hold newer inputs: write it whenever asked
     actions: [async (ctx) => {

@@ -1,10 +1,13 @@
-// _iso_sbom: sbom.spdx.json at the ISO root, listing every image and package of the ISO with its
+// _iso_sbom: sbom.spdx.json at the ISO root, listing every image and package of the ISO (and the
+// agent's runtime) with its
 // digest and origin (SPDX 2.3). Created once the images and packages are in place: its inputs
 // are their manifests, archives, lock and lists of built packages.
 import { join } from 'node:path';
 import { buildTimestamp, type BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
+import { sha256File } from '../buildchain/fs/hash.ts';
+import { loadRuntimeDeclaration, runtimeUrl } from '../buildchain/runtime.ts';
 import { spdxDocument } from '../buildchain/sbom.ts';
 import { isoImageFiles, isoImages } from './images.ts';
 import { isoPackageFiles, isoPackages } from './packaging.ts';
@@ -22,14 +25,19 @@ export function sbomTasks(config: BuildConfig): TaskDefinition[] {
     create: () => [{
       name: '_iso_sbom:sbom.spdx.json',
       task_dep: ['_iso_mkdir_root'],
-      file_dep: [...isoImageFiles(config), ...isoPackageFiles(config)],
+      file_dep: [...isoImageFiles(config), ...isoPackageFiles(config), config.runtimeFile, join(config.isoRoot, 'runtime', 'node')],
       targets: [target],
       uptodate: [config.projectName, config.version.full, config.sourceDateEpoch ?? null],
       actions: [async (ctx) => {
         // SOURCE_DATE_EPOCH when set; else the time of this writing, kept while the inputs hold.
+        const runtime = loadRuntimeDeclaration(config.runtimeFile);
         const document = spdxDocument({
           product: config.projectName, version: config.version.full, created: buildTimestamp(config.sourceDateEpoch),
           images: await isoImages(config), rpms: await isoPackages(config, ctx.signal),
+          runtime: {
+            ...runtime, tarballSha256: runtime.sha256, url: runtimeUrl(config.npmRegistry, runtime),
+            sha256: await sha256File(join(config.isoRoot, 'runtime', 'node')),
+          },
         });
         await writeFileAtomic(target, `${JSON.stringify(document, null, 2)}\n`);
         ctx.log(`${(document.packages as unknown[]).length} packages`);

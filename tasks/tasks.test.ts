@@ -106,7 +106,7 @@ describe('iso tree ownership', () => {
     const env = { SOURCE_DATE_EPOCH: '1600000000', BUILD_HOST: 'builder' };
     const first = await runEngine(root, metalk8sTasks(root, env), ['_iso_add_tree']);
     expect(first.executed.filter((name) => name.startsWith('_iso_add_tree:')).sort())
-      .toEqual(['_iso_add_tree:backup.sh', '_iso_add_tree:bootstrap.sh', '_iso_add_tree:examples/new-node.yaml', '_iso_add_tree:metalk8s-agent.cjs', '_iso_add_tree:product.txt']);
+      .toEqual(['_iso_add_tree:backup.sh', '_iso_add_tree:bootstrap.sh', '_iso_add_tree:examples/new-node.yaml', '_iso_add_tree:metalk8s-agent.cjs', '_iso_add_tree:product.txt', '_iso_add_tree:runtime']);
     const iso = join(root, '_build/root');
     expect(readFileSync(join(iso, 'product.txt'), 'utf8')).toBe([
       'NAME=MetalK8s', 'VERSION=2.4.1-dev', 'SHORT_VERSION=2.4', 'GIT=', 'DEVELOPMENT_RELEASE=1',
@@ -115,8 +115,8 @@ describe('iso tree ownership', () => {
     expect(readFileSync(join(iso, 'bootstrap.sh'), 'utf8')).toBe('#!/bin/bash\nVERSION=2.4.1-dev\n');
     expect(statSync(join(iso, 'backup.sh')).mode & 0o777).toBe(0o755);
     expect(readFileSync(join(iso, 'examples/new-node.yaml'), 'utf8')).toBe('kind: Node\n');
-    // The agent runs from the tree with Node alone: no node_modules beside it.
-    expect(execFileSync(join(iso, 'metalk8s-agent.cjs'), ['--help'], { encoding: 'utf8', cwd: iso })).toContain('solution-manager [-a ISO]...');
+    // The agent runs from the tree with the runtime beside it alone: no node_modules.
+    expect(execFileSync(join(iso, 'runtime/node'), [join(iso, 'metalk8s-agent.cjs'), '--help'], { encoding: 'utf8', cwd: iso })).toContain('solution-manager [-a ISO]...');
     expect((await runEngine(root, metalk8sTasks(root, env), ['_iso_add_tree'])).executed).toEqual([]);
     // Without SOURCE_DATE_EPOCH the build time is written once, then kept while nothing changes.
     const unpinned = { BUILD_HOST: 'builder' };
@@ -131,14 +131,15 @@ describe('iso tree ownership', () => {
       execFileSync(requireTool('isoinfo'), ['-R', '-f', '-i', join(root, '_build/metalk8s.iso')], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
     // The images family writes the registry configuration of the (here empty) image set.
     const registry = ['/salt/metalk8s', '/salt/metalk8s/repo', '/salt/metalk8s/repo/files', '/salt/metalk8s/repo/files/metalk8s-registry-common.inc', '/salt/metalk8s/repo/files/metalk8s-registry.inc'];
-    expect(isoNames()).toEqual(['/metalk8s-agent.cjs', '/product.txt', '/salt', '/salt/keep.sls', ...registry, '/salt/old', '/salt/old/gone.sls', '/sbom.spdx.json']);
+    const runtime = ['/runtime', '/runtime/LICENSE', '/runtime/node'];
+    expect(isoNames()).toEqual(['/metalk8s-agent.cjs', '/product.txt', ...runtime, '/salt', '/salt/keep.sls', ...registry, '/salt/old', '/salt/old/gone.sls', '/sbom.spdx.json']);
 
     rmSync(join(root, 'salt-tree/old'), { recursive: true });
     writeFileSync(join(root, '_build/root/stray.txt'), 'left by hand\n');
     const report = await runEngine(root, metalk8sTasks(root), ['iso']);
     const prune = report.finished.find((r) => r.name === '_iso_build:prune')!;
     expect(prune.out).toBe('removed salt/old/gone.sls\nremoved stray.txt\n');
-    expect(isoNames()).toEqual(['/metalk8s-agent.cjs', '/product.txt', '/salt', '/salt/keep.sls', ...registry, '/sbom.spdx.json']);
+    expect(isoNames()).toEqual(['/metalk8s-agent.cjs', '/product.txt', ...runtime, '/salt', '/salt/keep.sls', ...registry, '/sbom.spdx.json']);
     expect(() => statSync(join(root, '_build/root/salt/old'))).toThrow(); // emptied directory removed too
     // The pruning run could not be proven a no-op; the next is a plain no-op, the one after proven.
     expect((await runEngine(root, metalk8sTasks(root), ['iso'])).executed).toEqual([]);

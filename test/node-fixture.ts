@@ -1,12 +1,16 @@
 // A MetalK8s node for the agent's tests: the ISO root's scripts with the agent bundled beside
-// them (as the build puts them), an empty host root for --root, and the system commands the
+// them and the runtime the ISO ships (runtime/node, Node.js 16: not the test runner's Node.js),
+// as the build puts them, an empty host root for --root, and the system commands the
 // agent and the scripts run replaced through their variables (SALT_CALL, CRICTL, MOUNT, UMOUNT,
 // YUM, RPM, SYSTEMCTL), as upstream replaces SALT_CALL. The mount is an extraction with the
 // agent's own ISO reader; every command run is recorded.
 import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runtimeTarget } from '../buildchain/runtime.ts';
 import { bundleStandalone } from '../buildchain/standalone-bundle.ts';
 import { PROJECT_ROOT, runCli, tempDir, type CliResult } from './helpers.ts';
+import { unpackShippedRuntime } from './node-runtime.ts';
+import { declaredRuntime } from './runtime-cache.ts';
 
 export interface FakeNode {
   /** The host root given with --root. */
@@ -34,8 +38,9 @@ export async function fakeNode(options: { version?: string; isoVersion?: string 
     const text = readFileSync(join(PROJECT_ROOT, 'scripts', file), 'utf8');
     writeFileSync(join(scripts, file.replace(/\.in$/, '')), text.replaceAll('@@VERSION', options.isoVersion ?? '2.4.1'), { mode: statSync(join(PROJECT_ROOT, 'scripts', file)).mode });
   }
-  // Bundled as the _iso_add_tree task bundles it.
-  await bundleStandalone(join(PROJECT_ROOT, 'agent/main.ts'), join(scripts, 'metalk8s-agent.cjs'), { root: PROJECT_ROOT });
+  // Bundled and given its runtime as the _iso_add_tree tasks do.
+  await bundleStandalone(join(PROJECT_ROOT, 'agent/main.ts'), join(scripts, 'metalk8s-agent.cjs'), { root: PROJECT_ROOT, target: runtimeTarget(declaredRuntime()) });
+  const node = await unpackShippedRuntime(join(scripts, 'runtime'));
   const bin = tempDir('mk8s-bin-');
   const env = {
     SALT_CALL: script(join(bin, 'salt-call'), [
@@ -56,7 +61,7 @@ export async function fakeNode(options: { version?: string; isoVersion?: string 
       'esac',
     ].join('\n')),
     // mount -o ro -t iso9660 ISO DIR
-    MOUNT: script(join(bin, 'mount'), `exec node "${join(scripts, 'metalk8s-agent.cjs')}" iso extract "$5" "$6" >/dev/null`),
+    MOUNT: script(join(bin, 'mount'), `exec "${node}" "${join(scripts, 'metalk8s-agent.cjs')}" iso extract "$5" "$6" >/dev/null`),
     UMOUNT: script(join(bin, 'umount'), 'chmod -R u+w "$1" && find "$1" -mindepth 1 -delete'),
     YUM: script(join(bin, 'yum'), 'true'),
     RPM: script(join(bin, 'rpm'), 'true'),

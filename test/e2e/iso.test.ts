@@ -6,7 +6,7 @@
 // rebuild gives the same bytes.
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, cpSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -16,13 +16,35 @@ import { importInputs } from '../../buildchain/offline.ts';
 import { verifyIso } from '../../buildchain/verify.ts';
 import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../helpers.ts';
 import { renderJinja } from '../jinja.ts';
+import { runtimeTarball } from '../node-runtime.ts';
 import { metalk8sTasks, project } from '../project.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../registry.ts';
 import { startNginx } from '../servers-for-tests.ts';
+import { declaredRuntime } from '../runtime-cache.ts';
 import { serveTestRepos } from '../yum-repos.ts';
 
 const run = promisify(execFile);
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** ELF files under `root` that need a GLIBC symbol version above 2.17, with that version (objdump -T). */
+function glibcAbove217(root: string): string[] {
+  const objdump = requireTool('objdump');
+  const found: string[] = [];
+  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    if (!entry.isFile()) continue;
+    const head = Buffer.alloc(4);
+    const fd = openSync(path, 'r');
+    readSync(fd, head, 0, 4, 0);
+    closeSync(fd);
+    if (!head.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) continue;
+    const versions = [...execFileSync(objdump, ['-T', path], { encoding: 'utf8', maxBuffer: 64 << 20 }).matchAll(/GLIBC_(\d+)\.(\d+)/g)];
+    const newest = versions.map((m) => [Number(m[1]), Number(m[2])] as const).sort((a, b) => b[0] - a[0] || b[1] - a[1])[0];
+    if (!newest) found.push(`${path}: no GLIBC version found by objdump -T`);
+    else if (newest[0] > 2 || (newest[0] === 2 && newest[1] > 17)) found.push(`${path}: needs GLIBC_${newest.join('.')}`);
+  }
+  return found;
+}
 
 describe('the MetalK8s ISO, end to end against local mirrors', () => {
   it('builds an ISO whose images, registry configuration and repositories work offline, reproducibly', { timeout: 300_000 }, async () => {
@@ -68,10 +90,18 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
         '%description', 'hello', '', '%install', 'install -D -m 644 %{SOURCE0} %{buildroot}/usr/share/hello-tool/hello.txt', '', '%files', '/usr/share/hello-tool', '',
       ].join('\n'),
       'packages-rpm/hello.txt': 'hello\n',
-    });
+    }, { runtime: 'fetch' });
     mkdirSync(join(root, 'examples'));
     for (const example of readdirSync(join(PROJECT_ROOT, 'examples'))) copyFileSync(join(PROJECT_ROOT, 'examples', example), join(root, 'examples', example));
+    // The agent's runtime, from an npm registry mirror serving the real tarball.
+    const runtime = declaredRuntime();
+    const npm = tempDir('mk8s-npm-');
+    mkdirSync(join(npm, runtime.name, '-'), { recursive: true });
+    copyFileSync(runtimeTarball(), join(npm, runtime.name, '-', `${runtime.name}-${runtime.version}.tgz`));
+    chmodSync(npm, 0o755);
+    const npmMirror = await startNginx(`root ${npm};`);
     const settings = {
+      NPM_REGISTRY: `http://${npmMirror.host}`,
       REGISTRY_MIRRORS: `quay.io=${registry.host},k8s.gcr.io=${registry.host}`,
       YUM_MIRROR_OS: repos.url('os'), YUM_MIRROR_EXTRA: repos.url('extra'),
       SOURCE_DATE_EPOCH: '1600000000', BUILD_HOST: 'release-builder', DOCKER_BIN: requireTool('podman'),
@@ -93,6 +123,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       '/packages/redhat/os-el7/repodata/repomd.xml', '/packages/redhat/extra-el7/webui-2.0-1.noarch.rpm',
       '/packages/redhat/scality-el7/hello-tool-1.0-1.el7.noarch.rpm',
       '/salt/metalk8s/repo/files/metalk8s-registry.inc', '/salt/metalk8s/repo/files/metalk8s-registry-common.inc',
+      '/metalk8s-agent.cjs', '/runtime/node', '/runtime/LICENSE',
     ]) expect(listed, path).toContain(path);
 
     // The SBOM lists every image and package with its digest and origin; verify checks the ISO
@@ -109,9 +140,10 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     expect(byName.get('app')).toMatchObject({ packageFileName: 'packages/redhat/os-el7/app-1.0-1.x86_64.rpm', comment: 'fetched from yum repository os' });
     expect(byName.get('app')!.externalRefs[0]!.referenceLocator).toBe('pkg:rpm/os/app@1.0-1?arch=x86_64');
     expect(byName.get('hello-tool')!.comment).toBe('built from packages-rpm/hello-tool.spec');
-    expect(sbom.packages).toHaveLength(5 + 9);
+    expect(byName.get(runtime.name)).toMatchObject({ packageFileName: 'runtime/node', versionInfo: runtime.version, downloadLocation: `http://${npmMirror.host}/${runtime.name}/-/${runtime.name}-${runtime.version}.tgz` });
+    expect(sbom.packages).toHaveLength(5 + 9 + 1);
     const verified = await verifyIso(iso, { gpg: requireTool('gpg'), signal: new AbortController().signal });
-    expect(verified[1]).toMatch(/^14 images and packages of sbom.spdx.json match their \d+ files in the ISO$/);
+    expect(verified[1]).toMatch(/^15 images and packages of sbom.spdx.json match their \d+ files in the ISO$/);
 
     // The layer both images share is one extent in the ISO.
     const reader = await IsoReader.open(iso);
@@ -135,6 +167,12 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       await reader.close();
     }
     expect(readFileSync(join(extracted, 'product.txt'), 'utf8')).toContain('BUILD_HOST=release-builder\n');
+    // What runs on a node runs on CentOS/RHEL 7: no ELF file of the ISO needs a glibc above 2.17.
+    expect(glibcAbove217(extracted)).toEqual([]);
+    const newer = tempDir('mk8s-newer-glibc-');
+    copyFileSync(process.execPath, join(newer, 'node')); // the test runner's Node.js 20 needs glibc 2.28
+    expect(glibcAbove217(newer)).toEqual([expect.stringMatching(/node: needs GLIBC_2\.(2[89]|3\d)/)]);
+    expect(execFileSync(join(extracted, 'runtime/node'), [join(extracted, 'metalk8s-agent.cjs'), '--help'], { encoding: 'utf8' })).toContain('iso-manager');
 
     // A node serves the images with the ISO's own registry configuration and the variable Salt
     // sets from the archive's mount point; clients pull by the pinned digests.

@@ -4,7 +4,7 @@
 // imports the example Solution, real nginx serves its images with the rendered configuration
 // and skopeo pulls them by digest, then removes it; tampered Solutions change nothing.
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync, closeSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +13,7 @@ import { IsoReader } from '../../buildchain/iso9660/reader.ts';
 import { writeIso } from '../../buildchain/iso9660/writer.ts';
 import { EXAMPLE_IMAGES, exampleSolutionSource } from '../example-solution.ts';
 import { requireTool, runCli, tempDir } from '../helpers.ts';
+import { declaredRuntime } from '../runtime-cache.ts';
 import { fakeNode } from '../node-fixture.ts';
 import { startNginxServer, type LocalServer } from '../servers.ts';
 
@@ -127,7 +128,9 @@ describe('iso-manager.sh', () => {
     expect(node.calls()).toEqual([]);
 
     const noNode = await node.run('iso-manager.sh', ['-a', iso], { NODE: 'node-not-installed' });
-    expect([noNode.code, noNode.stderr]).toEqual([1, `iso-manager.sh: Node.js 20.16 or later is needed to run ${node.scripts}/metalk8s-agent.cjs ('node-not-installed' not found): install the nodejs package, or set NODE\n`]);
+    expect([noNode.code, noNode.stderr]).toEqual([1, 'iso-manager.sh: node-not-installed is missing: this script runs from the root of a MetalK8s ISO, which ships it (or set NODE to a Node.js 16 or later)\n']);
+    // Without NODE, the runtime beside the scripts runs the agent: Node.js 16, not the test runner's.
+    expect(execFileSync(join(node.scripts, 'runtime', 'node'), ['--version'], { encoding: 'utf8' })).toBe(`v${declaredRuntime().version}\n`);
 
     const usage = await node.run('iso-manager.sh', ['--bogus']);
     expect(usage.code).toBe(2);

