@@ -3,12 +3,13 @@
 // system commands replaced by recording ones (test/node-fixture.ts): their own logic (options,
 // OS checks, yum repositories of the ISO, archives, version checks) and the exact Salt command
 // lines they hand over with.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requireTool, tempDir } from '../helpers.ts';
 import { fakeNode, type FakeNode } from '../node-fixture.ts';
+import { buildTestRpms, createRepo } from '../rpm-fixtures.ts';
 
 const CA_FILES = ['ca.key', 'ca.crt', 'front-proxy-ca.key', 'front-proxy-ca.crt', 'etcd/ca.key', 'etcd/ca.crt', 'sa.key', 'sa.pub'];
 
@@ -36,7 +37,7 @@ const MASTER = 'crictl exec -i salt-master-0123 salt-run --state-output=mixed';
 const BOOTSTRAP_CALLS = (scripts: string) => [
   'yum clean all',
   'systemctl disable --now salt-minion.service',
-  "yum install --assumeyes --disablerepo=* --enablerepo=metalk8s-* salt-minion genisoimage",
+  'yum install --assumeyes salt-minion genisoimage',
   `salt-call --file-root=${scripts}/salt --local --retcode-passthrough saltutil.sync_all saltenv=base`,
   `salt-call --file-root=${scripts}/salt --local --retcode-passthrough state.sls metalk8s.salt.minion.local pillar={'metalk8s': {'archives': '${scripts}'}} saltenv=base`,
   `salt-call --local --state-output=mixed --retcode-passthrough state.sls metalk8s.node.grains ${SALTENV} pillarenv=metalk8s-2.4.1`,
@@ -66,7 +67,7 @@ function backups(root: string): string[] {
 }
 
 describe('bootstrap.sh', () => {
-  it('configures the ISO repositories, installs the minion from them only, hands over to Salt and takes a backup', { timeout: 60_000 }, async () => {
+  it('configures the ISO repositories, installs the minion, hands over to Salt and takes a backup', { timeout: 60_000 }, async () => {
     const node = await bootstrapNode();
     const result = await node.run('bootstrap.sh', [], { ROOT: node.root });
     expect([result.code, result.stderr]).toEqual([0, '']);
@@ -79,6 +80,42 @@ describe('bootstrap.sh', () => {
     expect(node.calls()).toEqual(BOOTSTRAP_CALLS(node.scripts));
     expect(backups(node.root)).toHaveLength(1);
     expect(readFileSync(join(node.root, 'var/log/metalk8s/bootstrap.log'), 'utf8')).toContain('--- MetalK8s bootstrap 2.4.1 started on ');
+  });
+
+  it("installs the minion with the node's own OS repositories enabled, which hold what it needs (real dnf)", { timeout: 180_000 }, async () => {
+    const node = await bootstrapNode();
+    // The ISO's repositories, real this time: salt-minion needs python-base, which the ISO does
+    // not carry; a stand-in for the node's CentOS base repository does.
+    const isoRepos = join(node.scripts, 'packages/redhat');
+    execFileSync('rm', ['-r', isoRepos]);
+    const work = tempDir('mk8s-rpmbuild-');
+    const osRepo = join(tempDir('mk8s-os-repo-'), 'os');
+    await Promise.all([
+      buildTestRpms(join(work, 'saltstack'), join(isoRepos, 'saltstack-el7'), [{ name: 'salt-minion', version: '2018.3.4', arch: 'noarch', requires: ['python-base'] }]),
+      buildTestRpms(join(work, 'base'), join(isoRepos, 'base-el7'), [{ name: 'genisoimage', version: '1.1.11', arch: 'noarch' }]),
+      buildTestRpms(join(work, 'os'), osRepo, [{ name: 'python-base', version: '2.7.5', arch: 'noarch' }]),
+    ]);
+    await Promise.all([createRepo(join(isoRepos, 'saltstack-el7')), createRepo(join(isoRepos, 'base-el7')), createRepo(osRepo)]);
+    write(join(node.root, 'etc/yum.repos.d/CentOS-Base.repo'), `[base]\nname=CentOS-7 - Base (stand-in)\nbaseurl=file://${osRepo}\nenabled=1\ngpgcheck=0\n`);
+    // yum on the node: dnf on the node's root, with its repositories.
+    const yum = join(tempDir('mk8s-yum-'), 'yum');
+    writeFileSync(yum, [
+      '#!/bin/sh',
+      `exec ${requireTool('dnf')} --installroot="$ROOT" --setopt=reposdir="$ROOT/etc/yum.repos.d" --setopt=cachedir="$ROOT/var/cache/dnf" \\`,
+      "  --releasever=7 --disableplugin='*' --setopt=install_weak_deps=False --quiet \"$@\"",
+      '',
+    ].join('\n'), { mode: 0o755 });
+
+    // Only the ISO's repositories, as bootstrap.sh did before: python-base cannot be found.
+    write(join(node.root, 'etc/yum.repos.d/metalk8s-saltstack.repo'), `[metalk8s-saltstack]\nname=x\nbaseurl=file://${isoRepos}/saltstack-el7\nenabled=1\ngpgcheck=0\n`);
+    const isoOnly = spawnSync(yum, ['install', '--assumeyes', '--disablerepo=*', '--enablerepo=metalk8s-*', 'salt-minion'], { encoding: 'utf8', env: { ...process.env, ROOT: node.root } });
+    expect(isoOnly.status).not.toBe(0);
+    expect(`${isoOnly.stdout}${isoOnly.stderr}`).toContain('python-base');
+
+    const result = await node.run('bootstrap.sh', [], { ROOT: node.root, YUM: yum });
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    const installed = execFileSync(requireTool('rpm'), ['--root', node.root, '-q', 'salt-minion', 'genisoimage', 'python-base', '--qf', '%{NAME}\\n'], { encoding: 'utf8' });
+    expect(installed.split('\n').filter(Boolean).sort()).toEqual(['genisoimage', 'python-base', 'salt-minion']);
   });
 
   it('refuses another OS, a missing bootstrap.yaml and unknown options, before changing anything', { timeout: 60_000 }, async () => {
