@@ -1,6 +1,7 @@
 #!/bin/bash
 # downgrade.sh: downgrade the cluster to an older MetalK8s version whose ISO is already available
-# (iso-manager.sh -a). Usage: downgrade.sh --destination-version VERSION [-d|--dry-run] [-v] [-l FILE]
+# (iso-manager.sh -a). Usage: downgrade.sh [--destination-version VERSION] [-d|--dry-run] [-v] [-l FILE]
+# (without --destination-version: the version the cluster already records, as upstream)
 set -eu -o pipefail
 here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=common.sh

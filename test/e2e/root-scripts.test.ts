@@ -184,48 +184,88 @@ describe('backup.sh and restore.sh', () => {
 });
 
 describe('upgrade.sh and downgrade.sh', () => {
-  it('check the destination and direction, run the prechecks (alone on --dry-run), then the orchestrate', { timeout: 60_000 }, async () => {
+  const master = 'crictl exec -i salt-master-0123 salt-run';
+  const ps = 'crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=salt-master --state Running';
+  const nodeVersion = "salt-call slsutil.renderer string={{ pillar.metalk8s.nodes[grains.id].version }} --out txt";
+  const annotation = (version: string, test: 'True' | 'False') => `${master} state.orchestrate_single metalk8s_kubernetes.namespace_annotation_present kube-system `
+    + `kubeconfig=/etc/kubernetes/admin.conf context=kubernetes-admin@kubernetes annotation_key=metalk8s.scality.com/cluster-version annotation_value=${version} test=${test}`;
+  const precheck = (kind: string, saltenv: string, version: string) => `${master} state.orchestrate metalk8s.orchestrate.${kind}.precheck saltenv=metalk8s-${saltenv} pillar={'metalk8s': {'cluster_version': '${version}'}}`;
+  const bootstrapRole = (version: string) => [
+    'salt-call pillar.get metalk8s:endpoints:salt-master --out txt',
+    'salt-call pillar.get metalk8s:endpoints:repositories --out txt',
+    `salt-call --local --retcode-passthrough state.sls metalk8s.roles.bootstrap saltenv=metalk8s-${version} pillar={'metalk8s': {'endpoints': {'salt-master': {'ip': '172.21.254.2'}, 'repositories': {'ip': '172.21.254.2'}}}}`,
+  ];
+  const syncMaster = (version: string) => [
+    ps, `${master} saltutil.sync_all saltenv=metalk8s-${version}`,
+    ps, `${master} metalk8s_saltutil.sync_auth saltenv=metalk8s-${version}`,
+    ps, `${master} saltutil.sync_roster saltenv=metalk8s-${version}`,
+  ];
+
+  async function cluster(): Promise<FakeNode> {
     const node = await fakeNode({ version: '2.4.1' });
+    for (const version of ['2.4.1', '2.5.0', '2.4.1-dev']) write(join(node.root, `srv/scality/metalk8s-${version}/product.txt`), `NAME=MetalK8s\nVERSION=${version}\n`);
+    return node;
+  }
+
+  // Each of upstream 2.4.1's options, with what it must change in what the script does.
+  const CASES: { script: string; args: string[]; calls: string[]; stdout?: RegExp; log?: string }[] = [
+    {
+      script: 'upgrade.sh', args: ['--destination-version', '2.5.0'],
+      calls: [nodeVersion, ps, annotation('2.5.0', 'False'), ps, precheck('upgrade', '2.5.0', '2.5.0'),
+        'salt-call saltutil.sync_all saltenv=metalk8s-2.5.0', ...bootstrapRole('2.5.0'),
+        ...syncMaster('2.5.0'), ps, `${master} state.orchestrate metalk8s.orchestrate.upgrade saltenv=metalk8s-2.5.0`],
+    },
+    {
+      // Without a destination: the cluster's recorded version, nothing recorded anew.
+      script: 'upgrade.sh', args: [],
+      calls: [nodeVersion, 'salt-call pillar.get metalk8s:cluster_version --out txt', ps, precheck('upgrade', '2.4.1', '2.4.1'),
+        'salt-call saltutil.sync_all saltenv=metalk8s-2.4.1', ...bootstrapRole('2.4.1'),
+        ...syncMaster('2.4.1'), ps, `${master} state.orchestrate metalk8s.orchestrate.upgrade saltenv=metalk8s-2.4.1`],
+      stdout: /> Destination: the cluster version, 2\.4\.1\n/,
+    },
+    { script: 'upgrade.sh', args: ['--destination-version', '2.5.0', '--dry-run'], calls: [nodeVersion, ps, annotation('2.5.0', 'True'), ps, precheck('upgrade', '2.5.0', '2.5.0')], stdout: /Dry run: stopping before any change/ },
+    { script: 'upgrade.sh', args: ['--destination-version', '2.5.0', '-d'], calls: [nodeVersion, ps, annotation('2.5.0', 'True'), ps, precheck('upgrade', '2.5.0', '2.5.0')] },
+    { script: 'upgrade.sh', args: ['-d', '-v'], calls: [nodeVersion, 'salt-call pillar.get metalk8s:cluster_version --out txt', ps, precheck('upgrade', '2.4.1', '2.4.1')], stdout: /^> Running the upgrade prechecks\.\.\.\nok\n/m },
+    { script: 'upgrade.sh', args: ['-d', '--verbose', '--log-file', '/var/log/mine.log'], calls: [nodeVersion, 'salt-call pillar.get metalk8s:cluster_version --out txt', ps, precheck('upgrade', '2.4.1', '2.4.1')], log: '/var/log/mine.log' },
+    { script: 'upgrade.sh', args: ['-d', '-l', '/var/log/other.log'], calls: [nodeVersion, 'salt-call pillar.get metalk8s:cluster_version --out txt', ps, precheck('upgrade', '2.4.1', '2.4.1')], log: '/var/log/other.log' },
+    {
+      // Prechecks and orchestrate with this node's (newer) states; the bootstrap node last.
+      script: 'downgrade.sh', args: ['--destination-version', '2.4.1-dev'],
+      calls: [nodeVersion, ps, annotation('2.4.1-dev', 'False'), ps, precheck('downgrade', '2.4.1', '2.4.1-dev'),
+        ps, `${master} state.orchestrate metalk8s.orchestrate.downgrade saltenv=metalk8s-2.4.1`,
+        ...bootstrapRole('2.4.1-dev'), ...syncMaster('2.4.1-dev'), 'salt-call grains.get id --out txt',
+        ps, `${master} salt.cmd state.single metalk8s_kubernetes.node_label_present metalk8s.scality.com/version node=bootstrap value=2.4.1-dev kubeconfig=/etc/kubernetes/admin.conf`,
+        ps, `${master} state.sls metalk8s.orchestrate.deploy_node saltenv=metalk8s-2.4.1 pillar={'orchestrate': {'node_name': 'bootstrap'}}`],
+    },
+    { script: 'downgrade.sh', args: ['--destination-version', '2.4.1-dev', '--dry-run', '-v', '-l', '/var/log/down.log'], calls: [nodeVersion, ps, annotation('2.4.1-dev', 'True'), ps, precheck('downgrade', '2.4.1', '2.4.1-dev')], log: '/var/log/down.log' },
+  ];
+
+  it.each(CASES)('$script $args: accepted and acted on', { timeout: 60_000 }, async ({ script, args, calls, stdout, log }) => {
+    const node = await cluster();
+    const result = await node.run(script, args, { ROOT: node.root });
+    expect([result.code, result.stderr]).toEqual([0, '']);
+    expect(node.calls()).toEqual(calls);
+    if (stdout) expect(result.stdout).toMatch(stdout);
+    const direction = script.replace('.sh', '');
+    expect(readFileSync(join(node.root, log ?? `var/log/metalk8s/${direction}.log`), 'utf8')).toContain(`--- MetalK8s ${direction}`);
+  });
+
+  it('print their usage, and refuse a missing ISO, the wrong direction and unknown options before any change', { timeout: 60_000 }, async () => {
+    const node = await cluster();
     const env = { ROOT: node.root };
-    const missing = await node.run('upgrade.sh', ['--destination-version', '2.5.0'], env);
+    for (const script of ['upgrade.sh', 'downgrade.sh']) {
+      const help = await node.run(script, ['-h'], env);
+      expect([help.code, help.stdout]).toEqual([0, `Usage: ${script} [--destination-version VERSION] [-d|--dry-run] [-v|--verbose] [-l|--log-file FILE]\n`]);
+      expect((await node.run(script, ['--help'], env)).stdout).toBe(help.stdout);
+      expect((await node.run(script, ['--bogus'], env)).stderr).toBe(`${script}: unknown option --bogus (see ${script} --help)\n`);
+    }
+    const missing = await node.run('upgrade.sh', ['--destination-version', '2.6.0'], env);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('upgrade.sh: /srv/scality/metalk8s-2.5.0 is not available: add the MetalK8s 2.5.0 ISO first (iso-manager.sh -a ISO)');
-
-    write(join(node.root, 'srv/scality/metalk8s-2.5.0/product.txt'), 'NAME=MetalK8s\nVERSION=2.5.0\n');
-    const backwards = await node.run('downgrade.sh', ['--destination-version', '2.5.0'], env);
-    expect(backwards.stderr).toContain("downgrade.sh: 2.5.0 is newer than the cluster's 2.4.1: use upgrade.sh");
-    expect((await node.run('upgrade.sh', [], env)).stderr).toBe('upgrade.sh: --destination-version is required\n');
-
-    const calls = node.calls().length;
-    const dry = await node.run('upgrade.sh', ['--destination-version', '2.5.0', '--dry-run'], env);
-    expect([dry.code, dry.stderr]).toEqual([0, '']);
-    expect(dry.stdout).toContain('Dry run: stopping before any change');
-    const master = 'crictl exec -i salt-master-0123 salt-run';
-    const ps = 'crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=salt-master --state Running';
-    const precheck = `${master} state.orchestrate metalk8s.orchestrate.upgrade.precheck saltenv=metalk8s-2.5.0 pillar={'metalk8s': {'cluster_version': '2.5.0'}}`;
-    expect(node.calls().slice(calls)).toEqual(['salt-call pillar.get metalk8s:cluster_version --out txt', ps, precheck]);
-
-    const upgraded = await node.run('upgrade.sh', ['--destination-version', '2.5.0'], env);
-    expect([upgraded.code, upgraded.stderr]).toEqual([0, '']);
-    expect(node.calls().slice(calls + 3)).toEqual([
-      'salt-call pillar.get metalk8s:cluster_version --out txt', ps, precheck,
-      'salt-call saltutil.sync_all saltenv=metalk8s-2.5.0',
-      'salt-call pillar.get metalk8s:endpoints:salt-master --out txt',
-      'salt-call pillar.get metalk8s:endpoints:repositories --out txt',
-      "salt-call --local --retcode-passthrough state.sls metalk8s.roles.bootstrap saltenv=metalk8s-2.5.0 pillar={'metalk8s': {'endpoints': {'salt-master': {'ip': '172.21.254.2'}, 'repositories': {'ip': '172.21.254.2'}}}}",
-      ps,
-      `${master} state.orchestrate_single metalk8s_kubernetes.namespace_annotation_present kube-system kubeconfig=/etc/kubernetes/admin.conf context=kubernetes-admin@kubernetes annotation_key=metalk8s.scality.com/cluster-version annotation_value=2.5.0`,
-      ps, `${master} saltutil.sync_all saltenv=metalk8s-2.5.0`,
-      ps, `${master} saltutil.sync_roster saltenv=metalk8s-2.5.0`,
-      ps, `${master} state.orchestrate metalk8s.orchestrate.upgrade saltenv=metalk8s-2.5.0`,
-    ]);
-
-    // A prerelease sorts before its release: 2.4.1-dev is older than the cluster's 2.4.1.
-    write(join(node.root, 'srv/scality/metalk8s-2.4.1-dev/product.txt'), 'NAME=MetalK8s\nVERSION=2.4.1-dev\n');
-    const older = await node.run('upgrade.sh', ['--destination-version', '2.4.1-dev'], env);
-    expect(older.stderr).toContain("upgrade.sh: 2.4.1-dev is older than the cluster's 2.4.1: use downgrade.sh");
-    const downgraded = await node.run('downgrade.sh', ['--destination-version', '2.4.1-dev', '-d'], env);
-    expect([downgraded.code, downgraded.stderr]).toEqual([0, '']);
-    expect(node.calls().at(-1)).toContain('metalk8s.orchestrate.downgrade.precheck saltenv=metalk8s-2.4.1-dev');
+    expect(missing.stderr).toContain('upgrade.sh: /srv/scality/metalk8s-2.6.0 is not available: add the MetalK8s 2.6.0 ISO first (iso-manager.sh -a ISO)');
+    expect((await node.run('downgrade.sh', ['--destination-version', '2.5.0'], env)).stderr).toContain("downgrade.sh: 2.5.0 is newer than this node's 2.4.1: use upgrade.sh");
+    // A prerelease sorts before its release: 2.4.1-dev is older than 2.4.1.
+    expect((await node.run('upgrade.sh', ['--destination-version', '2.4.1-dev'], env)).stderr).toContain("upgrade.sh: 2.4.1-dev is older than this node's 2.4.1: use downgrade.sh");
+    // Nothing was recorded nor orchestrated: only the version look-ups ran.
+    expect(node.calls().filter((call) => !call.startsWith('salt-call slsutil.renderer'))).toEqual([]);
   });
 });
