@@ -102,6 +102,21 @@ describe('iso-manager.sh', () => {
     expect(node.calls().at(-1)).toBe('salt-call state.sls metalk8s.archives saltenv=metalk8s-2.4.1 --retcode-passthrough test=True');
     expect(readFileSync(config, 'utf8')).toBe(`${BOOTSTRAP}  - ${iso}\n`);
     expect(existsSync(join(node.root, 'srv/scality/metalk8s-2.5.0'))).toBe(false);
+
+    // -a also takes a directory holding an unpacked archive, as upstream's "archive folder or
+    // ISO": listed in bootstrap.yaml as it is, nothing to mount, handed to Salt.
+    const unpacked = join(tempDir('mk8s-unpacked-'), 'metalk8s-2.5.0');
+    mkdirSync(unpacked);
+    writeFileSync(join(unpacked, 'product.txt'), 'NAME=MetalK8s\nVERSION=2.5.0\n');
+    const before = node.calls().length;
+    const fromDir = await node.run('iso-manager.sh', ['-a', unpacked, '--root', node.root]);
+    expect([fromDir.code, fromDir.stderr]).toEqual([0, '']);
+    expect(fromDir.stdout).toContain(`${unpacked}: MetalK8s 2.5.0`);
+    expect(readFileSync(config, 'utf8')).toBe(`${BOOTSTRAP}  - ${iso}\n  - ${unpacked}\n`);
+    expect(node.calls().slice(before).filter((call) => call.startsWith('mount'))).toEqual([]);
+    expect(node.calls().at(-1)).toBe('salt-call state.sls metalk8s.archives saltenv=metalk8s-2.4.1 --retcode-passthrough');
+    const notArchive = await node.run('iso-manager.sh', ['-a', join(unpacked, '..'), '--root', node.root]);
+    expect([notArchive.code, notArchive.stderr]).toEqual([1, `metalk8s-agent: ${join(unpacked, '..', 'product.txt')}: missing, ${join(unpacked, '..')} is not an archive\n`]);
   });
 
   it('refuses an ISO that does not match its SHA256SUM or has none, and a missing bootstrap.yaml, changing nothing', { timeout: 60_000 }, async () => {
