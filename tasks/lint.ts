@@ -7,7 +7,7 @@ import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 
 const SKIP = new Set(['node_modules', '.git', '_build', '.cache', 'work']);
-const YAML_DIRS = ['salt-tree', 'images', 'packages-rpm', 'examples'];
+const YAML_DIRS = ['salt-tree', 'images', 'packages-rpm', 'examples', 'runtime'];
 const TS_DIRS = ['buildchain', 'tasks', 'static-registry', 'agent', 'bench', 'test'];
 
 export const YAMLLINT_CONFIG = '.yamllint.yaml';
