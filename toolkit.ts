@@ -121,7 +121,7 @@ const COMMANDS: Record<string, Command> = {
       const { buildSolution } = await import('./agent/solution/build.ts');
       const { config, puller } = await imageTools(values.cache);
       const built = await buildSolution(resolve(args[0]!), resolve(values.output), {
-        sourceDateEpoch: config.sourceDateEpoch, puller, signal: interruptSignal(),
+        sourceDateEpoch: config.sourceDateEpoch, puller, signal: interruptSignal(), toolkitVersion: config.version.full,
       });
       process.stdout.write(`${built.sha256}  ${values.output} (${built.name} ${built.version})\n`);
       return 0;

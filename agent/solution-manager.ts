@@ -16,6 +16,8 @@ import { fstabMountPoint, mountArchive, mountPointFor, unmountArchive } from './
 import { reloadRegistry, REGISTRY_CONFIG_DIR, renderRegistryTemplate } from './registry.ts';
 import { nodeVersion, orchestrateSolutions } from './salt.ts';
 import { validateSolution } from './solution/validate.ts';
+import { generatedLine } from '../buildchain/generated.ts';
+import { AGENT_VERSION } from './version.ts';
 
 export interface SolutionManagerOptions {
   add: string[];
@@ -102,7 +104,8 @@ async function importSolutions(host: Host, adding: readonly ArchiveInfo[]): Prom
     const config = registryConfigFile(mountPoint);
     const rendered = host.options.dryRun && !existsSync(host.path(`${mountPoint}/registry-config.inc.j2`))
       ? undefined // not mounted in a dry run: nothing to render yet
-      : renderRegistryTemplate(host.path(`${mountPoint}/registry-config.inc.j2`), { repository: posix.basename(mountPoint), registry_root: host.path(`${mountPoint}/images`) });
+      : generatedLine('MetalK8s', AGENT_VERSION, `solution-manager, from ${mountPoint}/registry-config.inc.j2`)
+        + renderRegistryTemplate(host.path(`${mountPoint}/registry-config.inc.j2`), { repository: posix.basename(mountPoint), registry_root: host.path(`${mountPoint}/images`) });
     const current = existsSync(host.path(config)) ? readFileSync(host.path(config), 'utf8') : undefined;
     if (rendered === undefined || rendered !== current) {
       await host.change(`write ${config}`, () => writeFileAtomic(host.path(config), rendered!));

@@ -6,7 +6,8 @@ import { BuildError } from './errors.ts';
 import { writeFileAtomic } from './fs/atomic.ts';
 
 /** `target`: the Node.js the file runs on (`node16`): esbuild lowers newer syntax for it. */
-export async function bundleStandalone(entry: string, output: string, options: { root: string; target: string }): Promise<{ bytes: number }> {
+/** `define`: expressions replaced by values at build time (`process.env.X` -> `"2.4.1"`). */
+export async function bundleStandalone(entry: string, output: string, options: { root: string; target: string; define?: Record<string, string> }): Promise<{ bytes: number }> {
   const result = await build({
     entryPoints: [entry],
     absWorkingDir: options.root,
@@ -14,6 +15,7 @@ export async function bundleStandalone(entry: string, output: string, options: {
     platform: 'node',
     format: 'cjs',
     target: options.target,
+    define: options.define ?? {},
     write: false,
     logLevel: 'silent',
     legalComments: 'none',

@@ -29,6 +29,7 @@ import { requireExecutable } from '../buildchain/tools.ts';
 import { registryConfig } from '../static-registry/index.ts';
 import { removeTree } from './file-tree.ts';
 import { isoPackageFiles, rpmRepositoriesRoot, workspaceFor } from './packaging.ts';
+import { generatedLine } from '../buildchain/generated.ts';
 
 /** One store and one puller per build: a layer shared by several images is fetched once. */
 const pullers = new WeakMap<BuildConfig, ImagePuller>();
@@ -193,12 +194,13 @@ function registryConfigTask(config: BuildConfig, declarations: ImageDeclarations
     task_dep: ['_iso_mkdir_root'],
     file_dep: images.map(({ dir }) => join(dir, 'manifest.json')),
     targets: [common, locations],
-    uptodate: [options, images.map(({ image }) => `${image.name}:${image.version}`)],
+    uptodate: [options, images.map(({ image }) => `${image.name}:${image.version}`), config.projectName, config.version.full],
     actions: [async () => {
       // Declared images only: a layout left over from an earlier build is not in the ISO.
       const tags = images.map(({ image, dir }) => ({ name: image.name, tag: image.version, layout: readDirLayout(dir) }));
-      await writeFileAtomic(common, registryConfig([], { ...options, constants: 'only' }));
-      await writeFileAtomic(locations, registryConfig(tags, { ...options, constants: 'omit' }));
+      const tag = generatedLine(config.projectName, config.version.full, './build.ts _image_registry_config');
+      await writeFileAtomic(common, tag + registryConfig([], { ...options, constants: 'only' }));
+      await writeFileAtomic(locations, tag + registryConfig(tags, { ...options, constants: 'omit' }));
     }],
     clean: true,
   };

@@ -65,12 +65,14 @@ function agentTask(config: BuildConfig): TaskSpec {
   return {
     name: '_iso_add_tree:metalk8s-agent.cjs',
     task_dep: ['_iso_mkdir_root'],
-    file_dep: [...sources, join(code, 'package-lock.json'), config.runtimeFile],
+    file_dep: [...sources, join(code, 'package-lock.json'), config.runtimeFile, config.versionFile],
     targets: [target],
     actions: [async (ctx) => {
       // For the runtime the ISO ships beside it: no language feature or API newer than it.
       const runtimeTargeted = runtimeTarget(loadRuntimeDeclaration(config.runtimeFile));
-      const { bytes } = await bundleStandalone(join(code, 'agent/main.ts'), target, { root: code, target: runtimeTargeted });
+      const { bytes } = await bundleStandalone(join(code, 'agent/main.ts'), target, {
+        root: code, target: runtimeTargeted, define: { 'process.env.METALK8S_AGENT_VERSION': JSON.stringify(config.version.full) },
+      });
       ctx.log(`${bytes} bytes`);
     }],
     clean: true,

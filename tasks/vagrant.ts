@@ -12,6 +12,7 @@ import type { TaskSpec } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { requireExecutable, runTool } from '../buildchain/tools.ts';
 import { renderVagrantfile, type VagrantfileSpec } from '../buildchain/vagrantfile.ts';
+import { generatedBy } from '../buildchain/generated.ts';
 
 const KEY_NAME = 'preshared_key_for_k8s_nodes';
 
@@ -27,6 +28,7 @@ export function vagrantFiles(config: BuildConfig) {
 
 function bootstrapConfiguration(config: BuildConfig): string {
   return [
+    `# ${generatedBy(config.projectName, config.version.full, './build.ts _vagrant_config')}`,
     'apiVersion: metalk8s.scality.com/v1alpha2',
     'kind: BootstrapConfiguration',
     'networks:',

@@ -39,7 +39,9 @@ export async function fakeNode(options: { version?: string; isoVersion?: string 
     writeFileSync(join(scripts, file.replace(/\.in$/, '')), text.replaceAll('@@VERSION', options.isoVersion ?? '2.4.1'), { mode: statSync(join(PROJECT_ROOT, 'scripts', file)).mode });
   }
   // Bundled and given its runtime as the _iso_add_tree tasks do.
-  await bundleStandalone(join(PROJECT_ROOT, 'agent/main.ts'), join(scripts, 'metalk8s-agent.cjs'), { root: PROJECT_ROOT, target: runtimeTarget(declaredRuntime()) });
+  await bundleStandalone(join(PROJECT_ROOT, 'agent/main.ts'), join(scripts, 'metalk8s-agent.cjs'), {
+    root: PROJECT_ROOT, target: runtimeTarget(declaredRuntime()), define: { 'process.env.METALK8S_AGENT_VERSION': JSON.stringify(options.isoVersion ?? '2.4.1') },
+  });
   const node = await unpackShippedRuntime(join(scripts, 'runtime'));
   const bin = tempDir('mk8s-bin-');
   const env = {

@@ -17,6 +17,7 @@ import type { ImagePuller } from '../../buildchain/oci/puller.ts';
 import { findImages, registryConfigFor } from '../../static-registry/index.ts';
 import { formatProduct, parseProduct } from './product.ts';
 import { validateSolution } from './validate.ts';
+import { generatedLine } from '../../buildchain/generated.ts';
 
 export interface SolutionBuildOptions {
   sourceDateEpoch?: number | undefined;
@@ -24,6 +25,8 @@ export interface SolutionBuildOptions {
   gitRef?: string | undefined;
   /** Needed when the source declares images in images.yaml. */
   puller?: ImagePuller;
+  /** Written in the tag of the generated registry configuration. */
+  toolkitVersion: string;
   signal: AbortSignal;
 }
 
@@ -79,8 +82,8 @@ export async function buildSolution(source: string, output: string, options: Sol
         await writeDirLayout(options.puller.options.store, pulled, imageDir(images, image));
       }
     }
-    await writeFileAtomic(join(staging, 'registry-config.inc.j2'),
-      registryConfigFor(images, { namePrefix: '{{ repository }}', serverRoot: '{{ registry_root }}', constants: 'omit' }));
+    await writeFileAtomic(join(staging, 'registry-config.inc.j2'), generatedLine('MetalK8s toolkit', options.toolkitVersion, 'solution build')
+      + registryConfigFor(images, { namePrefix: '{{ repository }}', serverRoot: '{{ registry_root }}', constants: 'omit' }));
     await writeFileAtomic(join(staging, 'product.txt'), formatProduct([
       ['NAME', name], ['VERSION', version], ['REQUIRE_METALK8S', required], ['ARCHIVE_LAYOUT_VERSION', ARCHIVE_LAYOUT_VERSION],
       ['GIT', options.gitRef ?? declared.get('GIT') ?? ''],
