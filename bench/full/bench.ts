@@ -4,11 +4,12 @@
 // from the JSON reporter, and warm (nothing changed, a no-op). The ISO write phase is set
 // beside xorriso writing the same tree with upstream's flags and `cat` of its bytes, same run.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listFiles } from '../../buildchain/fs/walk.ts';
 import { requireExecutable } from '../../buildchain/tools.ts';
 import { buildTestRpms, createRepo, type TestRpm } from '../../test/rpm-fixtures.ts';
+import { declaredRuntime, RUNTIME_CACHE } from '../../test/runtime-cache.ts';
 import { startNginxServer } from '../../test/servers.ts';
 import { round } from '../engine/bench.ts';
 import { compare, type Timed } from '../hyperfine.ts';
@@ -85,7 +86,13 @@ export async function benchFull(root: string): Promise<FullBenchResults> {
     write('packages-rpm/packages.yaml', `repositories:\n  - {name: bench, baseurl: "https://repo.invalid/bench"}\npackages:\n${
       declared.filter((pkg) => pkg.name.startsWith('app')).map((pkg) => `  - {name: ${pkg.name}}`).join('\n')}\n`);
     write('salt-tree/top.sls', 'base: {}\n');
-    write('.env', `REGISTRY_MIRRORS=registry.invalid=${registry.host}\nYUM_MIRROR_BENCH=http://${nginx.host}/repo\nSOURCE_DATE_EPOCH=1600000000\nBUILD_HOST=bench\n`);
+    // The agent's runtime, served as an npm registry serves it (npm run fetch:runtime got it).
+    const runtime = declaredRuntime();
+    write('runtime/node.yaml', readFileSync(runtime.file, 'utf8'));
+    mkdirSync(join(work, 'npm', runtime.name, '-'), { recursive: true });
+    copyFileSync(join(RUNTIME_CACHE, `${runtime.name}-${runtime.version}.tgz`), join(work, 'npm', runtime.name, '-', `${runtime.name}-${runtime.version}.tgz`));
+    write('.env', `REGISTRY_MIRRORS=registry.invalid=${registry.host}\nYUM_MIRROR_BENCH=http://${nginx.host}/repo\nNPM_REGISTRY=http://${nginx.host}/npm\n`
+      + 'SOURCE_DATE_EPOCH=1600000000\nBUILD_HOST=bench\n');
 
     const cold = build(root, project);
     const isoFile = join(project, '_build/metalk8s.iso');
