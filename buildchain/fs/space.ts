@@ -1,7 +1,6 @@
 // Room on the disk before a large write: a writer that knows its output's size refuses at once,
 // naming what it needs and where, instead of failing at 90% and leaving the disk full.
 import * as fs from 'node:fs';
-import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as builtins from '../builtins.ts';
 import { BuildError } from '../errors.ts';
@@ -16,7 +15,7 @@ function existingAncestor(path: string): string {
   let dir = resolve(path);
   for (;;) {
     try {
-      if (statSync(dir).isDirectory()) return dir;
+      if (fs.statSync(dir).isDirectory()) return dir;
     } catch {
       // not there yet: its parent will be made, and holds the bytes
     }
@@ -28,9 +27,9 @@ function existingAncestor(path: string): string {
 
 /** Where the file system holding `dir` is mounted: the highest ancestor on the same device. */
 export function mountPointOf(dir: string): string {
-  const device = statSync(dir).dev;
+  const device = fs.statSync(dir).dev;
   let mount = dir;
-  for (let parent = dirname(mount); parent !== mount && statSync(parent).dev === device; parent = dirname(mount)) mount = parent;
+  for (let parent = dirname(mount); parent !== mount && fs.statSync(parent).dev === device; parent = dirname(mount)) mount = parent;
   return mount;
 }
 
