@@ -39,7 +39,8 @@ export async function writeBlobArchive(
   }
   // Each entry is a 512-byte header and its data padded to 512; two zero blocks end the archive.
   const padded = (size: number): number => 512 + Math.ceil(size / 512) * 512;
-  requireFreeSpace(file, [...sizes.values(), ...[...files.values()].map((text) => Buffer.byteLength(text))].reduce((sum, size) => sum + padded(size), 2048));
+  const entrySizes = [...DIRECTORIES.map(() => 0), ...sizes.values(), ...[...files.values()].map((text) => Buffer.byteLength(text))];
+  requireFreeSpace(file, entrySizes.reduce((sum, size) => sum + padded(size), 1024));
   let bytes = 0;
   try {
     await withAtomicFile(file, async (tmp) => {
