@@ -26,7 +26,7 @@ function existingAncestor(path: string): string {
 }
 
 /** Where the file system holding `dir` is mounted: the highest ancestor on the same device. */
-export function mountPointOf(dir: string): string {
+function mountPointOf(dir: string): string {
   const device = fs.statSync(dir).dev;
   let mount = dir;
   for (let parent = dirname(mount); parent !== mount && fs.statSync(parent).dev === device; parent = dirname(mount)) mount = parent;
@@ -44,7 +44,7 @@ function statfs(dir: string): { bavail: number; bsize: number } {
 }
 
 /** Bytes an unprivileged writer may still put on the file system that would hold `target`. */
-export function freeBytesFor(target: string): { free: number; mount: string } {
+function freeBytesFor(target: string): { free: number; mount: string } {
   const dir = existingAncestor(dirname(resolve(target)));
   const stats = statfs(dir);
   return { free: stats.bavail * stats.bsize, mount: mountPointOf(dir) };

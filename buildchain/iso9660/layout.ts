@@ -212,7 +212,7 @@ export function ceBlock(dir: PlannedDir, place: CePlace): number {
 }
 
 /** Directory records an entry needs: a file one per extent of at most MAX_EXTENT bytes. */
-export function extentCount(tree: SourceTree, index: number): number {
+function extentCount(tree: SourceTree, index: number): number {
   return tree.kind(index) === Kind.File ? Math.max(1, Math.ceil(tree.size(index) / MAX_EXTENT)) : 1;
 }
 
@@ -274,7 +274,7 @@ export interface EntryMaker<T> {
 const ER_LENGTH = rrip.er().length;
 const SP_LENGTH = rrip.sp().length;
 
-export const LENGTHS: EntryMaker<number> = {
+const LENGTHS: EntryMaker<number> = {
   sp: () => SP_LENGTH,
   er: () => ER_LENGTH,
   rr: () => rrip.RR_LENGTH,

@@ -26,11 +26,8 @@ function kindOfMode(mode: number): Kind {
 }
 
 function kindOf(stats: Stats, path: string): Kind {
-  if (stats.isFile()) return Kind.File;
-  if (stats.isDirectory()) return Kind.Directory;
-  if (stats.isSymbolicLink()) return Kind.Symlink;
-  if (stats.isFIFO() || stats.isCharacterDevice() || stats.isBlockDevice()) return Kind.Special;
-  throw new BuildError(`${path}: a socket cannot be stored in an ISO`);
+  if (stats.isSocket()) throw new BuildError(`${path}: a socket cannot be stored in an ISO`);
+  return kindOfMode(stats.mode);
 }
 
 /** Entries per chunk of a column: 64 Ki. */
