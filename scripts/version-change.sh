@@ -12,20 +12,20 @@
 # change_version upgrade|downgrade ARGS...
 # shellcheck disable=SC2034  # VERBOSE and LOGFILE are read by common.sh
 change_version() {
-    local direction=$1 destination='' dry_run=0
+    local direction=$1 destination=''
+    DRY_RUN=0
     shift
     LOGFILE=/var/log/metalk8s/$direction.log
     while [ $# -gt 0 ]; do
         case "$1" in
             --destination-version) [ $# -ge 2 ] || die "$1 needs a VERSION"; destination=$2; shift 2 ;;
-            -d|--dry-run) dry_run=1; shift ;;
+            -d|--dry-run) DRY_RUN=1; shift ;;
             -v|--verbose) VERBOSE=1; shift ;;
             -l|--log-file) [ $# -ge 2 ] || die "$1 needs a FILE"; LOGFILE=$2; shift 2 ;;
             -h|--help) echo "Usage: $SCRIPT_NAME [--destination-version VERSION] [-d|--dry-run] [-v|--verbose] [-l|--log-file FILE]"; exit 0 ;;
             *) die "unknown option $1 (see $SCRIPT_NAME --help)" ;;
         esac
     done
-    DRY_RUN=$dry_run
 
     start_log "$direction${destination:+ to $destination}"
     # The version this (bootstrap) node runs now.
@@ -47,7 +47,7 @@ change_version() {
         run "Setting the cluster version to $DESTINATION" set_cluster_version
     fi
     run "Running the $direction prechecks" precheck "$direction"
-    if [ "$dry_run" = 1 ]; then
+    if [ "$DRY_RUN" = 1 ]; then
         echo "Dry run: stopping before any change"
         exit 0
     fi
