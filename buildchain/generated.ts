@@ -11,3 +11,11 @@ export function generatedBy(product: string, version: string, by: string): strin
 export function generatedLine(product: string, version: string, by: string): string {
   return `# ${generatedBy(product, version, by)}\n`;
 }
+
+/** Whether `line` is the tag `by` of `product` writes, whatever the version that wrote it. */
+export function isGeneratedLine(line: string, product: string, by: string): boolean {
+  const [before, after] = generatedLine(product, '\0', by).trimEnd().split('\0') as [string, string];
+  const text = line.trim();
+  const version = text.slice(before.length, text.length - after.length);
+  return text.startsWith(before) && text.endsWith(after) && /^\S+$/.test(version);
+}
