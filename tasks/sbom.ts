@@ -1,7 +1,6 @@
 // _iso_sbom: sbom.spdx.json at the ISO root, listing every image and package of the ISO (and the
-// agent's runtime) with its
-// digest and origin (SPDX 2.3). Created once the images and packages are in place: its inputs
-// are their manifests, archives, lock and lists of built packages.
+// agent's runtime) with its digest and origin (SPDX 2.3). Created once the images and packages
+// are in place: its inputs are their manifests, archives, lock and lists of built packages.
 import { join } from 'node:path';
 import { buildTimestamp, type BuildConfig } from '../buildchain/config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
