@@ -28,7 +28,7 @@ export interface SbomRpm {
   sha256: string;
   /** The yum repository it was fetched from, or the spec file it was built from. */
   origin: { repository: string } | { spec: string };
-  /** In the ISO: packages/redhat/<repo>-el7/<file>. */
+  /** In the ISO: packages/redhat/metalk8s-<repo>-el7/<file>. */
   path: string;
 }
 

@@ -70,21 +70,21 @@ describe('packaging tasks', () => {
     const repos = join(root, '_build/root/packages/redhat');
     const rpms = (repo: string) => readdirSync(join(repos, repo)).filter((name) => name.endsWith('.rpm')).sort();
     const fetched = APP_CLOSURE.filter((name) => name !== 'base-os-lib-1.0-1.x86_64.rpm');
-    expect([...rpms('os-el7'), ...rpms('extra-el7')].sort()).toEqual(fetched);
-    expect(rpms('scality-el7')).toEqual(['hello-tool-1.0-1.el7.noarch.rpm']);
-    expect(readFileSync(join(repos, 'os-el7', 'RPM-GPG-KEY-metalk8s-os-7_1'), 'utf8')).toContain('PGP PUBLIC KEY');
+    expect([...rpms('metalk8s-os-el7'), ...rpms('metalk8s-extra-el7')].sort()).toEqual(fetched);
+    expect(rpms('metalk8s-scality-el7')).toEqual(['hello-tool-1.0-1.el7.noarch.rpm']);
+    expect(readFileSync(join(repos, 'metalk8s-os-el7', 'RPM-GPG-KEY-metalk8s-os-7_1'), 'utf8')).toContain('PGP PUBLIC KEY');
     const lock = JSON.parse(readFileSync(join(root, '_build/packages.lock.json'), 'utf8')) as { packages: { name: string; repo: string; digest: string }[] };
     expect(lock.packages.map((pkg) => `${pkg.repo}/${pkg.name}`)).toEqual(['os/app', 'os/config-data', 'os/data', 'os/helper', 'os/libfoo', 'extra/tinyhttpd', 'extra/webui']);
     // Placed by hard link from the store: one inode.
     const libfoo = lock.packages.find((pkg) => pkg.name === 'libfoo')!;
-    expect(statSync(join(repos, 'os-el7', 'libfoo-2.3-1.x86_64.rpm')).ino).toBe(statSync(join(root, '_build/cache/blobs/sha256', libfoo.digest.slice(7))).ino);
+    expect(statSync(join(repos, 'metalk8s-os-el7', 'libfoo-2.3-1.x86_64.rpm')).ino).toBe(statSync(join(root, '_build/cache/blobs/sha256', libfoo.digest.slice(7))).ino);
 
     // dnf reads the ISO repositories from files, with no network: the built package, and a
     // closure across two of them.
     const dnf = requireTool('dnf');
     const installroot = tempDir('mk8s-dnf-');
     const dnfArgs = ['-q', '-y', `--installroot=${installroot}`, '--releasever=7', '--nogpgcheck', '--setopt=reposdir=/nonexistent', `--setopt=cachedir=${join(installroot, 'cache')}`,
-      ...['os', 'extra', 'scality'].map((repo) => `--repofrompath=${repo},file://${join(repos, `${repo}-el7`)}`)];
+      ...['os', 'extra', 'scality'].map((repo) => `--repofrompath=${repo},file://${join(repos, `metalk8s-${repo}-el7`)}`)];
     const listed = await run(dnf, [...dnfArgs, 'repoquery', '--qf', '%{name}-%{version}-%{release}.%{arch}']);
     expect(listed.stdout.trim().split('\n').sort()).toEqual([...fetched, 'hello-tool-1.0-1.el7.noarch.rpm'].map((name) => name.replace(/\.rpm$/, '')).sort());
     mkdirSync(join(installroot, 'download'));
@@ -96,11 +96,11 @@ describe('packaging tasks', () => {
     expect(second.executed).toEqual([]);
 
     // With SOURCE_DATE_EPOCH, the repository metadata is the same bytes when written again.
-    const repomd = readFileSync(join(repos, 'os-el7/repodata/repomd.xml'));
+    const repomd = readFileSync(join(repos, 'metalk8s-os-el7/repodata/repomd.xml'));
     rmSync(join(root, '_build/root/packages'), { recursive: true });
     const third = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
     expect(third.executed.filter((name) => !name.startsWith('_build_rpm_repositories:'))).toEqual(['_package_mkdir_rpm_iso_root']);
-    expect(readFileSync(join(repos, 'os-el7/repodata/repomd.xml')).equals(repomd)).toBe(true);
+    expect(readFileSync(join(repos, 'metalk8s-os-el7/repodata/repomd.xml')).equals(repomd)).toBe(true);
 
     // A committed lock builds with no network at all; a stale one is refused.
     copyFileSync(join(root, '_build/packages.lock.json'), join(root, 'packages-rpm/packages.lock.json'));
@@ -109,7 +109,7 @@ describe('packaging tasks', () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const offline = await runEngine(root, metalk8sTasks(root, { YUM_MIRROR_OS: dead, YUM_MIRROR_EXTRA: dead, SOURCES_MIRROR: dead, SOURCE_DATE_EPOCH: '1600000000' }), ['packaging']);
     expect(failures(offline)).toEqual([]);
-    expect(readFileSync(join(repos, 'os-el7/repodata/repomd.xml')).equals(repomd)).toBe(true);
+    expect(readFileSync(join(repos, 'metalk8s-os-el7/repodata/repomd.xml')).equals(repomd)).toBe(true);
     writeFileSync(join(root, 'packages-rpm/packages.yaml'), readFileSync(join(root, 'packages-rpm/packages.yaml'), 'utf8').replace('exclude: [base-os-lib]', 'exclude: []'));
     const stale = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
     expect(failures(stale).join('\n')).toContain(`${join(root, 'packages-rpm/packages.lock.json')} was resolved from other declarations`);
@@ -120,7 +120,7 @@ describe('packaging tasks', () => {
     const root = packagingProject(served, '{name: extra, baseurl: "https://extra.example.invalid/7/x86_64", iso: false}');
     const report = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
     expect(failures(report)).toEqual([]);
-    expect(readdirSync(join(root, '_build/root/packages/redhat')).sort()).toEqual(['os-el7', 'scality-el7']);
+    expect(readdirSync(join(root, '_build/root/packages/redhat')).sort()).toEqual(['metalk8s-os-el7', 'metalk8s-scality-el7']);
     const lock = JSON.parse(readFileSync(join(root, '_build/packages.lock.json'), 'utf8')) as { packages: { repo: string }[] };
     expect(new Set(lock.packages.map((pkg) => pkg.repo))).toEqual(new Set(['os']));
   });
@@ -138,7 +138,7 @@ describe('packaging tasks', () => {
       const env = { ...mirrors(served), GPG_KEY: 'test@example.invalid' };
       expect(failures(await runEngine(root, metalk8sTasks(root, env), ['packaging']))).toEqual([]);
       const repos = join(root, '_build/root/packages/redhat');
-      for (const repo of ['os-el7', 'scality-el7']) {
+      for (const repo of ['metalk8s-os-el7', 'metalk8s-scality-el7']) {
         await run(gpg, ['--batch', '--verify', join(repos, repo, 'repodata/repomd.xml.asc'), join(repos, repo, 'repodata/repomd.xml')]);
       }
       // rpm checks the package signature against the public key, imported in a database of its own.
@@ -146,13 +146,13 @@ describe('packaging tasks', () => {
       const key = join(home, 'public.asc');
       await run(gpg, ['--batch', '--armor', '--export', '--output', key, 'test@example.invalid']);
       await run(requireTool('rpm'), ['--dbpath', dbpath, '--import', key]);
-      const checked = await run(requireTool('rpm'), ['--dbpath', dbpath, '-K', join(repos, 'scality-el7', 'hello-tool-1.0-1.el7.noarch.rpm')]);
+      const checked = await run(requireTool('rpm'), ['--dbpath', dbpath, '-K', join(repos, 'metalk8s-scality-el7', 'hello-tool-1.0-1.el7.noarch.rpm')]);
       expect(checked.stdout).toMatch(/digests signatures OK/);
       // Signed at SOURCE_DATE_EPOCH with a deterministic (EdDSA) key: the same bytes again.
-      const signature = readFileSync(join(repos, 'os-el7', 'repodata/repomd.xml.asc'));
+      const signature = readFileSync(join(repos, 'metalk8s-os-el7', 'repodata/repomd.xml.asc'));
       rmSync(join(root, '_build/root/packages'), { recursive: true });
       expect(failures(await runEngine(root, metalk8sTasks(root, env), ['packaging']))).toEqual([]);
-      expect(readFileSync(join(repos, 'os-el7', 'repodata/repomd.xml.asc')).equals(signature)).toBe(true);
+      expect(readFileSync(join(repos, 'metalk8s-os-el7', 'repodata/repomd.xml.asc')).equals(signature)).toBe(true);
     } finally {
       await run(requireTool('gpgconf'), ['--kill', 'gpg-agent']).catch(() => undefined);
       if (previous === undefined) delete process.env.GNUPGHOME;

@@ -1,4 +1,4 @@
-// packaging: the ISO's yum repositories under BUILD_ROOT/root/packages/redhat/<repo>-el7/, as
+// packaging: the ISO's yum repositories under BUILD_ROOT/root/packages/redhat/metalk8s-<repo>-el7/, as
 // upstream's yumdownloader + rpmbuild + createrepo in a CentOS container, without the container.
 // Fetched packages are the dependency closure of packages-rpm/packages.yaml, pinned in a lock;
 // built packages come from spec files with rpmbuild; every repository gets createrepo_c metadata.
@@ -25,9 +25,13 @@ export function rpmRepositoriesRoot(config: BuildConfig): string {
   return join(config.isoRoot, 'packages', 'redhat');
 }
 
-/** Where the ISO repository `<repo>-el7` of a source or build repository lands. */
+/** The ISO repository of a source or build repository, as upstream names it: `metalk8s-<repo>-el7`. */
+export function isoRepositoryName(config: BuildConfig, repo: string): string {
+  return `${config.projectName.toLowerCase()}-${repo}-el7`;
+}
+
 function isoRepository(config: BuildConfig, repo: string): string {
-  return join(rpmRepositoriesRoot(config), `${repo}-el7`);
+  return join(rpmRepositoriesRoot(config), isoRepositoryName(config, repo));
 }
 
 const workspaces = new WeakMap<BuildConfig, PackageWorkspace>();
@@ -127,7 +131,7 @@ export function packagingTasks(config: BuildConfig): TaskDefinition[] {
     },
     {
       basename: '_build_rpm_repositories',
-      doc: 'Lay out each ISO yum repository (<repo>-el7) and its createrepo_c metadata.',
+      doc: 'Lay out each ISO yum repository (metalk8s-<repo>-el7) and its createrepo_c metadata.',
       after: [],
       create: () => {
         const shipped = work.declarations.repositories.filter((repo) => repo.iso).map((repo) => repo.name);
@@ -265,7 +269,7 @@ export function isoPackageFiles(config: BuildConfig): string[] {
 /** The packages the ISO's repositories hold, for the SBOM: fetched ones from the lock, built ones read with rpm. */
 export async function isoPackages(config: BuildConfig, signal: AbortSignal): Promise<SbomRpm[]> {
   const work = workspaceFor(config);
-  const inIso = (repo: string, file: string) => `packages/redhat/${repo}-el7/${basename(file)}`;
+  const inIso = (repo: string, file: string) => `packages/redhat/${isoRepositoryName(config, repo)}/${basename(file)}`;
   const rpms: SbomRpm[] = readLock(work.lockFile).packages.map((pkg) => ({
     name: pkg.name, epoch: pkg.epoch, version: pkg.version, release: pkg.release, arch: pkg.arch,
     sha256: pkg.digest.slice('sha256:'.length), origin: { repository: pkg.repo }, path: inIso(pkg.repo, pkg.location),

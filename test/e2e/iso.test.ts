@@ -120,8 +120,8 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     for (const path of [
       '/product.txt', '/examples/new-node.yaml', '/examples/prometheus-sparse.yaml',
       '/images/alertmanager/v0.19.0/manifest.json', '/images/node-exporter/v0.18.0/version', '/images/pause-3.1.tar', '/images/hello-image/1.0/manifest.json', '/images/hello-dockerfile/1.0/manifest.json',
-      '/packages/redhat/os-el7/repodata/repomd.xml', '/packages/redhat/extra-el7/webui-2.0-1.noarch.rpm',
-      '/packages/redhat/scality-el7/hello-tool-1.0-1.el7.noarch.rpm',
+      '/packages/redhat/metalk8s-os-el7/repodata/repomd.xml', '/packages/redhat/metalk8s-extra-el7/webui-2.0-1.noarch.rpm',
+      '/packages/redhat/metalk8s-scality-el7/hello-tool-1.0-1.el7.noarch.rpm',
       '/salt/metalk8s/repo/files/metalk8s-registry.inc', '/salt/metalk8s/repo/files/metalk8s-registry-common.inc',
       '/metalk8s-agent.cjs', '/runtime/node', '/runtime/LICENSE',
     ]) expect(listed, path).toContain(path);
@@ -137,7 +137,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     const byName = new Map(sbom.packages.map((pkg) => [pkg.name, pkg]));
     expect(byName.get('alertmanager')).toMatchObject({ packageFileName: 'images/alertmanager/v0.19.0', checksums: [{ checksumValue: alertmanager.slice(7) }] });
     expect(byName.get('pause')!.packageFileName).toBe('images/pause-3.1.tar');
-    expect(byName.get('app')).toMatchObject({ packageFileName: 'packages/redhat/os-el7/app-1.0-1.x86_64.rpm', comment: 'fetched from yum repository os' });
+    expect(byName.get('app')).toMatchObject({ packageFileName: 'packages/redhat/metalk8s-os-el7/app-1.0-1.x86_64.rpm', comment: 'fetched from yum repository os' });
     expect(byName.get('app')!.externalRefs[0]!.referenceLocator).toBe('pkg:rpm/os/app@1.0-1?arch=x86_64');
     expect(byName.get('hello-tool')!.comment).toBe('built from packages-rpm/hello-tool.spec');
     expect(byName.get(runtime.name)).toMatchObject({ packageFileName: 'runtime/node', versionInfo: runtime.version, downloadLocation: `http://${npmMirror.host}/${runtime.name}/-/${runtime.name}-${runtime.version}.tgz` });
@@ -155,14 +155,14 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       expect(layer[0]!.extents).toEqual(layer[1]!.extents);
       await reader.extract(extracted);
       // A copy of the ISO with one byte of a package changed, and a SHA256SUM made for the copy.
-      const rpm = entries.find((entry) => entry.path === 'packages/redhat/os-el7/libfoo-2.3-1.x86_64.rpm')!;
+      const rpm = entries.find((entry) => entry.path === 'packages/redhat/metalk8s-os-el7/libfoo-2.3-1.x86_64.rpm')!;
       const copy = join(tempDir('mk8s-tampered-'), 'metalk8s.iso');
       const tampered = Buffer.from(isoBytes);
       tampered[rpm.extents[0]![0] * 2048 + 1000]! ^= 0xff;
       writeFileSync(copy, tampered);
       writeFileSync(join(copy, '..', 'SHA256SUM'), `${sha256(tampered)}  metalk8s.iso\n`);
       await expect(verifyIso(copy, { gpg: requireTool('gpg'), signal: new AbortController().signal }))
-        .rejects.toThrow(`${copy}: packages/redhat/os-el7/libfoo-2.3-1.x86_64.rpm has sha256`);
+        .rejects.toThrow(`${copy}: packages/redhat/metalk8s-os-el7/libfoo-2.3-1.x86_64.rpm has sha256`);
     } finally {
       await reader.close();
     }
@@ -201,7 +201,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     const installroot = tempDir('mk8s-dnf-');
     const { stdout: packages } = await run(requireTool('dnf'), [
       '-q', `--installroot=${installroot}`, '--releasever=7', '--nogpgcheck', '--setopt=reposdir=/nonexistent', `--setopt=cachedir=${join(installroot, 'cache')}`,
-      ...['os', 'extra', 'scality'].map((repo) => `--repofrompath=${repo},file://${join(extracted, 'packages/redhat', `${repo}-el7`)}`),
+      ...['os', 'extra', 'scality'].map((repo) => `--repofrompath=${repo},file://${join(extracted, 'packages/redhat', `metalk8s-${repo}-el7`)}`),
       'repoquery', '--qf', '%{name}',
     ]);
     expect(packages.trim().split('\n').sort()).toEqual(['app', 'base-os-lib', 'config-data', 'data', 'hello-tool', 'helper', 'libfoo', 'tinyhttpd', 'webui']);

@@ -21,7 +21,7 @@ async function node(): Promise<FakeNode & { archive: string }> {
   write(join(base.root, 'etc/metalk8s/bootstrap.yaml'), BOOTSTRAP);
   write(join(base.root, 'etc/os-release'), 'ID="centos"\nVERSION_ID="7"\n');
   write(join(base.scripts, 'product.txt'), 'NAME=MetalK8s\nVERSION=2.4.1\n');
-  write(join(base.scripts, 'packages/redhat/base-el7/repodata/repomd.xml'), '<repomd/>\n');
+  write(join(base.scripts, 'packages/redhat/metalk8s-base-el7/repodata/repomd.xml'), '<repomd/>\n');
   mkdirSync(join(base.scripts, 'salt'), { recursive: true });
   for (const file of ['ca.key', 'ca.crt', 'front-proxy-ca.key', 'front-proxy-ca.crt', 'etcd/ca.key', 'etcd/ca.crt', 'sa.key', 'sa.pub']) {
     write(join(base.root, 'etc/kubernetes/pki', file), `${file}\n`);

@@ -23,7 +23,7 @@ Repository {{ name }} of {{ env }}:
     - baseurl: {{ base }}/{{ name }}-el$metalk8s_osmajorrelease
     - gpgcheck: {{ settings.gpgcheck }}
     {%- if settings.gpgkeys > 0 %}
-    - gpgkey: {% for n in range(1, settings.gpgkeys + 1) %}{{ base }}/{{ name }}-el$metalk8s_osmajorrelease/RPM-GPG-KEY-metalk8s-{{ name }}-7_{{ n }}{{ ' ' if not loop.last }}{% endfor %}
+    - gpgkey: {% for n in range(1, settings.gpgkeys + 1) %}{{ base }}/{{ name }}-el$metalk8s_osmajorrelease/RPM-GPG-KEY-{{ name }}-7_{{ n }}{{ ' ' if not loop.last }}{% endfor %}
     {%- endif %}
     - repo_gpg_check: {{ settings.repo_gpg_check }}
     - enabled: {{ settings.enabled }}
