@@ -35,6 +35,8 @@ export const SETTINGS = {
   PACKAGES_FILE: ['packages-rpm/packages.yaml', 'package declarations: source repositories, packages to fetch, packages built from spec'],
   RUNTIME_FILE: ['runtime/node.yaml', 'the JavaScript runtime the ISO ships for the node-side agent: npm package, version, sha256'],
   NPM_REGISTRY: ['https://registry.npmjs.org', 'npm registry (or mirror) serving the runtime package\'s tarball'],
+  METALK8S_SOURCE: ['https://github.com/scality/metalk8s.git', 'the product source: a git URL or a local repository holding salt/, pillar/, ui/ and storage-operator/; `none` builds with our salt-tree/ and no UI or operator image'],
+  METALK8S_COMMIT: ['1342a1c07802803d5abc656e1f2b2c5cbfdda481', 'the commit of METALK8S_SOURCE the ISO is built from (40 hex digits; default: MetalK8s 2.4.1)'],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -51,6 +53,14 @@ export interface Version {
   full: string;
   /** e.g. 2.4 */
   short: string;
+}
+
+export interface ProductSource {
+  /** A git URL, or the absolute path of a local repository. */
+  url: string;
+  commit: string;
+  /** Where the build unpacks it: BUILD_ROOT/product-source. */
+  tree: string;
 }
 
 export interface BuildConfig {
@@ -83,6 +93,8 @@ export interface BuildConfig {
   gitRef(): string | undefined;
   /** Where a setting's value came from: `.env:3`, `environment`, or `default`. */
   origin(name: string): string;
+  /** The product's own repository at its pinned commit; undefined with METALK8S_SOURCE=none. */
+  product: ProductSource | undefined;
   /** Non-fatal remarks (unknown .env keys). */
   warnings: string[];
 }
@@ -144,6 +156,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     pullJobs: parsePositive(get('PULL_JOBS'), origin('PULL_JOBS'), 'PULL_JOBS'),
     registryMirrors: parsePairs(get('REGISTRY_MIRRORS'), origin('REGISTRY_MIRRORS'), 'REGISTRY_MIRRORS'),
     yumMirrors: collectPrefixed('YUM_MIRROR_', env, dotenv),
+    product: parseProductSource(root, buildRoot, get('METALK8S_SOURCE'), get('METALK8S_COMMIT'), origin),
     // Read on first use: a task file given with -f may live where there is no VERSION file.
     get version() {
       version ??= readVersionFile(versionFile);
@@ -195,6 +208,15 @@ function parseEpoch(value: string, origin: string): number | undefined {
   if (value === '') return undefined;
   if (!/^\d+$/.test(value)) throw new BuildError(`${origin}: SOURCE_DATE_EPOCH must be a whole number of seconds, not '${value}'`);
   return Number(value);
+}
+
+function parseProductSource(root: string, buildRoot: string, source: string, commit: string, origin: (name: string) => string): ProductSource | undefined {
+  if (source.trim() === 'none') return undefined;
+  if (source.trim() === '') throw new BuildError(`${origin('METALK8S_SOURCE')}: METALK8S_SOURCE is empty: give a git URL, a local repository, or none`);
+  if (!/^[0-9a-f]{40}$/.test(commit)) throw new BuildError(`${origin('METALK8S_COMMIT')}: METALK8S_COMMIT must be a full commit id (40 lowercase hex digits), not '${commit}'`);
+  // scheme://..., user@host:path and host:path are git's remote forms; anything else is a path.
+  const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || /^[^/]+:/.test(source);
+  return { url: remote ? source : resolve(root, source), commit, tree: join(buildRoot, 'product-source') };
 }
 
 function parseNodeCount(value: string, origin: string): number {

@@ -1,4 +1,4 @@
-// Air-gapped build farms: everything a build fetches, taken from a connected machine's store into
+// Air-gapped build farms: everything a build fetches (the product source included), taken from a connected machine's store into
 // one archive (BUILD_ROOT/offline-inputs.tar), and put into an offline machine's store. There the
 // build finds every image, package, key and spec source in the store and the package lock
 // resolved, so it needs no network: the reachability checks ask nothing.
@@ -8,8 +8,9 @@ import type { BuildConfig } from './config.ts';
 import { BuildError } from './errors.ts';
 import { writeFileAtomic } from './fs/atomic.ts';
 import { loadBuildSpec } from './oci/builder.ts';
-import { buildLabels, loadImageDeclarations } from './oci/declarations.ts';
+import { buildLabels, declaredImages } from './oci/declarations.ts';
 import { builtRecordFile, dockerfileInputs, parseBuiltRecord, recordedImage, type DockerfileImage } from './oci/dockerfile.ts';
+import { parseSourceRecord, readSourceRecord, sourceRecordFile, storedSource } from './git-source.ts';
 import { storedImage } from './oci/pull.ts';
 import { writeBlobArchive, importBlobs } from './oci/store-archive.ts';
 import { imageLocksDir, layerPackagesOf, parseImageLock, type LayerPackages } from './rpm/layer-packages.ts';
@@ -24,6 +25,7 @@ import { loadRuntimeDeclaration, runtimeDigest } from './runtime.ts';
 const LOCK = 'packages.lock.json';
 const imageLockName = (image: string) => `image-packages/${image}.lock.json`;
 const builtRecordName = (image: string) => `built-images/${image}.json`;
+const PRODUCT_RECORD = 'sources/metalk8s.json';
 
 export function offlineArchive(config: BuildConfig): string {
   return join(config.buildRoot, 'offline-inputs.tar');
@@ -36,7 +38,7 @@ function workspaceOf(config: BuildConfig): PackageWorkspace {
 
 /** The packages of local images' layers that name their repositories, by image name. */
 function imagePackages(config: BuildConfig, workspace: PackageWorkspace): Map<string, LayerPackages> {
-  const images = loadImageDeclarations(config.imagesFile).local.filter((image) => image.kind === 'spec');
+  const images = declaredImages(config).local.filter((image) => image.kind === 'spec');
   return new Map(images.flatMap((image) => {
     const packages = layerPackagesOf(loadBuildSpec(image.definition), image.name, workspace, { lockDir: imageLocksDir(config.buildRoot), jobs: 1 });
     return packages ? [[image.name, packages] as const] : [];
@@ -47,7 +49,7 @@ function imagePackages(config: BuildConfig, workspace: PackageWorkspace): Map<st
 async function inputDigests(config: BuildConfig, workspace: PackageWorkspace): Promise<string[]> {
   const { store } = workspace;
   const digests: string[] = [];
-  const images = loadImageDeclarations(config.imagesFile);
+  const images = declaredImages(config);
   const pinned = [
     ...images.remote.map((image) => ({ digest: image.source.digest, what: `${image.name} ${image.version}` })),
     ...images.local.filter((image) => image.kind === 'spec').flatMap((image) => {
@@ -74,6 +76,13 @@ async function inputDigests(config: BuildConfig, workspace: PackageWorkspace): P
   const runtime = loadRuntimeDeclaration(config.runtimeFile);
   if (!(await store.has(runtimeDigest(runtime)))) throw new BuildError(`${runtime.name} ${runtime.version} (${runtime.file}) is not in the store ${store.root}; run ./build.ts populate_iso first`);
   digests.push(runtimeDigest(runtime));
+  // The product source travels as its commit's archive: the farm unpacks it without git.
+  if (config.product) {
+    const file = sourceRecordFile(config.buildRoot, 'metalk8s');
+    const archive = await storedSource(store, readSourceRecord(file), config.product.commit);
+    if (!archive) throw new BuildError(`${file}: the store holds no archive of ${config.product.url} at ${config.product.commit}; run ./build.ts _product_source first`);
+    digests.push(archive);
+  }
   // Dockerfile images travel as built: the farm lays them out without DOCKER_BIN.
   for (const image of dockerfileImages(config)) {
     const record = builtRecordFile(config.buildRoot, image.name);
@@ -86,7 +95,7 @@ async function inputDigests(config: BuildConfig, workspace: PackageWorkspace): P
 
 /** The local images built from a Dockerfile, with the labels the build gives them. */
 function dockerfileImages(config: BuildConfig): DockerfileImage[] {
-  return loadImageDeclarations(config.imagesFile).local.filter((image) => image.kind === 'dockerfile')
+  return declaredImages(config).local.filter((image) => image.kind === 'dockerfile')
     .map((image) => ({ ...image, labels: buildLabels(image, config.gitRef()) }));
 }
 
@@ -100,6 +109,7 @@ export async function exportInputs(config: BuildConfig, file = offlineArchive(co
     if (!existsSync(packages.committedLock)) files.set(imageLockName(image), readFileSync(packages.lockFile!, 'utf8'));
   }
   for (const image of dockerfileImages(config)) files.set(builtRecordName(image.name), readFileSync(builtRecordFile(config.buildRoot, image.name), 'utf8'));
+  if (config.product) files.set(PRODUCT_RECORD, readFileSync(sourceRecordFile(config.buildRoot, 'metalk8s'), 'utf8'));
   return writeBlobArchive(workspace.store, digests, files, file);
 }
 
@@ -112,6 +122,7 @@ export async function importInputs(config: BuildConfig, file: string): Promise<{
   const places = new Map<string, { path: string; check: (text: string, where: string) => unknown }>([[LOCK, { path: workspace.lockFile, check: parseLock }]]);
   for (const [image, packages] of imagePackages(config, workspace)) places.set(imageLockName(image), { path: packages.lockFile!, check: parseImageLock });
   for (const image of dockerfileImages(config)) places.set(builtRecordName(image.name), { path: builtRecordFile(config.buildRoot, image.name), check: parseBuiltRecord });
+  if (config.product) places.set(PRODUCT_RECORD, { path: sourceRecordFile(config.buildRoot, 'metalk8s'), check: parseSourceRecord });
   return importBlobs(workspace.store, file, new Set(places.keys()), async (name, content) => {
     const place = places.get(name)!;
     place.check(content, `${file}: ${name}`);

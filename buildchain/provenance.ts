@@ -11,14 +11,18 @@ export interface ProvenanceInput {
   /** `git describe` of the source tree, when known. */
   sourceRevision: string | undefined;
   /** The SBOM's packages: each input's purl and sha256. */
-  sbomPackages: readonly { externalRefs?: { referenceType: string; referenceLocator: string }[]; checksums?: { algorithm: string; checksumValue: string }[]; packageFileName?: string }[];
+  sbomPackages: readonly { primaryPackagePurpose?: string; versionInfo?: string; externalRefs?: { referenceType: string; referenceLocator: string }[]; checksums?: { algorithm: string; checksumValue: string }[]; packageFileName?: string }[];
   builderId: string;
 }
 
 export function provenanceStatement(input: ProvenanceInput): Record<string, unknown> {
   const dependencies = input.sbomPackages.map((pkg) => ({
     uri: pkg.externalRefs?.find((ref) => ref.referenceType === 'purl')?.referenceLocator ?? pkg.packageFileName ?? '',
-    digest: { sha256: pkg.checksums?.find((checksum) => checksum.algorithm === 'SHA256')?.checksumValue ?? '' },
+    digest: {
+      sha256: pkg.checksums?.find((checksum) => checksum.algorithm === 'SHA256')?.checksumValue ?? '',
+      // A source is named by its commit too, as SLSA's digest set allows.
+      ...(pkg.primaryPackagePurpose === 'SOURCE' && pkg.versionInfo ? { gitCommit: pkg.versionInfo } : {}),
+    },
     ...(pkg.packageFileName ? { name: pkg.packageFileName } : {}),
   }));
   return {

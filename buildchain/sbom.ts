@@ -41,6 +41,39 @@ export interface SbomInput {
   rpms: readonly SbomRpm[];
   /** The JavaScript runtime shipped for the agent (runtime/node), as an npm package. */
   runtime?: SbomRuntime;
+  /** The product source the Salt tree and the product's images were built from. */
+  source?: SbomSource;
+}
+
+export interface SbomSource {
+  name: string;
+  /** A git URL, or a local repository's path. */
+  url: string;
+  commit: string;
+  /** Of the commit's `git archive`, as stored. */
+  archiveSha256: string;
+}
+
+/** A git URL as SPDX's downloadLocation wants it: <vcs>+<transport>://...@<revision>. */
+function vcsLocation(url: string, commit: string): string {
+  const transport = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : url.startsWith('/') ? `file://${url}` : `ssh://${url.replace(':', '/')}`;
+  return `git+${transport}@${commit}`;
+}
+
+function sourcePackage(source: SbomSource) {
+  const location = vcsLocation(source.url, source.commit);
+  return {
+    SPDXID: id('Source', `${source.name}-${source.commit}`),
+    name: source.name,
+    versionInfo: source.commit,
+    downloadLocation: location,
+    primaryPackagePurpose: 'SOURCE',
+    filesAnalyzed: false,
+    checksums: [{ algorithm: 'SHA256', checksumValue: source.archiveSha256 }],
+    licenseConcluded: NOASSERTION, licenseDeclared: NOASSERTION, copyrightText: NOASSERTION, supplier: NOASSERTION,
+    externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: `pkg:generic/${source.name}@${source.commit}?vcs_url=${encodeURIComponent(location)}` }],
+    comment: `the product source: the Salt formula and pillar and the product's own images are built from commit ${source.commit}; the checksum is its git archive's`,
+  };
 }
 
 export interface SbomRuntime {
@@ -123,6 +156,7 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
     ...[...input.images].sort((a, b) => (a.path < b.path ? -1 : 1)).map(imagePackage),
     ...[...input.rpms].sort((a, b) => (a.path < b.path ? -1 : 1)).map(rpmPackage),
     ...(input.runtime ? [runtimePackage(input.runtime)] : []),
+    ...(input.source ? [sourcePackage(input.source)] : []),
   ];
   const name = `${input.product} ${input.version}`;
   return {

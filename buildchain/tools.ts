@@ -45,6 +45,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   docker: 'docker.io',
   podman: 'podman',
   buildah: 'buildah',
+  busybox: 'busybox-static',
 };
 
 export function installHint(tool: string): string {

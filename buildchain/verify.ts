@@ -99,6 +99,7 @@ async function verifyContents(iso: string): Promise<string> {
       if (actual !== sha256) throw new BuildError(`${iso}: ${path} has sha256 ${actual}, but ${what} says ${sha256}`);
     };
     for (const pkg of packages) {
+      if (pkg.primaryPackagePurpose === 'SOURCE') continue; // what the ISO was built from, not a file of it
       const sha256 = pkg.checksums.find((checksum) => checksum.algorithm === 'SHA256')?.checksumValue ?? '';
       const layout = pkg.primaryPackagePurpose === 'CONTAINER' && !pkg.packageFileName.endsWith('.tar');
       if (!layout) {
@@ -112,7 +113,8 @@ async function verifyContents(iso: string): Promise<string> {
         if (path.startsWith(`${pkg.packageFileName}/`) && file) await expect(path, file[1]!, 'its name');
       }
     }
-    return `${packages.length} images and packages of sbom.spdx.json match their ${files} files in the ISO`;
+    const contents = packages.filter((pkg) => pkg.primaryPackagePurpose !== 'SOURCE').length;
+    return `${contents} images and packages of sbom.spdx.json match their ${files} files in the ISO`;
   } finally {
     await reader.close();
   }

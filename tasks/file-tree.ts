@@ -1,7 +1,7 @@
 // Trees of project files copied into the ISO tree, one task per file (salt_tree, _iso_add_tree).
 // Files ending in `.in` are templates: @@VERSION and friends are filled in, the suffix dropped.
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildConfig } from '../buildchain/config.ts';
 import type { TaskSpec } from '../buildchain/engine/task.ts';
@@ -26,6 +26,8 @@ export interface FileTree {
   /** Put before each file's path in its task name (`examples` for `_iso_add_tree:examples/...`). */
   namePrefix?: string;
   task_dep: string[];
+  /** More template values, each the text of a file (upstream's storage-operator manifests). */
+  fileValues?: Readonly<Record<string, string>>;
 }
 
 /** One task per file of the tree (none when the source folder does not exist). */
@@ -37,18 +39,23 @@ export function fileTreeTasks(config: BuildConfig, tree: FileTree): TaskSpec[] {
     const source = join(tree.source, file);
     const target = join(tree.destination, name);
     const context = templated ? templateContext(config) : undefined;
+    const valueFiles = templated ? Object.values(tree.fileValues ?? {}) : [];
     return {
       name: `${tree.basename}:${tree.namePrefix ? `${tree.namePrefix}/` : ''}${name}`,
-      file_dep: [source],
+      file_dep: [source, ...valueFiles],
       targets: [target],
       task_dep: tree.task_dep,
       // A template also depends on the values it is rendered with.
       ...(context
-        ? { uptodate: [context], actions: [() => renderTemplateFile(source, target, context)] }
+        ? { uptodate: [context], actions: [async () => renderTemplateFile(source, target, { ...context, ...(await readValues(tree.fileValues ?? {})) })] }
         : { actions: [() => copyFileAtomic(source, target)] }),
       clean: true,
     };
   });
+}
+
+async function readValues(files: Readonly<Record<string, string>>): Promise<Record<string, string>> {
+  return Object.fromEntries(await Promise.all(Object.entries(files).map(async ([name, file]) => [name, await readFile(file, 'utf8')] as const)));
 }
 
 /** A `clean` action removing a whole directory (or file): the engine's own clean keeps non-empty directories. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../buildchain/config.ts';
-import { loadImageDeclarations } from '../buildchain/oci/declarations.ts';
+import { declaredImages, loadImageDeclarations } from '../buildchain/oci/declarations.ts';
 import { sha256Digest } from '../buildchain/oci/digest.ts';
 import { layerPackagesOf } from '../buildchain/rpm/layer-packages.ts';
 import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
@@ -107,12 +107,12 @@ describe('images tasks', () => {
     const pause = imageOf([await randomLayer('pause', 20_000)]);
     const digest = await pushImage(registry.host, 'pause', '3.1', pause, 'v2s2');
     const root = project({
-      'images/images.yaml': `remote:\n  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${digest}", archive: true}\n`,
+      'images/images.yaml': `remote:\n  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${digest}", archive: salt/metalk8s/container-engine/containerd/files}\n`,
     });
     const env = { REGISTRY_MIRRORS: `k8s.gcr.io=${registry.host}`, SOURCE_DATE_EPOCH: '1600000000' };
     const report = await runEngine(root, metalk8sTasks(root, env), ['images']);
     expect(report.finished.filter((r) => r.result === 'fail').map((r) => r.error)).toEqual([]);
-    const archive = join(root, '_build/root/images/pause-3.1.tar');
+    const archive = join(root, '_build/root/salt/metalk8s/container-engine/containerd/files/pause-3.1.tar');
     expect(statSync(archive).isFile()).toBe(true);
     // Not served by the ISO's registry: nodes import it.
     expect(readFileSync(join(root, '_build/root/salt/metalk8s/repo/files/metalk8s-registry.inc'), 'utf8')).not.toContain('pause');
@@ -292,12 +292,20 @@ describe('images tasks', () => {
     expect(failures(undeclared).join('\n')).toContain(`${join(root, 'images/app/image.yaml')}: layers[0].repositories[0]: "updates" is not a repository of ${join(root, 'packages-rpm/packages.yaml')}`);
   });
 
-  it('declares the project\'s own images validly: 21 remote pins, local definitions whose repositories exist, salt-master from its Dockerfile', () => {
-    const config = loadConfig(PROJECT_ROOT, {});
+  it('declares the project\'s own images validly: 21 remote pins, local definitions whose repositories exist, salt-master from its Dockerfile, the product\'s two', () => {
+    const config = loadConfig(PROJECT_ROOT, { METALK8S_SOURCE: 'https://github.com/scality/metalk8s.git' });
     const declarations = loadImageDeclarations(config.imagesFile);
     expect(declarations.remote).toHaveLength(21);
     expect(declarations.local.map((image) => `${image.name}:${image.version}:${image.kind}`))
       .toEqual(['salt-master:2018.3.4-1:dockerfile', 'keepalived:1.3.5-16.el7-1:spec', `metalk8s-utils:${config.version.full}:spec`]);
+    // With the product source: its UI and operator, their paths in its unpacked tree.
+    const product = declaredImages(config).local.filter((image) => image.fromProduct);
+    expect(product.map((image) => [image.name, image.definition, image.context])).toEqual([
+      ['metalk8s-ui', join(config.product!.tree, 'ui/Dockerfile'), join(config.product!.tree, 'ui')],
+      ['storage-operator', join(config.product!.tree, 'storage-operator/build/Dockerfile'), join(config.product!.tree, 'storage-operator')],
+    ]);
+    expect(product[1]!.compile).toMatchObject({ builder: join(config.product!.tree, 'storage-operator/Dockerfile'), output: 'build/_output', from: expect.stringMatching(/^docker\.io\/library\/golang@sha256:[0-9a-f]{64}$/) });
+    expect(declarations.remote.find((image) => image.name === 'pause')!.archive).toBe('salt/metalk8s/container-engine/containerd/files');
     expect(declarations.local[0]!.buildArgs).toEqual({ SALT_VERSION: '2018.3.4' });
     const workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: tempDir(), mirrors: new Map() });
     for (const image of declarations.local.filter((entry) => entry.kind === 'spec')) {
@@ -306,6 +314,17 @@ describe('images tasks', () => {
       // Resolving their inputs names every repository: an undeclared one would throw here.
       expect(layerPackagesOf(spec, image.name, workspace, { jobs: 1 })!.inputs(), image.name).toMatch(/^sha256:/);
     }
+  });
+
+  it('refuses an archive folder or a product path outside the tree, naming the entry', () => {
+    const file = join(tempDir(), 'images.yaml');
+    const pause = '{name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "sha256:' + '0'.repeat(64) + '"';
+    writeFileSync(file, `remote:\n  - ${pause}, archive: ../../etc}\n`);
+    expect(() => loadImageDeclarations(file)).toThrow(`${file}: remote[0] (pause).archive must be true, false, or a folder of the ISO (salt/metalk8s/...), not "../../etc"`);
+    writeFileSync(file, 'local:\n  - {name: ui, version: "1", definition: "product:../ui/Dockerfile"}\n');
+    expect(() => loadImageDeclarations(file, { productTree: '/srv/product' })).toThrow(`${file}: local[0] (ui).definition: product:../ui/Dockerfile leaves the product source`);
+    // Without a product source (METALK8S_SOURCE=none), the product's images are not built.
+    expect(loadImageDeclarations(file).local).toEqual([]);
   });
 
   it('names the file and entry of a bad declaration', async () => {

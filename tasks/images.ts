@@ -13,7 +13,7 @@ import { sha256File } from '../buildchain/fs/hash.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { buildImage, loadBuildSpec, type BuildSpec, type PackageLayer } from '../buildchain/oci/builder.ts';
 import { builtRecordFile, buildWithDocker, dockerfileInputs, recordedImage, writeBuiltRecord } from '../buildchain/oci/dockerfile.ts';
-import { buildLabels, imageArchive, imageDir, loadImageDeclarations, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
+import { buildLabels, declaredImages, imageDir, remoteImagePlace, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
 import { sha256Digest } from '../buildchain/oci/digest.ts';
 import { storedImage } from '../buildchain/oci/pull.ts';
 import { writeImageArchive } from '../buildchain/oci/archive.ts';
@@ -61,7 +61,7 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
   const root = imagesRoot(config);
   let declarations: ImageDeclarations | undefined;
   // Read on first use: `./build.ts list` or a salt_tree build need not parse the image list.
-  const declared = (): ImageDeclarations => (declarations ??= loadImageDeclarations(config.imagesFile));
+  const declared = (): ImageDeclarations => (declarations ??= declaredImages(config));
   // What images still need from the network: registries of remote images neither laid out nor
   // whole in the store, and of local images' bases not in the store; yum repositories of local
   // images' packages layers without a lock, or with locked packages the store lacks. (Whether a
@@ -71,7 +71,7 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
     const store = pullerFor(config).options.store;
     const specs = local.filter((image) => image.kind === 'spec').map((image) => ({ image, spec: loadBuildSpec(image.definition) }));
     const pinned = [
-      ...remote.filter((image) => !placed(root, image)).map((image) => image.source),
+      ...remote.filter((image) => !placed(config, image)).map((image) => image.source),
       ...specs.flatMap(({ spec }) => spec.base ?? []),
     ];
     const stored = await Promise.all(pinned.map(async (source) => (await storedImage(store, source.digest, platform)) !== undefined));
@@ -126,16 +126,17 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
     },
     {
       basename: '_image_build',
-      doc: 'Build local images (daemonless from image.yaml, or with DOCKER_BIN from a Dockerfile).',
-      after: [],
+      doc: 'Build local images (daemonless from image.yaml, or with DOCKER_BIN from a Dockerfile, the product\'s included).',
+      after: config.product ? ['_product_source'] : [], // product images list the files of its tree
       create: () => declared().local.map((image) => buildTask(config, image)),
     },
   ];
 }
 
 /** Whether a remote image is in the ISO tree: its whole layout, or its archive. */
-function placed(root: string, image: RemoteImage): boolean {
-  return image.archive ? existsSync(imageArchive(root, image)) : layoutComplete(imageDir(root, image), image.source.digest);
+function placed(config: BuildConfig, image: RemoteImage): boolean {
+  const place = remoteImagePlace(config.isoRoot, image);
+  return image.archive ? existsSync(place) : layoutComplete(place, image.source.digest);
 }
 
 /** The name an archived image gets once imported: its registry, repository and version. */
@@ -144,8 +145,7 @@ function archiveName(image: RemoteImage): string {
 }
 
 function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: RemoteImage): TaskSpec {
-  const root = imagesRoot(config);
-  const target = image.archive ? imageArchive(root, image) : imageDir(root, image);
+  const target = remoteImagePlace(config.isoRoot, image);
   const { platform } = declarations;
   return {
     name: `_image_pull:${image.name}`,
@@ -154,7 +154,7 @@ function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: R
     targets: [target],
     // The pin and the platform decide the content; the layout must still be whole on disk.
     uptodate: [formatReference(image.source), `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`, image.archive ? 'archive' : 'layout',
-      config.sourceDateEpoch ?? null, () => placed(root, image)],
+      config.sourceDateEpoch ?? null, () => placed(config, image)],
     actions: [async (ctx) => {
       const puller = pullerFor(config);
       let done = 0;
@@ -214,7 +214,7 @@ function remotePackagesOf(config: BuildConfig, image: LocalImage, spec: BuildSpe
 function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
   const dir = imageDir(imagesRoot(config), image);
   const spec = image.kind === 'spec' ? loadBuildSpec(image.definition) : undefined;
-  const inputs = spec ? specInputs(spec) : listFiles(join(image.definition, '..')).map((file) => join(image.definition, '..', file));
+  const inputs = spec ? specInputs(spec) : [...listFiles(image.context).map((file) => join(image.context, file)), ...(image.compile ? [image.compile.builder] : [])];
   // Package layers without repositories take their RPMs from the ISO's: built after them, rebuilt
   // when what the ISO holds changes (its lock and lists of built packages).
   const usesPackages = spec?.layers.some((layer) => layer.packages && !layer.repositories) ?? false;
@@ -226,10 +226,10 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
   return {
     name: `_image_build:${image.name}`,
     title: `_image_build: ${image.name} ${image.version}`,
-    task_dep: ['_image_mkdir_root', '_image_check_sources', ...(usesPackages ? ['packaging'] : [])],
+    task_dep: ['_image_mkdir_root', '_image_check_sources', ...(usesPackages ? ['packaging'] : []), ...(image.fromProduct ? ['_product_source'] : [])],
     file_dep: [...inputs, ...(usesPackages ? isoPackageFiles(config) : []), ...lockInputs],
     targets: [dir],
-    uptodate: [image.version, image.buildArgs, labels, config.sourceDateEpoch ?? null, () => layoutComplete(dir)],
+    uptodate: [image.version, image.buildArgs, labels, image.compile ?? null, config.sourceDateEpoch ?? null, () => layoutComplete(dir)],
     actions: [spec
       ? async (ctx) => {
         const puller = pullerFor(config);
@@ -286,7 +286,7 @@ function dockerBuild(config: BuildConfig, image: LocalImage, dir: string, labels
         docker: requireExecutable(config.bin.docker, `DOCKER_BIN (needed for ${image.definition})`),
         skopeo: requireExecutable(config.bin.skopeo, `SKOPEO_BIN (turns the image built from ${image.definition} into a dir: layout)`),
         tag: `${config.projectName.toLowerCase()}/${image.name}:${image.version}`,
-        store, signal: ctx.signal, log: (message) => ctx.log(message),
+        mirrors: config.registryMirrors, store, signal: ctx.signal, log: (message) => ctx.log(message),
       });
       await writeBuiltRecord(record, { inputs, manifest: built.top.digest });
       ctx.log(`${image.name}: ${built.top.digest}`);
@@ -298,9 +298,9 @@ function dockerBuild(config: BuildConfig, image: LocalImage, dir: string, labels
 /** What says which images the ISO holds: each layout's manifest.json, each archive. */
 export function isoImageFiles(config: BuildConfig): string[] {
   const root = imagesRoot(config);
-  const declarations = loadImageDeclarations(config.imagesFile);
+  const declarations = declaredImages(config);
   return [
-    ...declarations.remote.map((image) => (image.archive ? imageArchive(root, image) : join(imageDir(root, image), 'manifest.json'))),
+    ...declarations.remote.map((image) => (image.archive ? remoteImagePlace(config.isoRoot, image) : join(remoteImagePlace(config.isoRoot, image), 'manifest.json'))),
     ...declarations.local.map((image) => join(imageDir(root, image), 'manifest.json')),
   ];
 }
@@ -308,20 +308,21 @@ export function isoImageFiles(config: BuildConfig): string[] {
 /** The images the ISO holds, for the SBOM. */
 export async function isoImages(config: BuildConfig): Promise<SbomImage[]> {
   const root = imagesRoot(config);
-  const declarations = loadImageDeclarations(config.imagesFile);
+  const declarations = declaredImages(config);
   const images: SbomImage[] = [];
   for (const image of declarations.remote) {
     const { registry, repository, digest } = image.source;
-    const path = relative(config.isoRoot, image.archive ? imageArchive(root, image) : imageDir(root, image));
+    const place = remoteImagePlace(config.isoRoot, image);
     images.push({
-      name: image.name, version: image.version, registry, repository, digest, archive: image.archive, path,
-      ...(image.archive ? { fileSha256: await sha256File(imageArchive(root, image)) } : {}),
+      name: image.name, version: image.version, registry, repository, digest, archive: image.archive !== false, path: relative(config.isoRoot, place),
+      ...(image.archive ? { fileSha256: await sha256File(place) } : {}),
     });
   }
   for (const image of declarations.local) {
     const dir = imageDir(root, image);
     const digest = sha256Digest(readFileSync(join(dir, 'manifest.json')));
-    images.push({ name: image.name, version: image.version, registry: 'local', repository: relative(config.root, image.definition), digest, archive: false, path: relative(config.isoRoot, dir) });
+    const definition = image.fromProduct ? `product:${relative(config.product!.tree, image.definition)}` : relative(config.root, image.definition);
+    images.push({ name: image.name, version: image.version, registry: 'local', repository: definition, digest, archive: false, path: relative(config.isoRoot, dir) });
   }
   return images;
 }

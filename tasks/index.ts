@@ -7,6 +7,7 @@ import { isoTasks } from './iso.ts';
 import { lintTasks } from './lint.ts';
 import { offlineTasks } from './offline.ts';
 import { packagingTasks } from './packaging.ts';
+import { productTasks } from './product.ts';
 import { saltTreeTasks } from './salt-tree.ts';
 import { sbomTasks } from './sbom.ts';
 import { toolCheckTasks } from './tools.ts';
@@ -15,5 +16,5 @@ import { vagrantTasks } from './vagrant.ts';
 export const DEFAULT_TASKS = ['iso'];
 
 export function tasks(config: BuildConfig): TaskDefinition[] {
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...sbomTasks(config), ...isoTasks(config), ...lintTasks(config), ...vagrantTasks(config)];
+  return [...toolCheckTasks(config), ...buildRootTasks(config), ...productTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...sbomTasks(config), ...isoTasks(config), ...lintTasks(config), ...vagrantTasks(config)];
 }

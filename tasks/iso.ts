@@ -36,6 +36,8 @@ function productTask(config: BuildConfig): TaskSpec {
     SHORT_VERSION: config.version.short,
     GIT: config.gitRef() ?? '',
     DEVELOPMENT_RELEASE: config.version.suffix === '-dev' ? '1' : '0',
+    // Ours: what the Salt tree and the product's images come from.
+    PRODUCT_SOURCE: config.product ? `${config.product.url}@${config.product.commit}` : 'none (the stand-in salt-tree/, no UI or operator image: this ISO does not install MetalK8s)',
   });
   return {
     name: '_iso_add_tree:product.txt',
@@ -141,6 +143,7 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
           parameters: {
             PROJECT_NAME: config.projectName, VERSION: config.version.full, SOURCE_DATE_EPOCH: config.sourceDateEpoch ?? null,
             BUILD_HOST: config.buildHost, IMAGES_FILE: relative(config.root, config.imagesFile), PACKAGES_FILE: relative(config.root, config.packagesFile),
+            METALK8S_SOURCE: config.product?.url ?? 'none', METALK8S_COMMIT: config.product?.commit ?? null,
           },
         });
         const text = `${JSON.stringify(statement, null, 2)}\n`;
@@ -153,7 +156,7 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
       }],
       clean: true,
     },
-    { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', '_iso_add_tree', 'salt_tree', 'images', 'packaging', '_iso_sbom'] },
+    { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', '_product_source', '_iso_add_tree', 'salt_tree', 'images', 'packaging', '_iso_sbom'] },
     {
       basename: '_iso_add_tree',
       doc: 'Deploy the files of the ISO root: product.txt, the scripts (scripts/), the agent they run and its runtime, the examples (examples/).',

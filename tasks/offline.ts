@@ -10,7 +10,7 @@ export function offlineTasks(config: BuildConfig): TaskDefinition[] {
   return [{
     name: 'offline_export',
     doc: 'Write BUILD_ROOT/offline-inputs.tar: every fetched input, for ./toolkit.ts offline-import on a machine with no network.',
-    task_dep: ['images', 'packaging', '_iso_add_tree'], // _iso_add_tree fetches the agent's runtime
+    task_dep: ['_product_source', 'images', 'packaging', '_iso_add_tree'], // _iso_add_tree fetches the agent's runtime
     targets: [file],
     uptodate: [false], // the store may hold newer inputs: write it whenever asked
     actions: [async (ctx) => {

@@ -1,19 +1,123 @@
-// salt_tree: the Salt states shipped in the ISO, copied from salt-tree/ into BUILD_ROOT/root/salt.
-// Files ending in `.in` are templates: @@VERSION and friends are filled in, the suffix dropped.
+// salt_tree: the Salt formula and pillar shipped in the ISO (BUILD_ROOT/root/salt and pillar).
+// With a product source, upstream's own salt/ and pillar/ at the pinned commit, deployed as
+// upstream's buildchain deploys them: every file, `*.in` rendered (@@VERSION, and the storage
+// operator's manifests for its states), and salt/metalk8s/versions.json generated from our image
+// and package declarations. With METALK8S_SOURCE=none, our stand-in salt-tree/ (tests, demos).
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AGENT_SALT_CALLS } from '../agent/salt.ts';
 import type { BuildConfig } from '../buildchain/config.ts';
-import type { DelayedTasks } from '../buildchain/engine/task.ts';
+import type { DelayedTasks, TaskSpec } from '../buildchain/engine/task.ts';
+import { BuildError } from '../buildchain/errors.ts';
+import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
+import { listFiles } from '../buildchain/fs/walk.ts';
+import { projectRoot } from '../buildchain/paths.ts';
+import { describeSaltCall, missingSaltCalls, shellSaltCalls, type SaltCall } from '../buildchain/salt-calls.ts';
+import { declaredImages } from '../buildchain/oci/declarations.ts';
+import { DIST } from '../buildchain/rpm/rpmbuild.ts';
+import { readLock } from '../buildchain/rpm/lock.ts';
 import { fileTreeTasks } from './file-tree.ts';
+import { workspaceFor } from './packaging.ts';
+
+/** The storage operator's manifests that upstream's `.in` states include, by placeholder. */
+const OPERATOR_MANIFESTS: Readonly<Record<string, string>> = {
+  ServiceAccount: 'storage-operator/deploy/service_account.yaml',
+  Role: 'storage-operator/deploy/role.yaml',
+  RoleBinding: 'storage-operator/deploy/role_binding.yaml',
+  Deployment: 'storage-operator/deploy/operator.yaml',
+  CustomResourceDefinition: 'storage-operator/deploy/crds/storage_v1alpha1_volume_crd.yaml',
+};
 
 export function saltTreeTasks(config: BuildConfig): DelayedTasks[] {
+  const tree = config.product?.tree;
   return [
     {
       basename: 'salt_tree',
-      doc: 'Deploy the Salt tree in the ISO tree (BUILD_ROOT/root/salt).',
-      after: [], // listed lazily: only builds that need the Salt tree walk salt-tree/
-      create: () => fileTreeTasks(config, {
-        basename: 'salt_tree', source: join(config.root, 'salt-tree'), destination: join(config.isoRoot, 'salt'), task_dep: ['_build_root'],
-      }),
+      doc: tree
+        ? 'Deploy the product\'s Salt formula and pillar in the ISO tree (BUILD_ROOT/root/salt, pillar).'
+        : 'Deploy the Salt tree in the ISO tree (BUILD_ROOT/root/salt): salt-tree/, METALK8S_SOURCE being none.',
+      // Listed lazily: only builds that need the Salt tree walk it, once the product is unpacked.
+      after: tree ? ['_product_source'] : [],
+      create: () => (tree ? [...productSaltTasks(config, tree), callsCheckTask(config, join(tree, 'salt'))] : [
+        ...fileTreeTasks(config, { basename: 'salt_tree', source: join(config.root, 'salt-tree'), destination: join(config.isoRoot, 'salt'), task_dep: ['_build_root'] }),
+        callsCheckTask(config, join(config.root, 'salt-tree')),
+      ]),
     },
   ];
+}
+
+function productSaltTasks(config: BuildConfig, tree: string): TaskSpec[] {
+  const fileValues = Object.fromEntries(Object.entries(OPERATOR_MANIFESTS).map(([name, file]) => [name, join(tree, file)]).filter(([, file]) => existsSync(file!)));
+  const deploy = (folder: string) => fileTreeTasks(config, {
+    basename: 'salt_tree', source: join(tree, folder), destination: join(config.isoRoot, folder), namePrefix: folder, task_dep: ['_iso_mkdir_root', '_product_source'], fileValues,
+  });
+  return [...deploy('salt'), ...deploy('pillar'), versionsTask(config)];
+}
+
+/**
+ * salt/metalk8s/versions.json in upstream's shape: the Kubernetes version (kubelet's, as locked),
+ * each declared package's version-release (for CentOS and Red Hat alike), each image's version,
+ * and MetalK8s' version. The Salt states pick package and image versions from it.
+ */
+function versionsTask(config: BuildConfig): TaskSpec {
+  const target = join(config.isoRoot, 'salt', 'metalk8s', 'versions.json');
+  const workspace = workspaceFor(config);
+  return {
+    name: 'salt_tree:salt/metalk8s/versions.json',
+    task_dep: ['_iso_mkdir_root', '_resolve_rpm_packages'],
+    file_dep: [config.imagesFile, config.packagesFile, workspace.lockFile, config.versionFile],
+    targets: [target],
+    actions: [async () => {
+      const lock = readLock(workspace.lockFile);
+      const locked = new Map(lock.packages.map((pkg) => [pkg.name, `${pkg.version}-${pkg.release}`]));
+      const packages: Record<string, { version: string }> = {};
+      for (const request of workspace.declarations.requests) {
+        const version = locked.get(request.name);
+        if (version) packages[request.name] = { version };
+      }
+      for (const pkg of workspace.declarations.build) packages[pkg.name] = { version: `${pkg.version}-${pkg.release}${DIST}` };
+      const images = declaredImages(config);
+      const kubelet = lock.packages.find((pkg) => pkg.name === 'kubelet');
+      const versions = {
+        ...(kubelet ? { kubernetes: { version: kubelet.version } } : {}),
+        packages: { centos: sorted(packages), redhat: sorted(packages), ubuntu: {} },
+        images: sorted(Object.fromEntries([...images.remote, ...images.local].map((image) => [image.name, { version: image.version }]))),
+        metalk8s: { version: config.version.full },
+      };
+      await writeFileAtomic(target, `${JSON.stringify(versions, null, 2)}\n`);
+    }],
+    clean: true,
+  };
+}
+
+/**
+ * Every state, orchestrate and function that the ISO's scripts and agent invoke must be in the
+ * Salt tree it ships: a missing one fails the build, naming the script, line and name. With our
+ * stand-in salt-tree/ (METALK8S_SOURCE=none), which cannot install MetalK8s, they are listed only.
+ */
+function callsCheckTask(config: BuildConfig, saltRoot: string): TaskSpec {
+  const scripts = join(config.root, 'scripts');
+  const scriptFiles = existsSync(scripts) ? listFiles(scripts).map((file) => join(scripts, file)) : [];
+  const agent = join(projectRoot(), 'agent', 'salt.ts');
+  return {
+    name: 'salt_tree:check-calls',
+    title: `salt_tree:check-calls: the scripts' and agent's Salt calls against ${saltRoot}`,
+    file_dep: [...scriptFiles, agent, ...(existsSync(saltRoot) ? listFiles(saltRoot).map((file) => join(saltRoot, file)) : [])],
+    actions: [async (ctx) => {
+      const calls: SaltCall[] = [
+        ...scriptFiles.flatMap((file) => shellSaltCalls(readFileSync(file, 'utf8'), join('scripts', file.slice(scripts.length + 1)))),
+        ...AGENT_SALT_CALLS.map((call) => ({ ...call, where: 'agent/salt.ts' })),
+      ];
+      const missing = missingSaltCalls(saltRoot, calls);
+      const list = missing.map((call) => `  ${describeSaltCall(call)}`).join('\n');
+      if (missing.length > 0 && config.product) throw new BuildError(`the ISO's Salt tree (${saltRoot}) lacks what its scripts call:\n${list}`);
+      ctx.log(missing.length > 0
+        ? `METALK8S_SOURCE=none: salt-tree/ lacks ${missing.length} of the ${calls.length} Salt calls of the scripts and agent (this ISO cannot install MetalK8s):\n${list}`
+        : `${calls.length} Salt calls of the scripts and agent, all in ${saltRoot}`);
+    }],
+  };
+}
+
+function sorted<T>(record: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : 1)));
 }

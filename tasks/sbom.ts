@@ -2,14 +2,23 @@
 // agent's runtime) with its digest and origin (SPDX 2.3). Created once the images and packages
 // are in place: its inputs are their manifests, archives, lock and lists of built packages.
 import { join } from 'node:path';
-import { buildTimestamp, type BuildConfig } from '../buildchain/config.ts';
+import { buildTimestamp, type BuildConfig, type ProductSource } from '../buildchain/config.ts';
+import { BuildError } from '../buildchain/errors.ts';
+import { readSourceRecord, sourceRecordFile } from '../buildchain/git-source.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { sha256File } from '../buildchain/fs/hash.ts';
 import { loadRuntimeDeclaration, runtimeUrl } from '../buildchain/runtime.ts';
-import { spdxDocument } from '../buildchain/sbom.ts';
+import { spdxDocument, type SbomSource } from '../buildchain/sbom.ts';
 import { isoImageFiles, isoImages } from './images.ts';
 import { isoPackageFiles, isoPackages } from './packaging.ts';
+
+/** The product source as the SBOM lists it: the record of what the build fetched. */
+function productSbomSource(product: ProductSource, recordFile: string): SbomSource {
+  const record = readSourceRecord(recordFile);
+  if (record?.commit !== product.commit) throw new BuildError(`${recordFile}: no record of ${product.url} at ${product.commit}; run ./build.ts _product_source`);
+  return { name: 'metalk8s', url: product.url, commit: product.commit, archiveSha256: record.archive.slice('sha256:'.length) };
+}
 
 export function sbomFile(config: BuildConfig): string {
   return join(config.isoRoot, 'sbom.spdx.json');
@@ -20,11 +29,12 @@ export function sbomTasks(config: BuildConfig): TaskDefinition[] {
   return [{
     basename: '_iso_sbom',
     doc: 'Write sbom.spdx.json at the ISO root: every image and package of the ISO, with digests and origins (SPDX 2.3).',
-    after: ['images', 'packaging'],
+    after: ['images', 'packaging', '_product_source'],
     create: () => [{
       name: '_iso_sbom:sbom.spdx.json',
       task_dep: ['_iso_mkdir_root'],
-      file_dep: [...isoImageFiles(config), ...isoPackageFiles(config), config.runtimeFile, join(config.isoRoot, 'runtime', 'node')],
+      file_dep: [...isoImageFiles(config), ...isoPackageFiles(config), config.runtimeFile, join(config.isoRoot, 'runtime', 'node'),
+        ...(config.product ? [sourceRecordFile(config.buildRoot, 'metalk8s')] : [])],
       targets: [target],
       uptodate: [config.projectName, config.version.full, config.sourceDateEpoch ?? null],
       actions: [async (ctx) => {
@@ -37,6 +47,7 @@ export function sbomTasks(config: BuildConfig): TaskDefinition[] {
             ...runtime, tarballSha256: runtime.sha256, url: runtimeUrl(config.npmRegistry, runtime),
             sha256: await sha256File(join(config.isoRoot, 'runtime', 'node')),
           },
+          ...(config.product ? { source: productSbomSource(config.product, sourceRecordFile(config.buildRoot, 'metalk8s')) } : {}),
         });
         await writeFileAtomic(target, `${JSON.stringify(document, null, 2)}\n`);
         ctx.log(`${(document.packages as unknown[]).length} packages`);

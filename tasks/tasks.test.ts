@@ -52,7 +52,9 @@ describe('salt_tree', () => {
     });
     chmodSync(join(root, 'salt-tree/metalk8s/archives/mounted.sls'), 0o640);
     const first = await runEngine(root, metalk8sTasks(root), ['salt_tree']);
-    expect(first.executed.sort()).toEqual(['_build_root', 'salt_tree:metalk8s/archives/mounted.sls', 'salt_tree:top.sls']);
+    expect(first.executed.sort()).toEqual(['_build_root', 'salt_tree:check-calls', 'salt_tree:metalk8s/archives/mounted.sls', 'salt_tree:top.sls']);
+    // METALK8S_SOURCE=none: the agent's calls are listed, not refused.
+    expect(first.finished.find((r) => r.name === 'salt_tree:check-calls')!.out).toMatch(/METALK8S_SOURCE=none: salt-tree\/ lacks 3 of the \d+ Salt calls[^]*agent\/salt.ts: state metalk8s.archives/);
     const salt = join(root, '_build/root/salt');
     expect(readFileSync(join(salt, 'top.sls'), 'utf8')).toBe('{%- set version = "2.4.1-dev" -%}\nbase: {}\n');
     expect(statSync(join(salt, 'metalk8s/archives/mounted.sls')).mode & 0o777).toBe(0o640);
@@ -110,6 +112,7 @@ describe('iso tree ownership', () => {
     const iso = join(root, '_build/root');
     expect(readFileSync(join(iso, 'product.txt'), 'utf8')).toBe([
       'NAME=MetalK8s', 'VERSION=2.4.1-dev', 'SHORT_VERSION=2.4', 'GIT=', 'DEVELOPMENT_RELEASE=1',
+      'PRODUCT_SOURCE=none (the stand-in salt-tree/, no UI or operator image: this ISO does not install MetalK8s)',
       'BUILD_TIMESTAMP=2020-09-13T12:26:40Z', 'BUILD_HOST=builder', '',
     ].join('\n'));
     expect(readFileSync(join(iso, 'bootstrap.sh'), 'utf8')).toBe('#!/bin/bash\nVERSION=2.4.1-dev\n');

@@ -39,6 +39,8 @@ export function imageOf(layers: Blob[], architecture = 'amd64', label = ''): Fix
   const config = blobOf(Buffer.from(JSON.stringify({
     architecture, os: 'linux', config: { Labels: { test: label } },
     rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.diffId ?? layer.digest) },
+    // One entry per layer, as every builder writes: buildah refuses a base whose history disagrees.
+    history: layers.map((_, index) => ({ created_by: `test layer ${index}` })),
   })), 'application/vnd.oci.image.config.v1+json');
   const manifest = blobOf(Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',

@@ -10,7 +10,8 @@ import { declaredRuntime } from './runtime-cache.ts';
 /**
  * A small project: VERSION, the committed yamllint config and runtime declaration, and the given
  * files. The runtime's tarball is put in its store (BUILD_ROOT/cache, as an offline import would),
- * so that no test reaches the npm registry; `runtime: 'fetch'` leaves it to be fetched.
+ * so that no test reaches the npm registry; `runtime: 'fetch'` leaves it to be fetched. Its .env
+ * says METALK8S_SOURCE=none before the given .env's lines, which may name another source.
  */
 export function project(files: Record<string, string>, options: { runtime?: 'stored' | 'fetch' } = {}): string {
   const root = tempDir();
@@ -28,7 +29,9 @@ export function project(files: Record<string, string>, options: { runtime?: 'sto
       copyFileSync(runtimeTarball(), join(blobs, declaredRuntime().sha256));
     }
   }
-  for (const [path, text] of Object.entries({ 'images/images.yaml': 'remote: []\nlocal: []\n', 'packages-rpm/packages.yaml': 'repositories: []\npackages: []\n', ...files })) {
+  // No product source unless the test gives one: a test project never reaches GitHub.
+  const dotenv = `METALK8S_SOURCE=none\n${files['.env'] ?? ''}`;
+  for (const [path, text] of Object.entries({ 'images/images.yaml': 'remote: []\nlocal: []\n', 'packages-rpm/packages.yaml': 'repositories: []\npackages: []\n', ...files, '.env': dotenv })) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), text);
   }

@@ -91,7 +91,7 @@ export async function benchFull(root: string): Promise<FullBenchResults> {
     write('runtime/node.yaml', readFileSync(runtime.file, 'utf8'));
     mkdirSync(join(work, 'npm', runtime.name, '-'), { recursive: true });
     copyFileSync(join(RUNTIME_CACHE, `${runtime.name}-${runtime.version}.tgz`), join(work, 'npm', runtime.name, '-', `${runtime.name}-${runtime.version}.tgz`));
-    write('.env', `REGISTRY_MIRRORS=registry.invalid=${registry.host}\nYUM_MIRROR_BENCH=http://${nginx.host}/repo\nNPM_REGISTRY=http://${nginx.host}/npm\n`
+    write('.env', `METALK8S_SOURCE=none\nREGISTRY_MIRRORS=registry.invalid=${registry.host}\nYUM_MIRROR_BENCH=http://${nginx.host}/repo\nNPM_REGISTRY=http://${nginx.host}/npm\n`
       + 'SOURCE_DATE_EPOCH=1600000000\nBUILD_HOST=bench\n');
 
     const cold = build(root, project);

@@ -2,7 +2,7 @@
 // engineers. Remote images are pinned by digest; local images point at a build definition
 // (image.yaml for the daemonless builder, or a Dockerfile for DOCKER_BIN).
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, posix, resolve } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { declarationReader, isRecord, readYamlFile } from '../yaml-file.ts';
 import { parseDigest } from './digest.ts';
@@ -16,19 +16,43 @@ export interface RemoteImage {
   version: string;
   source: ImageReference & { digest: string };
   /**
-   * Saved as one archive, images/<name>-<version>.tar, instead of a layout: what nodes import
-   * into containerd before any registry runs (upstream's SAVE_AS_TAR: nginx, pause).
+   * Saved as one archive, <dir>/<name>-<version>.tar, instead of a layout: what nodes import
+   * into containerd before any registry runs (upstream's SAVE_AS_TAR: nginx, pause). The folder
+   * of the ISO it goes in (`images`, or upstream's place for pause in the Salt tree), or false.
    */
-  archive: boolean;
+  archive: string | false;
 }
 
 export interface LocalImage {
   name: string;
   version: string;
-  /** images/<name>/image.yaml (daemonless) or images/<name>/Dockerfile. */
+  /** images/<name>/image.yaml (daemonless) or images/<name>/Dockerfile, or a Dockerfile of the product source. */
   definition: string;
   kind: 'spec' | 'dockerfile';
   buildArgs: Record<string, string>;
+  /** The build context of a Dockerfile: its folder unless declared. */
+  context: string;
+  /** A program compiled in a builder image before the Dockerfile build (the storage operator). */
+  compile?: CompileStep;
+  /** Declared as `product:<path>`: built from the product source. */
+  fromProduct: boolean;
+}
+
+/**
+ * operator-sdk's build, without a daemon socket: `command` runs in the builder image (built from
+ * `builder`, whose first FROM is replaced by `from` when given) on a copy of the context, and
+ * `output` (a folder of the context) is kept for the Dockerfile build that follows.
+ */
+export interface CompileStep {
+  builder: string;
+  from?: string;
+  command: string[];
+  output: string;
+}
+
+export interface DeclarationOptions {
+  /** Where the product source is unpacked: `product:` paths resolve there; without it, those images are left out. */
+  productTree?: string;
 }
 
 export interface ImageDeclarations {
@@ -39,8 +63,10 @@ export interface ImageDeclarations {
 }
 
 const NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+/** Paths in the product source (METALK8S_SOURCE) start with this. */
+const PRODUCT = 'product:';
 
-export function loadImageDeclarations(file: string): ImageDeclarations {
+export function loadImageDeclarations(file: string, options: DeclarationOptions = {}): ImageDeclarations {
   const doc = readYamlFile(file, 'IMAGES_FILE');
   if (!isRecord(doc)) throw new BuildError(`${file}: expected a mapping with "remote" and "local" lists`);
   const read = declarationReader(file, doc);
@@ -57,24 +83,51 @@ export function loadImageDeclarations(file: string): ImageDeclarations {
     if (ref.digest || ref.tag) throw new BuildError(`${file}: ${where}.image "${field(entry, 'image', where)}" must name the repository only; put the tag in "version" and the digest in "digest"`);
     if (entry.digest === undefined) throw new BuildError(`${file}: ${where}.digest is missing: remote images are pulled by digest only`);
     const digest = parseDigest(entry.digest, `${file}: ${where}.digest`);
-    const archive = entry.archive ?? false;
-    if (typeof archive !== 'boolean') throw new BuildError(`${file}: ${where}.archive must be true or false`);
+    const archive = entry.archive === true ? 'images' : entry.archive ?? false;
+    if (archive !== false && (typeof archive !== 'string' || !/^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/.test(archive) || archive.split('/').includes('..'))) {
+      throw new BuildError(`${file}: ${where}.archive must be true, false, or a folder of the ISO (salt/metalk8s/...), not ${JSON.stringify(entry.archive)}`);
+    }
     return { name, version, source: { ...ref, tag: version, digest }, archive };
   });
-  const local = list('local').map((entry, index): LocalImage => {
+  const local = list('local').flatMap((entry, index): LocalImage[] => {
     const where = `local[${index}]${typeof entry.name === 'string' ? ` (${entry.name})` : ''}`;
     const name = field(entry, 'name', where);
     if (!NAME.test(name)) throw new BuildError(`${file}: ${where}.name "${name}" must be lowercase letters, digits and . _ -`);
     identity(name, where);
-    const definition = resolve(dirname(file), field(entry, 'definition', where));
-    if (!existsSync(definition)) throw new BuildError(`${file}: ${where}.definition: ${definition} does not exist`);
+    const fromProduct = field(entry, 'definition', where).startsWith(PRODUCT);
+    if (fromProduct && !options.productTree) return []; // METALK8S_SOURCE=none: not built
+    // A path of the project (beside this file) or of the product source, which may be unpacked later.
+    const path = (key: string, value: unknown) => {
+      if (typeof value !== 'string' || value === '') throw new BuildError(`${file}: ${where}.${key} must be a path`);
+      if (!value.startsWith(PRODUCT)) return resolve(dirname(file), value);
+      const inProduct = posix.normalize(value.slice(PRODUCT.length));
+      if (inProduct.startsWith('..') || posix.isAbsolute(inProduct)) throw new BuildError(`${file}: ${where}.${key}: ${value} leaves the product source`);
+      if (!fromProduct) throw new BuildError(`${file}: ${where}.${key}: ${value}: only an image whose definition is in the product source may use product: paths`);
+      return join(options.productTree!, inProduct);
+    };
+    const definition = path('definition', entry.definition);
+    if (!fromProduct && !existsSync(definition)) throw new BuildError(`${file}: ${where}.definition: ${definition} does not exist`);
     const kind = definition.endsWith('Dockerfile') ? 'dockerfile' : 'spec';
     const args = entry.build_args ?? {};
     if (!isRecord(args)) throw new BuildError(`${file}: ${where}.build_args must be a mapping`);
-    return {
-      name, version: field(entry, 'version', where), definition, kind,
+    if (kind === 'spec' && (entry.context !== undefined || entry.compile !== undefined)) throw new BuildError(`${file}: ${where}: context and compile are for Dockerfile images`);
+    let compile: CompileStep | undefined;
+    if (entry.compile !== undefined) {
+      const step = entry.compile;
+      if (!isRecord(step)) throw new BuildError(`${file}: ${where}.compile must be a mapping (builder, from, command, output)`);
+      const command = step.command;
+      if (!Array.isArray(command) || command.length === 0 || !command.every((word) => typeof word === 'string')) throw new BuildError(`${file}: ${where}.compile.command must be a list of words`);
+      const output = posix.normalize(field(step, 'output', `${where}.compile`));
+      if (output.startsWith('..') || posix.isAbsolute(output)) throw new BuildError(`${file}: ${where}.compile.output must be a folder of the context, not ${output}`);
+      if (step.from !== undefined) parseReference(String(step.from), `${file}: ${where}.compile.from`);
+      compile = { builder: path('compile.builder', step.builder), command: command as string[], output, ...(step.from !== undefined ? { from: String(step.from) } : {}) };
+    }
+    return [{
+      name, version: field(entry, 'version', where), definition, kind, fromProduct,
       buildArgs: Object.fromEntries(Object.entries(args).map(([key, value]) => [key, String(value)])),
-    };
+      context: entry.context === undefined ? dirname(definition) : path('context', entry.context),
+      ...(compile ? { compile } : {}),
+    }];
   });
   return {
     file,
@@ -88,9 +141,14 @@ export function imageDir(imagesRoot: string, image: { name: string; version: str
   return join(imagesRoot, image.name, image.version);
 }
 
-/** Where an image saved as an archive lands in the ISO tree. */
-export function imageArchive(imagesRoot: string, image: { name: string; version: string }): string {
-  return join(imagesRoot, `${image.name}-${image.version}.tar`);
+/** A build's declarations: its IMAGES_FILE, with the images of its product source when it has one. */
+export function declaredImages(build: { imagesFile: string; product: { tree: string } | undefined }): ImageDeclarations {
+  return loadImageDeclarations(build.imagesFile, { productTree: build.product?.tree });
+}
+
+/** Where a remote image lands in the ISO tree: its archive, or its layout under images/. */
+export function remoteImagePlace(isoRoot: string, image: RemoteImage): string {
+  return image.archive ? join(isoRoot, image.archive, `${image.name}-${image.version}.tar`) : imageDir(join(isoRoot, 'images'), image);
 }
 
 /** The labels a local image gets from the build: its version and the source revision it was built from. */

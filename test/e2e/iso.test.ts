@@ -3,10 +3,11 @@
 // the real sources through .env settings; `iso` builds the ISO; xorriso reads it; the extracted
 // ISO's images are served by nginx with the ISO's own registry configuration and pulled back by
 // skopeo; dnf reads its yum repositories from files; a second build does nothing; a clean
-// rebuild gives the same bytes.
+// rebuild gives the same bytes. The product source is a local git repository (test/product-repo.ts):
+// its Salt tree and its two images are built from it, in upstream's layout.
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, cpSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, cpSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +18,9 @@ import { verifyIso } from '../../buildchain/verify.ts';
 import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../helpers.ts';
 import { renderJinja } from '../jinja.ts';
 import { runtimeTarball } from '../node-runtime.ts';
+import { busyboxBuilderBase, productImageDeclarations, productRepo } from '../product-repo.ts';
 import { metalk8sTasks, project } from '../project.ts';
+import { layoutMismatches } from '../upstream-layout.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../registry.ts';
 import { startNginx } from '../servers-for-tests.ts';
 import { declaredRuntime } from '../runtime-cache.ts';
@@ -54,18 +57,21 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     const alertmanager = await pushImage(registry.host, 'prometheus/alertmanager', 'v0.19.0', imageOf([shared, await randomLayer('am', 50_000)]), 'v2s2');
     const exporter = await pushImage(registry.host, 'prometheus/node-exporter', 'v0.18.0', imageOf([shared, await randomLayer('ne', 50_000)]));
     const pause = await pushImage(registry.host, 'pause', '3.1', imageOf([await randomLayer('pause', 10_000)]), 'v2s2');
+    await pushImage(registry.host, 'library/nginx', '1.15.8', imageOf([await randomLayer('nginx', 20_000)]), 'v2s2');
     const repos = await serveTestRepos();
+    const product = productRepo();
+    const commit = product.commit({ 'README.md': 'MetalK8s\n' }, 'release');
 
     const root = project({
       'images/images.yaml': [
         'remote:',
         `  - {name: alertmanager, image: quay.io/prometheus/alertmanager, version: "v0.19.0", digest: "${alertmanager}"}`,
         `  - {name: node-exporter, image: quay.io/prometheus/node-exporter, version: "v0.18.0", digest: "${exporter}"}`,
-        `  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${pause}", archive: true}`,
+        `  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${pause}", archive: salt/metalk8s/container-engine/containerd/files}`,
         'local:',
         '  - {name: hello-image, version: "1.0", definition: hello-image/image.yaml}',
         '  - {name: hello-dockerfile, version: "1.0", definition: hello-dockerfile/Dockerfile}',
-        '',
+        productImageDeclarations(busyboxBuilderBase()),
       ].join('\n'),
       // A local image whose first layer is a package of the ISO, built from spec, and whose second
       // comes from a yum repository it names, pinned in the image's lock: no daemon, no yum.
@@ -102,7 +108,8 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     const npmMirror = await startNginx(`root ${npm};`);
     const settings = {
       NPM_REGISTRY: `http://${npmMirror.host}`,
-      REGISTRY_MIRRORS: `quay.io=${registry.host},k8s.gcr.io=${registry.host}`,
+      REGISTRY_MIRRORS: `quay.io=${registry.host},k8s.gcr.io=${registry.host},docker.io=${registry.host}`,
+      METALK8S_SOURCE: product.dir, METALK8S_COMMIT: commit,
       YUM_MIRROR_OS: repos.url('os'), YUM_MIRROR_EXTRA: repos.url('extra'),
       SOURCE_DATE_EPOCH: '1600000000', BUILD_HOST: 'release-builder', DOCKER_BIN: requireTool('podman'),
     };
@@ -119,12 +126,16 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       .split('\n').map((line) => line.replace(/^'|'$/g, '')).filter(Boolean);
     for (const path of [
       '/product.txt', '/examples/new-node.yaml', '/examples/prometheus-sparse.yaml',
-      '/images/alertmanager/v0.19.0/manifest.json', '/images/node-exporter/v0.18.0/version', '/images/pause-3.1.tar', '/images/hello-image/1.0/manifest.json', '/images/hello-dockerfile/1.0/manifest.json',
+      '/images/alertmanager/v0.19.0/manifest.json', '/images/node-exporter/v0.18.0/version', '/images/hello-image/1.0/manifest.json', '/images/hello-dockerfile/1.0/manifest.json',
+      '/images/metalk8s-ui/2.4.1-dev/manifest.json', '/images/storage-operator/2.4.1-dev/manifest.json',
+      '/salt/top.sls', '/pillar/top.sls', '/salt/metalk8s/versions.json', '/salt/metalk8s/container-engine/containerd/files/pause-3.1.tar',
       '/packages/redhat/metalk8s-os-el7/repodata/repomd.xml', '/packages/redhat/metalk8s-extra-el7/webui-2.0-1.noarch.rpm',
       '/packages/redhat/metalk8s-scality-el7/hello-tool-1.0-1.el7.noarch.rpm',
       '/salt/metalk8s/repo/files/metalk8s-registry.inc', '/salt/metalk8s/repo/files/metalk8s-registry-common.inc',
       '/metalk8s-agent.cjs', '/runtime/node', '/runtime/LICENSE',
     ]) expect(listed, path).toContain(path);
+    // Upstream 2.4.1's layout: every path is where upstream puts it, or one of our additions.
+    expect(layoutMismatches(listed.map((path) => path.slice(1)))).toEqual({ unplaced: [], missing: [] });
 
     // The SBOM lists every image and package with its digest and origin; verify checks the ISO
     // against it, and names a package whose bytes changed even when SHA256SUM was redone.
@@ -136,14 +147,15 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     expect(sbom.spdxVersion).toBe('SPDX-2.3');
     const byName = new Map(sbom.packages.map((pkg) => [pkg.name, pkg]));
     expect(byName.get('alertmanager')).toMatchObject({ packageFileName: 'images/alertmanager/v0.19.0', checksums: [{ checksumValue: alertmanager.slice(7) }] });
-    expect(byName.get('pause')!.packageFileName).toBe('images/pause-3.1.tar');
+    expect(byName.get('pause')!.packageFileName).toBe('salt/metalk8s/container-engine/containerd/files/pause-3.1.tar');
+    expect(byName.get('metalk8s')).toMatchObject({ versionInfo: commit, downloadLocation: `git+file://${product.dir}@${commit}`, primaryPackagePurpose: 'SOURCE' });
     expect(byName.get('app')).toMatchObject({ packageFileName: 'packages/redhat/metalk8s-os-el7/app-1.0-1.x86_64.rpm', comment: 'fetched from yum repository os' });
     expect(byName.get('app')!.externalRefs[0]!.referenceLocator).toBe('pkg:rpm/os/app@1.0-1?arch=x86_64');
     expect(byName.get('hello-tool')!.comment).toBe('built from packages-rpm/hello-tool.spec');
     expect(byName.get(runtime.name)).toMatchObject({ packageFileName: 'runtime/node', versionInfo: runtime.version, downloadLocation: `http://${npmMirror.host}/${runtime.name}/-/${runtime.name}-${runtime.version}.tgz` });
-    expect(sbom.packages).toHaveLength(5 + 9 + 1);
+    expect(sbom.packages).toHaveLength(7 + 9 + 1 + 1);
     const verified = await verifyIso(iso, { gpg: requireTool('gpg'), signal: new AbortController().signal });
-    expect(verified[1]).toMatch(/^15 images and packages of sbom.spdx.json match their \d+ files in the ISO$/);
+    expect(verified[1]).toMatch(/^17 images and packages of sbom.spdx.json match their \d+ files in the ISO$/);
 
     // The layer both images share is one extent in the ISO.
     const reader = await IsoReader.open(iso);
@@ -188,6 +200,11 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       const { stdout } = await run(skopeo, ['inspect', '--raw', '--tls-verify=false', `docker://${nginx.host}/metalk8s-2.4.1-dev/${name}@${digest}`]);
       expect(`sha256:${sha256(Buffer.from(stdout))}`, name).toBe(digest);
     }
+    // The product's images, built from its source, pulled by tag as the cluster's manifests name them.
+    for (const name of ['metalk8s-ui', 'storage-operator']) {
+      const { stdout } = await run(skopeo, ['inspect', '--raw', '--tls-verify=false', `docker://${nginx.host}/metalk8s-2.4.1-dev/${name}:2.4.1-dev`]);
+      expect(stdout, name).toBe(readFileSync(join(extracted, 'images', name, '2.4.1-dev/manifest.json'), 'utf8'));
+    }
 
     // The local image, pulled by tag: its layer holds the package's files.
     const helloDir = join(tempDir(), 'hello');
@@ -210,7 +227,9 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     // root, build the same ISO there with no network at all.
     expect((await runEngine(root, metalk8sTasks(root, {}), ['offline_export'])).finished.filter((r) => r.result === 'fail')).toEqual([]);
     const exported = join(root, '_build/offline-inputs.tar');
-    expect(execFileSync(requireTool('bsdtar'), ['-tf', exported], { encoding: 'utf8' }).split('\n')).toEqual(expect.arrayContaining(['packages.lock.json', 'image-packages/hello-image.lock.json', 'built-images/hello-dockerfile.json']));
+    expect(execFileSync(requireTool('bsdtar'), ['-tf', exported], { encoding: 'utf8' }).split('\n')).toEqual(expect.arrayContaining([
+      'packages.lock.json', 'image-packages/hello-image.lock.json', 'built-images/hello-dockerfile.json', 'built-images/metalk8s-ui.json', 'sources/metalk8s.json',
+    ]));
     const farm = tempDir('mk8s-farm-');
     cpSync(root, farm, { recursive: true, filter: (path) => !path.startsWith(join(root, '_build')) });
     const offline = { REGISTRY_MIRRORS: 'quay.io=127.0.0.1:9,k8s.gcr.io=127.0.0.1:9', YUM_MIRROR_OS: 'http://127.0.0.1:9', YUM_MIRROR_EXTRA: 'http://127.0.0.1:9', DOCKER_BIN: 'no-such-docker' };
@@ -222,7 +241,10 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     writeFileSync(corrupt, tampered);
     await expect(importInputs(loadConfig(farm, offline), corrupt)).rejects.toThrow(/corrupt\.tar: blobs\/sha256\/[0-9a-f]{64}.*digest mismatch/);
     expect((await importInputs(loadConfig(farm, offline), exported)).blobs).toBeGreaterThan(10);
+    // The product's repository is out of reach too (moved away: its path is part of the ISO's record).
+    renameSync(product.dir, `${product.dir}.away`);
     const airGapped = await runEngine(farm, metalk8sTasks(farm, offline), ['iso']);
+    renameSync(`${product.dir}.away`, product.dir);
     expect(airGapped.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
     expect(sha256(readFileSync(join(farm, '_build/metalk8s.iso')))).toBe(sha256(isoBytes));
 
