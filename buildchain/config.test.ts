@@ -17,6 +17,21 @@ describe('.env', () => {
     expect(entries.get('B')!.origin).toBe('.env:4');
   });
 
+  it('expands $NAME and ${NAME} from the environment, earlier lines and the defaults, not in single quotes', () => {
+    const text = 'P=libvirt\nA="--provider $P"\nB=${P}-x\nC=\'$P\'\nD="\\$P"\nE=$HOME_OF_TEST\nF=$VAGRANT_SNAPSHOT_NAME\n';
+    const defaults = (name: string) => (name === 'VAGRANT_SNAPSHOT_NAME' ? 'snap' : undefined);
+    const entries = parseDotenv(text, '.env', { environment: (name) => ({ HOME_OF_TEST: '/home/t' })[name], defaults });
+    expect(Object.fromEntries([...entries].map(([k, v]) => [k, v.value]))).toEqual({
+      P: 'libvirt', A: '--provider libvirt', B: 'libvirt-x', C: '$P', D: '$P', E: '/home/t', F: 'snap',
+    });
+    // The environment wins over the file for a reference too.
+    expect(parseDotenv(text, '.env', { environment: (name) => ({ P: 'kvm', HOME_OF_TEST: '' })[name], defaults }).get('A')!.value).toBe('--provider kvm');
+    expect(() => parseDotenv('A=1\nB="x $NOPE"\n', '/p/.env', {})).toThrow('/p/.env:2: $NOPE names no earlier setting of this file, environment variable or known setting');
+    expect(() => parseDotenv('A=${1x}\n', '/p/.env', {})).toThrow('/p/.env:1: malformed reference ${1x}');
+    // Without references (files that are not settings), a dollar sign is text.
+    expect(parseDotenv('A=$B\n', 'f').get('A')!.value).toBe('$B');
+  });
+
   it('names the file and line of a malformed line', () => {
     expect(() => parseDotenv('A=1\nB\n', '/p/.env')).toThrow('/p/.env:2: malformed line, expected KEY=VALUE: B');
     expect(() => parseDotenv('A="open\n', '/p/.env')).toThrow('/p/.env:1: unterminated " quote');
@@ -46,6 +61,14 @@ describe('settings', () => {
     expect([...config.registryMirrors]).toEqual([['docker.io', '127.0.0.1:5000'], ['k8s.gcr.io', '127.0.0.1:5001']]);
     expect(config.vagrant.upArgs).toEqual(['--provision', '--no-destroy-on-error', '--parallel', '--provider', 'virtualbox']);
     expect(config.version).toMatchObject({ full: '2.4.1-dev', short: '2.4' });
+  });
+
+  it('gives VAGRANT_UP_ARGS the provider it names, as the seed\'s example writes it', () => {
+    const root = project('VAGRANT_PROVIDER=libvirt\nVAGRANT_UP_ARGS="--provision --parallel --provider $VAGRANT_PROVIDER"\nGOFMT_BIN=gofmt\nOPERATOR_SDK_BIN=operator-sdk\n');
+    const config = loadConfig(root, {});
+    expect(config.vagrant.upArgs).toEqual(['--provision', '--parallel', '--provider', 'libvirt']);
+    expect(loadConfig(root, { VAGRANT_PROVIDER: 'docker' }).vagrant.upArgs.at(-1)).toBe('docker');
+    expect(config.warnings).toEqual([]); // upstream's keys are known
   });
 
   it('resolves a relative BUILD_ROOT against the project and warns of unknown keys', () => {

@@ -34,6 +34,8 @@ export const SETTINGS = {
   GPG_KEY: ['', 'key id, fingerprint or address of the secret key (in GNUPGHOME) that signs built packages and repository metadata'],
   PACKAGES_FILE: ['packages-rpm/packages.yaml', 'package declarations: source repositories, packages to fetch, packages built from spec'],
   RUNTIME_FILE: ['runtime/node.yaml', 'the JavaScript runtime the ISO ships for the node-side agent: npm package, version, sha256'],
+  GOFMT_BIN: ['gofmt', 'upstream\'s gofmt, for its lint of the operator\'s Go code; known, not used (we build the product, not lint it)'],
+  OPERATOR_SDK_BIN: ['operator-sdk', 'upstream\'s operator-sdk; known, not used: the operator is compiled in its builder image (see The product source)'],
   NPM_REGISTRY: ['https://registry.npmjs.org', 'npm registry (or mirror) serving the runtime package\'s tarball'],
   METALK8S_SOURCE: ['https://github.com/scality/metalk8s.git', 'the product source: a git URL or a local repository holding salt/, pillar/, ui/ and storage-operator/; `none` builds with our salt-tree/ and no UI or operator image'],
   METALK8S_COMMIT: ['1342a1c07802803d5abc656e1f2b2c5cbfdda481', 'the commit of METALK8S_SOURCE the ISO is built from (40 hex digits; default: MetalK8s 2.4.1)'],
@@ -103,7 +105,10 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   const envFile = join(root, '.env');
   let dotenv = new Map<string, EnvEntry>();
   try {
-    dotenv = parseDotenv(readFileSync(envFile, 'utf8'), envFile);
+    dotenv = parseDotenv(readFileSync(envFile, 'utf8'), envFile, {
+      environment: (name) => env[name],
+      defaults: (name) => (name in SETTINGS ? SETTINGS[name as SettingName][0] : undefined),
+    });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
