@@ -36,7 +36,8 @@ function interruptSignal(): AbortSignal {
 const COMMANDS: Record<string, Command> = {
   ...ARCHIVE_COMMANDS,
   'iso create': {
-    summary: 'iso create DIR -o FILE [--volid ID]   write DIR as an ISO 9660 + Rock Ridge + Joliet image',
+    synopsis: 'DIR -o FILE [--volid ID]',
+    summary: 'write DIR as an ISO 9660 + Rock Ridge + Joliet image',
     async run(argv) {
       const { values, args } = positionals(argv, { output: { type: 'string', short: 'o' }, volid: { type: 'string' } }, ['DIR']);
       if (typeof values.output !== 'string') throw new UsageError('iso create needs -o FILE');
@@ -49,7 +50,8 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   'image pull': {
-    summary: 'image pull REF@DIGEST DIR [--platform OS/ARCH] [--cache DIR]   pull an image by digest as a dir: layout',
+    synopsis: 'REF@DIGEST DIR [--platform OS/ARCH] [--cache DIR]',
+    summary: 'pull an image by digest as a dir: layout',
     async run(argv) {
       const { values, args } = positionals(argv, { platform: { type: 'string' }, cache: { type: 'string' } }, ['REF@DIGEST', 'DIR']);
       const [{ parseReference }, { parsePlatform }, { writeDirLayout }] = await Promise.all([
@@ -66,8 +68,9 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   'image build': {
-    summary: 'image build SPEC DIR [--cache DIR] [--repo DIR]...  build an image from a definition (image.yaml) without a daemon;\n'
-      + '                                           packages layers install from the repositories they name, else from the yum repositories DIR (with repodata/)',
+    synopsis: 'SPEC DIR [--cache DIR] [--repo DIR]...',
+    summary: 'build an image from a definition (image.yaml) without a daemon; packages layers install\n'
+      + 'from the repositories they name, else from the yum repositories DIR (with repodata/)',
     async run(argv) {
       const { values, args } = positionals(argv, { cache: { type: 'string' }, repo: { type: 'string', multiple: true } }, ['SPEC', 'DIR']);
       const [{ buildImage, loadBuildSpec }, { writeDirLayout }, { layerPackagesOf }, { localClosure }, { PackageWorkspace }] = await Promise.all([
@@ -95,8 +98,9 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   'registry-config': {
-    summary: 'registry-config [--name-prefix P] [--server-root R] [--omit-constants|--only-constants] [ROOT]\n'
-      + '                                           nginx locations serving ROOT/<name>/<tag>/ layouts as a registry',
+    synopsis: '[--name-prefix P] [--server-root R] [--omit-constants|--only-constants] [ROOT]',
+    summary: 'nginx locations serving ROOT/<name>/<tag>/ layouts as a registry',
+    group: 'registry',
     async run(argv) {
       const { values, positionals: rest } = parseArgs({
         args: argv, allowPositionals: true, strict: true,
@@ -114,7 +118,8 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   'solution build': {
-    summary: 'solution build SRC_DIR -o FILE [--cache DIR]  make a Solution ISO from its source tree',
+    synopsis: 'SRC_DIR -o FILE [--cache DIR]',
+    summary: 'make a Solution ISO from its source tree',
     async run(argv) {
       const { values, args } = positionals(argv, { output: { type: 'string', short: 'o' }, cache: { type: 'string' } }, ['SRC_DIR']);
       if (typeof values.output !== 'string') throw new UsageError('solution build needs -o FILE');
@@ -128,7 +133,9 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   verify: {
-    summary: 'verify FILE [--key PUBKEY] [--sums SHA256SUM]  check an ISO against SHA256SUM, its SBOM and, with --key, its signature',
+    synopsis: 'FILE [--key PUBKEY] [--sums SHA256SUM]',
+    summary: 'check an ISO against SHA256SUM, its SBOM and, with --key, its signature',
+    group: 'release',
     async run(argv) {
       const { values, args } = positionals(argv, { key: { type: 'string' }, sums: { type: 'string' } }, ['FILE']);
       const { verifyIso } = await import('./buildchain/verify.ts');
@@ -143,7 +150,9 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   'offline-import': {
-    summary: 'offline-import FILE                      put a build\'s inputs (./build.ts offline_export) into this build\'s store',
+    synopsis: 'FILE',
+    summary: 'put a build\'s inputs (./build.ts offline_export) into this build\'s store',
+    group: 'offline',
     async run(argv) {
       const { args } = positionals(argv, {}, ['FILE']);
       const config = loadConfig(projectRoot());
@@ -154,7 +163,9 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   version: {
-    summary: 'version [--json]                         the toolkit version and source revision',
+    synopsis: '[--json]',
+    summary: 'the toolkit version and source revision',
+    group: 'release',
     run(args) {
       const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
       const config = loadConfig(projectRoot());
@@ -165,6 +176,8 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-void runCommandLine({ invocation: './toolkit.ts', name: 'toolkit', aside: 'also installed as metalk8s-toolkit', commands: COMMANDS }, process.argv.slice(2)).then((code) => {
+const GROUPS = ['iso', 'image', 'registry', 'solution', 'release', 'offline'];
+
+void runCommandLine({ invocation: './toolkit.ts', name: 'toolkit', aside: 'also installed as metalk8s-toolkit', commands: COMMANDS, groups: GROUPS }, process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

@@ -16,7 +16,8 @@ async function withIso<T>(path: string, use: (reader: IsoReader) => Promise<T>):
 
 export const ARCHIVE_COMMANDS: Record<string, Command> = {
   'iso ls': {
-    summary: 'iso ls FILE [--json]                     list an ISO (Rock Ridge names, else Joliet)',
+    synopsis: 'FILE [--json]',
+    summary: 'list an ISO (Rock Ridge names, else Joliet)',
     async run(argv) {
       const { values, args } = positionals(argv, { json: { type: 'boolean' } }, ['FILE']);
       const info = await withIso(args[0]!, (reader) => reader.list());
@@ -32,7 +33,8 @@ export const ARCHIVE_COMMANDS: Record<string, Command> = {
     },
   },
   'iso extract': {
-    summary: 'iso extract FILE DIR                     extract an ISO without mounting it',
+    synopsis: 'FILE DIR',
+    summary: 'extract an ISO without mounting it',
     async run(argv) {
       const { args } = positionals(argv, {}, ['FILE', 'DIR']);
       const entries = await withIso(args[0]!, (reader) => reader.extract(args[1]!));
@@ -41,7 +43,8 @@ export const ARCHIVE_COMMANDS: Record<string, Command> = {
     },
   },
   'solution validate': {
-    summary: 'solution validate FILE                  check a Solution ISO against the archive guidelines',
+    synopsis: 'FILE',
+    summary: 'check a Solution ISO against the archive guidelines',
     async run(argv) {
       const { args } = positionals(argv, {}, ['FILE']);
       const { validateSolution } = await import('./solution/validate.ts'); // YAML and semver: loaded only here

@@ -35,8 +35,9 @@ function hostFor(values: { root?: string | undefined; 'dry-run'?: boolean | unde
 
 const COMMANDS: Record<string, Command> = {
   'iso-manager': {
-    summary: 'iso-manager -a ISO... [-d|--dry-run] [-v] [-l LOG] [--root DIR] [--sums FILE] [--key PUBKEY] [--skip-checksum] [--no-salt] [--metalk8s-version V]\n'
-      + '        check MetalK8s ISOs, add them to /etc/metalk8s/bootstrap.yaml, mount them, and apply metalk8s.archives',
+    synopsis: '-a ISO... [-d|--dry-run] [-v] [-l LOG] [--root DIR] [--sums FILE] [--key PUBKEY] [--skip-checksum] [--no-salt] [--metalk8s-version V]',
+    summary: 'check MetalK8s ISOs, add them to /etc/metalk8s/bootstrap.yaml, mount them, and apply metalk8s.archives',
+    group: 'node',
     async run(args) {
       const { values } = parseArgs({
         args, strict: true, allowPositionals: false,
@@ -54,8 +55,9 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   'solution-manager': {
-    summary: 'solution-manager [-a ISO]... [-d ISO]... [--dry-run] [-v] [-l LOG] [--root DIR] [--no-salt] [--metalk8s-version V]\n'
-      + '        import Solution ISOs (add) or take them away (del): solutions.yaml, mounts, registry configuration',
+    synopsis: '[-a ISO]... [-d ISO]... [--dry-run] [-v] [-l LOG] [--root DIR] [--no-salt] [--metalk8s-version V]',
+    summary: 'import Solution ISOs (add) or take them away (del): solutions.yaml, mounts, registry configuration',
+    group: 'node',
     async run(args) {
       const { values } = parseArgs({
         args, strict: true, allowPositionals: false,
