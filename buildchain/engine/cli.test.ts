@@ -34,6 +34,36 @@ export function tasks(): TaskDefinition[] {
 }
 
 describe('./build.ts with a task file', () => {
+  it('creates delayed subtasks for info and list --all without running anything', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'tasks.ts');
+    // pull: subtasks from a list file, like _image_pull; report: subtasks from what gen leaves.
+    writeFileSync(join(dir, 'images.txt'), 'etcd\ncoredns\n');
+    writeFileSync(file, `
+import { existsSync, readFileSync } from 'node:fs';
+import type { TaskDefinition } from ${JSON.stringify(join(PROJECT_ROOT, 'buildchain/engine/task.ts'))};
+export const DEFAULT_TASKS = ['pull'];
+export function tasks(): TaskDefinition[] {
+  return [
+    { name: 'prepare', actions: [['touch', 'prepared']], targets: ['prepared'] },
+    { basename: '_pull', doc: 'Pull each image.', after: [], create: () => readFileSync('images.txt', 'utf8').trim().split('\\n').map((image) => ({
+      name: '_pull:' + image, task_dep: ['prepare'], file_dep: ['images.txt'], targets: ['out/' + image], actions: [['touch', 'out/' + image]],
+    })) },
+    { basename: 'report', doc: 'One per generated file.', after: ['gen'], create: () => (existsSync('gen.txt') ? [{ name: 'report:gen', file_dep: ['gen.txt'], actions: [['true']] }] : []) },
+    { name: 'gen', actions: [['touch', 'gen.txt']], targets: ['gen.txt'] },
+  ];
+}
+`);
+    const info = await runCli(['info', '_pull:etcd', '-f', file]);
+    expect(info).toMatchObject({ code: 0 });
+    expect(info.stdout).toBe('_pull:etcd\nstatus: will run, because:\n  - it never succeeded\n  - target missing: out/etcd\nfile_dep:\n  - images.txt\ntask_dep:\n  - prepare\ntargets:\n  - out/etcd\n');
+    expect(existsSync(join(dir, 'prepared')) || existsSync(join(dir, 'out'))).toBe(false);
+    const all = await runCli(['list', '--all', '-p', '-q', '-f', file]);
+    expect(all.stdout).toBe('_pull\n_pull:coredns\n_pull:etcd\ngen\nprepare\nreport\n');
+    const later = await runCli(['info', 'report:gen', '-f', file]);
+    expect(later).toMatchObject({ code: 2, stderr: expect.stringContaining("no task 'report:gen' (report makes its subtasks from what gen leaves: run it first to see them all)") });
+  });
+
   it('lists, explains and runs tasks; prints one JSON document with --reporter json', async () => {
     const dir = tempDir();
     const file = writeTaskFile(dir);

@@ -99,8 +99,9 @@ export class Engine {
   }
 
   async list(options: { all: boolean; private: boolean }): Promise<ListRow[]> {
-    // Subtasks of lazy families (nothing to wait for) are cheap to create; others wait for their run.
-    if (options.all) await this.generateDelayed(() => {}, (node) => node.delayed!.after.length === 0);
+    // Subtasks of delayed families are created (nothing runs) as far as what they read allows now;
+    // a family that cannot say yet is listed by its name. A run makes them afresh, in its process.
+    if (options.all) await this.generateDelayed(() => {});
     return this.graph.names
       .filter((name) => (options.all || !isSubtask(name)) && (options.private || !isPrivate(name)))
       .sort()
@@ -109,8 +110,7 @@ export class Engine {
 
   /** What `info TASK` prints: status with every reason, dependencies, targets. */
   async info(name: string): Promise<string> {
-    const node = this.graph.get(name);
-    if (!node) throw new UsageError(`no task '${name}'${suggestion(name, this.graph.names)}`);
+    const node = this.graph.get(name) ?? (await this.delayedSubtask(name));
     const lines = [name];
     if (node.spec.doc) lines.push('', node.spec.doc.trim(), '');
     if (node.delayed && !node.generated) {
@@ -179,11 +179,29 @@ export class Engine {
     }
   }
 
+  /** A subtask of a delayed family, created for `info` (nothing runs); a usage error when there is none. */
+  private async delayedSubtask(name: string): Promise<TaskNode> {
+    const family = this.graph.get(name.split(':')[0]!);
+    if (family?.delayed && !family.generated) {
+      try {
+        this.graph.addGenerated(family.name, await family.delayed.create(this.graph.view()));
+      } catch (error) {
+        throw new UsageError(`no task '${name}' yet: ${family.name} creates its subtasks after ${family.delayed.after.join(', ')} (${errorMessage(error)})`);
+      }
+    }
+    const node = this.graph.get(name);
+    if (node) return node;
+    const later = family?.delayed && family.delayed.after.length > 0
+      ? ` (${family.name} makes its subtasks from what ${family.delayed.after.join(', ')} ${family.delayed.after.length > 1 ? 'leave' : 'leaves'}: run ${family.delayed.after.length > 1 ? 'them' : 'it'} first to see them all)`
+      : suggestion(name, this.graph.names);
+    throw new UsageError(`no task '${name}'${later}`);
+  }
+
   /** Delayed families must exist to be cleaned; those whose creation fails are said and skipped. */
-  private async generateDelayed(log: (message: string) => void, which: (node: TaskNode) => boolean = () => true): Promise<void> {
+  private async generateDelayed(log: (message: string) => void): Promise<void> {
     for (const name of this.graph.names) {
       const node = this.graph.get(name)!;
-      if (!node.delayed || node.generated || !which(node)) continue;
+      if (!node.delayed || node.generated) continue;
       try {
         this.graph.addGenerated(name, await node.delayed.create(this.graph.view()));
       } catch (error) {
