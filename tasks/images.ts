@@ -285,7 +285,9 @@ function dockerBuild(config: BuildConfig, image: LocalImage, dir: string, labels
       built = await buildWithDocker(definition, {
         docker: requireExecutable(config.bin.docker, `DOCKER_BIN (needed for ${image.definition})`),
         skopeo: requireExecutable(config.bin.skopeo, `SKOPEO_BIN (turns the image built from ${image.definition} into a dir: layout)`),
-        tag: `${config.projectName.toLowerCase()}/${image.name}:${image.version}`,
+        // Named by its inputs too: builds of other inputs (another BUILD_ROOT, a test beside this
+        // one) share the tool's image store and must not take each other's image by its tag.
+        tag: `${config.projectName.toLowerCase()}/${image.name}:${image.version}-${inputs.slice('sha256:'.length, 'sha256:'.length + 12)}`,
         mirrors: config.registryMirrors, store, signal: ctx.signal, log: (message) => ctx.log(message),
       });
       await writeBuiltRecord(record, { inputs, manifest: built.top.digest });

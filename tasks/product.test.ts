@@ -17,7 +17,7 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
     const head = repo.commit({ 'README.md': 'product\n' }, 'readme');
     const root = project({
       '.env': `METALK8S_SOURCE=${repo.dir}\nMETALK8S_COMMIT=${head}\n`,
-      'images/images.yaml': `remote: []\nlocal:\n${productImageDeclarations('localhost/unused:1')}`,
+      'images/images.yaml': `remote: []\nlocal:\n${productImageDeclarations('localhost/unused:1', 'unused')}`,
     });
     const first = await runEngine(root, metalk8sTasks(root), ['salt_tree']);
     expect(failures(first)).toEqual([]);
@@ -85,12 +85,12 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
 
   it('builds metalk8s-ui and storage-operator from the product source with podman, again only when their sources change', { timeout: 240_000 }, async () => {
     const registry = await startRegistry();
-    await pushImage(registry.host, 'library/nginx', '1.15.8', imageOf([await randomLayer('nginx', 20_000)]), 'v2s2');
+    await pushImage(registry.host, 'library/nginx', 'product-test', imageOf([await randomLayer('nginx', 20_000)]), 'v2s2');
     const repo = productRepo();
     const head = repo.commit({ 'README.md': 'product\n' }, 'readme');
     const root = project({
       '.env': `METALK8S_SOURCE=${repo.dir}\nMETALK8S_COMMIT=${head}\nREGISTRY_MIRRORS=docker.io=${registry.host}\nDOCKER_BIN=${requireTool('podman')}\n`,
-      'images/images.yaml': `remote: []\nlocal:\n${productImageDeclarations(busyboxBuilderBase())}`,
+      'images/images.yaml': `remote: []\nlocal:\n${productImageDeclarations(busyboxBuilderBase(), 'product-test')}`,
     });
     const first = await runEngine(root, metalk8sTasks(root), ['images']);
     expect(failures(first)).toEqual([]);

@@ -58,10 +58,14 @@ export function productRepo(files: Record<string, string> = PRODUCT_FILES): Prod
   return { dir, commit };
 }
 
-/** The images.yaml entries of the product's two images, as the project declares its own. */
-export function productImageDeclarations(builderBase: string): string {
+/**
+ * The images.yaml entries of the product's two images, as the project declares its own. The UI's
+ * base is `docker.io/library/nginx:<nginx>`: tests running side by side give each their own tag,
+ * since podman keeps one image store for them all.
+ */
+export function productImageDeclarations(builderBase: string, nginx: string): string {
   return [
-    '  - {name: metalk8s-ui, version: "2.4.1-dev", definition: "product:ui/Dockerfile", build_args: {NGINX_IMAGE_VERSION: "1.15.8"}}',
+    `  - {name: metalk8s-ui, version: "2.4.1-dev", definition: "product:ui/Dockerfile", build_args: {NGINX_IMAGE_VERSION: "${nginx}"}}`,
     '  - name: storage-operator',
     '    version: "2.4.1-dev"',
     '    definition: product:storage-operator/build/Dockerfile',

@@ -57,7 +57,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
     const alertmanager = await pushImage(registry.host, 'prometheus/alertmanager', 'v0.19.0', imageOf([shared, await randomLayer('am', 50_000)]), 'v2s2');
     const exporter = await pushImage(registry.host, 'prometheus/node-exporter', 'v0.18.0', imageOf([shared, await randomLayer('ne', 50_000)]));
     const pause = await pushImage(registry.host, 'pause', '3.1', imageOf([await randomLayer('pause', 10_000)]), 'v2s2');
-    await pushImage(registry.host, 'library/nginx', '1.15.8', imageOf([await randomLayer('nginx', 20_000)]), 'v2s2');
+    await pushImage(registry.host, 'library/nginx', 'e2e-iso', imageOf([await randomLayer('nginx', 20_000)]), 'v2s2');
     const repos = await serveTestRepos();
     const product = productRepo();
     const commit = product.commit({ 'README.md': 'MetalK8s\n' }, 'release');
@@ -71,7 +71,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
         'local:',
         '  - {name: hello-image, version: "1.0", definition: hello-image/image.yaml}',
         '  - {name: hello-dockerfile, version: "1.0", definition: hello-dockerfile/Dockerfile}',
-        productImageDeclarations(busyboxBuilderBase()),
+        productImageDeclarations(busyboxBuilderBase(), 'e2e-iso'),
       ].join('\n'),
       // A local image whose first layer is a package of the ISO, built from spec, and whose second
       // comes from a yum repository it names, pinned in the image's lock: no daemon, no yum.
