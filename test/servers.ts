@@ -60,8 +60,8 @@ async function serving(child: ChildProcess, port: number, logFile: string, what:
  * docker-registry with its storage under `dir`. Its log (access lines included) goes to a file,
  * not a pipe: a caller blocking its event loop would otherwise stall the registry.
  */
-export async function startDockerRegistry(dir: string): Promise<LocalServer> {
-  const port = await freePort();
+export async function startDockerRegistry(dir: string, options: { port?: number } = {}): Promise<LocalServer> {
+  const port = options.port ?? (await freePort());
   writeFileSync(join(dir, 'config.yml'), [
     'version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`,
     'http:', `  addr: 127.0.0.1:${port}`, '',
@@ -77,11 +77,12 @@ export async function startDockerRegistry(dir: string): Promise<LocalServer> {
  * nginx with `server` as the body of its only server block. By default one process and no user
  * switch, so the files it serves may sit in directories only the current user can read; with
  * `workers`, a master and that many workers as in production (run as root, workers drop to
- * nobody: the served files must be world-readable).
+ * nobody: the served files must be world-readable). `port`: that one (the demo keeps its ports
+ * from run to run), else a free one.
  */
-export async function startNginxServer(dir: string, server: string, options: { workers?: number } = {}): Promise<LocalServer> {
+export async function startNginxServer(dir: string, server: string, options: { workers?: number; port?: number } = {}): Promise<LocalServer> {
   const binary = requireExecutable('nginx');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const errorLog = join(dir, 'error.log');
   const conf = join(dir, 'nginx.conf');
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `    ${kind}_temp_path ${join(dir, kind)};`);

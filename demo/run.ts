@@ -1,0 +1,119 @@
+// `npm run demo [-- --size small|metalk8s]`: the whole chain on this machine with no network. It
+// generates inputs served on 127.0.0.1 (demo/inputs.ts) into _build/demo/, builds the ISO with the
+// real `./build.ts iso` on a project of its own, checks it with `./toolkit.ts verify`, builds again
+// (a proven no-op), prints a summary and stops its servers, on Ctrl-C and on failure too.
+import { spawn } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../buildchain/paths.ts';
+import { parseArgs } from 'node:util';
+import { prepareDemo, SIZES, type Demo } from './inputs.ts';
+
+const root = projectRoot();
+
+interface JsonRun {
+  ok: boolean;
+  proven: boolean;
+  elapsed: number;
+  counts: Record<string, number>;
+  tasks: { name: string; result: string; executed: boolean; started: string | null; elapsed: number; error: string | null }[];
+}
+
+/** The phases of a build, each the span of its tasks (from the JSON reporter). */
+const PHASES: [string, RegExp][] = [
+  ['product source', /^_product_source$/],
+  ['images', /^_image_(pull|build):/],
+  ['packages', /^(_resolve_rpm_packages|_download_rpm_packages|_build_rpm_packages|_build_rpm_repositories)/],
+  ['salt tree', /^salt_tree:/],
+  ['ISO write', /^_iso_build:image$/],
+  ['checksums, provenance', /^_iso_(digest|provenance)/],
+];
+
+/** Runs a command of the project, its stderr shown as it comes; answers its stdout. */
+function run(command: string, args: string[], signal: AbortSignal): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], signal });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout }));
+  });
+}
+
+async function build(demo: Demo, signal: AbortSignal): Promise<JsonRun> {
+  const { code, stdout } = await run(join(root, 'build.ts'), ['-f', join(demo.project, 'tasks.ts'), '--reporter', 'json', 'iso'], signal);
+  let report: JsonRun;
+  try {
+    report = JSON.parse(stdout) as JsonRun;
+  } catch {
+    throw new Error(`./build.ts iso failed (exit ${code}) without a report`);
+  }
+  if (!report.ok) {
+    const failed = report.tasks.filter((task) => task.result === 'fail').map((task) => `  ${task.name}: ${task.error ?? ''}`);
+    throw new Error(`./build.ts iso failed (exit ${code}):\n${failed.join('\n')}`);
+  }
+  return report;
+}
+
+function phases(report: JsonRun): string[] {
+  return PHASES.flatMap(([phase, pattern]) => {
+    const ran = report.tasks.filter((task) => pattern.test(task.name) && task.executed && task.started);
+    if (ran.length === 0) return [];
+    const start = Math.min(...ran.map((task) => Date.parse(task.started!)));
+    const end = Math.max(...ran.map((task) => Date.parse(task.started!) + task.elapsed * 1000));
+    return [`${phase} ${((end - start) / 1000).toFixed(1)} s`];
+  });
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { size: { type: 'string', default: 'small' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help || !SIZES[values.size!]) {
+    process.stderr.write(`usage: npm run demo [-- --size ${Object.keys(SIZES).join('|')}]\n`);
+    return values.help ? 0 : 2;
+  }
+  const controller = new AbortController();
+  const interrupted = () => controller.abort();
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  const work = join(root, '_build', 'demo');
+  const say = (line: string) => process.stdout.write(`demo: ${line}\n`);
+  const demo = await prepareDemo(work, values.size!, say);
+  try {
+    const { inputs } = demo;
+    say(`${inputs.images} images and ${inputs.packages} packages served on 127.0.0.1 (registry :${inputs.ports.registry}, nginx :${inputs.ports.nginx}); project ${demo.project}`);
+    const started = Date.now();
+    const first = await build(demo, controller.signal);
+    const wall = (Date.now() - started) / 1000;
+    const iso = join(demo.buildRoot, 'metalk8s.iso');
+    const verified = await run(join(root, 'toolkit.ts'), ['verify', iso], controller.signal);
+    if (verified.code !== 0) throw new Error(`./toolkit.ts verify ${iso} failed (exit ${verified.code})`);
+    const again = await build(demo, controller.signal);
+    if (!again.proven) throw new Error(`the second build was not a proven no-op: ${again.tasks.filter((task) => task.executed).map((task) => task.name).join(', ')} ran`);
+    const sha256 = readFileSync(join(demo.buildRoot, 'SHA256SUM'), 'utf8').split(/\s/)[0];
+    const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+    process.stdout.write([
+      '',
+      `ISO      ${iso}`,
+      `         ${mib(statSync(iso).size)}, sha256 ${sha256}`,
+      `inputs   ${inputs.images} images (${mib(inputs.pulledBytes)} as pulled), ${inputs.packages} packages, the product source at ${inputs.commit.slice(0, 12)}`,
+      `build    ${wall.toFixed(1)} s, ${first.proven ? 'a proven no-op: nothing had changed since the last demo' : `${first.counts.success} tasks run`}`,
+      ...(phases(first).length > 0 ? [`phases   ${phases(first).join(', ')}`] : []),
+      `verify   ${verified.stdout.trim().split('\n').join('\n         ')}`,
+      `again    a proven no-op in ${again.elapsed.toFixed(2)} s`,
+      '',
+    ].join('\n'));
+    return 0;
+  } finally {
+    await demo.stop();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  }
+}
+
+main().then((code) => {
+  process.exitCode = code;
+}, (error: unknown) => {
+  const aborted = (error as { name?: string }).name === 'AbortError';
+  process.stderr.write(`demo: ${aborted ? 'interrupted; servers stopped' : (error as Error).message}\n`);
+  process.exitCode = aborted ? 130 : 1;
+});
