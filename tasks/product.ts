@@ -38,7 +38,10 @@ export function productTasks(config: BuildConfig): TaskDefinition[] {
       actions: [async (ctx) => {
         if (await stored()) return ctx.log(`${product.commit}: in the store, nothing to fetch`);
         const why = await probeSource(requireExecutable(config.bin.git, 'GIT_BIN (fetches METALK8S_SOURCE)'), source);
-        if (why) throw new BuildError(`unreachable product source: ${product.url} (METALK8S_SOURCE, ${config.origin('METALK8S_SOURCE')}): ${why}`);
+        if (why) {
+          throw new BuildError(`unreachable product source: ${product.url} (METALK8S_SOURCE, ${config.origin('METALK8S_SOURCE')}): ${why}\n`
+            + `point it at a reachable mirror, or a local clone, holding commit ${product.commit} in .env:\n  METALK8S_SOURCE=<git URL or path>`);
+        }
         ctx.log(`reachable: ${product.url}`);
       }],
     },
