@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { projectRoot } from '../buildchain/paths.ts';
 import { benchEngine, engineTable } from './engine/bench.ts';
 import { benchFull, fullTable } from './full/bench.ts';
+import { benchFullScale, scaleTable } from './full/scale.ts';
 import { benchIso, isoTable } from './iso/bench.ts';
 import { benchPull, pullTable } from './pull/bench.ts';
 import { benchRegistry, registryTable } from './registry/bench.ts';
@@ -28,6 +29,7 @@ const BENCHES: Record<string, Bench> = {
   registry: bench(benchRegistry, registryTable),
   rpm: bench(benchRpm, rpmTable),
   full: bench(benchFull, fullTable),
+  'full-scale': bench(benchFullScale, scaleTable),
 };
 
 const root = projectRoot();

@@ -46,6 +46,8 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   podman: 'podman',
   buildah: 'buildah',
   busybox: 'busybox-static',
+  curl: 'curl',
+  sha256sum: 'coreutils',
 };
 
 export function installHint(tool: string): string {

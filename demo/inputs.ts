@@ -34,7 +34,7 @@ export interface DemoSize {
 
 export const SIZES: Record<string, DemoSize> = {
   small: { images: 8, sharedLayers: 3, layerBytes: 2 << 20, packages: 40, packageBytes: 20_000, productImages: true },
-  metalk8s: { images: 26, sharedLayers: 8, layerBytes: 26 << 20, packages: 600, packageBytes: 150_000, productImages: false },
+  metalk8s: { images: 26, sharedLayers: 8, layerBytes: 32 << 20, packages: 600, packageBytes: 150_000, productImages: false },
 };
 
 /** What was generated: kept in inputs.json, so that a second demo reuses it (and its ports). */

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { phaseSpans, type JsonTaskReport } from '../buildchain/engine/report.ts';
 import { projectRoot } from '../buildchain/paths.ts';
 import { parseArgs } from 'node:util';
 import { prepareDemo, SIZES, type Demo } from './inputs.ts';
@@ -16,18 +17,18 @@ interface JsonRun {
   proven: boolean;
   elapsed: number;
   counts: Record<string, number>;
-  tasks: { name: string; result: string; executed: boolean; started: string | null; elapsed: number; error: string | null }[];
+  tasks: (JsonTaskReport & { result: string; error: string | null })[];
 }
 
 /** The phases of a build, each the span of its tasks (from the JSON reporter). */
-const PHASES: [string, RegExp][] = [
-  ['product source', /^_product_source$/],
-  ['images', /^_image_(pull|build):/],
-  ['packages', /^(_resolve_rpm_packages|_download_rpm_packages|_build_rpm_packages|_build_rpm_repositories)/],
-  ['salt tree', /^salt_tree:/],
-  ['ISO write', /^_iso_build:image$/],
-  ['checksums, provenance', /^_iso_(digest|provenance)/],
-];
+const PHASES = {
+  'product source': /^_product_source$/,
+  images: /^_image_(pull|build):/,
+  packages: /^(_resolve_rpm_packages|_download_rpm_packages|_build_rpm_packages|_build_rpm_repositories)/,
+  'salt tree': /^salt_tree:/,
+  'ISO write': /^_iso_build:image$/,
+  'checksums, provenance': /^_iso_(digest|provenance)/,
+};
 
 /** Runs a command of the project, its stderr shown as it comes; answers its stdout. */
 function run(command: string, args: string[], signal: AbortSignal): Promise<{ code: number | null; stdout: string }> {
@@ -56,13 +57,7 @@ async function build(demo: Demo, signal: AbortSignal): Promise<JsonRun> {
 }
 
 function phases(report: JsonRun): string[] {
-  return PHASES.flatMap(([phase, pattern]) => {
-    const ran = report.tasks.filter((task) => pattern.test(task.name) && task.executed && task.started);
-    if (ran.length === 0) return [];
-    const start = Math.min(...ran.map((task) => Date.parse(task.started!)));
-    const end = Math.max(...ran.map((task) => Date.parse(task.started!) + task.elapsed * 1000));
-    return [`${phase} ${((end - start) / 1000).toFixed(1)} s`];
-  });
+  return Object.entries(phaseSpans(report.tasks, PHASES)).filter(([, seconds]) => seconds > 0).map(([phase, seconds]) => `${phase} ${seconds.toFixed(1)} s`);
 }
 
 async function main(): Promise<number> {

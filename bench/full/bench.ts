@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { phaseSpans, type JsonTaskReport } from '../../buildchain/engine/report.ts';
 import { listFiles } from '../../buildchain/fs/walk.ts';
 import { requireExecutable } from '../../buildchain/tools.ts';
 import { buildTestRpms, createRepo, type TestRpm } from '../../test/rpm-fixtures.ts';
@@ -17,7 +18,7 @@ import { pushBenchImages } from '../images.ts';
 import { MKISOFS_FLAGS } from '../iso/bench.ts';
 
 /** Task name prefixes of each phase; a phase's time is the span from its first start to its last end. */
-const PHASES: Record<string, RegExp> = {
+export const PHASES = {
   pull: /^_image_pull:/,
   packages: /^(_resolve_rpm_packages|_download_rpm_packages|_build_rpm_repositories)/,
   isoWrite: /^_iso_build:/,
@@ -41,26 +42,17 @@ function packages(): TestRpm[] {
   ];
 }
 
-interface JsonTask { name: string; executed: boolean; started: string | null; elapsed: number }
 
-function build(root: string, project: string): { wall: number; tasks: JsonTask[] } {
+function build(root: string, project: string): { wall: number; tasks: JsonTaskReport[] } {
   const start = process.hrtime.bigint();
   const result = spawnSync('node', [join(root, 'buildchain/launch.cjs'), join(root, 'build.ts'), '-f', join(project, 'tasks.ts'), '--reporter', 'json', 'iso'],
     { encoding: 'utf8', maxBuffer: 256 << 20 });
   const wall = Number(process.hrtime.bigint() - start) / 1e9;
   if (result.status !== 0) throw new Error(`./build.ts iso failed (exit ${result.status}):\n${result.stderr}\n${result.stdout.slice(-4000)}`);
-  return { wall, tasks: (JSON.parse(result.stdout) as { tasks: JsonTask[] }).tasks };
+  return { wall, tasks: (JSON.parse(result.stdout) as { tasks: JsonTaskReport[] }).tasks };
 }
 
-function phases(tasks: JsonTask[]): Record<string, number> {
-  return Object.fromEntries(Object.entries(PHASES).map(([phase, pattern]) => {
-    const ran = tasks.filter((task) => pattern.test(task.name) && task.executed && task.started);
-    if (ran.length === 0) return [phase, 0];
-    const start = Math.min(...ran.map((task) => Date.parse(task.started!)));
-    const end = Math.max(...ran.map((task) => Date.parse(task.started!) + task.elapsed * 1000));
-    return [phase, round((end - start) / 1000)];
-  }));
-}
+const phases = (tasks: JsonTaskReport[]) => phaseSpans(tasks, PHASES);
 
 export async function benchFull(root: string): Promise<FullBenchResults> {
   const work = join(root, 'bench', 'work', 'full');

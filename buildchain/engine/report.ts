@@ -49,3 +49,27 @@ export interface Reporter {
   /** A message that is not about one task (a warning about the state file, say). */
   warn(message: string): void;
 }
+
+/** A task as `--reporter json` writes it: what phase timings read. */
+export interface JsonTaskReport {
+  name: string;
+  executed: boolean;
+  /** ISO 8601, or null when its actions did not run. */
+  started: string | null;
+  elapsed: number;
+}
+
+/**
+ * Seconds from the first start to the last end of the executed tasks each pattern matches (0 when
+ * none ran): the span of a phase of a run (pull, packages, ISO write) in parallel builds.
+ */
+export function phaseSpans<K extends string>(tasks: readonly JsonTaskReport[], phases: Readonly<Record<K, RegExp>>): Record<K, number> {
+  const spans = {} as Record<K, number>;
+  for (const [phase, pattern] of Object.entries(phases) as [K, RegExp][]) {
+    const ran = tasks.filter((task) => pattern.test(task.name) && task.executed && task.started);
+    const start = Math.min(...ran.map((task) => Date.parse(task.started!)));
+    const end = Math.max(...ran.map((task) => Date.parse(task.started!) + task.elapsed * 1000));
+    spans[phase] = ran.length === 0 ? 0 : Math.round(end - start) / 1000;
+  }
+  return spans;
+}
