@@ -1,5 +1,5 @@
 #!/bin/sh
-//bin/true; f=$0; [ -L "$f" ] && f=$(readlink -f "$f"); case $f in */*) ;; *) f=./$f ;; esac; [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && export METALK8S_DEFERRED_CA_CERTS="$NODE_EXTRA_CA_CERTS" && unset NODE_EXTRA_CA_CERTS; exec node --max-semi-space-size=2 --optimize-for-size "${f%/*}/buildchain/launch.cjs" "$f" "$@"
+//bin/true; f=$0; [ -L "$f" ] && f=$(readlink -f "$f"); case $f in */*) ;; *) f=./$f ;; esac; [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && export METALK8S_DEFERRED_CA_CERTS="$NODE_EXTRA_CA_CERTS" && unset NODE_EXTRA_CA_CERTS; exec node --max-semi-space-size=2 --optimize-for-size "${f%/*}/buildchain/launch/launch.cjs" "$f" "$@"
 // ./toolkit.ts (metalk8s-toolkit): the artifact toolkit for release pipelines, Solution vendors
 // and nodes. A thin argv layer: each command's logic lives in buildchain/, static-registry/ or agent/.
 // Exit codes: 0 success, 1 failure (one line naming the file, field or URL), 2 bad usage.
@@ -10,7 +10,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { positionals, runCommandLine, type Command } from './buildchain/command-line.ts';
-import { loadConfig } from './buildchain/config.ts';
+import { loadConfig } from './tasks/config.ts';
 import { UsageError } from './buildchain/errors.ts';
 import { projectRoot } from './buildchain/paths.ts';
 import { ARCHIVE_COMMANDS } from './agent/commands.ts';
@@ -20,7 +20,7 @@ import { ARCHIVE_COMMANDS } from './agent/commands.ts';
 
 /** The build's blob store (or --cache DIR) and registry mirrors, as ./build.ts uses them. */
 async function imageTools(cache: string | boolean | string[] | undefined) {
-  const [{ BlobStore }, { ImagePuller }] = await Promise.all([import('./buildchain/oci/store.ts'), import('./buildchain/oci/puller.ts')]);
+  const [{ BlobStore }, { ImagePuller }] = await Promise.all([import('./buildchain/store/blob-store.ts'), import('./buildchain/oci/puller.ts')]);
   const config = loadConfig(projectRoot());
   const store = new BlobStore(typeof cache === 'string' ? resolve(cache) : join(config.buildRoot, 'cache'));
   return { config, store, puller: new ImagePuller({ store, mirrors: config.registryMirrors, concurrency: config.pullJobs }) };
@@ -138,7 +138,7 @@ const COMMANDS: Record<string, Command> = {
     group: 'release',
     async run(argv) {
       const { values, args } = positionals(argv, { key: { type: 'string' }, sums: { type: 'string' } }, ['FILE']);
-      const { verifyIso } = await import('./buildchain/verify.ts');
+      const { verifyIso } = await import('./buildchain/release/verify.ts');
       const config = loadConfig(projectRoot());
       const checked = await verifyIso(resolve(args[0]!), {
         gpg: config.bin.gpg, signal: interruptSignal(),
@@ -156,7 +156,7 @@ const COMMANDS: Record<string, Command> = {
     async run(argv) {
       const { args } = positionals(argv, {}, ['FILE']);
       const config = loadConfig(projectRoot());
-      const { importInputs } = await import('./buildchain/offline.ts');
+      const { importInputs } = await import('./buildchain/offline/inputs.ts');
       const { blobs } = await importInputs(config, resolve(args[0]!));
       process.stdout.write(`${blobs} blobs into ${join(config.buildRoot, 'cache')}, and the package lock; ./build.ts iso needs no network now\n`);
       return 0;

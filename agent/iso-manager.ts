@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import semver from 'semver';
 import { BuildError } from '../buildchain/errors.ts';
-import { verifyIso } from '../buildchain/verify.ts';
+import { verifyIso } from '../buildchain/release/verify.ts';
 import { readArchiveInfo, type ArchiveInfo } from './archive-info.ts';
 import { BOOTSTRAP_CONFIG, editArchives } from './config-file.ts';
 import type { Host } from './host.ts';

@@ -2,7 +2,7 @@
 // upstream's iso-manager.sh and solution-manager.sh run, with the same SALT_CALL and CRICTL
 // variables. In dry-run mode Salt is run with test=True, which reports and changes nothing.
 import { BuildError } from '../buildchain/errors.ts';
-import type { SaltCall } from '../buildchain/salt-calls.ts';
+import type { SaltCall } from '../buildchain/salt/calls.ts';
 import type { Host } from './host.ts';
 
 const ARCHIVES_STATE = 'metalk8s.archives';

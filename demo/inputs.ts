@@ -13,7 +13,7 @@ import { projectRoot } from '../buildchain/paths.ts';
 import { loadImageDeclarations, type RemoteImage } from '../buildchain/oci/declarations.ts';
 import { parseJsonText } from '../buildchain/json-file.ts';
 import { loadPackageDeclarations } from '../buildchain/rpm/declarations.ts';
-import { shellSaltCalls } from '../buildchain/salt-calls.ts';
+import { shellSaltCalls } from '../buildchain/salt/calls.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 import { AGENT_SALT_CALLS } from '../agent/salt.ts';
 import { imageOf, randomLayer, writeOciLayout, type Blob } from '../test/oci-fixtures.ts';
@@ -61,7 +61,7 @@ export interface Demo {
 }
 
 const root = projectRoot();
-const FORMAT = 1;
+const FORMAT = 2;
 
 /** Starts the servers on `work`'s inputs, generating them first unless they are there for `size`. */
 export async function prepareDemo(work: string, size: string, log: (line: string) => void): Promise<Demo> {
@@ -145,7 +145,7 @@ async function generate(work: string, size: string, spec: DemoSize, registry: Lo
 
   // The project: MetalK8s' scripts, examples and runtime pin; generated declarations.
   write('VERSION', readFileSync(join(root, 'VERSION'), 'utf8'));
-  write('tasks.ts', `export { tasks } from ${JSON.stringify(join(root, 'tasks/index.ts'))};\n`);
+  write('tasks.ts', `export { project } from ${JSON.stringify(join(root, 'tasks/index.ts'))};\n`);
   for (const folder of ['scripts', 'examples']) cpSync(join(root, folder), join(project, folder), { recursive: true });
   write('runtime/node.yaml', readFileSync(join(root, 'runtime/node.yaml'), 'utf8'));
   write('images/images.yaml', `${images.declarations}local:${spec.productImages ? `\n${PRODUCT_IMAGES}` : ' []\n'}`);

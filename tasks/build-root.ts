@@ -1,6 +1,6 @@
 // _build_root: the build directory itself.
 import { mkdir } from 'node:fs/promises';
-import type { BuildConfig } from '../buildchain/config.ts';
+import type { BuildConfig } from './config.ts';
 import type { TaskSpec } from '../buildchain/engine/task.ts';
 
 export function buildRootTasks(config: BuildConfig): TaskSpec[] {

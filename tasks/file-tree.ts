@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BuildConfig } from '../buildchain/config.ts';
+import type { BuildConfig } from './config.ts';
 import type { TaskSpec } from '../buildchain/engine/task.ts';
 import { copyFileAtomic } from '../buildchain/fs/atomic.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';

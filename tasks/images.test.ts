@@ -5,12 +5,12 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync 
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../buildchain/config.ts';
+import { loadConfig } from './config.ts';
 import { declaredImages, loadImageDeclarations } from '../buildchain/oci/declarations.ts';
-import { sha256Digest } from '../buildchain/oci/digest.ts';
+import { sha256Digest } from '../buildchain/store/digest.ts';
 import { layerPackagesOf } from '../buildchain/rpm/layer-packages.ts';
 import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
-import { BlobStore } from '../buildchain/oci/store.ts';
+import { BlobStore } from '../buildchain/store/blob-store.ts';
 import { buildImage, loadBuildSpec } from '../buildchain/oci/builder.ts';
 import { writeDirLayout } from '../buildchain/oci/layout.ts';
 import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../test/helpers.ts';

@@ -1,5 +1,7 @@
-// The MetalK8s build: every task family, as upstream's dodo.py gathers buildchain/*.py.
-import type { BuildConfig } from '../buildchain/config.ts';
+// The MetalK8s build: every task family, as upstream's dodo.py gathers buildchain/*.py, and what
+// the engine needs to know of the project (./build.ts, or a task file re-exporting `project`).
+import type { Project } from '../buildchain/engine/cli.ts';
+import { loadConfig, type BuildConfig } from './config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { buildRootTasks } from './build-root.ts';
 import { imageTasks } from './images.ts';
@@ -13,8 +15,12 @@ import { sbomTasks } from './sbom.ts';
 import { toolCheckTasks } from './tools.ts';
 import { vagrantTasks } from './vagrant.ts';
 
-export const DEFAULT_TASKS = ['iso'];
+/** The project rooted at `root`: its settings (.env, environment), tasks, build root and default. */
+export function project(root: string, env: NodeJS.ProcessEnv = process.env): Project {
+  const config = loadConfig(root, env);
+  return { definitions: metalk8sTasks(config), buildRoot: config.buildRoot, defaultTasks: ['iso'], warnings: config.warnings };
+}
 
-export function tasks(config: BuildConfig): TaskDefinition[] {
+export function metalk8sTasks(config: BuildConfig): TaskDefinition[] {
   return [...toolCheckTasks(config), ...buildRootTasks(config), ...productTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...sbomTasks(config), ...isoTasks(config), ...lintTasks(config), ...vagrantTasks(config)];
 }

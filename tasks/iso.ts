@@ -5,20 +5,21 @@
 // from that, so no task reads a multi-gigabyte ISO again.
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { buildTimestamp, type BuildConfig } from '../buildchain/config.ts';
+import { buildTimestamp } from '../buildchain/timestamp.ts';
+import type { BuildConfig } from './config.ts';
 import { normalizePath } from '../buildchain/engine/graph.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
-import { IN_TOTO_PAYLOAD_TYPE, signEnvelope } from '../buildchain/dsse.ts';
+import { IN_TOTO_PAYLOAD_TYPE, signEnvelope } from '../buildchain/release/dsse.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { removeUnkept } from '../buildchain/fs/prune.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { writeIso } from '../buildchain/iso9660/writer.ts';
-import { gpgSigner, signDetached } from '../buildchain/openpgp.ts';
+import { gpgSigner, signDetached } from '../buildchain/release/openpgp.ts';
 import { projectRoot } from '../buildchain/paths.ts';
-import { provenanceStatement } from '../buildchain/provenance.ts';
-import { fetchRuntime, loadRuntimeDeclaration, runtimeTarget, unpackRuntime } from '../buildchain/runtime.ts';
-import { BlobStore } from '../buildchain/oci/store.ts';
-import { bundleStandalone } from '../buildchain/standalone-bundle.ts';
+import { provenanceStatement } from '../buildchain/release/provenance.ts';
+import { fetchRuntime, loadRuntimeDeclaration, runtimeTarget, unpackRuntime } from '../buildchain/sources/npm-runtime.ts';
+import { BlobStore } from '../buildchain/store/blob-store.ts';
+import { bundleStandalone } from '../buildchain/launch/standalone-bundle.ts';
 import { fileTreeTasks } from './file-tree.ts';
 import { sbomFile } from './sbom.ts';
 

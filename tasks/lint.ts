@@ -2,7 +2,7 @@
 // checked file, so a clean file is not checked again until it changes.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildConfig } from '../buildchain/config.ts';
+import type { BuildConfig } from './config.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 

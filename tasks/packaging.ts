@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import type { BuildConfig } from '../buildchain/config.ts';
+import type { BuildConfig } from './config.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import { copyFileAtomic, linkAtomic, writeFileAtomic } from '../buildchain/fs/atomic.ts';
@@ -13,12 +13,12 @@ import { writeRepository, type RepositoryFile } from '../buildchain/rpm/createre
 import type { SpecPackage } from '../buildchain/rpm/declarations.ts';
 import { formatLock, readLock } from '../buildchain/rpm/lock.ts';
 import { buildRpms, buildSrpm } from '../buildchain/rpm/rpmbuild.ts';
-import { gpgSigner, signDetached, type Signer } from '../buildchain/openpgp.ts';
+import { gpgSigner, signDetached, type Signer } from '../buildchain/release/openpgp.ts';
 import { signPackages } from '../buildchain/rpm/sign.ts';
 import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
-import type { SbomRpm } from '../buildchain/sbom.ts';
+import type { SbomRpm } from '../buildchain/release/sbom.ts';
 import { requireExecutable, runTool } from '../buildchain/tools.ts';
-import { sha256File } from '../buildchain/fs/hash.ts';
+import { sha256File } from '../buildchain/store/hash.ts';
 import { removeTree } from './file-tree.ts';
 
 export function rpmRepositoriesRoot(config: BuildConfig): string {

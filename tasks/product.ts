@@ -5,11 +5,11 @@
 // build, or offline-import) needs neither git nor network. METALK8S_SOURCE=none: nothing here.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildConfig, ProductSource } from '../buildchain/config.ts';
+import type { BuildConfig, ProductSource } from './config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
-import { fetchSource, probeSource, readSourceRecord, sourceRecordFile, storedSource, unpackSource, writeSourceRecord, type GitSource, type SourceRecord } from '../buildchain/git-source.ts';
-import { BlobStore } from '../buildchain/oci/store.ts';
+import { fetchSource, probeSource, readSourceRecord, sourceRecordFile, storedSource, unpackSource, writeSourceRecord, type GitSource, type SourceRecord } from '../buildchain/sources/git.ts';
+import { BlobStore } from '../buildchain/store/blob-store.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 import { removeTree } from './file-tree.ts';
 

@@ -6,13 +6,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_SALT_CALLS } from '../agent/salt.ts';
-import type { BuildConfig } from '../buildchain/config.ts';
+import type { BuildConfig } from './config.ts';
 import type { DelayedTasks, TaskSpec } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { projectRoot } from '../buildchain/paths.ts';
-import { describeSaltCall, missingSaltCalls, shellSaltCalls, type SaltCall } from '../buildchain/salt-calls.ts';
+import { describeSaltCall, missingSaltCalls, shellSaltCalls, type SaltCall } from '../buildchain/salt/calls.ts';
 import { declaredImages } from '../buildchain/oci/declarations.ts';
 import { DIST } from '../buildchain/rpm/rpmbuild.ts';
 import { readLock } from '../buildchain/rpm/lock.ts';

@@ -2,14 +2,15 @@
 // agent's runtime) with its digest and origin (SPDX 2.3). Created once the images and packages
 // are in place: its inputs are their manifests, archives, lock and lists of built packages.
 import { join } from 'node:path';
-import { buildTimestamp, type BuildConfig, type ProductSource } from '../buildchain/config.ts';
+import { buildTimestamp } from '../buildchain/timestamp.ts';
+import type { BuildConfig, ProductSource } from './config.ts';
 import { BuildError } from '../buildchain/errors.ts';
-import { readSourceRecord, sourceRecordFile } from '../buildchain/git-source.ts';
+import { readSourceRecord, sourceRecordFile } from '../buildchain/sources/git.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
-import { sha256File } from '../buildchain/fs/hash.ts';
-import { loadRuntimeDeclaration, runtimeUrl } from '../buildchain/runtime.ts';
-import { spdxDocument, type SbomSource } from '../buildchain/sbom.ts';
+import { sha256File } from '../buildchain/store/hash.ts';
+import { loadRuntimeDeclaration, runtimeUrl } from '../buildchain/sources/npm-runtime.ts';
+import { spdxDocument, type SbomSource } from '../buildchain/release/sbom.ts';
 import { isoImageFiles, isoImages } from './images.ts';
 import { isoPackageFiles, isoPackages } from './packaging.ts';
 

@@ -1,5 +1,5 @@
 // check_for:<tool>: fail early, with the apt-get line, when an external tool is missing.
-import type { BuildConfig } from '../buildchain/config.ts';
+import type { BuildConfig } from './config.ts';
 import type { TaskSpec } from '../buildchain/engine/task.ts';
 import { findExecutable, requireExecutable } from '../buildchain/tools.ts';
 

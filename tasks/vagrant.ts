@@ -7,11 +7,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BuildConfig } from '../buildchain/config.ts';
+import type { BuildConfig } from './config.ts';
 import type { TaskSpec } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { requireExecutable, runTool } from '../buildchain/tools.ts';
-import { renderVagrantfile, type VagrantfileSpec } from '../buildchain/vagrantfile.ts';
+import { renderVagrantfile, type VagrantfileSpec } from '../buildchain/vagrant/vagrantfile.ts';
 import { generatedBy } from '../buildchain/generated.ts';
 
 const KEY_NAME = 'preshared_key_for_k8s_nodes';

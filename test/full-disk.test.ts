@@ -10,8 +10,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { writeBlobArchive } from '../buildchain/oci/store-archive.ts';
-import { BlobStore, ingestRetrying } from '../buildchain/oci/store.ts';
+import { writeBlobArchive } from '../buildchain/offline/blob-archive.ts';
+import { BlobStore, ingestRetrying } from '../buildchain/store/blob-store.ts';
 import { rangeSource } from '../buildchain/http.ts';
 import { fetchPackages } from '../buildchain/rpm/workspace.ts';
 import type { YumRepository } from '../buildchain/rpm/repository.ts';

@@ -6,8 +6,8 @@
 // agent's own ISO reader; every command run is recorded.
 import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runtimeTarget } from '../buildchain/runtime.ts';
-import { bundleStandalone } from '../buildchain/standalone-bundle.ts';
+import { runtimeTarget } from '../buildchain/sources/npm-runtime.ts';
+import { bundleStandalone } from '../buildchain/launch/standalone-bundle.ts';
 import { PROJECT_ROOT, runCli, tempDir, type CliResult } from './helpers.ts';
 import { unpackShippedRuntime } from './node-runtime.ts';
 import { declaredRuntime } from './runtime-cache.ts';

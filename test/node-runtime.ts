@@ -4,8 +4,8 @@
 // unpacked as the build unpacks it. Tests never reach the registry themselves.
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BlobStore } from '../buildchain/oci/store.ts';
-import { runtimeDigest, unpackRuntime } from '../buildchain/runtime.ts';
+import { BlobStore } from '../buildchain/store/blob-store.ts';
+import { runtimeDigest, unpackRuntime } from '../buildchain/sources/npm-runtime.ts';
 import { tempDir } from './helpers.ts';
 import { declaredRuntime, RUNTIME_CACHE } from './runtime-cache.ts';
 

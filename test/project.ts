@@ -1,8 +1,8 @@
 // A small MetalK8s-like project in a temp dir, and the MetalK8s task families over it.
 import { copyFileSync, linkSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../buildchain/config.ts';
-import { tasks } from '../tasks/index.ts';
+import { loadConfig } from '../tasks/config.ts';
+import { metalk8sTasks as tasksOf } from '../tasks/index.ts';
 import { PROJECT_ROOT, tempDir } from './helpers.ts';
 import { runtimeTarball } from './node-runtime.ts';
 import { declaredRuntime } from './runtime-cache.ts';
@@ -39,6 +39,6 @@ export function project(files: Record<string, string>, options: { runtime?: 'sto
 }
 
 export function metalk8sTasks(root: string, env: NodeJS.ProcessEnv = {}) {
-  return tasks(loadConfig(root, env));
+  return tasksOf(loadConfig(root, env));
 }
 

@@ -1,7 +1,7 @@
 // Where the install step leaves the tarball of the runtime the ISO ships, for the tests.
 import { join } from 'node:path';
 import { projectRoot } from '../buildchain/paths.ts';
-import { loadRuntimeDeclaration, type RuntimeDeclaration } from '../buildchain/runtime.ts';
+import { loadRuntimeDeclaration, type RuntimeDeclaration } from '../buildchain/sources/npm-runtime.ts';
 
 const PROJECT = projectRoot();
 

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { buildTimestamp } from '../../buildchain/config.ts';
+import { buildTimestamp } from '../../buildchain/timestamp.ts';
 import { BuildError } from '../../buildchain/errors.ts';
 import { linkAtomic, writeFileAtomic } from '../../buildchain/fs/atomic.ts';
 import { listFiles } from '../../buildchain/fs/walk.ts';

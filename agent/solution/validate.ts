@@ -5,7 +5,7 @@ import { posix } from 'node:path';
 import semver from 'semver';
 import { parseAllDocuments } from 'yaml';
 import { IsoReader, type IsoEntry } from '../../buildchain/iso9660/reader.ts';
-import { createSha256 } from '../../buildchain/oci/digest.ts';
+import { createSha256 } from '../../buildchain/store/digest.ts';
 import { parseProduct } from './product.ts';
 
 export interface Violation {

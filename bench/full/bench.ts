@@ -45,7 +45,7 @@ function packages(): TestRpm[] {
 
 function build(root: string, project: string): { wall: number; tasks: JsonTaskReport[] } {
   const start = process.hrtime.bigint();
-  const result = spawnSync('node', [join(root, 'buildchain/launch.cjs'), join(root, 'build.ts'), '-f', join(project, 'tasks.ts'), '--reporter', 'json', 'iso'],
+  const result = spawnSync('node', [join(root, 'buildchain/launch/launch.cjs'), join(root, 'build.ts'), '-f', join(project, 'tasks.ts'), '--reporter', 'json', 'iso'],
     { encoding: 'utf8', maxBuffer: 256 << 20 });
   const wall = Number(process.hrtime.bigint() - start) / 1e9;
   if (result.status !== 0) throw new Error(`./build.ts iso failed (exit ${result.status}):\n${result.stderr}\n${result.stdout.slice(-4000)}`);
@@ -72,7 +72,7 @@ export async function benchFull(root: string): Promise<FullBenchResults> {
       writeFileSync(join(project, file), text);
     };
     write('VERSION', 'VERSION_MAJOR=2\nVERSION_MINOR=4\nVERSION_PATCH=1\nVERSION_SUFFIX=-dev\n');
-    write('tasks.ts', `export { tasks } from '${join(root, 'tasks/index.ts')}';\n`);
+    write('tasks.ts', `export { project } from '${join(root, 'tasks/index.ts')}';\n`);
     write('images/images.yaml', `remote:\n${images.map((image, i) =>
       `  - {name: image${i}, image: registry.invalid/${image.repository}, version: "${image.tag}", digest: "${image.digest}"}`).join('\n')}\n`);
     write('packages-rpm/packages.yaml', `repositories:\n  - {name: bench, baseurl: "https://repo.invalid/bench"}\npackages:\n${
@@ -88,7 +88,7 @@ export async function benchFull(root: string): Promise<FullBenchResults> {
 
     const cold = build(root, project);
     const isoFile = join(project, '_build/metalk8s.iso');
-    const warmCommand = `node ${join(root, 'buildchain/launch.cjs')} ${join(root, 'build.ts')} -f ${join(project, 'tasks.ts')} iso`;
+    const warmCommand = `node ${join(root, 'buildchain/launch/launch.cjs')} ${join(root, 'build.ts')} -f ${join(project, 'tasks.ts')} iso`;
     const warm = compare([{ name: 'warm', command: warmCommand }], { runs: 10, warmup: 1, workDir: work }).warm!;
 
     // The ISO write against the anchors, on the tree the build left.

@@ -26,7 +26,7 @@ export async function benchFullScale(root: string): Promise<ScaleResults> {
   const work = join(root, 'bench', 'work', 'full-scale');
   const demo = await prepareDemo(work, 'metalk8s', (line) => process.stderr.write(`bench/full scale: ${line}\n`));
   try {
-    const build = ['node', join(root, 'buildchain/launch.cjs'), join(root, 'build.ts'), '-f', join(demo.project, 'tasks.ts'), 'iso'];
+    const build = ['node', join(root, 'buildchain/launch/launch.cjs'), join(root, 'build.ts'), '-f', join(demo.project, 'tasks.ts'), 'iso'];
     rmSync(demo.buildRoot, { recursive: true, force: true });
     const start = process.hrtime.bigint();
     const cold = spawnSync(build[0]!, [...build.slice(1), '--reporter', 'json'], { encoding: 'utf8', maxBuffer: 512 << 20 });

@@ -33,7 +33,7 @@ export async function benchPull(root: string): Promise<PullBenchResults> {
   const theirs = join(work, 'skopeo');
   try {
     const skopeoFile = skopeoPulls(work, 'skopeo', registry.host, images, theirs);
-    const oursCommand = `node ${join(root, 'buildchain/launch.cjs')} ${join(root, 'bench/pull/pull-all.ts')} ${registry.host} ${listFile} ${ours}`;
+    const oursCommand = `node ${join(root, 'buildchain/launch/launch.cjs')} ${join(root, 'bench/pull/pull-all.ts')} ${registry.host} ${listFile} ${ours}`;
     const parallel = `xargs -P 8 -I{} sh -c {} < ${skopeoFile}`;
 
     // One measured pass each, to count what the registry served and what lands on disk.

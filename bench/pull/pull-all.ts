@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeDirLayout } from '../../buildchain/oci/layout.ts';
 import { ImagePuller } from '../../buildchain/oci/puller.ts';
-import { BlobStore } from '../../buildchain/oci/store.ts';
+import { BlobStore } from '../../buildchain/store/blob-store.ts';
 import type { BenchImage } from '../images.ts';
 
 const [registry, list, out] = process.argv.slice(2) as [string, string, string];

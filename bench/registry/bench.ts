@@ -47,7 +47,7 @@ export async function benchRegistry(root: string): Promise<RegistryBenchResults>
   const work = join(root, 'bench', 'work', 'registry');
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const toolkit = `node ${join(root, 'buildchain/launch.cjs')} ${join(root, 'toolkit.ts')}`;
+  const toolkit = `node ${join(root, 'buildchain/launch/launch.cjs')} ${join(root, 'toolkit.ts')}`;
 
   const synthetic = join(work, 'synthetic');
   syntheticLayouts(synthetic, 50, 3);
@@ -61,7 +61,7 @@ export async function benchRegistry(root: string): Promise<RegistryBenchResults>
   try {
     // The static side: the same images laid out by our puller, served by nginx.
     const served = join(work, 'served');
-    run(`node ${join(root, 'buildchain/launch.cjs')} ${join(root, 'bench/pull/pull-all.ts')} ${registry.host} ${listFile} ${served}`);
+    run(`node ${join(root, 'buildchain/launch/launch.cjs')} ${join(root, 'bench/pull/pull-all.ts')} ${registry.host} ${listFile} ${served}`);
     writeFileSync(join(work, 'registry.conf'), registryConfigFor(join(served, 'images')));
     mkdirSync(join(work, 'nginx'));
     // As on a node: a master and one worker per core.

@@ -31,7 +31,7 @@ function realPackages(): TestRpm[] {
 }
 
 function parseOnce(root: string, file: string) {
-  const out = execFileSync('node', [join(root, 'buildchain/launch.cjs'), join(root, 'bench/rpm/parse.ts'), file], { encoding: 'utf8' });
+  const out = execFileSync('node', [join(root, 'buildchain/launch/launch.cjs'), join(root, 'bench/rpm/parse.ts'), file], { encoding: 'utf8' });
   return JSON.parse(out) as { packages: number; seconds: number; maxRssMiB: number };
 }
 
@@ -52,7 +52,7 @@ export async function benchRpm(root: string): Promise<RpmBenchResults> {
     const names = Array.from({ length: REQUESTED }, (_, i) => `app${i}`).join(' ');
     const oursDir = join(work, 'ours');
     const dnfRoot = join(work, 'dnf');
-    const ours = `node ${join(root, 'buildchain/launch.cjs')} ${join(root, 'bench/rpm/resolve-download.ts')} ${url} ${oursDir} ${names}`;
+    const ours = `node ${join(root, 'buildchain/launch/launch.cjs')} ${join(root, 'bench/rpm/resolve-download.ts')} ${url} ${oursDir} ${names}`;
     const dnf = `${requireExecutable('dnf')} -q -y --installroot=${dnfRoot} --releasever=7 --nogpgcheck --setopt=reposdir=/nonexistent `
       + `--setopt=cachedir=${join(dnfRoot, 'cache')} --setopt=install_weak_deps=False --repofrompath=bench,${url} `
       + `download --resolve --alldeps --destdir=${join(dnfRoot, 'out')} ${names}`;

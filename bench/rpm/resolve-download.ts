@@ -3,7 +3,7 @@
 // hyperfine against dnf download --resolve --alldeps.
 import { limitConcurrency } from '../../buildchain/concurrency.ts';
 import { rangeSource } from '../../buildchain/http.ts';
-import { BlobStore, ingestRetrying } from '../../buildchain/oci/store.ts';
+import { BlobStore, ingestRetrying } from '../../buildchain/store/blob-store.ts';
 import { nevra } from '../../buildchain/rpm/metadata.ts';
 import { YumRepository, storeDigest } from '../../buildchain/rpm/repository.ts';
 import { resolveClosure } from '../../buildchain/rpm/resolve.ts';

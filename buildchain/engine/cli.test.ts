@@ -207,9 +207,10 @@ export function tasks() {
 });
 
 describe('./build.ts configuration and help', () => {
-  it('names the .env file and line of a malformed setting', async () => {
+  it('names the .env file and line of a malformed setting of a project module', async () => {
     const dir = tempDir();
-    const file = writeTaskFile(dir);
+    const file = join(dir, 'tasks.ts');
+    writeFileSync(file, `export { project } from ${JSON.stringify(join(PROJECT_ROOT, 'tasks/index.ts'))};\n`);
     writeFileSync(join(dir, '.env'), '# settings\nPROJECT_NAME=Test\nthis is not a setting\n');
     const result = await runCli(['list', '-f', file]);
     expect(result.code).toBe(1);

@@ -2,11 +2,10 @@
 // Exit codes: 0 success, 1 a task or an input failed, 2 bad usage, 130 interrupted.
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ensureBundle } from '../bundle.cjs';
-import { loadConfig, type BuildConfig } from '../config.ts';
+import { ensureBundle } from '../launch/bundle.cjs';
 import { BuildError, UsageError, errorMessage } from '../errors.ts';
 import { projectRoot } from '../paths.ts';
 import { Engine } from './engine.ts';
@@ -14,11 +13,28 @@ import { createConsoleReporter, JsonReporter } from './reporters.ts';
 import type { TaskDefinition } from './task.ts';
 import { completionScript } from './tabcompletion.ts';
 
-/** What a task file exports (tasks/index.ts, or a file given with -f). */
+/**
+ * What a project tells the engine, as doit's dodo.py does: its tasks, where their state lives,
+ * what runs by default. The engine knows no project beyond this.
+ */
+export interface Project {
+  definitions: readonly TaskDefinition[];
+  buildRoot: string;
+  defaultTasks?: readonly string[];
+  /** Said on stderr before anything runs (unknown settings...). */
+  warnings?: readonly string[];
+  /** Said when no task is named and there is no default. */
+  missingDefaultHint?: string;
+}
+
+/**
+ * A project module: `project(root)` (./build.ts's tasks/, or a task file re-exporting it), or a
+ * plain task file exporting `tasks()` and optionally DEFAULT_TASKS, its state in ROOT/_build.
+ */
 export interface TaskModule {
-  tasks(config: BuildConfig): readonly TaskDefinition[] | Promise<readonly TaskDefinition[]>;
+  project?(root: string): Project | Promise<Project>;
+  tasks?(): readonly TaskDefinition[] | Promise<readonly TaskDefinition[]>;
   DEFAULT_TASKS?: readonly string[];
-  /** Explains which parts of the project a missing default task waits for. */
   MISSING_DEFAULT_HINT?: string;
 }
 
@@ -61,7 +77,7 @@ Run options:
   -v, --verbose        show action output as it comes
   --lock-wait SECONDS  wait for another build on the same BUILD_ROOT instead of failing
 Every verb:
-  -f, --file FILE      take the tasks from FILE (a .ts or .js module exporting tasks(config))
+  -f, --file FILE      take the tasks from FILE (a .ts or .js module exporting project(root), or tasks())
   -h, --help
 
 TASK may use wildcards: '_image_pull:*'. Output: '..' executed, '--' up to date, '!!' ignored.
@@ -189,15 +205,19 @@ async function openEngine(file: string | undefined, builtin: TaskModule): Promis
   }
   // As doit: tasks run from their project's root, so relative paths in function actions hold.
   process.chdir(root);
-  const config = loadConfig(root);
-  for (const warning of config.warnings) process.stderr.write(`warning: ${warning}\n`);
-  const definitions = await module.tasks(config);
+  const project: Project = module.project
+    ? await module.project(root)
+    : {
+      definitions: await module.tasks!(), buildRoot: join(root, '_build'), defaultTasks: module.DEFAULT_TASKS ?? [],
+      ...(module.MISSING_DEFAULT_HINT ? { missingDefaultHint: module.MISSING_DEFAULT_HINT } : {}),
+    };
+  for (const warning of project.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
   return new Engine({
     root,
-    buildRoot: config.buildRoot,
-    definitions,
-    defaultTasks: module.DEFAULT_TASKS ?? [],
-    ...(module.MISSING_DEFAULT_HINT ? { missingDefaultHint: module.MISSING_DEFAULT_HINT } : {}),
+    buildRoot: project.buildRoot,
+    definitions: project.definitions,
+    defaultTasks: project.defaultTasks ?? [],
+    ...(project.missingDefaultHint ? { missingDefaultHint: project.missingDefaultHint } : {}),
   });
 }
 
@@ -215,6 +235,6 @@ async function importTaskFile(path: string): Promise<TaskModule> {
   } catch (error) {
     throw new BuildError(`${path}: cannot load the task file: ${errorMessage(error)}`);
   }
-  if (typeof module.tasks !== 'function') throw new BuildError(`${path}: a task file must export a function tasks(config)`);
+  if (typeof module.project !== 'function' && typeof module.tasks !== 'function') throw new BuildError(`${path}: a task file must export a function project(root) or tasks()`);
   return module as TaskModule;
 }

@@ -6,7 +6,7 @@
 // as a rejected promise nobody waits for.
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { ParallelSha256 } from '../fs/parallel-hash.ts';
+import { ParallelSha256 } from '../store/parallel-hash.ts';
 
 export const CHUNK = 2 << 20;
 /** Staging buffers in rotation: one being filled while the others are written. */

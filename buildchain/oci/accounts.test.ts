@@ -9,10 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { requireTool, tempDir } from '../../test/helpers.ts';
 import { addAccounts } from './accounts.ts';
 import { buildImage, loadBuildSpec } from './builder.ts';
-import { digestHex } from './digest.ts';
+import { digestHex } from '../store/digest.ts';
 import { writeDirLayout } from './layout.ts';
 import type { ImagePuller } from './puller.ts';
-import { BlobStore } from './store.ts';
+import { BlobStore } from '../store/blob-store.ts';
 
 const run = promisify(execFile);
 const EPOCH = 1_600_000_000;

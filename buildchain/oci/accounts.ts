@@ -10,7 +10,7 @@ import { parseDotenv } from '../dotenv.ts';
 import { BuildError } from '../errors.ts';
 import { extractFromLayers } from './base-files.ts';
 import type { Descriptor } from './media-types.ts';
-import type { BlobStore } from './store.ts';
+import type { BlobStore } from '../store/blob-store.ts';
 
 /** An account a build definition asks for; ids are chosen when not given. */
 export interface AccountRequest {

@@ -4,10 +4,10 @@
 // such files, as upstream's `docker save` tarballs. The pinned manifest is stored byte for byte,
 // so the image keeps its digest once imported. Deterministic: sorted entries, fixed times, uid 0.
 import { stat } from 'node:fs/promises';
-import { digestHex } from './digest.ts';
+import { digestHex } from '../store/digest.ts';
 import type { PulledImage } from './pull.ts';
-import { writeBlobArchive } from './store-archive.ts';
-import type { BlobStore } from './store.ts';
+import { writeBlobArchive } from '../offline/blob-archive.ts';
+import type { BlobStore } from '../store/blob-store.ts';
 
 export interface ArchiveOptions {
   /** The image's full name once imported: `docker.io/library/nginx:1.15.8`. */

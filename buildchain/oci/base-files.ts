@@ -3,7 +3,7 @@
 // applied: this serves the few files a build reads from its base (rpm database, account files).
 import { requireExecutable, runTool } from '../tools.ts';
 import type { Descriptor } from './media-types.ts';
-import type { BlobStore } from './store.ts';
+import type { BlobStore } from '../store/blob-store.ts';
 
 /** Unpacks into `dir` the entries of `layers` (in order) whose path `wanted` accepts; modes are kept. */
 export async function extractFromLayers(store: BlobStore, layers: readonly Descriptor[], dir: string, wanted: (path: string) => boolean, what: string, signal: AbortSignal): Promise<void> {

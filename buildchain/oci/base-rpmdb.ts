@@ -7,7 +7,7 @@ import { withScratchDir } from '../fs/scratch.ts';
 import { requireExecutable, runTool } from '../tools.ts';
 import { extractFromLayers } from './base-files.ts';
 import type { Descriptor } from './media-types.ts';
-import type { BlobStore } from './store.ts';
+import type { BlobStore } from '../store/blob-store.ts';
 
 const RPMDB_DIRS = ['var/lib/rpm', 'usr/lib/sysimage/rpm'];
 

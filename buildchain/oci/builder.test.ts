@@ -9,10 +9,10 @@ import { startContainerd } from '../../test/servers-for-tests.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../../test/registry.ts';
 import { buildTestRpms, createRepo } from '../../test/rpm-fixtures.ts';
 import { buildImage, loadBuildSpec } from './builder.ts';
-import { digestHex } from './digest.ts';
+import { digestHex } from '../store/digest.ts';
 import { writeDirLayout } from './layout.ts';
 import { ImagePuller } from './puller.ts';
-import { BlobStore } from './store.ts';
+import { BlobStore } from '../store/blob-store.ts';
 
 const run = promisify(execFile);
 const signal = new AbortController().signal;

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { buildTimestamp } from '../config.ts';
+import { buildTimestamp } from '../timestamp.ts';
 import { BuildError } from '../errors.ts';
 import { isRecord, readYamlFile } from '../yaml-file.ts';
 import { tempPathFor } from '../fs/atomic.ts';
@@ -16,7 +16,7 @@ import { isDiskFailure, writeFailure } from '../fs/space.ts';
 import { accountsOf, addAccounts, validAccountName, type AccountRequest, type AccountsBelow } from './accounts.ts';
 import { installedPackages } from './base-rpmdb.ts';
 import { requireExecutable, runTool } from '../tools.ts';
-import { sha256Digest } from './digest.ts';
+import { sha256Digest } from '../store/digest.ts';
 import { planLayer, writeLayer, type LayerPackage, type LayerRepository, type LayerSource } from './layer.ts';
 import { PACKAGE_NAME, readRepositorySource } from '../rpm/declarations.ts';
 import {
@@ -26,7 +26,7 @@ import {
 import { DEFAULT_PLATFORM, parsePlatform, type PulledImage } from './pull.ts';
 import type { ImagePuller } from './puller.ts';
 import { parseReference, type ImageReference } from './reference.ts';
-import type { BlobStore } from './store.ts';
+import type { BlobStore } from '../store/blob-store.ts';
 
 /** The image config fields a build may set (the OCI/Docker names). */
 const CONFIG_FIELDS = ['Entrypoint', 'Cmd', 'Env', 'ExposedPorts', 'User', 'WorkingDir', 'Labels', 'Volumes', 'StopSignal'] as const;

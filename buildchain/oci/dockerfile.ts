@@ -12,11 +12,11 @@ import { tempPathFor, writeFileAtomic } from '../fs/atomic.ts';
 import { parseJsonText, readTextFile } from '../json-file.ts';
 import { listFiles } from '../fs/walk.ts';
 import { runTool } from '../tools.ts';
-import { sha256Digest } from './digest.ts';
+import { sha256Digest } from '../store/digest.ts';
 import { storedImage, type PulledImage } from './pull.ts';
 import type { CompileStep } from './declarations.ts';
 import { resolveEndpoint } from './registry.ts';
-import type { BlobStore } from './store.ts';
+import type { BlobStore } from '../store/blob-store.ts';
 
 export interface DockerfileImage {
   name: string;

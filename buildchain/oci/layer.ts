@@ -10,7 +10,7 @@ import { BuildError } from '../errors.ts';
 import { compareCodePoints } from '../fs/walk.ts';
 import type { AccountRequest } from './accounts.ts';
 import type { RepositorySource } from '../rpm/repository.ts';
-import { createSha256 } from './digest.ts';
+import { createSha256 } from '../store/digest.ts';
 
 /** A package a layer installs: its name, and `version` or `version-release` to pin it. */
 export interface LayerPackage {

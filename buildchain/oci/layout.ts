@@ -8,10 +8,10 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { replaceDirectory, writeFileAtomic } from '../fs/atomic.ts';
-import { digestHex, parseDigest, sha256Digest } from './digest.ts';
+import { digestHex, parseDigest, sha256Digest } from '../store/digest.ts';
 import { IMAGE_MANIFESTS, MANIFEST_INDEXES, manifestMediaType, type Descriptor, type ImageManifest, type ManifestIndex } from './media-types.ts';
 import type { PulledImage } from './pull.ts';
-import type { BlobStore } from './store.ts';
+import type { BlobStore } from '../store/blob-store.ts';
 
 export const DIR_TRANSPORT_VERSION = 'Directory Transport Version: 1.1\n';
 

@@ -7,11 +7,11 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { requireTool, runCli, tempDir } from '../../test/helpers.ts';
 import { imageOf, indexOf, pushImage, randomLayer, startProxy, startRegistry } from '../../test/registry.ts';
-import { DigestMismatchError } from './digest.ts';
+import { DigestMismatchError } from '../store/digest.ts';
 import { layoutFiles, readDirLayout, writeDirLayout } from './layout.ts';
 import { ImagePuller } from './puller.ts';
 import { parseReference } from './reference.ts';
-import { BlobStore } from './store.ts';
+import { BlobStore } from '../store/blob-store.ts';
 
 const run = promisify(execFile);
 const signal = new AbortController().signal;

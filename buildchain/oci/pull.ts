@@ -2,13 +2,13 @@
 // to the platform's manifest, both kept), then its config and layers, verified as they stream.
 import { readFile } from 'node:fs/promises';
 import { BuildError } from '../errors.ts';
-import { DigestMismatchError, parseDigest, sha256Digest } from './digest.ts';
+import { DigestMismatchError, parseDigest, sha256Digest } from '../store/digest.ts';
 import {
   IMAGE_MANIFESTS, MANIFEST_ACCEPT, MANIFEST_INDEXES, manifestMediaType,
   type Descriptor, type ImageManifest, type ManifestIndex, type Platform,
 } from './media-types.ts';
 import type { RegistryClient } from './registry.ts';
-import { ingestRetrying, type BlobStore } from './store.ts';
+import { ingestRetrying, type BlobStore } from '../store/blob-store.ts';
 
 export interface StoredManifest {
   digest: string;

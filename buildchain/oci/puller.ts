@@ -7,7 +7,7 @@ import { loadCredentials, type CredentialLookup } from './credentials.ts';
 import type { Platform } from './media-types.ts';
 import { pullImage, type PulledImage } from './pull.ts';
 import { RegistryClient, resolveEndpoint } from './registry.ts';
-import type { BlobStore } from './store.ts';
+import type { BlobStore } from '../store/blob-store.ts';
 
 export interface PullerOptions {
   store: BlobStore;

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { BuildError } from '../errors.ts';
-import { parseDigest } from '../oci/digest.ts';
+import { parseDigest } from '../store/digest.ts';
 import { declarationReader, isRecord, readYamlFile } from '../yaml-file.ts';
 import type { PackageRequest } from './resolve.ts';
 import type { RepositorySource } from './repository.ts';

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../fs/atomic.ts';
 import { parseJsonText, readTextFile } from '../json-file.ts';
 import type { BuildSpec } from '../oci/builder.ts';
 import type { LayerPackage, LayerRepository } from '../oci/layer.ts';
-import { sha256Digest } from '../oci/digest.ts';
+import { sha256Digest } from '../store/digest.ts';
 import { checkLockedPackages, formatLock, lockedPackage, type LockedPackage } from './lock.ts';
 import { YumRepository } from './repository.ts';
 import { closureOver, fetchPackages, type PackageWorkspace } from './workspace.ts';

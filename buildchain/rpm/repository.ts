@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import { BuildError } from '../errors.ts';
 import { getWithRetries, probe, rangeSource } from '../http.ts';
-import { ingestRetrying, type BlobStore } from '../oci/store.ts';
+import { ingestRetrying, type BlobStore } from '../store/blob-store.ts';
 import { fileOwnersIn, openMetadata, parsePrimary, parseRepomd, type RepomdEntry, type RpmPackage } from './metadata.ts';
 
 export interface RepositorySource {

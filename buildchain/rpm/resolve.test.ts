@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { requireTool, tempDir } from '../../test/helpers.ts';
 import { APP_CLOSURE, dnfClosure, serveTestRepos, type ServedRepos } from '../../test/yum-repos.ts';
-import { BlobStore } from '../oci/store.ts';
+import { BlobStore } from '../store/blob-store.ts';
 import { openMetadata, parsePrimary } from './metadata.ts';
 import { YumRepository } from './repository.ts';
 import { ownersAcross, resolveClosure, type PackageRequest } from './resolve.ts';

@@ -11,10 +11,10 @@ import { chmodSync, closeSync, copyFileSync, cpSync, mkdirSync, openSync, readFi
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../buildchain/config.ts';
+import { loadConfig } from '../../tasks/config.ts';
 import { IsoReader } from '../../buildchain/iso9660/reader.ts';
-import { importInputs } from '../../buildchain/offline.ts';
-import { verifyIso } from '../../buildchain/verify.ts';
+import { importInputs } from '../../buildchain/offline/inputs.ts';
+import { verifyIso } from '../../buildchain/release/verify.ts';
 import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../helpers.ts';
 import { renderJinja } from '../jinja.ts';
 import { runtimeTarball } from '../node-runtime.ts';

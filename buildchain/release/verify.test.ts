@@ -6,8 +6,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { requireTool, runCli, runEngine, tempDir } from '../test/helpers.ts';
-import { metalk8sTasks, project } from '../test/project.ts';
+import { requireTool, runCli, runEngine, tempDir } from '../../test/helpers.ts';
+import { metalk8sTasks, project } from '../../test/project.ts';
 
 const run = promisify(execFile);
 

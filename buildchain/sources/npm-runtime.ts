@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
-import { BuildError } from './errors.ts';
-import { withAtomicFile } from './fs/atomic.ts';
-import { rangeSource } from './http.ts';
-import { ingestRetrying, type BlobStore } from './oci/store.ts';
-import { isRecord, readYamlFile } from './yaml-file.ts';
+import { BuildError } from '../errors.ts';
+import { withAtomicFile } from '../fs/atomic.ts';
+import { rangeSource } from '../http.ts';
+import { ingestRetrying, type BlobStore } from '../store/blob-store.ts';
+import { isRecord, readYamlFile } from '../yaml-file.ts';
 
 export interface RuntimeDeclaration {
   file: string;

@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { requireTool, tempDir } from '../test/helpers.ts';
-import { productRepo } from '../test/product-repo.ts';
-import { fetchSource, probeSource, unpackSource, type GitSource } from './git-source.ts';
-import { BlobStore } from './oci/store.ts';
+import { requireTool, tempDir } from '../../test/helpers.ts';
+import { productRepo } from '../../test/product-repo.ts';
+import { fetchSource, probeSource, unpackSource, type GitSource } from './git.ts';
+import { BlobStore } from '../store/blob-store.ts';
 
 const signal = new AbortController().signal;
 const git = () => requireTool('git');

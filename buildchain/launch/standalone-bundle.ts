@@ -2,8 +2,8 @@
 // what ships to machines that have Node but no node_modules (the node-side agent in the ISO).
 // esbuild's output depends only on its inputs, so the file is reproducible byte for byte.
 import { build } from 'esbuild';
-import { BuildError } from './errors.ts';
-import { writeFileAtomic } from './fs/atomic.ts';
+import { BuildError } from '../errors.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 
 /** `target`: the Node.js the file runs on (`node16`): esbuild lowers newer syntax for it. */
 /** `define`: expressions replaced by values at build time (`process.env.X` -> `"2.4.1"`). */

@@ -1,11 +1,11 @@
 // Starts a TypeScript entry point (./build.ts, ./toolkit.ts, bench/run.ts) from its cached
 // bundle: starting Node on plain JavaScript costs a fraction of compiling TypeScript at each run.
-// `node buildchain/launch.cjs --bundle-only` prepares the bundles (npm's prepare step).
+// `node buildchain/launch/launch.cjs --bundle-only` prepares the bundles (npm's prepare step).
 'use strict';
 const { resolve } = require('node:path');
 const { ensureBundle } = require('./bundle.cjs');
 
-const root = resolve(__dirname, '..');
+const root = resolve(__dirname, '..', '..');
 
 // Node parses the NODE_EXTRA_CA_CERTS bundle when it starts: 40 ms here, most of a no-op build.
 // The entry line (build.ts, toolkit.ts) moves it aside; it is put back at once, so that child
@@ -14,7 +14,7 @@ const root = resolve(__dirname, '..');
 if (process.env.METALK8S_DEFERRED_CA_CERTS) process.env.NODE_EXTRA_CA_CERTS = process.env.METALK8S_DEFERRED_CA_CERTS;
 const [entryArg, ...args] = process.argv.slice(2);
 if (!entryArg) {
-  process.stderr.write('usage: node buildchain/launch.cjs ENTRY.ts [ARGS...] | --bundle-only\n');
+  process.stderr.write('usage: node buildchain/launch/launch.cjs ENTRY.ts [ARGS...] | --bundle-only\n');
   process.exit(2);
 }
 const entries = entryArg === '--bundle-only' ? ['build.ts', 'toolkit.ts'] : [entryArg];

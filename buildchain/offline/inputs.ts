@@ -4,40 +4,51 @@
 // resolved, so it needs no network: the reachability checks ask nothing.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildConfig } from './config.ts';
-import { BuildError } from './errors.ts';
-import { writeFileAtomic } from './fs/atomic.ts';
-import { loadBuildSpec } from './oci/builder.ts';
-import { buildLabels, declaredImages } from './oci/declarations.ts';
-import { builtRecordFile, dockerfileInputs, parseBuiltRecord, recordedImage, type DockerfileImage } from './oci/dockerfile.ts';
-import { parseSourceRecord, readSourceRecord, sourceRecordFile, storedSource } from './git-source.ts';
-import { storedImage } from './oci/pull.ts';
-import { writeBlobArchive, importBlobs } from './oci/store-archive.ts';
-import { imageLocksDir, layerPackagesOf, parseImageLock, type LayerPackages } from './rpm/layer-packages.ts';
-import { parseLock } from './rpm/lock.ts';
-import { PackageWorkspace } from './rpm/workspace.ts';
-import { loadRuntimeDeclaration, runtimeDigest } from './runtime.ts';
+import { BuildError } from '../errors.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
+import { loadBuildSpec } from '../oci/builder.ts';
+import { buildLabels, declaredImages } from '../oci/declarations.ts';
+import { builtRecordFile, dockerfileInputs, parseBuiltRecord, recordedImage, type DockerfileImage } from '../oci/dockerfile.ts';
+import { parseSourceRecord, readSourceRecord, sourceRecordFile, storedSource } from '../sources/git.ts';
+import { storedImage } from '../oci/pull.ts';
+import { writeBlobArchive, importBlobs } from './blob-archive.ts';
+import { imageLocksDir, layerPackagesOf, parseImageLock, type LayerPackages } from '../rpm/layer-packages.ts';
+import { parseLock } from '../rpm/lock.ts';
+import { PackageWorkspace } from '../rpm/workspace.ts';
+import { loadRuntimeDeclaration, runtimeDigest } from '../sources/npm-runtime.ts';
 
 /**
  * The archive's files besides blobs, as BUILD_ROOT holds them: the package lock, the image package
  * locks the build resolved, and the records of images built from a Dockerfile.
  */
 const LOCK = 'packages.lock.json';
+
+/** What of a build's settings its inputs depend on (the project's configuration has them). */
+export interface OfflineBuild {
+  buildRoot: string;
+  imagesFile: string;
+  packagesFile: string;
+  runtimeFile: string;
+  yumMirrors: ReadonlyMap<string, string>;
+  product: { url: string; commit: string; tree: string } | undefined;
+  /** The source revision local images are labelled with. */
+  gitRef(): string | undefined;
+}
 const imageLockName = (image: string) => `image-packages/${image}.lock.json`;
 const builtRecordName = (image: string) => `built-images/${image}.json`;
 const PRODUCT_RECORD = 'sources/metalk8s.json';
 
-export function offlineArchive(config: BuildConfig): string {
+export function offlineArchive(config: OfflineBuild): string {
   return join(config.buildRoot, 'offline-inputs.tar');
 }
 
 /** The build's packages: its store (shared with images) and lock file. */
-function workspaceOf(config: BuildConfig): PackageWorkspace {
+function workspaceOf(config: OfflineBuild): PackageWorkspace {
   return new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors });
 }
 
 /** The packages of local images' layers that name their repositories, by image name. */
-function imagePackages(config: BuildConfig, workspace: PackageWorkspace): Map<string, LayerPackages> {
+function imagePackages(config: OfflineBuild, workspace: PackageWorkspace): Map<string, LayerPackages> {
   const images = declaredImages(config).local.filter((image) => image.kind === 'spec');
   return new Map(images.flatMap((image) => {
     const packages = layerPackagesOf(loadBuildSpec(image.definition), image.name, workspace, { lockDir: imageLocksDir(config.buildRoot), jobs: 1 });
@@ -46,7 +57,7 @@ function imagePackages(config: BuildConfig, workspace: PackageWorkspace): Map<st
 }
 
 /** The digests of every fetched input of the declared build, from the store (which must hold them). */
-async function inputDigests(config: BuildConfig, workspace: PackageWorkspace): Promise<string[]> {
+async function inputDigests(config: OfflineBuild, workspace: PackageWorkspace): Promise<string[]> {
   const { store } = workspace;
   const digests: string[] = [];
   const images = declaredImages(config);
@@ -94,13 +105,13 @@ async function inputDigests(config: BuildConfig, workspace: PackageWorkspace): P
 }
 
 /** The local images built from a Dockerfile, with the labels the build gives them. */
-function dockerfileImages(config: BuildConfig): DockerfileImage[] {
+function dockerfileImages(config: OfflineBuild): DockerfileImage[] {
   return declaredImages(config).local.filter((image) => image.kind === 'dockerfile')
     .map((image) => ({ ...image, labels: buildLabels(image, config.gitRef()) }));
 }
 
 /** Writes the archive of the build's inputs; what it holds. */
-export async function exportInputs(config: BuildConfig, file = offlineArchive(config)): Promise<{ blobs: number; bytes: number }> {
+export async function exportInputs(config: OfflineBuild, file = offlineArchive(config)): Promise<{ blobs: number; bytes: number }> {
   const workspace = workspaceOf(config);
   const digests = await inputDigests(config, workspace);
   const files = new Map([[LOCK, readFileSync(workspace.lockFile, 'utf8')]]);
@@ -114,7 +125,7 @@ export async function exportInputs(config: BuildConfig, file = offlineArchive(co
 }
 
 /** Puts an archive of inputs into this build's store, and its locks into BUILD_ROOT. */
-export async function importInputs(config: BuildConfig, file: string): Promise<{ blobs: number }> {
+export async function importInputs(config: OfflineBuild, file: string): Promise<{ blobs: number }> {
   if (!existsSync(file)) throw new BuildError(`${file}: no such file`);
   const workspace = workspaceOf(config);
   // Each file the archive may hold: where it goes, and its check (malformed ones are refused now

@@ -12,12 +12,12 @@ import { join, posix } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
-import { BuildError } from './errors.ts';
-import { replaceDirectory, tempPathFor, writeFileAtomic } from './fs/atomic.ts';
-import { isDiskFailure, writeFailure } from './fs/space.ts';
-import { parseJsonText, readTextFile } from './json-file.ts';
-import type { BlobStore } from './oci/store.ts';
-import { runTool } from './tools.ts';
+import { BuildError } from '../errors.ts';
+import { replaceDirectory, tempPathFor, writeFileAtomic } from '../fs/atomic.ts';
+import { isDiskFailure, writeFailure } from '../fs/space.ts';
+import { parseJsonText, readTextFile } from '../json-file.ts';
+import type { BlobStore } from '../store/blob-store.ts';
+import { runTool } from '../tools.ts';
 
 export interface GitSource {
   /** Names the record and the messages: `metalk8s`. */

@@ -5,9 +5,9 @@
 // future", which we show.
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withAtomicFile } from './fs/atomic.ts';
-import { withScratchDir } from './fs/scratch.ts';
-import { requireExecutable, runTool } from './tools.ts';
+import { withAtomicFile } from '../fs/atomic.ts';
+import { withScratchDir } from '../fs/scratch.ts';
+import { requireExecutable, runTool } from '../tools.ts';
 
 export interface Signer {
   gpg: string;

@@ -3,7 +3,7 @@
 // every RPM (NEVRA, sha256, source repository or spec file, where it sits), each with a purl.
 // `./toolkit.ts verify` checks the ISO's files against it. Deterministic: packages sorted, the
 // namespace derived from the content, the creation time given.
-import { sha256Digest } from './oci/digest.ts';
+import { sha256Digest } from '../store/digest.ts';
 
 export interface SbomImage {
   name: string;

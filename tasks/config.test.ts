@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../test/helpers.ts';
 import { loadConfig, readVersionFile, splitWords } from './config.ts';
-import { parseDotenv } from './dotenv.ts';
+import { parseDotenv } from '../buildchain/dotenv.ts';
 
 describe('.env', () => {
   it('reads KEY=VALUE, export, quotes and comments', () => {

@@ -4,10 +4,10 @@
 // `<artifact>.intoto.jsonl`, as SLSA tooling writes provenance.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BuildError } from './errors.ts';
-import { withScratchDir } from './fs/scratch.ts';
+import { BuildError } from '../errors.ts';
+import { withScratchDir } from '../fs/scratch.ts';
 import { detachSign, verifyDetached, type Signer } from './openpgp.ts';
-import { runTool } from './tools.ts';
+import { runTool } from '../tools.ts';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 

@@ -2,9 +2,9 @@
 // environment (as upstream's python-decouple did). Upstream's names are kept.
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { parseDotenv, type EnvEntry } from './dotenv.ts';
-import { BuildError } from './errors.ts';
-import * as builtins from './builtins.ts';
+import { parseDotenv, type EnvEntry } from '../buildchain/dotenv.ts';
+import { BuildError } from '../buildchain/errors.ts';
+import * as builtins from '../buildchain/builtins.ts';
 
 /** Every setting, its default and what it is for (the README's configuration table). */
 export const SETTINGS = {
@@ -280,12 +280,4 @@ export function splitWords(text: string, origin: string): string[] {
   }
   if (inWord) words.push(current);
   return words;
-}
-
-/**
- * A build time as RFC 3339 to the second (`2020-09-13T12:26:40Z`): SOURCE_DATE_EPOCH's value when
- * given, else now. What product.txt, SBOMs and image configs record.
- */
-export function buildTimestamp(seconds: number = Math.floor(Date.now() / 1000)): string {
-  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

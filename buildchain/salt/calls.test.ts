@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, tempDir } from '../test/helpers.ts';
-import { describeSaltCall, missingSaltCalls, shellSaltCalls } from './salt-calls.ts';
+import { PROJECT_ROOT, tempDir } from '../../test/helpers.ts';
+import { describeSaltCall, missingSaltCalls, shellSaltCalls } from './calls.ts';
 
 function tree(files: Record<string, string>): string {
   const root = tempDir();
