@@ -1,9 +1,9 @@
 // _build_root: the build directory itself.
 import { mkdir } from 'node:fs/promises';
-import type { BuildConfig } from './config.ts';
+import type { BuildContext } from './context.ts';
 import type { TaskSpec } from '../buildchain/engine/task.ts';
 
-export function buildRootTasks(config: BuildConfig): TaskSpec[] {
+export function buildRootTasks({ config }: BuildContext): TaskSpec[] {
   return [
     {
       name: '_build_root',

@@ -5,46 +5,28 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type { BuildConfig } from './config.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
-import { sha256File } from '../buildchain/store/hash.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { buildImage, loadBuildSpec, type BuildSpec, type PackageLayer } from '../buildchain/oci/builder.ts';
 import { builtRecordFile, buildWithDocker, dockerfileInputs, recordedImage, writeBuiltRecord } from '../buildchain/oci/dockerfile.ts';
-import { buildLabels, declaredImages, imageDir, remoteImagePlace, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
+import { buildLabels, imageDir, remoteImagePlace, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
 import { sha256Digest } from '../buildchain/store/digest.ts';
 import { storedImage } from '../buildchain/oci/pull.ts';
 import { writeImageArchive } from '../buildchain/oci/archive.ts';
 import { readDirLayout, writeDirLayout } from '../buildchain/oci/layout.ts';
-import { ImagePuller, unreachableError } from '../buildchain/oci/puller.ts';
+import { unreachableError } from '../buildchain/oci/puller.ts';
 import { formatReference } from '../buildchain/oci/reference.ts';
-import { BlobStore } from '../buildchain/store/blob-store.ts';
-import type { SbomImage } from '../buildchain/release/sbom.ts';
 import { imageLocksDir, layerPackagesOf, type LayerPackages } from '../buildchain/rpm/layer-packages.ts';
 import { unreachableSources, type YumRepository } from '../buildchain/rpm/repository.ts';
 import { localClosure } from '../buildchain/rpm/local-closure.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 import { registryConfig } from '../static-registry/index.ts';
-import { removeTree } from './file-tree.ts';
-import { isoPackageFiles, rpmRepositoriesRoot, workspaceFor } from './packaging.ts';
+import { removeTree } from '../buildchain/engine/file-tasks.ts';
+import { packageFiles } from '../buildchain/release/inventory.ts';
+import type { BuildContext } from './context.ts';
 import { generatedLine } from '../buildchain/generated.ts';
-
-/** One store and one puller per build: a layer shared by several images is fetched once. */
-const pullers = new WeakMap<BuildConfig, ImagePuller>();
-function pullerFor(config: BuildConfig): ImagePuller {
-  let puller = pullers.get(config);
-  if (!puller) {
-    puller = new ImagePuller({ store: new BlobStore(join(config.buildRoot, 'cache')), mirrors: config.registryMirrors, concurrency: config.pullJobs });
-    pullers.set(config, puller);
-  }
-  return puller;
-}
-
-export function imagesRoot(config: BuildConfig): string {
-  return join(config.isoRoot, 'images');
-}
 
 /** Whether `dir` holds a complete layout of the image pinned by `digest` (a few stats, no hashing). */
 export function layoutComplete(dir: string, digest?: string): boolean {
@@ -57,25 +39,25 @@ export function layoutComplete(dir: string, digest?: string): boolean {
   }
 }
 
-export function imageTasks(config: BuildConfig): TaskDefinition[] {
-  const root = imagesRoot(config);
-  let declarations: ImageDeclarations | undefined;
+export function imageTasks(context: BuildContext): TaskDefinition[] {
+  const { config } = context;
+  const root = context.paths.images;
   // Read on first use: `./build.ts list` or a salt_tree build need not parse the image list.
-  const declared = (): ImageDeclarations => (declarations ??= declaredImages(config));
+  const declared = (): ImageDeclarations => context.images();
   // What images still need from the network: registries of remote images neither laid out nor
   // whole in the store, and of local images' bases not in the store; yum repositories of local
   // images' packages layers without a lock, or with locked packages the store lacks. (Whether a
   // local image will be rebuilt is the engine's to say, later: its inputs decide, not its layout.)
   const neededSources = async (): Promise<{ registries: string[]; repositories: YumRepository[] }> => {
     const { remote, local, platform } = declared();
-    const store = pullerFor(config).options.store;
+    const { store } = context;
     const specs = local.filter((image) => image.kind === 'spec').map((image) => ({ image, spec: loadBuildSpec(image.definition) }));
     const pinned = [
-      ...remote.filter((image) => !placed(config, image)).map((image) => image.source),
+      ...remote.filter((image) => !placed(context, image)).map((image) => image.source),
       ...specs.flatMap(({ spec }) => spec.base ?? []),
     ];
     const stored = await Promise.all(pinned.map(async (source) => (await storedImage(store, source.digest, platform)) !== undefined));
-    const repositories = (await Promise.all(specs.map(async ({ image, spec }) => (await remotePackagesOf(config, image, spec)?.needed()) ?? []))).flat();
+    const repositories = (await Promise.all(specs.map(async ({ image, spec }) => (await remotePackagesOf(context, image, spec)?.needed()) ?? []))).flat();
     return {
       registries: pinned.filter((_, index) => !stored[index]).map((source) => source.registry),
       repositories: [...new Map(repositories.map((repo) => [repo.source.name, repo])).values()],
@@ -103,7 +85,7 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
       actions: [async (ctx) => {
         const { registries, repositories } = await neededSources();
         const [registriesDown, repositoriesDown] = await Promise.all([
-          pullerFor(config).unreachable(registries),
+          context.puller.unreachable(registries),
           Promise.all(repositories.map(async (repo) => ({ name: repo.source.name, baseurl: repo.baseurl, reason: await repo.probe() }))),
         ]);
         const failed = repositoriesDown.filter((entry): entry is typeof entry & { reason: string } => entry.reason !== undefined);
@@ -116,25 +98,25 @@ export function imageTasks(config: BuildConfig): TaskDefinition[] {
       basename: '_image_pull',
       doc: 'Pull remote images by digest into the store and lay them out in the ISO tree.',
       after: [],
-      create: () => declared().remote.map((image) => pullTask(config, declared(), image)),
+      create: () => declared().remote.map((image) => pullTask(context, image)),
     },
     {
       basename: '_image_registry_config',
       doc: 'Write the nginx registry configuration serving the ISO\'s images (in the Salt tree).',
       after: ['_image_pull', '_image_build'],
-      create: () => [registryConfigTask(config, declared())],
+      create: () => [registryConfigTask(context)],
     },
     {
       basename: '_image_build',
       doc: 'Build local images (daemonless from image.yaml, or with DOCKER_BIN from a Dockerfile, the product\'s included).',
       after: config.product ? ['_product_source'] : [], // product images list the files of its tree
-      create: () => declared().local.map((image) => buildTask(config, image)),
+      create: () => declared().local.map((image) => buildTask(context, image)),
     },
   ];
 }
 
 /** Whether a remote image is in the ISO tree: its whole layout, or its archive. */
-function placed(config: BuildConfig, image: RemoteImage): boolean {
+function placed({ config }: BuildContext, image: RemoteImage): boolean {
   const place = remoteImagePlace(config.isoRoot, image);
   return image.archive ? existsSync(place) : layoutComplete(place, image.source.digest);
 }
@@ -144,9 +126,10 @@ function archiveName(image: RemoteImage): string {
   return `${image.source.registry}/${image.source.repository}:${image.version}`;
 }
 
-function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: RemoteImage): TaskSpec {
+function pullTask(context: BuildContext, image: RemoteImage): TaskSpec {
+  const { config } = context;
   const target = remoteImagePlace(config.isoRoot, image);
-  const { platform } = declarations;
+  const { platform } = context.images();
   return {
     name: `_image_pull:${image.name}`,
     title: `_image_pull: ${image.name} ${image.version}${image.archive ? ' (archive)' : ''}`,
@@ -154,9 +137,9 @@ function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: R
     targets: [target],
     // The pin and the platform decide the content; the layout must still be whole on disk.
     uptodate: [formatReference(image.source), `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`, image.archive ? 'archive' : 'layout',
-      config.sourceDateEpoch ?? null, () => placed(config, image)],
+      config.sourceDateEpoch ?? null, () => placed(context, image)],
     actions: [async (ctx) => {
-      const puller = pullerFor(config);
+      const { puller } = context;
       let done = 0;
       const pulled = await puller.pull(image.source, {
         describe: `${image.name} ${image.version}`,
@@ -164,9 +147,9 @@ function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: R
         onBytes: (bytes) => ctx.progress((done += bytes)),
       });
       if (image.archive) {
-        await writeImageArchive(puller.options.store, pulled, target, { name: archiveName(image), mtime: new Date((config.sourceDateEpoch ?? 0) * 1000) });
+        await writeImageArchive(context.store, pulled, target, { name: archiveName(image), mtime: new Date((config.sourceDateEpoch ?? 0) * 1000) });
       } else {
-        await writeDirLayout(puller.options.store, pulled, target);
+        await writeDirLayout(context.store, pulled, target);
       }
       ctx.log(`${image.name}: ${pulled.blobs.length} blobs, ${done} bytes downloaded`);
     }],
@@ -180,7 +163,9 @@ function pullTask(config: BuildConfig, declarations: ImageDeclarations, image: R
  * under the archive's mount point, which Salt puts in `$<project>_<version>_images`
  * (metalk8s-registry-config.inc.j2), and their names carry the `<project>-<version>/` prefix.
  */
-function registryConfigTask(config: BuildConfig, declarations: ImageDeclarations): TaskSpec {
+function registryConfigTask(context: BuildContext): TaskSpec {
+  const { config } = context;
+  const declarations = context.images();
   const project = config.projectName.toLowerCase();
   const files = join(config.isoRoot, 'salt', 'metalk8s', 'repo', 'files');
   const common = join(files, `${project}-registry-common.inc`);
@@ -188,7 +173,7 @@ function registryConfigTask(config: BuildConfig, declarations: ImageDeclarations
   const environment = `${project}-${config.version.full}`;
   const options = { namePrefix: environment, serverRoot: `$${environment.replace(/[.-]/g, '_')}_images` };
   // Archived images are imported on the nodes, not served.
-  const images = [...declarations.remote.filter((image) => !image.archive), ...declarations.local].map((image) => ({ image, dir: imageDir(imagesRoot(config), image) }));
+  const images = [...declarations.remote.filter((image) => !image.archive), ...declarations.local].map((image) => ({ image, dir: imageDir(context.paths.images, image) }));
   return {
     name: '_image_registry_config:nginx',
     task_dep: ['_iso_mkdir_root'],
@@ -207,19 +192,20 @@ function registryConfigTask(config: BuildConfig, declarations: ImageDeclarations
 }
 
 /** The packages of a local image's layers that name their repositories; undefined when none does. */
-function remotePackagesOf(config: BuildConfig, image: LocalImage, spec: BuildSpec): LayerPackages | undefined {
-  return layerPackagesOf(spec, image.name, workspaceFor(config), { lockDir: imageLocksDir(config.buildRoot), jobs: config.pullJobs });
+function remotePackagesOf({ config, workspace }: BuildContext, image: LocalImage, spec: BuildSpec): LayerPackages | undefined {
+  return layerPackagesOf(spec, image.name, workspace, { lockDir: imageLocksDir(config.buildRoot), jobs: config.pullJobs });
 }
 
-function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
-  const dir = imageDir(imagesRoot(config), image);
+function buildTask(context: BuildContext, image: LocalImage): TaskSpec {
+  const { config } = context;
+  const dir = imageDir(context.paths.images, image);
   const spec = image.kind === 'spec' ? loadBuildSpec(image.definition) : undefined;
   const inputs = spec ? specInputs(spec) : [...listFiles(image.context).map((file) => join(image.context, file)), ...(image.compile ? [image.compile.builder] : [])];
   // Package layers without repositories take their RPMs from the ISO's: built after them, rebuilt
   // when what the ISO holds changes (its lock and lists of built packages).
   const usesPackages = spec?.layers.some((layer) => layer.packages && !layer.repositories) ?? false;
   // Those that name repositories are pinned by the image's lock: a committed one, or the build's.
-  const remote = spec && remotePackagesOf(config, image, spec);
+  const remote = spec && remotePackagesOf(context, image, spec);
   const namesDeclared = remote?.options.layers.some((layer) => layer.repositories.some((repo) => typeof repo === 'string')) ?? false;
   const lockInputs = [...(remote && existsSync(remote.committedLock) ? [remote.committedLock] : []), ...(namesDeclared ? [config.packagesFile] : [])];
   const labels = buildLabels(image, config.gitRef());
@@ -227,31 +213,30 @@ function buildTask(config: BuildConfig, image: LocalImage): TaskSpec {
     name: `_image_build:${image.name}`,
     title: `_image_build: ${image.name} ${image.version}`,
     task_dep: ['_image_mkdir_root', '_image_check_sources', ...(usesPackages ? ['packaging'] : []), ...(image.fromProduct ? ['_product_source'] : [])],
-    file_dep: [...inputs, ...(usesPackages ? isoPackageFiles(config) : []), ...lockInputs],
+    file_dep: [...inputs, ...(usesPackages ? packageFiles(context.packageInventory()) : []), ...lockInputs],
     targets: [dir],
     uptodate: [image.version, image.buildArgs, labels, image.compile ?? null, config.sourceDateEpoch ?? null, () => layoutComplete(dir)],
     actions: [spec
       ? async (ctx) => {
-        const puller = pullerFor(config);
         const built = await buildImage(spec, {
-          store: puller.options.store, puller, labels, signal: ctx.signal,
+          store: context.store, puller: context.puller, labels, signal: ctx.signal,
           packageFiles: (layer, installed) => (layer.repositories
             ? remote!.files(layer.index, installed, ctx.signal)
-            : isoPackageFilesNamed(config, layer, installed)),
+            : isoPackageFilesNamed(context, layer, installed)),
           ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
         });
         await remote?.save();
-        await writeDirLayout(puller.options.store, built, dir);
+        await writeDirLayout(context.store, built, dir);
         ctx.log(`${image.name}: ${built.top.digest}`);
       }
-      : dockerBuild(config, image, dir, labels)],
+      : dockerBuild(context, image, dir, labels)],
     clean: removeTree(dir),
   };
 }
 
 /** The RPM files of a layer's packages and of what they require beyond `installed`, from the ISO's repositories. */
-async function isoPackageFilesNamed(config: BuildConfig, layer: PackageLayer, installed: ReadonlySet<string>): Promise<string[]> {
-  const root = rpmRepositoriesRoot(config);
+async function isoPackageFilesNamed({ config, paths }: BuildContext, layer: PackageLayer, installed: ReadonlySet<string>): Promise<string[]> {
+  const root = paths.rpmRepositories;
   const repositories = existsSync(root) ? readdirSync(root).filter((name) => name.endsWith('-el7')).sort().map((name) => join(root, name)) : [];
   return localClosure(repositories, layer.packages, layer.where, installed, `the repositories of the ISO (declare it in ${relative(config.root, config.packagesFile)})`);
 }
@@ -272,9 +257,8 @@ function specInputs(spec: BuildSpec): string[] {
  * same inputs built before (the record in BUILD_ROOT/built-images/, imported with the offline
  * inputs too) are laid out again without the tool.
  */
-function dockerBuild(config: BuildConfig, image: LocalImage, dir: string, labels: Record<string, string>) {
+function dockerBuild({ config, store }: BuildContext, image: LocalImage, dir: string, labels: Record<string, string>) {
   return async (ctx: { log(message: string): void; signal: AbortSignal }) => {
-    const { store } = pullerFor(config).options;
     const definition = { ...image, labels };
     const inputs = dockerfileInputs(definition);
     const record = builtRecordFile(config.buildRoot, image.name);
@@ -295,36 +279,4 @@ function dockerBuild(config: BuildConfig, image: LocalImage, dir: string, labels
     }
     await writeDirLayout(store, built, dir);
   };
-}
-
-/** What says which images the ISO holds: each layout's manifest.json, each archive. */
-export function isoImageFiles(config: BuildConfig): string[] {
-  const root = imagesRoot(config);
-  const declarations = declaredImages(config);
-  return [
-    ...declarations.remote.map((image) => (image.archive ? remoteImagePlace(config.isoRoot, image) : join(remoteImagePlace(config.isoRoot, image), 'manifest.json'))),
-    ...declarations.local.map((image) => join(imageDir(root, image), 'manifest.json')),
-  ];
-}
-
-/** The images the ISO holds, for the SBOM. */
-export async function isoImages(config: BuildConfig): Promise<SbomImage[]> {
-  const root = imagesRoot(config);
-  const declarations = declaredImages(config);
-  const images: SbomImage[] = [];
-  for (const image of declarations.remote) {
-    const { registry, repository, digest } = image.source;
-    const place = remoteImagePlace(config.isoRoot, image);
-    images.push({
-      name: image.name, version: image.version, registry, repository, digest, archive: image.archive !== false, path: relative(config.isoRoot, place),
-      ...(image.archive ? { fileSha256: await sha256File(place) } : {}),
-    });
-  }
-  for (const image of declarations.local) {
-    const dir = imageDir(root, image);
-    const digest = sha256Digest(readFileSync(join(dir, 'manifest.json')));
-    const definition = image.fromProduct ? `product:${relative(config.product!.tree, image.definition)}` : relative(config.root, image.definition);
-    images.push({ name: image.name, version: image.version, registry: 'local', repository: definition, digest, archive: false, path: relative(config.isoRoot, dir) });
-  }
-  return images;
 }

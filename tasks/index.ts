@@ -2,6 +2,7 @@
 // the engine needs to know of the project (./build.ts, or a task file re-exporting `project`).
 import type { Project } from '../buildchain/engine/cli.ts';
 import { loadConfig, type BuildConfig } from './config.ts';
+import { createContext } from './context.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { buildRootTasks } from './build-root.ts';
 import { imageTasks } from './images.ts';
@@ -21,6 +22,11 @@ export function project(root: string, env: NodeJS.ProcessEnv = process.env): Pro
   return { definitions: metalk8sTasks(config), buildRoot: config.buildRoot, defaultTasks: ['iso'], warnings: config.warnings };
 }
 
+/** Every family, each handed the one build context (store, puller, package workspace, paths). */
 export function metalk8sTasks(config: BuildConfig): TaskDefinition[] {
-  return [...toolCheckTasks(config), ...buildRootTasks(config), ...productTasks(config), ...saltTreeTasks(config), ...imageTasks(config), ...packagingTasks(config), ...offlineTasks(config), ...sbomTasks(config), ...isoTasks(config), ...lintTasks(config), ...vagrantTasks(config)];
+  const context = createContext(config);
+  return [
+    ...toolCheckTasks(context), ...buildRootTasks(context), ...productTasks(context), ...saltTreeTasks(context), ...imageTasks(context),
+    ...packagingTasks(context), ...offlineTasks(context), ...sbomTasks(context), ...isoTasks(context), ...lintTasks(context), ...vagrantTasks(context),
+  ];
 }

@@ -18,10 +18,9 @@ import { gpgSigner, signDetached } from '../buildchain/release/openpgp.ts';
 import { projectRoot } from '../buildchain/paths.ts';
 import { provenanceStatement } from '../buildchain/release/provenance.ts';
 import { fetchRuntime, loadRuntimeDeclaration, runtimeTarget, unpackRuntime } from '../buildchain/sources/npm-runtime.ts';
-import { BlobStore } from '../buildchain/store/blob-store.ts';
 import { bundleStandalone } from '../buildchain/launch/standalone-bundle.ts';
-import { fileTreeTasks } from './file-tree.ts';
-import { sbomFile } from './sbom.ts';
+import { fileTreeTasks } from '../buildchain/engine/file-tasks.ts';
+import type { BuildContext } from './context.ts';
 
 /**
  * product.txt at the ISO root, upstream's keys in `KEY=value` lines: what the node-side scripts
@@ -87,7 +86,7 @@ function agentTask(config: BuildConfig): TaskSpec {
  * agent with on CentOS/RHEL 7 nodes (RUNTIME_FILE), fetched into the store through NPM_REGISTRY
  * unless it is there, and unpacked from it.
  */
-function runtimeTask(config: BuildConfig): TaskSpec {
+function runtimeTask({ config, store }: BuildContext): TaskSpec {
   const dir = join(config.isoRoot, 'runtime');
   return {
     name: '_iso_add_tree:runtime',
@@ -96,7 +95,6 @@ function runtimeTask(config: BuildConfig): TaskSpec {
     targets: [join(dir, 'node'), join(dir, 'LICENSE')],
     actions: [async (ctx) => {
       const runtime = loadRuntimeDeclaration(config.runtimeFile);
-      const store = new BlobStore(join(config.buildRoot, 'cache'));
       const fetched = await fetchRuntime(store, runtime, config.npmRegistry, ctx.signal);
       await unpackRuntime(store, runtime, dir);
       ctx.log(`${runtime.name} ${runtime.version}${fetched > 0 ? `, ${fetched} bytes fetched` : ', from the store'}`);
@@ -105,7 +103,7 @@ function runtimeTask(config: BuildConfig): TaskSpec {
   };
 }
 
-export function isoFile(config: BuildConfig): string {
+function isoFile(config: BuildConfig): string {
   return join(config.buildRoot, `${config.projectName.toLowerCase()}.iso`);
 }
 
@@ -120,7 +118,8 @@ function declaredUnder(root: string, isoRoot: string, targets: readonly string[]
   return (file) => exact.has(file) || declared.some((dir) => file.startsWith(`${dir}/`));
 }
 
-export function isoTasks(config: BuildConfig): TaskDefinition[] {
+export function isoTasks(context: BuildContext): TaskDefinition[] {
+  const { config, paths } = context;
   const iso = isoFile(config);
   const digest = `${iso}.sha256`;
   const checksums = join(config.buildRoot, 'SHA256SUM');
@@ -130,14 +129,14 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
       name: '_iso_provenance',
       doc: `Write ${basename(iso)}.provenance.json: an in-toto statement (SLSA provenance) of the ISO, its parameters and inputs; signed in ${basename(iso)}.intoto.jsonl with GPG_KEY.`,
       task_dep: ['_iso_build'],
-      file_dep: [digest, sbomFile(config)],
+      file_dep: [digest, paths.sbom],
       // With GPG_KEY, the statement signed too: a DSSE envelope in <iso>.intoto.jsonl.
       targets: [`${iso}.provenance.json`, ...(config.gpgKey ? [`${iso}.intoto.jsonl`] : [])],
       // The ISO's digest changes with anything the statement says (product.txt holds GIT and BUILD_HOST).
       uptodate: [config.gpgKey ?? null, config.sourceDateEpoch ?? null],
       actions: [async (ctx) => {
         const [isoSha256] = (await readFile(digest, 'utf8')).split(/\s/);
-        const sbom = JSON.parse(await readFile(sbomFile(config), 'utf8')) as { packages: Parameters<typeof provenanceStatement>[0]['sbomPackages'] };
+        const sbom = JSON.parse(await readFile(paths.sbom, 'utf8')) as { packages: Parameters<typeof provenanceStatement>[0]['sbomPackages'] };
         const statement = provenanceStatement({
           isoName: basename(iso), isoSha256: isoSha256!, sourceRevision: config.gitRef(), sbomPackages: sbom.packages,
           builderId: `metalk8s-buildchain ${config.version.full}`,
@@ -165,10 +164,13 @@ export function isoTasks(config: BuildConfig): TaskDefinition[] {
       create: () => [
         productTask(config),
         agentTask(config),
-        runtimeTask(config),
-        ...fileTreeTasks(config, { basename: '_iso_add_tree', source: join(config.root, 'scripts'), destination: config.isoRoot, task_dep: ['_iso_mkdir_root'] }),
-        ...fileTreeTasks(config, {
-          basename: '_iso_add_tree', source: join(config.root, 'examples'), destination: join(config.isoRoot, 'examples'), namePrefix: 'examples', task_dep: ['_iso_mkdir_root'],
+        runtimeTask(context),
+        ...fileTreeTasks({
+          basename: '_iso_add_tree', source: join(config.root, 'scripts'), destination: config.isoRoot, task_dep: ['_iso_mkdir_root'], values: context.templateValues,
+        }),
+        ...fileTreeTasks({
+          basename: '_iso_add_tree', source: join(config.root, 'examples'), destination: join(config.isoRoot, 'examples'), namePrefix: 'examples',
+          task_dep: ['_iso_mkdir_root'], values: context.templateValues,
         }),
       ],
     },

@@ -2,7 +2,7 @@
 // checked file, so a clean file is not checked again until it changes.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildConfig } from './config.ts';
+import type { BuildContext } from './context.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 
@@ -12,7 +12,7 @@ const TS_DIRS = ['buildchain', 'tasks', 'static-registry', 'agent', 'bench', 'te
 
 export const YAMLLINT_CONFIG = '.yamllint.yaml';
 
-export function lintTasks(config: BuildConfig): TaskDefinition[] {
+export function lintTasks({ config }: BuildContext): TaskDefinition[] {
   const root = config.root;
   return [
     { name: 'lint', doc: 'Run the linting tasks (lint:shell, lint:yaml, lint:ts).' },

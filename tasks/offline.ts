@@ -1,11 +1,11 @@
 // offline_export: the inputs this build fetched (images, packages, keys, spec sources, the agent's
 // runtime, the package lock), in one archive to carry to a machine with no network;
 // `./toolkit.ts offline-import FILE` puts them into that machine's store.
-import type { BuildConfig } from './config.ts';
+import type { BuildContext } from './context.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { exportInputs, offlineArchive } from '../buildchain/offline/inputs.ts';
 
-export function offlineTasks(config: BuildConfig): TaskDefinition[] {
+export function offlineTasks({ config }: BuildContext): TaskDefinition[] {
   const file = offlineArchive(config);
   return [{
     name: 'offline_export',

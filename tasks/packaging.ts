@@ -4,8 +4,9 @@
 // built packages come from spec files with rpmbuild; every repository gets createrepo_c metadata.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { basename, join, relative } from 'node:path';
+import { basename, join } from 'node:path';
 import type { BuildConfig } from './config.ts';
+import type { BuildContext } from './context.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import { copyFileAtomic, linkAtomic, writeFileAtomic } from '../buildchain/fs/atomic.ts';
@@ -15,39 +16,12 @@ import { formatLock, readLock } from '../buildchain/rpm/lock.ts';
 import { buildRpms, buildSrpm } from '../buildchain/rpm/rpmbuild.ts';
 import { gpgSigner, signDetached, type Signer } from '../buildchain/release/openpgp.ts';
 import { signPackages } from '../buildchain/rpm/sign.ts';
-import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
-import type { SbomRpm } from '../buildchain/release/sbom.ts';
-import { requireExecutable, runTool } from '../buildchain/tools.ts';
-import { sha256File } from '../buildchain/store/hash.ts';
-import { removeTree } from './file-tree.ts';
+import { requireExecutable } from '../buildchain/tools.ts';
+import { removeTree } from '../buildchain/engine/file-tasks.ts';
 
-export function rpmRepositoriesRoot(config: BuildConfig): string {
-  return join(config.isoRoot, 'packages', 'redhat');
-}
-
-/** The ISO repository of a source or build repository, as upstream names it: `metalk8s-<repo>-el7`. */
-export function isoRepositoryName(config: BuildConfig, repo: string): string {
-  return `${config.projectName.toLowerCase()}-${repo}-el7`;
-}
-
-function isoRepository(config: BuildConfig, repo: string): string {
-  return join(rpmRepositoriesRoot(config), isoRepositoryName(config, repo));
-}
-
-const workspaces = new WeakMap<BuildConfig, PackageWorkspace>();
-/** One package workspace per build: declarations read once, one client per repository. */
-export function workspaceFor(config: BuildConfig): PackageWorkspace {
-  let workspace = workspaces.get(config);
-  if (!workspace) {
-    workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors, sourcesMirror: config.sourcesMirror });
-    workspaces.set(config, workspace);
-  }
-  return workspace;
-}
-
-export function packagingTasks(config: BuildConfig): TaskDefinition[] {
-  const work = workspaceFor(config);
-  const root = rpmRepositoriesRoot(config);
+export function packagingTasks(context: BuildContext): TaskDefinition[] {
+  const { config, workspace: work, paths } = context;
+  const root = paths.rpmRepositories;
   return [
     {
       name: 'packaging',
@@ -127,7 +101,7 @@ export function packagingTasks(config: BuildConfig): TaskDefinition[] {
       basename: '_build_rpm_packages',
       doc: 'Build packages from their spec files (sources, source package, binary packages).',
       after: [],
-      create: () => work.declarations.build.flatMap((pkg) => specTasks(config, work, pkg)),
+      create: () => work.declarations.build.flatMap((pkg) => specTasks(context, pkg)),
     },
     {
       basename: '_build_rpm_repositories',
@@ -136,7 +110,7 @@ export function packagingTasks(config: BuildConfig): TaskDefinition[] {
       create: () => {
         const shipped = work.declarations.repositories.filter((repo) => repo.iso).map((repo) => repo.name);
         const names = [...new Set([...shipped, ...work.declarations.build.map((pkg) => pkg.repository)])].sort();
-        return names.map((name) => repositoryTask(config, work, name));
+        return names.map((name) => repositoryTask(context, name));
       },
     },
   ];
@@ -148,17 +122,8 @@ function signerFor(config: BuildConfig, signal: AbortSignal): (Signer & { rpmsig
   return signer && { ...signer, rpmsign: requireExecutable('rpmsign') };
 }
 
-function topdir(config: BuildConfig, pkg: SpecPackage): string {
-  return join(config.buildRoot, 'rpmbuild', pkg.name);
-}
-
-/** The list of binary packages a spec build made, written by its `rpm` step. */
-function builtList(config: BuildConfig, pkg: SpecPackage): string {
-  return join(topdir(config, pkg), 'built.txt');
-}
-
-function specTasks(config: BuildConfig, work: PackageWorkspace, pkg: SpecPackage): TaskSpec[] {
-  const dir = topdir(config, pkg);
+function specTasks({ config, workspace: work, paths }: BuildContext, pkg: SpecPackage): TaskSpec[] {
+  const dir = paths.specTopdir(pkg);
   const sources = pkg.sources.map((source) => join(dir, 'SOURCES', source.name));
   const srpm = join(dir, 'SRPMS', `${pkg.name}-${pkg.version}-${pkg.release}.el7.src.rpm`);
   const options = (signal: AbortSignal) => ({ rpmbuild: requireExecutable(config.bin.rpmbuild, 'RPMBUILD_BIN'), topdir: dir, sourceDateEpoch: config.sourceDateEpoch, signal });
@@ -200,7 +165,7 @@ function specTasks(config: BuildConfig, work: PackageWorkspace, pkg: SpecPackage
       title: `_build_rpm_packages: ${pkg.name}-${pkg.version}-${pkg.release}.el7 binary packages`,
       task_dep: [`_build_rpm_packages:${pkg.name}/srpm`],
       file_dep: [srpm],
-      targets: [builtList(config, pkg)],
+      targets: [paths.builtList(pkg)],
       uptodate: [config.sourceDateEpoch ?? null, config.gpgKey ?? null],
       actions: [async (ctx) => {
         // A topdir of its own: --rebuild removes the sources it unpacks, which get_source owns.
@@ -209,7 +174,7 @@ function specTasks(config: BuildConfig, work: PackageWorkspace, pkg: SpecPackage
         const rpms = await buildRpms(srpm, { ...options(ctx.signal), topdir: rebuild });
         const signer = signerFor(config, ctx.signal);
         if (signer) await signPackages(rpms, signer);
-        await writeFileAtomic(builtList(config, pkg), `${rpms.join('\n')}\n`);
+        await writeFileAtomic(paths.builtList(pkg), `${rpms.join('\n')}\n`);
         ctx.log(rpms.map((rpm) => basename(rpm)).join('\n'));
       }],
       clean: true,
@@ -217,15 +182,15 @@ function specTasks(config: BuildConfig, work: PackageWorkspace, pkg: SpecPackage
   ];
 }
 
-function repositoryTask(config: BuildConfig, work: PackageWorkspace, name: string): TaskSpec {
-  const dir = isoRepository(config, name);
+function repositoryTask({ config, workspace: work, paths }: BuildContext, name: string): TaskSpec {
+  const dir = paths.repository(name);
   const built = work.declarations.build.filter((pkg) => pkg.repository === name);
   const fetches = work.declarations.repositories.some((repo) => repo.name === name && repo.iso);
   return {
     name: `_build_rpm_repositories:${name}`,
     title: `_build_rpm_repositories: ${basename(dir)}`,
     task_dep: ['_package_mkdir_rpm_iso_root', ...(fetches ? ['_download_rpm_packages'] : []), ...built.map((pkg) => `_build_rpm_packages:${pkg.name}/rpm`)],
-    file_dep: [...(fetches ? [work.lockFile] : []), ...built.map((pkg) => builtList(config, pkg))],
+    file_dep: [...(fetches ? [work.lockFile] : []), ...built.map((pkg) => paths.builtList(pkg))],
     targets: [dir],
     uptodate: [config.sourceDateEpoch ?? null, config.gpgKey ?? null, () => existsSync(join(dir, 'repodata', 'repomd.xml'))],
     actions: [async (ctx) => {
@@ -240,7 +205,7 @@ function repositoryTask(config: BuildConfig, work: PackageWorkspace, name: strin
         }
       }
       for (const pkg of built) {
-        for (const rpm of (await readFile(builtList(config, pkg), 'utf8')).split('\n').filter(Boolean)) {
+        for (const rpm of (await readFile(paths.builtList(pkg), 'utf8')).split('\n').filter(Boolean)) {
           files.push({ name: basename(rpm), place: (path) => linkAtomic(rpm, path) });
         }
       }
@@ -258,33 +223,4 @@ function repositoryTask(config: BuildConfig, work: PackageWorkspace, name: strin
     }],
     clean: removeTree(dir),
   };
-}
-
-/** What says which packages the ISO holds: the lock, the lists of built packages. */
-export function isoPackageFiles(config: BuildConfig): string[] {
-  const work = workspaceFor(config);
-  return [work.lockFile, ...work.declarations.build.map((pkg) => builtList(config, pkg))];
-}
-
-/** The packages the ISO's repositories hold, for the SBOM: fetched ones from the lock, built ones read with rpm. */
-export async function isoPackages(config: BuildConfig, signal: AbortSignal): Promise<SbomRpm[]> {
-  const work = workspaceFor(config);
-  const inIso = (repo: string, file: string) => `packages/redhat/${isoRepositoryName(config, repo)}/${basename(file)}`;
-  const rpms: SbomRpm[] = readLock(work.lockFile).packages.map((pkg) => ({
-    name: pkg.name, epoch: pkg.epoch, version: pkg.version, release: pkg.release, arch: pkg.arch,
-    sha256: pkg.digest.slice('sha256:'.length), origin: { repository: pkg.repo }, path: inIso(pkg.repo, pkg.location),
-  }));
-  const lists = work.declarations.build.map((pkg) => ({ pkg, list: builtList(config, pkg) }));
-  for (const { pkg, list } of lists) {
-    for (const file of (await readFile(list, 'utf8')).split('\n').filter(Boolean)) {
-      const [name, epoch, version, release, arch] = (await runTool(requireExecutable('rpm'), ['-qp', '--qf', '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}', file], {
-        signal, what: `reading ${file}`,
-      })).split('\t') as [string, string, string, string, string];
-      rpms.push({
-        name, epoch, version, release, arch, sha256: await sha256File(file),
-        origin: { spec: relative(config.root, pkg.spec) }, path: inIso(pkg.repository, file),
-      });
-    }
-  }
-  return rpms;
 }

@@ -9,9 +9,9 @@ import type { BuildConfig, ProductSource } from './config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import { fetchSource, probeSource, readSourceRecord, sourceRecordFile, storedSource, unpackSource, writeSourceRecord, type GitSource, type SourceRecord } from '../buildchain/sources/git.ts';
-import { BlobStore } from '../buildchain/store/blob-store.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
-import { removeTree } from './file-tree.ts';
+import { removeTree } from '../buildchain/engine/file-tasks.ts';
+import type { BuildContext } from './context.ts';
 
 function productGitSource(product: ProductSource): GitSource {
   return { name: 'metalk8s', url: product.url, commit: product.commit, setting: 'METALK8S_SOURCE, METALK8S_COMMIT' };
@@ -21,14 +21,13 @@ function productRecordFile(config: BuildConfig): string {
   return sourceRecordFile(config.buildRoot, 'metalk8s');
 }
 
-export function productTasks(config: BuildConfig): TaskDefinition[] {
+export function productTasks({ config, store }: BuildContext): TaskDefinition[] {
   const { product } = config;
   if (!product) {
     return [{ name: '_product_source', doc: 'Nothing to fetch: METALK8S_SOURCE=none (the ISO holds salt-tree/, no UI or operator image).', actions: [] }];
   }
   const { tree } = product;
   const source = productGitSource(product);
-  const store = new BlobStore(join(config.buildRoot, 'cache'));
   const stored = async () => (await storedSource(store, readSourceRecord(productRecordFile(config)), product.commit)) !== undefined;
   return [
     {

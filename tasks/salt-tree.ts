@@ -13,11 +13,10 @@ import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { projectRoot } from '../buildchain/paths.ts';
 import { describeSaltCall, missingSaltCalls, shellSaltCalls, type SaltCall } from '../buildchain/salt/calls.ts';
-import { declaredImages } from '../buildchain/oci/declarations.ts';
 import { DIST } from '../buildchain/rpm/rpmbuild.ts';
 import { readLock } from '../buildchain/rpm/lock.ts';
-import { fileTreeTasks } from './file-tree.ts';
-import { workspaceFor } from './packaging.ts';
+import { fileTreeTasks } from '../buildchain/engine/file-tasks.ts';
+import type { BuildContext } from './context.ts';
 
 /** The storage operator's manifests that upstream's `.in` states include, by placeholder. */
 const OPERATOR_MANIFESTS: Readonly<Record<string, string>> = {
@@ -28,7 +27,8 @@ const OPERATOR_MANIFESTS: Readonly<Record<string, string>> = {
   CustomResourceDefinition: 'storage-operator/deploy/crds/storage_v1alpha1_volume_crd.yaml',
 };
 
-export function saltTreeTasks(config: BuildConfig): DelayedTasks[] {
+export function saltTreeTasks(context: BuildContext): DelayedTasks[] {
+  const { config } = context;
   const tree = config.product?.tree;
   return [
     {
@@ -38,20 +38,24 @@ export function saltTreeTasks(config: BuildConfig): DelayedTasks[] {
         : 'Deploy the Salt tree in the ISO tree (BUILD_ROOT/root/salt): salt-tree/, METALK8S_SOURCE being none.',
       // Listed lazily: only builds that need the Salt tree walk it, once the product is unpacked.
       after: tree ? ['_product_source'] : [],
-      create: () => (tree ? [...productSaltTasks(config, tree), callsCheckTask(config, join(tree, 'salt'))] : [
-        ...fileTreeTasks(config, { basename: 'salt_tree', source: join(config.root, 'salt-tree'), destination: join(config.isoRoot, 'salt'), task_dep: ['_build_root'] }),
+      create: () => (tree ? [...productSaltTasks(context, tree), callsCheckTask(config, join(tree, 'salt'))] : [
+        ...fileTreeTasks({
+          basename: 'salt_tree', source: join(config.root, 'salt-tree'), destination: join(config.isoRoot, 'salt'), task_dep: ['_build_root'], values: context.templateValues,
+        }),
         callsCheckTask(config, join(config.root, 'salt-tree')),
       ]),
     },
   ];
 }
 
-function productSaltTasks(config: BuildConfig, tree: string): TaskSpec[] {
+function productSaltTasks(context: BuildContext, tree: string): TaskSpec[] {
+  const { config } = context;
   const fileValues = Object.fromEntries(Object.entries(OPERATOR_MANIFESTS).map(([name, file]) => [name, join(tree, file)]).filter(([, file]) => existsSync(file!)));
-  const deploy = (folder: string) => fileTreeTasks(config, {
-    basename: 'salt_tree', source: join(tree, folder), destination: join(config.isoRoot, folder), namePrefix: folder, task_dep: ['_iso_mkdir_root', '_product_source'], fileValues,
+  const deploy = (folder: string) => fileTreeTasks({
+    basename: 'salt_tree', source: join(tree, folder), destination: join(config.isoRoot, folder), namePrefix: folder,
+    task_dep: ['_iso_mkdir_root', '_product_source'], values: context.templateValues, fileValues,
   });
-  return [...deploy('salt'), ...deploy('pillar'), versionsTask(config)];
+  return [...deploy('salt'), ...deploy('pillar'), versionsTask(context)];
 }
 
 /**
@@ -59,9 +63,9 @@ function productSaltTasks(config: BuildConfig, tree: string): TaskSpec[] {
  * each declared package's version-release (for CentOS and Red Hat alike), each image's version,
  * and MetalK8s' version. The Salt states pick package and image versions from it.
  */
-function versionsTask(config: BuildConfig): TaskSpec {
+function versionsTask(context: BuildContext): TaskSpec {
+  const { config, workspace } = context;
   const target = join(config.isoRoot, 'salt', 'metalk8s', 'versions.json');
-  const workspace = workspaceFor(config);
   return {
     name: 'salt_tree:salt/metalk8s/versions.json',
     task_dep: ['_iso_mkdir_root', '_resolve_rpm_packages'],
@@ -76,7 +80,7 @@ function versionsTask(config: BuildConfig): TaskSpec {
         if (version) packages[request.name] = { version };
       }
       for (const pkg of workspace.declarations.build) packages[pkg.name] = { version: `${pkg.version}-${pkg.release}${DIST}` };
-      const images = declaredImages(config);
+      const images = context.images();
       const kubelet = lock.packages.find((pkg) => pkg.name === 'kubelet');
       const versions = {
         ...(kubelet ? { kubernetes: { version: kubelet.version } } : {}),

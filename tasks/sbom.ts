@@ -3,7 +3,7 @@
 // are in place: its inputs are their manifests, archives, lock and lists of built packages.
 import { join } from 'node:path';
 import { buildTimestamp } from '../buildchain/timestamp.ts';
-import type { BuildConfig, ProductSource } from './config.ts';
+import type { ProductSource } from './config.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import { readSourceRecord, sourceRecordFile } from '../buildchain/sources/git.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
@@ -11,8 +11,8 @@ import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { sha256File } from '../buildchain/store/hash.ts';
 import { loadRuntimeDeclaration, runtimeUrl } from '../buildchain/sources/npm-runtime.ts';
 import { spdxDocument, type SbomSource } from '../buildchain/release/sbom.ts';
-import { isoImageFiles, isoImages } from './images.ts';
-import { isoPackageFiles, isoPackages } from './packaging.ts';
+import { imageFiles, inventoryImages, inventoryPackages, packageFiles } from '../buildchain/release/inventory.ts';
+import type { BuildContext } from './context.ts';
 
 /** The product source as the SBOM lists it: the record of what the build fetched. */
 function productSbomSource(product: ProductSource, recordFile: string): SbomSource {
@@ -21,12 +21,9 @@ function productSbomSource(product: ProductSource, recordFile: string): SbomSour
   return { name: 'metalk8s', url: product.url, commit: product.commit, archiveSha256: record.archive.slice('sha256:'.length) };
 }
 
-export function sbomFile(config: BuildConfig): string {
-  return join(config.isoRoot, 'sbom.spdx.json');
-}
-
-export function sbomTasks(config: BuildConfig): TaskDefinition[] {
-  const target = sbomFile(config);
+export function sbomTasks(context: BuildContext): TaskDefinition[] {
+  const { config } = context;
+  const target = context.paths.sbom;
   return [{
     basename: '_iso_sbom',
     doc: 'Write sbom.spdx.json at the ISO root: every image and package of the ISO, with digests and origins (SPDX 2.3).',
@@ -34,7 +31,7 @@ export function sbomTasks(config: BuildConfig): TaskDefinition[] {
     create: () => [{
       name: '_iso_sbom:sbom.spdx.json',
       task_dep: ['_iso_mkdir_root'],
-      file_dep: [...isoImageFiles(config), ...isoPackageFiles(config), config.runtimeFile, join(config.isoRoot, 'runtime', 'node'),
+      file_dep: [...imageFiles(context.imageInventory()), ...packageFiles(context.packageInventory()), config.runtimeFile, join(config.isoRoot, 'runtime', 'node'),
         ...(config.product ? [sourceRecordFile(config.buildRoot, 'metalk8s')] : [])],
       targets: [target],
       uptodate: [config.projectName, config.version.full, config.sourceDateEpoch ?? null],
@@ -43,7 +40,7 @@ export function sbomTasks(config: BuildConfig): TaskDefinition[] {
         const runtime = loadRuntimeDeclaration(config.runtimeFile);
         const document = spdxDocument({
           product: config.projectName, version: config.version.full, created: buildTimestamp(config.sourceDateEpoch),
-          images: await isoImages(config), rpms: await isoPackages(config, ctx.signal),
+          images: await inventoryImages(context.imageInventory()), rpms: await inventoryPackages(context.packageInventory(), ctx.signal),
           runtime: {
             ...runtime, tarballSha256: runtime.sha256, url: runtimeUrl(config.npmRegistry, runtime),
             sha256: await sha256File(join(config.isoRoot, 'runtime', 'node')),

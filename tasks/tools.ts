@@ -1,5 +1,6 @@
 // check_for:<tool>: fail early, with the apt-get line, when an external tool is missing.
 import type { BuildConfig } from './config.ts';
+import type { BuildContext } from './context.ts';
 import type { TaskSpec } from '../buildchain/engine/task.ts';
 import { findExecutable, requireExecutable } from '../buildchain/tools.ts';
 
@@ -12,7 +13,7 @@ function tools(config: BuildConfig): Record<string, [string, string]> {
   };
 }
 
-export function toolCheckTasks(config: BuildConfig): TaskSpec[] {
+export function toolCheckTasks({ config }: BuildContext): TaskSpec[] {
   return [
     { name: 'check_for', doc: 'Check that the external tools the build needs are installed.' },
     ...Object.entries(tools(config)).map(([tool, [command, setting]]): TaskSpec => ({

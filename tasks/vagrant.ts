@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildConfig } from './config.ts';
+import type { BuildContext } from './context.ts';
 import type { TaskSpec } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { requireExecutable, runTool } from '../buildchain/tools.ts';
@@ -94,7 +95,7 @@ function vagrantfileSpec(config: BuildConfig): VagrantfileSpec {
   };
 }
 
-export function vagrantTasks(config: BuildConfig): TaskSpec[] {
+export function vagrantTasks({ config }: BuildContext): TaskSpec[] {
   const files = vagrantFiles(config);
   const vagrant = config.bin.vagrant;
   const upArgs = config.vagrant.upArgs;

@@ -1,22 +1,13 @@
-// Trees of project files copied into the ISO tree, one task per file (salt_tree, _iso_add_tree).
-// Files ending in `.in` are templates: @@VERSION and friends are filled in, the suffix dropped.
+// Trees of files copied into a destination, one task per file, and a clean action removing a
+// tree: what a project's file-copying families are made of (salt_tree, _iso_add_tree). Files
+// ending in `.in` are `@@NAME` templates, rendered with the values given, the suffix dropped.
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BuildConfig } from './config.ts';
-import type { TaskSpec } from '../buildchain/engine/task.ts';
-import { copyFileAtomic } from '../buildchain/fs/atomic.ts';
-import { listFiles } from '../buildchain/fs/walk.ts';
-import { renderTemplateFile } from '../buildchain/template.ts';
-
-export function templateContext(config: BuildConfig): Record<string, string> {
-  return {
-    VERSION: config.version.full,
-    SHORT_VERSION: config.version.short,
-    PROJECT_NAME: config.projectName,
-    PROJECT_NAME_LOWER: config.projectName.toLowerCase(),
-  };
-}
+import { copyFileAtomic } from '../fs/atomic.ts';
+import { listFiles } from '../fs/walk.ts';
+import { renderTemplateFile } from '../template.ts';
+import type { TaskSpec } from './task.ts';
 
 export interface FileTree {
   /** Task basename: each file's task is `<basename>:<path in destination>`. */
@@ -26,19 +17,21 @@ export interface FileTree {
   /** Put before each file's path in its task name (`examples` for `_iso_add_tree:examples/...`). */
   namePrefix?: string;
   task_dep: string[];
+  /** The values of `@@NAME` in templates. */
+  values: Readonly<Record<string, string>>;
   /** More template values, each the text of a file (upstream's storage-operator manifests). */
   fileValues?: Readonly<Record<string, string>>;
 }
 
 /** One task per file of the tree (none when the source folder does not exist). */
-export function fileTreeTasks(config: BuildConfig, tree: FileTree): TaskSpec[] {
+export function fileTreeTasks(tree: FileTree): TaskSpec[] {
   if (!existsSync(tree.source)) return [];
   return listFiles(tree.source).map((file) => {
     const templated = file.endsWith('.in');
     const name = templated ? file.slice(0, -'.in'.length) : file;
     const source = join(tree.source, file);
     const target = join(tree.destination, name);
-    const context = templated ? templateContext(config) : undefined;
+    const context = templated ? tree.values : undefined;
     const valueFiles = templated ? Object.values(tree.fileValues ?? {}) : [];
     return {
       name: `${tree.basename}:${tree.namePrefix ? `${tree.namePrefix}/` : ''}${name}`,

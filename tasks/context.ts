@@ -1,0 +1,97 @@
+// The build context: made once per project (tasks/index.ts) and handed to every task family, so
+// that they share one content store, one image puller and one package workspace, read the image
+// declarations once, and name the ISO tree's places one way. Families import this module and
+// config.ts, never one another.
+import { join, relative } from 'node:path';
+import type { ImageDeclarations } from '../buildchain/oci/declarations.ts';
+import { declaredImages } from '../buildchain/oci/declarations.ts';
+import { ImagePuller } from '../buildchain/oci/puller.ts';
+import type { ImageInventory, PackageInventory } from '../buildchain/release/inventory.ts';
+import type { SpecPackage } from '../buildchain/rpm/declarations.ts';
+import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
+import { BlobStore } from '../buildchain/store/blob-store.ts';
+import type { BuildConfig } from './config.ts';
+
+export interface BuildContext {
+  config: BuildConfig;
+  /** BUILD_ROOT/cache: image blobs, packages, keys, spec sources, the runtime, the product source. */
+  store: BlobStore;
+  /** Made on first use: `./build.ts list` needs neither. */
+  readonly puller: ImagePuller;
+  readonly workspace: PackageWorkspace;
+  /** IMAGES_FILE's declarations (the product's images included), read on first use. */
+  images(): ImageDeclarations;
+  paths: IsoPaths;
+  /** The values of `@@NAME` in the project's templates (`*.in`). */
+  templateValues: Readonly<Record<string, string>>;
+  imageInventory(): ImageInventory;
+  packageInventory(): PackageInventory;
+}
+
+export interface IsoPaths {
+  /** BUILD_ROOT/root/images. */
+  images: string;
+  /** BUILD_ROOT/root/packages/redhat. */
+  rpmRepositories: string;
+  /** The ISO repository of a source or build repository, as upstream names it: `metalk8s-<repo>-el7`. */
+  repositoryName(repo: string): string;
+  repository(repo: string): string;
+  /** Where a spec is built (its rpmbuild topdir), and the list of binary packages it made. */
+  specTopdir(pkg: SpecPackage): string;
+  builtList(pkg: SpecPackage): string;
+  /** BUILD_ROOT/root/sbom.spdx.json. */
+  sbom: string;
+}
+
+export function createContext(config: BuildConfig): BuildContext {
+  const store = new BlobStore(join(config.buildRoot, 'cache'));
+  let puller: ImagePuller | undefined;
+  let workspace: PackageWorkspace | undefined;
+  let images: ImageDeclarations | undefined;
+  const paths: IsoPaths = {
+    images: join(config.isoRoot, 'images'),
+    rpmRepositories: join(config.isoRoot, 'packages', 'redhat'),
+    repositoryName: (repo) => `${config.projectName.toLowerCase()}-${repo}-el7`,
+    repository: (repo) => join(paths.rpmRepositories, paths.repositoryName(repo)),
+    specTopdir: (pkg) => join(config.buildRoot, 'rpmbuild', pkg.name),
+    builtList: (pkg) => join(paths.specTopdir(pkg), 'built.txt'),
+    sbom: join(config.isoRoot, 'sbom.spdx.json'),
+  };
+  const context: BuildContext = {
+    config,
+    store,
+    get puller() {
+      puller ??= new ImagePuller({ store, mirrors: config.registryMirrors, concurrency: config.pullJobs });
+      return puller;
+    },
+    get workspace() {
+      workspace ??= new PackageWorkspace({
+        packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors, sourcesMirror: config.sourcesMirror, store,
+      });
+      return workspace;
+    },
+    images: () => (images ??= declaredImages(config)),
+    paths,
+    // Read on first use: VERSION may be missing where only some tasks are used.
+    get templateValues() {
+      return {
+        VERSION: config.version.full,
+        SHORT_VERSION: config.version.short,
+        PROJECT_NAME: config.projectName,
+        PROJECT_NAME_LOWER: config.projectName.toLowerCase(),
+      };
+    },
+    imageInventory: () => ({
+      isoRoot: config.isoRoot,
+      declarations: context.images(),
+      definitionName: (definition, fromProduct) => (fromProduct ? `product:${relative(config.product!.tree, definition)}` : relative(config.root, definition)),
+    }),
+    packageInventory: () => ({
+      lockFile: context.workspace.lockFile,
+      built: context.workspace.declarations.build.map((pkg) => ({ pkg, list: paths.builtList(pkg) })),
+      inIso: (repo, file) => `packages/redhat/${paths.repositoryName(repo)}/${file}`,
+      specName: (spec) => relative(config.root, spec),
+    }),
+  };
+  return context;
+}
