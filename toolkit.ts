@@ -74,8 +74,8 @@ const COMMANDS: Record<string, Command> = {
     async run(argv) {
       const { values, args } = positionals(argv, { cache: { type: 'string' }, repo: { type: 'string', multiple: true } }, ['SPEC', 'DIR']);
       const [{ buildImage, loadBuildSpec }, { writeDirLayout }, { layerPackagesOf }, { localClosure }, { PackageWorkspace }] = await Promise.all([
-        import('./buildchain/oci/builder.ts'), import('./buildchain/oci/layout.ts'), import('./buildchain/rpm/layer-packages.ts'),
-        import('./buildchain/rpm/local-closure.ts'), import('./buildchain/rpm/workspace.ts'),
+        import('./buildchain/oci/builder.ts'), import('./buildchain/oci/layout.ts'), import('./buildchain/oci/package-layers.ts'),
+        import('./buildchain/oci/local-closure.ts'), import('./buildchain/rpm/workspace.ts'),
       ]);
       const { puller, store, config } = await imageTools(values.cache);
       const repos = (Array.isArray(values.repo) ? values.repo : []).map((dir) => resolve(dir));

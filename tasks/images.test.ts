@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.ts';
 import { declaredImages, loadImageDeclarations } from '../buildchain/oci/declarations.ts';
 import { sha256Digest } from '../buildchain/store/digest.ts';
-import { layerPackagesOf } from '../buildchain/rpm/layer-packages.ts';
+import { layerPackagesOf } from '../buildchain/oci/package-layers.ts';
 import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
 import { BlobStore } from '../buildchain/store/blob-store.ts';
 import { buildImage, loadBuildSpec } from '../buildchain/oci/builder.ts';

@@ -1,6 +1,7 @@
-// lint: lint:shell (shellcheck), lint:yaml (yamllint), lint:ts (tsc). One private task per
-// checked file, so a clean file is not checked again until it changes.
-import { readdirSync, readFileSync } from 'node:fs';
+// lint: lint:shell (shellcheck), lint:yaml (yamllint), lint:ts (tsc), lint:imports (the import
+// rules of .dependency-cruiser.cjs). One private task per checked file where the tool checks files
+// one by one, so a clean file is not checked again until it changes.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildContext } from './context.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
@@ -8,17 +9,21 @@ import { listFiles } from '../buildchain/fs/walk.ts';
 
 const SKIP = new Set(['node_modules', '.git', '_build', '.cache', 'work']);
 const YAML_DIRS = ['salt-tree', 'images', 'packages-rpm', 'examples', 'runtime'];
-const TS_DIRS = ['buildchain', 'tasks', 'static-registry', 'agent', 'bench', 'test'];
+const TS_DIRS = ['buildchain', 'tasks', 'static-registry', 'agent', 'bench', 'demo', 'test'];
+/** What the import rules cover: the product's code, not its tests, benchmarks and demo. */
+const IMPORT_CHECKED = ['build.ts', 'toolkit.ts', 'buildchain', 'tasks', 'agent', 'static-registry'];
+export const IMPORT_RULES = '.dependency-cruiser.cjs';
 
 export const YAMLLINT_CONFIG = '.yamllint.yaml';
 
 export function lintTasks({ config }: BuildContext): TaskDefinition[] {
   const root = config.root;
   return [
-    { name: 'lint', doc: 'Run the linting tasks (lint:shell, lint:yaml, lint:ts).' },
+    { name: 'lint', doc: 'Run the linting tasks (lint:shell, lint:yaml, lint:ts, lint:imports).' },
     { name: 'lint:shell', doc: 'Check the shell scripts with shellcheck.', task_dep: ['_lint_shell:*'] },
     { name: 'lint:yaml', doc: 'Check the YAML files with yamllint.', task_dep: ['_lint_yaml:*'] },
     { name: 'lint:ts', doc: 'Type-check the TypeScript code (tsc --noEmit).', task_dep: ['_lint_ts:*'] },
+    { name: 'lint:imports', doc: `Check the import rules of ${IMPORT_RULES} (folders as layers, families apart) with dependency-cruiser.`, task_dep: ['_lint_imports:*'] },
     {
       basename: '_lint_shell',
       doc: 'shellcheck, one task per script.',
@@ -53,6 +58,16 @@ export function lintTasks({ config }: BuildContext): TaskDefinition[] {
         actions: [[join(root, 'node_modules', '.bin', 'tsc'), '--project', 'tsconfig.json', '--noEmit',
           '--incremental', '--tsBuildInfoFile', join(config.buildRoot, 'tsc.tsbuildinfo')]],
       }],
+    },
+    {
+      basename: '_lint_imports',
+      doc: 'dependency-cruiser over the code the rules cover (one run: a rule may span many files).',
+      after: [],
+      create: () => (existsSync(join(root, IMPORT_RULES)) ? [{
+        name: '_lint_imports:depcruise',
+        file_dep: [IMPORT_RULES, 'tsconfig.json', 'package-lock.json', ...typeScriptFiles(root).filter((file) => IMPORT_CHECKED.some((dir) => file === dir || file.startsWith(`${dir}/`)))],
+        actions: [[join(root, 'node_modules', '.bin', 'depcruise'), '--config', IMPORT_RULES, '--output-type', 'err', ...IMPORT_CHECKED.filter((path) => existsSync(join(root, path)))]],
+      }] : []),
     },
   ];
 }

@@ -15,7 +15,7 @@ import type { SpecPackage } from '../buildchain/rpm/declarations.ts';
 import { formatLock, readLock } from '../buildchain/rpm/lock.ts';
 import { buildRpms, buildSrpm } from '../buildchain/rpm/rpmbuild.ts';
 import { gpgSigner, signDetached, type Signer } from '../buildchain/release/openpgp.ts';
-import { signPackages } from '../buildchain/rpm/sign.ts';
+import { signPackages } from '../buildchain/release/rpm-sign.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 import { removeTree } from '../buildchain/engine/file-tasks.ts';
 

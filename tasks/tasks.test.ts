@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { requireTool, runCli, runEngine, tempDir } from '../test/helpers.ts';
+import { PROJECT_ROOT, requireTool, runCli, runEngine, tempDir } from '../test/helpers.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
 
 describe('lint', () => {
@@ -33,6 +33,26 @@ describe('lint', () => {
     const second = await runEngine(root, metalk8sTasks(root), ['lint:shell']);
     expect(second.executed).toEqual(['_lint_shell:scripts/bad.sh']);
     expect(second.result('lint:shell')).toBe('success');
+  });
+
+  it('fails lint:imports on a folder importing a higher layer, a family importing another, and the engine importing project code', { timeout: 60_000 }, async () => {
+    const root = project({
+      'buildchain/errors.ts': 'export class BuildError extends Error {}\n',
+      'buildchain/engine/graph.ts': "import { lintTasks } from '../../tasks/lint.ts';\nexport const graph = lintTasks;\n",
+      'tasks/config.ts': "import { BuildError } from '../buildchain/errors.ts';\nexport const config = BuildError;\n",
+      'tasks/lint.ts': "export function lintTasks() { return []; }\n",
+      'tasks/images.ts': "import { lintTasks } from './lint.ts';\nimport { config } from './config.ts';\nexport const images = [lintTasks, config];\n",
+    });
+    for (const file of ['.dependency-cruiser.cjs', 'tsconfig.json', 'package-lock.json']) copyFileSync(join(PROJECT_ROOT, file), join(root, file));
+    symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(root, 'node_modules'));
+    const report = await runEngine(root, metalk8sTasks(root), ['lint:imports']);
+    const said = report.finished.find((r) => r.name === '_lint_imports:depcruise')!;
+    expect(said.result).toBe('fail');
+    const lines = `${said.out}${said.err}`;
+    expect(lines).toContain('error layer-buildchain-engine: buildchain/engine/graph.ts → tasks/lint.ts');
+    expect(lines).toContain('error engine-knows-no-project: buildchain/engine/graph.ts → tasks/lint.ts');
+    expect(lines).toContain('error task-families-apart: tasks/images.ts → tasks/lint.ts');
+    expect(lines).not.toContain('tasks/images.ts → tasks/config.ts'); // config.ts is shared, not a family
   });
 
   it('fails check_for with the apt-get line when a tool is missing', async () => {

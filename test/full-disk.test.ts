@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { writeBlobArchive } from '../buildchain/offline/blob-archive.ts';
+import { writeBlobArchive } from '../buildchain/store/archive.ts';
 import { BlobStore, ingestRetrying } from '../buildchain/store/blob-store.ts';
 import { rangeSource } from '../buildchain/http.ts';
 import { fetchPackages } from '../buildchain/rpm/workspace.ts';

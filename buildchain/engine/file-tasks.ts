@@ -6,7 +6,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyFileAtomic } from '../fs/atomic.ts';
 import { listFiles } from '../fs/walk.ts';
-import { renderTemplateFile } from '../template.ts';
+import { renderTemplateFile } from '../fs/template.ts';
 import type { TaskSpec } from './task.ts';
 
 export interface FileTree {

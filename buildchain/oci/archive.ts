@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { digestHex } from '../store/digest.ts';
 import type { PulledImage } from './pull.ts';
-import { writeBlobArchive } from '../offline/blob-archive.ts';
+import { writeBlobArchive } from '../store/archive.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 
 export interface ArchiveOptions {

@@ -1,7 +1,7 @@
 // `@@NAME` templates, upstream's delimiter for files ending in `.in` (top.sls.in, bootstrap.sh.in).
 import { readFile, stat } from 'node:fs/promises';
-import { writeFileAtomic } from './fs/atomic.ts';
-import { BuildError } from './errors.ts';
+import { writeFileAtomic } from './atomic.ts';
+import { BuildError } from '../errors.ts';
 
 const PLACEHOLDER = /@@([A-Za-z_][A-Za-z0-9_]*)/g;
 

@@ -4,9 +4,9 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BuildError } from '../errors.ts';
-import type { LayerPackage } from '../oci/layer.ts';
-import { fileOwnersIn, openMetadata, parsePrimary, parseRepomd, type RpmPackage } from './metadata.ts';
-import { ownersAcross, resolveClosure } from './resolve.ts';
+import type { LayerPackage } from './layer.ts';
+import { fileOwnersIn, openMetadata, parsePrimary, parseRepomd, type RpmPackage } from '../rpm/metadata.ts';
+import { ownersAcross, resolveClosure } from '../rpm/resolve.ts';
 
 interface LocalRepository {
   dir: string;

@@ -11,8 +11,8 @@ import { extract, pack } from 'tar-stream';
 import { BuildError } from '../errors.ts';
 import { withAtomicFile } from '../fs/atomic.ts';
 import { isDiskFailure, requireFreeSpace, writeFailure } from '../fs/space.ts';
-import { digestHex } from '../store/digest.ts';
-import type { BlobStore } from '../store/blob-store.ts';
+import { digestHex } from './digest.ts';
+import type { BlobStore } from './blob-store.ts';
 
 const BLOB = /^blobs\/sha256\/([a-f0-9]{64})$/;
 const DIRECTORIES = ['blobs/', 'blobs/sha256/'];

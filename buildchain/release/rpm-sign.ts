@@ -1,5 +1,5 @@
 // Package signatures: rpmsign adds ours inside the RPM header, with the signer of openpgp.ts.
-import { fakedTime, type Signer } from '../release/openpgp.ts';
+import { fakedTime, type Signer } from './openpgp.ts';
 import { runTool } from '../tools.ts';
 
 /** Adds our signature to each package, in place. */

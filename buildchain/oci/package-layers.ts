@@ -9,12 +9,12 @@ import { dirname, join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { parseJsonText, readTextFile } from '../json-file.ts';
-import type { BuildSpec } from '../oci/builder.ts';
-import type { LayerPackage, LayerRepository } from '../oci/layer.ts';
+import type { BuildSpec } from './builder.ts';
+import type { LayerPackage, LayerRepository } from './layer.ts';
 import { sha256Digest } from '../store/digest.ts';
-import { checkLockedPackages, formatLock, lockedPackage, type LockedPackage } from './lock.ts';
-import { YumRepository } from './repository.ts';
-import { closureOver, fetchPackages, type PackageWorkspace } from './workspace.ts';
+import { checkLockedPackages, formatLock, lockedPackage, type LockedPackage } from '../rpm/lock.ts';
+import { YumRepository } from '../rpm/repository.ts';
+import { closureOver, fetchPackages, type PackageWorkspace } from '../rpm/workspace.ts';
 
 /** Where a build keeps the image package locks it resolves. */
 export function imageLocksDir(buildRoot: string): string {
