@@ -5,9 +5,22 @@
 
 /** Lowest first. `buildchain` alone is buildchain/'s root: basic helpers only. */
 const LAYERS = [
-  'buildchain', 'buildchain/fs', 'buildchain/store', 'buildchain/launch', 'buildchain/engine', 'buildchain/iso9660',
-  'buildchain/sources', 'buildchain/salt', 'buildchain/vagrant', 'buildchain/rpm', 'buildchain/oci', 'buildchain/release',
-  'buildchain/offline', 'static-registry', 'agent', 'tasks',
+  'buildchain',
+  'buildchain/fs',
+  'buildchain/store',
+  'buildchain/launch',
+  'buildchain/engine',
+  'buildchain/iso9660',
+  'buildchain/sources',
+  'buildchain/salt',
+  'buildchain/vagrant',
+  'buildchain/rpm',
+  'buildchain/oci',
+  'buildchain/release',
+  'buildchain/offline',
+  'static-registry',
+  'agent',
+  'tasks',
 ];
 
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -19,7 +32,11 @@ const layerRules = LAYERS.map((layer, rank) => ({
   severity: 'error',
   comment: `${layer} imports only its own folder and the layers below it (${LAYERS.slice(0, rank).join(', ') || 'none'})`,
   from: { path: modulesOf(layer), pathNot: '\\.test\\.ts$' },
-  to: { path: LAYERS.slice(rank + 1).map(modulesOf).concat('^(test|bench|demo)/', '^[^/]+\\.ts$') },
+  to: {
+    path: LAYERS.slice(rank + 1)
+      .map(modulesOf)
+      .concat('^(test|bench|demo)/', '^[^/]+\\.ts$'),
+  },
 }));
 
 module.exports = {

@@ -20,10 +20,17 @@ import { ARCHIVE_COMMANDS } from './agent/commands.ts';
 
 /** The build's blob store (or --cache DIR) and registry mirrors, as ./build.ts uses them. */
 async function imageTools(cache: string | boolean | string[] | undefined) {
-  const [{ BlobStore }, { ImagePuller }] = await Promise.all([import('./buildchain/store/blob-store.ts'), import('./buildchain/oci/puller.ts')]);
+  const [{ BlobStore }, { ImagePuller }] = await Promise.all([
+    import('./buildchain/store/blob-store.ts'),
+    import('./buildchain/oci/puller.ts'),
+  ]);
   const config = loadConfig(projectRoot());
   const store = new BlobStore(typeof cache === 'string' ? resolve(cache) : join(config.buildRoot, 'cache'));
-  return { config, store, puller: new ImagePuller({ store, mirrors: config.registryMirrors, concurrency: config.pullJobs }) };
+  return {
+    config,
+    store,
+    puller: new ImagePuller({ store, mirrors: config.registryMirrors, concurrency: config.pullJobs }),
+  };
 }
 
 /** Aborted on Ctrl-C, so downloads stop and keep their partial bytes for the next attempt. */
@@ -39,12 +46,19 @@ const COMMANDS: Record<string, Command> = {
     synopsis: 'DIR -o FILE [--volid ID]',
     summary: 'write DIR as an ISO 9660 + Rock Ridge + Joliet image',
     async run(argv) {
-      const { values, args } = positionals(argv, { output: { type: 'string', short: 'o' }, volid: { type: 'string' } }, ['DIR']);
+      const { values, args } = positionals(
+        argv,
+        { output: { type: 'string', short: 'o' }, volid: { type: 'string' } },
+        ['DIR'],
+      );
       if (typeof values.output !== 'string') throw new UsageError('iso create needs -o FILE');
       const config = loadConfig(projectRoot());
       const volumeId = typeof values.volid === 'string' ? values.volid : `${config.projectName} ${config.version.full}`;
       const { writeIso } = await import('./buildchain/iso9660/writer.ts');
-      const result = await writeIso(args[0]!, values.output, { volumeId, ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}) });
+      const result = await writeIso(args[0]!, values.output, {
+        volumeId,
+        ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
+      });
       process.stdout.write(`${result.sha256}  ${values.output}\n`);
       return 0;
     },
@@ -53,15 +67,23 @@ const COMMANDS: Record<string, Command> = {
     synopsis: 'REF@DIGEST DIR [--platform OS/ARCH] [--cache DIR]',
     summary: 'pull an image by digest as a dir: layout',
     async run(argv) {
-      const { values, args } = positionals(argv, { platform: { type: 'string' }, cache: { type: 'string' } }, ['REF@DIGEST', 'DIR']);
+      const { values, args } = positionals(argv, { platform: { type: 'string' }, cache: { type: 'string' } }, [
+        'REF@DIGEST',
+        'DIR',
+      ]);
       const [{ parseReference }, { parsePlatform }, { writeDirLayout }] = await Promise.all([
-        import('./buildchain/oci/reference.ts'), import('./buildchain/oci/pull.ts'), import('./buildchain/oci/layout.ts'),
+        import('./buildchain/oci/reference.ts'),
+        import('./buildchain/oci/pull.ts'),
+        import('./buildchain/oci/layout.ts'),
       ]);
       const ref = parseReference(args[0]!, 'REF@DIGEST');
       if (!ref.digest) throw new UsageError(`image pull needs a reference pinned by digest (${args[0]}@sha256:...)`);
       const { puller, store } = await imageTools(values.cache);
       const platform = typeof values.platform === 'string' ? parsePlatform(values.platform, '--platform') : undefined;
-      const image = await puller.pull({ ...ref, digest: ref.digest }, { describe: args[0]!, signal: interruptSignal(), ...(platform ? { platform } : {}) });
+      const image = await puller.pull(
+        { ...ref, digest: ref.digest },
+        { describe: args[0]!, signal: interruptSignal(), ...(platform ? { platform } : {}) },
+      );
       await writeDirLayout(store, image, args[1]!);
       process.stdout.write(`${image.top.digest}  ${args[1]}\n`);
       return 0;
@@ -69,25 +91,54 @@ const COMMANDS: Record<string, Command> = {
   },
   'image build': {
     synopsis: 'SPEC DIR [--cache DIR] [--repo DIR]...',
-    summary: 'build an image from a definition (image.yaml) without a daemon; packages layers install\n'
-      + 'from the repositories they name, else from the yum repositories DIR (with repodata/)',
+    summary:
+      'build an image from a definition (image.yaml) without a daemon; packages layers install\n' +
+      'from the repositories they name, else from the yum repositories DIR (with repodata/)',
     async run(argv) {
-      const { values, args } = positionals(argv, { cache: { type: 'string' }, repo: { type: 'string', multiple: true } }, ['SPEC', 'DIR']);
-      const [{ buildImage, loadBuildSpec }, { writeDirLayout }, { layerPackagesOf }, { localClosure }, { PackageWorkspace }] = await Promise.all([
-        import('./buildchain/oci/builder.ts'), import('./buildchain/oci/layout.ts'), import('./buildchain/oci/package-layers.ts'),
-        import('./buildchain/oci/local-closure.ts'), import('./buildchain/rpm/workspace.ts'),
+      const { values, args } = positionals(
+        argv,
+        { cache: { type: 'string' }, repo: { type: 'string', multiple: true } },
+        ['SPEC', 'DIR'],
+      );
+      const [
+        { buildImage, loadBuildSpec },
+        { writeDirLayout },
+        { layerPackagesOf },
+        { localClosure },
+        { PackageWorkspace },
+      ] = await Promise.all([
+        import('./buildchain/oci/builder.ts'),
+        import('./buildchain/oci/layout.ts'),
+        import('./buildchain/oci/package-layers.ts'),
+        import('./buildchain/oci/local-closure.ts'),
+        import('./buildchain/rpm/workspace.ts'),
       ]);
       const { puller, store, config } = await imageTools(values.cache);
       const repos = (Array.isArray(values.repo) ? values.repo : []).map((dir) => resolve(dir));
       const spec = loadBuildSpec(args[0]!);
       const signal = interruptSignal();
       // Layers that name repositories fetch from them (mirrors from .env), resolved afresh: no lock is kept.
-      const remote = layerPackagesOf(spec, spec.name, new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors, store }), { jobs: config.pullJobs });
+      const remote = layerPackagesOf(
+        spec,
+        spec.name,
+        new PackageWorkspace({
+          packagesFile: config.packagesFile,
+          buildRoot: config.buildRoot,
+          mirrors: config.yumMirrors,
+          store,
+        }),
+        { jobs: config.pullJobs },
+      );
       const image = await buildImage(spec, {
-        store, puller, signal,
+        store,
+        puller,
+        signal,
         packageFiles: async (layer, installed) => {
           if (layer.repositories) return remote!.files(layer.index, installed, signal);
-          if (repos.length === 0) throw new UsageError(`${layer.where}: its packages need yum repositories: give them with --repo DIR, or name them in the layer ("repositories")`);
+          if (repos.length === 0)
+            throw new UsageError(
+              `${layer.where}: its packages need yum repositories: give them with --repo DIR, or name them in the layer ("repositories")`,
+            );
           return localClosure(repos, layer.packages, layer.where, installed);
         },
         ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
@@ -103,17 +154,27 @@ const COMMANDS: Record<string, Command> = {
     group: 'registry',
     async run(argv) {
       const { values, positionals: rest } = parseArgs({
-        args: argv, allowPositionals: true, strict: true,
-        options: { 'name-prefix': { type: 'string' }, 'server-root': { type: 'string' }, 'omit-constants': { type: 'boolean' }, 'only-constants': { type: 'boolean' } },
+        args: argv,
+        allowPositionals: true,
+        strict: true,
+        options: {
+          'name-prefix': { type: 'string' },
+          'server-root': { type: 'string' },
+          'omit-constants': { type: 'boolean' },
+          'only-constants': { type: 'boolean' },
+        },
       });
-      if (values['omit-constants'] && values['only-constants']) throw new UsageError('--omit-constants and --only-constants exclude each other');
+      if (values['omit-constants'] && values['only-constants'])
+        throw new UsageError('--omit-constants and --only-constants exclude each other');
       if (rest.length > 1) throw new UsageError(`expected at most one ROOT, got ${rest.length} arguments`);
       const { registryConfigFor } = await import('./static-registry/index.ts');
-      process.stdout.write(registryConfigFor(rest[0] ?? process.cwd(), {
-        constants: values['omit-constants'] ? 'omit' : values['only-constants'] ? 'only' : 'include',
-        ...(values['name-prefix'] !== undefined ? { namePrefix: values['name-prefix'] } : {}),
-        ...(values['server-root'] !== undefined ? { serverRoot: values['server-root'] } : {}),
-      }));
+      process.stdout.write(
+        registryConfigFor(rest[0] ?? process.cwd(), {
+          constants: values['omit-constants'] ? 'omit' : values['only-constants'] ? 'only' : 'include',
+          ...(values['name-prefix'] !== undefined ? { namePrefix: values['name-prefix'] } : {}),
+          ...(values['server-root'] !== undefined ? { serverRoot: values['server-root'] } : {}),
+        }),
+      );
       return 0;
     },
   },
@@ -121,12 +182,19 @@ const COMMANDS: Record<string, Command> = {
     synopsis: 'SRC_DIR -o FILE [--cache DIR]',
     summary: 'make a Solution ISO from its source tree',
     async run(argv) {
-      const { values, args } = positionals(argv, { output: { type: 'string', short: 'o' }, cache: { type: 'string' } }, ['SRC_DIR']);
+      const { values, args } = positionals(
+        argv,
+        { output: { type: 'string', short: 'o' }, cache: { type: 'string' } },
+        ['SRC_DIR'],
+      );
       if (typeof values.output !== 'string') throw new UsageError('solution build needs -o FILE');
       const { buildSolution } = await import('./agent/solution/build.ts');
       const { config, puller } = await imageTools(values.cache);
       const built = await buildSolution(resolve(args[0]!), resolve(values.output), {
-        sourceDateEpoch: config.sourceDateEpoch, puller, signal: interruptSignal(), toolkitVersion: config.version.full,
+        sourceDateEpoch: config.sourceDateEpoch,
+        puller,
+        signal: interruptSignal(),
+        toolkitVersion: config.version.full,
       });
       process.stdout.write(`${built.sha256}  ${values.output} (${built.name} ${built.version})\n`);
       return 0;
@@ -141,7 +209,8 @@ const COMMANDS: Record<string, Command> = {
       const { verifyIso } = await import('./buildchain/release/verify.ts');
       const config = loadConfig(projectRoot());
       const checked = await verifyIso(resolve(args[0]!), {
-        gpg: config.bin.gpg, signal: interruptSignal(),
+        gpg: config.bin.gpg,
+        signal: interruptSignal(),
         ...(typeof values.key === 'string' ? { publicKey: resolve(values.key) } : {}),
         ...(typeof values.sums === 'string' ? { sums: resolve(values.sums) } : {}),
       });
@@ -151,14 +220,16 @@ const COMMANDS: Record<string, Command> = {
   },
   'offline-import': {
     synopsis: 'FILE',
-    summary: 'put a build\'s inputs (./build.ts offline_export) into this build\'s store',
+    summary: "put a build's inputs (./build.ts offline_export) into this build's store",
     group: 'offline',
     async run(argv) {
       const { args } = positionals(argv, {}, ['FILE']);
       const config = loadConfig(projectRoot());
       const { importInputs } = await import('./buildchain/offline/inputs.ts');
       const { blobs } = await importInputs(config, resolve(args[0]!));
-      process.stdout.write(`${blobs} blobs into ${join(config.buildRoot, 'cache')}, and the package lock; ./build.ts iso needs no network now\n`);
+      process.stdout.write(
+        `${blobs} blobs into ${join(config.buildRoot, 'cache')}, and the package lock; ./build.ts iso needs no network now\n`,
+      );
       return 0;
     },
   },
@@ -170,7 +241,11 @@ const COMMANDS: Record<string, Command> = {
       const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
       const config = loadConfig(projectRoot());
       const info = { name: config.projectName, version: config.version.full, git: config.gitRef() ?? null };
-      process.stdout.write(values.json ? `${JSON.stringify(info)}\n` : `${info.name} toolkit ${info.version}${info.git ? ` (${info.git})` : ''}\n`);
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify(info)}\n`
+          : `${info.name} toolkit ${info.version}${info.git ? ` (${info.git})` : ''}\n`,
+      );
       return 0;
     },
   },
@@ -178,6 +253,15 @@ const COMMANDS: Record<string, Command> = {
 
 const GROUPS = ['iso', 'image', 'registry', 'solution', 'release', 'offline'];
 
-void runCommandLine({ invocation: './toolkit.ts', name: 'toolkit', aside: 'also installed as metalk8s-toolkit', commands: COMMANDS, groups: GROUPS }, process.argv.slice(2)).then((code) => {
+void runCommandLine(
+  {
+    invocation: './toolkit.ts',
+    name: 'toolkit',
+    aside: 'also installed as metalk8s-toolkit',
+    commands: COMMANDS,
+    groups: GROUPS,
+  },
+  process.argv.slice(2),
+).then((code) => {
   process.exitCode = code;
 });

@@ -27,7 +27,8 @@ export async function readArchiveInfo(path: string): Promise<ArchiveInfo> {
     const reader = await IsoReader.open(path);
     try {
       const entry = (await reader.list()).entries.find((candidate) => candidate.path === 'product.txt');
-      if (!entry || entry.type !== 'file') throw new BuildError(`${path}: no product.txt at the ISO root, not a MetalK8s or Solution archive`);
+      if (!entry || entry.type !== 'file')
+        throw new BuildError(`${path}: no product.txt at the ISO root, not a MetalK8s or Solution archive`);
       text = (await reader.readFile(entry)).toString('utf8');
     } finally {
       await reader.close();

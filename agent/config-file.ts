@@ -14,23 +14,40 @@ export interface ConfigKind {
   createIfMissing: boolean;
 }
 
-export const BOOTSTRAP_CONFIG = { file: '/etc/metalk8s/bootstrap.yaml', apiVersion: 'metalk8s.scality.com/v1alpha2', kind: 'BootstrapConfiguration', createIfMissing: false };
-export const SOLUTIONS_CONFIG = { file: '/etc/metalk8s/solutions.yaml', apiVersion: 'metalk8s.scality.com/v1alpha1', kind: 'SolutionsConfiguration', createIfMissing: true };
+export const BOOTSTRAP_CONFIG = {
+  file: '/etc/metalk8s/bootstrap.yaml',
+  apiVersion: 'metalk8s.scality.com/v1alpha2',
+  kind: 'BootstrapConfiguration',
+  createIfMissing: false,
+};
+export const SOLUTIONS_CONFIG = {
+  file: '/etc/metalk8s/solutions.yaml',
+  apiVersion: 'metalk8s.scality.com/v1alpha1',
+  kind: 'SolutionsConfiguration',
+  createIfMissing: true,
+};
 
 /** The file's document and its `archives` entries. */
 function load(file: string, config: ConfigKind): { document: Document; archives: string[] } {
   const text = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   const document = parseDocument(text ?? '');
-  if (document.errors.length > 0) throw new BuildError(`${file}: invalid YAML: ${document.errors[0]!.message.split('\n')[0]}`);
+  if (document.errors.length > 0)
+    throw new BuildError(`${file}: invalid YAML: ${document.errors[0]!.message.split('\n')[0]}`);
   if (document.contents === null) {
-    if (!config.createIfMissing) throw new BuildError(`${file}: ${text === undefined ? 'not found' : 'empty'} (write the ${config.kind} first)`);
-    return { document: parseDocument(`${text ?? ''}apiVersion: ${config.apiVersion}\nkind: ${config.kind}\narchives: []\n`), archives: [] };
+    if (!config.createIfMissing)
+      throw new BuildError(`${file}: ${text === undefined ? 'not found' : 'empty'} (write the ${config.kind} first)`);
+    return {
+      document: parseDocument(`${text ?? ''}apiVersion: ${config.apiVersion}\nkind: ${config.kind}\narchives: []\n`),
+      archives: [],
+    };
   }
   if (!isMap(document.contents)) throw new BuildError(`${file}: expected a ${config.kind} mapping`);
   const kind = document.get('kind');
-  if (kind !== undefined && kind !== config.kind) throw new BuildError(`${file}: kind is ${String(kind)}, expected ${config.kind}`);
+  if (kind !== undefined && kind !== config.kind)
+    throw new BuildError(`${file}: kind is ${String(kind)}, expected ${config.kind}`);
   const archives = document.get('archives', true);
-  if (archives === undefined || archives === null || (isScalar(archives) && archives.value === null)) return { document, archives: [] };
+  if (archives === undefined || archives === null || (isScalar(archives) && archives.value === null))
+    return { document, archives: [] };
   if (!isSeq(archives) || archives.items.some((item) => !isScalar(item) || typeof item.value !== 'string')) {
     throw new BuildError(`${file}: archives must be a list of paths`);
   }
@@ -46,7 +63,11 @@ export function listArchives(host: Host, config: ConfigKind & { file: string }):
  * Adds `add` and removes `remove` from the file's `archives`; answers whether the file changed.
  * Nothing is written when the list already is as asked.
  */
-export async function editArchives(host: Host, config: ConfigKind & { file: string }, edit: { add?: readonly string[]; remove?: readonly string[] }): Promise<boolean> {
+export async function editArchives(
+  host: Host,
+  config: ConfigKind & { file: string },
+  edit: { add?: readonly string[]; remove?: readonly string[] },
+): Promise<boolean> {
   const file = host.path(config.file);
   const { document, archives } = load(file, config);
   const added = (edit.add ?? []).filter((path, index, all) => !archives.includes(path) && all.indexOf(path) === index);

@@ -80,7 +80,8 @@ export class Host {
       execFile(file, argv, { env: this.options.env, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
         if (!error) return resolve(String(stdout));
         const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') return reject(new BuildError(`${name}: '${file}' not found (set ${name} to the command to use)`));
+        if (code === 'ENOENT')
+          return reject(new BuildError(`${name}: '${file}' not found (set ${name} to the command to use)`));
         const said = `${String(stderr)}${String(stdout)}`.trim().split('\n').slice(-15).join('\n');
         reject(new BuildError(`${[file, ...argv].join(' ')} failed${said ? `:\n${said}` : ` (${error.message})`}`));
       });

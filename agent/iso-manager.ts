@@ -30,11 +30,20 @@ export interface IsoManagerOptions {
 
 async function checkArchive(host: Host, path: string, options: IsoManagerOptions): Promise<ArchiveInfo> {
   const info = await readArchiveInfo(path);
-  if (!semver.valid(info.version)) throw new BuildError(`${path}: product.txt VERSION "${info.version}" is not a version`);
+  if (!semver.valid(info.version))
+    throw new BuildError(`${path}: product.txt VERSION "${info.version}" is not a version`);
   if (info.iso && !options.skipChecksum) {
     const sums = options.sums ?? join(dirname(path), 'SHA256SUM');
-    if (!options.sums && !existsSync(sums)) throw new BuildError(`${path}: no SHA256SUM beside it to check it with (give one with --sums, or --skip-checksum)`);
-    const checked = await verifyIso(path, { sums, ...(options.publicKey ? { publicKey: options.publicKey } : {}), gpg: options.gpg, signal: new AbortController().signal });
+    if (!options.sums && !existsSync(sums))
+      throw new BuildError(
+        `${path}: no SHA256SUM beside it to check it with (give one with --sums, or --skip-checksum)`,
+      );
+    const checked = await verifyIso(path, {
+      sums,
+      ...(options.publicKey ? { publicKey: options.publicKey } : {}),
+      gpg: options.gpg,
+      signal: new AbortController().signal,
+    });
     for (const line of checked) host.say(`  ${line}`);
   }
   host.say(`  ${path}: ${info.name} ${info.version}`);
@@ -49,7 +58,8 @@ export async function addArchives(host: Host, options: IsoManagerOptions): Promi
   host.say('> Add archives');
   await editArchives(host, BOOTSTRAP_CONFIG, { add: archives.map((archive) => archive.path) });
   host.say('> Mount archives');
-  for (const archive of archives.filter((candidate) => candidate.iso)) await mountArchive(host, archive, mountPointFor({ name: 'metalk8s', version: archive.version }));
+  for (const archive of archives.filter((candidate) => candidate.iso))
+    await mountArchive(host, archive, mountPointFor({ name: 'metalk8s', version: archive.version }));
 
   if (options.noSalt) return;
   host.say('> Configure archives');

@@ -20,7 +20,16 @@ const HOST_OPTIONS = {
   'no-salt': { type: 'boolean' },
 } as const;
 
-function hostFor(values: { root?: string | undefined; 'dry-run'?: boolean | undefined; verbose?: boolean | undefined; 'log-file'?: string | undefined }, logName: string, title: string): Host {
+function hostFor(
+  values: {
+    root?: string | undefined;
+    'dry-run'?: boolean | undefined;
+    verbose?: boolean | undefined;
+    'log-file'?: string | undefined;
+  },
+  logName: string,
+  title: string,
+): Host {
   const root = resolve(values.root ?? '/');
   const host = new Host({
     root,
@@ -29,23 +38,37 @@ function hostFor(values: { root?: string | undefined; 'dry-run'?: boolean | unde
     env: process.env,
     logFile: values['log-file'] ? resolve(values['log-file']) : join(root, 'var/log/metalk8s', logName),
   });
-  host.say(`--- MetalK8s ${title} started on ${new Date().toUTCString()}${host.options.dryRun ? ' (dry run)' : ''} ---`);
+  host.say(
+    `--- MetalK8s ${title} started on ${new Date().toUTCString()}${host.options.dryRun ? ' (dry run)' : ''} ---`,
+  );
   return host;
 }
 
 const COMMANDS: Record<string, Command> = {
   'iso-manager': {
-    synopsis: '-a ISO... [-d|--dry-run] [-v] [-l LOG] [--root DIR] [--sums FILE] [--key PUBKEY] [--skip-checksum] [--no-salt] [--metalk8s-version V]',
+    synopsis:
+      '-a ISO... [-d|--dry-run] [-v] [-l LOG] [--root DIR] [--sums FILE] [--key PUBKEY] [--skip-checksum] [--no-salt] [--metalk8s-version V]',
     summary: 'check MetalK8s ISOs, add them to /etc/metalk8s/bootstrap.yaml, mount them, and apply metalk8s.archives',
     group: 'node',
     async run(args) {
       const { values } = parseArgs({
-        args, strict: true, allowPositionals: false,
-        options: { ...HOST_OPTIONS, archive: { type: 'string', short: 'a', multiple: true }, 'dry-run': { type: 'boolean', short: 'd' }, sums: { type: 'string' }, key: { type: 'string' }, 'skip-checksum': { type: 'boolean' } },
+        args,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          ...HOST_OPTIONS,
+          archive: { type: 'string', short: 'a', multiple: true },
+          'dry-run': { type: 'boolean', short: 'd' },
+          sums: { type: 'string' },
+          key: { type: 'string' },
+          'skip-checksum': { type: 'boolean' },
+        },
       });
       const host = hostFor(values, 'iso-manager.log', 'ISO manager');
       await addArchives(host, {
-        archives: values.archive ?? [], skipChecksum: values['skip-checksum'] ?? false, noSalt: values['no-salt'] ?? false,
+        archives: values.archive ?? [],
+        skipChecksum: values['skip-checksum'] ?? false,
+        noSalt: values['no-salt'] ?? false,
         gpg: process.env.GPG_BIN ?? 'gpg',
         ...(values.sums ? { sums: resolve(values.sums) } : {}),
         ...(values.key ? { publicKey: resolve(values.key) } : {}),
@@ -60,13 +83,21 @@ const COMMANDS: Record<string, Command> = {
     group: 'node',
     async run(args) {
       const { values } = parseArgs({
-        args, strict: true, allowPositionals: false,
-        options: { ...HOST_OPTIONS, add: { type: 'string', short: 'a', multiple: true }, del: { type: 'string', short: 'd', multiple: true } },
+        args,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          ...HOST_OPTIONS,
+          add: { type: 'string', short: 'a', multiple: true },
+          del: { type: 'string', short: 'd', multiple: true },
+        },
       });
       if (!values.add && !values.del) throw new UsageError('solution-manager needs -a/--add or -d/--del');
       const host = hostFor(values, 'solution-manager.log', 'solution manager');
       await manageSolutions(host, {
-        add: values.add ?? [], remove: values.del ?? [], noSalt: values['no-salt'] ?? false,
+        add: values.add ?? [],
+        remove: values.del ?? [],
+        noSalt: values['no-salt'] ?? false,
         ...(values['metalk8s-version'] ? { metalk8sVersion: values['metalk8s-version'] } : {}),
       });
       return 0;
@@ -75,6 +106,9 @@ const COMMANDS: Record<string, Command> = {
   ...ARCHIVE_COMMANDS,
 };
 
-void runCommandLine({ invocation: 'metalk8s-agent', name: 'metalk8s-agent', commands: COMMANDS }, process.argv.slice(2)).then((code) => {
+void runCommandLine(
+  { invocation: 'metalk8s-agent', name: 'metalk8s-agent', commands: COMMANDS },
+  process.argv.slice(2),
+).then((code) => {
   process.exitCode = code;
 });

@@ -41,17 +41,26 @@ export async function mountArchive(host: Host, info: ArchiveInfo, mountPoint: st
   const dir = host.path(mountPoint);
   if (holdsArchive(dir, info)) host.say(`  ${info.path} already mounted at ${mountPoint}`);
   else {
-    if (!existsSync(dir)) await host.change(`create ${mountPoint}`, async () => void (await mkdir(dir, { recursive: true })));
+    if (!existsSync(dir))
+      await host.change(`create ${mountPoint}`, async () => void (await mkdir(dir, { recursive: true })));
     await host.run(`mount ${info.path} at ${mountPoint}`, 'MOUNT', ['-o', 'ro', '-t', 'iso9660', info.path, dir]);
   }
   if (fstabMountPoint(host, info.path) !== mountPoint) {
     const others = withoutEntry(fstabLines(host), mountPoint);
-    await writeFstab(host, `record ${mountPoint} in ${FSTAB}`, [...others, fstabTag(mountPoint).trimEnd(), `${info.path} ${mountPoint} iso9660 ro,nofail 0 0`]);
+    await writeFstab(host, `record ${mountPoint} in ${FSTAB}`, [
+      ...others,
+      fstabTag(mountPoint).trimEnd(),
+      `${info.path} ${mountPoint} iso9660 ro,nofail 0 0`,
+    ]);
   }
 }
 
 /** Unmounts whatever is at `mountPoint`, removes the empty mount point and its fstab entry. */
-export async function unmountArchive(host: Host, info: Pick<ArchiveInfo, 'name' | 'version'>, mountPoint: string): Promise<void> {
+export async function unmountArchive(
+  host: Host,
+  info: Pick<ArchiveInfo, 'name' | 'version'>,
+  mountPoint: string,
+): Promise<void> {
   const dir = host.path(mountPoint);
   if (holdsArchive(dir, info)) await host.run(`unmount ${mountPoint}`, 'UMOUNT', [dir]);
   else host.say(`  nothing mounted at ${mountPoint}`);

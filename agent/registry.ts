@@ -15,10 +15,14 @@ export const REGISTRY_CONFIG_DIR = '/var/lib/metalk8s/repositories/conf.d';
 export function renderRegistryTemplate(file: string, values: Record<string, string>): string {
   const template = readFileSync(file, 'utf8');
   const other = /\{%|\{#/.exec(template);
-  if (other) throw new BuildError(`${file}: holds a Jinja statement or comment ("${other[0]}"); only {{ ${Object.keys(values).join(' }}, {{ ')} }} are rendered`);
+  if (other)
+    throw new BuildError(
+      `${file}: holds a Jinja statement or comment ("${other[0]}"); only {{ ${Object.keys(values).join(' }}, {{ ')} }} are rendered`,
+    );
   return template.replace(/\{\{\s*([^}]*?)\s*\}\}/g, (_, name: string) => {
     const value = values[name];
-    if (value === undefined) throw new BuildError(`${file}: unknown variable {{ ${name} }} (known: ${Object.keys(values).join(', ')})`);
+    if (value === undefined)
+      throw new BuildError(`${file}: unknown variable {{ ${name} }} (known: ${Object.keys(values).join(', ')})`);
     return value;
   });
 }
@@ -29,7 +33,14 @@ export function renderRegistryTemplate(file: string, values: Record<string, stri
  */
 export async function reloadRegistry(host: Host): Promise<void> {
   if (host.command('NGINX_RELOAD')) return host.run('reload nginx', 'NGINX_RELOAD', []);
-  const container = host.options.dryRun ? '<repositories>' : (await host.query('CRICTL', ['ps', '-q', '--label', 'io.kubernetes.container.name=repositories'])).trim().split('\n')[0];
-  if (!container) throw new BuildError('no repositories container is running on this node (crictl ps found none); set NGINX_RELOAD to the command that reloads its nginx');
+  const container = host.options.dryRun
+    ? '<repositories>'
+    : (await host.query('CRICTL', ['ps', '-q', '--label', 'io.kubernetes.container.name=repositories']))
+        .trim()
+        .split('\n')[0];
+  if (!container)
+    throw new BuildError(
+      'no repositories container is running on this node (crictl ps found none); set NGINX_RELOAD to the command that reloads its nginx',
+    );
   await host.run('reload nginx', 'CRICTL', ['exec', container, 'nginx', '-s', 'reload']);
 }

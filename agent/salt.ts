@@ -32,7 +32,12 @@ function localValue(output: string, what: string): string {
 /** The MetalK8s version this node runs, as its pillar says (or as given). */
 export async function nodeVersion(host: Host, given?: string): Promise<string> {
   if (given) return given;
-  const output = await host.query('SALT_CALL', ['--out', 'txt', 'slsutil.renderer', 'string={{ pillar.metalk8s.nodes[grains.id].version }}']);
+  const output = await host.query('SALT_CALL', [
+    '--out',
+    'txt',
+    'slsutil.renderer',
+    'string={{ pillar.metalk8s.nodes[grains.id].version }}',
+  ]);
   return localValue(output, "this node's MetalK8s version");
 }
 
@@ -45,17 +50,33 @@ async function salt(host: Host, description: string, command: 'SALT_CALL' | 'CRI
 
 /** Makes the archives listed in bootstrap.yaml available to the cluster (metalk8s.archives). */
 export async function applyArchives(host: Host, version: string): Promise<void> {
-  await salt(host, `apply ${ARCHIVES_STATE} (saltenv metalk8s-${version})`, 'SALT_CALL',
-    ['state.sls', ARCHIVES_STATE, `saltenv=metalk8s-${version}`, '--retcode-passthrough']);
+  await salt(host, `apply ${ARCHIVES_STATE} (saltenv metalk8s-${version})`, 'SALT_CALL', [
+    'state.sls',
+    ARCHIVES_STATE,
+    `saltenv=metalk8s-${version}`,
+    '--retcode-passthrough',
+  ]);
 }
 
 /** Runs the Solutions orchestrates on the salt-master, which import and deploy what solutions.yaml lists. */
 export async function orchestrateSolutions(host: Host, version: string): Promise<void> {
-  const master = (await host.query('CRICTL', ['ps', '-q', '--label', 'io.kubernetes.container.name=salt-master'])).trim().split('\n')[0];
+  const master = (await host.query('CRICTL', ['ps', '-q', '--label', 'io.kubernetes.container.name=salt-master']))
+    .trim()
+    .split('\n')[0];
   if (!master) throw new BuildError('no salt-master container is running on this node (crictl ps found none)');
-  const bootstrapId = localValue(await host.query('SALT_CALL', ['--local', '--out', 'txt', 'grains.get', 'id']), 'the minion id');
+  const bootstrapId = localValue(
+    await host.query('SALT_CALL', ['--local', '--out', 'txt', 'grains.get', 'id']),
+    'the minion id',
+  );
   for (const orchestrate of SOLUTION_ORCHESTRATES) {
-    await salt(host, `orchestrate ${orchestrate}`, 'CRICTL',
-      ['exec', master, 'salt-run', 'state.orchestrate', orchestrate, `saltenv=metalk8s-${version}`, `pillar={'bootstrap_id': '${bootstrapId}'}`]);
+    await salt(host, `orchestrate ${orchestrate}`, 'CRICTL', [
+      'exec',
+      master,
+      'salt-run',
+      'state.orchestrate',
+      orchestrate,
+      `saltenv=metalk8s-${version}`,
+      `pillar={'bootstrap_id': '${bootstrapId}'}`,
+    ]);
   }
 }

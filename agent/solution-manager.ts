@@ -33,11 +33,16 @@ function registryConfigFile(mountPoint: string): string {
 
 async function checkSolution(host: Host, path: string, version: string): Promise<ArchiveInfo> {
   const { violations } = await validateSolution(path);
-  if (violations.length > 0) throw new BuildError(`${path}: not a valid Solution archive:\n${violations.map((v) => `  ${v.path}: ${v.rule}`).join('\n')}`);
+  if (violations.length > 0)
+    throw new BuildError(
+      `${path}: not a valid Solution archive:\n${violations.map((v) => `  ${v.path}: ${v.rule}`).join('\n')}`,
+    );
   const info = await readArchiveInfo(path);
   const required = info.product.get('REQUIRE_METALK8S')!;
   if (!semver.satisfies(version, required, { includePrerelease: true })) {
-    throw new BuildError(`${path}: ${info.name} ${info.version} requires MetalK8s ${required}, this node runs ${version}`);
+    throw new BuildError(
+      `${path}: ${info.name} ${info.version} requires MetalK8s ${required}, this node runs ${version}`,
+    );
   }
   host.say(`  ${path}: ${info.name} ${info.version}, valid, requires MetalK8s ${required}`);
   return info;
@@ -86,7 +91,9 @@ async function removeSolutions(host: Host, removing: readonly string[]): Promise
       await host.change(`remove ${config}`, () => rm(host.path(config)));
       reload = true;
     }
-    const mounted = info ?? (existsSync(host.path(`${mountPoint}/product.txt`)) ? await readArchiveInfo(host.path(mountPoint)) : undefined);
+    const mounted =
+      info ??
+      (existsSync(host.path(`${mountPoint}/product.txt`)) ? await readArchiveInfo(host.path(mountPoint)) : undefined);
     unmounts.push({ info: mounted ?? { name: '', version: '' }, mountPoint });
   }
   if (reload) await reloadRegistry(host);
@@ -102,10 +109,14 @@ async function importSolutions(host: Host, adding: readonly ArchiveInfo[]): Prom
     host.say(`> Import ${info.name} ${info.version}`);
     await mountArchive(host, info, mountPoint);
     const config = registryConfigFile(mountPoint);
-    const rendered = host.options.dryRun && !existsSync(host.path(`${mountPoint}/registry-config.inc.j2`))
-      ? undefined // not mounted in a dry run: nothing to render yet
-      : generatedLine('MetalK8s', AGENT_VERSION, `solution-manager, from ${mountPoint}/registry-config.inc.j2`)
-        + renderRegistryTemplate(host.path(`${mountPoint}/registry-config.inc.j2`), { repository: posix.basename(mountPoint), registry_root: host.path(`${mountPoint}/images`) });
+    const rendered =
+      host.options.dryRun && !existsSync(host.path(`${mountPoint}/registry-config.inc.j2`))
+        ? undefined // not mounted in a dry run: nothing to render yet
+        : generatedLine('MetalK8s', AGENT_VERSION, `solution-manager, from ${mountPoint}/registry-config.inc.j2`) +
+          renderRegistryTemplate(host.path(`${mountPoint}/registry-config.inc.j2`), {
+            repository: posix.basename(mountPoint),
+            registry_root: host.path(`${mountPoint}/images`),
+          });
     const current = existsSync(host.path(config)) ? readFileSync(host.path(config), 'utf8') : undefined;
     if (rendered === undefined || rendered !== current) {
       await host.change(`write ${config}`, () => writeFileAtomic(host.path(config), rendered!));

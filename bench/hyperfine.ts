@@ -22,8 +22,13 @@ export interface Contender {
 }
 
 /** Times each contender with hyperfine; returns name -> timing. */
-export function compare(contenders: readonly Contender[], options: { runs: number; warmup: number; workDir: string }): Record<string, Timed> {
-  return Object.fromEntries(Object.entries(hyperfineTimes(contenders, options)).map(([name, times]) => [name, summarize(times)]));
+export function compare(
+  contenders: readonly Contender[],
+  options: { runs: number; warmup: number; workDir: string },
+): Record<string, Timed> {
+  return Object.fromEntries(
+    Object.entries(hyperfineTimes(contenders, options)).map(([name, times]) => [name, summarize(times)]),
+  );
 }
 
 /**
@@ -32,13 +37,23 @@ export function compare(contenders: readonly Contender[], options: { runs: numbe
  * contender sees the same conditions, which consecutive runs of one command do not give.
  * Returns the timings and, per round, the times by name, to pair them into ratios.
  */
-export function compareInterleaved(contenders: readonly Contender[], options: { rounds: number; warmup: number; workDir: string }): { timed: Record<string, Timed>; rounds: Record<string, number>[] } {
+export function compareInterleaved(
+  contenders: readonly Contender[],
+  options: { rounds: number; warmup: number; workDir: string },
+): { timed: Record<string, Timed>; rounds: Record<string, number>[] } {
   if (options.warmup > 0) hyperfineTimes(contenders, { runs: options.warmup, warmup: 0, workDir: options.workDir });
   const rounds: Record<string, number>[] = [];
   for (let round = 0; round < options.rounds; round++) {
     const shift = round % contenders.length;
     const order = [...contenders.slice(shift), ...contenders.slice(0, shift)];
-    rounds.push(Object.fromEntries(Object.entries(hyperfineTimes(order, { runs: 1, warmup: 0, workDir: options.workDir })).map(([name, times]) => [name, times[0]!])));
+    rounds.push(
+      Object.fromEntries(
+        Object.entries(hyperfineTimes(order, { runs: 1, warmup: 0, workDir: options.workDir })).map(([name, times]) => [
+          name,
+          times[0]!,
+        ]),
+      ),
+    );
   }
   const timed = Object.fromEntries(contenders.map(({ name }) => [name, summarize(rounds.map((r) => r[name]!))]));
   return { timed, rounds };
@@ -58,14 +73,26 @@ function summarize(times: readonly number[]): Timed {
 }
 
 /** Runs hyperfine once over the contenders; returns name -> wall time of each run. */
-function hyperfineTimes(contenders: readonly Contender[], options: { runs: number; warmup: number; workDir: string }): Record<string, number[]> {
+function hyperfineTimes(
+  contenders: readonly Contender[],
+  options: { runs: number; warmup: number; workDir: string },
+): Record<string, number[]> {
   // hyperfine wants as many --prepare as commands, or one for all: give each one explicitly.
   if (contenders.some((c) => c.prepare) && !contenders.every((c) => c.prepare)) {
     throw new Error('either every contender has a prepare command, or none has');
   }
   const hyperfine = requireExecutable('hyperfine');
   const exportFile = join(options.workDir, `hyperfine-${process.pid}.json`);
-  const args = ['--style', 'basic', '--runs', String(options.runs), '--warmup', String(options.warmup), '--export-json', exportFile];
+  const args = [
+    '--style',
+    'basic',
+    '--runs',
+    String(options.runs),
+    '--warmup',
+    String(options.warmup),
+    '--export-json',
+    exportFile,
+  ];
   for (const contender of contenders) {
     if (contender.prepare) args.push('--prepare', contender.prepare);
     args.push('--command-name', contender.name, contender.command);

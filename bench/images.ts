@@ -39,11 +39,22 @@ export async function pushBenchImages(work: string): Promise<BenchImages> {
     let pulledBytes = 0;
     const unique = new Map<string, number>();
     for (let i = 0; i < IMAGES; i += 1) {
-      const layers = [shared[i % SHARED]!, shared[(i + 1) % SHARED]!, await randomLayer(`own${i}a`, UNIQUE_SIZE), await randomLayer(`own${i}b`, UNIQUE_SIZE)];
+      const layers = [
+        shared[i % SHARED]!,
+        shared[(i + 1) % SHARED]!,
+        await randomLayer(`own${i}a`, UNIQUE_SIZE),
+        await randomLayer(`own${i}b`, UNIQUE_SIZE),
+      ];
       const image = imageOf(layers, 'amd64', `bench${i}`);
       const layout = join(work, 'oci', String(i));
       writeOciLayout(layout, image.manifest, [image.config, ...layers]);
-      execFileSync(skopeo, ['--insecure-policy', 'copy', '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${registry.host}/bench/image${i}:1`]);
+      execFileSync(skopeo, [
+        '--insecure-policy',
+        'copy',
+        '--dest-tls-verify=false',
+        `oci:${layout}:latest`,
+        `docker://${registry.host}/bench/image${i}:1`,
+      ]);
       images.push({ repository: `bench/image${i}`, tag: '1', digest: image.manifest.digest });
       for (const blob of [image.config, ...layers]) {
         pulledBytes += blob.bytes.length;
@@ -61,10 +72,24 @@ export async function pushBenchImages(work: string): Promise<BenchImages> {
 }
 
 /** A file of skopeo commands copying every image by digest from `host` into `out/<n>`. */
-export function skopeoPulls(work: string, name: string, host: string, images: readonly BenchImage[], out: string): string {
+export function skopeoPulls(
+  work: string,
+  name: string,
+  host: string,
+  images: readonly BenchImage[],
+  out: string,
+): string {
   const skopeo = requireExecutable('skopeo');
   const file = join(work, `${name}.txt`);
-  writeFileSync(file, images.map((image, i) => `${skopeo} --insecure-policy copy --src-tls-verify=false docker://${host}/${image.repository}@${image.digest} dir:${join(out, String(i))}\n`).join(''));
+  writeFileSync(
+    file,
+    images
+      .map(
+        (image, i) =>
+          `${skopeo} --insecure-policy copy --src-tls-verify=false docker://${host}/${image.repository}@${image.digest} dir:${join(out, String(i))}\n`,
+      )
+      .join(''),
+  );
   return file;
 }
 

@@ -53,7 +53,12 @@ async function main(): Promise<void> {
     const { results, table } = await BENCHES[name]!(root);
     all[name] = {
       measured: new Date().toISOString(),
-      machine: { cpus: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+      machine: {
+        cpus: availableParallelism(),
+        cpu: cpus()[0]?.model ?? 'unknown',
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+      },
       results,
     };
     process.stdout.write(`\n## ${name}\n\n${table}\n`);

@@ -29,11 +29,13 @@ export interface Program {
 /** Positionals of a command, or a usage error saying which are expected. */
 export function positionals(args: string[], options: NonNullable<ParseArgsConfig['options']>, names: string[]) {
   const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  if (parsed.positionals.length !== names.length) throw new UsageError(`expected ${names.join(' ')}, got ${parsed.positionals.length} argument(s)`);
+  if (parsed.positionals.length !== names.length)
+    throw new UsageError(`expected ${names.join(' ')}, got ${parsed.positionals.length} argument(s)`);
   return { values: parsed.values as Record<string, string | boolean | string[] | undefined>, args: parsed.positionals };
 }
 
-const groupOf = (name: string, command: Command) => command.group ?? (name.includes(' ') ? name.split(' ')[0]! : undefined);
+const groupOf = (name: string, command: Command) =>
+  command.group ?? (name.includes(' ') ? name.split(' ')[0]! : undefined);
 
 /** Commands grouped (ungrouped ones last), in the program's group order. */
 function grouped(program: Program): [string | undefined, [string, Command][]][] {
@@ -43,7 +45,9 @@ function grouped(program: Program): [string | undefined, [string, Command][]][] 
     if (!groups.has(group)) groups.set(group, []);
     groups.get(group)!.push(entry);
   }
-  return [...groups].filter(([, commands]) => commands.length > 0).sort(([a], [b]) => Number(a === undefined) - Number(b === undefined));
+  return [...groups]
+    .filter(([, commands]) => commands.length > 0)
+    .sort(([a], [b]) => Number(a === undefined) - Number(b === undefined));
 }
 
 const head = ([name, command]: [string, Command]) => `  ${name} ${command.synopsis}`.trimEnd();
@@ -55,19 +59,24 @@ function summaryColumn(commands: readonly [string, Command][]): number {
 
 /** `  name synopsis   summary`, summaries in column `width`; a longer line puts its summary below. */
 function commandLines(commands: readonly [string, Command][], width = summaryColumn(commands)): string {
-  return commands.map((entry) => {
-    const [first, ...more] = entry[1].summary.split('\n').map((line) => line.trim());
-    const line = head(entry);
-    const lines = line.length + 1 < width ? [`${line.padEnd(width)}${first}`] : [line, `${' '.repeat(width)}${first}`];
-    return [...lines, ...more.map((line) => `${' '.repeat(width)}${line}`)].join('\n');
-  }).join('\n');
+  return commands
+    .map((entry) => {
+      const [first, ...more] = entry[1].summary.split('\n').map((line) => line.trim());
+      const line = head(entry);
+      const lines =
+        line.length + 1 < width ? [`${line.padEnd(width)}${first}`] : [line, `${' '.repeat(width)}${first}`];
+      return [...lines, ...more.map((line) => `${' '.repeat(width)}${line}`)].join('\n');
+    })
+    .join('\n');
 }
 
 function usage(program: Program): string {
   const width = summaryColumn(Object.entries(program.commands));
   const groups = grouped(program).map(([group, commands]) => `${group ?? 'other'}:\n${commandLines(commands, width)}`);
-  return `Usage: ${program.invocation} COMMAND [OPTIONS]${program.aside ? `   (${program.aside})` : ''}\n\n${groups.join('\n\n')}\n\n`
-    + 'Every command: --help; exit 0 ok, 1 failure, 2 bad usage.\n';
+  return (
+    `Usage: ${program.invocation} COMMAND [OPTIONS]${program.aside ? `   (${program.aside})` : ''}\n\n${groups.join('\n\n')}\n\n` +
+    'Every command: --help; exit 0 ok, 1 failure, 2 bad usage.\n'
+  );
 }
 
 /** The usage of one group, for its name given alone (`./toolkit.ts iso`). */
@@ -96,19 +105,26 @@ export async function runCommandLine(program: Program, argv: string[]): Promise<
   try {
     if (!command) {
       const known = group ? group[1].map(([known]) => known) : Object.keys(commands);
-      throw new UsageError(`unknown command '${[first, ...rest.slice(0, 1)].join(' ')}' (${group ? `${first} commands` : 'commands'}: ${known.join(', ')})`);
+      throw new UsageError(
+        `unknown command '${[first, ...rest.slice(0, 1)].join(' ')}' (${group ? `${first} commands` : 'commands'}: ${known.join(', ')})`,
+      );
     }
     if (args.includes('--help') || args.includes('-h')) {
       const [first, ...more] = command.summary.split('\n').map((line) => line.trim());
-      process.stdout.write(`Usage: ${program.invocation} ${name} ${command.synopsis}\n\n${[first, ...more].map((line) => `  ${line}`).join('\n')}\n`);
+      process.stdout.write(
+        `Usage: ${program.invocation} ${name} ${command.synopsis}\n\n${[first, ...more].map((line) => `  ${line}`).join('\n')}\n`,
+      );
       return 0;
     }
     return await command.run(args);
   } catch (error) {
     const usageError = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`${program.name}: ${errorMessage(error)}${usageError ? `\n(see ${program.invocation} --help)` : ''}\n`);
+    process.stderr.write(
+      `${program.name}: ${errorMessage(error)}${usageError ? `\n(see ${program.invocation} --help)` : ''}\n`,
+    );
     if (usageError) return 2;
-    if (!(error instanceof BuildError) && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    if (!(error instanceof BuildError) && error instanceof Error && error.stack)
+      process.stderr.write(`${error.stack}\n`);
     return 1;
   }
 }

@@ -26,7 +26,8 @@ export interface References {
 /** The file's entries; `$NAME` references are expanded when `references` says where to look. */
 export function parseDotenv(text: string, file: string, references?: References): Map<string, EnvEntry> {
   const entries = new Map<string, EnvEntry>();
-  const resolve: Lookup | undefined = references && ((name) => references.environment?.(name) ?? entries.get(name)?.value ?? references.defaults?.(name));
+  const resolve: Lookup | undefined =
+    references && ((name) => references.environment?.(name) ?? entries.get(name)?.value ?? references.defaults?.(name));
   text.split(/\r?\n/).forEach((raw, i) => {
     const origin = `${file}:${i + 1}`;
     if (/^\s*(#.*)?$/.test(raw)) return;
@@ -43,7 +44,8 @@ function parseValue(rest: string, origin: string, resolve: Lookup | undefined): 
     const end = findClosingQuote(rest, quote);
     if (end < 0) throw new BuildError(`${origin}: unterminated ${quote} quote`);
     const trailing = rest.slice(end + 1).trim();
-    if (trailing && !trailing.startsWith('#')) throw new BuildError(`${origin}: unexpected text after the closing quote: ${trailing}`);
+    if (trailing && !trailing.startsWith('#'))
+      throw new BuildError(`${origin}: unexpected text after the closing quote: ${trailing}`);
     const body = rest.slice(1, end);
     return quote === "'" ? body : expand(body, origin, resolve, { n: '\n', t: '\t', '"': '"', '\\': '\\', $: '$' });
   }
@@ -52,16 +54,30 @@ function parseValue(rest: string, origin: string, resolve: Lookup | undefined): 
 }
 
 /** Escapes (`\\x` for x in `escapes`) and, with `resolve`, `$NAME` / `${NAME}` references, left to right. */
-function expand(text: string, origin: string, resolve: Lookup | undefined, escapes: Readonly<Record<string, string>>): string {
-  return text.replace(/\\(.)|\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)|\$\{/g, (match, escaped: string | undefined, braced: string | undefined, bare: string | undefined) => {
-    if (escaped !== undefined) return escapes[escaped] ?? match;
-    if (!resolve) return match;
-    const name = braced ?? bare;
-    if (name === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new BuildError(`${origin}: malformed reference ${match}: write $NAME or \${NAME} (\\$ for a dollar sign)`);
-    const value = resolve(name);
-    if (value === undefined) throw new BuildError(`${origin}: ${match} names no earlier setting of this file, environment variable or known setting`);
-    return value;
-  });
+function expand(
+  text: string,
+  origin: string,
+  resolve: Lookup | undefined,
+  escapes: Readonly<Record<string, string>>,
+): string {
+  return text.replace(
+    /\\(.)|\$\{([^}]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)|\$\{/g,
+    (match, escaped: string | undefined, braced: string | undefined, bare: string | undefined) => {
+      if (escaped !== undefined) return escapes[escaped] ?? match;
+      if (!resolve) return match;
+      const name = braced ?? bare;
+      if (name === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+        throw new BuildError(
+          `${origin}: malformed reference ${match}: write $NAME or \${NAME} (\\$ for a dollar sign)`,
+        );
+      const value = resolve(name);
+      if (value === undefined)
+        throw new BuildError(
+          `${origin}: ${match} names no earlier setting of this file, environment variable or known setting`,
+        );
+      return value;
+    },
+  );
 }
 
 function findClosingQuote(text: string, quote: string): number {

@@ -80,16 +80,22 @@ export function networkError(url: string, error: unknown): Error {
   if ((error as Error).name === 'AbortError') return error as Error;
   const cause = (error as { cause?: { code?: string } }).cause;
   const code = (error as { code?: string }).code ?? cause?.code;
-  return new BuildError(`${url}: ${(error as Error).message}${code && !(error as Error).message.includes(code) ? ` (${code})` : ''}`);
+  return new BuildError(
+    `${url}: ${(error as Error).message}${code && !(error as Error).message.includes(code) ? ` (${code})` : ''}`,
+  );
 }
 
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason as Error);
+      },
+      { once: true },
+    );
   });
 }
 
@@ -112,7 +118,10 @@ export interface GetOptions {
 }
 
 /** One request, no redirect followed. */
-export function requestOnce(url: string, options: Pick<GetOptions, 'headers' | 'signal' | 'method'>): Promise<HttpResponse> {
+export function requestOnce(
+  url: string,
+  options: Pick<GetOptions, 'headers' | 'signal' | 'method'>,
+): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     if (target.protocol !== 'http:' && target.protocol !== 'https:') {
@@ -122,12 +131,17 @@ export function requestOnce(url: string, options: Pick<GetOptions, 'headers' | '
     const secure = target.protocol === 'https:';
     // One signal is shared by every download of a task, each request listening to it.
     setMaxListeners(0, options.signal);
-    const request = (secure ? httpsRequest : httpRequest)(target, {
-      method: options.method ?? 'GET',
-      headers: { 'user-agent': 'metalk8s-buildchain', ...options.headers },
-      agent: secure ? pools().https : pools().http,
-      signal: options.signal,
-    }, (message) => resolve({ status: message.statusCode ?? 0, headers: message.headers, body: withHelpers(message), url }));
+    const request = (secure ? httpsRequest : httpRequest)(
+      target,
+      {
+        method: options.method ?? 'GET',
+        headers: { 'user-agent': 'metalk8s-buildchain', ...options.headers },
+        agent: secure ? pools().https : pools().http,
+        signal: options.signal,
+      },
+      (message) =>
+        resolve({ status: message.statusCode ?? 0, headers: message.headers, body: withHelpers(message), url }),
+    );
     request.once('error', reject);
     request.end();
   });
@@ -180,7 +194,11 @@ export async function getWithRetries(url: string, options: GetOptions): Promise<
 /** Why a probe failed, in a few words: a timeout, the system's code (ECONNREFUSED), or the message. */
 export function failureReason(error: unknown, timeoutMs: number): string {
   if ((error as Error).name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
-  return (error as { cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code ?? (error as Error).message;
+  return (
+    (error as { cause?: { code?: string } }).cause?.code ??
+    (error as { code?: string }).code ??
+    (error as Error).message
+  );
 }
 
 /**
@@ -198,10 +216,16 @@ export function rangeSource(url: string, signal: AbortSignal, what: string) {
 }
 
 /** Whether `url` answers 200 (GET, or HEAD for large files) within the timeout; a reason when not. */
-export async function probe(url: string, options: { method?: 'GET' | 'HEAD'; timeoutMs?: number } = {}): Promise<string | undefined> {
+export async function probe(
+  url: string,
+  options: { method?: 'GET' | 'HEAD'; timeoutMs?: number } = {},
+): Promise<string | undefined> {
   const timeoutMs = options.timeoutMs ?? 5000;
   try {
-    const response = await requestFollowing(url, { method: options.method ?? 'GET', signal: AbortSignal.timeout(timeoutMs) });
+    const response = await requestFollowing(url, {
+      method: options.method ?? 'GET',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     await response.body.dump();
     return response.status === 200 ? undefined : `HTTP ${response.status}`;
   } catch (error) {

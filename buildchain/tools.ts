@@ -58,7 +58,12 @@ export function installHint(tool: string): string {
 
 /** Absolute path of an executable (a name looked up on PATH, or a path), or undefined. */
 export function findExecutable(command: string, path = process.env.PATH ?? ''): string | undefined {
-  const candidates = command.includes('/') ? [command] : path.split(delimiter).filter(Boolean).map((dir) => join(dir, command));
+  const candidates = command.includes('/')
+    ? [command]
+    : path
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, command));
   for (const candidate of candidates) {
     try {
       if (!statSync(candidate).isFile()) continue;
@@ -88,12 +93,23 @@ export function requireExecutable(command: string, setting?: string, tool = comm
  * Runs a tool to completion and answers its stdout; a failure is an error saying what was being
  * done and the end of what the tool said (its last 15 lines of stderr).
  */
-export function runTool(file: string, args: readonly string[], options: { signal: AbortSignal; what: string; env?: NodeJS.ProcessEnv }): Promise<string> {
+export function runTool(
+  file: string,
+  args: readonly string[],
+  options: { signal: AbortSignal; what: string; env?: NodeJS.ProcessEnv },
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    builtins.childProcess().execFile(file, args, { signal: options.signal, maxBuffer: 64 << 20, ...(options.env ? { env: options.env } : {}) }, (error, stdout, stderr) => {
-      if (!error) return resolve(String(stdout));
-      const said = String(stderr).trim().split('\n').slice(-15).join('\n');
-      reject(new BuildError(`${options.what}: ${file} failed${said ? `:\n${said}` : ` (${error.message})`}`));
-    });
+    builtins
+      .childProcess()
+      .execFile(
+        file,
+        args,
+        { signal: options.signal, maxBuffer: 64 << 20, ...(options.env ? { env: options.env } : {}) },
+        (error, stdout, stderr) => {
+          if (!error) return resolve(String(stdout));
+          const said = String(stderr).trim().split('\n').slice(-15).join('\n');
+          reject(new BuildError(`${options.what}: ${file} failed${said ? `:\n${said}` : ` (${error.message})`}`));
+        },
+      );
   });
 }

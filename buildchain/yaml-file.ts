@@ -9,7 +9,9 @@ export function readYamlFile(file: string, missingHint = ''): unknown {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new BuildError(`${file}: ${code === 'ENOENT' ? `no such file${missingHint ? ` (${missingHint})` : ''}` : (error as Error).message}`);
+    throw new BuildError(
+      `${file}: ${code === 'ENOENT' ? `no such file${missingHint ? ` (${missingHint})` : ''}` : (error as Error).message}`,
+    );
   }
   try {
     return parseYaml(text);
@@ -32,8 +34,12 @@ export function declarationReader(file: string, doc: Record<string, unknown>) {
     /** A non-empty string; a number (YAML's reading of 1.10) is refused with the fix. */
     string(entry: Record<string, unknown>, key: string, where: string): string {
       const value = entry[key];
-      if (typeof value === 'number') throw new BuildError(`${file}: ${where}.${key} is the number ${value}; quote it ("${value}") so that YAML keeps it as written`);
-      if (typeof value !== 'string' || value === '') throw new BuildError(`${file}: ${where}.${key} is missing (a non-empty string)`);
+      if (typeof value === 'number')
+        throw new BuildError(
+          `${file}: ${where}.${key} is the number ${value}; quote it ("${value}") so that YAML keeps it as written`,
+        );
+      if (typeof value !== 'string' || value === '')
+        throw new BuildError(`${file}: ${where}.${key} is missing (a non-empty string)`);
       return value;
     },
     optionalString(entry: Record<string, unknown>, key: string, where: string): string | undefined {

@@ -34,7 +34,14 @@ export interface DemoSize {
 
 export const SIZES: Record<string, DemoSize> = {
   small: { images: 8, sharedLayers: 3, layerBytes: 2 << 20, packages: 40, packageBytes: 20_000, productImages: true },
-  metalk8s: { images: 26, sharedLayers: 8, layerBytes: 32 << 20, packages: 600, packageBytes: 150_000, productImages: false },
+  metalk8s: {
+    images: 26,
+    sharedLayers: 8,
+    layerBytes: 32 << 20,
+    packages: 600,
+    packageBytes: 150_000,
+    productImages: false,
+  },
 };
 
 /** What was generated: kept in inputs.json, so that a second demo reuses it (and its ports). */
@@ -68,7 +75,9 @@ export async function prepareDemo(work: string, size: string, log: (line: string
   const spec = SIZES[size];
   if (!spec) throw new Error(`unknown demo size '${size}' (sizes: ${Object.keys(SIZES).join(', ')})`);
   const stamp = join(work, 'inputs.json');
-  const previous = existsSync(stamp) ? parseJsonText<DemoInputs>(readFileSync(stamp, 'utf8'), stamp, 'the demo inputs') : undefined;
+  const previous = existsSync(stamp)
+    ? parseJsonText<DemoInputs>(readFileSync(stamp, 'utf8'), stamp, 'the demo inputs')
+    : undefined;
   const reuse = previous?.format === FORMAT && previous.size === size && existsSync(join(work, 'project', '.env'));
   if (!reuse) {
     rmSync(work, { recursive: true, force: true });
@@ -80,7 +89,9 @@ export async function prepareDemo(work: string, size: string, log: (line: string
   mkdirSync(join(work, 'www'), { recursive: true });
   mkdirSync(join(work, 'nginx'), { recursive: true });
   const registry = await startDockerRegistry(join(work, 'registry'), { port: await usable(ports.registry) });
-  const nginx = await startNginxServer(join(work, 'nginx'), `root ${join(work, 'www')};`, { port: await usable(ports.nginx) }).catch(async (error: unknown) => {
+  const nginx = await startNginxServer(join(work, 'nginx'), `root ${join(work, 'www')};`, {
+    port: await usable(ports.nginx),
+  }).catch(async (error: unknown) => {
     await registry.stop();
     throw error;
   });
@@ -88,11 +99,19 @@ export async function prepareDemo(work: string, size: string, log: (line: string
     await Promise.all([registry.stop(), nginx.stop()]);
   };
   try {
-    const inputs = reuse ? { ...previous!, ports: { registry: registry.port, nginx: nginx.port } } : await generate(work, size, spec, registry, nginx, log);
+    const inputs = reuse
+      ? { ...previous!, ports: { registry: registry.port, nginx: nginx.port } }
+      : await generate(work, size, spec, registry, nginx, log);
     writeFileSync(stamp, `${JSON.stringify(inputs, null, 2)}\n`);
     // The servers' addresses go into .env; rewritten only when a port changed (a no-op stays one).
     writeIfChanged(join(work, 'project', '.env'), dotenv(work, inputs, registry, nginx, spec));
-    return { project: join(work, 'project'), buildRoot: join(work, 'build'), inputs, fetchList: join(work, 'fetch-list.txt'), stop };
+    return {
+      project: join(work, 'project'),
+      buildRoot: join(work, 'build'),
+      inputs,
+      fetchList: join(work, 'fetch-list.txt'),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
@@ -103,7 +122,9 @@ export async function prepareDemo(work: string, size: string, log: (line: string
 async function usable(port: number): Promise<number> {
   const { createServer } = await import('node:net');
   const free = await new Promise<boolean>((resolve) => {
-    const server = createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    const server = createServer()
+      .once('error', () => resolve(false))
+      .listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
   return free ? port : freePort();
 }
@@ -130,14 +151,23 @@ function dotenv(work: string, inputs: DemoInputs, registry: LocalServer, nginx: 
   ].join('\n');
 }
 
-async function generate(work: string, size: string, spec: DemoSize, registry: LocalServer, nginx: LocalServer, log: (line: string) => void): Promise<DemoInputs> {
+async function generate(
+  work: string,
+  size: string,
+  spec: DemoSize,
+  registry: LocalServer,
+  nginx: LocalServer,
+  log: (line: string) => void,
+): Promise<DemoInputs> {
   const project = join(work, 'project');
   const write = (file: string, text: string) => {
     mkdirSync(join(project, file, '..'), { recursive: true });
     writeFileSync(join(project, file), text);
   };
   const fetchList: string[] = [];
-  log(`generating ${spec.images} images (${spec.sharedLayers} shared layers of ${spec.layerBytes >> 20} MiB) into docker-registry at ${registry.host}`);
+  log(
+    `generating ${spec.images} images (${spec.sharedLayers} shared layers of ${spec.layerBytes >> 20} MiB) into docker-registry at ${registry.host}`,
+  );
   const images = await pushImages(work, spec, registry, (url) => fetchList.push(url));
   log(`generating ${spec.packages} packages into a yum repository served by nginx at ${nginx.host}`);
   const packages = await writeRepository(work, spec, nginx, (url) => fetchList.push(url));
@@ -150,7 +180,11 @@ async function generate(work: string, size: string, spec: DemoSize, registry: Lo
   write('runtime/node.yaml', readFileSync(join(root, 'runtime/node.yaml'), 'utf8'));
   write('images/images.yaml', `${images.declarations}local:${spec.productImages ? `\n${PRODUCT_IMAGES}` : ' []\n'}`);
   write('packages-rpm/packages.yaml', packages.declarations);
-  for (const file of ['metalk8s-sosreport.spec', 'metalk8s-sosreport/metalk8s.py', 'metalk8s-sosreport/containerd.py']) {
+  for (const file of [
+    'metalk8s-sosreport.spec',
+    'metalk8s-sosreport/metalk8s.py',
+    'metalk8s-sosreport/containerd.py',
+  ]) {
     write(`packages-rpm/${file}`, readFileSync(join(root, 'packages-rpm', file), 'utf8'));
   }
   write('packages-rpm/demo-notes.spec', DEMO_SPEC);
@@ -158,14 +192,23 @@ async function generate(work: string, size: string, spec: DemoSize, registry: Lo
   // The agent's runtime, as an npm registry serves it.
   const runtime = declaredRuntime();
   const tarball = join(RUNTIME_CACHE, `${runtime.name}-${runtime.version}.tgz`);
-  if (!existsSync(tarball)) throw new Error(`${tarball} is missing: npm run fetch:runtime gets it (the demo serves it to the build as an npm registry would)`);
+  if (!existsSync(tarball))
+    throw new Error(
+      `${tarball} is missing: npm run fetch:runtime gets it (the demo serves it to the build as an npm registry would)`,
+    );
   mkdirSync(join(work, 'www', 'npm', runtime.name, '-'), { recursive: true });
   copyFileSync(tarball, join(work, 'www', 'npm', runtime.name, '-', `${runtime.name}-${runtime.version}.tgz`));
   fetchList.push(`http://${nginx.host}/npm/${runtime.name}/-/${runtime.name}-${runtime.version}.tgz`);
   writeFileSync(join(work, 'fetch-list.txt'), `${fetchList.join('\n')}\n`);
   return {
-    format: FORMAT, size, ports: { registry: registry.port, nginx: nginx.port }, images: spec.images, pulledBytes: images.pulledBytes,
-    uniqueBytes: images.uniqueBytes + packages.bytes, packages: packages.count, commit,
+    format: FORMAT,
+    size,
+    ports: { registry: registry.port, nginx: nginx.port },
+    images: spec.images,
+    pulledBytes: images.pulledBytes,
+    uniqueBytes: images.uniqueBytes + packages.bytes,
+    packages: packages.count,
+    commit,
   };
 }
 
@@ -177,7 +220,9 @@ async function generate(work: string, size: string, spec: DemoSize, registry: Lo
 async function pushImages(work: string, spec: DemoSize, registry: LocalServer, fetched: (url: string) => void) {
   const skopeo = requireExecutable('skopeo');
   // Archived ones first (pause, and nginx, the UI's base): every size has them.
-  const real = loadImageDeclarations(join(root, 'images/images.yaml')).remote.sort((a, b) => Number(b.archive !== false) - Number(a.archive !== false));
+  const real = loadImageDeclarations(join(root, 'images/images.yaml')).remote.sort(
+    (a, b) => Number(b.archive !== false) - Number(a.archive !== false),
+  );
   const shared: Blob[] = [];
   for (let i = 0; i < spec.sharedLayers; i += 1) shared.push(await randomLayer(`shared${i}`, spec.layerBytes));
   const unique = new Map<string, number>();
@@ -187,11 +232,22 @@ async function pushImages(work: string, spec: DemoSize, registry: LocalServer, f
     const model: Pick<RemoteImage, 'name' | 'version' | 'archive'> & { registry: string; repository: string } = real[i]
       ? { ...real[i]!, registry: real[i]!.source.registry, repository: real[i]!.source.repository }
       : { name: `demo-extra-${i}`, version: '1.0', archive: false, registry: 'quay.io', repository: `demo/extra-${i}` };
-    const layers = [shared[i % spec.sharedLayers]!, shared[(i + 1) % spec.sharedLayers]!, await randomLayer(`${model.name}`, spec.layerBytes / 2)];
+    const layers = [
+      shared[i % spec.sharedLayers]!,
+      shared[(i + 1) % spec.sharedLayers]!,
+      await randomLayer(`${model.name}`, spec.layerBytes / 2),
+    ];
     const image = imageOf(layers, 'amd64', model.name);
     const layout = join(work, 'oci', model.name);
     writeOciLayout(layout, image.manifest, [image.config, ...layers]);
-    execFileSync(skopeo, ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:latest`, `docker://${registry.host}/${model.repository}:${model.version}`]);
+    execFileSync(skopeo, [
+      '--insecure-policy',
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      `oci:${layout}:latest`,
+      `docker://${registry.host}/${model.repository}:${model.version}`,
+    ]);
     rmSync(layout, { recursive: true });
     for (const blob of [image.config, ...layers]) {
       pulledBytes += blob.bytes.length;
@@ -200,10 +256,16 @@ async function pushImages(work: string, spec: DemoSize, registry: LocalServer, f
     }
     fetched(`http://${registry.host}/v2/${model.repository}/manifests/${image.manifest.digest}`);
     const archive = model.archive === false ? '' : `, archive: ${model.archive === 'images' ? 'true' : model.archive}`;
-    lines.push(`  - {name: ${model.name}, image: ${model.registry}/${model.repository}, version: "${model.version}", digest: "${image.manifest.digest}"${archive}}`);
+    lines.push(
+      `  - {name: ${model.name}, image: ${model.registry}/${model.repository}, version: "${model.version}", digest: "${image.manifest.digest}"${archive}}`,
+    );
   }
   rmSync(join(work, 'oci'), { recursive: true, force: true });
-  return { declarations: `${lines.join('\n')}\n`, pulledBytes, uniqueBytes: [...unique.values()].reduce((a, b) => a + b, 0) };
+  return {
+    declarations: `${lines.join('\n')}\n`,
+    pulledBytes,
+    uniqueBytes: [...unique.values()].reduce((a, b) => a + b, 0),
+  };
 }
 
 /**
@@ -215,11 +277,19 @@ async function writeRepository(work: string, spec: DemoSize, nginx: LocalServer,
   const requested = loadPackageDeclarations(join(root, 'packages-rpm/packages.yaml')).requests;
   const libraries = Math.max(spec.packages - requested.length, 2);
   const rpms: TestRpm[] = [
-    ...requested.map((request, i): TestRpm => ({
-      name: request.name, version: request.version ?? '1.0', arch: 'noarch', payloadBytes: spec.packageBytes,
-      requires: [`demo-lib${i % libraries}`, `demo-lib${(i * 7 + 1) % libraries}`],
-    })),
-    ...Array.from({ length: libraries }, (_, i): TestRpm => ({ name: `demo-lib${i}`, version: '1.0', arch: 'noarch', payloadBytes: spec.packageBytes })),
+    ...requested.map(
+      (request, i): TestRpm => ({
+        name: request.name,
+        version: request.version ?? '1.0',
+        arch: 'noarch',
+        payloadBytes: spec.packageBytes,
+        requires: [`demo-lib${i % libraries}`, `demo-lib${(i * 7 + 1) % libraries}`],
+      }),
+    ),
+    ...Array.from(
+      { length: libraries },
+      (_, i): TestRpm => ({ name: `demo-lib${i}`, version: '1.0', arch: 'noarch', payloadBytes: spec.packageBytes }),
+    ),
   ];
   const repo = join(work, 'www', 'repo');
   const files = await buildTestRpms(join(work, 'rpmbuild'), repo, rpms);
@@ -238,7 +308,9 @@ async function writeRepository(work: string, spec: DemoSize, nginx: LocalServer,
     'repositories:',
     '  - {name: demo, baseurl: "https://mirror.example.invalid/demo/7/x86_64"}',
     'packages:',
-    ...requested.map((request) => `  - {name: ${request.name}${request.version ? `, version: "${request.version}"` : ''}}`),
+    ...requested.map(
+      (request) => `  - {name: ${request.name}${request.version ? `, version: "${request.version}"` : ''}}`,
+    ),
     'build:',
     '  - {name: metalk8s-sosreport, version: "2.4", release: "1", spec: metalk8s-sosreport.spec, sources: [{file: metalk8s-sosreport/metalk8s.py}, {file: metalk8s-sosreport/containerd.py}]}',
     `  - {name: demo-notes, version: "1.0", release: "1", spec: demo-notes.spec, sources: [{url: "https://sources.example.invalid/demo-notes.txt", sha256: "${sha256}"}]}`,
@@ -248,9 +320,23 @@ async function writeRepository(work: string, spec: DemoSize, nginx: LocalServer,
 }
 
 const DEMO_SPEC = [
-  'Name: demo-notes', 'Version: 1.0', 'Release: 1%{?dist}', 'Summary: notes of the MetalK8s demo', 'License: MIT', 'BuildArch: noarch',
-  'Source0: demo-notes.txt', '', '%description', 'Notes of the MetalK8s demo.', '', '%install',
-  'install -D -m 644 %{SOURCE0} %{buildroot}/usr/share/doc/demo-notes/notes.txt', '', '%files', '/usr/share/doc/demo-notes', '',
+  'Name: demo-notes',
+  'Version: 1.0',
+  'Release: 1%{?dist}',
+  'Summary: notes of the MetalK8s demo',
+  'License: MIT',
+  'BuildArch: noarch',
+  'Source0: demo-notes.txt',
+  '',
+  '%description',
+  'Notes of the MetalK8s demo.',
+  '',
+  '%install',
+  'install -D -m 644 %{SOURCE0} %{buildroot}/usr/share/doc/demo-notes/notes.txt',
+  '',
+  '%files',
+  '/usr/share/doc/demo-notes',
+  '',
 ].join('\n');
 
 /** The product's two images, as images/images.yaml declares them, on the demo's own bases. */
@@ -275,18 +361,35 @@ function productRepository(dir: string): string {
     ['salt/top.sls.in', 'metalk8s-@@VERSION:\n  "*":\n    - metalk8s.roles.minion\n'],
     ['pillar/top.sls.in', 'metalk8s-@@VERSION:\n  "*": []\n'],
     ['salt/_runners/metalk8s_saltutil.py', 'def sync_auth(saltenv="base"):\n    return True\n'],
-    ['salt/_states/metalk8s_kubernetes.py', 'def namespace_annotation_present(name, annotation_key, annotation_value, **kwargs):\n    return {"name": name, "result": True, "changes": {}, "comment": ""}\n'],
-    ['ui/Dockerfile', 'ARG NGINX_IMAGE_VERSION=1.15.8\nFROM nginx:${NGINX_IMAGE_VERSION}\nCOPY conf/nginx.conf /etc/nginx/conf.d/default.conf\n'],
+    [
+      'salt/_states/metalk8s_kubernetes.py',
+      'def namespace_annotation_present(name, annotation_key, annotation_value, **kwargs):\n    return {"name": name, "result": True, "changes": {}, "comment": ""}\n',
+    ],
+    [
+      'ui/Dockerfile',
+      'ARG NGINX_IMAGE_VERSION=1.15.8\nFROM nginx:${NGINX_IMAGE_VERSION}\nCOPY conf/nginx.conf /etc/nginx/conf.d/default.conf\n',
+    ],
     ['ui/conf/nginx.conf', 'server { listen 80; root /usr/share/nginx/html; }\n'],
     ['storage-operator/Dockerfile', 'FROM golang:1.13-alpine\n'],
     ['storage-operator/cmd/manager/main.sh', '#!/bin/sh\necho storage-operator\n'],
-    ['storage-operator/build/Dockerfile', 'FROM scratch\nCOPY build/_output/bin/storage-operator /usr/local/bin/storage-operator\n'],
+    [
+      'storage-operator/build/Dockerfile',
+      'FROM scratch\nCOPY build/_output/bin/storage-operator /usr/local/bin/storage-operator\n',
+    ],
   ]);
   const scripts = join(root, 'scripts');
-  const calls = [...readdirSync(scripts).flatMap((file) => shellSaltCalls(readFileSync(join(scripts, file), 'utf8'), file)), ...AGENT_SALT_CALLS];
+  const calls = [
+    ...readdirSync(scripts).flatMap((file) => shellSaltCalls(readFileSync(join(scripts, file), 'utf8'), file)),
+    ...AGENT_SALT_CALLS,
+  ];
   for (const call of calls.filter((entry) => entry.kind === 'state')) {
-    for (const name of call.name.includes('$1') ? ['upgrade', 'downgrade'].map((verb) => call.name.replace('$1', verb)) : [call.name]) {
-      files.set(`salt/${name.replace(/\./g, '/')}.sls`, `# ${name}: a state of the demo's product source\ninclude: []\n`);
+    for (const name of call.name.includes('$1')
+      ? ['upgrade', 'downgrade'].map((verb) => call.name.replace('$1', verb))
+      : [call.name]) {
+      files.set(
+        `salt/${name.replace(/\./g, '/')}.sls`,
+        `# ${name}: a state of the demo's product source\ninclude: []\n`,
+      );
     }
   }
   // A name that is also a folder (metalk8s.orchestrate.bootstrap and .bootstrap.accept-minion): init.sls.
@@ -298,7 +401,15 @@ function productRepository(dir: string): string {
     }
   }
   const git = requireExecutable('git');
-  const env = { ...process.env, GIT_AUTHOR_DATE: '2020-09-13T12:26:40Z', GIT_COMMITTER_DATE: '2020-09-13T12:26:40Z', GIT_AUTHOR_NAME: 'demo', GIT_AUTHOR_EMAIL: 'demo@metalk8s.invalid', GIT_COMMITTER_NAME: 'demo', GIT_COMMITTER_EMAIL: 'demo@metalk8s.invalid' };
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_DATE: '2020-09-13T12:26:40Z',
+    GIT_COMMITTER_DATE: '2020-09-13T12:26:40Z',
+    GIT_AUTHOR_NAME: 'demo',
+    GIT_AUTHOR_EMAIL: 'demo@metalk8s.invalid',
+    GIT_COMMITTER_NAME: 'demo',
+    GIT_COMMITTER_EMAIL: 'demo@metalk8s.invalid',
+  };
   const run = (...args: string[]) => execFileSync(git, ['-C', dir, ...args], { encoding: 'utf8', env }).trim();
   mkdirSync(dir, { recursive: true });
   run('init', '--quiet');
@@ -317,5 +428,9 @@ export function demoBuilderBase(work: string): void {
   mkdirSync(context, { recursive: true });
   copyFileSync(requireExecutable('busybox'), join(context, 'busybox'));
   writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY busybox /bin/busybox\n');
-  execFileSync(requireExecutable('podman'), ['build', '--quiet', '--tag', 'localhost/metalk8s-demo-busybox:1', context], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(
+    requireExecutable('podman'),
+    ['build', '--quiet', '--tag', 'localhost/metalk8s-demo-busybox:1', context],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
 }

@@ -42,7 +42,11 @@ function run(command: string, args: string[], signal: AbortSignal): Promise<{ co
 }
 
 async function build(demo: Demo, signal: AbortSignal): Promise<JsonRun> {
-  const { code, stdout } = await run(join(root, 'build.ts'), ['-f', join(demo.project, 'tasks.ts'), '--reporter', 'json', 'iso'], signal);
+  const { code, stdout } = await run(
+    join(root, 'build.ts'),
+    ['-f', join(demo.project, 'tasks.ts'), '--reporter', 'json', 'iso'],
+    signal,
+  );
   let report: JsonRun;
   try {
     report = JSON.parse(stdout) as JsonRun;
@@ -50,18 +54,24 @@ async function build(demo: Demo, signal: AbortSignal): Promise<JsonRun> {
     throw new Error(`./build.ts iso failed (exit ${code}) without a report`);
   }
   if (!report.ok) {
-    const failed = report.tasks.filter((task) => task.result === 'fail').map((task) => `  ${task.name}: ${task.error ?? ''}`);
+    const failed = report.tasks
+      .filter((task) => task.result === 'fail')
+      .map((task) => `  ${task.name}: ${task.error ?? ''}`);
     throw new Error(`./build.ts iso failed (exit ${code}):\n${failed.join('\n')}`);
   }
   return report;
 }
 
 function phases(report: JsonRun): string[] {
-  return Object.entries(phaseSpans(report.tasks, PHASES)).filter(([, seconds]) => seconds > 0).map(([phase, seconds]) => `${phase} ${seconds.toFixed(1)} s`);
+  return Object.entries(phaseSpans(report.tasks, PHASES))
+    .filter(([, seconds]) => seconds > 0)
+    .map(([phase, seconds]) => `${phase} ${seconds.toFixed(1)} s`);
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { size: { type: 'string', default: 'small' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    options: { size: { type: 'string', default: 'small' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help || !SIZES[values.size!]) {
     process.stderr.write(`usage: npm run demo [-- --size ${Object.keys(SIZES).join('|')}]\n`);
     return values.help ? 0 : 2;
@@ -75,7 +85,9 @@ async function main(): Promise<number> {
   const demo = await prepareDemo(work, values.size!, say);
   try {
     const { inputs } = demo;
-    say(`${inputs.images} images and ${inputs.packages} packages served on 127.0.0.1 (registry :${inputs.ports.registry}, nginx :${inputs.ports.nginx}); project ${demo.project}`);
+    say(
+      `${inputs.images} images and ${inputs.packages} packages served on 127.0.0.1 (registry :${inputs.ports.registry}, nginx :${inputs.ports.nginx}); project ${demo.project}`,
+    );
     const started = Date.now();
     const first = await build(demo, controller.signal);
     const wall = (Date.now() - started) / 1000;
@@ -83,20 +95,28 @@ async function main(): Promise<number> {
     const verified = await run(join(root, 'toolkit.ts'), ['verify', iso], controller.signal);
     if (verified.code !== 0) throw new Error(`./toolkit.ts verify ${iso} failed (exit ${verified.code})`);
     const again = await build(demo, controller.signal);
-    if (!again.proven) throw new Error(`the second build was not a proven no-op: ${again.tasks.filter((task) => task.executed).map((task) => task.name).join(', ')} ran`);
+    if (!again.proven)
+      throw new Error(
+        `the second build was not a proven no-op: ${again.tasks
+          .filter((task) => task.executed)
+          .map((task) => task.name)
+          .join(', ')} ran`,
+      );
     const sha256 = readFileSync(join(demo.buildRoot, 'SHA256SUM'), 'utf8').split(/\s/)[0];
     const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-    process.stdout.write([
-      '',
-      `ISO      ${iso}`,
-      `         ${mib(statSync(iso).size)}, sha256 ${sha256}`,
-      `inputs   ${inputs.images} images (${mib(inputs.pulledBytes)} as pulled), ${inputs.packages} packages, the product source at ${inputs.commit.slice(0, 12)}`,
-      `build    ${wall.toFixed(1)} s, ${first.proven ? 'a proven no-op: nothing had changed since the last demo' : `${first.counts.success} tasks run`}`,
-      ...(phases(first).length > 0 ? [`phases   ${phases(first).join(', ')}`] : []),
-      `verify   ${verified.stdout.trim().split('\n').join('\n         ')}`,
-      `again    a proven no-op in ${again.elapsed.toFixed(2)} s`,
-      '',
-    ].join('\n'));
+    process.stdout.write(
+      [
+        '',
+        `ISO      ${iso}`,
+        `         ${mib(statSync(iso).size)}, sha256 ${sha256}`,
+        `inputs   ${inputs.images} images (${mib(inputs.pulledBytes)} as pulled), ${inputs.packages} packages, the product source at ${inputs.commit.slice(0, 12)}`,
+        `build    ${wall.toFixed(1)} s, ${first.proven ? 'a proven no-op: nothing had changed since the last demo' : `${first.counts.success} tasks run`}`,
+        ...(phases(first).length > 0 ? [`phases   ${phases(first).join(', ')}`] : []),
+        `verify   ${verified.stdout.trim().split('\n').join('\n         ')}`,
+        `again    a proven no-op in ${again.elapsed.toFixed(2)} s`,
+        '',
+      ].join('\n'),
+    );
     return 0;
   } finally {
     await demo.stop();
@@ -105,10 +125,13 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => {
-  process.exitCode = code;
-}, (error: unknown) => {
-  const aborted = (error as { name?: string }).name === 'AbortError';
-  process.stderr.write(`demo: ${aborted ? 'interrupted; servers stopped' : (error as Error).message}\n`);
-  process.exitCode = aborted ? 130 : 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const aborted = (error as { name?: string }).name === 'AbortError';
+    process.stderr.write(`demo: ${aborted ? 'interrupted; servers stopped' : (error as Error).message}\n`);
+    process.exitCode = aborted ? 130 : 1;
+  },
+);

@@ -19,14 +19,22 @@ function subdirectories(dir: string): string[] {
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch (error) {
-    throw new BuildError(`${dir}: cannot read the images directory (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new BuildError(
+      `${dir}: cannot read the images directory (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
   }
-  return entries
-    // Hidden entries are work in progress (a layout being staged); plain files at any level are
-    // not images (upstream keeps image tarballs beside the layouts).
-    .filter((entry) => !entry.name.startsWith('.') && (entry.isDirectory() || (entry.isSymbolicLink() && statSync(join(dir, entry.name)).isDirectory())))
-    .map((entry) => entry.name)
-    .sort();
+  return (
+    entries
+      // Hidden entries are work in progress (a layout being staged); plain files at any level are
+      // not images (upstream keeps image tarballs beside the layouts).
+      .filter(
+        (entry) =>
+          !entry.name.startsWith('.') &&
+          (entry.isDirectory() || (entry.isSymbolicLink() && statSync(join(dir, entry.name)).isDirectory())),
+      )
+      .map((entry) => entry.name)
+      .sort()
+  );
 }
 
 function hasManifest(dir: string): boolean {
@@ -39,7 +47,8 @@ function hasManifest(dir: string): boolean {
 
 /** Every image layout under `root`, sorted by name then tag. */
 export function findImages(root: string): ImageTag[] {
-  if (hasManifest(root)) throw new BuildError(`${root}: is itself an image layout; give the directory that holds <name>/<tag>/ layouts`);
+  if (hasManifest(root))
+    throw new BuildError(`${root}: is itself an image layout; give the directory that holds <name>/<tag>/ layouts`);
   const found: ImageTag[] = [];
   const visit = (dir: string): void => {
     const children = subdirectories(dir);
@@ -52,7 +61,8 @@ export function findImages(root: string): ImageTag[] {
         visit(path);
         continue;
       }
-      if (dir === root) throw new BuildError(`${path}: an image layout directly under ${root}; layouts go in <name>/<tag>/`);
+      if (dir === root)
+        throw new BuildError(`${path}: an image layout directly under ${root}; layouts go in <name>/<tag>/`);
       found.push({ name: relative(root, dir).split(sep).join('/'), tag: child, layout: readDirLayout(path) });
     }
   };

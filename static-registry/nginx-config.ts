@@ -44,13 +44,19 @@ export const CONSTANTS = [
   location('= /v2/', jsonResponse(200, '{}', [API_VERSION])),
   // Upstream's name, kept for configurations written against it: a tag whose file is gone.
   location('@404_tag', ['internal;', ...jsonResponse(404, errorBody('TAG_INVALID', 'manifest tag did not match URI'))]),
-  location('^~ /v2/', jsonResponse(404, errorBody('NAME_UNKNOWN', 'repository name not known to registry'), [API_VERSION])),
+  location(
+    '^~ /v2/',
+    jsonResponse(404, errorBody('NAME_UNKNOWN', 'repository name not known to registry'), [API_VERSION]),
+  ),
 ].join('');
 
 /** Checks what is written between double quotes in nginx syntax, where `"` and `\` would escape. */
 function quotable(value: string, what: string): string {
   // eslint-disable-next-line no-control-regex
-  if (/["\\;\x00-\x1f]/.test(value)) throw new BuildError(`${what} ${JSON.stringify(value)}: quotes, backslashes, semicolons and control characters cannot go in an nginx configuration`);
+  if (/["\\;\x00-\x1f]/.test(value))
+    throw new BuildError(
+      `${what} ${JSON.stringify(value)}: quotes, backslashes, semicolons and control characters cannot go in an nginx configuration`,
+    );
   return value;
 }
 
@@ -61,8 +67,14 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 /** A name or tag clients could not ask for would also break the nginx quoting: refuse it. */
 function checkNames(image: ImageTag): void {
   const bad = image.name.split('/').find((component) => !NAME_COMPONENT.test(component));
-  if (bad !== undefined) throw new BuildError(`${image.layout.dir}: "${bad}" is not a valid repository name component (lowercase letters and digits, with . _ __ - between them)`);
-  if (!TAG.test(image.tag)) throw new BuildError(`${image.layout.dir}: "${image.tag}" is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
+  if (bad !== undefined)
+    throw new BuildError(
+      `${image.layout.dir}: "${bad}" is not a valid repository name component (lowercase letters and digits, with . _ __ - between them)`,
+    );
+  if (!TAG.test(image.tag))
+    throw new BuildError(
+      `${image.layout.dir}: "${image.tag}" is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`,
+    );
 }
 
 /** `--name-prefix` as upstream reads it: slashes around it dropped, one '/' after a non-empty one. */
@@ -77,31 +89,54 @@ function imageLocations(name: string, tags: ImageTag[], prefix: string, serverRo
   const file = (tag: ImageTag, fileName: string) => `alias "${serverRoot}/${name}/${tag.tag}/${fileName}";`;
   const parts = [
     `\n# ${repository}: ${tags.map((tag) => tag.tag).join(', ')}\n`,
-    location(`= "${api}/tags/list"`, jsonResponse(200, JSON.stringify({ name: repository, tags: tags.map((tag) => tag.tag) }))),
+    location(
+      `= "${api}/tags/list"`,
+      jsonResponse(200, JSON.stringify({ name: repository, tags: tags.map((tag) => tag.tag) })),
+    ),
     location(`^~ "${api}/manifests/"`, jsonResponse(404, errorBody('MANIFEST_UNKNOWN', 'manifest unknown'))),
     location(`^~ "${api}/blobs/"`, jsonResponse(404, errorBody('BLOB_UNKNOWN', 'blob unknown to registry'))),
   ];
   const manifest = (match: string, source: string, mediaType: string, digest: string, extra: string[] = []) =>
-    location(match, [source, ...SAFE, `types { } default_type "${mediaType}";`, `add_header Docker-Content-Digest "${digest}";`, ...extra]);
+    location(match, [
+      source,
+      ...SAFE,
+      `types { } default_type "${mediaType}";`,
+      `add_header Docker-Content-Digest "${digest}";`,
+      ...extra,
+    ]);
   const byDigest = new Map<string, string>();
   const blobs = new Map<string, string>();
   for (const tag of tags) {
     const { top, children, blobs: tagBlobs } = tag.layout;
-    parts.push(manifest(`= "${api}/manifests/${tag.tag}"`, file(tag, 'manifest.json'), top.mediaType, top.digest, ['error_page 404 @404_tag;']));
+    parts.push(
+      manifest(`= "${api}/manifests/${tag.tag}"`, file(tag, 'manifest.json'), top.mediaType, top.digest, [
+        'error_page 404 @404_tag;',
+      ]),
+    );
     // A digest is served once, from the first tag that has it; an index's children by digest only.
     for (const entry of [top, ...children]) {
       if (byDigest.has(entry.digest)) continue;
       const fileName = entry === top ? 'manifest.json' : `${digestHex(entry.digest)}.manifest.json`;
-      byDigest.set(entry.digest, manifest(`= "${api}/manifests/${entry.digest}"`, file(tag, fileName), entry.mediaType, entry.digest));
+      byDigest.set(
+        entry.digest,
+        manifest(`= "${api}/manifests/${entry.digest}"`, file(tag, fileName), entry.mediaType, entry.digest),
+      );
     }
     for (const digest of tagBlobs.keys()) {
       if (blobs.has(digest)) continue;
-      blobs.set(digest, location(`= "${api}/blobs/${digest}"`, [
-        file(tag, digestHex(digest)), ...SAFE, 'types { } default_type "application/octet-stream";', `add_header Docker-Content-Digest "${digest}";`,
-      ]));
+      blobs.set(
+        digest,
+        location(`= "${api}/blobs/${digest}"`, [
+          file(tag, digestHex(digest)),
+          ...SAFE,
+          'types { } default_type "application/octet-stream";',
+          `add_header Docker-Content-Digest "${digest}";`,
+        ]),
+      );
     }
   }
-  const sorted = (map: Map<string, string>) => [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, text]) => text);
+  const sorted = (map: Map<string, string>) =>
+    [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, text]) => text);
   return [...parts, ...sorted(byDigest), ...sorted(blobs)];
 }
 
@@ -116,7 +151,10 @@ export function registryConfig(images: readonly ImageTag[], options: RegistryCon
     for (const image of images) checkNames(image);
     for (const image of images) byName.set(image.name, [...(byName.get(image.name) ?? []), image]);
     for (const name of [...byName.keys()].sort()) {
-      const tags = byName.get(name)!.slice().sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+      const tags = byName
+        .get(name)!
+        .slice()
+        .sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
       parts.push(...imageLocations(name, tags, prefix, serverRoot));
     }
   }

@@ -32,7 +32,14 @@ async function tree(): Promise<Tree> {
   const root = join(tempDir('mk8s-static-'), 'images');
   const shared = await randomLayer('shared', 64 << 10);
   const image = async (name: string, layers: number, arch = 'amd64'): Promise<FixtureImage> =>
-    imageOf([...(name === 'multi' ? [] : [shared]), ...(await Promise.all(Array.from({ length: layers }, (_, i) => randomLayer(`${name}${arch}${i}`, 16 << 10))))], arch, name);
+    imageOf(
+      [
+        ...(name === 'multi' ? [] : [shared]),
+        ...(await Promise.all(Array.from({ length: layers }, (_, i) => randomLayer(`${name}${arch}${i}`, 16 << 10)))),
+      ],
+      arch,
+      name,
+    );
   for (const dir of ['nginx', 'some/deep/image', 'multi']) mkdirSync(join(root, dir), { recursive: true });
   const nginx = await dirLayout(join(root, 'nginx', '1.15.8'), await image('nginx', 1), 'v2s2');
   cpSync(join(root, 'nginx', '1.15.8'), join(root, 'nginx', 'latest'), { recursive: true });
@@ -59,12 +66,24 @@ async function served(namePrefix: string) {
 }
 
 async function skopeoCopy(source: string, destination: string, all = false): Promise<void> {
-  await run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--src-tls-verify=false', ...(all ? ['--all'] : []), source, `dir:${destination}`]);
+  await run(requireTool('skopeo'), [
+    '--insecure-policy',
+    'copy',
+    '--src-tls-verify=false',
+    ...(all ? ['--all'] : []),
+    source,
+    `dir:${destination}`,
+  ]);
 }
 
 /** Every file of a `dir:` layout but `version`, by name, as bytes' digests. */
 function layoutContent(dir: string): Record<string, string> {
-  return Object.fromEntries(readdirSync(dir).filter((name) => name !== 'version').sort().map((name) => [name, sha256Digest(readFileSync(join(dir, name)))]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((name) => name !== 'version')
+      .sort()
+      .map((name) => [name, sha256Digest(readFileSync(join(dir, name)))]),
+  );
 }
 
 describe('static registry served by real nginx', () => {
@@ -93,7 +112,10 @@ describe('static registry served by real nginx', () => {
     expect(sha256Digest(readFileSync(join(out, 'arm', 'manifest.json')))).toBe(arm);
 
     const { stdout } = await run(requireTool('skopeo'), ['list-tags', '--tls-verify=false', `${base}/nginx`]);
-    expect(JSON.parse(stdout)).toEqual({ Repository: `${nginx.host}/metalk8s-2.4.1/nginx`, Tags: ['1.15.8', 'latest'] });
+    expect(JSON.parse(stdout)).toEqual({
+      Repository: `${nginx.host}/metalk8s-2.4.1/nginx`,
+      Tags: ['1.15.8', 'latest'],
+    });
     expect(nginx.log()).not.toMatch(/\[(error|crit|emerg)\]/);
   });
 
@@ -110,7 +132,14 @@ describe('static registry served by real nginx', () => {
       [`${base}/multi:1.0`, images.multi],
       [`${base}/multi@${images.multiChildren[1]!}`, images.multiChildren[1]!],
     ];
-    for (const [ref] of refs) await ctr('images', 'pull', '--plain-http', ...(ref.includes('@') && ref.includes('multi') ? ['--platform', 'linux/arm64'] : []), ref);
+    for (const [ref] of refs)
+      await ctr(
+        'images',
+        'pull',
+        '--plain-http',
+        ...(ref.includes('@') && ref.includes('multi') ? ['--platform', 'linux/arm64'] : []),
+        ref,
+      );
     const { stdout } = await ctr('images', 'ls', '--quiet');
     expect(stdout.trim().split('\n').sort()).toEqual(refs.map(([ref]) => ref).sort());
     for (const [ref, digest] of refs) {
@@ -123,7 +152,8 @@ describe('static registry served by real nginx', () => {
   it('answers HEAD, Range and unknown references as the distribution spec says', { timeout: 60_000 }, async () => {
     const { images, nginx } = await served('metalk8s-2.4.1');
     const url = (path: string) => `http://${nginx.host}${path}`;
-    const request = (path: string, init: RequestInit = {}) => fetch(url(path), { redirect: 'manual', ...init, headers: { 'accept-encoding': 'gzip', ...init.headers } });
+    const request = (path: string, init: RequestInit = {}) =>
+      fetch(url(path), { redirect: 'manual', ...init, headers: { 'accept-encoding': 'gzip', ...init.headers } });
 
     const ping = await request('/v2/');
     expect(ping.status).toBe(200);
@@ -141,25 +171,45 @@ describe('static registry served by real nginx', () => {
       const bytes = readFileSync(join(images.root, layout, 'manifest.json'));
       for (const method of ['HEAD', 'GET']) {
         const answer = await request(path, { method });
-        expect([answer.status, answer.headers.get('content-type'), answer.headers.get('docker-content-digest'), answer.headers.get('content-length'), answer.headers.get('content-encoding')], `${method} ${path}`)
-          .toEqual([200, mediaType, sha256Digest(bytes), String(bytes.length), null]);
+        expect(
+          [
+            answer.status,
+            answer.headers.get('content-type'),
+            answer.headers.get('docker-content-digest'),
+            answer.headers.get('content-length'),
+            answer.headers.get('content-encoding'),
+          ],
+          `${method} ${path}`,
+        ).toEqual([200, mediaType, sha256Digest(bytes), String(bytes.length), null]);
         if (method === 'GET') expect(Buffer.from(await answer.arrayBuffer()).equals(bytes)).toBe(true);
       }
     }
     const arm = images.multiChildren[1]!;
     const child = await request(`/v2/metalk8s-2.4.1/multi/manifests/${arm}`, { method: 'HEAD' });
-    expect([child.status, child.headers.get('content-type'), child.headers.get('docker-content-digest')]).toEqual([200, OCI_MANIFEST, arm]);
+    expect([child.status, child.headers.get('content-type'), child.headers.get('docker-content-digest')]).toEqual([
+      200,
+      OCI_MANIFEST,
+      arm,
+    ]);
 
     // The layer nginx shares with some/deep/image, from either repository.
-    const manifest = JSON.parse(readFileSync(join(images.root, 'nginx/1.15.8/manifest.json'), 'utf8')) as { layers: { digest: string; size: number }[] };
+    const manifest = JSON.parse(readFileSync(join(images.root, 'nginx/1.15.8/manifest.json'), 'utf8')) as {
+      layers: { digest: string; size: number }[];
+    };
     const layer = manifest.layers[0]!;
     const layerBytes = readFileSync(join(images.root, 'nginx/1.15.8', layer.digest.slice(7)));
     for (const repository of ['nginx', 'some/deep/image']) {
       const head = await request(`/v2/metalk8s-2.4.1/${repository}/blobs/${layer.digest}`, { method: 'HEAD' });
-      expect([head.status, head.headers.get('content-length'), head.headers.get('docker-content-digest'), head.headers.get('content-type')])
-        .toEqual([200, String(layer.size), layer.digest, 'application/octet-stream']);
+      expect([
+        head.status,
+        head.headers.get('content-length'),
+        head.headers.get('docker-content-digest'),
+        head.headers.get('content-type'),
+      ]).toEqual([200, String(layer.size), layer.digest, 'application/octet-stream']);
     }
-    const range = await request(`/v2/metalk8s-2.4.1/nginx/blobs/${layer.digest}`, { headers: { range: 'bytes=100-199' } });
+    const range = await request(`/v2/metalk8s-2.4.1/nginx/blobs/${layer.digest}`, {
+      headers: { range: 'bytes=100-199' },
+    });
     expect(range.status).toBe(206);
     expect(Buffer.from(await range.arrayBuffer()).equals(layerBytes.subarray(100, 200))).toBe(true);
 
@@ -183,24 +233,31 @@ describe('static registry served by real nginx', () => {
     }
   });
 
-  it('serves a Solution from the templated output once Jinja renders it, as Salt does', { timeout: 60_000 }, async () => {
-    const images = await tree();
-    const cli = ['registry-config', '--name-prefix', '{{ repository }}', '--server-root', '{{ registry_root }}'];
-    const templated = await runCli([...cli, '--omit-constants', images.root], { entry: 'toolkit.ts' });
-    expect(templated.code, templated.stderr).toBe(0);
-    expect(templated.stdout).not.toContain(images.root);
-    expect(templated.stdout).not.toContain('location = /v2/ ');
-    const constants = await runCli(['registry-config', '--only-constants'], { entry: 'toolkit.ts' });
-    expect(constants.stdout).not.toContain('/manifests/');
+  it(
+    'serves a Solution from the templated output once Jinja renders it, as Salt does',
+    { timeout: 60_000 },
+    async () => {
+      const images = await tree();
+      const cli = ['registry-config', '--name-prefix', '{{ repository }}', '--server-root', '{{ registry_root }}'];
+      const templated = await runCli([...cli, '--omit-constants', images.root], { entry: 'toolkit.ts' });
+      expect(templated.code, templated.stderr).toBe(0);
+      expect(templated.stdout).not.toContain(images.root);
+      expect(templated.stdout).not.toContain('location = /v2/ ');
+      const constants = await runCli(['registry-config', '--only-constants'], { entry: 'toolkit.ts' });
+      expect(constants.stdout).not.toContain('/manifests/');
 
-    const dir = join(images.root, '..');
-    writeFileSync(join(dir, 'common.inc'), constants.stdout);
-    writeFileSync(join(dir, 'solution.inc'), renderJinja(templated.stdout, { repository: 'example-solution-1.0.0', registry_root: images.root }));
-    const nginx = await startNginx(`include ${join(dir, 'common.inc')};\ninclude ${join(dir, 'solution.inc')};`);
-    const target = join(tempDir('mk8s-pulled-'), 'deep');
-    await skopeoCopy(`docker://${nginx.host}/example-solution-1.0.0/some/deep/image:2.0`, target);
-    expect(layoutContent(target)).toEqual(layoutContent(join(images.root, 'some/deep/image/2.0')));
-  });
+      const dir = join(images.root, '..');
+      writeFileSync(join(dir, 'common.inc'), constants.stdout);
+      writeFileSync(
+        join(dir, 'solution.inc'),
+        renderJinja(templated.stdout, { repository: 'example-solution-1.0.0', registry_root: images.root }),
+      );
+      const nginx = await startNginx(`include ${join(dir, 'common.inc')};\ninclude ${join(dir, 'solution.inc')};`);
+      const target = join(tempDir('mk8s-pulled-'), 'deep');
+      await skopeoCopy(`docker://${nginx.host}/example-solution-1.0.0/some/deep/image:2.0`, target);
+      expect(layoutContent(target)).toEqual(layoutContent(join(images.root, 'some/deep/image/2.0')));
+    },
+  );
 });
 
 describe('registry configuration', () => {
@@ -243,10 +300,19 @@ describe('registry configuration', () => {
     fail(new RegExp(`${join(images.root, 'nginx', 'latest', 'manifest.json')}: schemaVersion 1 is not supported`));
 
     const both = await runCli(['registry-config', '--omit-constants', '--only-constants'], { entry: 'toolkit.ts' });
-    expect([both.code, both.stderr]).toEqual([2, expect.stringContaining('--omit-constants and --only-constants exclude each other')]);
+    expect([both.code, both.stderr]).toEqual([
+      2,
+      expect.stringContaining('--omit-constants and --only-constants exclude each other'),
+    ]);
     const absent = await runCli(['registry-config', join(images.root, '..', 'none')], { entry: 'toolkit.ts' });
-    expect([absent.code, absent.stderr]).toEqual([1, expect.stringContaining(`${join(images.root, '..', 'none')}: cannot read the images directory`)]);
-    writeFileSync(join(images.root, 'nginx', 'latest', 'manifest.json'), readFileSync(join(images.root, 'nginx', '1.15.8', 'manifest.json')));
+    expect([absent.code, absent.stderr]).toEqual([
+      1,
+      expect.stringContaining(`${join(images.root, '..', 'none')}: cannot read the images directory`),
+    ]);
+    writeFileSync(
+      join(images.root, 'nginx', 'latest', 'manifest.json'),
+      readFileSync(join(images.root, 'nginx', '1.15.8', 'manifest.json')),
+    );
     const quoted = await runCli(['registry-config', '--server-root', '/srv/"x"', images.root], { entry: 'toolkit.ts' });
     expect([quoted.code, quoted.stderr]).toEqual([1, expect.stringContaining('server root "/srv/\\"x\\"": quotes')]);
   });

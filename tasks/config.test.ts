@@ -12,21 +12,37 @@ describe('.env', () => {
       '.env',
     );
     expect(Object.fromEntries([...entries].map(([k, v]) => [k, v.value]))).toEqual({
-      A: '1', B: 'two words', C: 'quoted # kept "x"', D: 'single $raw', E: '',
+      A: '1',
+      B: 'two words',
+      C: 'quoted # kept "x"',
+      D: 'single $raw',
+      E: '',
     });
     expect(entries.get('B')!.origin).toBe('.env:4');
   });
 
   it('expands $NAME and ${NAME} from the environment, earlier lines and the defaults, not in single quotes', () => {
-    const text = 'P=libvirt\nA="--provider $P"\nB=${P}-x\nC=\'$P\'\nD="\\$P"\nE=$HOME_OF_TEST\nF=$VAGRANT_SNAPSHOT_NAME\n';
+    const text =
+      'P=libvirt\nA="--provider $P"\nB=${P}-x\nC=\'$P\'\nD="\\$P"\nE=$HOME_OF_TEST\nF=$VAGRANT_SNAPSHOT_NAME\n';
     const defaults = (name: string) => (name === 'VAGRANT_SNAPSHOT_NAME' ? 'snap' : undefined);
     const entries = parseDotenv(text, '.env', { environment: (name) => ({ HOME_OF_TEST: '/home/t' })[name], defaults });
     expect(Object.fromEntries([...entries].map(([k, v]) => [k, v.value]))).toEqual({
-      P: 'libvirt', A: '--provider libvirt', B: 'libvirt-x', C: '$P', D: '$P', E: '/home/t', F: 'snap',
+      P: 'libvirt',
+      A: '--provider libvirt',
+      B: 'libvirt-x',
+      C: '$P',
+      D: '$P',
+      E: '/home/t',
+      F: 'snap',
     });
     // The environment wins over the file for a reference too.
-    expect(parseDotenv(text, '.env', { environment: (name) => ({ P: 'kvm', HOME_OF_TEST: '' })[name], defaults }).get('A')!.value).toBe('--provider kvm');
-    expect(() => parseDotenv('A=1\nB="x $NOPE"\n', '/p/.env', {})).toThrow('/p/.env:2: $NOPE names no earlier setting of this file, environment variable or known setting');
+    expect(
+      parseDotenv(text, '.env', { environment: (name) => ({ P: 'kvm', HOME_OF_TEST: '' })[name], defaults }).get('A')!
+        .value,
+    ).toBe('--provider kvm');
+    expect(() => parseDotenv('A=1\nB="x $NOPE"\n', '/p/.env', {})).toThrow(
+      '/p/.env:2: $NOPE names no earlier setting of this file, environment variable or known setting',
+    );
     expect(() => parseDotenv('A=${1x}\n', '/p/.env', {})).toThrow('/p/.env:1: malformed reference ${1x}');
     // Without references (files that are not settings), a dollar sign is text.
     expect(parseDotenv('A=$B\n', 'f').get('A')!.value).toBe('$B');
@@ -48,8 +64,13 @@ describe('settings', () => {
   }
 
   it('takes defaults, then .env, then the environment', () => {
-    const root = project('PROJECT_NAME=FromDotenv\nBUILD_ROOT=/tmp/elsewhere\nSKOPEO_BIN=/opt/skopeo\nYUM_MIRROR_EPEL=http://127.0.0.1:8080/epel\n');
-    const config = loadConfig(root, { PROJECT_NAME: 'FromEnv', REGISTRY_MIRRORS: 'docker.io=127.0.0.1:5000, k8s.gcr.io=127.0.0.1:5001' });
+    const root = project(
+      'PROJECT_NAME=FromDotenv\nBUILD_ROOT=/tmp/elsewhere\nSKOPEO_BIN=/opt/skopeo\nYUM_MIRROR_EPEL=http://127.0.0.1:8080/epel\n',
+    );
+    const config = loadConfig(root, {
+      PROJECT_NAME: 'FromEnv',
+      REGISTRY_MIRRORS: 'docker.io=127.0.0.1:5000, k8s.gcr.io=127.0.0.1:5001',
+    });
     expect(config.projectName).toBe('FromEnv');
     expect(config.origin('PROJECT_NAME')).toBe('environment variable PROJECT_NAME');
     expect(config.buildRoot).toBe('/tmp/elsewhere');
@@ -58,13 +79,24 @@ describe('settings', () => {
     expect(config.origin('SKOPEO_BIN')).toBe(`${join(root, '.env')}:3`);
     expect(config.bin.git).toBe('git');
     expect(config.yumMirrors.get('epel')).toBe('http://127.0.0.1:8080/epel');
-    expect([...config.registryMirrors]).toEqual([['docker.io', '127.0.0.1:5000'], ['k8s.gcr.io', '127.0.0.1:5001']]);
-    expect(config.vagrant.upArgs).toEqual(['--provision', '--no-destroy-on-error', '--parallel', '--provider', 'virtualbox']);
+    expect([...config.registryMirrors]).toEqual([
+      ['docker.io', '127.0.0.1:5000'],
+      ['k8s.gcr.io', '127.0.0.1:5001'],
+    ]);
+    expect(config.vagrant.upArgs).toEqual([
+      '--provision',
+      '--no-destroy-on-error',
+      '--parallel',
+      '--provider',
+      'virtualbox',
+    ]);
     expect(config.version).toMatchObject({ full: '2.4.1-dev', short: '2.4' });
   });
 
-  it('gives VAGRANT_UP_ARGS the provider it names, as the seed\'s example writes it', () => {
-    const root = project('VAGRANT_PROVIDER=libvirt\nVAGRANT_UP_ARGS="--provision --parallel --provider $VAGRANT_PROVIDER"\nGOFMT_BIN=gofmt\nOPERATOR_SDK_BIN=operator-sdk\n');
+  it("gives VAGRANT_UP_ARGS the provider it names, as the seed's example writes it", () => {
+    const root = project(
+      'VAGRANT_PROVIDER=libvirt\nVAGRANT_UP_ARGS="--provision --parallel --provider $VAGRANT_PROVIDER"\nGOFMT_BIN=gofmt\nOPERATOR_SDK_BIN=operator-sdk\n',
+    );
     const config = loadConfig(root, {});
     expect(config.vagrant.upArgs).toEqual(['--provision', '--parallel', '--provider', 'libvirt']);
     expect(loadConfig(root, { VAGRANT_PROVIDER: 'docker' }).vagrant.upArgs.at(-1)).toBe('docker');
@@ -79,8 +111,12 @@ describe('settings', () => {
   });
 
   it('rejects bad values naming where they come from', () => {
-    expect(() => loadConfig(project('SOURCE_DATE_EPOCH=yesterday\n'), {})).toThrow(/\.env:1: SOURCE_DATE_EPOCH must be a whole number/);
-    expect(() => loadConfig(project(''), { REGISTRY_MIRRORS: 'docker.io' })).toThrow(/environment variable REGISTRY_MIRRORS: REGISTRY_MIRRORS entry 'docker.io' is not SOURCE=MIRROR/);
+    expect(() => loadConfig(project('SOURCE_DATE_EPOCH=yesterday\n'), {})).toThrow(
+      /\.env:1: SOURCE_DATE_EPOCH must be a whole number/,
+    );
+    expect(() => loadConfig(project(''), { REGISTRY_MIRRORS: 'docker.io' })).toThrow(
+      /environment variable REGISTRY_MIRRORS: REGISTRY_MIRRORS entry 'docker.io' is not SOURCE=MIRROR/,
+    );
   });
 
   it('reads the VERSION file and names its errors', () => {

@@ -11,7 +11,10 @@ export const SETTINGS = {
   PROJECT_NAME: ['MetalK8s', 'product name: ISO volume id, ISO file name (lowercased)'],
   BUILD_ROOT: ['_build', 'build directory, relative to the project root or absolute'],
   VAGRANT_PROVIDER: ['virtualbox', 'provider given to vagrant up'],
-  VAGRANT_UP_ARGS: ['', 'arguments of vagrant up (default: --provision --no-destroy-on-error --parallel --provider $VAGRANT_PROVIDER)'],
+  VAGRANT_UP_ARGS: [
+    '',
+    'arguments of vagrant up (default: --provision --no-destroy-on-error --parallel --provider $VAGRANT_PROVIDER)',
+  ],
   VAGRANT_SNAPSHOT_NAME: ['bootstrap.autosnapshot', 'snapshot taken after vagrant up'],
   VAGRANT_NODES: ['1', 'nodes the generated Vagrantfile defines beside the bootstrap VM (0 to 9)'],
   DOCKER_BIN: ['podman', 'podman (no daemon), docker or buildah, for Dockerfile-based images'],
@@ -29,16 +32,40 @@ export const SETTINGS = {
   REGISTRY_MIRRORS: ['', 'registry=mirror pairs, comma-separated (docker.io=127.0.0.1:5000,...)'],
   IMAGES_FILE: ['images/images.yaml', 'container image declarations: remote images by digest, local image definitions'],
   PULL_JOBS: ['8', 'downloads running at once: image blobs over all images, packages over all repositories'],
-  SOURCES_MIRROR: ['', 'base URL serving spec sources by file name, used instead of their declared URLs (sha256 still checked)'],
-  BUILD_HOST: ['', 'host name written to product.txt (default: this machine\'s), fixed for reproducible builds'],
-  GPG_KEY: ['', 'key id, fingerprint or address of the secret key (in GNUPGHOME) that signs built packages and repository metadata'],
-  PACKAGES_FILE: ['packages-rpm/packages.yaml', 'package declarations: source repositories, packages to fetch, packages built from spec'],
-  RUNTIME_FILE: ['runtime/node.yaml', 'the JavaScript runtime the ISO ships for the node-side agent: npm package, version, sha256'],
-  GOFMT_BIN: ['gofmt', 'upstream\'s gofmt, for its lint of the operator\'s Go code; known, not used (we build the product, not lint it)'],
-  OPERATOR_SDK_BIN: ['operator-sdk', 'upstream\'s operator-sdk; known, not used: the operator is compiled in its builder image (see The product source)'],
-  NPM_REGISTRY: ['https://registry.npmjs.org', 'npm registry (or mirror) serving the runtime package\'s tarball'],
-  METALK8S_SOURCE: ['https://github.com/scality/metalk8s.git', 'the product source: a git URL or a local repository holding salt/, pillar/, ui/ and storage-operator/; `none` builds with our salt-tree/ and no UI or operator image'],
-  METALK8S_COMMIT: ['1342a1c07802803d5abc656e1f2b2c5cbfdda481', 'the commit of METALK8S_SOURCE the ISO is built from (40 hex digits; default: MetalK8s 2.4.1)'],
+  SOURCES_MIRROR: [
+    '',
+    'base URL serving spec sources by file name, used instead of their declared URLs (sha256 still checked)',
+  ],
+  BUILD_HOST: ['', "host name written to product.txt (default: this machine's), fixed for reproducible builds"],
+  GPG_KEY: [
+    '',
+    'key id, fingerprint or address of the secret key (in GNUPGHOME) that signs built packages and repository metadata',
+  ],
+  PACKAGES_FILE: [
+    'packages-rpm/packages.yaml',
+    'package declarations: source repositories, packages to fetch, packages built from spec',
+  ],
+  RUNTIME_FILE: [
+    'runtime/node.yaml',
+    'the JavaScript runtime the ISO ships for the node-side agent: npm package, version, sha256',
+  ],
+  GOFMT_BIN: [
+    'gofmt',
+    "upstream's gofmt, for its lint of the operator's Go code; known, not used (we build the product, not lint it)",
+  ],
+  OPERATOR_SDK_BIN: [
+    'operator-sdk',
+    "upstream's operator-sdk; known, not used: the operator is compiled in its builder image (see The product source)",
+  ],
+  NPM_REGISTRY: ['https://registry.npmjs.org', "npm registry (or mirror) serving the runtime package's tarball"],
+  METALK8S_SOURCE: [
+    'https://github.com/scality/metalk8s.git',
+    'the product source: a git URL or a local repository holding salt/, pillar/, ui/ and storage-operator/; `none` builds with our salt-tree/ and no UI or operator image',
+  ],
+  METALK8S_COMMIT: [
+    '1342a1c07802803d5abc656e1f2b2c5cbfdda481',
+    'the commit of METALK8S_SOURCE the ISO is built from (40 hex digits; default: MetalK8s 2.4.1)',
+  ],
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -73,8 +100,17 @@ export interface BuildConfig {
   isoRoot: string;
   vagrant: { provider: string; upArgs: string[]; snapshotName: string; nodes: number };
   bin: {
-    docker: string; git: string; hardlink: string; mkisofs: string; skopeo: string; vagrant: string;
-    rpmbuild: string; createrepo: string; gpg: string; shellcheck: string; yamllint: string;
+    docker: string;
+    git: string;
+    hardlink: string;
+    mkisofs: string;
+    skopeo: string;
+    vagrant: string;
+    rpmbuild: string;
+    createrepo: string;
+    gpg: string;
+    shellcheck: string;
+    yamllint: string;
   };
   sourceDateEpoch: number | undefined;
   imagesFile: string;
@@ -115,7 +151,9 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   const warnings: string[] = [];
   for (const [key, entry] of dotenv) {
     if (!(key in SETTINGS) && !PREFIXED.some((prefix) => key.startsWith(prefix))) {
-      warnings.push(`${entry.origin}: unknown setting ${key} (known: ${Object.keys(SETTINGS).join(', ')}, YUM_MIRROR_<REPO>)`);
+      warnings.push(
+        `${entry.origin}: unknown setting ${key} (known: ${Object.keys(SETTINGS).join(', ')}, YUM_MIRROR_<REPO>)`,
+      );
     }
   }
   const lookup = (name: string): { value: string; origin: string } | undefined => {
@@ -142,13 +180,23 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     buildRoot,
     isoRoot: join(buildRoot, 'root'),
     vagrant: {
-      provider, upArgs: splitWords(upArgs, origin('VAGRANT_UP_ARGS')), snapshotName: get('VAGRANT_SNAPSHOT_NAME'),
+      provider,
+      upArgs: splitWords(upArgs, origin('VAGRANT_UP_ARGS')),
+      snapshotName: get('VAGRANT_SNAPSHOT_NAME'),
       nodes: parseNodeCount(get('VAGRANT_NODES'), origin('VAGRANT_NODES')),
     },
     bin: {
-      docker: get('DOCKER_BIN'), git: gitBin, hardlink: get('HARDLINK_BIN'), mkisofs: get('MKISOFS_BIN'),
-      skopeo: get('SKOPEO_BIN'), vagrant: get('VAGRANT_BIN'), rpmbuild: get('RPMBUILD_BIN'),
-      createrepo: get('CREATEREPO_BIN'), gpg: get('GPG_BIN'), shellcheck: get('SHELLCHECK_BIN'), yamllint: get('YAMLLINT_BIN'),
+      docker: get('DOCKER_BIN'),
+      git: gitBin,
+      hardlink: get('HARDLINK_BIN'),
+      mkisofs: get('MKISOFS_BIN'),
+      skopeo: get('SKOPEO_BIN'),
+      vagrant: get('VAGRANT_BIN'),
+      rpmbuild: get('RPMBUILD_BIN'),
+      createrepo: get('CREATEREPO_BIN'),
+      gpg: get('GPG_BIN'),
+      shellcheck: get('SHELLCHECK_BIN'),
+      yamllint: get('YAMLLINT_BIN'),
     },
     sourceDateEpoch: parseEpoch(get('SOURCE_DATE_EPOCH'), origin('SOURCE_DATE_EPOCH')),
     imagesFile: resolve(root, get('IMAGES_FILE')),
@@ -188,7 +236,8 @@ export function readVersionFile(file: string): Version {
   const number = (key: string): number => {
     const entry = fields.get(key);
     if (!entry) throw new BuildError(`${file}: ${key} is missing`);
-    if (!/^\d+$/.test(entry.value)) throw new BuildError(`${entry.origin}: ${key} must be a whole number, not '${entry.value}'`);
+    if (!/^\d+$/.test(entry.value))
+      throw new BuildError(`${entry.origin}: ${key} must be a whole number, not '${entry.value}'`);
     return Number(entry.value);
   };
   const major = number('VERSION_MAJOR');
@@ -196,14 +245,25 @@ export function readVersionFile(file: string): Version {
   const patch = number('VERSION_PATCH');
   const suffix = fields.get('VERSION_SUFFIX')?.value ?? '';
   if (suffix && !/^[-+][0-9A-Za-z.+-]*$/.test(suffix)) {
-    throw new BuildError(`${fields.get('VERSION_SUFFIX')!.origin}: VERSION_SUFFIX must start with '-' or '+', not '${suffix}'`);
+    throw new BuildError(
+      `${fields.get('VERSION_SUFFIX')!.origin}: VERSION_SUFFIX must start with '-' or '+', not '${suffix}'`,
+    );
   }
   return { major, minor, patch, suffix, full: `${major}.${minor}.${patch}${suffix}`, short: `${major}.${minor}` };
 }
 
 function describeGit(git: string, cwd: string): string | undefined {
   try {
-    return builtins.childProcess().execFileSync(git, ['describe', '--always', '--long', '--tags', '--dirty'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+    return (
+      builtins
+        .childProcess()
+        .execFileSync(git, ['describe', '--always', '--long', '--tags', '--dirty'], {
+          cwd,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        })
+        .trim() || undefined
+    );
   } catch {
     return undefined;
   }
@@ -211,34 +271,53 @@ function describeGit(git: string, cwd: string): string | undefined {
 
 function parseEpoch(value: string, origin: string): number | undefined {
   if (value === '') return undefined;
-  if (!/^\d+$/.test(value)) throw new BuildError(`${origin}: SOURCE_DATE_EPOCH must be a whole number of seconds, not '${value}'`);
+  if (!/^\d+$/.test(value))
+    throw new BuildError(`${origin}: SOURCE_DATE_EPOCH must be a whole number of seconds, not '${value}'`);
   return Number(value);
 }
 
-function parseProductSource(root: string, buildRoot: string, source: string, commit: string, origin: (name: string) => string): ProductSource | undefined {
+function parseProductSource(
+  root: string,
+  buildRoot: string,
+  source: string,
+  commit: string,
+  origin: (name: string) => string,
+): ProductSource | undefined {
   if (source.trim() === 'none') return undefined;
-  if (source.trim() === '') throw new BuildError(`${origin('METALK8S_SOURCE')}: METALK8S_SOURCE is empty: give a git URL, a local repository, or none`);
-  if (!/^[0-9a-f]{40}$/.test(commit)) throw new BuildError(`${origin('METALK8S_COMMIT')}: METALK8S_COMMIT must be a full commit id (40 lowercase hex digits), not '${commit}'`);
+  if (source.trim() === '')
+    throw new BuildError(
+      `${origin('METALK8S_SOURCE')}: METALK8S_SOURCE is empty: give a git URL, a local repository, or none`,
+    );
+  if (!/^[0-9a-f]{40}$/.test(commit))
+    throw new BuildError(
+      `${origin('METALK8S_COMMIT')}: METALK8S_COMMIT must be a full commit id (40 lowercase hex digits), not '${commit}'`,
+    );
   // scheme://..., user@host:path and host:path are git's remote forms; anything else is a path.
   const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || /^[^/]+:/.test(source);
   return { url: remote ? source : resolve(root, source), commit, tree: join(buildRoot, 'product-source') };
 }
 
 function parseNodeCount(value: string, origin: string): number {
-  if (!/^\d$/.test(value.trim())) throw new BuildError(`${origin}: VAGRANT_NODES must be a number from 0 to 9, not '${value}'`);
+  if (!/^\d$/.test(value.trim()))
+    throw new BuildError(`${origin}: VAGRANT_NODES must be a number from 0 to 9, not '${value}'`);
   return Number(value.trim());
 }
 
 function parsePositive(value: string, origin: string, name: string): number {
-  if (!/^[1-9]\d*$/.test(value)) throw new BuildError(`${origin}: ${name} must be a positive whole number, not '${value}'`);
+  if (!/^[1-9]\d*$/.test(value))
+    throw new BuildError(`${origin}: ${name} must be a positive whole number, not '${value}'`);
   return Number(value);
 }
 
 function parsePairs(value: string, origin: string, name: string): Map<string, string> {
   const pairs = new Map<string, string>();
-  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const item of value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const eq = item.indexOf('=');
-    if (eq <= 0 || eq === item.length - 1) throw new BuildError(`${origin}: ${name} entry '${item}' is not SOURCE=MIRROR`);
+    if (eq <= 0 || eq === item.length - 1)
+      throw new BuildError(`${origin}: ${name} entry '${item}' is not SOURCE=MIRROR`);
     pairs.set(item.slice(0, eq), item.slice(eq + 1));
   }
   return pairs;
@@ -246,7 +325,8 @@ function parsePairs(value: string, origin: string, name: string): Map<string, st
 
 function collectPrefixed(prefix: string, env: NodeJS.ProcessEnv, dotenv: Map<string, EnvEntry>): Map<string, string> {
   const found = new Map<string, string>();
-  for (const [key, entry] of dotenv) if (key.startsWith(prefix)) found.set(key.slice(prefix.length).toLowerCase(), entry.value);
+  for (const [key, entry] of dotenv)
+    if (key.startsWith(prefix)) found.set(key.slice(prefix.length).toLowerCase(), entry.value);
   for (const [key, value] of Object.entries(env)) {
     if (key.startsWith(prefix) && value !== undefined) found.set(key.slice(prefix.length).toLowerCase(), value);
   }

@@ -66,7 +66,11 @@ export function createContext(config: BuildConfig): BuildContext {
     },
     get workspace() {
       workspace ??= new PackageWorkspace({
-        packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors, sourcesMirror: config.sourcesMirror, store,
+        packagesFile: config.packagesFile,
+        buildRoot: config.buildRoot,
+        mirrors: config.yumMirrors,
+        sourcesMirror: config.sourcesMirror,
+        store,
       });
       return workspace;
     },
@@ -84,7 +88,8 @@ export function createContext(config: BuildConfig): BuildContext {
     imageInventory: () => ({
       isoRoot: config.isoRoot,
       declarations: context.images(),
-      definitionName: (definition, fromProduct) => (fromProduct ? `product:${relative(config.product!.tree, definition)}` : relative(config.root, definition)),
+      definitionName: (definition, fromProduct) =>
+        fromProduct ? `product:${relative(config.product!.tree, definition)}` : relative(config.root, definition),
     }),
     packageInventory: () => ({
       lockFile: context.workspace.lockFile,

@@ -29,14 +29,30 @@ const run = promisify(execFile);
  */
 async function baseWithRpmDatabase(format: 'sqlite' | 'bdb'): Promise<string> {
   const work = tempDir();
-  await buildTestRpms(join(work, 'rpmbuild'), join(work, 'rpms'), [{ name: 'libfoo', version: '2.3', arch: 'x86_64' }, { name: 'base-os-lib', version: '1.0', arch: 'x86_64' }]);
-  await rpmDatabase(join(work, 'rootfs/var/lib/rpm'), [join(work, 'rpms/libfoo-2.3-1.x86_64.rpm'), join(work, 'rpms/base-os-lib-1.0-1.x86_64.rpm')], format);
+  await buildTestRpms(join(work, 'rpmbuild'), join(work, 'rpms'), [
+    { name: 'libfoo', version: '2.3', arch: 'x86_64' },
+    { name: 'base-os-lib', version: '1.0', arch: 'x86_64' },
+  ]);
+  await rpmDatabase(
+    join(work, 'rootfs/var/lib/rpm'),
+    [join(work, 'rpms/libfoo-2.3-1.x86_64.rpm'), join(work, 'rpms/base-os-lib-1.0-1.x86_64.rpm')],
+    format,
+  );
   writeFileSync(join(work, 'base.yaml'), 'name: base\nversion: "1"\nlayers:\n  - {directory: rootfs, to: /}\n');
   const store = new BlobStore(join(work, 'store'));
-  const base = await buildImage(loadBuildSpec(join(work, 'base.yaml')), { store, signal: new AbortController().signal });
+  const base = await buildImage(loadBuildSpec(join(work, 'base.yaml')), {
+    store,
+    signal: new AbortController().signal,
+  });
   await writeDirLayout(store, base, join(work, 'base'));
   const registry = await startRegistry();
-  await run(requireTool('skopeo'), ['--insecure-policy', 'copy', '--dest-tls-verify=false', `dir:${join(work, 'base')}`, `docker://${registry.host}/base:1`]);
+  await run(requireTool('skopeo'), [
+    '--insecure-policy',
+    'copy',
+    '--dest-tls-verify=false',
+    `dir:${join(work, 'base')}`,
+    `docker://${registry.host}/base:1`,
+  ]);
   return `${registry.host}/base@${base.top.digest}`;
 }
 
@@ -44,21 +60,44 @@ async function baseWithRpmDatabase(format: 'sqlite' | 'bdb'): Promise<string> {
 async function packageLayerOwners(layout: string): Promise<string[]> {
   const manifest = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as { layers: { digest: string }[] };
   expect(manifest.layers).toHaveLength(2); // the base's, then the packages'
-  const listed = (await run(requireTool('bsdtar'), ['-tf', join(layout, manifest.layers[1]!.digest.slice(7))])).stdout.split('\n');
-  return [...new Set(listed.map((path: string) => /^usr\/share\/([^/]+)\/README$/.exec(path)?.[1]).filter((name): name is string => name !== undefined))].sort();
+  const listed = (
+    await run(requireTool('bsdtar'), ['-tf', join(layout, manifest.layers[1]!.digest.slice(7))])
+  ).stdout.split('\n');
+  return [
+    ...new Set(
+      listed
+        .map((path: string) => /^usr\/share\/([^/]+)\/README$/.exec(path)?.[1])
+        .filter((name): name is string => name !== undefined),
+    ),
+  ].sort();
 }
 
 describe('images tasks', () => {
   it('pulls declared images once, shares layers by hard link, re-pulls only a damaged layout', async () => {
     const registry = await startRegistry();
     const shared = await randomLayer('base.bin', 200_000);
-    const alertmanager = await pushImage(registry.host, 'prometheus/alertmanager', 'v0.19.0', imageOf([shared, await randomLayer('am', 10_000)]), 'v2s2');
-    const nodeExporter = await pushImage(registry.host, 'prometheus/node-exporter', 'v0.18.0', imageOf([shared, await randomLayer('ne', 10_000)]));
+    const alertmanager = await pushImage(
+      registry.host,
+      'prometheus/alertmanager',
+      'v0.19.0',
+      imageOf([shared, await randomLayer('am', 10_000)]),
+      'v2s2',
+    );
+    const nodeExporter = await pushImage(
+      registry.host,
+      'prometheus/node-exporter',
+      'v0.18.0',
+      imageOf([shared, await randomLayer('ne', 10_000)]),
+    );
     const root = project({
       'images/images.yaml': [
         'remote:',
-        '  - {name: alertmanager, image: quay.io/prometheus/alertmanager, version: "v0.19.0", digest: "' + alertmanager + '"}',
-        '  - {name: node-exporter, image: quay.io/prometheus/node-exporter, version: "v0.18.0", digest: "' + nodeExporter + '"}',
+        '  - {name: alertmanager, image: quay.io/prometheus/alertmanager, version: "v0.19.0", digest: "' +
+          alertmanager +
+          '"}',
+        '  - {name: node-exporter, image: quay.io/prometheus/node-exporter, version: "v0.18.0", digest: "' +
+          nodeExporter +
+          '"}',
         '',
       ].join('\n'),
     });
@@ -66,7 +105,14 @@ describe('images tasks', () => {
     const first = await runEngine(root, metalk8sTasks(root, env), ['images']);
     expect(first.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error}`)).toEqual([]);
     expect(first.summary?.ok).toBe(true);
-    expect(first.executed).toEqual(expect.arrayContaining(['_image_check_sources', '_image_pull:alertmanager', '_image_pull:node-exporter', '_image_registry_config:nginx']));
+    expect(first.executed).toEqual(
+      expect.arrayContaining([
+        '_image_check_sources',
+        '_image_pull:alertmanager',
+        '_image_pull:node-exporter',
+        '_image_registry_config:nginx',
+      ]),
+    );
     const images = join(root, '_build/root/images');
     const hex = shared.digest.slice(7);
     const a = statSync(join(images, 'alertmanager/v0.19.0', hex));
@@ -76,19 +122,36 @@ describe('images tasks', () => {
     // The ISO's registry configuration, served by nginx as a node serves it: the archive's
     // images/ in the variable Salt sets (from the Salt tree's template), names prefixed.
     const files = join(root, '_build/root/salt/metalk8s/repo/files');
-    const variables = renderJinja(readFileSync(join(PROJECT_ROOT, 'salt-tree/metalk8s/repo/files/metalk8s-registry-config.inc.j2'), 'utf8'), {
-      archives: { 'metalk8s-2.4.1-dev': { path: join(root, '_build/root'), version: '2.4.1-dev' } },
-    });
+    const variables = renderJinja(
+      readFileSync(join(PROJECT_ROOT, 'salt-tree/metalk8s/repo/files/metalk8s-registry-config.inc.j2'), 'utf8'),
+      {
+        archives: { 'metalk8s-2.4.1-dev': { path: join(root, '_build/root'), version: '2.4.1-dev' } },
+      },
+    );
     writeFileSync(join(root, 'variables.inc'), variables);
-    const nginx = await startNginx(['variables.inc', '_build/root/salt/metalk8s/repo/files/metalk8s-registry-common.inc', '_build/root/salt/metalk8s/repo/files/metalk8s-registry.inc']
-      .map((file) => `include ${join(root, file)};`).join('\n'));
+    const nginx = await startNginx(
+      [
+        'variables.inc',
+        '_build/root/salt/metalk8s/repo/files/metalk8s-registry-common.inc',
+        '_build/root/salt/metalk8s/repo/files/metalk8s-registry.inc',
+      ]
+        .map((file) => `include ${join(root, file)};`)
+        .join('\n'),
+    );
     expect(readFileSync(join(files, 'metalk8s-registry.inc'), 'utf8')).not.toContain(root);
     for (const file of ['metalk8s-registry.inc', 'metalk8s-registry-common.inc']) {
-      expect(readFileSync(join(files, file), 'utf8')).toMatch(/^# Generated by MetalK8s 2\.4\.1-dev \(\.\/build\.ts _image_registry_config\); /);
+      expect(readFileSync(join(files, file), 'utf8')).toMatch(
+        /^# Generated by MetalK8s 2\.4\.1-dev \(\.\/build\.ts _image_registry_config\); /,
+      );
     }
     const pulled = join(root, 'pulled');
-    await promisify(execFile)(requireTool('skopeo'), ['--insecure-policy', 'copy', '--src-tls-verify=false',
-      `docker://${nginx.host}/metalk8s-2.4.1-dev/alertmanager:v0.19.0`, `dir:${pulled}`]);
+    await promisify(execFile)(requireTool('skopeo'), [
+      '--insecure-policy',
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${nginx.host}/metalk8s-2.4.1-dev/alertmanager:v0.19.0`,
+      `dir:${pulled}`,
+    ]);
     expect(sha256Digest(readFileSync(join(pulled, 'manifest.json')))).toBe(alertmanager);
 
     // Nothing changed: nothing runs, not even the registry check (no network needed).
@@ -97,43 +160,55 @@ describe('images tasks', () => {
 
     // A layout that lost a file is laid out again, from the store, without the registry.
     rmSync(join(images, 'node-exporter/v0.18.0', hex));
-    const third = await runEngine(root, metalk8sTasks(root, { REGISTRY_MIRRORS: `quay.io=127.0.0.1:${await freePort()}` }), ['images']);
+    const third = await runEngine(
+      root,
+      metalk8sTasks(root, { REGISTRY_MIRRORS: `quay.io=127.0.0.1:${await freePort()}` }),
+      ['images'],
+    );
     expect(third.executed).toEqual(['_image_pull:node-exporter']);
     expect(statSync(join(images, 'node-exporter/v0.18.0', hex)).ino).toBe(a.ino);
   });
 
-  it('saves an image declared with archive: true as one tar that containerd and skopeo import, digest kept', { timeout: 60_000 }, async () => {
-    const registry = await startRegistry();
-    const pause = imageOf([await randomLayer('pause', 20_000)]);
-    const digest = await pushImage(registry.host, 'pause', '3.1', pause, 'v2s2');
-    const root = project({
-      'images/images.yaml': `remote:\n  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${digest}", archive: salt/metalk8s/container-engine/containerd/files}\n`,
-    });
-    const env = { REGISTRY_MIRRORS: `k8s.gcr.io=${registry.host}`, SOURCE_DATE_EPOCH: '1600000000' };
-    const report = await runEngine(root, metalk8sTasks(root, env), ['images']);
-    expect(report.finished.filter((r) => r.result === 'fail').map((r) => r.error)).toEqual([]);
-    const archive = join(root, '_build/root/salt/metalk8s/container-engine/containerd/files/pause-3.1.tar');
-    expect(statSync(archive).isFile()).toBe(true);
-    // Not served by the ISO's registry: nodes import it.
-    expect(readFileSync(join(root, '_build/root/salt/metalk8s/repo/files/metalk8s-registry.inc'), 'utf8')).not.toContain('pause');
-    // Byte-reproducible: written again, the same bytes.
-    const bytes = readFileSync(archive);
-    rmSync(archive);
-    await runEngine(root, metalk8sTasks(root, env), ['images']);
-    expect(readFileSync(archive).equals(bytes)).toBe(true);
+  it(
+    'saves an image declared with archive: true as one tar that containerd and skopeo import, digest kept',
+    { timeout: 60_000 },
+    async () => {
+      const registry = await startRegistry();
+      const pause = imageOf([await randomLayer('pause', 20_000)]);
+      const digest = await pushImage(registry.host, 'pause', '3.1', pause, 'v2s2');
+      const root = project({
+        'images/images.yaml': `remote:\n  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${digest}", archive: salt/metalk8s/container-engine/containerd/files}\n`,
+      });
+      const env = { REGISTRY_MIRRORS: `k8s.gcr.io=${registry.host}`, SOURCE_DATE_EPOCH: '1600000000' };
+      const report = await runEngine(root, metalk8sTasks(root, env), ['images']);
+      expect(report.finished.filter((r) => r.result === 'fail').map((r) => r.error)).toEqual([]);
+      const archive = join(root, '_build/root/salt/metalk8s/container-engine/containerd/files/pause-3.1.tar');
+      expect(statSync(archive).isFile()).toBe(true);
+      // Not served by the ISO's registry: nodes import it.
+      expect(
+        readFileSync(join(root, '_build/root/salt/metalk8s/repo/files/metalk8s-registry.inc'), 'utf8'),
+      ).not.toContain('pause');
+      // Byte-reproducible: written again, the same bytes.
+      const bytes = readFileSync(archive);
+      rmSync(archive);
+      await runEngine(root, metalk8sTasks(root, env), ['images']);
+      expect(readFileSync(archive).equals(bytes)).toBe(true);
 
-    const skopeo = requireTool('skopeo');
-    // As an OCI layout: the pinned manifest, byte for byte. As a docker archive: the same config.
-    const manifest = (await promisify(execFile)(skopeo, ['inspect', '--raw', `oci-archive:${archive}`])).stdout;
-    expect(sha256Digest(manifest)).toBe(digest);
-    const config = (await promisify(execFile)(skopeo, ['inspect', '--config', '--raw', `docker-archive:${archive}`])).stdout;
-    expect(sha256Digest(config)).toBe((JSON.parse(manifest) as { config: { digest: string } }).config.digest);
-    const containerd = await startContainerd();
-    const ctr = (...args: string[]) => promisify(execFile)(requireTool('ctr'), ['--address', containerd.address, ...args]);
-    await ctr('images', 'import', archive);
-    const { stdout } = await ctr('images', 'ls');
-    expect(stdout).toMatch(new RegExp(`k8s\\.gcr\\.io/pause:3\\.1\\s+\\S+\\s+${digest}`));
-  });
+      const skopeo = requireTool('skopeo');
+      // As an OCI layout: the pinned manifest, byte for byte. As a docker archive: the same config.
+      const manifest = (await promisify(execFile)(skopeo, ['inspect', '--raw', `oci-archive:${archive}`])).stdout;
+      expect(sha256Digest(manifest)).toBe(digest);
+      const config = (await promisify(execFile)(skopeo, ['inspect', '--config', '--raw', `docker-archive:${archive}`]))
+        .stdout;
+      expect(sha256Digest(config)).toBe((JSON.parse(manifest) as { config: { digest: string } }).config.digest);
+      const containerd = await startContainerd();
+      const ctr = (...args: string[]) =>
+        promisify(execFile)(requireTool('ctr'), ['--address', containerd.address, ...args]);
+      await ctr('images', 'import', archive);
+      const { stdout } = await ctr('images', 'ls');
+      expect(stdout).toMatch(new RegExp(`k8s\\.gcr\\.io/pause:3\\.1\\s+\\S+\\s+${digest}`));
+    },
+  );
 
   it('stops within seconds, before pulling, naming each unreachable registry and the .env key', async () => {
     const digest = `sha256:${'a'.repeat(64)}`;
@@ -142,7 +217,11 @@ describe('images tasks', () => {
     });
     const port = await freePort();
     const started = Date.now();
-    const report = await runEngine(root, metalk8sTasks(root, { REGISTRY_MIRRORS: `k8s.gcr.io=127.0.0.1:${port},docker.io=127.0.0.1:${port}` }), ['images']);
+    const report = await runEngine(
+      root,
+      metalk8sTasks(root, { REGISTRY_MIRRORS: `k8s.gcr.io=127.0.0.1:${port},docker.io=127.0.0.1:${port}` }),
+      ['images'],
+    );
     expect(Date.now() - started).toBeLessThan(10_000);
     const check = report.finished.find((r) => r.name === '_image_check_sources')!;
     expect(check.result).toBe('fail');
@@ -155,159 +234,250 @@ describe('images tasks', () => {
   it('builds a local image from its definition and rebuilds it when a layer file changes', async () => {
     const root = project({
       'images/images.yaml': 'local:\n  - {name: hello, version: "1.0", definition: hello/image.yaml}\n',
-      'images/hello/image.yaml': 'name: hello\nversion: "1.0"\nlayers:\n  - {directory: files, to: /srv}\nconfig: {Cmd: [/srv/hello]}\n',
+      'images/hello/image.yaml':
+        'name: hello\nversion: "1.0"\nlayers:\n  - {directory: files, to: /srv}\nconfig: {Cmd: [/srv/hello]}\n',
       'images/hello/files/hello': 'v1\n',
     });
     const first = await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images']);
     expect(first.result('_image_build:hello')).toBe('success');
     const manifest = statSync(join(root, '_build/root/images/hello/1.0/manifest.json'));
     expect(manifest.size).toBeGreaterThan(0);
-    expect((await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images'])).executed).toEqual([]);
+    expect((await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images'])).executed).toEqual(
+      [],
+    );
     mkdirSync(join(root, 'images/hello/files/more'));
     writeFileSync(join(root, 'images/hello/files/hello'), 'v2\n');
-    expect((await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images'])).executed).toEqual(['_image_build:hello', '_image_registry_config:nginx']);
+    expect((await runEngine(root, metalk8sTasks(root, { SOURCE_DATE_EPOCH: '1000' }), ['images'])).executed).toEqual([
+      '_image_build:hello',
+      '_image_registry_config:nginx',
+    ]);
   });
 
-  it('builds a Dockerfile definition with DOCKER_BIN (podman, buildah) into a layout skopeo reads; without it, names the install line', { timeout: 120_000 }, async () => {
-    const root = project({
-      'images/images.yaml': 'local:\n  - {name: hello-df, version: "1.0", definition: hello-df/Dockerfile, build_args: {GREETING: bonjour}}\n',
-      'images/hello-df/Dockerfile': 'FROM scratch\nARG GREETING\nCOPY hello.txt /srv/hello.txt\nLABEL greeting="${GREETING}"\nCMD ["/srv/hello"]\n',
-      'images/hello-df/hello.txt': 'hello\n',
-    });
-    const layout = join(root, '_build/root/images/hello-df/1.0');
-    for (const tool of ['podman', 'buildah']) {
-      rmSync(join(root, '_build'), { recursive: true, force: true });
-      const report = await runEngine(root, metalk8sTasks(root, { DOCKER_BIN: requireTool(tool) }), ['images']);
-      expect(report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`), tool).toEqual([]);
-      const { stdout } = await run(requireTool('skopeo'), ['inspect', '--config', `dir:${layout}`]);
-      const config = JSON.parse(stdout) as { config: { Cmd: string[]; Labels: Record<string, string> } };
-      expect(config.config.Cmd, tool).toEqual(['/srv/hello']);
-      expect(config.config.Labels, tool).toMatchObject({ greeting: 'bonjour', 'org.opencontainers.image.version': '1.0' });
-      const manifest = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as { layers: { digest: string }[] };
-      const layer = manifest.layers.at(-1)!.digest.slice(7);
-      expect((await run(requireTool('bsdtar'), ['-xOf', join(layout, layer), 'srv/hello.txt'])).stdout, tool).toBe('hello\n');
-      // Taken into the store: the layout is hard links, as every image's.
-      expect(statSync(join(layout, layer)).ino, tool).toBe(statSync(join(root, '_build/cache/blobs/sha256', layer)).ino);
-    }
-    // Built before from the same inputs: laid out again from the store, no tool needed.
-    const digest = sha256Digest(readFileSync(join(layout, 'manifest.json')));
-    rmSync(layout, { recursive: true });
-    const again = await runEngine(root, metalk8sTasks(root, { DOCKER_BIN: 'no-such-docker' }), ['images']);
-    expect(again.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
-    expect(sha256Digest(readFileSync(join(layout, 'manifest.json')))).toBe(digest);
-    // A changed context must be built: without the tool, that is an error saying what to set.
-    writeFileSync(join(root, 'images/hello-df/hello.txt'), 'hello again\n');
-    const missing = await runEngine(root, metalk8sTasks(root, { DOCKER_BIN: 'no-such-docker' }), ['images']);
-    expect(missing.finished.find((r) => r.name === '_image_build:hello-df')!.error).toMatch(/'no-such-docker' not found.*DOCKER_BIN \(needed for .*hello-df\/Dockerfile\)/);
-  });
+  it(
+    'builds a Dockerfile definition with DOCKER_BIN (podman, buildah) into a layout skopeo reads; without it, names the install line',
+    { timeout: 120_000 },
+    async () => {
+      const root = project({
+        'images/images.yaml':
+          'local:\n  - {name: hello-df, version: "1.0", definition: hello-df/Dockerfile, build_args: {GREETING: bonjour}}\n',
+        'images/hello-df/Dockerfile':
+          'FROM scratch\nARG GREETING\nCOPY hello.txt /srv/hello.txt\nLABEL greeting="${GREETING}"\nCMD ["/srv/hello"]\n',
+        'images/hello-df/hello.txt': 'hello\n',
+      });
+      const layout = join(root, '_build/root/images/hello-df/1.0');
+      for (const tool of ['podman', 'buildah']) {
+        rmSync(join(root, '_build'), { recursive: true, force: true });
+        const report = await runEngine(root, metalk8sTasks(root, { DOCKER_BIN: requireTool(tool) }), ['images']);
+        expect(
+          report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`),
+          tool,
+        ).toEqual([]);
+        const { stdout } = await run(requireTool('skopeo'), ['inspect', '--config', `dir:${layout}`]);
+        const config = JSON.parse(stdout) as { config: { Cmd: string[]; Labels: Record<string, string> } };
+        expect(config.config.Cmd, tool).toEqual(['/srv/hello']);
+        expect(config.config.Labels, tool).toMatchObject({
+          greeting: 'bonjour',
+          'org.opencontainers.image.version': '1.0',
+        });
+        const manifest = JSON.parse(readFileSync(join(layout, 'manifest.json'), 'utf8')) as {
+          layers: { digest: string }[];
+        };
+        const layer = manifest.layers.at(-1)!.digest.slice(7);
+        expect((await run(requireTool('bsdtar'), ['-xOf', join(layout, layer), 'srv/hello.txt'])).stdout, tool).toBe(
+          'hello\n',
+        );
+        // Taken into the store: the layout is hard links, as every image's.
+        expect(statSync(join(layout, layer)).ino, tool).toBe(
+          statSync(join(root, '_build/cache/blobs/sha256', layer)).ino,
+        );
+      }
+      // Built before from the same inputs: laid out again from the store, no tool needed.
+      const digest = sha256Digest(readFileSync(join(layout, 'manifest.json')));
+      rmSync(layout, { recursive: true });
+      const again = await runEngine(root, metalk8sTasks(root, { DOCKER_BIN: 'no-such-docker' }), ['images']);
+      expect(again.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
+      expect(sha256Digest(readFileSync(join(layout, 'manifest.json')))).toBe(digest);
+      // A changed context must be built: without the tool, that is an error saying what to set.
+      writeFileSync(join(root, 'images/hello-df/hello.txt'), 'hello again\n');
+      const missing = await runEngine(root, metalk8sTasks(root, { DOCKER_BIN: 'no-such-docker' }), ['images']);
+      expect(missing.finished.find((r) => r.name === '_image_build:hello-df')!.error).toMatch(
+        /'no-such-docker' not found.*DOCKER_BIN \(needed for .*hello-df\/Dockerfile\)/,
+      );
+    },
+  );
 
-  it('names a package layer\'s package that the ISO does not hold, and the packages file to declare it in', async () => {
+  it("names a package layer's package that the ISO does not hold, and the packages file to declare it in", async () => {
     const root = project({
       'images/images.yaml': 'local:\n  - {name: tool, version: "1.0", definition: tool/image.yaml}\n',
       'images/tool/image.yaml': 'name: tool\nversion: "1.0"\nlayers:\n  - packages: [keepalived]\n',
     });
     const report = await runEngine(root, metalk8sTasks(root), ['images']);
-    expect(report.finished.find((r) => r.name === '_image_build:tool')!.error)
-      .toBe(`${join(root, 'images/tool/image.yaml')}: layers[0]: no package keepalived in the repositories of the ISO (declare it in packages-rpm/packages.yaml)`);
+    expect(report.finished.find((r) => r.name === '_image_build:tool')!.error).toBe(
+      `${join(root, 'images/tool/image.yaml')}: layers[0]: no package keepalived in the repositories of the ISO (declare it in packages-rpm/packages.yaml)`,
+    );
   });
 
-  it('installs a package layer\'s closure from the ISO repositories, minus what the base image\'s rpm database lists', { timeout: 120_000 }, async () => {
-    const base = await baseWithRpmDatabase('sqlite');
-    const repos = await serveTestRepos();
-    const root = project({
-      'packages-rpm/packages.yaml': 'repositories:\n  - {name: os, baseurl: "https://os.invalid/7", priority: 10}\n  - {name: extra, baseurl: "https://extra.invalid/7", priority: 20}\npackages: [{name: app}]\n',
-      'images/images.yaml': 'local:\n  - {name: app, version: "1.0", definition: app/image.yaml}\n',
-      'images/app/image.yaml': `name: app\nversion: "1.0"\nbase: ${base}\nlayers:\n  - packages: [app]\n`,
-    });
-    const env = { YUM_MIRROR_OS: repos.url('os'), YUM_MIRROR_EXTRA: repos.url('extra'), SOURCE_DATE_EPOCH: '1000', REGISTRY_MIRRORS: '' };
-    const report = await runEngine(root, metalk8sTasks(root, env), ['images']);
-    expect(report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
-    // app's closure as dnf resolves it, without libfoo and base-os-lib, which the base has.
-    expect(await packageLayerOwners(join(root, '_build/root/images/app/1.0'))).toEqual(['app', 'config-data', 'data', 'helper', 'tinyhttpd', 'webui']);
-  });
+  it(
+    "installs a package layer's closure from the ISO repositories, minus what the base image's rpm database lists",
+    { timeout: 120_000 },
+    async () => {
+      const base = await baseWithRpmDatabase('sqlite');
+      const repos = await serveTestRepos();
+      const root = project({
+        'packages-rpm/packages.yaml':
+          'repositories:\n  - {name: os, baseurl: "https://os.invalid/7", priority: 10}\n  - {name: extra, baseurl: "https://extra.invalid/7", priority: 20}\npackages: [{name: app}]\n',
+        'images/images.yaml': 'local:\n  - {name: app, version: "1.0", definition: app/image.yaml}\n',
+        'images/app/image.yaml': `name: app\nversion: "1.0"\nbase: ${base}\nlayers:\n  - packages: [app]\n`,
+      });
+      const env = {
+        YUM_MIRROR_OS: repos.url('os'),
+        YUM_MIRROR_EXTRA: repos.url('extra'),
+        SOURCE_DATE_EPOCH: '1000',
+        REGISTRY_MIRRORS: '',
+      };
+      const report = await runEngine(root, metalk8sTasks(root, env), ['images']);
+      expect(report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`)).toEqual([]);
+      // app's closure as dnf resolves it, without libfoo and base-os-lib, which the base has.
+      expect(await packageLayerOwners(join(root, '_build/root/images/app/1.0'))).toEqual([
+        'app',
+        'config-data',
+        'data',
+        'helper',
+        'tinyhttpd',
+        'webui',
+      ]);
+    },
+  );
 
-  it('installs a layer\'s packages from the repositories it names, pinned in the image\'s lock, and rebuilds from that lock offline', { timeout: 120_000 }, async () => {
-    // CentOS 7 images keep a Berkeley DB rpm database, read with rpm's bdb_ro backend.
-    const base = await baseWithRpmDatabase('bdb');
-    const repos = await serveTestRepos();
-    const definition = (cmd: string, pin = '{name: config-data, version: "9.0"}') => [
-      'name: app', 'version: "1.0"', `base: ${base}`, 'layers:',
-      `  - packages: [app, ${pin}]`,
-      '    repositories: [os, {name: vendor-extra, baseurl: "https://extra.invalid/7", priority: 20}]',
-      `config: {Cmd: [${cmd}]}`, '',
-    ].join('\n');
-    const root = project({
-      // The ISO ships none of os: it only feeds the image.
-      'packages-rpm/packages.yaml': 'repositories:\n  - {name: os, baseurl: "https://os.invalid/7", priority: 10, iso: false}\npackages: []\n',
-      'images/images.yaml': 'local:\n  - {name: app, version: "1.0", definition: app/image.yaml}\n',
-      'images/app/image.yaml': definition('/usr/bin/app'),
-    });
-    const online = { YUM_MIRROR_OS: repos.url('os'), YUM_MIRROR_VENDOR_EXTRA: repos.url('extra'), SOURCE_DATE_EPOCH: '1000', REGISTRY_MIRRORS: '' };
-    const dead = { ...online, YUM_MIRROR_OS: 'http://127.0.0.1:9', YUM_MIRROR_VENDOR_EXTRA: 'http://127.0.0.1:9' };
-    const failures = (report: Awaited<ReturnType<typeof runEngine>>) => report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`);
-    const first = await runEngine(root, metalk8sTasks(root, online), ['images']);
-    expect(failures(first)).toEqual([]);
-    expect(first.executed).not.toContain('packaging');
-    const layout = join(root, '_build/root/images/app/1.0');
-    // app's closure, without what the base has, config-data pinned to 9.0 (the newest is 1:0.5).
-    expect(await packageLayerOwners(layout)).toEqual(['app', 'config-data', 'data', 'helper', 'tinyhttpd', 'webui']);
-    const lockFile = join(root, '_build/image-packages/app.lock.json');
-    const lock = JSON.parse(readFileSync(lockFile, 'utf8')) as { layers: { layer: number; packages: { name: string; version: string; repo: string }[] }[] };
-    expect(lock.layers.map((layer) => layer.layer)).toEqual([0]);
-    expect(lock.layers[0]!.packages.map((pkg) => `${pkg.repo}:${pkg.name}-${pkg.version}`).sort()).toEqual([
-      'os:app-1.0', 'os:config-data-9.0', 'os:data-1.0', 'os:helper-1.0', 'vendor-extra:tinyhttpd-1.0', 'vendor-extra:webui-2.0',
-    ]);
-    const digest = sha256Digest(readFileSync(join(layout, 'manifest.json')));
-    expect((await runEngine(root, metalk8sTasks(root, online), ['images'])).executed).toEqual([]);
+  it(
+    "installs a layer's packages from the repositories it names, pinned in the image's lock, and rebuilds from that lock offline",
+    { timeout: 120_000 },
+    async () => {
+      // CentOS 7 images keep a Berkeley DB rpm database, read with rpm's bdb_ro backend.
+      const base = await baseWithRpmDatabase('bdb');
+      const repos = await serveTestRepos();
+      const definition = (cmd: string, pin = '{name: config-data, version: "9.0"}') =>
+        [
+          'name: app',
+          'version: "1.0"',
+          `base: ${base}`,
+          'layers:',
+          `  - packages: [app, ${pin}]`,
+          '    repositories: [os, {name: vendor-extra, baseurl: "https://extra.invalid/7", priority: 20}]',
+          `config: {Cmd: [${cmd}]}`,
+          '',
+        ].join('\n');
+      const root = project({
+        // The ISO ships none of os: it only feeds the image.
+        'packages-rpm/packages.yaml':
+          'repositories:\n  - {name: os, baseurl: "https://os.invalid/7", priority: 10, iso: false}\npackages: []\n',
+        'images/images.yaml': 'local:\n  - {name: app, version: "1.0", definition: app/image.yaml}\n',
+        'images/app/image.yaml': definition('/usr/bin/app'),
+      });
+      const online = {
+        YUM_MIRROR_OS: repos.url('os'),
+        YUM_MIRROR_VENDOR_EXTRA: repos.url('extra'),
+        SOURCE_DATE_EPOCH: '1000',
+        REGISTRY_MIRRORS: '',
+      };
+      const dead = { ...online, YUM_MIRROR_OS: 'http://127.0.0.1:9', YUM_MIRROR_VENDOR_EXTRA: 'http://127.0.0.1:9' };
+      const failures = (report: Awaited<ReturnType<typeof runEngine>>) =>
+        report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`);
+      const first = await runEngine(root, metalk8sTasks(root, online), ['images']);
+      expect(failures(first)).toEqual([]);
+      expect(first.executed).not.toContain('packaging');
+      const layout = join(root, '_build/root/images/app/1.0');
+      // app's closure, without what the base has, config-data pinned to 9.0 (the newest is 1:0.5).
+      expect(await packageLayerOwners(layout)).toEqual(['app', 'config-data', 'data', 'helper', 'tinyhttpd', 'webui']);
+      const lockFile = join(root, '_build/image-packages/app.lock.json');
+      const lock = JSON.parse(readFileSync(lockFile, 'utf8')) as {
+        layers: { layer: number; packages: { name: string; version: string; repo: string }[] }[];
+      };
+      expect(lock.layers.map((layer) => layer.layer)).toEqual([0]);
+      expect(lock.layers[0]!.packages.map((pkg) => `${pkg.repo}:${pkg.name}-${pkg.version}`).sort()).toEqual([
+        'os:app-1.0',
+        'os:config-data-9.0',
+        'os:data-1.0',
+        'os:helper-1.0',
+        'vendor-extra:tinyhttpd-1.0',
+        'vendor-extra:webui-2.0',
+      ]);
+      const digest = sha256Digest(readFileSync(join(layout, 'manifest.json')));
+      expect((await runEngine(root, metalk8sTasks(root, online), ['images'])).executed).toEqual([]);
 
-    // With the lock and the store, no repository is asked: the same image with every mirror dead.
-    rmSync(layout, { recursive: true });
-    const offline = await runEngine(root, metalk8sTasks(root, dead), ['images']);
-    expect(failures(offline)).toEqual([]);
-    expect(offline.result('_image_check_sources')).toBe('up-to-date');
-    expect(sha256Digest(readFileSync(join(layout, 'manifest.json')))).toBe(digest);
+      // With the lock and the store, no repository is asked: the same image with every mirror dead.
+      rmSync(layout, { recursive: true });
+      const offline = await runEngine(root, metalk8sTasks(root, dead), ['images']);
+      expect(failures(offline)).toEqual([]);
+      expect(offline.result('_image_check_sources')).toBe('up-to-date');
+      expect(sha256Digest(readFileSync(join(layout, 'manifest.json')))).toBe(digest);
 
-    // Committed beside the definition, the lock serves a changed config, offline too; a changed
-    // package list makes it stale, which is an error naming it.
-    const committed = join(root, 'images/app/packages.lock.json');
-    copyFileSync(lockFile, committed);
-    rmSync(lockFile);
-    writeFileSync(join(root, 'images/app/image.yaml'), definition('/usr/bin/app, --serve'));
-    expect(failures(await runEngine(root, metalk8sTasks(root, dead), ['images']))).toEqual([]);
-    writeFileSync(join(root, 'images/app/image.yaml'), definition('/usr/bin/app', 'webui'));
-    const stale = await runEngine(root, metalk8sTasks(root, dead), ['images']);
-    expect(failures(stale).join('\n')).toContain(`${committed} was resolved from another ${join(root, 'images/app/image.yaml')} (packages, repositories or base)`);
+      // Committed beside the definition, the lock serves a changed config, offline too; a changed
+      // package list makes it stale, which is an error naming it.
+      const committed = join(root, 'images/app/packages.lock.json');
+      copyFileSync(lockFile, committed);
+      rmSync(lockFile);
+      writeFileSync(join(root, 'images/app/image.yaml'), definition('/usr/bin/app, --serve'));
+      expect(failures(await runEngine(root, metalk8sTasks(root, dead), ['images']))).toEqual([]);
+      writeFileSync(join(root, 'images/app/image.yaml'), definition('/usr/bin/app', 'webui'));
+      const stale = await runEngine(root, metalk8sTasks(root, dead), ['images']);
+      expect(failures(stale).join('\n')).toContain(
+        `${committed} was resolved from another ${join(root, 'images/app/image.yaml')} (packages, repositories or base)`,
+      );
 
-    // Without a lock, the repositories are needed: dead ones are named with their .env keys before any download.
-    rmSync(committed);
-    const unreachable = await runEngine(root, metalk8sTasks(root, dead), ['images']);
-    const error = unreachable.finished.find((r) => r.name === '_image_check_sources')!.error!;
-    expect(error).toContain('cannot reach 2 yum repositories:\n  os (http://127.0.0.1:9/repodata/repomd.xml): ');
-    expect(error).toContain('  YUM_MIRROR_VENDOR_EXTRA=<mirror base URL>');
-    expect(unreachable.executed).not.toContain('_image_build:app');
+      // Without a lock, the repositories are needed: dead ones are named with their .env keys before any download.
+      rmSync(committed);
+      const unreachable = await runEngine(root, metalk8sTasks(root, dead), ['images']);
+      const error = unreachable.finished.find((r) => r.name === '_image_check_sources')!.error!;
+      expect(error).toContain('cannot reach 2 yum repositories:\n  os (http://127.0.0.1:9/repodata/repomd.xml): ');
+      expect(error).toContain('  YUM_MIRROR_VENDOR_EXTRA=<mirror base URL>');
+      expect(unreachable.executed).not.toContain('_image_build:app');
 
-    // A repository name the packages file does not declare.
-    writeFileSync(join(root, 'images/app/image.yaml'), definition('/usr/bin/app').replace('repositories: [os,', 'repositories: [updates,'));
-    const undeclared = await runEngine(root, metalk8sTasks(root, online), ['images']);
-    expect(failures(undeclared).join('\n')).toContain(`${join(root, 'images/app/image.yaml')}: layers[0].repositories[0]: "updates" is not a repository of ${join(root, 'packages-rpm/packages.yaml')}`);
-  });
+      // A repository name the packages file does not declare.
+      writeFileSync(
+        join(root, 'images/app/image.yaml'),
+        definition('/usr/bin/app').replace('repositories: [os,', 'repositories: [updates,'),
+      );
+      const undeclared = await runEngine(root, metalk8sTasks(root, online), ['images']);
+      expect(failures(undeclared).join('\n')).toContain(
+        `${join(root, 'images/app/image.yaml')}: layers[0].repositories[0]: "updates" is not a repository of ${join(root, 'packages-rpm/packages.yaml')}`,
+      );
+    },
+  );
 
-  it('declares the project\'s own images validly: 21 remote pins, local definitions whose repositories exist, salt-master from its Dockerfile, the product\'s two', () => {
+  it("declares the project's own images validly: 21 remote pins, local definitions whose repositories exist, salt-master from its Dockerfile, the product's two", () => {
     const config = loadConfig(PROJECT_ROOT, { METALK8S_SOURCE: 'https://github.com/scality/metalk8s.git' });
     const declarations = loadImageDeclarations(config.imagesFile);
     expect(declarations.remote).toHaveLength(21);
-    expect(declarations.local.map((image) => `${image.name}:${image.version}:${image.kind}`))
-      .toEqual(['salt-master:2018.3.4-1:dockerfile', 'keepalived:1.3.5-16.el7-1:spec', `metalk8s-utils:${config.version.full}:spec`]);
+    expect(declarations.local.map((image) => `${image.name}:${image.version}:${image.kind}`)).toEqual([
+      'salt-master:2018.3.4-1:dockerfile',
+      'keepalived:1.3.5-16.el7-1:spec',
+      `metalk8s-utils:${config.version.full}:spec`,
+    ]);
     // With the product source: its UI and operator, their paths in its unpacked tree.
     const product = declaredImages(config).local.filter((image) => image.fromProduct);
     expect(product.map((image) => [image.name, image.definition, image.context])).toEqual([
       ['metalk8s-ui', join(config.product!.tree, 'ui/Dockerfile'), join(config.product!.tree, 'ui')],
-      ['storage-operator', join(config.product!.tree, 'storage-operator/build/Dockerfile'), join(config.product!.tree, 'storage-operator')],
+      [
+        'storage-operator',
+        join(config.product!.tree, 'storage-operator/build/Dockerfile'),
+        join(config.product!.tree, 'storage-operator'),
+      ],
     ]);
-    expect(product[1]!.compile).toMatchObject({ builder: join(config.product!.tree, 'storage-operator/Dockerfile'), output: 'build/_output', from: expect.stringMatching(/^docker\.io\/library\/golang@sha256:[0-9a-f]{64}$/) });
-    expect(declarations.remote.find((image) => image.name === 'pause')!.archive).toBe('salt/metalk8s/container-engine/containerd/files');
+    expect(product[1]!.compile).toMatchObject({
+      builder: join(config.product!.tree, 'storage-operator/Dockerfile'),
+      output: 'build/_output',
+      from: expect.stringMatching(/^docker\.io\/library\/golang@sha256:[0-9a-f]{64}$/),
+    });
+    expect(declarations.remote.find((image) => image.name === 'pause')!.archive).toBe(
+      'salt/metalk8s/container-engine/containerd/files',
+    );
     expect(declarations.local[0]!.buildArgs).toEqual({ SALT_VERSION: '2018.3.4' });
-    const workspace = new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: tempDir(), mirrors: new Map() });
+    const workspace = new PackageWorkspace({
+      packagesFile: config.packagesFile,
+      buildRoot: tempDir(),
+      mirrors: new Map(),
+    });
     for (const image of declarations.local.filter((entry) => entry.kind === 'spec')) {
       const spec = loadBuildSpec(image.definition);
       expect(spec.base?.digest, image.name).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -320,17 +490,26 @@ describe('images tasks', () => {
     const file = join(tempDir(), 'images.yaml');
     const pause = '{name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "sha256:' + '0'.repeat(64) + '"';
     writeFileSync(file, `remote:\n  - ${pause}, archive: ../../etc}\n`);
-    expect(() => loadImageDeclarations(file)).toThrow(`${file}: remote[0] (pause).archive must be true, false, or a folder of the ISO (salt/metalk8s/...), not "../../etc"`);
+    expect(() => loadImageDeclarations(file)).toThrow(
+      `${file}: remote[0] (pause).archive must be true, false, or a folder of the ISO (salt/metalk8s/...), not "../../etc"`,
+    );
     writeFileSync(file, 'local:\n  - {name: ui, version: "1", definition: "product:../ui/Dockerfile"}\n');
-    expect(() => loadImageDeclarations(file, { productTree: '/srv/product' })).toThrow(`${file}: local[0] (ui).definition: product:../ui/Dockerfile leaves the product source`);
+    expect(() => loadImageDeclarations(file, { productTree: '/srv/product' })).toThrow(
+      `${file}: local[0] (ui).definition: product:../ui/Dockerfile leaves the product source`,
+    );
     // Without a product source (METALK8S_SOURCE=none), the product's images are not built.
     expect(loadImageDeclarations(file).local).toEqual([]);
   });
 
   it('names the file and entry of a bad declaration', async () => {
-    const root = project({ 'images/images.yaml': 'remote:\n  - {name: prometheus, image: quay.io/prometheus/prometheus, version: "v2.12.0", digest: "sha256:cd93b8711bb92eb9c437d74217311519e0a93bc55779aa664325dc83cd13cb3"}\n' });
+    const root = project({
+      'images/images.yaml':
+        'remote:\n  - {name: prometheus, image: quay.io/prometheus/prometheus, version: "v2.12.0", digest: "sha256:cd93b8711bb92eb9c437d74217311519e0a93bc55779aa664325dc83cd13cb3"}\n',
+    });
     const report = await runEngine(root, metalk8sTasks(root), ['images']);
     expect(report.summary?.ok).toBe(false);
-    expect(report.finished.map((r) => r.error ?? '').join('\n')).toMatch(/images\.yaml: remote\[0\] \(prometheus\)\.digest: .* \(63 hex digits instead of 64\)/);
+    expect(report.finished.map((r) => r.error ?? '').join('\n')).toMatch(
+      /images\.yaml: remote\[0\] \(prometheus\)\.digest: .* \(63 hex digits instead of 64\)/,
+    );
   });
 });

@@ -10,8 +10,21 @@ import { BuildError } from '../buildchain/errors.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { buildImage, loadBuildSpec, type BuildSpec, type PackageLayer } from '../buildchain/oci/builder.ts';
-import { builtRecordFile, buildWithDocker, dockerfileInputs, recordedImage, writeBuiltRecord } from '../buildchain/oci/dockerfile.ts';
-import { buildLabels, imageDir, remoteImagePlace, type ImageDeclarations, type LocalImage, type RemoteImage } from '../buildchain/oci/declarations.ts';
+import {
+  builtRecordFile,
+  buildWithDocker,
+  dockerfileInputs,
+  recordedImage,
+  writeBuiltRecord,
+} from '../buildchain/oci/dockerfile.ts';
+import {
+  buildLabels,
+  imageDir,
+  remoteImagePlace,
+  type ImageDeclarations,
+  type LocalImage,
+  type RemoteImage,
+} from '../buildchain/oci/declarations.ts';
 import { sha256Digest } from '../buildchain/store/digest.ts';
 import { storedImage } from '../buildchain/oci/pull.ts';
 import { writeImageArchive } from '../buildchain/oci/archive.ts';
@@ -51,20 +64,32 @@ export function imageTasks(context: BuildContext): TaskDefinition[] {
   const neededSources = async (): Promise<{ registries: string[]; repositories: YumRepository[] }> => {
     const { remote, local, platform } = declared();
     const { store } = context;
-    const specs = local.filter((image) => image.kind === 'spec').map((image) => ({ image, spec: loadBuildSpec(image.definition) }));
+    const specs = local
+      .filter((image) => image.kind === 'spec')
+      .map((image) => ({ image, spec: loadBuildSpec(image.definition) }));
     const pinned = [
       ...remote.filter((image) => !placed(context, image)).map((image) => image.source),
       ...specs.flatMap(({ spec }) => spec.base ?? []),
     ];
-    const stored = await Promise.all(pinned.map(async (source) => (await storedImage(store, source.digest, platform)) !== undefined));
-    const repositories = (await Promise.all(specs.map(async ({ image, spec }) => (await remotePackagesOf(context, image, spec)?.needed()) ?? []))).flat();
+    const stored = await Promise.all(
+      pinned.map(async (source) => (await storedImage(store, source.digest, platform)) !== undefined),
+    );
+    const repositories = (
+      await Promise.all(
+        specs.map(async ({ image, spec }) => (await remotePackagesOf(context, image, spec)?.needed()) ?? []),
+      )
+    ).flat();
     return {
       registries: pinned.filter((_, index) => !stored[index]).map((source) => source.registry),
       repositories: [...new Map(repositories.map((repo) => [repo.source.name, repo])).values()],
     };
   };
   return [
-    { name: 'images', doc: 'Pull and build every container image of the ISO.', task_dep: ['_image_pull', '_image_build', '_image_registry_config'] },
+    {
+      name: 'images',
+      doc: 'Pull and build every container image of the ISO.',
+      task_dep: ['_image_pull', '_image_build', '_image_registry_config'],
+    },
     {
       name: '_image_mkdir_root',
       doc: 'Create the images directory of the ISO tree.',
@@ -78,21 +103,38 @@ export function imageTasks(context: BuildContext): TaskDefinition[] {
       name: '_image_check_sources',
       doc: 'Stop within seconds if a registry or yum repository that images must come from does not answer.',
       // Only what images still need is asked: a complete build needs no network.
-      uptodate: [async () => {
-        const { registries, repositories } = await neededSources();
-        return registries.length === 0 && repositories.length === 0;
-      }],
-      actions: [async (ctx) => {
-        const { registries, repositories } = await neededSources();
-        const [registriesDown, repositoriesDown] = await Promise.all([
-          context.puller.unreachable(registries),
-          Promise.all(repositories.map(async (repo) => ({ name: repo.source.name, baseurl: repo.baseurl, reason: await repo.probe() }))),
-        ]);
-        const failed = repositoriesDown.filter((entry): entry is typeof entry & { reason: string } => entry.reason !== undefined);
-        const errors = [...(registriesDown.length > 0 ? [unreachableError(registriesDown)] : []), ...(failed.length > 0 ? [unreachableSources(failed, [])] : [])];
-        if (errors.length > 0) throw new BuildError(errors.map((error) => error.message).join('\n'));
-        ctx.log(`reachable: ${[...new Set(registries), ...repositories.map((repo) => repo.source.name)].sort().join(', ')}`);
-      }],
+      uptodate: [
+        async () => {
+          const { registries, repositories } = await neededSources();
+          return registries.length === 0 && repositories.length === 0;
+        },
+      ],
+      actions: [
+        async (ctx) => {
+          const { registries, repositories } = await neededSources();
+          const [registriesDown, repositoriesDown] = await Promise.all([
+            context.puller.unreachable(registries),
+            Promise.all(
+              repositories.map(async (repo) => ({
+                name: repo.source.name,
+                baseurl: repo.baseurl,
+                reason: await repo.probe(),
+              })),
+            ),
+          ]);
+          const failed = repositoriesDown.filter(
+            (entry): entry is typeof entry & { reason: string } => entry.reason !== undefined,
+          );
+          const errors = [
+            ...(registriesDown.length > 0 ? [unreachableError(registriesDown)] : []),
+            ...(failed.length > 0 ? [unreachableSources(failed, [])] : []),
+          ];
+          if (errors.length > 0) throw new BuildError(errors.map((error) => error.message).join('\n'));
+          ctx.log(
+            `reachable: ${[...new Set(registries), ...repositories.map((repo) => repo.source.name)].sort().join(', ')}`,
+          );
+        },
+      ],
     },
     {
       basename: '_image_pull',
@@ -102,13 +144,13 @@ export function imageTasks(context: BuildContext): TaskDefinition[] {
     },
     {
       basename: '_image_registry_config',
-      doc: 'Write the nginx registry configuration serving the ISO\'s images (in the Salt tree).',
+      doc: "Write the nginx registry configuration serving the ISO's images (in the Salt tree).",
       after: ['_image_pull', '_image_build'],
       create: () => [registryConfigTask(context)],
     },
     {
       basename: '_image_build',
-      doc: 'Build local images (daemonless from image.yaml, or with DOCKER_BIN from a Dockerfile, the product\'s included).',
+      doc: "Build local images (daemonless from image.yaml, or with DOCKER_BIN from a Dockerfile, the product's included).",
       after: config.product ? ['_product_source'] : [], // product images list the files of its tree
       create: () => declared().local.map((image) => buildTask(context, image)),
     },
@@ -136,23 +178,34 @@ function pullTask(context: BuildContext, image: RemoteImage): TaskSpec {
     task_dep: ['_image_mkdir_root', '_image_check_sources'],
     targets: [target],
     // The pin and the platform decide the content; the layout must still be whole on disk.
-    uptodate: [formatReference(image.source), `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`, image.archive ? 'archive' : 'layout',
-      config.sourceDateEpoch ?? null, () => placed(context, image)],
-    actions: [async (ctx) => {
-      const { puller } = context;
-      let done = 0;
-      const pulled = await puller.pull(image.source, {
-        describe: `${image.name} ${image.version}`,
-        platform, signal: ctx.signal,
-        onBytes: (bytes) => ctx.progress((done += bytes)),
-      });
-      if (image.archive) {
-        await writeImageArchive(context.store, pulled, target, { name: archiveName(image), mtime: new Date((config.sourceDateEpoch ?? 0) * 1000) });
-      } else {
-        await writeDirLayout(context.store, pulled, target);
-      }
-      ctx.log(`${image.name}: ${pulled.blobs.length} blobs, ${done} bytes downloaded`);
-    }],
+    uptodate: [
+      formatReference(image.source),
+      `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`,
+      image.archive ? 'archive' : 'layout',
+      config.sourceDateEpoch ?? null,
+      () => placed(context, image),
+    ],
+    actions: [
+      async (ctx) => {
+        const { puller } = context;
+        let done = 0;
+        const pulled = await puller.pull(image.source, {
+          describe: `${image.name} ${image.version}`,
+          platform,
+          signal: ctx.signal,
+          onBytes: (bytes) => ctx.progress((done += bytes)),
+        });
+        if (image.archive) {
+          await writeImageArchive(context.store, pulled, target, {
+            name: archiveName(image),
+            mtime: new Date((config.sourceDateEpoch ?? 0) * 1000),
+          });
+        } else {
+          await writeDirLayout(context.store, pulled, target);
+        }
+        ctx.log(`${image.name}: ${pulled.blobs.length} blobs, ${done} bytes downloaded`);
+      },
+    ],
     clean: removeTree(target),
   };
 }
@@ -173,72 +226,135 @@ function registryConfigTask(context: BuildContext): TaskSpec {
   const environment = `${project}-${config.version.full}`;
   const options = { namePrefix: environment, serverRoot: `$${environment.replace(/[.-]/g, '_')}_images` };
   // Archived images are imported on the nodes, not served.
-  const images = [...declarations.remote.filter((image) => !image.archive), ...declarations.local].map((image) => ({ image, dir: imageDir(context.paths.images, image) }));
+  const images = [...declarations.remote.filter((image) => !image.archive), ...declarations.local].map((image) => ({
+    image,
+    dir: imageDir(context.paths.images, image),
+  }));
   return {
     name: '_image_registry_config:nginx',
     task_dep: ['_iso_mkdir_root'],
     file_dep: images.map(({ dir }) => join(dir, 'manifest.json')),
     targets: [common, locations],
-    uptodate: [options, images.map(({ image }) => `${image.name}:${image.version}`), config.projectName, config.version.full],
-    actions: [async () => {
-      // Declared images only: a layout left over from an earlier build is not in the ISO.
-      const tags = images.map(({ image, dir }) => ({ name: image.name, tag: image.version, layout: readDirLayout(dir) }));
-      const tag = generatedLine(config.projectName, config.version.full, './build.ts _image_registry_config');
-      await writeFileAtomic(common, tag + registryConfig([], { ...options, constants: 'only' }));
-      await writeFileAtomic(locations, tag + registryConfig(tags, { ...options, constants: 'omit' }));
-    }],
+    uptodate: [
+      options,
+      images.map(({ image }) => `${image.name}:${image.version}`),
+      config.projectName,
+      config.version.full,
+    ],
+    actions: [
+      async () => {
+        // Declared images only: a layout left over from an earlier build is not in the ISO.
+        const tags = images.map(({ image, dir }) => ({
+          name: image.name,
+          tag: image.version,
+          layout: readDirLayout(dir),
+        }));
+        const tag = generatedLine(config.projectName, config.version.full, './build.ts _image_registry_config');
+        await writeFileAtomic(common, tag + registryConfig([], { ...options, constants: 'only' }));
+        await writeFileAtomic(locations, tag + registryConfig(tags, { ...options, constants: 'omit' }));
+      },
+    ],
     clean: true,
   };
 }
 
 /** The packages of a local image's layers that name their repositories; undefined when none does. */
-function remotePackagesOf({ config, workspace }: BuildContext, image: LocalImage, spec: BuildSpec): LayerPackages | undefined {
-  return layerPackagesOf(spec, image.name, workspace, { lockDir: imageLocksDir(config.buildRoot), jobs: config.pullJobs });
+function remotePackagesOf(
+  { config, workspace }: BuildContext,
+  image: LocalImage,
+  spec: BuildSpec,
+): LayerPackages | undefined {
+  return layerPackagesOf(spec, image.name, workspace, {
+    lockDir: imageLocksDir(config.buildRoot),
+    jobs: config.pullJobs,
+  });
 }
 
 function buildTask(context: BuildContext, image: LocalImage): TaskSpec {
   const { config } = context;
   const dir = imageDir(context.paths.images, image);
   const spec = image.kind === 'spec' ? loadBuildSpec(image.definition) : undefined;
-  const inputs = spec ? specInputs(spec) : [...listFiles(image.context).map((file) => join(image.context, file)), ...(image.compile ? [image.compile.builder] : [])];
+  const inputs = spec
+    ? specInputs(spec)
+    : [
+        ...listFiles(image.context).map((file) => join(image.context, file)),
+        ...(image.compile ? [image.compile.builder] : []),
+      ];
   // Package layers without repositories take their RPMs from the ISO's: built after them, rebuilt
   // when what the ISO holds changes (its lock and lists of built packages).
   const usesPackages = spec?.layers.some((layer) => layer.packages && !layer.repositories) ?? false;
   // Those that name repositories are pinned by the image's lock: a committed one, or the build's.
   const remote = spec && remotePackagesOf(context, image, spec);
-  const namesDeclared = remote?.options.layers.some((layer) => layer.repositories.some((repo) => typeof repo === 'string')) ?? false;
-  const lockInputs = [...(remote && existsSync(remote.committedLock) ? [remote.committedLock] : []), ...(namesDeclared ? [config.packagesFile] : [])];
+  const namesDeclared =
+    remote?.options.layers.some((layer) => layer.repositories.some((repo) => typeof repo === 'string')) ?? false;
+  const lockInputs = [
+    ...(remote && existsSync(remote.committedLock) ? [remote.committedLock] : []),
+    ...(namesDeclared ? [config.packagesFile] : []),
+  ];
   const labels = buildLabels(image, config.gitRef());
   return {
     name: `_image_build:${image.name}`,
     title: `_image_build: ${image.name} ${image.version}`,
-    task_dep: ['_image_mkdir_root', '_image_check_sources', ...(usesPackages ? ['packaging'] : []), ...(image.fromProduct ? ['_product_source'] : [])],
+    task_dep: [
+      '_image_mkdir_root',
+      '_image_check_sources',
+      ...(usesPackages ? ['packaging'] : []),
+      ...(image.fromProduct ? ['_product_source'] : []),
+    ],
     file_dep: [...inputs, ...(usesPackages ? packageFiles(context.packageInventory()) : []), ...lockInputs],
     targets: [dir],
-    uptodate: [image.version, image.buildArgs, labels, image.compile ?? null, config.sourceDateEpoch ?? null, () => layoutComplete(dir)],
-    actions: [spec
-      ? async (ctx) => {
-        const built = await buildImage(spec, {
-          store: context.store, puller: context.puller, labels, signal: ctx.signal,
-          packageFiles: (layer, installed) => (layer.repositories
-            ? remote!.files(layer.index, installed, ctx.signal)
-            : isoPackageFilesNamed(context, layer, installed)),
-          ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
-        });
-        await remote?.save();
-        await writeDirLayout(context.store, built, dir);
-        ctx.log(`${image.name}: ${built.top.digest}`);
-      }
-      : dockerBuild(context, image, dir, labels)],
+    uptodate: [
+      image.version,
+      image.buildArgs,
+      labels,
+      image.compile ?? null,
+      config.sourceDateEpoch ?? null,
+      () => layoutComplete(dir),
+    ],
+    actions: [
+      spec
+        ? async (ctx) => {
+            const built = await buildImage(spec, {
+              store: context.store,
+              puller: context.puller,
+              labels,
+              signal: ctx.signal,
+              packageFiles: (layer, installed) =>
+                layer.repositories
+                  ? remote!.files(layer.index, installed, ctx.signal)
+                  : isoPackageFilesNamed(context, layer, installed),
+              ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
+            });
+            await remote?.save();
+            await writeDirLayout(context.store, built, dir);
+            ctx.log(`${image.name}: ${built.top.digest}`);
+          }
+        : dockerBuild(context, image, dir, labels),
+    ],
     clean: removeTree(dir),
   };
 }
 
 /** The RPM files of a layer's packages and of what they require beyond `installed`, from the ISO's repositories. */
-async function isoPackageFilesNamed({ config, paths }: BuildContext, layer: PackageLayer, installed: ReadonlySet<string>): Promise<string[]> {
+async function isoPackageFilesNamed(
+  { config, paths }: BuildContext,
+  layer: PackageLayer,
+  installed: ReadonlySet<string>,
+): Promise<string[]> {
   const root = paths.rpmRepositories;
-  const repositories = existsSync(root) ? readdirSync(root).filter((name) => name.endsWith('-el7')).sort().map((name) => join(root, name)) : [];
-  return localClosure(repositories, layer.packages, layer.where, installed, `the repositories of the ISO (declare it in ${relative(config.root, config.packagesFile)})`);
+  const repositories = existsSync(root)
+    ? readdirSync(root)
+        .filter((name) => name.endsWith('-el7'))
+        .sort()
+        .map((name) => join(root, name))
+    : [];
+  return localClosure(
+    repositories,
+    layer.packages,
+    layer.where,
+    installed,
+    `the repositories of the ISO (declare it in ${relative(config.root, config.packagesFile)})`,
+  );
 }
 
 /** The definition and every file its layers read: a change to any of them rebuilds the image. */
@@ -268,11 +384,17 @@ function dockerBuild({ config, store }: BuildContext, image: LocalImage, dir: st
     } else {
       built = await buildWithDocker(definition, {
         docker: requireExecutable(config.bin.docker, `DOCKER_BIN (needed for ${image.definition})`),
-        skopeo: requireExecutable(config.bin.skopeo, `SKOPEO_BIN (turns the image built from ${image.definition} into a dir: layout)`),
+        skopeo: requireExecutable(
+          config.bin.skopeo,
+          `SKOPEO_BIN (turns the image built from ${image.definition} into a dir: layout)`,
+        ),
         // Named by its inputs too: builds of other inputs (another BUILD_ROOT, a test beside this
         // one) share the tool's image store and must not take each other's image by its tag.
         tag: `${config.projectName.toLowerCase()}/${image.name}:${image.version}-${inputs.slice('sha256:'.length, 'sha256:'.length + 12)}`,
-        mirrors: config.registryMirrors, store, signal: ctx.signal, log: (message) => ctx.log(message),
+        mirrors: config.registryMirrors,
+        store,
+        signal: ctx.signal,
+        log: (message) => ctx.log(message),
       });
       await writeBuiltRecord(record, { inputs, manifest: built.top.digest });
       ctx.log(`${image.name}: ${built.top.digest}`);

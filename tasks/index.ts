@@ -19,14 +19,28 @@ import { vagrantTasks } from './vagrant.ts';
 /** The project rooted at `root`: its settings (.env, environment), tasks, build root and default. */
 export function project(root: string, env: NodeJS.ProcessEnv = process.env): Project {
   const config = loadConfig(root, env);
-  return { definitions: metalk8sTasks(config), buildRoot: config.buildRoot, defaultTasks: ['iso'], warnings: config.warnings };
+  return {
+    definitions: metalk8sTasks(config),
+    buildRoot: config.buildRoot,
+    defaultTasks: ['iso'],
+    warnings: config.warnings,
+  };
 }
 
 /** Every family, each handed the one build context (store, puller, package workspace, paths). */
 export function metalk8sTasks(config: BuildConfig): TaskDefinition[] {
   const context = createContext(config);
   return [
-    ...toolCheckTasks(context), ...buildRootTasks(context), ...productTasks(context), ...saltTreeTasks(context), ...imageTasks(context),
-    ...packagingTasks(context), ...offlineTasks(context), ...sbomTasks(context), ...isoTasks(context), ...lintTasks(context), ...vagrantTasks(context),
+    ...toolCheckTasks(context),
+    ...buildRootTasks(context),
+    ...productTasks(context),
+    ...saltTreeTasks(context),
+    ...imageTasks(context),
+    ...packagingTasks(context),
+    ...offlineTasks(context),
+    ...sbomTasks(context),
+    ...isoTasks(context),
+    ...lintTasks(context),
+    ...vagrantTasks(context),
   ];
 }

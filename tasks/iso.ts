@@ -17,7 +17,12 @@ import { writeIso } from '../buildchain/iso9660/writer.ts';
 import { gpgSigner, signDetached } from '../buildchain/release/openpgp.ts';
 import { projectRoot } from '../buildchain/paths.ts';
 import { provenanceStatement } from '../buildchain/release/provenance.ts';
-import { fetchRuntime, loadRuntimeDeclaration, runtimeTarget, unpackRuntime } from '../buildchain/sources/npm-runtime.ts';
+import {
+  fetchRuntime,
+  loadRuntimeDeclaration,
+  runtimeTarget,
+  unpackRuntime,
+} from '../buildchain/sources/npm-runtime.ts';
 import { bundleStandalone } from '../buildchain/launch/standalone-bundle.ts';
 import { fileTreeTasks } from '../buildchain/engine/file-tasks.ts';
 import type { BuildContext } from './context.ts';
@@ -37,7 +42,9 @@ function productTask(config: BuildConfig): TaskSpec {
     GIT: config.gitRef() ?? '',
     DEVELOPMENT_RELEASE: config.version.suffix === '-dev' ? '1' : '0',
     // Ours: what the Salt tree and the product's images come from.
-    PRODUCT_SOURCE: config.product ? `${config.product.url}@${config.product.commit}` : 'none (the stand-in salt-tree/, no UI or operator image: this ISO does not install MetalK8s)',
+    PRODUCT_SOURCE: config.product
+      ? `${config.product.url}@${config.product.commit}`
+      : 'none (the stand-in salt-tree/, no UI or operator image: this ISO does not install MetalK8s)',
   });
   return {
     name: '_iso_add_tree:product.txt',
@@ -45,10 +52,16 @@ function productTask(config: BuildConfig): TaskSpec {
     file_dep: [config.versionFile],
     targets: [target],
     uptodate: [values(), config.buildHost, config.sourceDateEpoch ?? null],
-    actions: [async () => {
-      const lines = Object.entries({ ...values(), BUILD_TIMESTAMP: buildTimestamp(config.sourceDateEpoch), BUILD_HOST: config.buildHost }).map(([key, value]) => `${key}=${value}`);
-      await writeFileAtomic(target, `${lines.join('\n')}\n`);
-    }],
+    actions: [
+      async () => {
+        const lines = Object.entries({
+          ...values(),
+          BUILD_TIMESTAMP: buildTimestamp(config.sourceDateEpoch),
+          BUILD_HOST: config.buildHost,
+        }).map(([key, value]) => `${key}=${value}`);
+        await writeFileAtomic(target, `${lines.join('\n')}\n`);
+      },
+    ],
     clean: true,
   };
 }
@@ -61,22 +74,28 @@ function productTask(config: BuildConfig): TaskSpec {
 function agentTask(config: BuildConfig): TaskSpec {
   const target = join(config.isoRoot, 'metalk8s-agent.cjs');
   const code = projectRoot();
-  const sources = ['agent', 'buildchain', 'static-registry'].flatMap((dir) => listFiles(join(code, dir))
-    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
-    .map((file) => join(code, dir, file)));
+  const sources = ['agent', 'buildchain', 'static-registry'].flatMap((dir) =>
+    listFiles(join(code, dir))
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+      .map((file) => join(code, dir, file)),
+  );
   return {
     name: '_iso_add_tree:metalk8s-agent.cjs',
     task_dep: ['_iso_mkdir_root'],
     file_dep: [...sources, join(code, 'package-lock.json'), config.runtimeFile, config.versionFile],
     targets: [target],
-    actions: [async (ctx) => {
-      // For the runtime the ISO ships beside it: no language feature or API newer than it.
-      const runtimeTargeted = runtimeTarget(loadRuntimeDeclaration(config.runtimeFile));
-      const { bytes } = await bundleStandalone(join(code, 'agent/main.ts'), target, {
-        root: code, target: runtimeTargeted, define: { 'process.env.METALK8S_AGENT_VERSION': JSON.stringify(config.version.full) },
-      });
-      ctx.log(`${bytes} bytes`);
-    }],
+    actions: [
+      async (ctx) => {
+        // For the runtime the ISO ships beside it: no language feature or API newer than it.
+        const runtimeTargeted = runtimeTarget(loadRuntimeDeclaration(config.runtimeFile));
+        const { bytes } = await bundleStandalone(join(code, 'agent/main.ts'), target, {
+          root: code,
+          target: runtimeTargeted,
+          define: { 'process.env.METALK8S_AGENT_VERSION': JSON.stringify(config.version.full) },
+        });
+        ctx.log(`${bytes} bytes`);
+      },
+    ],
     clean: true,
   };
 }
@@ -93,12 +112,14 @@ function runtimeTask({ config, store }: BuildContext): TaskSpec {
     task_dep: ['_iso_mkdir_root'],
     file_dep: [config.runtimeFile],
     targets: [join(dir, 'node'), join(dir, 'LICENSE')],
-    actions: [async (ctx) => {
-      const runtime = loadRuntimeDeclaration(config.runtimeFile);
-      const fetched = await fetchRuntime(store, runtime, config.npmRegistry, ctx.signal);
-      await unpackRuntime(store, runtime, dir);
-      ctx.log(`${runtime.name} ${runtime.version}${fetched > 0 ? `, ${fetched} bytes fetched` : ', from the store'}`);
-    }],
+    actions: [
+      async (ctx) => {
+        const runtime = loadRuntimeDeclaration(config.runtimeFile);
+        const fetched = await fetchRuntime(store, runtime, config.npmRegistry, ctx.signal);
+        await unpackRuntime(store, runtime, dir);
+        ctx.log(`${runtime.name} ${runtime.version}${fetched > 0 ? `, ${fetched} bytes fetched` : ', from the store'}`);
+      },
+    ],
     clean: true,
   };
 }
@@ -124,7 +145,11 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
   const digest = `${iso}.sha256`;
   const checksums = join(config.buildRoot, 'SHA256SUM');
   return [
-    { name: 'iso', doc: `Build the ${config.projectName} ISO, its SHA256SUM and its provenance.`, task_dep: ['_iso_build', '_iso_digest', '_iso_provenance'] },
+    {
+      name: 'iso',
+      doc: `Build the ${config.projectName} ISO, its SHA256SUM and its provenance.`,
+      task_dep: ['_iso_build', '_iso_digest', '_iso_provenance'],
+    },
     {
       name: '_iso_provenance',
       doc: `Write ${basename(iso)}.provenance.json: an in-toto statement (SLSA provenance) of the ISO, its parameters and inputs; signed in ${basename(iso)}.intoto.jsonl with GPG_KEY.`,
@@ -134,29 +159,53 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
       targets: [`${iso}.provenance.json`, ...(config.gpgKey ? [`${iso}.intoto.jsonl`] : [])],
       // The ISO's digest changes with anything the statement says (product.txt holds GIT and BUILD_HOST).
       uptodate: [config.gpgKey ?? null, config.sourceDateEpoch ?? null],
-      actions: [async (ctx) => {
-        const [isoSha256] = (await readFile(digest, 'utf8')).split(/\s/);
-        const sbom = JSON.parse(await readFile(paths.sbom, 'utf8')) as { packages: Parameters<typeof provenanceStatement>[0]['sbomPackages'] };
-        const statement = provenanceStatement({
-          isoName: basename(iso), isoSha256: isoSha256!, sourceRevision: config.gitRef(), sbomPackages: sbom.packages,
-          builderId: `metalk8s-buildchain ${config.version.full}`,
-          parameters: {
-            PROJECT_NAME: config.projectName, VERSION: config.version.full, SOURCE_DATE_EPOCH: config.sourceDateEpoch ?? null,
-            BUILD_HOST: config.buildHost, IMAGES_FILE: relative(config.root, config.imagesFile), PACKAGES_FILE: relative(config.root, config.packagesFile),
-            METALK8S_SOURCE: config.product?.url ?? 'none', METALK8S_COMMIT: config.product?.commit ?? null,
-          },
-        });
-        const text = `${JSON.stringify(statement, null, 2)}\n`;
-        await writeFileAtomic(`${iso}.provenance.json`, text);
-        const signer = gpgSigner(config, ctx.signal);
-        if (signer) {
-          const envelope = await signEnvelope(IN_TOTO_PAYLOAD_TYPE, Buffer.from(text), signer);
-          await writeFileAtomic(`${iso}.intoto.jsonl`, `${JSON.stringify(envelope)}\n`);
-        }
-      }],
+      actions: [
+        async (ctx) => {
+          const [isoSha256] = (await readFile(digest, 'utf8')).split(/\s/);
+          const sbom = JSON.parse(await readFile(paths.sbom, 'utf8')) as {
+            packages: Parameters<typeof provenanceStatement>[0]['sbomPackages'];
+          };
+          const statement = provenanceStatement({
+            isoName: basename(iso),
+            isoSha256: isoSha256!,
+            sourceRevision: config.gitRef(),
+            sbomPackages: sbom.packages,
+            builderId: `metalk8s-buildchain ${config.version.full}`,
+            parameters: {
+              PROJECT_NAME: config.projectName,
+              VERSION: config.version.full,
+              SOURCE_DATE_EPOCH: config.sourceDateEpoch ?? null,
+              BUILD_HOST: config.buildHost,
+              IMAGES_FILE: relative(config.root, config.imagesFile),
+              PACKAGES_FILE: relative(config.root, config.packagesFile),
+              METALK8S_SOURCE: config.product?.url ?? 'none',
+              METALK8S_COMMIT: config.product?.commit ?? null,
+            },
+          });
+          const text = `${JSON.stringify(statement, null, 2)}\n`;
+          await writeFileAtomic(`${iso}.provenance.json`, text);
+          const signer = gpgSigner(config, ctx.signal);
+          if (signer) {
+            const envelope = await signEnvelope(IN_TOTO_PAYLOAD_TYPE, Buffer.from(text), signer);
+            await writeFileAtomic(`${iso}.intoto.jsonl`, `${JSON.stringify(envelope)}\n`);
+          }
+        },
+      ],
       clean: true,
     },
-    { name: 'populate_iso', doc: 'Populate the ISO tree (BUILD_ROOT/root).', task_dep: ['_iso_mkdir_root', '_product_source', '_iso_add_tree', 'salt_tree', 'images', 'packaging', '_iso_sbom'] },
+    {
+      name: 'populate_iso',
+      doc: 'Populate the ISO tree (BUILD_ROOT/root).',
+      task_dep: [
+        '_iso_mkdir_root',
+        '_product_source',
+        '_iso_add_tree',
+        'salt_tree',
+        'images',
+        'packaging',
+        '_iso_sbom',
+      ],
+    },
     {
       basename: '_iso_add_tree',
       doc: 'Deploy the files of the ISO root: product.txt, the scripts (scripts/), the agent they run and its runtime, the examples (examples/).',
@@ -166,11 +215,19 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
         agentTask(config),
         runtimeTask(context),
         ...fileTreeTasks({
-          basename: '_iso_add_tree', source: join(config.root, 'scripts'), destination: config.isoRoot, task_dep: ['_iso_mkdir_root'], values: context.templateValues,
+          basename: '_iso_add_tree',
+          source: join(config.root, 'scripts'),
+          destination: config.isoRoot,
+          task_dep: ['_iso_mkdir_root'],
+          values: context.templateValues,
         }),
         ...fileTreeTasks({
-          basename: '_iso_add_tree', source: join(config.root, 'examples'), destination: join(config.isoRoot, 'examples'), namePrefix: 'examples',
-          task_dep: ['_iso_mkdir_root'], values: context.templateValues,
+          basename: '_iso_add_tree',
+          source: join(config.root, 'examples'),
+          destination: join(config.isoRoot, 'examples'),
+          namePrefix: 'examples',
+          task_dep: ['_iso_mkdir_root'],
+          values: context.templateValues,
         }),
       ],
     },
@@ -194,31 +251,43 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
         // The ISO holds exactly what tasks declare: a file left by an earlier build (its source
         // since deleted or renamed) is removed before the image is written.
         const stale = files.filter((file) => !isDeclared(file));
-        const prune: TaskSpec[] = stale.length === 0 ? [] : [{
-          name: '_iso_build:prune',
-          title: `_iso_build: remove ${stale.length} file(s) no task declares`,
-          actions: [(ctx) => {
-            for (const file of removeUnkept(config.isoRoot, isDeclared)) ctx.log(`removed ${file}`);
-          }],
-        }];
-        return [...prune, {
-          name: '_iso_build:image',
-          title: `_iso_build: ${basename(iso)}`,
-          task_dep: prune.map((task) => task.name),
-          file_dep: files.filter(isDeclared).map((file) => join(config.isoRoot, file)),
-          targets: [iso, digest],
-          uptodate: [volumeId, config.sourceDateEpoch ?? null],
-          actions: [async (ctx) => {
-            const { sha256 } = await writeIso(config.isoRoot, iso, {
-              volumeId,
-              signal: ctx.signal,
-              onProgress: (written, total) => ctx.progress(written, total),
-              ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
-            });
-            await writeFileAtomic(digest, `${sha256}  ${basename(iso)}\n`);
-          }],
-          clean: true,
-        }];
+        const prune: TaskSpec[] =
+          stale.length === 0
+            ? []
+            : [
+                {
+                  name: '_iso_build:prune',
+                  title: `_iso_build: remove ${stale.length} file(s) no task declares`,
+                  actions: [
+                    (ctx) => {
+                      for (const file of removeUnkept(config.isoRoot, isDeclared)) ctx.log(`removed ${file}`);
+                    },
+                  ],
+                },
+              ];
+        return [
+          ...prune,
+          {
+            name: '_iso_build:image',
+            title: `_iso_build: ${basename(iso)}`,
+            task_dep: prune.map((task) => task.name),
+            file_dep: files.filter(isDeclared).map((file) => join(config.isoRoot, file)),
+            targets: [iso, digest],
+            uptodate: [volumeId, config.sourceDateEpoch ?? null],
+            actions: [
+              async (ctx) => {
+                const { sha256 } = await writeIso(config.isoRoot, iso, {
+                  volumeId,
+                  signal: ctx.signal,
+                  onProgress: (written, total) => ctx.progress(written, total),
+                  ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
+                });
+                await writeFileAtomic(digest, `${sha256}  ${basename(iso)}\n`);
+              },
+            ],
+            clean: true,
+          },
+        ];
       },
     },
     {
@@ -230,11 +299,13 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
       // With GPG_KEY, SHA256SUM.asc too: the release's signature, over the file that names the ISO's digest.
       targets: [checksums, ...(config.gpgKey ? [`${checksums}.asc`] : [])],
       uptodate: [config.gpgKey ?? null, config.sourceDateEpoch ?? null],
-      actions: [async (ctx) => {
-        await writeFileAtomic(checksums, await readFile(digest, 'utf8'));
-        const signer = gpgSigner(config, ctx.signal);
-        if (signer) await signDetached(checksums, signer);
-      }],
+      actions: [
+        async (ctx) => {
+          await writeFileAtomic(checksums, await readFile(digest, 'utf8'));
+          const signer = gpgSigner(config, ctx.signal);
+          if (signer) await signDetached(checksums, signer);
+        },
+      ],
       clean: true,
     },
   ];

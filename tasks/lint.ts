@@ -1,5 +1,5 @@
 // lint: lint:shell (shellcheck), lint:yaml (yamllint), lint:ts (tsc), lint:imports (the import
-// rules of .dependency-cruiser.cjs). One private task per checked file where the tool checks files
+// rules of .dependency-cruiser.cjs), lint:format (Biome's formatter, 120 columns, biome.json). One private task per checked file where the tool checks files
 // one by one, so a clean file is not checked again until it changes.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,61 +13,126 @@ const TS_DIRS = ['buildchain', 'tasks', 'static-registry', 'agent', 'bench', 'de
 /** What the import rules cover: the product's code, not its tests, benchmarks and demo. */
 const IMPORT_CHECKED = ['build.ts', 'toolkit.ts', 'buildchain', 'tasks', 'agent', 'static-registry'];
 export const IMPORT_RULES = '.dependency-cruiser.cjs';
+export const FORMAT_RULES = 'biome.json';
 
 export const YAMLLINT_CONFIG = '.yamllint.yaml';
 
 export function lintTasks({ config }: BuildContext): TaskDefinition[] {
   const root = config.root;
   return [
-    { name: 'lint', doc: 'Run the linting tasks (lint:shell, lint:yaml, lint:ts, lint:imports).' },
+    { name: 'lint', doc: 'Run the linting tasks (lint:shell, lint:yaml, lint:ts, lint:imports, lint:format).' },
     { name: 'lint:shell', doc: 'Check the shell scripts with shellcheck.', task_dep: ['_lint_shell:*'] },
     { name: 'lint:yaml', doc: 'Check the YAML files with yamllint.', task_dep: ['_lint_yaml:*'] },
     { name: 'lint:ts', doc: 'Type-check the TypeScript code (tsc --noEmit).', task_dep: ['_lint_ts:*'] },
-    { name: 'lint:imports', doc: `Check the import rules of ${IMPORT_RULES} (folders as layers, families apart) with dependency-cruiser.`, task_dep: ['_lint_imports:*'] },
+    {
+      name: 'lint:format',
+      doc: `Check that the code is as the formatter (Biome, ${FORMAT_RULES}) writes it: npx biome format --write . fixes it.`,
+      task_dep: ['_lint_format:*'],
+    },
+    {
+      name: 'lint:imports',
+      doc: `Check the import rules of ${IMPORT_RULES} (folders as layers, families apart) with dependency-cruiser.`,
+      task_dep: ['_lint_imports:*'],
+    },
     {
       basename: '_lint_shell',
       doc: 'shellcheck, one task per script.',
       after: [],
-      create: () => shellScripts(root).map((file): TaskSpec => ({
-        name: `_lint_shell:${file}`,
-        file_dep: [file],
-        task_dep: ['check_for:shellcheck'],
-        uptodate: [config.bin.shellcheck],
-        actions: [[config.bin.shellcheck, '--external-sources', file]],
-      })),
+      create: () =>
+        shellScripts(root).map(
+          (file): TaskSpec => ({
+            name: `_lint_shell:${file}`,
+            file_dep: [file],
+            task_dep: ['check_for:shellcheck'],
+            uptodate: [config.bin.shellcheck],
+            actions: [[config.bin.shellcheck, '--external-sources', file]],
+          }),
+        ),
     },
     {
       basename: '_lint_yaml',
       doc: 'yamllint, one task per file.',
       after: [],
-      create: () => yamlFiles(root).map((file): TaskSpec => ({
-        name: `_lint_yaml:${file}`,
-        file_dep: [file, YAMLLINT_CONFIG],
-        task_dep: ['check_for:yamllint'],
-        uptodate: [config.bin.yamllint],
-        actions: [[config.bin.yamllint, '--strict', '--config-file', YAMLLINT_CONFIG, '--format', 'parsable', file]],
-      })),
+      create: () =>
+        yamlFiles(root).map(
+          (file): TaskSpec => ({
+            name: `_lint_yaml:${file}`,
+            file_dep: [file, YAMLLINT_CONFIG],
+            task_dep: ['check_for:yamllint'],
+            uptodate: [config.bin.yamllint],
+            actions: [
+              [config.bin.yamllint, '--strict', '--config-file', YAMLLINT_CONFIG, '--format', 'parsable', file],
+            ],
+          }),
+        ),
     },
     {
       basename: '_lint_ts',
       doc: 'tsc over the whole project (it checks incrementally itself).',
       after: [],
-      create: () => [{
-        name: '_lint_ts:tsc',
-        file_dep: ['tsconfig.json', 'package-lock.json', ...typeScriptFiles(root)],
-        actions: [[join(root, 'node_modules', '.bin', 'tsc'), '--project', 'tsconfig.json', '--noEmit',
-          '--incremental', '--tsBuildInfoFile', join(config.buildRoot, 'tsc.tsbuildinfo')]],
-      }],
+      create: () => [
+        {
+          name: '_lint_ts:tsc',
+          file_dep: ['tsconfig.json', 'package-lock.json', ...typeScriptFiles(root)],
+          actions: [
+            [
+              join(root, 'node_modules', '.bin', 'tsc'),
+              '--project',
+              'tsconfig.json',
+              '--noEmit',
+              '--incremental',
+              '--tsBuildInfoFile',
+              join(config.buildRoot, 'tsc.tsbuildinfo'),
+            ],
+          ],
+        },
+      ],
     },
     {
       basename: '_lint_imports',
       doc: 'dependency-cruiser over the code the rules cover (one run: a rule may span many files).',
       after: [],
-      create: () => (existsSync(join(root, IMPORT_RULES)) ? [{
-        name: '_lint_imports:depcruise',
-        file_dep: [IMPORT_RULES, 'tsconfig.json', 'package-lock.json', ...typeScriptFiles(root).filter((file) => IMPORT_CHECKED.some((dir) => file === dir || file.startsWith(`${dir}/`)))],
-        actions: [[join(root, 'node_modules', '.bin', 'depcruise'), '--config', IMPORT_RULES, '--output-type', 'err', ...IMPORT_CHECKED.filter((path) => existsSync(join(root, path)))]],
-      }] : []),
+      create: () =>
+        existsSync(join(root, IMPORT_RULES))
+          ? [
+              {
+                name: '_lint_imports:depcruise',
+                file_dep: [
+                  IMPORT_RULES,
+                  'tsconfig.json',
+                  'package-lock.json',
+                  ...typeScriptFiles(root).filter((file) =>
+                    IMPORT_CHECKED.some((dir) => file === dir || file.startsWith(`${dir}/`)),
+                  ),
+                ],
+                actions: [
+                  [
+                    join(root, 'node_modules', '.bin', 'depcruise'),
+                    '--config',
+                    IMPORT_RULES,
+                    '--output-type',
+                    'err',
+                    ...IMPORT_CHECKED.filter((path) => existsSync(join(root, path))),
+                  ],
+                ],
+              },
+            ]
+          : [],
+    },
+    {
+      basename: '_lint_format',
+      doc: "Biome's formatter in check mode over the TypeScript code (one run).",
+      after: [],
+      create: () =>
+        existsSync(join(root, FORMAT_RULES))
+          ? [
+              {
+                name: '_lint_format:biome',
+                file_dep: [FORMAT_RULES, 'package-lock.json', ...typeScriptFiles(root)],
+                actions: [[join(root, 'node_modules', '.bin', 'biome'), 'format', '--colors=off', '.']],
+              },
+            ]
+          : [],
     },
   ];
 }
@@ -87,7 +152,9 @@ export function yamlFiles(root: string): string[] {
 }
 
 export function typeScriptFiles(root: string): string[] {
-  const top = readdirSync(root, { withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => entry.name);
+  const top = readdirSync(root, { withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => entry.name);
   return [...top, ...TS_DIRS.flatMap((dir) => listExisting(root, dir))].filter((file) => /\.(m?ts)$/.test(file));
 }
 

@@ -7,16 +7,20 @@ import { exportInputs, offlineArchive } from '../buildchain/offline/inputs.ts';
 
 export function offlineTasks({ config }: BuildContext): TaskDefinition[] {
   const file = offlineArchive(config);
-  return [{
-    name: 'offline_export',
-    doc: 'Write BUILD_ROOT/offline-inputs.tar: every fetched input, for ./toolkit.ts offline-import on a machine with no network.',
-    task_dep: ['_product_source', 'images', 'packaging', '_iso_add_tree'], // _iso_add_tree fetches the agent's runtime
-    targets: [file],
-    uptodate: [false], // the store may hold newer inputs: write it whenever asked
-    actions: [async (ctx) => {
-      const { blobs, bytes } = await exportInputs(config, file);
-      ctx.log(`${file}: ${blobs} blobs, ${bytes} bytes, and the package lock`);
-    }],
-    clean: true,
-  }];
+  return [
+    {
+      name: 'offline_export',
+      doc: 'Write BUILD_ROOT/offline-inputs.tar: every fetched input, for ./toolkit.ts offline-import on a machine with no network.',
+      task_dep: ['_product_source', 'images', 'packaging', '_iso_add_tree'], // _iso_add_tree fetches the agent's runtime
+      targets: [file],
+      uptodate: [false], // the store may hold newer inputs: write it whenever asked
+      actions: [
+        async (ctx) => {
+          const { blobs, bytes } = await exportInputs(config, file);
+          ctx.log(`${file}: ${blobs} blobs, ${bytes} bytes, and the package lock`);
+        },
+      ],
+      clean: true,
+    },
+  ];
 }

@@ -15,15 +15,32 @@ import { APP_CLOSURE, serveTestRepos, type ServedRepos } from '../test/yum-repos
 const run = promisify(execFile);
 
 const SPEC = [
-  'Name: hello-tool', 'Version: 1.0', 'Release: 1%{?dist}', 'Summary: hello', 'License: MIT', 'BuildArch: noarch',
-  'Source0: hello.txt', 'Source1: notice.txt', '', '%description', 'hello', '',
-  '%install', 'install -D -m 644 %{SOURCE0} %{buildroot}/usr/share/hello-tool/hello.txt',
-  'install -D -m 644 %{SOURCE1} %{buildroot}/usr/share/hello-tool/notice.txt', '',
-  '%files', '/usr/share/hello-tool', '',
+  'Name: hello-tool',
+  'Version: 1.0',
+  'Release: 1%{?dist}',
+  'Summary: hello',
+  'License: MIT',
+  'BuildArch: noarch',
+  'Source0: hello.txt',
+  'Source1: notice.txt',
+  '',
+  '%description',
+  'hello',
+  '',
+  '%install',
+  'install -D -m 644 %{SOURCE0} %{buildroot}/usr/share/hello-tool/hello.txt',
+  'install -D -m 644 %{SOURCE1} %{buildroot}/usr/share/hello-tool/notice.txt',
+  '',
+  '%files',
+  '/usr/share/hello-tool',
+  '',
 ].join('\n');
 
 /** A project declaring `app` from os + extra (by declared URLs nobody can reach) and hello-tool. */
-function packagingProject(served: ServedRepos, extra = '{name: extra, baseurl: "https://extra.example.invalid/7/x86_64", priority: 20}'): string {
+function packagingProject(
+  served: ServedRepos,
+  extra = '{name: extra, baseurl: "https://extra.example.invalid/7/x86_64", priority: 20}',
+): string {
   mkdirSync(join(served.root, 'sources'), { recursive: true });
   writeFileSync(join(served.root, 'sources', 'notice.txt'), 'fetched and checked\n');
   writeFileSync(join(served.root, 'os', 'RPM-GPG-KEY-test'), '-----BEGIN PGP PUBLIC KEY BLOCK-----\ntest\n');
@@ -54,7 +71,10 @@ function packagingProject(served: ServedRepos, extra = '{name: extra, baseurl: "
 }
 
 const mirrors = (served: ServedRepos) => ({
-  YUM_MIRROR_OS: served.url('os'), YUM_MIRROR_EXTRA: served.url('extra'), SOURCES_MIRROR: served.url('sources'), SOURCE_DATE_EPOCH: '1600000000',
+  YUM_MIRROR_OS: served.url('os'),
+  YUM_MIRROR_EXTRA: served.url('extra'),
+  SOURCES_MIRROR: served.url('sources'),
+  SOURCE_DATE_EPOCH: '1600000000',
 });
 
 function failures(report: RecordingReporter): string[] {
@@ -62,133 +82,244 @@ function failures(report: RecordingReporter): string[] {
 }
 
 describe('packaging tasks', () => {
-  it('fetches the closure, builds the spec, writes repositories dnf reads offline; then is a no-op', { timeout: 180_000 }, async () => {
-    const served = await serveTestRepos();
-    const root = packagingProject(served);
-    const first = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
-    expect(failures(first)).toEqual([]);
-    const repos = join(root, '_build/root/packages/redhat');
-    const rpms = (repo: string) => readdirSync(join(repos, repo)).filter((name) => name.endsWith('.rpm')).sort();
-    const fetched = APP_CLOSURE.filter((name) => name !== 'base-os-lib-1.0-1.x86_64.rpm');
-    expect([...rpms('metalk8s-os-el7'), ...rpms('metalk8s-extra-el7')].sort()).toEqual(fetched);
-    expect(rpms('metalk8s-scality-el7')).toEqual(['hello-tool-1.0-1.el7.noarch.rpm']);
-    expect(readFileSync(join(repos, 'metalk8s-os-el7', 'RPM-GPG-KEY-metalk8s-os-7_1'), 'utf8')).toContain('PGP PUBLIC KEY');
-    const lock = JSON.parse(readFileSync(join(root, '_build/packages.lock.json'), 'utf8')) as { packages: { name: string; repo: string; digest: string }[] };
-    expect(lock.packages.map((pkg) => `${pkg.repo}/${pkg.name}`)).toEqual(['os/app', 'os/config-data', 'os/data', 'os/helper', 'os/libfoo', 'extra/tinyhttpd', 'extra/webui']);
-    // Placed by hard link from the store: one inode.
-    const libfoo = lock.packages.find((pkg) => pkg.name === 'libfoo')!;
-    expect(statSync(join(repos, 'metalk8s-os-el7', 'libfoo-2.3-1.x86_64.rpm')).ino).toBe(statSync(join(root, '_build/cache/blobs/sha256', libfoo.digest.slice(7))).ino);
+  it(
+    'fetches the closure, builds the spec, writes repositories dnf reads offline; then is a no-op',
+    { timeout: 180_000 },
+    async () => {
+      const served = await serveTestRepos();
+      const root = packagingProject(served);
+      const first = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
+      expect(failures(first)).toEqual([]);
+      const repos = join(root, '_build/root/packages/redhat');
+      const rpms = (repo: string) =>
+        readdirSync(join(repos, repo))
+          .filter((name) => name.endsWith('.rpm'))
+          .sort();
+      const fetched = APP_CLOSURE.filter((name) => name !== 'base-os-lib-1.0-1.x86_64.rpm');
+      expect([...rpms('metalk8s-os-el7'), ...rpms('metalk8s-extra-el7')].sort()).toEqual(fetched);
+      expect(rpms('metalk8s-scality-el7')).toEqual(['hello-tool-1.0-1.el7.noarch.rpm']);
+      expect(readFileSync(join(repos, 'metalk8s-os-el7', 'RPM-GPG-KEY-metalk8s-os-7_1'), 'utf8')).toContain(
+        'PGP PUBLIC KEY',
+      );
+      const lock = JSON.parse(readFileSync(join(root, '_build/packages.lock.json'), 'utf8')) as {
+        packages: { name: string; repo: string; digest: string }[];
+      };
+      expect(lock.packages.map((pkg) => `${pkg.repo}/${pkg.name}`)).toEqual([
+        'os/app',
+        'os/config-data',
+        'os/data',
+        'os/helper',
+        'os/libfoo',
+        'extra/tinyhttpd',
+        'extra/webui',
+      ]);
+      // Placed by hard link from the store: one inode.
+      const libfoo = lock.packages.find((pkg) => pkg.name === 'libfoo')!;
+      expect(statSync(join(repos, 'metalk8s-os-el7', 'libfoo-2.3-1.x86_64.rpm')).ino).toBe(
+        statSync(join(root, '_build/cache/blobs/sha256', libfoo.digest.slice(7))).ino,
+      );
 
-    // dnf reads the ISO repositories from files, with no network: the built package, and a
-    // closure across two of them.
-    const dnf = requireTool('dnf');
-    const installroot = tempDir('mk8s-dnf-');
-    const dnfArgs = ['-q', '-y', `--installroot=${installroot}`, '--releasever=7', '--nogpgcheck', '--setopt=reposdir=/nonexistent', `--setopt=cachedir=${join(installroot, 'cache')}`,
-      ...['os', 'extra', 'scality'].map((repo) => `--repofrompath=${repo},file://${join(repos, `metalk8s-${repo}-el7`)}`)];
-    const listed = await run(dnf, [...dnfArgs, 'repoquery', '--qf', '%{name}-%{version}-%{release}.%{arch}']);
-    expect(listed.stdout.trim().split('\n').sort()).toEqual([...fetched, 'hello-tool-1.0-1.el7.noarch.rpm'].map((name) => name.replace(/\.rpm$/, '')).sort());
-    mkdirSync(join(installroot, 'download'));
-    await run(dnf, [...dnfArgs, 'download', '--resolve', '--alldeps', `--destdir=${join(installroot, 'download')}`, 'webui', 'hello-tool']);
-    expect(readdirSync(join(installroot, 'download')).sort()).toEqual(['hello-tool-1.0-1.el7.noarch.rpm', 'tinyhttpd-1.0-1.noarch.rpm', 'webui-2.0-1.noarch.rpm']);
+      // dnf reads the ISO repositories from files, with no network: the built package, and a
+      // closure across two of them.
+      const dnf = requireTool('dnf');
+      const installroot = tempDir('mk8s-dnf-');
+      const dnfArgs = [
+        '-q',
+        '-y',
+        `--installroot=${installroot}`,
+        '--releasever=7',
+        '--nogpgcheck',
+        '--setopt=reposdir=/nonexistent',
+        `--setopt=cachedir=${join(installroot, 'cache')}`,
+        ...['os', 'extra', 'scality'].map(
+          (repo) => `--repofrompath=${repo},file://${join(repos, `metalk8s-${repo}-el7`)}`,
+        ),
+      ];
+      const listed = await run(dnf, [...dnfArgs, 'repoquery', '--qf', '%{name}-%{version}-%{release}.%{arch}']);
+      expect(listed.stdout.trim().split('\n').sort()).toEqual(
+        [...fetched, 'hello-tool-1.0-1.el7.noarch.rpm'].map((name) => name.replace(/\.rpm$/, '')).sort(),
+      );
+      mkdirSync(join(installroot, 'download'));
+      await run(dnf, [
+        ...dnfArgs,
+        'download',
+        '--resolve',
+        '--alldeps',
+        `--destdir=${join(installroot, 'download')}`,
+        'webui',
+        'hello-tool',
+      ]);
+      expect(readdirSync(join(installroot, 'download')).sort()).toEqual([
+        'hello-tool-1.0-1.el7.noarch.rpm',
+        'tinyhttpd-1.0-1.noarch.rpm',
+        'webui-2.0-1.noarch.rpm',
+      ]);
 
-    // Nothing changed: nothing runs, no repository is asked.
-    const second = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
-    expect(second.executed).toEqual([]);
+      // Nothing changed: nothing runs, no repository is asked.
+      const second = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
+      expect(second.executed).toEqual([]);
 
-    // With SOURCE_DATE_EPOCH, the repository metadata is the same bytes when written again.
-    const repomd = readFileSync(join(repos, 'metalk8s-os-el7/repodata/repomd.xml'));
-    rmSync(join(root, '_build/root/packages'), { recursive: true });
-    const third = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
-    expect(third.executed.filter((name) => !name.startsWith('_build_rpm_repositories:'))).toEqual(['_package_mkdir_rpm_iso_root']);
-    expect(readFileSync(join(repos, 'metalk8s-os-el7/repodata/repomd.xml')).equals(repomd)).toBe(true);
+      // With SOURCE_DATE_EPOCH, the repository metadata is the same bytes when written again.
+      const repomd = readFileSync(join(repos, 'metalk8s-os-el7/repodata/repomd.xml'));
+      rmSync(join(root, '_build/root/packages'), { recursive: true });
+      const third = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
+      expect(third.executed.filter((name) => !name.startsWith('_build_rpm_repositories:'))).toEqual([
+        '_package_mkdir_rpm_iso_root',
+      ]);
+      expect(readFileSync(join(repos, 'metalk8s-os-el7/repodata/repomd.xml')).equals(repomd)).toBe(true);
 
-    // A committed lock builds with no network at all; a stale one is refused.
-    copyFileSync(join(root, '_build/packages.lock.json'), join(root, 'packages-rpm/packages.lock.json'));
-    rmSync(join(root, '_build/root'), { recursive: true });
-    rmSync(join(root, '_build/packages.lock.json'));
-    const dead = `http://127.0.0.1:${await freePort()}`;
-    const offline = await runEngine(root, metalk8sTasks(root, { YUM_MIRROR_OS: dead, YUM_MIRROR_EXTRA: dead, SOURCES_MIRROR: dead, SOURCE_DATE_EPOCH: '1600000000' }), ['packaging']);
-    expect(failures(offline)).toEqual([]);
-    expect(readFileSync(join(repos, 'metalk8s-os-el7/repodata/repomd.xml')).equals(repomd)).toBe(true);
-    writeFileSync(join(root, 'packages-rpm/packages.yaml'), readFileSync(join(root, 'packages-rpm/packages.yaml'), 'utf8').replace('exclude: [base-os-lib]', 'exclude: []'));
-    const stale = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
-    expect(failures(stale).join('\n')).toContain(`${join(root, 'packages-rpm/packages.lock.json')} was resolved from other declarations`);
-  });
+      // A committed lock builds with no network at all; a stale one is refused.
+      copyFileSync(join(root, '_build/packages.lock.json'), join(root, 'packages-rpm/packages.lock.json'));
+      rmSync(join(root, '_build/root'), { recursive: true });
+      rmSync(join(root, '_build/packages.lock.json'));
+      const dead = `http://127.0.0.1:${await freePort()}`;
+      const offline = await runEngine(
+        root,
+        metalk8sTasks(root, {
+          YUM_MIRROR_OS: dead,
+          YUM_MIRROR_EXTRA: dead,
+          SOURCES_MIRROR: dead,
+          SOURCE_DATE_EPOCH: '1600000000',
+        }),
+        ['packaging'],
+      );
+      expect(failures(offline)).toEqual([]);
+      expect(readFileSync(join(repos, 'metalk8s-os-el7/repodata/repomd.xml')).equals(repomd)).toBe(true);
+      writeFileSync(
+        join(root, 'packages-rpm/packages.yaml'),
+        readFileSync(join(root, 'packages-rpm/packages.yaml'), 'utf8').replace('exclude: [base-os-lib]', 'exclude: []'),
+      );
+      const stale = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
+      expect(failures(stale).join('\n')).toContain(
+        `${join(root, 'packages-rpm/packages.lock.json')} was resolved from other declarations`,
+      );
+    },
+  );
 
   it('resolves through repositories the OS provides without shipping their packages', { timeout: 60_000 }, async () => {
     const served = await serveTestRepos();
-    const root = packagingProject(served, '{name: extra, baseurl: "https://extra.example.invalid/7/x86_64", iso: false}');
+    const root = packagingProject(
+      served,
+      '{name: extra, baseurl: "https://extra.example.invalid/7/x86_64", iso: false}',
+    );
     const report = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
     expect(failures(report)).toEqual([]);
-    expect(readdirSync(join(root, '_build/root/packages/redhat')).sort()).toEqual(['metalk8s-os-el7', 'metalk8s-scality-el7']);
-    const lock = JSON.parse(readFileSync(join(root, '_build/packages.lock.json'), 'utf8')) as { packages: { repo: string }[] };
+    expect(readdirSync(join(root, '_build/root/packages/redhat')).sort()).toEqual([
+      'metalk8s-os-el7',
+      'metalk8s-scality-el7',
+    ]);
+    const lock = JSON.parse(readFileSync(join(root, '_build/packages.lock.json'), 'utf8')) as {
+      packages: { repo: string }[];
+    };
     expect(new Set(lock.packages.map((pkg) => pkg.repo))).toEqual(new Set(['os']));
   });
 
-  it('signs built packages and every repository\'s metadata with GPG_KEY, reproducibly', { timeout: 120_000 }, async () => {
-    const served = await serveTestRepos();
-    const root = packagingProject(served, '{name: extra, baseurl: "https://extra.example.invalid/7/x86_64", iso: false}');
-    const gpg = requireTool('gpg');
-    const home = tempDir('mk8s-gnupg-');
-    const previous = process.env.GNUPGHOME;
-    process.env.GNUPGHOME = home;
-    try {
-      // A key older than SOURCE_DATE_EPOCH (1600000000), as a release key is.
-      await run(gpg, ['--batch', '--faked-system-time', '1500000000!', '--passphrase', '', '--quick-gen-key', 'MetalK8s Test <test@example.invalid>', 'ed25519', 'sign', 'never']);
-      const env = { ...mirrors(served), GPG_KEY: 'test@example.invalid' };
-      expect(failures(await runEngine(root, metalk8sTasks(root, env), ['packaging']))).toEqual([]);
-      const repos = join(root, '_build/root/packages/redhat');
-      for (const repo of ['metalk8s-os-el7', 'metalk8s-scality-el7']) {
-        await run(gpg, ['--batch', '--verify', join(repos, repo, 'repodata/repomd.xml.asc'), join(repos, repo, 'repodata/repomd.xml')]);
+  it(
+    "signs built packages and every repository's metadata with GPG_KEY, reproducibly",
+    { timeout: 120_000 },
+    async () => {
+      const served = await serveTestRepos();
+      const root = packagingProject(
+        served,
+        '{name: extra, baseurl: "https://extra.example.invalid/7/x86_64", iso: false}',
+      );
+      const gpg = requireTool('gpg');
+      const home = tempDir('mk8s-gnupg-');
+      const previous = process.env.GNUPGHOME;
+      process.env.GNUPGHOME = home;
+      try {
+        // A key older than SOURCE_DATE_EPOCH (1600000000), as a release key is.
+        await run(gpg, [
+          '--batch',
+          '--faked-system-time',
+          '1500000000!',
+          '--passphrase',
+          '',
+          '--quick-gen-key',
+          'MetalK8s Test <test@example.invalid>',
+          'ed25519',
+          'sign',
+          'never',
+        ]);
+        const env = { ...mirrors(served), GPG_KEY: 'test@example.invalid' };
+        expect(failures(await runEngine(root, metalk8sTasks(root, env), ['packaging']))).toEqual([]);
+        const repos = join(root, '_build/root/packages/redhat');
+        for (const repo of ['metalk8s-os-el7', 'metalk8s-scality-el7']) {
+          await run(gpg, [
+            '--batch',
+            '--verify',
+            join(repos, repo, 'repodata/repomd.xml.asc'),
+            join(repos, repo, 'repodata/repomd.xml'),
+          ]);
+        }
+        // rpm checks the package signature against the public key, imported in a database of its own.
+        const dbpath = tempDir('mk8s-rpmdb-');
+        const key = join(home, 'public.asc');
+        await run(gpg, ['--batch', '--armor', '--export', '--output', key, 'test@example.invalid']);
+        await run(requireTool('rpm'), ['--dbpath', dbpath, '--import', key]);
+        const checked = await run(requireTool('rpm'), [
+          '--dbpath',
+          dbpath,
+          '-K',
+          join(repos, 'metalk8s-scality-el7', 'hello-tool-1.0-1.el7.noarch.rpm'),
+        ]);
+        expect(checked.stdout).toMatch(/digests signatures OK/);
+        // Signed at SOURCE_DATE_EPOCH with a deterministic (EdDSA) key: the same bytes again.
+        const signature = readFileSync(join(repos, 'metalk8s-os-el7', 'repodata/repomd.xml.asc'));
+        rmSync(join(root, '_build/root/packages'), { recursive: true });
+        expect(failures(await runEngine(root, metalk8sTasks(root, env), ['packaging']))).toEqual([]);
+        expect(readFileSync(join(repos, 'metalk8s-os-el7', 'repodata/repomd.xml.asc')).equals(signature)).toBe(true);
+      } finally {
+        await run(requireTool('gpgconf'), ['--kill', 'gpg-agent']).catch(() => undefined);
+        if (previous === undefined) delete process.env.GNUPGHOME;
+        else process.env.GNUPGHOME = previous;
       }
-      // rpm checks the package signature against the public key, imported in a database of its own.
-      const dbpath = tempDir('mk8s-rpmdb-');
-      const key = join(home, 'public.asc');
-      await run(gpg, ['--batch', '--armor', '--export', '--output', key, 'test@example.invalid']);
-      await run(requireTool('rpm'), ['--dbpath', dbpath, '--import', key]);
-      const checked = await run(requireTool('rpm'), ['--dbpath', dbpath, '-K', join(repos, 'metalk8s-scality-el7', 'hello-tool-1.0-1.el7.noarch.rpm')]);
-      expect(checked.stdout).toMatch(/digests signatures OK/);
-      // Signed at SOURCE_DATE_EPOCH with a deterministic (EdDSA) key: the same bytes again.
-      const signature = readFileSync(join(repos, 'metalk8s-os-el7', 'repodata/repomd.xml.asc'));
-      rmSync(join(root, '_build/root/packages'), { recursive: true });
-      expect(failures(await runEngine(root, metalk8sTasks(root, env), ['packaging']))).toEqual([]);
-      expect(readFileSync(join(repos, 'metalk8s-os-el7', 'repodata/repomd.xml.asc')).equals(signature)).toBe(true);
-    } finally {
-      await run(requireTool('gpgconf'), ['--kill', 'gpg-agent']).catch(() => undefined);
-      if (previous === undefined) delete process.env.GNUPGHOME;
-      else process.env.GNUPGHOME = previous;
-    }
-  });
+    },
+  );
 
-  it('stops before any work naming unreachable repositories and sources and their .env keys', { timeout: 60_000 }, async () => {
-    const served = await serveTestRepos();
-    const root = packagingProject(served);
-    const dead = `http://127.0.0.1:${await freePort()}`;
-    const started = Date.now();
-    const report = await runEngine(root, metalk8sTasks(root, { YUM_MIRROR_OS: dead, YUM_MIRROR_EXTRA: `${dead}/extra`, SOURCES_MIRROR: dead }), ['packaging']);
-    expect(Date.now() - started).toBeLessThan(10_000);
-    const error = failures(report).join('\n');
-    expect(error).toContain('cannot reach 2 yum repositories');
-    expect(error).toContain(`os (${dead}/repodata/repomd.xml): ECONNREFUSED`);
-    expect(error).toContain('YUM_MIRROR_EXTRA=<mirror base URL>');
-    expect(error).toContain(`cannot fetch 1 spec source:\n  notice.txt (${dead}/notice.txt): ECONNREFUSED`);
-    expect(error).toContain('SOURCES_MIRROR=<base URL>');
-    expect(report.executed).not.toContain('_resolve_rpm_packages');
-  });
+  it(
+    'stops before any work naming unreachable repositories and sources and their .env keys',
+    { timeout: 60_000 },
+    async () => {
+      const served = await serveTestRepos();
+      const root = packagingProject(served);
+      const dead = `http://127.0.0.1:${await freePort()}`;
+      const started = Date.now();
+      const report = await runEngine(
+        root,
+        metalk8sTasks(root, { YUM_MIRROR_OS: dead, YUM_MIRROR_EXTRA: `${dead}/extra`, SOURCES_MIRROR: dead }),
+        ['packaging'],
+      );
+      expect(Date.now() - started).toBeLessThan(10_000);
+      const error = failures(report).join('\n');
+      expect(error).toContain('cannot reach 2 yum repositories');
+      expect(error).toContain(`os (${dead}/repodata/repomd.xml): ECONNREFUSED`);
+      expect(error).toContain('YUM_MIRROR_EXTRA=<mirror base URL>');
+      expect(error).toContain(`cannot fetch 1 spec source:\n  notice.txt (${dead}/notice.txt): ECONNREFUSED`);
+      expect(error).toContain('SOURCES_MIRROR=<base URL>');
+      expect(report.executed).not.toContain('_resolve_rpm_packages');
+    },
+  );
 
-  it('rejects a package whose bytes do not match the checksum, keeping nothing of it', { timeout: 60_000 }, async () => {
-    const served = await serveTestRepos();
-    const root = packagingProject(served);
-    const file = join(served.root, 'os', 'libfoo-2.3-1.x86_64.rpm');
-    const bytes = readFileSync(file);
-    bytes[bytes.length - 10]! ^= 0xff; // same size, other content
-    writeFileSync(file, bytes);
-    const report = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
-    const error = failures(report).join('\n');
-    expect(error).toContain(`libfoo-2.3-1.x86_64 from ${served.url('os')}/libfoo-2.3-1.x86_64.rpm`);
-    expect(error).toContain('digest mismatch');
-    const lock = JSON.parse(readFileSync(join(root, '_build/packages.lock.json'), 'utf8')) as { packages: { name: string; digest: string }[] };
-    const digest = lock.packages.find((pkg) => pkg.name === 'libfoo')!.digest;
-    expect(() => statSync(join(root, '_build/cache/blobs/sha256', digest.slice(7)))).toThrow();
-  });
+  it(
+    'rejects a package whose bytes do not match the checksum, keeping nothing of it',
+    { timeout: 60_000 },
+    async () => {
+      const served = await serveTestRepos();
+      const root = packagingProject(served);
+      const file = join(served.root, 'os', 'libfoo-2.3-1.x86_64.rpm');
+      const bytes = readFileSync(file);
+      bytes[bytes.length - 10]! ^= 0xff; // same size, other content
+      writeFileSync(file, bytes);
+      const report = await runEngine(root, metalk8sTasks(root, mirrors(served)), ['packaging']);
+      const error = failures(report).join('\n');
+      expect(error).toContain(`libfoo-2.3-1.x86_64 from ${served.url('os')}/libfoo-2.3-1.x86_64.rpm`);
+      expect(error).toContain('digest mismatch');
+      const lock = JSON.parse(readFileSync(join(root, '_build/packages.lock.json'), 'utf8')) as {
+        packages: { name: string; digest: string }[];
+      };
+      const digest = lock.packages.find((pkg) => pkg.name === 'libfoo')!.digest;
+      expect(() => statSync(join(root, '_build/cache/blobs/sha256', digest.slice(7)))).toThrow();
+    },
+  );
 });

@@ -8,7 +8,17 @@ import { join } from 'node:path';
 import type { BuildConfig, ProductSource } from './config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
-import { fetchSource, probeSource, readSourceRecord, sourceRecordFile, storedSource, unpackSource, writeSourceRecord, type GitSource, type SourceRecord } from '../buildchain/sources/git.ts';
+import {
+  fetchSource,
+  probeSource,
+  readSourceRecord,
+  sourceRecordFile,
+  storedSource,
+  unpackSource,
+  writeSourceRecord,
+  type GitSource,
+  type SourceRecord,
+} from '../buildchain/sources/git.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 import { removeTree } from '../buildchain/engine/file-tasks.ts';
 import type { BuildContext } from './context.ts';
@@ -24,50 +34,70 @@ function productRecordFile(config: BuildConfig): string {
 export function productTasks({ config, store }: BuildContext): TaskDefinition[] {
   const { product } = config;
   if (!product) {
-    return [{ name: '_product_source', doc: 'Nothing to fetch: METALK8S_SOURCE=none (the ISO holds salt-tree/, no UI or operator image).', actions: [] }];
+    return [
+      {
+        name: '_product_source',
+        doc: 'Nothing to fetch: METALK8S_SOURCE=none (the ISO holds salt-tree/, no UI or operator image).',
+        actions: [],
+      },
+    ];
   }
   const { tree } = product;
   const source = productGitSource(product);
-  const stored = async () => (await storedSource(store, readSourceRecord(productRecordFile(config)), product.commit)) !== undefined;
+  const stored = async () =>
+    (await storedSource(store, readSourceRecord(productRecordFile(config)), product.commit)) !== undefined;
   return [
     {
       name: '_product_check_source',
       doc: 'Stop within seconds if METALK8S_SOURCE does not answer and the store lacks the pinned commit.',
       uptodate: [stored],
-      actions: [async (ctx) => {
-        if (await stored()) return ctx.log(`${product.commit}: in the store, nothing to fetch`);
-        const why = await probeSource(requireExecutable(config.bin.git, 'GIT_BIN (fetches METALK8S_SOURCE)'), source);
-        if (why) {
-          throw new BuildError(`unreachable product source: ${product.url} (METALK8S_SOURCE, ${config.origin('METALK8S_SOURCE')}): ${why}\n`
-            + `point it at a reachable mirror, or a local clone, holding commit ${product.commit} in .env:\n  METALK8S_SOURCE=<git URL or path>`);
-        }
-        ctx.log(`reachable: ${product.url}`);
-      }],
+      actions: [
+        async (ctx) => {
+          if (await stored()) return ctx.log(`${product.commit}: in the store, nothing to fetch`);
+          const why = await probeSource(requireExecutable(config.bin.git, 'GIT_BIN (fetches METALK8S_SOURCE)'), source);
+          if (why) {
+            throw new BuildError(
+              `unreachable product source: ${product.url} (METALK8S_SOURCE, ${config.origin('METALK8S_SOURCE')}): ${why}\n` +
+                `point it at a reachable mirror, or a local clone, holding commit ${product.commit} in .env:\n  METALK8S_SOURCE=<git URL or path>`,
+            );
+          }
+          ctx.log(`reachable: ${product.url}`);
+        },
+      ],
     },
     {
       name: '_product_source',
       title: `_product_source: ${product.url} at ${product.commit.slice(0, 12)}`,
-      doc: 'Fetch MetalK8s\' repository at METALK8S_COMMIT into the store and unpack it into BUILD_ROOT/product-source.',
+      doc: "Fetch MetalK8s' repository at METALK8S_COMMIT into the store and unpack it into BUILD_ROOT/product-source.",
       task_dep: ['_build_root', '_product_check_source'],
       targets: [tree],
       uptodate: [product.commit, () => existsSync(tree)],
-      actions: [async (ctx) => {
-        const file = productRecordFile(config);
-        const earlier = readSourceRecord(file);
-        let record: SourceRecord;
-        if (earlier && (await storedSource(store, earlier, product.commit))) {
-          record = earlier;
-          ctx.log(`${product.commit}: from the store (${record.archive})`);
-        } else {
-          record = await fetchSource(store, source, {
-            git: requireExecutable(config.bin.git, 'GIT_BIN (fetches METALK8S_SOURCE)'), gitDir: join(config.buildRoot, 'cache', 'git', 'metalk8s.git'), signal: ctx.signal,
-          });
-          await writeSourceRecord(file, record);
-          ctx.log(`${product.commit}: fetched from ${product.url} (${record.archive})`);
-        }
-        const files = await unpackSource(store, record, tree, `${product.url} at ${product.commit} (METALK8S_SOURCE, METALK8S_COMMIT)`);
-        ctx.log(`${files} files in ${tree}`);
-      }],
+      actions: [
+        async (ctx) => {
+          const file = productRecordFile(config);
+          const earlier = readSourceRecord(file);
+          let record: SourceRecord;
+          if (earlier && (await storedSource(store, earlier, product.commit))) {
+            record = earlier;
+            ctx.log(`${product.commit}: from the store (${record.archive})`);
+          } else {
+            record = await fetchSource(store, source, {
+              git: requireExecutable(config.bin.git, 'GIT_BIN (fetches METALK8S_SOURCE)'),
+              gitDir: join(config.buildRoot, 'cache', 'git', 'metalk8s.git'),
+              signal: ctx.signal,
+            });
+            await writeSourceRecord(file, record);
+            ctx.log(`${product.commit}: fetched from ${product.url} (${record.archive})`);
+          }
+          const files = await unpackSource(
+            store,
+            record,
+            tree,
+            `${product.url} at ${product.commit} (METALK8S_SOURCE, METALK8S_COMMIT)`,
+          );
+          ctx.log(`${files} files in ${tree}`);
+        },
+      ],
       clean: removeTree(tree),
     },
   ];

@@ -34,27 +34,44 @@ export function saltTreeTasks(context: BuildContext): DelayedTasks[] {
     {
       basename: 'salt_tree',
       doc: tree
-        ? 'Deploy the product\'s Salt formula and pillar in the ISO tree (BUILD_ROOT/root/salt, pillar).'
+        ? "Deploy the product's Salt formula and pillar in the ISO tree (BUILD_ROOT/root/salt, pillar)."
         : 'Deploy the Salt tree in the ISO tree (BUILD_ROOT/root/salt): salt-tree/, METALK8S_SOURCE being none.',
       // Listed lazily: only builds that need the Salt tree walk it, once the product is unpacked.
       after: tree ? ['_product_source'] : [],
-      create: () => (tree ? [...productSaltTasks(context, tree), callsCheckTask(config, join(tree, 'salt'))] : [
-        ...fileTreeTasks({
-          basename: 'salt_tree', source: join(config.root, 'salt-tree'), destination: join(config.isoRoot, 'salt'), task_dep: ['_build_root'], values: context.templateValues,
-        }),
-        callsCheckTask(config, join(config.root, 'salt-tree')),
-      ]),
+      create: () =>
+        tree
+          ? [...productSaltTasks(context, tree), callsCheckTask(config, join(tree, 'salt'))]
+          : [
+              ...fileTreeTasks({
+                basename: 'salt_tree',
+                source: join(config.root, 'salt-tree'),
+                destination: join(config.isoRoot, 'salt'),
+                task_dep: ['_build_root'],
+                values: context.templateValues,
+              }),
+              callsCheckTask(config, join(config.root, 'salt-tree')),
+            ],
     },
   ];
 }
 
 function productSaltTasks(context: BuildContext, tree: string): TaskSpec[] {
   const { config } = context;
-  const fileValues = Object.fromEntries(Object.entries(OPERATOR_MANIFESTS).map(([name, file]) => [name, join(tree, file)]).filter(([, file]) => existsSync(file!)));
-  const deploy = (folder: string) => fileTreeTasks({
-    basename: 'salt_tree', source: join(tree, folder), destination: join(config.isoRoot, folder), namePrefix: folder,
-    task_dep: ['_iso_mkdir_root', '_product_source'], values: context.templateValues, fileValues,
-  });
+  const fileValues = Object.fromEntries(
+    Object.entries(OPERATOR_MANIFESTS)
+      .map(([name, file]) => [name, join(tree, file)])
+      .filter(([, file]) => existsSync(file!)),
+  );
+  const deploy = (folder: string) =>
+    fileTreeTasks({
+      basename: 'salt_tree',
+      source: join(tree, folder),
+      destination: join(config.isoRoot, folder),
+      namePrefix: folder,
+      task_dep: ['_iso_mkdir_root', '_product_source'],
+      values: context.templateValues,
+      fileValues,
+    });
   return [...deploy('salt'), ...deploy('pillar'), versionsTask(context)];
 }
 
@@ -71,25 +88,32 @@ function versionsTask(context: BuildContext): TaskSpec {
     task_dep: ['_iso_mkdir_root', '_resolve_rpm_packages'],
     file_dep: [config.imagesFile, config.packagesFile, workspace.lockFile, config.versionFile],
     targets: [target],
-    actions: [async () => {
-      const lock = readLock(workspace.lockFile);
-      const locked = new Map(lock.packages.map((pkg) => [pkg.name, `${pkg.version}-${pkg.release}`]));
-      const packages: Record<string, { version: string }> = {};
-      for (const request of workspace.declarations.requests) {
-        const version = locked.get(request.name);
-        if (version) packages[request.name] = { version };
-      }
-      for (const pkg of workspace.declarations.build) packages[pkg.name] = { version: `${pkg.version}-${pkg.release}${DIST}` };
-      const images = context.images();
-      const kubelet = lock.packages.find((pkg) => pkg.name === 'kubelet');
-      const versions = {
-        ...(kubelet ? { kubernetes: { version: kubelet.version } } : {}),
-        packages: { centos: sorted(packages), redhat: sorted(packages), ubuntu: {} },
-        images: sorted(Object.fromEntries([...images.remote, ...images.local].map((image) => [image.name, { version: image.version }]))),
-        metalk8s: { version: config.version.full },
-      };
-      await writeFileAtomic(target, `${JSON.stringify(versions, null, 2)}\n`);
-    }],
+    actions: [
+      async () => {
+        const lock = readLock(workspace.lockFile);
+        const locked = new Map(lock.packages.map((pkg) => [pkg.name, `${pkg.version}-${pkg.release}`]));
+        const packages: Record<string, { version: string }> = {};
+        for (const request of workspace.declarations.requests) {
+          const version = locked.get(request.name);
+          if (version) packages[request.name] = { version };
+        }
+        for (const pkg of workspace.declarations.build)
+          packages[pkg.name] = { version: `${pkg.version}-${pkg.release}${DIST}` };
+        const images = context.images();
+        const kubelet = lock.packages.find((pkg) => pkg.name === 'kubelet');
+        const versions = {
+          ...(kubelet ? { kubernetes: { version: kubelet.version } } : {}),
+          packages: { centos: sorted(packages), redhat: sorted(packages), ubuntu: {} },
+          images: sorted(
+            Object.fromEntries(
+              [...images.remote, ...images.local].map((image) => [image.name, { version: image.version }]),
+            ),
+          ),
+          metalk8s: { version: config.version.full },
+        };
+        await writeFileAtomic(target, `${JSON.stringify(versions, null, 2)}\n`);
+      },
+    ],
     clean: true,
   };
 }
@@ -106,19 +130,30 @@ function callsCheckTask(config: BuildConfig, saltRoot: string): TaskSpec {
   return {
     name: 'salt_tree:check-calls',
     title: `salt_tree:check-calls: the scripts' and agent's Salt calls against ${saltRoot}`,
-    file_dep: [...scriptFiles, agent, ...(existsSync(saltRoot) ? listFiles(saltRoot).map((file) => join(saltRoot, file)) : [])],
-    actions: [async (ctx) => {
-      const calls: SaltCall[] = [
-        ...scriptFiles.flatMap((file) => shellSaltCalls(readFileSync(file, 'utf8'), join('scripts', file.slice(scripts.length + 1)))),
-        ...AGENT_SALT_CALLS.map((call) => ({ ...call, where: 'agent/salt.ts' })),
-      ];
-      const missing = missingSaltCalls(saltRoot, calls);
-      const list = missing.map((call) => `  ${describeSaltCall(call)}`).join('\n');
-      if (missing.length > 0 && config.product) throw new BuildError(`the ISO's Salt tree (${saltRoot}) lacks what its scripts call:\n${list}`);
-      ctx.log(missing.length > 0
-        ? `METALK8S_SOURCE=none: salt-tree/ lacks ${missing.length} of the ${calls.length} Salt calls of the scripts and agent (this ISO cannot install MetalK8s):\n${list}`
-        : `${calls.length} Salt calls of the scripts and agent, all in ${saltRoot}`);
-    }],
+    file_dep: [
+      ...scriptFiles,
+      agent,
+      ...(existsSync(saltRoot) ? listFiles(saltRoot).map((file) => join(saltRoot, file)) : []),
+    ],
+    actions: [
+      async (ctx) => {
+        const calls: SaltCall[] = [
+          ...scriptFiles.flatMap((file) =>
+            shellSaltCalls(readFileSync(file, 'utf8'), join('scripts', file.slice(scripts.length + 1))),
+          ),
+          ...AGENT_SALT_CALLS.map((call) => ({ ...call, where: 'agent/salt.ts' })),
+        ];
+        const missing = missingSaltCalls(saltRoot, calls);
+        const list = missing.map((call) => `  ${describeSaltCall(call)}`).join('\n');
+        if (missing.length > 0 && config.product)
+          throw new BuildError(`the ISO's Salt tree (${saltRoot}) lacks what its scripts call:\n${list}`);
+        ctx.log(
+          missing.length > 0
+            ? `METALK8S_SOURCE=none: salt-tree/ lacks ${missing.length} of the ${calls.length} Salt calls of the scripts and agent (this ISO cannot install MetalK8s):\n${list}`
+            : `${calls.length} Salt calls of the scripts and agent, all in ${saltRoot}`,
+        );
+      },
+    ],
   };
 }
 

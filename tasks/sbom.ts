@@ -17,40 +17,66 @@ import type { BuildContext } from './context.ts';
 /** The product source as the SBOM lists it: the record of what the build fetched. */
 function productSbomSource(product: ProductSource, recordFile: string): SbomSource {
   const record = readSourceRecord(recordFile);
-  if (record?.commit !== product.commit) throw new BuildError(`${recordFile}: no record of ${product.url} at ${product.commit}; run ./build.ts _product_source`);
-  return { name: 'metalk8s', url: product.url, commit: product.commit, archiveSha256: record.archive.slice('sha256:'.length) };
+  if (record?.commit !== product.commit)
+    throw new BuildError(
+      `${recordFile}: no record of ${product.url} at ${product.commit}; run ./build.ts _product_source`,
+    );
+  return {
+    name: 'metalk8s',
+    url: product.url,
+    commit: product.commit,
+    archiveSha256: record.archive.slice('sha256:'.length),
+  };
 }
 
 export function sbomTasks(context: BuildContext): TaskDefinition[] {
   const { config } = context;
   const target = context.paths.sbom;
-  return [{
-    basename: '_iso_sbom',
-    doc: 'Write sbom.spdx.json at the ISO root: every image and package of the ISO, with digests and origins (SPDX 2.3).',
-    after: ['images', 'packaging', '_product_source'],
-    create: () => [{
-      name: '_iso_sbom:sbom.spdx.json',
-      task_dep: ['_iso_mkdir_root'],
-      file_dep: [...imageFiles(context.imageInventory()), ...packageFiles(context.packageInventory()), config.runtimeFile, join(config.isoRoot, 'runtime', 'node'),
-        ...(config.product ? [sourceRecordFile(config.buildRoot, 'metalk8s')] : [])],
-      targets: [target],
-      uptodate: [config.projectName, config.version.full, config.sourceDateEpoch ?? null],
-      actions: [async (ctx) => {
-        // SOURCE_DATE_EPOCH when set; else the time of this writing, kept while the inputs hold.
-        const runtime = loadRuntimeDeclaration(config.runtimeFile);
-        const document = spdxDocument({
-          product: config.projectName, version: config.version.full, created: buildTimestamp(config.sourceDateEpoch),
-          images: await inventoryImages(context.imageInventory()), rpms: await inventoryPackages(context.packageInventory(), ctx.signal),
-          runtime: {
-            ...runtime, tarballSha256: runtime.sha256, url: runtimeUrl(config.npmRegistry, runtime),
-            sha256: await sha256File(join(config.isoRoot, 'runtime', 'node')),
-          },
-          ...(config.product ? { source: productSbomSource(config.product, sourceRecordFile(config.buildRoot, 'metalk8s')) } : {}),
-        });
-        await writeFileAtomic(target, `${JSON.stringify(document, null, 2)}\n`);
-        ctx.log(`${(document.packages as unknown[]).length} packages`);
-      }],
-      clean: true,
-    }],
-  }];
+  return [
+    {
+      basename: '_iso_sbom',
+      doc: 'Write sbom.spdx.json at the ISO root: every image and package of the ISO, with digests and origins (SPDX 2.3).',
+      after: ['images', 'packaging', '_product_source'],
+      create: () => [
+        {
+          name: '_iso_sbom:sbom.spdx.json',
+          task_dep: ['_iso_mkdir_root'],
+          file_dep: [
+            ...imageFiles(context.imageInventory()),
+            ...packageFiles(context.packageInventory()),
+            config.runtimeFile,
+            join(config.isoRoot, 'runtime', 'node'),
+            ...(config.product ? [sourceRecordFile(config.buildRoot, 'metalk8s')] : []),
+          ],
+          targets: [target],
+          uptodate: [config.projectName, config.version.full, config.sourceDateEpoch ?? null],
+          actions: [
+            async (ctx) => {
+              // SOURCE_DATE_EPOCH when set; else the time of this writing, kept while the inputs hold.
+              const runtime = loadRuntimeDeclaration(config.runtimeFile);
+              const document = spdxDocument({
+                product: config.projectName,
+                version: config.version.full,
+                created: buildTimestamp(config.sourceDateEpoch),
+                images: await inventoryImages(context.imageInventory()),
+                rpms: await inventoryPackages(context.packageInventory(), ctx.signal),
+                runtime: {
+                  ...runtime,
+                  tarballSha256: runtime.sha256,
+                  url: runtimeUrl(config.npmRegistry, runtime),
+                  sha256: await sha256File(join(config.isoRoot, 'runtime', 'node')),
+                },
+                ...(config.product
+                  ? { source: productSbomSource(config.product, sourceRecordFile(config.buildRoot, 'metalk8s')) }
+                  : {}),
+              });
+              await writeFileAtomic(target, `${JSON.stringify(document, null, 2)}\n`);
+              ctx.log(`${(document.packages as unknown[]).length} packages`);
+            },
+          ],
+          clean: true,
+        },
+      ],
+    },
+  ];
 }

@@ -1,6 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, requireTool, runCli, runEngine, tempDir } from '../test/helpers.ts';
@@ -35,31 +44,50 @@ describe('lint', () => {
     expect(second.result('lint:shell')).toBe('success');
   });
 
-  it('fails lint:imports on a folder importing a higher layer, a family importing another, and the engine importing project code', { timeout: 60_000 }, async () => {
-    const root = project({
-      'buildchain/errors.ts': 'export class BuildError extends Error {}\n',
-      'buildchain/engine/graph.ts': "import { lintTasks } from '../../tasks/lint.ts';\nexport const graph = lintTasks;\n",
-      'tasks/config.ts': "import { BuildError } from '../buildchain/errors.ts';\nexport const config = BuildError;\n",
-      'tasks/lint.ts': "export function lintTasks() { return []; }\n",
-      'tasks/images.ts': "import { lintTasks } from './lint.ts';\nimport { config } from './config.ts';\nexport const images = [lintTasks, config];\n",
-    });
-    for (const file of ['.dependency-cruiser.cjs', 'tsconfig.json', 'package-lock.json']) copyFileSync(join(PROJECT_ROOT, file), join(root, file));
-    symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(root, 'node_modules'));
-    const report = await runEngine(root, metalk8sTasks(root), ['lint:imports']);
-    const said = report.finished.find((r) => r.name === '_lint_imports:depcruise')!;
-    expect(said.result).toBe('fail');
-    const lines = `${said.out}${said.err}`;
-    expect(lines).toContain('error layer-buildchain-engine: buildchain/engine/graph.ts → tasks/lint.ts');
-    expect(lines).toContain('error engine-knows-no-project: buildchain/engine/graph.ts → tasks/lint.ts');
-    expect(lines).toContain('error task-families-apart: tasks/images.ts → tasks/lint.ts');
-    expect(lines).not.toContain('tasks/images.ts → tasks/config.ts'); // config.ts is shared, not a family
-  });
+  it(
+    'fails lint:imports on a folder importing a higher layer, a family importing another, and the engine importing project code; lint:format on unformatted code',
+    { timeout: 60_000 },
+    async () => {
+      const root = project({
+        'buildchain/errors.ts': 'export class BuildError extends Error {}\n',
+        'buildchain/engine/graph.ts':
+          "import { lintTasks } from '../../tasks/lint.ts';\nexport const graph = lintTasks;\n",
+        'tasks/config.ts': "import { BuildError } from '../buildchain/errors.ts';\nexport const config = BuildError;\n",
+        'tasks/lint.ts': 'export function lintTasks() {\n  return [];\n}\n',
+        'tasks/images.ts':
+          "import { lintTasks } from './lint.ts';\nimport { config } from './config.ts';\nexport const images = [lintTasks, config];\n",
+      });
+      for (const file of ['.dependency-cruiser.cjs', 'tsconfig.json', 'package-lock.json'])
+        copyFileSync(join(PROJECT_ROOT, file), join(root, file));
+      symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(root, 'node_modules'));
+      const report = await runEngine(root, metalk8sTasks(root), ['lint:imports']);
+      const said = report.finished.find((r) => r.name === '_lint_imports:depcruise')!;
+      expect(said.result).toBe('fail');
+      const lines = `${said.out}${said.err}`;
+      expect(lines).toContain('error layer-buildchain-engine: buildchain/engine/graph.ts → tasks/lint.ts');
+      expect(lines).toContain('error engine-knows-no-project: buildchain/engine/graph.ts → tasks/lint.ts');
+      expect(lines).toContain('error task-families-apart: tasks/images.ts → tasks/lint.ts');
+      expect(lines).not.toContain('tasks/images.ts → tasks/config.ts'); // config.ts is shared, not a family
+
+      // lint:format: a file the formatter would write otherwise fails, named; formatted, it passes.
+      copyFileSync(join(PROJECT_ROOT, 'biome.json'), join(root, 'biome.json'));
+      writeFileSync(join(root, 'buildchain/spacing.ts'), 'export const a    = 1;\n');
+      const format = await runEngine(root, metalk8sTasks(root), ['lint:format']);
+      const formatSaid = format.finished.find((r) => r.name === '_lint_format:biome')!;
+      expect(formatSaid.result).toBe('fail');
+      expect(`${formatSaid.out}${formatSaid.err}`).toContain('./buildchain/spacing.ts format');
+      writeFileSync(join(root, 'buildchain/spacing.ts'), 'export const a = 1;\n');
+      expect((await runEngine(root, metalk8sTasks(root), ['lint:format'])).result('lint:format')).toBe('success');
+    },
+  );
 
   it('fails check_for with the apt-get line when a tool is missing', async () => {
     const root = project({ 'scripts/a.sh': '#!/bin/sh\ntrue\n', '.env': 'SHELLCHECK_BIN=shellcheck-not-installed\n' });
     const report = await runEngine(root, metalk8sTasks(root), ['lint:shell']);
     const check = report.finished.find((r) => r.name === 'check_for:shellcheck')!;
-    expect(check.error).toBe("'shellcheck-not-installed' not found (SHELLCHECK_BIN=shellcheck-not-installed); install it with: apt-get install -y shellcheck");
+    expect(check.error).toBe(
+      "'shellcheck-not-installed' not found (SHELLCHECK_BIN=shellcheck-not-installed); install it with: apt-get install -y shellcheck",
+    );
     expect(report.result('_lint_shell:scripts/a.sh')).toBe('skipped');
   });
 });
@@ -72,9 +100,16 @@ describe('salt_tree', () => {
     });
     chmodSync(join(root, 'salt-tree/metalk8s/archives/mounted.sls'), 0o640);
     const first = await runEngine(root, metalk8sTasks(root), ['salt_tree']);
-    expect(first.executed.sort()).toEqual(['_build_root', 'salt_tree:check-calls', 'salt_tree:metalk8s/archives/mounted.sls', 'salt_tree:top.sls']);
+    expect(first.executed.sort()).toEqual([
+      '_build_root',
+      'salt_tree:check-calls',
+      'salt_tree:metalk8s/archives/mounted.sls',
+      'salt_tree:top.sls',
+    ]);
     // METALK8S_SOURCE=none: the agent's calls are listed, not refused.
-    expect(first.finished.find((r) => r.name === 'salt_tree:check-calls')!.out).toMatch(/METALK8S_SOURCE=none: salt-tree\/ lacks 3 of the \d+ Salt calls[^]*agent\/salt.ts: state metalk8s.archives/);
+    expect(first.finished.find((r) => r.name === 'salt_tree:check-calls')!.out).toMatch(
+      /METALK8S_SOURCE=none: salt-tree\/ lacks 3 of the \d+ Salt calls[^]*agent\/salt.ts: state metalk8s.archives/,
+    );
     const salt = join(root, '_build/root/salt');
     expect(readFileSync(join(salt, 'top.sls'), 'utf8')).toBe('{%- set version = "2.4.1-dev" -%}\nbase: {}\n');
     expect(statSync(join(salt, 'metalk8s/archives/mounted.sls')).mode & 0o777).toBe(0o640);
@@ -98,16 +133,25 @@ describe('salt_tree', () => {
 
 describe('iso', () => {
   it('writes the ISO of the tree and its SHA256SUM; two clean builds with SOURCE_DATE_EPOCH are identical', async () => {
-    const root = project({ 'salt-tree/top.sls.in': 'version: @@VERSION\n', 'salt-tree/metalk8s/defaults.yaml': 'a: 1\n' });
+    const root = project({
+      'salt-tree/top.sls.in': 'version: @@VERSION\n',
+      'salt-tree/metalk8s/defaults.yaml': 'a: 1\n',
+    });
     const env = { SOURCE_DATE_EPOCH: '1700000000' };
     const first = await runEngine(root, metalk8sTasks(root, env), ['iso']);
     expect(first.summary!.ok).toBe(true);
     const sum = readFileSync(join(root, '_build/SHA256SUM'), 'utf8');
-    const digest = createHash('sha256').update(readFileSync(join(root, '_build/metalk8s.iso'))).digest('hex');
+    const digest = createHash('sha256')
+      .update(readFileSync(join(root, '_build/metalk8s.iso')))
+      .digest('hex');
     expect(sum).toBe(`${digest}  metalk8s.iso\n`);
-    const listing = execFileSync(requireTool('isoinfo'), ['-R', '-f', '-i', join(root, '_build/metalk8s.iso')], { encoding: 'utf8' });
+    const listing = execFileSync(requireTool('isoinfo'), ['-R', '-f', '-i', join(root, '_build/metalk8s.iso')], {
+      encoding: 'utf8',
+    });
     expect(listing.split('\n').sort()).toContain('/salt/metalk8s/defaults.yaml');
-    expect(execFileSync(requireTool('isoinfo'), ['-d', '-i', join(root, '_build/metalk8s.iso')], { encoding: 'utf8' })).toContain('Volume id: MetalK8s 2.4.1-dev');
+    expect(
+      execFileSync(requireTool('isoinfo'), ['-d', '-i', join(root, '_build/metalk8s.iso')], { encoding: 'utf8' }),
+    ).toContain('Volume id: MetalK8s 2.4.1-dev');
 
     expect((await runEngine(root, metalk8sTasks(root, env), ['iso'])).summary!.proven).toBe(true);
     rmSync(join(root, '_build'), { recursive: true });
@@ -127,23 +171,44 @@ describe('iso tree ownership', () => {
     chmodSync(join(root, 'scripts/backup.sh'), 0o755);
     const env = { SOURCE_DATE_EPOCH: '1600000000', BUILD_HOST: 'builder' };
     const first = await runEngine(root, metalk8sTasks(root, env), ['_iso_add_tree']);
-    expect(first.executed.filter((name) => name.startsWith('_iso_add_tree:')).sort())
-      .toEqual(['_iso_add_tree:backup.sh', '_iso_add_tree:bootstrap.sh', '_iso_add_tree:examples/new-node.yaml', '_iso_add_tree:metalk8s-agent.cjs', '_iso_add_tree:product.txt', '_iso_add_tree:runtime']);
+    expect(first.executed.filter((name) => name.startsWith('_iso_add_tree:')).sort()).toEqual([
+      '_iso_add_tree:backup.sh',
+      '_iso_add_tree:bootstrap.sh',
+      '_iso_add_tree:examples/new-node.yaml',
+      '_iso_add_tree:metalk8s-agent.cjs',
+      '_iso_add_tree:product.txt',
+      '_iso_add_tree:runtime',
+    ]);
     const iso = join(root, '_build/root');
-    expect(readFileSync(join(iso, 'product.txt'), 'utf8')).toBe([
-      'NAME=MetalK8s', 'VERSION=2.4.1-dev', 'SHORT_VERSION=2.4', 'GIT=', 'DEVELOPMENT_RELEASE=1',
-      'PRODUCT_SOURCE=none (the stand-in salt-tree/, no UI or operator image: this ISO does not install MetalK8s)',
-      'BUILD_TIMESTAMP=2020-09-13T12:26:40Z', 'BUILD_HOST=builder', '',
-    ].join('\n'));
+    expect(readFileSync(join(iso, 'product.txt'), 'utf8')).toBe(
+      [
+        'NAME=MetalK8s',
+        'VERSION=2.4.1-dev',
+        'SHORT_VERSION=2.4',
+        'GIT=',
+        'DEVELOPMENT_RELEASE=1',
+        'PRODUCT_SOURCE=none (the stand-in salt-tree/, no UI or operator image: this ISO does not install MetalK8s)',
+        'BUILD_TIMESTAMP=2020-09-13T12:26:40Z',
+        'BUILD_HOST=builder',
+        '',
+      ].join('\n'),
+    );
     expect(readFileSync(join(iso, 'bootstrap.sh'), 'utf8')).toBe('#!/bin/bash\nVERSION=2.4.1-dev\n');
     expect(statSync(join(iso, 'backup.sh')).mode & 0o777).toBe(0o755);
     expect(readFileSync(join(iso, 'examples/new-node.yaml'), 'utf8')).toBe('kind: Node\n');
     // The agent runs from the tree with the runtime beside it alone: no node_modules.
-    expect(execFileSync(join(iso, 'runtime/node'), [join(iso, 'metalk8s-agent.cjs'), '--help'], { encoding: 'utf8', cwd: iso })).toContain('solution-manager [-a ISO]...');
+    expect(
+      execFileSync(join(iso, 'runtime/node'), [join(iso, 'metalk8s-agent.cjs'), '--help'], {
+        encoding: 'utf8',
+        cwd: iso,
+      }),
+    ).toContain('solution-manager [-a ISO]...');
     expect((await runEngine(root, metalk8sTasks(root, env), ['_iso_add_tree'])).executed).toEqual([]);
     // Without SOURCE_DATE_EPOCH the build time is written once, then kept while nothing changes.
     const unpinned = { BUILD_HOST: 'builder' };
-    expect((await runEngine(root, metalk8sTasks(root, unpinned), ['_iso_add_tree'])).executed).toEqual(['_iso_add_tree:product.txt']);
+    expect((await runEngine(root, metalk8sTasks(root, unpinned), ['_iso_add_tree'])).executed).toEqual([
+      '_iso_add_tree:product.txt',
+    ]);
     expect((await runEngine(root, metalk8sTasks(root, unpinned), ['_iso_add_tree'])).executed).toEqual([]);
   });
 
@@ -151,18 +216,45 @@ describe('iso tree ownership', () => {
     const root = project({ 'salt-tree/keep.sls': 'keep\n', 'salt-tree/old/gone.sls': 'gone\n' });
     await runEngine(root, metalk8sTasks(root), ['iso']);
     const isoNames = (): string[] =>
-      execFileSync(requireTool('isoinfo'), ['-R', '-f', '-i', join(root, '_build/metalk8s.iso')], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+      execFileSync(requireTool('isoinfo'), ['-R', '-f', '-i', join(root, '_build/metalk8s.iso')], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .sort();
     // The images family writes the registry configuration of the (here empty) image set.
-    const registry = ['/salt/metalk8s', '/salt/metalk8s/repo', '/salt/metalk8s/repo/files', '/salt/metalk8s/repo/files/metalk8s-registry-common.inc', '/salt/metalk8s/repo/files/metalk8s-registry.inc'];
+    const registry = [
+      '/salt/metalk8s',
+      '/salt/metalk8s/repo',
+      '/salt/metalk8s/repo/files',
+      '/salt/metalk8s/repo/files/metalk8s-registry-common.inc',
+      '/salt/metalk8s/repo/files/metalk8s-registry.inc',
+    ];
     const runtime = ['/runtime', '/runtime/LICENSE', '/runtime/node'];
-    expect(isoNames()).toEqual(['/metalk8s-agent.cjs', '/product.txt', ...runtime, '/salt', '/salt/keep.sls', ...registry, '/salt/old', '/salt/old/gone.sls', '/sbom.spdx.json']);
+    expect(isoNames()).toEqual([
+      '/metalk8s-agent.cjs',
+      '/product.txt',
+      ...runtime,
+      '/salt',
+      '/salt/keep.sls',
+      ...registry,
+      '/salt/old',
+      '/salt/old/gone.sls',
+      '/sbom.spdx.json',
+    ]);
 
     rmSync(join(root, 'salt-tree/old'), { recursive: true });
     writeFileSync(join(root, '_build/root/stray.txt'), 'left by hand\n');
     const report = await runEngine(root, metalk8sTasks(root), ['iso']);
     const prune = report.finished.find((r) => r.name === '_iso_build:prune')!;
     expect(prune.out).toBe('removed salt/old/gone.sls\nremoved stray.txt\n');
-    expect(isoNames()).toEqual(['/metalk8s-agent.cjs', '/product.txt', ...runtime, '/salt', '/salt/keep.sls', ...registry, '/sbom.spdx.json']);
+    expect(isoNames()).toEqual([
+      '/metalk8s-agent.cjs',
+      '/product.txt',
+      ...runtime,
+      '/salt',
+      '/salt/keep.sls',
+      ...registry,
+      '/sbom.spdx.json',
+    ]);
     expect(() => statSync(join(root, '_build/root/salt/old'))).toThrow(); // emptied directory removed too
     // The pruning run could not be proven a no-op; the next is a plain no-op, the one after proven.
     expect((await runEngine(root, metalk8sTasks(root), ['iso'])).executed).toEqual([]);
@@ -175,14 +267,21 @@ describe('./toolkit.ts iso', () => {
     const dir = tempDir();
     mkdirSync(join(dir, 'tree/sub'), { recursive: true });
     writeFileSync(join(dir, 'tree/sub/file.txt'), 'content\n');
-    const created = await runCli(['iso', 'create', join(dir, 'tree'), '-o', join(dir, 'out.iso'), '--volid', 'Example 1.0'], { entry: 'toolkit.ts' });
+    const created = await runCli(
+      ['iso', 'create', join(dir, 'tree'), '-o', join(dir, 'out.iso'), '--volid', 'Example 1.0'],
+      { entry: 'toolkit.ts' },
+    );
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/^[0-9a-f]{64}  /);
     const listed = await runCli(['iso', 'ls', join(dir, 'out.iso')], { entry: 'toolkit.ts' });
     expect(listed.stdout).toBe('d 0755            0 sub/\nf 0644            8 sub/file.txt\n');
-    const json = JSON.parse((await runCli(['iso', 'ls', '--json', join(dir, 'out.iso')], { entry: 'toolkit.ts' })).stdout) as { volumeId: string };
+    const json = JSON.parse(
+      (await runCli(['iso', 'ls', '--json', join(dir, 'out.iso')], { entry: 'toolkit.ts' })).stdout,
+    ) as { volumeId: string };
     expect(json.volumeId).toBe('Example 1.0');
-    expect((await runCli(['iso', 'extract', join(dir, 'out.iso'), join(dir, 'x')], { entry: 'toolkit.ts' })).code).toBe(0);
+    expect((await runCli(['iso', 'extract', join(dir, 'out.iso'), join(dir, 'x')], { entry: 'toolkit.ts' })).code).toBe(
+      0,
+    );
     expect(readFileSync(join(dir, 'x/sub/file.txt'), 'utf8')).toBe('content\n');
     expect((await runCli(['iso', 'ls'], { entry: 'toolkit.ts' })).code).toBe(2);
     const missing = await runCli(['iso', 'ls', join(dir, 'nope.iso')], { entry: 'toolkit.ts' });

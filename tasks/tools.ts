@@ -16,12 +16,14 @@ function tools(config: BuildConfig): Record<string, [string, string]> {
 export function toolCheckTasks({ config }: BuildContext): TaskSpec[] {
   return [
     { name: 'check_for', doc: 'Check that the external tools the build needs are installed.' },
-    ...Object.entries(tools(config)).map(([tool, [command, setting]]): TaskSpec => ({
-      name: `check_for:${tool}`,
-      doc: `Check that ${tool} is installed (${setting}=${command}).`,
-      actions: [() => void requireExecutable(command, setting, tool)],
-      // Up to date while the same command is still found: a removed tool is noticed at once.
-      uptodate: [command, () => findExecutable(command) !== undefined],
-    })),
+    ...Object.entries(tools(config)).map(
+      ([tool, [command, setting]]): TaskSpec => ({
+        name: `check_for:${tool}`,
+        doc: `Check that ${tool} is installed (${setting}=${command}).`,
+        actions: [() => void requireExecutable(command, setting, tool)],
+        // Up to date while the same command is still found: a removed tool is noticed at once.
+        uptodate: [command, () => findExecutable(command) !== undefined],
+      }),
+    ),
   ];
 }

@@ -6,5 +6,7 @@ import { declaredRuntime, RUNTIME_CACHE } from './runtime-cache.ts';
 
 const runtime = declaredRuntime();
 mkdirSync(RUNTIME_CACHE, { recursive: true });
-execFileSync('npm', ['pack', '--silent', `${runtime.name}@${runtime.version}`, '--pack-destination', RUNTIME_CACHE], { stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync('npm', ['pack', '--silent', `${runtime.name}@${runtime.version}`, '--pack-destination', RUNTIME_CACHE], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 process.stdout.write(`${RUNTIME_CACHE}/${runtime.name}-${runtime.version}.tgz\n`);

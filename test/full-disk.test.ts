@@ -40,7 +40,9 @@ function smallDisk(bytes: number): string {
 
 /** Regular files under `dir` (an empty directory left behind is no partial file). */
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => !entry.isDirectory()).map((entry) => join(entry.parentPath, entry.name));
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => !entry.isDirectory())
+    .map((entry) => join(entry.parentPath, entry.name));
 }
 
 /** A tree of `megabytes` MiB of random data in a few files. */
@@ -105,7 +107,10 @@ describe('the blob store on a full disk', () => {
     const host = registry.host;
     const digest = await pushImage(host, 'big', '1.0', imageOf([await randomLayer('layer', 3 << 20)]));
     const disk = smallDisk(2 << 20);
-    const run = await runCli(['image', 'pull', `${host}/big@${digest}`, join(tempDir('full-disk-layout-'), 'big'), '--cache', disk], { entry: 'toolkit.ts' });
+    const run = await runCli(
+      ['image', 'pull', `${host}/big@${digest}`, join(tempDir('full-disk-layout-'), 'big'), '--cache', disk],
+      { entry: 'toolkit.ts' },
+    );
     expect(run.code).toBe(1);
     expectOneLine(run.stderr, new RegExp(`needs 3\\.\\d\\d MiB, \\d\\.\\d\\d MiB free on ${disk}`));
     expect(filesUnder(disk).filter((file) => !file.includes('/blobs/sha256/'))).toEqual([]); // the manifest and config may be stored
@@ -113,7 +118,9 @@ describe('the blob store on a full disk', () => {
 
   it('refuses a package larger than the room left, and resumes a download of unknown size the disk cut short', async () => {
     const root = tempDir('full-disk-repo-');
-    const [rpm] = await buildTestRpms(join(root, 'work'), join(root, 'repo'), [{ name: 'big', version: '1.0', arch: 'noarch' }]);
+    const [rpm] = await buildTestRpms(join(root, 'work'), join(root, 'repo'), [
+      { name: 'big', version: '1.0', arch: 'noarch' },
+    ]);
     writeFileSync(join(root, 'repo', 'source.tar'), randomBytes(600 << 10));
     const nginx = await startNginx(`root ${join(root, 'repo')};`);
     const disk = smallDisk(1 << 20);
@@ -122,16 +129,28 @@ describe('the blob store on a full disk', () => {
 
     // A package: its size is in the lock, so a disk without room refuses it before downloading.
     mkdirSync(join(disk, 'cache'));
-    const free = (): number => Number(execFileSync('df', ['--output=avail', '-B1', disk], { encoding: 'utf8' }).split('\n')[1]!.trim());
+    const free = (): number =>
+      Number(execFileSync('df', ['--output=avail', '-B1', disk], { encoding: 'utf8' }).split('\n')[1]!.trim());
     writeFileSync(join(disk, 'filler'), Buffer.alloc(free() - 4096));
     const rpmPath = join(root, 'repo', rpm!);
     const rpmBytes = statSync(rpmPath).size;
     const pkg = {
-      name: 'big', epoch: '0', version: '1.0', release: '1', arch: 'noarch', repo: 'test', location: rpm!, size: rpmBytes,
-      digest: `sha256:${createHash('sha256').update(execFileSync('cat', [rpmPath])).digest('hex')}`,
+      name: 'big',
+      epoch: '0',
+      version: '1.0',
+      release: '1',
+      arch: 'noarch',
+      repo: 'test',
+      location: rpm!,
+      size: rpmBytes,
+      digest: `sha256:${createHash('sha256')
+        .update(execFileSync('cat', [rpmPath]))
+        .digest('hex')}`,
     };
     const repository = { url: (location: string) => `http://${nginx.host}/${location}` } as unknown as YumRepository;
-    await expect(fetchPackages(store, [pkg], () => repository, { jobs: 1, signal })).rejects.toThrow(/needs .* MiB, 0\.00 MiB free on /);
+    await expect(fetchPackages(store, [pkg], () => repository, { jobs: 1, signal })).rejects.toThrow(
+      /needs .* MiB, 0\.00 MiB free on /,
+    );
     expect(filesUnder(join(disk, 'cache'))).toEqual([]);
 
     // A spec source: no size is known, the disk fills midway; what arrived is kept and resumed.
@@ -140,8 +159,13 @@ describe('the blob store on a full disk', () => {
     const body = execFileSync('cat', [join(root, 'repo', 'source.tar')]);
     const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
     const url = `http://${nginx.host}/source.tar`;
-    const fetch = (): Promise<number> => ingestRetrying(store, digest, rangeSource(url, signal, 'source'), { signal, describe: () => `${url} (source)` });
-    await expect(fetch()).rejects.toThrow(new RegExp(`${disk}/cache \\(${url.replace(/\./g, '\\.')} \\(source\\)\\): cannot write \\(no space left on device\\); the 0\\.\\d\\d MiB received are kept, and the next run resumes from them`));
+    const fetch = (): Promise<number> =>
+      ingestRetrying(store, digest, rangeSource(url, signal, 'source'), { signal, describe: () => `${url} (source)` });
+    await expect(fetch()).rejects.toThrow(
+      new RegExp(
+        `${disk}/cache \\(${url.replace(/\./g, '\\.')} \\(source\\)\\): cannot write \\(no space left on device\\); the 0\\.\\d\\d MiB received are kept, and the next run resumes from them`,
+      ),
+    );
     const kept = filesUnder(join(disk, 'cache'));
     expect(kept).toHaveLength(1);
     expect(kept[0]).toMatch(/ingest\/[a-f0-9]{64}\.partial$/);
@@ -160,8 +184,9 @@ describe('the offline archive on a full disk', () => {
     const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
     await store.put(digest, blob, 'test blob');
     const disk = smallDisk(2 << 20);
-    await expect(writeBlobArchive(store, [digest], new Map([['packages.lock.json', '{}']]), join(disk, 'offline-inputs.tar')))
-      .rejects.toThrow(new RegExp(`offline-inputs\\.tar: needs 3\\.00 MiB, 2\\.00 MiB free on ${disk}`));
+    await expect(
+      writeBlobArchive(store, [digest], new Map([['packages.lock.json', '{}']]), join(disk, 'offline-inputs.tar')),
+    ).rejects.toThrow(new RegExp(`offline-inputs\\.tar: needs 3\\.00 MiB, 2\\.00 MiB free on ${disk}`));
     expect(readdirSync(disk)).toEqual([]);
   });
 });

@@ -64,7 +64,11 @@ export async function runEngine(
   const engine = new Engine({ root, buildRoot: join(root, '_build'), definitions, defaultTasks: [] });
   const reporter = new RecordingReporter();
   await engine.run({
-    tasks, workers: options.workers ?? 2, reporter, verbose: false, lockWaitSeconds: 0,
+    tasks,
+    workers: options.workers ?? 2,
+    reporter,
+    verbose: false,
+    lockWaitSeconds: 0,
     signal: options.signal ?? new AbortController().signal,
   });
   return reporter;
@@ -78,7 +82,10 @@ export interface CliResult {
 }
 
 /** Runs ./build.ts (or another entry, relative to the project or absolute) as a user would, through its shebang. */
-export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; entry?: string } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; entry?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(resolve(PROJECT_ROOT, options.entry ?? 'build.ts'), args, {
       cwd: options.cwd ?? PROJECT_ROOT,

@@ -40,11 +40,13 @@ export async function describeSource(root: string): Promise<TreeView> {
       const stats = lstatSync(full);
       const mode = stats.mode & 0o7777;
       const mtime = Math.floor(stats.mtimeMs / 1000);
-      if (stats.isSymbolicLink()) out.set(path, { type: 'symlink', mode: 0, size: 0, target: readlinkSync(full, 'utf8') });
+      if (stats.isSymbolicLink())
+        out.set(path, { type: 'symlink', mode: 0, size: 0, target: readlinkSync(full, 'utf8') });
       else if (stats.isDirectory()) {
         out.set(path, { type: 'directory', mode, size: 0, mtime });
         await visit(path);
-      } else if (stats.isFile()) out.set(path, { type: 'file', mode, size: stats.size, mtime, sha256: await hashFile(full) });
+      } else if (stats.isFile())
+        out.set(path, { type: 'file', mode, size: stats.size, mtime, sha256: await hashFile(full) });
     }
   };
   await visit('');
@@ -78,7 +80,9 @@ export async function readBackOurs(iso: string): Promise<TreeView> {
 
 /** The tree as libarchive reads it: `bsdtar -cf - @ISO` turns the image into a tar stream. */
 export async function readBackBsdtar(iso: string): Promise<TreeView> {
-  const child = spawn(requireTool('bsdtar'), ['-cf', '-', '--format', 'pax', `@${iso}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(requireTool('bsdtar'), ['-cf', '-', '--format', 'pax', `@${iso}`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -95,10 +99,19 @@ export async function readBackBsdtar(iso: string): Promise<TreeView> {
         const mtime = header.mtime ? Math.floor(header.mtime.getTime() / 1000) : undefined;
         if (path === '' || path === '.') {
           // the root itself
-        } else if (header.type === 'directory') out.set(path, { type: 'directory', mode, size: 0, ...(mtime !== undefined ? { mtime } : {}) });
-        else if (header.type === 'symlink') out.set(path, { type: 'symlink', mode: 0, size: 0, target: header.linkname ?? '' });
+        } else if (header.type === 'directory')
+          out.set(path, { type: 'directory', mode, size: 0, ...(mtime !== undefined ? { mtime } : {}) });
+        else if (header.type === 'symlink')
+          out.set(path, { type: 'symlink', mode: 0, size: 0, target: header.linkname ?? '' });
         else if (header.type === 'link') hardLinks.push([path, (header.linkname ?? '').replace(/^\.\//, '')]);
-        else if (header.type === 'file') out.set(path, { type: 'file', mode, size: header.size ?? 0, ...(mtime !== undefined ? { mtime } : {}), sha256: hash.digest('hex') });
+        else if (header.type === 'file')
+          out.set(path, {
+            type: 'file',
+            mode,
+            size: header.size ?? 0,
+            ...(mtime !== undefined ? { mtime } : {}),
+            sha256: hash.digest('hex'),
+          });
         next();
       });
       stream.resume();
@@ -125,7 +138,10 @@ export async function readBackBsdtar(iso: string): Promise<TreeView> {
  * record uid/gid 0 as upstream's `mkisofs -uid 0 -gid 0` does.
  */
 export function compareWithXorriso(iso: string, root: string): string[] {
-  const run = spawnSync(requireTool('xorriso'), ['-indev', iso, '-compare_r', root, '/'], { encoding: 'utf8', maxBuffer: 512 << 20 });
+  const run = spawnSync(requireTool('xorriso'), ['-indev', iso, '-compare_r', root, '/'], {
+    encoding: 'utf8',
+    maxBuffer: 512 << 20,
+  });
   const lines = `${run.stdout}\n${run.stderr}`.split('\n');
   return lines.filter((line) => /^[-?] '/.test(line) && !/: st_(ctime|atime|uid|gid)\s+:/.test(line));
 }
@@ -138,7 +154,8 @@ export function differences(expected: TreeView, actual: TreeView, reader: string
     if (!got) out.push(`${reader}: missing ${path}`);
     else {
       for (const key of ['type', 'mode', 'size', 'mtime', 'target', 'sha256'] as const) {
-        if (want[key] !== undefined && got[key] !== undefined && want[key] !== got[key]) out.push(`${reader}: ${path}: ${key} ${String(want[key])} != ${String(got[key])}`);
+        if (want[key] !== undefined && got[key] !== undefined && want[key] !== got[key])
+          out.push(`${reader}: ${path}: ${key} ${String(want[key])} != ${String(got[key])}`);
       }
       if (want.type === 'file' && got.sha256 === undefined) out.push(`${reader}: ${path}: no content`);
     }
@@ -157,6 +174,8 @@ export async function readBackDifferences(iso: string, root: string): Promise<st
   return [
     ...differences(source, await readBackOurs(iso), 'our reader'),
     ...differences(source, await readBackBsdtar(iso), 'bsdtar'),
-    ...compareWithXorriso(iso, root).slice(0, 20).map((line) => `xorriso: ${line}`),
+    ...compareWithXorriso(iso, root)
+      .slice(0, 20)
+      .map((line) => `xorriso: ${line}`),
   ];
 }

@@ -15,23 +15,25 @@ if (!Number.isInteger(seeds) || !Number.isInteger(entries) || seeds < 1 || entri
   process.exit(2);
 }
 async function sweep(): Promise<number> {
-let failed = 0;
-for (let seed = 1000; seed < 1000 + seeds; seed++) {
-  const dir = mkdtempSync(join(tmpdir(), 'iso-sweep-'));
-  try {
-    const root = join(dir, 'tree');
-    mkdirSync(root);
-    const shape = makeTree(root, seed, { entries, hugeDirectory: seed % 10 === 0 ? 20_500 : 0 });
-    const iso = join(dir, 'tree.iso');
-    await writeIso(root, iso, { volumeId: `SWEEP ${seed}`, sourceDateEpoch: 2_000_000_000 });
-    const found = await readBackDifferences(iso, root);
-    if (found.length > 0) failed++;
-    process.stdout.write(`seed ${seed}: ${shape.files} files, ${shape.directories} directories: ${found.length === 0 ? 'ok' : `FAILED\n  ${found.slice(0, 5).join('\n  ')}`}\n`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  let failed = 0;
+  for (let seed = 1000; seed < 1000 + seeds; seed++) {
+    const dir = mkdtempSync(join(tmpdir(), 'iso-sweep-'));
+    try {
+      const root = join(dir, 'tree');
+      mkdirSync(root);
+      const shape = makeTree(root, seed, { entries, hugeDirectory: seed % 10 === 0 ? 20_500 : 0 });
+      const iso = join(dir, 'tree.iso');
+      await writeIso(root, iso, { volumeId: `SWEEP ${seed}`, sourceDateEpoch: 2_000_000_000 });
+      const found = await readBackDifferences(iso, root);
+      if (found.length > 0) failed++;
+      process.stdout.write(
+        `seed ${seed}: ${shape.files} files, ${shape.directories} directories: ${found.length === 0 ? 'ok' : `FAILED\n  ${found.slice(0, 5).join('\n  ')}`}\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
-}
-return failed;
+  return failed;
 }
 
 void sweep().then((failed) => {

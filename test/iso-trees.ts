@@ -42,7 +42,13 @@ export function makeTree(root: string, seed: number, shape: TreeShape): { files:
   const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const int = (n: number): number => Math.floor(random() * n);
-  const prefixes = ['', 'x'.repeat(180), 'shared-prefix-of-many-names-'.repeat(5), 'pkg-1.2.3.el7.x86_64.', 'ÆØÅ-'.repeat(20)];
+  const prefixes = [
+    '',
+    'x'.repeat(180),
+    'shared-prefix-of-many-names-'.repeat(5),
+    'pkg-1.2.3.el7.x86_64.',
+    'ÆØÅ-'.repeat(20),
+  ];
   const name = (taken: Set<string>): string => {
     for (;;) {
       let text = pick(prefixes);
@@ -51,7 +57,7 @@ export function makeTree(root: string, seed: number, shape: TreeShape): { files:
       text += String(int(100_000));
       if (random() < 0.3) text += pick(['.tar.gz', '.', '.a.b.c', '.yaml', '.TXT', '.tar.gz.sha256']);
       text = fitBytes(text, random() < 0.2 ? 255 : 64 + int(192));
-      if (text === '.' || text === '..' || text.endsWith('.') && random() < 0.5) continue;
+      if (text === '.' || text === '..' || (text.endsWith('.') && random() < 0.5)) continue;
       // Case-only differences: the same name with another case, when free.
       const variant = random() < 0.15 ? text.toUpperCase() : text;
       if (!taken.has(variant) && Buffer.byteLength(variant, 'utf8') <= 255) {
@@ -85,7 +91,9 @@ export function makeTree(root: string, seed: number, shape: TreeShape): { files:
       takenIn.set(path, new Set());
     } else if (roll < 0.25) {
       // Long targets: several components of up to 255 bytes, relative or absolute.
-      const parts = Array.from({ length: 1 + int(12) }, () => fitBytes(pick(prefixes) + pick(PIECES).repeat(1 + int(60)), 255));
+      const parts = Array.from({ length: 1 + int(12) }, () =>
+        fitBytes(pick(prefixes) + pick(PIECES).repeat(1 + int(60)), 255),
+      );
       symlinkSync(`${random() < 0.5 ? '/' : '../'}${parts.join('/')}`, path);
     } else if (roll < 0.32 && files.length > 0) {
       linkSync(pick(files), path);
@@ -102,7 +110,8 @@ export function makeTree(root: string, seed: number, shape: TreeShape): { files:
     mkdirSync(huge);
     // Names sharing 200 bytes: their 31-character identifiers all collide.
     const stem = 'gcloud_beta_compute_os-config_patch-deployments_'.repeat(4);
-    for (let i = 0; i < shape.hugeDirectory; i++) writeFileSync(join(huge, `${stem}${i}.1.gz`), i % 10 === 0 ? `${i}\n` : '');
+    for (let i = 0; i < shape.hugeDirectory; i++)
+      writeFileSync(join(huge, `${stem}${i}.1.gz`), i % 10 === 0 ? `${i}\n` : '');
     directories.push(huge);
   }
   // Fixed times: a second writing of the tree gives the same bytes.

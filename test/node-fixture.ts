@@ -36,41 +36,58 @@ export async function fakeNode(options: { version?: string; isoVersion?: string 
   // As _iso_add_tree lays them out: templates rendered with the version, their suffix dropped.
   for (const file of readdirSync(join(PROJECT_ROOT, 'scripts'))) {
     const text = readFileSync(join(PROJECT_ROOT, 'scripts', file), 'utf8');
-    writeFileSync(join(scripts, file.replace(/\.in$/, '')), text.replaceAll('@@VERSION', options.isoVersion ?? '2.4.1'), { mode: statSync(join(PROJECT_ROOT, 'scripts', file)).mode });
+    writeFileSync(
+      join(scripts, file.replace(/\.in$/, '')),
+      text.replaceAll('@@VERSION', options.isoVersion ?? '2.4.1'),
+      { mode: statSync(join(PROJECT_ROOT, 'scripts', file)).mode },
+    );
   }
   // Bundled and given its runtime as the _iso_add_tree tasks do.
   await bundleStandalone(join(PROJECT_ROOT, 'agent/main.ts'), join(scripts, 'metalk8s-agent.cjs'), {
-    root: PROJECT_ROOT, target: runtimeTarget(declaredRuntime()), define: { 'process.env.METALK8S_AGENT_VERSION': JSON.stringify(options.isoVersion ?? '2.4.1') },
+    root: PROJECT_ROOT,
+    target: runtimeTarget(declaredRuntime()),
+    define: { 'process.env.METALK8S_AGENT_VERSION': JSON.stringify(options.isoVersion ?? '2.4.1') },
   });
   const node = await unpackShippedRuntime(join(scripts, 'runtime'));
   const bin = tempDir('mk8s-bin-');
   const env = {
-    SALT_CALL: script(join(bin, 'salt-call'), [
-      'case "$*" in',
-      `  *slsutil.renderer*) echo "local: ${options.version ?? '2.4.1'}" ;;`,
-      '  *grains.get\\ id*) echo "local: bootstrap" ;;',
-      '  *grains.get\\ metalk8s:control_plane_ip*) echo "local: 172.21.254.2" ;;',
-      `  *pillar.get\\ metalk8s:cluster_version*) echo "local: ${options.version ?? '2.4.1'}" ;;`,
-      '  *pillar.get\\ metalk8s:endpoints:*) echo "local: {\'ip\': \'172.21.254.2\'}" ;;',
-      '  *) echo "local: applied" ;;',
-      'esac',
-    ].join('\n')),
+    SALT_CALL: script(
+      join(bin, 'salt-call'),
+      [
+        'case "$*" in',
+        `  *slsutil.renderer*) echo "local: ${options.version ?? '2.4.1'}" ;;`,
+        '  *grains.get\\ id*) echo "local: bootstrap" ;;',
+        '  *grains.get\\ metalk8s:control_plane_ip*) echo "local: 172.21.254.2" ;;',
+        `  *pillar.get\\ metalk8s:cluster_version*) echo "local: ${options.version ?? '2.4.1'}" ;;`,
+        "  *pillar.get\\ metalk8s:endpoints:*) echo \"local: {'ip': '172.21.254.2'}\" ;;",
+        '  *) echo "local: applied" ;;',
+        'esac',
+      ].join('\n'),
+    ),
     // `ps --label ...container.name=NAME` answers NAME-0123; `snapshot save PATH` writes PATH under ROOT.
-    CRICTL: script(join(bin, 'crictl'), [
-      'case "$1" in',
-      '  ps) for arg; do case "$arg" in io.kubernetes.container.name=*) echo "${arg#*=}-0123" ;; esac; done ;;',
-      '  exec) case "$*" in *"snapshot save"*) for last; do :; done; mkdir -p "$(dirname "$ROOT$last")" && echo snapshot > "$ROOT$last" ;; esac; echo ok ;;',
-      'esac',
-    ].join('\n')),
+    CRICTL: script(
+      join(bin, 'crictl'),
+      [
+        'case "$1" in',
+        '  ps) for arg; do case "$arg" in io.kubernetes.container.name=*) echo "${arg#*=}-0123" ;; esac; done ;;',
+        '  exec) case "$*" in *"snapshot save"*) for last; do :; done; mkdir -p "$(dirname "$ROOT$last")" && echo snapshot > "$ROOT$last" ;; esac; echo ok ;;',
+        'esac',
+      ].join('\n'),
+    ),
     // mount -o ro -t iso9660 ISO DIR
-    MOUNT: script(join(bin, 'mount'), `exec "${node}" "${join(scripts, 'metalk8s-agent.cjs')}" iso extract "$5" "$6" >/dev/null`),
+    MOUNT: script(
+      join(bin, 'mount'),
+      `exec "${node}" "${join(scripts, 'metalk8s-agent.cjs')}" iso extract "$5" "$6" >/dev/null`,
+    ),
     UMOUNT: script(join(bin, 'umount'), 'chmod -R u+w "$1" && find "$1" -mindepth 1 -delete'),
     YUM: script(join(bin, 'yum'), 'true'),
     RPM: script(join(bin, 'rpm'), 'true'),
     SYSTEMCTL: script(join(bin, 'systemctl'), 'true'),
   };
   return {
-    root, scripts, env,
+    root,
+    scripts,
+    env,
     calls: () => {
       try {
         return readFileSync(join(bin, 'calls.log'), 'utf8').split('\n').filter(Boolean);

@@ -13,7 +13,10 @@ import { declaredRuntime, RUNTIME_CACHE } from './runtime-cache.ts';
 export function runtimeTarball(): string {
   const runtime = declaredRuntime();
   const file = join(RUNTIME_CACHE, `${runtime.name}-${runtime.version}.tgz`);
-  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run fetch:runtime\` (npm pack ${runtime.name}@${runtime.version}) once after npm ci`);
+  if (!existsSync(file))
+    throw new Error(
+      `${file} is missing: run \`npm run fetch:runtime\` (npm pack ${runtime.name}@${runtime.version}) once after npm ci`,
+    );
   return file;
 }
 
@@ -22,7 +25,9 @@ export async function unpackShippedRuntime(dir: string): Promise<string> {
   const runtime = declaredRuntime();
   const store = new BlobStore(tempDir('mk8s-runtime-store-'));
   const tarball = runtimeTarball();
-  await store.ingest(runtimeDigest(runtime), async () => ({ body: createReadStream(tarball), start: 0 }), { describe: tarball });
+  await store.ingest(runtimeDigest(runtime), async () => ({ body: createReadStream(tarball), start: 0 }), {
+    describe: tarball,
+  });
   await unpackRuntime(store, runtime, dir);
   return join(dir, 'node');
 }

@@ -21,15 +21,18 @@ export const PRODUCT_FILES: Record<string, string> = {
   'salt/_modules/metalk8s.py': "__virtualname__ = 'metalk8s'\n\ndef archive_info_from_iso(path):\n    return path\n",
   'pillar/top.sls.in': 'metalk8s-@@VERSION:\n  "*":\n    - metalk8s.roles.minion\n',
   'pillar/metalk8s/roles/minion.sls': 'metalk8s: {}\n',
-  'storage-operator/deploy/crds/storage_v1alpha1_volume_crd.yaml': 'apiVersion: apiextensions.k8s.io/v1beta1\nkind: CustomResourceDefinition\n',
+  'storage-operator/deploy/crds/storage_v1alpha1_volume_crd.yaml':
+    'apiVersion: apiextensions.k8s.io/v1beta1\nkind: CustomResourceDefinition\n',
   // The UI as upstream builds it: nginx's version as a build argument, its configuration copied in.
-  'ui/Dockerfile': 'ARG NGINX_IMAGE_VERSION=1.0\nFROM nginx:${NGINX_IMAGE_VERSION}\nCOPY conf/nginx.conf /etc/nginx/conf.d/default.conf\n',
+  'ui/Dockerfile':
+    'ARG NGINX_IMAGE_VERSION=1.0\nFROM nginx:${NGINX_IMAGE_VERSION}\nCOPY conf/nginx.conf /etc/nginx/conf.d/default.conf\n',
   'ui/conf/nginx.conf': 'server { listen 80; }\n',
   // The operator: a builder image (whose FROM the build replaces with a pinned one), a program
   // "compiled" in it into build/_output, and the image of that output.
   'storage-operator/Dockerfile': 'FROM golang:1.13-alpine\n',
   'storage-operator/cmd/manager/main.sh': '#!/bin/sh\necho storage-operator\n',
-  'storage-operator/build/Dockerfile': 'FROM scratch\nCOPY build/_output/bin/storage-operator /usr/local/bin/storage-operator\n',
+  'storage-operator/build/Dockerfile':
+    'FROM scratch\nCOPY build/_output/bin/storage-operator /usr/local/bin/storage-operator\n',
 };
 
 export interface ProductRepo {
@@ -41,7 +44,11 @@ export interface ProductRepo {
 export function productRepo(files: Record<string, string> = PRODUCT_FILES): ProductRepo {
   const git = requireTool('git');
   const dir = tempDir('mk8s-product-');
-  const run = (...args: string[]) => execFileSync(git, ['-C', dir, ...args], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_DATE: '2020-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2020-01-01T00:00:00Z' } }).trim();
+  const run = (...args: string[]) =>
+    execFileSync(git, ['-C', dir, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, GIT_AUTHOR_DATE: '2020-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2020-01-01T00:00:00Z' },
+    }).trim();
   run('init', '--quiet', '--initial-branch=development/2.4');
   run('config', 'user.email', 'tests@metalk8s.invalid');
   run('config', 'user.name', 'tests');
@@ -88,6 +95,8 @@ export function busyboxBuilderBase(): string {
   const context = tempDir('mk8s-busybox-');
   copyFileSync(requireTool('busybox'), join(context, 'busybox'));
   writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY busybox /bin/busybox\n');
-  execFileSync(requireTool('podman'), ['build', '--quiet', '--tag', tag, context], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(requireTool('podman'), ['build', '--quiet', '--tag', tag, context], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   return tag;
 }

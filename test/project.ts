@@ -31,7 +31,12 @@ export function project(files: Record<string, string>, options: { runtime?: 'sto
   }
   // No product source unless the test gives one: a test project never reaches GitHub.
   const dotenv = `METALK8S_SOURCE=none\n${files['.env'] ?? ''}`;
-  for (const [path, text] of Object.entries({ 'images/images.yaml': 'remote: []\nlocal: []\n', 'packages-rpm/packages.yaml': 'repositories: []\npackages: []\n', ...files, '.env': dotenv })) {
+  for (const [path, text] of Object.entries({
+    'images/images.yaml': 'remote: []\nlocal: []\n',
+    'packages-rpm/packages.yaml': 'repositories: []\npackages: []\n',
+    ...files,
+    '.env': dotenv,
+  })) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     writeFileSync(join(root, path), text);
   }
@@ -41,4 +46,3 @@ export function project(files: Record<string, string>, options: { runtime?: 'sto
 export function metalk8sTasks(root: string, env: NodeJS.ProcessEnv = {}) {
   return tasksOf(loadConfig(root, env));
 }
-

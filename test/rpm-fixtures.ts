@@ -25,9 +25,13 @@ export interface TestRpm {
 
 function preamble(rpm: TestRpm): string[] {
   return [
-    `Version: ${rpm.version}`, `Release: ${rpm.release ?? '1'}`, ...(rpm.epoch !== undefined ? [`Epoch: ${rpm.epoch}`] : []),
-    `Summary: test package ${rpm.name}`, ...(rpm.arch === 'noarch' ? ['BuildArch: noarch'] : []),
-    ...(rpm.requires ?? []).map((req) => `Requires: ${req}`), ...(rpm.provides ?? []).map((cap) => `Provides: ${cap}`),
+    `Version: ${rpm.version}`,
+    `Release: ${rpm.release ?? '1'}`,
+    ...(rpm.epoch !== undefined ? [`Epoch: ${rpm.epoch}`] : []),
+    `Summary: test package ${rpm.name}`,
+    ...(rpm.arch === 'noarch' ? ['BuildArch: noarch'] : []),
+    ...(rpm.requires ?? []).map((req) => `Requires: ${req}`),
+    ...(rpm.provides ?? []).map((cap) => `Provides: ${cap}`),
   ];
 }
 
@@ -36,7 +40,10 @@ function payload(rpm: TestRpm): { install: string[]; files: string[] } {
   const random = rpm.payloadBytes ? `/usr/share/${rpm.name}/payload` : undefined;
   return {
     install: [
-      ...files.flatMap((file) => [`mkdir -p %{buildroot}$(dirname ${file})`, `echo '${rpm.name}-${rpm.version} ${file}' > %{buildroot}${file}`]),
+      ...files.flatMap((file) => [
+        `mkdir -p %{buildroot}$(dirname ${file})`,
+        `echo '${rpm.name}-${rpm.version} ${file}' > %{buildroot}${file}`,
+      ]),
       ...(random ? [`head -c ${rpm.payloadBytes} /dev/urandom > %{buildroot}${random}`] : []),
     ],
     files: [...files, ...(random ? [random] : [])],
@@ -50,10 +57,18 @@ function payload(rpm: TestRpm): { install: string[]; files: string[] } {
 function specOf(rpms: TestRpm[]): string {
   const [main, ...subs] = [...rpms].sort((a, b) => (a.arch === b.arch ? 0 : a.arch === 'x86_64' ? -1 : 1));
   const lines = [
-    '%global debug_package %{nil}', '%global _build_id_links none',
-    `Name: ${main!.name}`, ...preamble(main!), 'License: MIT', '', '%description', `${main!.name}`, '',
+    '%global debug_package %{nil}',
+    '%global _build_id_links none',
+    `Name: ${main!.name}`,
+    ...preamble(main!),
+    'License: MIT',
+    '',
+    '%description',
+    `${main!.name}`,
+    '',
   ];
-  for (const sub of subs) lines.push(`%package -n ${sub.name}`, ...preamble(sub), '', `%description -n ${sub.name}`, sub.name, '');
+  for (const sub of subs)
+    lines.push(`%package -n ${sub.name}`, ...preamble(sub), '', `%description -n ${sub.name}`, sub.name, '');
   lines.push('%install', ...rpms.flatMap((rpm) => payload(rpm).install), '');
   lines.push('%files', ...payload(main!).files, '');
   for (const sub of subs) lines.push(`%files -n ${sub.name}`, ...payload(sub).files, '');
@@ -73,15 +88,32 @@ export async function buildTestRpms(work: string, out: string, rpms: readonly Te
     else groups.push([rpm]);
   }
   mkdirSync(out, { recursive: true });
-  await Promise.all(groups.map(async (group, index) => {
-    const topdir = join(work, `rpmbuild-${index}`);
-    mkdirSync(join(topdir, 'SPECS'), { recursive: true });
-    const spec = join(topdir, 'SPECS', 'test.spec');
-    writeFileSync(spec, specOf(group));
-    await run(rpmbuild, ['--define', `_topdir ${topdir}`, '--define', `_rpmdir ${out}`, '--define', '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm',
-      '--define', '_binary_payload w1.gzdio', '--target', 'x86_64', '--nodeps', '-bb', spec]);
-  }));
-  return readdirSync(out).filter((name) => name.endsWith('.rpm')).sort();
+  await Promise.all(
+    groups.map(async (group, index) => {
+      const topdir = join(work, `rpmbuild-${index}`);
+      mkdirSync(join(topdir, 'SPECS'), { recursive: true });
+      const spec = join(topdir, 'SPECS', 'test.spec');
+      writeFileSync(spec, specOf(group));
+      await run(rpmbuild, [
+        '--define',
+        `_topdir ${topdir}`,
+        '--define',
+        `_rpmdir ${out}`,
+        '--define',
+        '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm',
+        '--define',
+        '_binary_payload w1.gzdio',
+        '--target',
+        'x86_64',
+        '--nodeps',
+        '-bb',
+        spec,
+      ]);
+    }),
+  );
+  return readdirSync(out)
+    .filter((name) => name.endsWith('.rpm'))
+    .sort();
 }
 
 /** createrepo_c over `dir`, sha256 checksums, no sqlite. */
@@ -101,12 +133,32 @@ export async function rpmDatabase(dbpath: string, rpms: readonly string[], forma
   await run(rpm, ['--dbpath', sqliteDir, '--initdb']);
   await run(rpm, ['--dbpath', sqliteDir, '-i', '--justdb', '--nodeps', '--noscripts', '--ignorearch', ...rpms]);
   if (format === 'sqlite') return;
-  const { stdout } = await run(requireExecutable('sqlite3'), [join(sqliteDir, 'rpmdb.sqlite'), 'SELECT hnum, hex(blob) FROM Packages ORDER BY hnum'], { maxBuffer: 1 << 26 });
-  const key = (n: number) => { const bytes = Buffer.alloc(4); bytes.writeUInt32LE(n); return bytes.toString('hex'); };
-  const records = stdout.trim().split('\n').map((line) => line.split('|') as [string, string]);
+  const { stdout } = await run(
+    requireExecutable('sqlite3'),
+    [join(sqliteDir, 'rpmdb.sqlite'), 'SELECT hnum, hex(blob) FROM Packages ORDER BY hnum'],
+    { maxBuffer: 1 << 26 },
+  );
+  const key = (n: number) => {
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32LE(n);
+    return bytes.toString('hex');
+  };
+  const records = stdout
+    .trim()
+    .split('\n')
+    .map((line) => line.split('|') as [string, string]);
   const next = Math.max(...records.map(([hnum]) => Number(hnum))) + 1;
-  const dump = ['VERSION=3', 'format=bytevalue', 'type=hash', 'HEADER=END',
-    ...records.flatMap(([hnum, blob]) => [` ${key(Number(hnum))}`, ` ${blob.toLowerCase()}`]), ` ${key(0)}`, ` ${key(next)}`, 'DATA=END', ''].join('\n');
+  const dump = [
+    'VERSION=3',
+    'format=bytevalue',
+    'type=hash',
+    'HEADER=END',
+    ...records.flatMap(([hnum, blob]) => [` ${key(Number(hnum))}`, ` ${blob.toLowerCase()}`]),
+    ` ${key(0)}`,
+    ` ${key(next)}`,
+    'DATA=END',
+    '',
+  ].join('\n');
   const dumpFile = `${sqliteDir}.dump`;
   mkdirSync(dbpath, { recursive: true });
   writeFileSync(dumpFile, dump);

@@ -1,7 +1,12 @@
 // nginx and containerd for a test, stopped after it (see servers.ts).
 import { afterEach } from 'vitest';
 import { tempDir } from './helpers.ts';
-import { startContainerd as startContainerdIn, startNginxServer, type Containerd, type LocalServer } from './servers.ts';
+import {
+  startContainerd as startContainerdIn,
+  startNginxServer,
+  type Containerd,
+  type LocalServer,
+} from './servers.ts';
 
 const running: { stop(): Promise<void> }[] = [];
 afterEach(async () => {

@@ -62,13 +62,25 @@ async function serving(child: ChildProcess, port: number, logFile: string, what:
  */
 export async function startDockerRegistry(dir: string, options: { port?: number } = {}): Promise<LocalServer> {
   const port = options.port ?? (await freePort());
-  writeFileSync(join(dir, 'config.yml'), [
-    'version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`,
-    'http:', `  addr: 127.0.0.1:${port}`, '',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'config.yml'),
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'data')}`,
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '',
+    ].join('\n'),
+  );
   const logFile = join(dir, 'registry.log');
   const fd = openSync(logFile, 'w');
-  const child = spawn(requireExecutable('docker-registry'), ['serve', join(dir, 'config.yml')], { stdio: ['ignore', fd, fd] });
+  const child = spawn(requireExecutable('docker-registry'), ['serve', join(dir, 'config.yml')], {
+    stdio: ['ignore', fd, fd],
+  });
   closeSync(fd);
   return serving(child, port, logFile, 'docker-registry');
 }
@@ -80,18 +92,37 @@ export async function startDockerRegistry(dir: string, options: { port?: number 
  * nobody: the served files must be world-readable). `port`: that one (the demo keeps its ports
  * from run to run), else a free one.
  */
-export async function startNginxServer(dir: string, server: string, options: { workers?: number; port?: number } = {}): Promise<LocalServer> {
+export async function startNginxServer(
+  dir: string,
+  server: string,
+  options: { workers?: number; port?: number } = {},
+): Promise<LocalServer> {
   const binary = requireExecutable('nginx');
   const port = options.port ?? (await freePort());
   const errorLog = join(dir, 'error.log');
   const conf = join(dir, 'nginx.conf');
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `    ${kind}_temp_path ${join(dir, kind)};`);
-  writeFileSync(conf, [
-    'daemon off;', ...(options.workers ? [`worker_processes ${options.workers};`] : ['master_process off;']), `pid ${join(dir, 'nginx.pid')};`, `error_log ${errorLog} warn;`,
-    'events { worker_connections 1024; }',
-    'http {', '    access_log off;', ...temp,
-    '    server {', `        listen 127.0.0.1:${port};`, server, '    }', '}', '',
-  ].join('\n'));
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(
+    (kind) => `    ${kind}_temp_path ${join(dir, kind)};`,
+  );
+  writeFileSync(
+    conf,
+    [
+      'daemon off;',
+      ...(options.workers ? [`worker_processes ${options.workers};`] : ['master_process off;']),
+      `pid ${join(dir, 'nginx.pid')};`,
+      `error_log ${errorLog} warn;`,
+      'events { worker_connections 1024; }',
+      'http {',
+      '    access_log off;',
+      ...temp,
+      '    server {',
+      `        listen 127.0.0.1:${port};`,
+      server,
+      '    }',
+      '}',
+      '',
+    ].join('\n'),
+  );
   const check = spawnSync(binary, ['-t', '-q', '-p', dir, '-c', conf, '-e', errorLog], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`nginx rejects the configuration:\n${check.stderr}${readLog(errorLog)}`);
   const child = spawn(binary, ['-p', dir, '-c', conf, '-e', errorLog], { stdio: 'ignore' });
@@ -111,10 +142,18 @@ export interface Containerd {
 export async function startContainerd(dir: string): Promise<Containerd> {
   const binary = requireExecutable('containerd');
   const address = join(dir, 'containerd.sock');
-  writeFileSync(join(dir, 'config.toml'), [
-    'version = 2', `root = "${join(dir, 'root')}"`, `state = "${join(dir, 'state')}"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]', '[grpc]', `  address = "${address}"`, '',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'config.toml'),
+    [
+      'version = 2',
+      `root = "${join(dir, 'root')}"`,
+      `state = "${join(dir, 'state')}"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = "${address}"`,
+      '',
+    ].join('\n'),
+  );
   const logFile = join(dir, 'containerd.log');
   const fd = openSync(logFile, 'w');
   const child = spawn(binary, ['--config', join(dir, 'config.toml')], { stdio: ['ignore', fd, fd] });

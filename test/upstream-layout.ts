@@ -5,7 +5,8 @@ import { PROJECT_ROOT } from './helpers.ts';
 
 type Rules = Record<'required' | 'upstream' | 'ours', string[]>;
 
-const matches = (rule: string, path: string) => (rule.startsWith('re:') ? new RegExp(rule.slice(3)).test(path) : rule === path);
+const matches = (rule: string, path: string) =>
+  rule.startsWith('re:') ? new RegExp(rule.slice(3)).test(path) : rule === path;
 
 /** Paths no rule places, and required rules no path matches. */
 export function layoutMismatches(paths: readonly string[]): { unplaced: string[]; missing: string[] } {

@@ -18,10 +18,22 @@ const run = promisify(execFile);
  * never needed.
  */
 export const OS_RPMS: TestRpm[] = [
-  { name: 'app', version: '1.0', arch: 'x86_64', requires: ['libfoo >= 2.0', '/usr/bin/helper-tool', 'config-data', 'webui', 'base-os-lib'], files: ['/usr/bin/app'] },
+  {
+    name: 'app',
+    version: '1.0',
+    arch: 'x86_64',
+    requires: ['libfoo >= 2.0', '/usr/bin/helper-tool', 'config-data', 'webui', 'base-os-lib'],
+    files: ['/usr/bin/app'],
+  },
   { name: 'libfoo', version: '1.5', arch: 'x86_64' },
   { name: 'libfoo', version: '2.3', arch: 'x86_64' },
-  { name: 'helper', version: '1.0', arch: 'noarch', requires: ['/opt/helper/lib/data.txt'], files: ['/usr/bin/helper-tool'] },
+  {
+    name: 'helper',
+    version: '1.0',
+    arch: 'noarch',
+    requires: ['/opt/helper/lib/data.txt'],
+    files: ['/usr/bin/helper-tool'],
+  },
   { name: 'data', version: '1.0', arch: 'noarch', files: ['/opt/helper/lib/data.txt'] },
   { name: 'config-data', version: '9.0', arch: 'noarch' },
   { name: 'config-data', version: '0.5', epoch: 1, arch: 'noarch' },
@@ -34,8 +46,14 @@ export const EXTRA_RPMS: TestRpm[] = [
   { name: 'libfoo', version: '3.0', arch: 'x86_64' },
 ];
 export const APP_CLOSURE = [
-  'app-1.0-1.x86_64.rpm', 'base-os-lib-1.0-1.x86_64.rpm', 'config-data-0.5-1.noarch.rpm', 'data-1.0-1.noarch.rpm',
-  'helper-1.0-1.noarch.rpm', 'libfoo-2.3-1.x86_64.rpm', 'tinyhttpd-1.0-1.noarch.rpm', 'webui-2.0-1.noarch.rpm',
+  'app-1.0-1.x86_64.rpm',
+  'base-os-lib-1.0-1.x86_64.rpm',
+  'config-data-0.5-1.noarch.rpm',
+  'data-1.0-1.noarch.rpm',
+  'helper-1.0-1.noarch.rpm',
+  'libfoo-2.3-1.x86_64.rpm',
+  'tinyhttpd-1.0-1.noarch.rpm',
+  'webui-2.0-1.noarch.rpm',
 ];
 
 export interface ServedRepos {
@@ -58,19 +76,38 @@ export async function serveTestRepos(): Promise<ServedRepos> {
 }
 
 /** What dnf downloads for `packages` with their whole closure (`download --resolve --alldeps`). */
-export async function dnfClosure(repos: Record<string, { url: string; priority: number }>, packages: string[]): Promise<string[]> {
+export async function dnfClosure(
+  repos: Record<string, { url: string; priority: number }>,
+  packages: string[],
+): Promise<string[]> {
   const dnf = requireTool('dnf');
   const installroot = tempDir('mk8s-dnf-');
   const dest = join(installroot, 'download');
   mkdirSync(dest);
   await run(dnf, [
-    '-q', '-y', `--installroot=${installroot}`, '--releasever=7', '--nogpgcheck', '--setopt=reposdir=/nonexistent',
-    `--setopt=cachedir=${join(installroot, 'cache')}`, '--setopt=install_weak_deps=False',
-    ...Object.entries(repos).flatMap(([name, repo]) => [`--repofrompath=${name},${repo.url}`, `--setopt=${name}.priority=${repo.priority}`]),
-    'download', '--resolve', '--alldeps', `--destdir=${dest}`, ...packages,
+    '-q',
+    '-y',
+    `--installroot=${installroot}`,
+    '--releasever=7',
+    '--nogpgcheck',
+    '--setopt=reposdir=/nonexistent',
+    `--setopt=cachedir=${join(installroot, 'cache')}`,
+    '--setopt=install_weak_deps=False',
+    ...Object.entries(repos).flatMap(([name, repo]) => [
+      `--repofrompath=${name},${repo.url}`,
+      `--setopt=${name}.priority=${repo.priority}`,
+    ]),
+    'download',
+    '--resolve',
+    '--alldeps',
+    `--destdir=${dest}`,
+    ...packages,
   ]).catch((error: { stderr?: string }) => {
-    if (error.stderr?.includes('No such command: download')) throw new Error('dnf download is missing; install it with: apt-get install -y dnf-plugins-core');
+    if (error.stderr?.includes('No such command: download'))
+      throw new Error('dnf download is missing; install it with: apt-get install -y dnf-plugins-core');
     throw error;
   });
-  return readdirSync(dest).filter((name) => name.endsWith('.rpm')).sort();
+  return readdirSync(dest)
+    .filter((name) => name.endsWith('.rpm'))
+    .sort();
 }

@@ -33,7 +33,11 @@ export interface SolutionBuildOptions {
 /** The one archive layout this toolkit writes and reads. */
 export const ARCHIVE_LAYOUT_VERSION = '1';
 
-export async function buildSolution(source: string, output: string, options: SolutionBuildOptions): Promise<{ name: string; version: string; sha256: string }> {
+export async function buildSolution(
+  source: string,
+  output: string,
+  options: SolutionBuildOptions,
+): Promise<{ name: string; version: string; sha256: string }> {
   const productFile = join(source, 'product.txt');
   if (!existsSync(productFile)) throw new BuildError(`${productFile}: missing (NAME, VERSION, REQUIRE_METALK8S)`);
   const declared = parseProduct(readFileSync(productFile, 'utf8'));
@@ -47,7 +51,9 @@ export async function buildSolution(source: string, output: string, options: Sol
   // that does not say what it claims.
   const layout = declared.get('ARCHIVE_LAYOUT_VERSION');
   if (layout !== undefined && layout !== ARCHIVE_LAYOUT_VERSION) {
-    throw new BuildError(`${productFile}: ARCHIVE_LAYOUT_VERSION=${layout}, but solution build writes layout version ${ARCHIVE_LAYOUT_VERSION}`);
+    throw new BuildError(
+      `${productFile}: ARCHIVE_LAYOUT_VERSION=${layout}, but solution build writes layout version ${ARCHIVE_LAYOUT_VERSION}`,
+    );
   }
   const staging = join(dirname(output), `.${basename(output)}.staging-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
@@ -56,7 +62,8 @@ export async function buildSolution(source: string, output: string, options: Sol
     // Manifests, copied as they are.
     for (const tree of ['operator', 'ui']) {
       if (!existsSync(join(source, tree))) continue;
-      for (const file of listFiles(join(source, tree))) await linkAtomic(join(source, tree, file), join(staging, tree, file));
+      for (const file of listFiles(join(source, tree)))
+        await linkAtomic(join(source, tree, file), join(staging, tree, file));
     }
     // Images laid out in the source: each distinct blob once, every other name a hard link to it.
     const images = join(staging, 'images');
@@ -78,23 +85,45 @@ export async function buildSolution(source: string, output: string, options: Sol
       if (!options.puller) throw new BuildError(`${declarations}: declares images to pull, but no puller was given`);
       const { remote, platform } = loadImageDeclarations(declarations);
       for (const image of remote) {
-        const pulled = await options.puller.pull(image.source, { describe: `${image.name} ${image.version}`, platform, signal: options.signal });
+        const pulled = await options.puller.pull(image.source, {
+          describe: `${image.name} ${image.version}`,
+          platform,
+          signal: options.signal,
+        });
         await writeDirLayout(options.puller.options.store, pulled, imageDir(images, image));
       }
     }
-    await writeFileAtomic(join(staging, 'registry-config.inc.j2'), generatedLine('MetalK8s toolkit', options.toolkitVersion, 'solution build')
-      + registryConfigFor(images, { namePrefix: '{{ repository }}', serverRoot: '{{ registry_root }}', constants: 'omit' }));
-    await writeFileAtomic(join(staging, 'product.txt'), formatProduct([
-      ['NAME', name], ['VERSION', version], ['REQUIRE_METALK8S', required], ['ARCHIVE_LAYOUT_VERSION', ARCHIVE_LAYOUT_VERSION],
-      ['GIT', options.gitRef ?? declared.get('GIT') ?? ''],
-      ['BUILD_TIMESTAMP', buildTimestamp(options.sourceDateEpoch)],
-    ]));
+    await writeFileAtomic(
+      join(staging, 'registry-config.inc.j2'),
+      generatedLine('MetalK8s toolkit', options.toolkitVersion, 'solution build') +
+        registryConfigFor(images, {
+          namePrefix: '{{ repository }}',
+          serverRoot: '{{ registry_root }}',
+          constants: 'omit',
+        }),
+    );
+    await writeFileAtomic(
+      join(staging, 'product.txt'),
+      formatProduct([
+        ['NAME', name],
+        ['VERSION', version],
+        ['REQUIRE_METALK8S', required],
+        ['ARCHIVE_LAYOUT_VERSION', ARCHIVE_LAYOUT_VERSION],
+        ['GIT', options.gitRef ?? declared.get('GIT') ?? ''],
+        ['BUILD_TIMESTAMP', buildTimestamp(options.sourceDateEpoch)],
+      ]),
+    );
     const volumeId = `${name} ${version}`;
-    const { sha256 } = await writeIso(staging, output, { volumeId, ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}) });
+    const { sha256 } = await writeIso(staging, output, {
+      volumeId,
+      ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
+    });
     const { violations } = await validateSolution(output);
     if (violations.length > 0) {
       await rm(output, { force: true });
-      throw new BuildError(`${source}: the Solution does not follow the archive guidelines:\n${violations.map((v) => `  ${v.path}: ${v.rule}`).join('\n')}`);
+      throw new BuildError(
+        `${source}: the Solution does not follow the archive guidelines:\n${violations.map((v) => `  ${v.path}: ${v.rule}`).join('\n')}`,
+      );
     }
     return { name, version, sha256 };
   } finally {

@@ -16,5 +16,7 @@ export function parseProduct(text: string): Map<string, string> {
 
 /** Values that hold shell-special characters (a semver range's `>`) are double-quoted. */
 export function formatProduct(values: ReadonlyArray<[string, string]>): string {
-  return values.map(([key, value]) => `${key}=${/[^A-Za-z0-9._:+\-/]/.test(value) ? `"${value}"` : value}`).join('\n') + '\n';
+  return (
+    values.map(([key, value]) => `${key}=${/[^A-Za-z0-9._:+\-/]/.test(value) ? `"${value}"` : value}`).join('\n') + '\n'
+  );
 }

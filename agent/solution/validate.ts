@@ -13,10 +13,14 @@ export interface Violation {
   rule: string;
 }
 
-export const OPERATOR_FILES = ['operator.yaml', 'role.yaml', 'role_binding.yaml', 'service_account.yaml'].map((file) => `operator/deploy/${file}`);
+export const OPERATOR_FILES = ['operator.yaml', 'role.yaml', 'role_binding.yaml', 'service_account.yaml'].map(
+  (file) => `operator/deploy/${file}`,
+);
 export const UI_FILE = 'ui/deployment.yaml';
 
-export async function validateSolution(iso: string): Promise<{ name?: string; version?: string; violations: Violation[] }> {
+export async function validateSolution(
+  iso: string,
+): Promise<{ name?: string; version?: string; violations: Violation[] }> {
   const violations: Violation[] = [];
   const violate = (path: string, rule: string) => violations.push({ path, rule });
   const reader = await IsoReader.open(iso);
@@ -42,12 +46,18 @@ export async function validateSolution(iso: string): Promise<{ name?: string; ve
         const directory = entry.type === 'directory';
         const length = Buffer.byteLength(directory ? entry.identifier : entry.identifier.replace('.', ''));
         const limit = directory ? 31 : 30;
-        if (length > limit) violate(entry.path, `ISO 9660 identifier "${entry.identifier}" longer than ${limit} bytes (conformance level 3)`);
+        if (length > limit)
+          violate(
+            entry.path,
+            `ISO 9660 identifier "${entry.identifier}" longer than ${limit} bytes (conformance level 3)`,
+          );
       }
-      if (entry.path.split('/').some((part) => part === '..' || part === '.')) violate(entry.path, 'path traversal: no "." or ".." components');
+      if (entry.path.split('/').some((part) => part === '..' || part === '.'))
+        violate(entry.path, 'path traversal: no "." or ".." components');
       if (entry.type === 'symlink' && entry.target !== undefined) {
         if (entry.target.startsWith('/')) violate(entry.path, `absolute symlink to ${entry.target}`);
-        else if (posix.normalize(posix.join(posix.dirname(entry.path), entry.target)).startsWith('..')) violate(entry.path, `symlink to ${entry.target} leaves the archive`);
+        else if (posix.normalize(posix.join(posix.dirname(entry.path), entry.target)).startsWith('..'))
+          violate(entry.path, `symlink to ${entry.target} leaves the archive`);
       }
     }
 
@@ -61,9 +71,15 @@ export async function validateSolution(iso: string): Promise<{ name?: string; ve
       else if (!semver.valid(version)) violate('product.txt', `VERSION "${version}" is not a semantic version`);
       const required = product.get('REQUIRE_METALK8S');
       if (!required) violate('product.txt', 'REQUIRE_METALK8S is missing');
-      else if (!semver.validRange(required)) violate('product.txt', `REQUIRE_METALK8S "${required}" is not a semver range`);
-      if (product.get('ARCHIVE_LAYOUT_VERSION') !== '1') violate('product.txt', `ARCHIVE_LAYOUT_VERSION is "${product.get('ARCHIVE_LAYOUT_VERSION') ?? ''}", expected 1`);
-      if (name && version && info.volumeId !== `${name} ${version}`) violate('/', `volume id "${info.volumeId}" is not "${name} ${version}" (NAME VERSION)`);
+      else if (!semver.validRange(required))
+        violate('product.txt', `REQUIRE_METALK8S "${required}" is not a semver range`);
+      if (product.get('ARCHIVE_LAYOUT_VERSION') !== '1')
+        violate(
+          'product.txt',
+          `ARCHIVE_LAYOUT_VERSION is "${product.get('ARCHIVE_LAYOUT_VERSION') ?? ''}", expected 1`,
+        );
+      if (name && version && info.volumeId !== `${name} ${version}`)
+        violate('/', `volume id "${info.volumeId}" is not "${name} ${version}" (NAME VERSION)`);
     }
 
     for (const path of OPERATOR_FILES) {
@@ -75,13 +91,19 @@ export async function validateSolution(iso: string): Promise<{ name?: string; ve
       const content = await text(UI_FILE);
       if (content !== undefined) yamlErrors(UI_FILE, content, violate);
     }
-    const crds = info.entries.filter((entry) => entry.path.startsWith('operator/deploy/crds/') && entry.type === 'file');
+    const crds = info.entries.filter(
+      (entry) => entry.path.startsWith('operator/deploy/crds/') && entry.type === 'file',
+    );
     if (crds.length === 0) violate('operator/deploy/crds/', 'no CRD manifest (*.yaml)');
     for (const crd of crds) {
       if (!crd.path.endsWith('.yaml')) violate(crd.path, 'CRD manifests are *.yaml files');
       else yamlErrors(crd.path, (await read(crd)).toString('utf8'), violate);
     }
-    if (!entries.has('registry-config.inc.j2')) violate('registry-config.inc.j2', 'missing: the nginx registry configuration of the images (toolkit registry-config)');
+    if (!entries.has('registry-config.inc.j2'))
+      violate(
+        'registry-config.inc.j2',
+        'missing: the nginx registry configuration of the images (toolkit registry-config)',
+      );
 
     // images/<name>/<tag>/: a manifest, whose blobs are present with their digest as name.
     const manifests = info.entries.filter((entry) => /^images\/.+\/[^/]+\/manifest\.json$/.test(entry.path));
@@ -99,7 +121,11 @@ export async function validateSolution(iso: string): Promise<{ name?: string; ve
       const wanted = json.manifests ? [] : [json.config?.digest, ...(json.layers ?? []).map((layer) => layer.digest)];
       for (const digest of wanted) {
         const blob = entries.get(`${dir}/${String(digest).replace(/^sha256:/, '')}`);
-        if (!blob) violate(`${dir}/${String(digest).replace(/^sha256:/, '')}`, `blob ${String(digest)} named by manifest.json is missing`);
+        if (!blob)
+          violate(
+            `${dir}/${String(digest).replace(/^sha256:/, '')}`,
+            `blob ${String(digest)} named by manifest.json is missing`,
+          );
       }
       for (const entry of info.entries) {
         const blob = /^([0-9a-f]{64})$/.exec(posix.basename(entry.path));

@@ -51,7 +51,8 @@ export function benchEngine(root: string, sizes: readonly number[]): EngineResul
       const prepare = (side: string): string | undefined => {
         if (name === 'touch') return `touch ${join(side, 'src/00000')}`;
         if (name === 'edit') return `date +%N > ${join(side, 'src/00000')}`;
-        if (name === 'cold') return `rm -rf ${join(side, 'out')} ${join(side, 'all.txt')} ${join(side, '_build')} ${join(side, '.doit.db')}*`;
+        if (name === 'cold')
+          return `rm -rf ${join(side, 'out')} ${join(side, 'all.txt')} ${join(side, '_build')} ${join(side, '.doit.db')}*`;
         return undefined;
       };
       const timed = compare(
@@ -63,7 +64,9 @@ export function benchEngine(root: string, sizes: readonly number[]): EngineResul
       );
       return { ours: timed.ours!, doit: timed.doit!, ratio: round(timed.ours!.mean / timed.doit!.mean) };
     };
-    results[String(size)] = Object.fromEntries(SCENARIOS.map((name) => [name, scenario(name)])) as EngineResults[string];
+    results[String(size)] = Object.fromEntries(
+      SCENARIOS.map((name) => [name, scenario(name)]),
+    ) as EngineResults[string];
   }
   return results;
 }
@@ -82,7 +85,9 @@ export function engineTable(results: EngineResults): string {
   for (const [size, scenarios] of Object.entries(results)) {
     for (const name of SCENARIOS) {
       const s = scenarios[name];
-      rows.push(`| ${size} | ${name} | ${s.ours.mean.toFixed(3)} | ${s.doit.mean.toFixed(3)} | ${s.ratio.toFixed(2)} |`);
+      rows.push(
+        `| ${size} | ${name} | ${s.ours.mean.toFixed(3)} | ${s.doit.mean.toFixed(3)} | ${s.ratio.toFixed(2)} |`,
+      );
     }
   }
   return rows.join('\n');

@@ -6,7 +6,17 @@
 // against xorriso in interleaved rounds, with the peak RSS of both.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, ftruncateSync, linkSync, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  ftruncateSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { requireExecutable } from '../../buildchain/tools.ts';
 import { round } from '../engine/bench.ts';
@@ -17,8 +27,25 @@ const LARGE_SIZE = 300 * 1024 * 1024;
 const SMALL_FILES = 4000;
 const VOLID = 'MetalK8s 2.4.1-dev';
 /** Upstream's mkisofs flags (buildchain/iso.py), given to xorriso -as mkisofs and genisoimage. */
-export const MKISOFS_FLAGS = ['-quiet', '-rock', '-joliet', '-joliet-long', '-full-iso9660-filenames', '-volid', VOLID,
-  '-iso-level', '3', '-gid', '0', '-uid', '0', '-input-charset', 'utf-8', '-output-charset', 'utf-8'];
+export const MKISOFS_FLAGS = [
+  '-quiet',
+  '-rock',
+  '-joliet',
+  '-joliet-long',
+  '-full-iso9660-filenames',
+  '-volid',
+  VOLID,
+  '-iso-level',
+  '3',
+  '-gid',
+  '0',
+  '-uid',
+  '0',
+  '-input-charset',
+  'utf-8',
+  '-output-charset',
+  'utf-8',
+];
 
 export interface IsoBenchResults {
   tree: { files: number; uniqueBytes: number };
@@ -26,7 +53,14 @@ export interface IsoBenchResults {
   isoBytes: Record<'ours' | 'xorriso' | 'genisoimage', number>;
   peakRssMiB: Record<'ours' | 'xorriso' | 'genisoimage' | 'ours4GiB', number>;
   /** Medians of the ratios paired within each round. */
-  ratios: { wallVsXorriso: number; wallVsGenisoimage: number; wallVsCat: number; wallVsCopyAndHash: number; sizeVsXorriso: number; rssVsXorriso: number };
+  ratios: {
+    wallVsXorriso: number;
+    wallVsGenisoimage: number;
+    wallVsCat: number;
+    wallVsCopyAndHash: number;
+    sizeVsXorriso: number;
+    rssVsXorriso: number;
+  };
   realTrees: RealTreeResult[];
 }
 
@@ -43,7 +77,11 @@ export interface RealTreeResult {
 }
 
 /** Trees timed in rounds (a few seconds each), then /usr, 150,000 names and 6 GB, for memory. */
-const REAL_TREES = [{ tree: '/usr/share', timed: true }, { tree: '/usr/lib', timed: true }, { tree: '/usr', timed: false }];
+const REAL_TREES = [
+  { tree: '/usr/share', timed: true },
+  { tree: '/usr/lib', timed: true },
+  { tree: '/usr', timed: false },
+];
 
 function makeTree(root: string): { files: string[]; uniqueBytes: number } {
   const unique: string[] = [];
@@ -114,15 +152,29 @@ export function benchIso(root: string): IsoBenchResults {
   const { timed, rounds } = compareInterleaved(
     // Each run starts with no dirty pages left by the previous one: otherwise writeback throttling
     // of one run's output is charged to the next.
-    Object.entries(commands).map(([name, argv]) => ({ name, command: quote(argv), prepare: `rm -f ${out(name)} && sync` })),
+    Object.entries(commands).map(([name, argv]) => ({
+      name,
+      command: quote(argv),
+      prepare: `rm -f ${out(name)} && sync`,
+    })),
     { rounds: 7, warmup: 1, workDir: work },
   );
   const wall = timed as IsoBenchResults['wall'];
   const paired = (ratio: (r: Record<string, number>) => number): number => round(median(rounds.map(ratio)));
-  const isoBytes = { ours: statSync(out('ours')).size, xorriso: statSync(out('xorriso')).size, genisoimage: statSync(out('genisoimage')).size };
+  const isoBytes = {
+    ours: statSync(out('ours')).size,
+    xorriso: statSync(out('xorriso')).size,
+    genisoimage: statSync(out('genisoimage')).size,
+  };
   // The ISOs must hold the same tree: a quick check with bsdtar.
-  const names = (iso: string): string => execFileSync(requireExecutable('bsdtar'), ['-tf', iso], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').filter((l) => l && l !== '.').map((l) => l.replace(/\/$/, '')).sort().join('\n');
-  if (names(out('ours')) !== names(out('xorriso'))) throw new Error('our ISO and xorriso\'s do not list the same names');
+  const names = (iso: string): string =>
+    execFileSync(requireExecutable('bsdtar'), ['-tf', iso], { encoding: 'utf8', maxBuffer: 64 << 20 })
+      .split('\n')
+      .filter((l) => l && l !== '.')
+      .map((l) => l.replace(/\/$/, ''))
+      .sort()
+      .join('\n');
+  if (names(out('ours')) !== names(out('xorriso'))) throw new Error("our ISO and xorriso's do not list the same names");
 
   const rss = {
     ours: peakRss(commands.ours),
@@ -130,7 +182,9 @@ export function benchIso(root: string): IsoBenchResults {
     genisoimage: peakRss(commands.genisoimage),
     ours4GiB: peakRss4GiB(work, toolkit),
   };
-  const realTrees = REAL_TREES.map(({ tree: real, timed: withTime }) => benchRealTree(work, toolkit, xorriso, real, withTime));
+  const realTrees = REAL_TREES.map(({ tree: real, timed: withTime }) =>
+    benchRealTree(work, toolkit, xorriso, real, withTime),
+  );
   return {
     realTrees,
     tree: { files: files.length + LARGE_FILES * 2, uniqueBytes },
@@ -150,22 +204,37 @@ export function benchIso(root: string): IsoBenchResults {
   };
 }
 
-function benchRealTree(work: string, toolkit: string, xorriso: string, tree: string, withTime: boolean): RealTreeResult {
-  const count = execFileSync('sh', ['-c', `find ${tree} | wc -l; du -sb ${tree} | cut -f1`], { encoding: 'utf8' }).trim().split('\n').map(Number);
+function benchRealTree(
+  work: string,
+  toolkit: string,
+  xorriso: string,
+  tree: string,
+  withTime: boolean,
+): RealTreeResult {
+  const count = execFileSync('sh', ['-c', `find ${tree} | wc -l; du -sb ${tree} | cut -f1`], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map(Number);
   const out = (name: string): string => join(work, `real-${name}.iso`);
   const commands = {
     ours: [toolkit, 'iso', 'create', tree, '-o', out('ours'), '--volid', VOLID],
     xorriso: [xorriso, '-as', 'mkisofs', ...MKISOFS_FLAGS, '-o', out('xorriso'), tree],
   };
   const result: RealTreeResult = {
-    tree, entries: count[0]!, bytes: count[1]!,
+    tree,
+    entries: count[0]!,
+    bytes: count[1]!,
     peakRssMiB: { ours: peakRss(commands.ours), xorriso: peakRss(commands.xorriso) },
     rssVsXorriso: 0,
   };
   result.rssVsXorriso = round(result.peakRssMiB.ours / result.peakRssMiB.xorriso);
   if (withTime) {
     const { timed, rounds } = compareInterleaved(
-      Object.entries(commands).map(([name, argv]) => ({ name, command: quote(argv), prepare: `rm -f ${out(name)} && sync` })),
+      Object.entries(commands).map(([name, argv]) => ({
+        name,
+        command: quote(argv),
+        prepare: `rm -f ${out(name)} && sync`,
+      })),
       { rounds: 5, warmup: 1, workDir: work },
     );
     result.wall = timed as Record<'ours' | 'xorriso', Timed>;
@@ -205,10 +274,13 @@ export function isoTable(r: IsoBenchResults): string {
       `ours/cat ${r.ratios.wallVsCat}, ours/max(cat, sha256) ${r.ratios.wallVsCopyAndHash}; ` +
       `size ours/xorriso ${r.ratios.sizeVsXorriso}; peak RSS ours/xorriso ${r.ratios.rssVsXorriso}, ours with a 4 GiB file: ${r.peakRssMiB.ours4GiB} MiB.`,
     '',
-    'This machine\'s own trees (wall: medians of 5 interleaved rounds; ratios paired per round):',
+    "This machine's own trees (wall: medians of 5 interleaved rounds; ratios paired per round):",
     '',
     '| tree | names | GB | wall ours (s) | wall xorriso (s) | wall ours/xorriso | peak RSS ours (MiB) | xorriso (MiB) | RSS ours/xorriso |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...r.realTrees.map((t) => `| ${t.tree} | ${t.entries} | ${(t.bytes / 1e9).toFixed(1)} | ${t.wall?.ours.median.toFixed(2) ?? ''} | ${t.wall?.xorriso.median.toFixed(2) ?? ''} | ${t.wallVsXorriso ?? ''} | ${t.peakRssMiB.ours} | ${t.peakRssMiB.xorriso} | ${t.rssVsXorriso} |`),
+    ...r.realTrees.map(
+      (t) =>
+        `| ${t.tree} | ${t.entries} | ${(t.bytes / 1e9).toFixed(1)} | ${t.wall?.ours.median.toFixed(2) ?? ''} | ${t.wall?.xorriso.median.toFixed(2) ?? ''} | ${t.wallVsXorriso ?? ''} | ${t.peakRssMiB.ours} | ${t.peakRssMiB.xorriso} | ${t.rssVsXorriso} |`,
+    ),
   ].join('\n');
 }

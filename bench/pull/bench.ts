@@ -49,13 +49,19 @@ export async function benchPull(root: string): Promise<PullBenchResults> {
     const skopeoDisk = diskBytes(theirs);
 
     const clean = `rm -rf ${ours} ${theirs} && mkdir ${theirs}`;
-    const wall = compare([
-      { name: 'ours', command: oursCommand, prepare: clean },
-      { name: 'skopeoSequential', command: `sh ${skopeoFile}`, prepare: clean },
-      { name: 'skopeoParallel', command: parallel, prepare: clean },
-    ], { runs: 5, warmup: 1, workDir: work }) as PullBenchResults['wall'];
+    const wall = compare(
+      [
+        { name: 'ours', command: oursCommand, prepare: clean },
+        { name: 'skopeoSequential', command: `sh ${skopeoFile}`, prepare: clean },
+        { name: 'skopeoParallel', command: parallel, prepare: clean },
+      ],
+      { runs: 5, warmup: 1, workDir: work },
+    ) as PullBenchResults['wall'];
     return {
-      images: images.length, pulledBytes, uniqueBytes, wall,
+      images: images.length,
+      pulledBytes,
+      uniqueBytes,
+      wall,
       diskBytes: { ours: oursDisk, skopeo: skopeoDisk },
       blobGets: { ours: oursGets, skopeo: skopeoGets },
       ratios: {

@@ -12,10 +12,15 @@ const images = JSON.parse(readFileSync(list, 'utf8')) as BenchImage[];
 const store = new BlobStore(join(out, 'store'));
 const puller = new ImagePuller({ store, concurrency: 8 });
 const signal = new AbortController().signal;
-void Promise.all(images.map(async (image) => {
-  const pulled = await puller.pull({ registry, repository: image.repository, digest: image.digest }, { describe: image.repository, signal });
-  await writeDirLayout(store, pulled, join(out, 'images', image.repository, image.tag));
-})).catch((error: unknown) => {
+void Promise.all(
+  images.map(async (image) => {
+    const pulled = await puller.pull(
+      { registry, repository: image.repository, digest: image.digest },
+      { describe: image.repository, signal },
+    );
+    await writeDirLayout(store, pulled, join(out, 'images', image.repository, image.tag));
+  }),
+).catch((error: unknown) => {
   process.stderr.write(`${String(error)}\n`);
   process.exitCode = 1;
 });

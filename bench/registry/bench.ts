@@ -31,13 +31,29 @@ function syntheticLayouts(root: string, images: number, tags: number): void {
       const dir = join(root, `image${i}`, `1.${t}.0`);
       mkdirSync(dir, { recursive: true });
       const layers = [blob(randomBytes(1024)), blob(randomBytes(1024))];
-      const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${l.hex}`) } })));
+      const config = blob(
+        Buffer.from(
+          JSON.stringify({
+            architecture: 'amd64',
+            os: 'linux',
+            rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${l.hex}`) },
+          }),
+        ),
+      );
       for (const part of [config, ...layers]) writeFileSync(join(dir, part.hex), part.bytes);
-      writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
-        schemaVersion: 2, mediaType: DOCKER_MANIFEST,
-        config: { mediaType: DOCKER_CONFIG, digest: `sha256:${config.hex}`, size: config.bytes.length },
-        layers: layers.map((l) => ({ mediaType: DOCKER_LAYER_GZIP, digest: `sha256:${l.hex}`, size: l.bytes.length })),
-      }));
+      writeFileSync(
+        join(dir, 'manifest.json'),
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: DOCKER_MANIFEST,
+          config: { mediaType: DOCKER_CONFIG, digest: `sha256:${config.hex}`, size: config.bytes.length },
+          layers: layers.map((l) => ({
+            mediaType: DOCKER_LAYER_GZIP,
+            digest: `sha256:${l.hex}`,
+            size: l.bytes.length,
+          })),
+        }),
+      );
       writeFileSync(join(dir, 'version'), 'Directory Transport Version: 1.1\n');
     }
   }
@@ -52,20 +68,25 @@ export async function benchRegistry(root: string): Promise<RegistryBenchResults>
   const synthetic = join(work, 'synthetic');
   syntheticLayouts(synthetic, 50, 3);
   const generated = registryConfigFor(synthetic);
-  const configWall = compare([
-    { name: 'registry-config', command: `${toolkit} registry-config ${synthetic} > /dev/null` },
-  ], { runs: 10, warmup: 2, workDir: work })['registry-config']!;
+  const configWall = compare(
+    [{ name: 'registry-config', command: `${toolkit} registry-config ${synthetic} > /dev/null` }],
+    { runs: 10, warmup: 2, workDir: work },
+  )['registry-config']!;
 
   const { registry, images, listFile, pulledBytes } = await pushBenchImages(work);
   let nginx: Awaited<ReturnType<typeof startNginxServer>> | undefined;
   try {
     // The static side: the same images laid out by our puller, served by nginx.
     const served = join(work, 'served');
-    run(`node ${join(root, 'buildchain/launch/launch.cjs')} ${join(root, 'bench/pull/pull-all.ts')} ${registry.host} ${listFile} ${served}`);
+    run(
+      `node ${join(root, 'buildchain/launch/launch.cjs')} ${join(root, 'bench/pull/pull-all.ts')} ${registry.host} ${listFile} ${served}`,
+    );
     writeFileSync(join(work, 'registry.conf'), registryConfigFor(join(served, 'images')));
     mkdirSync(join(work, 'nginx'));
     // As on a node: a master and one worker per core.
-    nginx = await startNginxServer(join(work, 'nginx'), `include ${join(work, 'registry.conf')};`, { workers: availableParallelism() });
+    nginx = await startNginxServer(join(work, 'nginx'), `include ${join(work, 'registry.conf')};`, {
+      workers: availableParallelism(),
+    });
 
     const out = join(work, 'out');
     const fromNginx = skopeoPulls(work, 'nginx', nginx.host, images, out);
@@ -73,16 +94,27 @@ export async function benchRegistry(root: string): Promise<RegistryBenchResults>
     const prepare = `rm -rf ${out} && mkdir ${out}`;
     run(`${prepare} && sh ${fromNginx}`); // fails here, not in hyperfine, if a pull does not work
     const parallel = (file: string) => `xargs -P 8 -I{} sh -c {} < ${file}`;
-    const wall = compare([
-      { name: 'nginxSequential', command: `sh ${fromNginx}`, prepare },
-      { name: 'registrySequential', command: `sh ${fromRegistry}`, prepare },
-      { name: 'nginxParallel', command: parallel(fromNginx), prepare },
-      { name: 'registryParallel', command: parallel(fromRegistry), prepare },
-    ], { runs: 5, warmup: 1, workDir: work }) as RegistryBenchResults['pull']['wall'];
+    const wall = compare(
+      [
+        { name: 'nginxSequential', command: `sh ${fromNginx}`, prepare },
+        { name: 'registrySequential', command: `sh ${fromRegistry}`, prepare },
+        { name: 'nginxParallel', command: parallel(fromNginx), prepare },
+        { name: 'registryParallel', command: parallel(fromRegistry), prepare },
+      ],
+      { runs: 5, warmup: 1, workDir: work },
+    ) as RegistryBenchResults['pull']['wall'];
     return {
-      config: { images: 50, tags: 150, locations: (generated.match(/^location /gm) ?? []).length, bytes: generated.length, wall: configWall },
+      config: {
+        images: 50,
+        tags: 150,
+        locations: (generated.match(/^location /gm) ?? []).length,
+        bytes: generated.length,
+        wall: configWall,
+      },
       pull: {
-        images: images.length, pulledBytes, wall,
+        images: images.length,
+        pulledBytes,
+        wall,
         ratios: {
           sequential: round(wall.nginxSequential.median / wall.registrySequential.median),
           parallel: round(wall.nginxParallel.median / wall.registryParallel.median),

@@ -16,22 +16,61 @@ const REQUESTED = 30;
 const PACKAGES = 5000;
 
 export interface RpmBenchResults {
-  closure: { requested: number; packages: number; repository: number; primaryBytes: number; downloadBytes: number; wall: Record<'ours' | 'dnf', Timed>; ratio: number };
+  closure: {
+    requested: number;
+    packages: number;
+    repository: number;
+    primaryBytes: number;
+    downloadBytes: number;
+    wall: Record<'ours' | 'dnf', Timed>;
+    ratio: number;
+  };
   parse: { primaryBytes: number; packages: number; seconds: number; maxRssMiB: number }[];
 }
 
 /** 30 apps, each needing one of 10 libraries and one of 5 tools; libraries need a core package. */
 function realPackages(): TestRpm[] {
   return [
-    ...Array.from({ length: REQUESTED }, (_, i): TestRpm => ({ name: `app${i}`, version: '1.0', arch: 'noarch', requires: [`lib${i % 10} >= 1.0`, `tool${i % 5}`], payloadBytes: 150_000 })),
-    ...Array.from({ length: 10 }, (_, i): TestRpm => ({ name: `lib${i}`, version: '1.2', arch: 'noarch', requires: ['core'], payloadBytes: 300_000 })),
-    ...Array.from({ length: 5 }, (_, i): TestRpm => ({ name: `tool${i}`, version: '2.0', arch: 'noarch', files: [`/usr/bin/tool${i}`], payloadBytes: 100_000 })),
+    ...Array.from(
+      { length: REQUESTED },
+      (_, i): TestRpm => ({
+        name: `app${i}`,
+        version: '1.0',
+        arch: 'noarch',
+        requires: [`lib${i % 10} >= 1.0`, `tool${i % 5}`],
+        payloadBytes: 150_000,
+      }),
+    ),
+    ...Array.from(
+      { length: 10 },
+      (_, i): TestRpm => ({
+        name: `lib${i}`,
+        version: '1.2',
+        arch: 'noarch',
+        requires: ['core'],
+        payloadBytes: 300_000,
+      }),
+    ),
+    ...Array.from(
+      { length: 5 },
+      (_, i): TestRpm => ({
+        name: `tool${i}`,
+        version: '2.0',
+        arch: 'noarch',
+        files: [`/usr/bin/tool${i}`],
+        payloadBytes: 100_000,
+      }),
+    ),
     { name: 'core', version: '7.0', arch: 'noarch', payloadBytes: 500_000 },
   ];
 }
 
 function parseOnce(root: string, file: string) {
-  const out = execFileSync('node', [join(root, 'buildchain/launch/launch.cjs'), join(root, 'bench/rpm/parse.ts'), file], { encoding: 'utf8' });
+  const out = execFileSync(
+    'node',
+    [join(root, 'buildchain/launch/launch.cjs'), join(root, 'bench/rpm/parse.ts'), file],
+    { encoding: 'utf8' },
+  );
   return JSON.parse(out) as { packages: number; seconds: number; maxRssMiB: number };
 }
 
@@ -44,7 +83,9 @@ export async function benchRpm(root: string): Promise<RpmBenchResults> {
   await buildTestRpms(join(work, 'rpmbuild'), repo, real);
   await createRepo(repo);
   const primaryBytes = addFillers(repo, PACKAGES - real.length);
-  const downloadBytes = readdirSync(repo).filter((name) => name.endsWith('.rpm')).reduce((sum, name) => sum + statSync(join(repo, name)).size, 0);
+  const downloadBytes = readdirSync(repo)
+    .filter((name) => name.endsWith('.rpm'))
+    .reduce((sum, name) => sum + statSync(join(repo, name)).size, 0);
   mkdirSync(join(work, 'nginx'));
   const nginx = await startNginxServer(join(work, 'nginx'), `root ${work};`);
   try {
@@ -53,19 +94,24 @@ export async function benchRpm(root: string): Promise<RpmBenchResults> {
     const oursDir = join(work, 'ours');
     const dnfRoot = join(work, 'dnf');
     const ours = `node ${join(root, 'buildchain/launch/launch.cjs')} ${join(root, 'bench/rpm/resolve-download.ts')} ${url} ${oursDir} ${names}`;
-    const dnf = `${requireExecutable('dnf')} -q -y --installroot=${dnfRoot} --releasever=7 --nogpgcheck --setopt=reposdir=/nonexistent `
-      + `--setopt=cachedir=${join(dnfRoot, 'cache')} --setopt=install_weak_deps=False --repofrompath=bench,${url} `
-      + `download --resolve --alldeps --destdir=${join(dnfRoot, 'out')} ${names}`;
+    const dnf =
+      `${requireExecutable('dnf')} -q -y --installroot=${dnfRoot} --releasever=7 --nogpgcheck --setopt=reposdir=/nonexistent ` +
+      `--setopt=cachedir=${join(dnfRoot, 'cache')} --setopt=install_weak_deps=False --repofrompath=bench,${url} ` +
+      `download --resolve --alldeps --destdir=${join(dnfRoot, 'out')} ${names}`;
     const prepare = `rm -rf ${oursDir} ${dnfRoot} && mkdir -p ${join(dnfRoot, 'out')}`;
     // One checked pass: both fetch the same closure (every real package).
     run(`${prepare} && ${dnf}`);
     const dnfCount = readdirSync(join(dnfRoot, 'out')).length;
     const oursCount = Number(execFileSync('sh', ['-c', ours], { encoding: 'utf8' }).trim());
-    if (dnfCount !== real.length || oursCount !== real.length) throw new Error(`closures differ: dnf ${dnfCount}, ours ${oursCount}, expected ${real.length}`);
-    const wall = compare([
-      { name: 'ours', command: ours, prepare },
-      { name: 'dnf', command: dnf, prepare },
-    ], { runs: 5, warmup: 1, workDir: work }) as RpmBenchResults['closure']['wall'];
+    if (dnfCount !== real.length || oursCount !== real.length)
+      throw new Error(`closures differ: dnf ${dnfCount}, ours ${oursCount}, expected ${real.length}`);
+    const wall = compare(
+      [
+        { name: 'ours', command: ours, prepare },
+        { name: 'dnf', command: dnf, prepare },
+      ],
+      { runs: 5, warmup: 1, workDir: work },
+    ) as RpmBenchResults['closure']['wall'];
 
     // The same 20,000 packages with short and long descriptions: memory follows the packages
     // kept, not the size of the XML.
@@ -75,12 +121,26 @@ export async function benchRpm(root: string): Promise<RpmBenchResults> {
       mkdirSync(dir);
       await createRepo(dir);
       const size = addFillers(dir, 20_000, description);
-      const file = join(dir, 'repodata', readdirSync(join(dir, 'repodata')).find((name) => name.endsWith('-primary.xml.gz'))!);
-      const runs = [parseOnce(root, file), parseOnce(root, file), parseOnce(root, file)].sort((a, b) => a.seconds - b.seconds);
+      const file = join(
+        dir,
+        'repodata',
+        readdirSync(join(dir, 'repodata')).find((name) => name.endsWith('-primary.xml.gz'))!,
+      );
+      const runs = [parseOnce(root, file), parseOnce(root, file), parseOnce(root, file)].sort(
+        (a, b) => a.seconds - b.seconds,
+      );
       parse.push({ primaryBytes: size, ...runs[1]! });
     }
     return {
-      closure: { requested: REQUESTED, packages: real.length, repository: PACKAGES, primaryBytes, downloadBytes, wall, ratio: round(wall.ours.median / wall.dnf.median) },
+      closure: {
+        requested: REQUESTED,
+        packages: real.length,
+        repository: PACKAGES,
+        primaryBytes,
+        downloadBytes,
+        wall,
+        ratio: round(wall.ours.median / wall.dnf.median),
+      },
       parse,
     };
   } finally {
@@ -100,6 +160,8 @@ export function rpmTable(r: RpmBenchResults): string {
     '',
     '| primary.xml | packages | parse time | peak RSS |',
     '|---:|---:|---:|---:|',
-    ...r.parse.map((p) => `| ${mb(p.primaryBytes)} | ${p.packages} | ${p.seconds.toFixed(2)} s | ${Math.round(p.maxRssMiB)} MiB |`),
+    ...r.parse.map(
+      (p) => `| ${mb(p.primaryBytes)} | ${p.packages} | ${p.seconds.toFixed(2)} s | ${Math.round(p.maxRssMiB)} MiB |`,
+    ),
   ].join('\n');
 }

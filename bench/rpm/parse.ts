@@ -8,5 +8,7 @@ void (async () => {
   const started = performance.now();
   const packages = await parsePrimary(openMetadata(file), 'bench', file);
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`${JSON.stringify({ packages: packages.length, seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ packages: packages.length, seconds, maxRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`,
+  );
 })();

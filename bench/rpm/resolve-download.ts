@@ -20,10 +20,18 @@ void (async () => {
     fileOwners: (paths) => repo.fileOwners(paths, signal),
   });
   const schedule = limitConcurrency(8);
-  await Promise.all(closure.map((pkg) => schedule(() => {
-    const url = repo.url(pkg.location);
-    return ingestRetrying(store, storeDigest(pkg.checksum, url), rangeSource(url, signal, nevra(pkg)), { size: pkg.size, signal, describe: () => url });
-  })));
+  await Promise.all(
+    closure.map((pkg) =>
+      schedule(() => {
+        const url = repo.url(pkg.location);
+        return ingestRetrying(store, storeDigest(pkg.checksum, url), rangeSource(url, signal, nevra(pkg)), {
+          size: pkg.size,
+          signal,
+          describe: () => url,
+        });
+      }),
+    ),
+  );
   process.stdout.write(`${closure.length}\n`);
 })().catch((error: unknown) => {
   process.stderr.write(`${String(error)}\n`);

@@ -27,7 +27,9 @@ function filler(index: number, count: number, descriptionBytes: number): Filler 
   ${version}
   <checksum type="sha256" pkgid="YES">${pkgid}</checksum>
   <summary>filler package ${index}</summary>
-  <description>${randomBytes(Math.ceil(descriptionBytes * 0.75)).toString('base64').slice(0, descriptionBytes)}</description>
+  <description>${randomBytes(Math.ceil(descriptionBytes * 0.75))
+    .toString('base64')
+    .slice(0, descriptionBytes)}</description>
   <packager></packager>
   <url>https://example.invalid/${name}</url>
   <time file="1600000000" build="1600000000"/>
@@ -47,7 +49,10 @@ function filler(index: number, count: number, descriptionBytes: number): Filler 
     <rpm:requires>
 ${requires.map((req) => `      <rpm:entry name="${req}" flags="GE" epoch="0" ver="1.0"/>`).join('\n')}
     </rpm:requires>
-${files.filter((file) => file.startsWith('/usr/bin/') || file.startsWith('/etc/')).map((file) => `    <file>${file}</file>`).join('\n')}
+${files
+  .filter((file) => file.startsWith('/usr/bin/') || file.startsWith('/etc/'))
+  .map((file) => `    <file>${file}</file>`)
+  .join('\n')}
   </format>
 </package>
 `,
@@ -57,7 +62,10 @@ ${files.filter((file) => file.startsWith('/usr/bin/') || file.startsWith('/etc/'
 }
 
 const ROOTS = {
-  primary: ['<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm"', '</metadata>'],
+  primary: [
+    '<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm"',
+    '</metadata>',
+  ],
   filelists: ['<filelists xmlns="http://linux.duke.edu/metadata/filelists"', '</filelists>'],
   other: ['<otherdata xmlns="http://linux.duke.edu/metadata/other"', '</otherdata>'],
 } as const;
@@ -82,7 +90,9 @@ export function addFillers(dir: string, count: number, descriptionBytes = 400): 
     const file = existing.find((name) => name.endsWith(`-${type}.xml.gz`))!;
     const real = gunzipSync(readFileSync(join(repodata, file))).toString('utf8');
     const realCount = Number(/packages="(\d+)"/.exec(real)![1]);
-    const open = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n${ROOTS[type][0]} packages="${realCount + count}">\n${entries(real)}\n${fillers.map((f) => f[type]).join('')}${ROOTS[type][1]}\n`);
+    const open = Buffer.from(
+      `<?xml version="1.0" encoding="UTF-8"?>\n${ROOTS[type][0]} packages="${realCount + count}">\n${entries(real)}\n${fillers.map((f) => f[type]).join('')}${ROOTS[type][1]}\n`,
+    );
     if (type === 'primary') primarySize = open.length;
     const compressed = gzipSync(open, { level: 6 });
     const digest = sha256(compressed);
@@ -98,11 +108,14 @@ export function addFillers(dir: string, count: number, descriptionBytes = 400): 
     <open-size>${open.length}</open-size>
   </data>`);
   }
-  writeFileSync(join(repodata, 'repomd.xml'), `<?xml version="1.0" encoding="UTF-8"?>
+  writeFileSync(
+    join(repodata, 'repomd.xml'),
+    `<?xml version="1.0" encoding="UTF-8"?>
 <repomd xmlns="http://linux.duke.edu/metadata/repo" xmlns:rpm="http://linux.duke.edu/metadata/rpm">
   <revision>1600000000</revision>
 ${data.join('\n')}
 </repomd>
-`);
+`,
+  );
   return primarySize;
 }

@@ -7,7 +7,9 @@ import { PROJECT_ROOT, runCli, tempDir } from '../../test/helpers.ts';
 /** A task file (TypeScript, compiled by the launcher) with 20 slow one-shot tasks and a few others. */
 function writeTaskFile(dir: string): string {
   const file = join(dir, 'tasks.ts');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from ${JSON.stringify(join(PROJECT_ROOT, 'buildchain/fs/atomic.ts'))};
 import type { TaskDefinition } from ${JSON.stringify(join(PROJECT_ROOT, 'buildchain/engine/task.ts'))};
@@ -29,7 +31,8 @@ export function tasks(): TaskDefinition[] {
     { name: '_private', doc: 'Hidden.', actions: [['true']] },
   ];
 }
-`);
+`,
+  );
   return file;
 }
 
@@ -39,7 +42,9 @@ describe('./build.ts with a task file', () => {
     const file = join(dir, 'tasks.ts');
     // pull: subtasks from a list file, like _image_pull; report: subtasks from what gen leaves.
     writeFileSync(join(dir, 'images.txt'), 'etcd\ncoredns\n');
-    writeFileSync(file, `
+    writeFileSync(
+      file,
+      `
 import { existsSync, readFileSync } from 'node:fs';
 import type { TaskDefinition } from ${JSON.stringify(join(PROJECT_ROOT, 'buildchain/engine/task.ts'))};
 export const DEFAULT_TASKS = ['pull'];
@@ -53,15 +58,23 @@ export function tasks(): TaskDefinition[] {
     { name: 'gen', actions: [['touch', 'gen.txt']], targets: ['gen.txt'] },
   ];
 }
-`);
+`,
+    );
     const info = await runCli(['info', '_pull:etcd', '-f', file]);
     expect(info).toMatchObject({ code: 0 });
-    expect(info.stdout).toBe('_pull:etcd\nstatus: will run, because:\n  - it never succeeded\n  - target missing: out/etcd\nfile_dep:\n  - images.txt\ntask_dep:\n  - prepare\ntargets:\n  - out/etcd\n');
+    expect(info.stdout).toBe(
+      '_pull:etcd\nstatus: will run, because:\n  - it never succeeded\n  - target missing: out/etcd\nfile_dep:\n  - images.txt\ntask_dep:\n  - prepare\ntargets:\n  - out/etcd\n',
+    );
     expect(existsSync(join(dir, 'prepared')) || existsSync(join(dir, 'out'))).toBe(false);
     const all = await runCli(['list', '--all', '-p', '-q', '-f', file]);
     expect(all.stdout).toBe('_pull\n_pull:coredns\n_pull:etcd\ngen\nprepare\nreport\n');
     const later = await runCli(['info', 'report:gen', '-f', file]);
-    expect(later).toMatchObject({ code: 2, stderr: expect.stringContaining("no task 'report:gen' (report makes its subtasks from what gen leaves: run it first to see them all)") });
+    expect(later).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(
+        "no task 'report:gen' (report makes its subtasks from what gen leaves: run it first to see them all)",
+      ),
+    });
   });
 
   it('lists, explains and runs tasks; prints one JSON document with --reporter json', async () => {
@@ -77,7 +90,11 @@ export function tasks(): TaskDefinition[] {
 
     const run = await runCli(['-f', file, '-n', '4', '--reporter', 'json', 'all']);
     expect(run.code).toBe(0);
-    const report = JSON.parse(run.stdout) as { ok: boolean; counts: Record<string, number>; tasks: { name: string; result: string }[] };
+    const report = JSON.parse(run.stdout) as {
+      ok: boolean;
+      counts: Record<string, number>;
+      tasks: { name: string; result: string }[];
+    };
     expect(report.ok).toBe(true);
     expect(report.counts.success).toBe(21);
     expect(readFileSync(join(dir, 'out/07'), 'utf8')).toBe('step:07');
@@ -116,7 +133,9 @@ export function tasks(): TaskDefinition[] {
   it('recovers after kill -9: finished tasks stay done, no partial target, the stale lock is taken over', async () => {
     const dir = tempDir();
     const file = writeTaskFile(dir);
-    const child = spawn(join(PROJECT_ROOT, 'build.ts'), ['-f', file, '-n', '1', 'all'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(PROJECT_ROOT, 'build.ts'), ['-f', file, '-n', '1', 'all'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let seen = '';
     await new Promise<void>((resolve) => {
       child.stdout.on('data', (chunk: Buffer) => {
@@ -132,7 +151,9 @@ export function tasks(): TaskDefinition[] {
 
     const rerun = await runCli(['-f', file, '-n', '1', '--reporter', 'json', 'all']);
     expect(rerun.code).toBe(0);
-    const results = Object.fromEntries((JSON.parse(rerun.stdout) as { tasks: { name: string; result: string }[] }).tasks.map((t) => [t.name, t.result]));
+    const results = Object.fromEntries(
+      (JSON.parse(rerun.stdout) as { tasks: { name: string; result: string }[] }).tasks.map((t) => [t.name, t.result]),
+    );
     for (let i = 0; i < 10; i++) expect(results[`step:0${i}`]).toBe('up-to-date');
     for (let i = 11; i < 20; i++) expect(results[`step:${i}`]).toBe('success');
     for (let i = 0; i < 20; i++) {
@@ -159,7 +180,9 @@ export function tasks(): TaskDefinition[] {
 describe('./build.ts on a terminal, with -v, and on Ctrl-C', () => {
   function slowTaskFile(dir: string): string {
     const file = join(dir, 'slow.ts');
-    writeFileSync(file, `
+    writeFileSync(
+      file,
+      `
 export function tasks() {
   return [
     { name: 'chatty', uptodate: [false], actions: [['sh', '-c', 'echo said-on-stdout; echo said-on-stderr >&2']] },
@@ -168,7 +191,8 @@ export function tasks() {
     { name: 'after_slow', task_dep: ['slow'], actions: [['true']] },
   ];
 }
-`);
+`,
+    );
     return file;
   }
 
@@ -194,15 +218,22 @@ export function tasks() {
   it('stops on SIGINT with exit code 130, leaving no target, and the next run does the work', async () => {
     const dir = tempDir();
     const file = slowTaskFile(dir);
-    const child = spawn(join(PROJECT_ROOT, 'build.ts'), ['-f', file, 'after_slow'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    await new Promise<void>((resolve) => child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('.. slow') && resolve()));
+    const child = spawn(join(PROJECT_ROOT, 'build.ts'), ['-f', file, 'after_slow'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('.. slow') && resolve()),
+    );
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code).toBe(130);
     expect(existsSync(join(dir, 'slow.out'))).toBe(false);
     const rerun = await runCli(['-f', file, '--reporter', 'json', 'after_slow']);
     const results = (JSON.parse(rerun.stdout) as { tasks: { name: string; result: string }[] }).tasks;
-    expect(results.map((t) => [t.name, t.result])).toEqual([['slow', 'success'], ['after_slow', 'success']]);
+    expect(results.map((t) => [t.name, t.result])).toEqual([
+      ['slow', 'success'],
+      ['after_slow', 'success'],
+    ]);
   });
 });
 
@@ -220,7 +251,10 @@ describe('./build.ts configuration and help', () => {
   it('says which parts are missing when the default task is not defined', async () => {
     const dir = tempDir();
     const file = join(dir, 'partial.ts');
-    writeFileSync(file, "export const DEFAULT_TASKS = ['iso'];\nexport const MISSING_DEFAULT_HINT = 'the ISO writer is not written yet';\nexport function tasks() { return [{ name: 'lint' }]; }\n");
+    writeFileSync(
+      file,
+      "export const DEFAULT_TASKS = ['iso'];\nexport const MISSING_DEFAULT_HINT = 'the ISO writer is not written yet';\nexport function tasks() { return [{ name: 'lint' }]; }\n",
+    );
     const result = await runCli(['-f', file]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/the default task 'iso' is not defined yet: the ISO writer is not written yet/);
@@ -240,8 +274,15 @@ describe('./build.ts configuration and help', () => {
     const dir = tempDir();
     const file = join(dir, 'many.ts');
     // Far more output than a pipe holds: the writer meets EPIPE once head has gone.
-    writeFileSync(file, "export function tasks() { return Array.from({ length: 20000 }, (_, i) => ({ name: 'task' + i, doc: 'A task with a doc line long enough to fill the pipe quickly.' })); }\n");
-    const piped = spawnSync('bash', ['-c', `set -o pipefail; ${join(PROJECT_ROOT, 'build.ts')} list -f ${file} | head -n 1`], { encoding: 'utf8' });
+    writeFileSync(
+      file,
+      "export function tasks() { return Array.from({ length: 20000 }, (_, i) => ({ name: 'task' + i, doc: 'A task with a doc line long enough to fill the pipe quickly.' })); }\n",
+    );
+    const piped = spawnSync(
+      'bash',
+      ['-c', `set -o pipefail; ${join(PROJECT_ROOT, 'build.ts')} list -f ${file} | head -n 1`],
+      { encoding: 'utf8' },
+    );
     expect(piped.stdout).toMatch(/^task\d+ +A task/);
     expect(piped.stderr).toBe('');
     expect(piped.status).toBe(0);
@@ -250,6 +291,7 @@ describe('./build.ts configuration and help', () => {
   it('documents every verb in --help', async () => {
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
-    for (const verb of ['list', 'info', 'clean', 'ignore', 'forget', 'tabcompletion', '--reporter', '--lock-wait']) expect(help.stdout).toContain(verb);
+    for (const verb of ['list', 'info', 'clean', 'ignore', 'forget', 'tabcompletion', '--reporter', '--lock-wait'])
+      expect(help.stdout).toContain(verb);
   });
 });

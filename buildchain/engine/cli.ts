@@ -54,7 +54,13 @@ const OPTIONS: Record<Verb, ParseArgsConfig['options']> = {
     verbose: { type: 'boolean', short: 'v' },
     'lock-wait': { type: 'string' },
   },
-  list: { ...COMMON, all: { type: 'boolean' }, private: { type: 'boolean', short: 'p' }, quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' } },
+  list: {
+    ...COMMON,
+    all: { type: 'boolean' },
+    private: { type: 'boolean', short: 'p' },
+    quiet: { type: 'boolean', short: 'q' },
+    json: { type: 'boolean' },
+  },
   info: { ...COMMON },
   clean: { ...COMMON, 'dry-run': { type: 'boolean', short: 'n' }, 'lock-wait': { type: 'string' } },
   ignore: { ...COMMON },
@@ -159,11 +165,17 @@ async function dispatch(argv: readonly string[], builtin: TaskModule, program: s
   }
 }
 
-async function runVerb(engine: Engine, tasks: readonly string[], values: Record<string, string | boolean | undefined>): Promise<number> {
+async function runVerb(
+  engine: Engine,
+  tasks: readonly string[],
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
   const workers = values.process === undefined ? availableParallelism() : Number(values.process);
-  if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`-n/--process needs a whole number of workers, not '${String(values.process)}'`);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new UsageError(`-n/--process needs a whole number of workers, not '${String(values.process)}'`);
   const reporterName = values.reporter ?? 'console';
-  if (reporterName !== 'console' && reporterName !== 'json') throw new UsageError(`unknown reporter '${String(reporterName)}' (console or json)`);
+  if (reporterName !== 'console' && reporterName !== 'json')
+    throw new UsageError(`unknown reporter '${String(reporterName)}' (console or json)`);
   const verbose = Boolean(values.verbose);
   const reporter = reporterName === 'json' ? new JsonReporter() : await createConsoleReporter({ verbose });
 
@@ -177,7 +189,11 @@ async function runVerb(engine: Engine, tasks: readonly string[], values: Record<
   process.on('SIGTERM', onSignal);
   try {
     const summary = await engine.run({
-      tasks, workers, reporter, verbose, signal: controller.signal,
+      tasks,
+      workers,
+      reporter,
+      verbose,
+      signal: controller.signal,
       lockWaitSeconds: seconds(values['lock-wait'], '--lock-wait'),
     });
     return summary.interrupted ? 130 : summary.ok ? 0 : 1;
@@ -190,7 +206,8 @@ async function runVerb(engine: Engine, tasks: readonly string[], values: Record<
 function seconds(value: string | boolean | undefined, option: string): number {
   if (value === undefined) return 0;
   const number = Number(value);
-  if (!Number.isFinite(number) || number < 0) throw new UsageError(`${option} needs a number of seconds, not '${String(value)}'`);
+  if (!Number.isFinite(number) || number < 0)
+    throw new UsageError(`${option} needs a number of seconds, not '${String(value)}'`);
   return number;
 }
 
@@ -208,9 +225,11 @@ async function openEngine(file: string | undefined, builtin: TaskModule): Promis
   const project: Project = module.project
     ? await module.project(root)
     : {
-      definitions: await module.tasks!(), buildRoot: join(root, '_build'), defaultTasks: module.DEFAULT_TASKS ?? [],
-      ...(module.MISSING_DEFAULT_HINT ? { missingDefaultHint: module.MISSING_DEFAULT_HINT } : {}),
-    };
+        definitions: await module.tasks!(),
+        buildRoot: join(root, '_build'),
+        defaultTasks: module.DEFAULT_TASKS ?? [],
+        ...(module.MISSING_DEFAULT_HINT ? { missingDefaultHint: module.MISSING_DEFAULT_HINT } : {}),
+      };
   for (const warning of project.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
   return new Engine({
     root,
@@ -231,10 +250,13 @@ async function importTaskFile(path: string): Promise<TaskModule> {
   let module: Partial<TaskModule>;
   try {
     // Our bundles are CommonJS: require() skips the ES module loader's start-up cost.
-    module = (compiled.endsWith('.cjs') ? createRequire(compiled)(compiled) : await import(pathToFileURL(compiled).href)) as Partial<TaskModule>;
+    module = (
+      compiled.endsWith('.cjs') ? createRequire(compiled)(compiled) : await import(pathToFileURL(compiled).href)
+    ) as Partial<TaskModule>;
   } catch (error) {
     throw new BuildError(`${path}: cannot load the task file: ${errorMessage(error)}`);
   }
-  if (typeof module.project !== 'function' && typeof module.tasks !== 'function') throw new BuildError(`${path}: a task file must export a function project(root) or tasks()`);
+  if (typeof module.project !== 'function' && typeof module.tasks !== 'function')
+    throw new BuildError(`${path}: a task file must export a function project(root) or tasks()`);
   return module as TaskModule;
 }

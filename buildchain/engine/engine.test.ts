@@ -16,10 +16,12 @@ function copyTask(name: string, from: string, to: string, runs: string[], extra:
     name,
     file_dep: [from],
     targets: [to],
-    actions: [async (ctx) => {
-      runs.push(name);
-      await copyFileAtomic(join(ctx.root, from), join(ctx.root, to));
-    }],
+    actions: [
+      async (ctx) => {
+        runs.push(name);
+        await copyFileAtomic(join(ctx.root, from), join(ctx.root, to));
+      },
+    ],
     ...extra,
   };
 }
@@ -108,11 +110,14 @@ describe('ordering and parallelism', () => {
     const root = tempDir();
     const spans: Record<string, [number, number]> = {};
     const sleeper = (name: string): TaskSpec => ({
-      name, actions: [async () => {
-        const start = performance.now();
-        await sleep(200);
-        spans[name] = [start, performance.now()];
-      }],
+      name,
+      actions: [
+        async () => {
+          const start = performance.now();
+          await sleep(200);
+          spans[name] = [start, performance.now()];
+        },
+      ],
     });
     const overlapping = (): boolean => spans.a![0] < spans.b![1] && spans.b![0] < spans.a![1];
     await runEngine(root, [sleeper('a'), sleeper('b')], ['a', 'b'], { workers: 2 });
@@ -124,11 +129,19 @@ describe('ordering and parallelism', () => {
   it('selects with wildcards and rejects unknown names with suggestions, and cycles', async () => {
     const root = tempDir();
     const runs: string[] = [];
-    const defs: TaskDefinition[] = ['_pull:one', '_pull:two', 'other'].map((name) => ({ name, actions: [() => void runs.push(name)] }));
+    const defs: TaskDefinition[] = ['_pull:one', '_pull:two', 'other'].map((name) => ({
+      name,
+      actions: [() => void runs.push(name)],
+    }));
     await runEngine(root, defs, ['_pull:*']);
     expect(runs).toEqual(['_pull:one', '_pull:two']);
-    await expect(runEngine(root, defs, ['_pul:one'])).rejects.toThrow(/no task matches '_pul:one' \(did you mean '_pull:one'/);
-    const cyclic: TaskDefinition[] = [{ name: 'a', task_dep: ['b'] }, { name: 'b', task_dep: ['a'] }];
+    await expect(runEngine(root, defs, ['_pul:one'])).rejects.toThrow(
+      /no task matches '_pul:one' \(did you mean '_pull:one'/,
+    );
+    const cyclic: TaskDefinition[] = [
+      { name: 'a', task_dep: ['b'] },
+      { name: 'b', task_dep: ['a'] },
+    ];
     await expect(runEngine(root, cyclic, ['a'])).rejects.toThrow(/dependency cycle: a -> b -> a/);
   });
 });
@@ -140,14 +153,26 @@ describe('failures', () => {
     const runs: string[] = [];
     const defs: TaskDefinition[] = [
       {
-        name: 'broken', targets: ['partial.bin'], file_dep: ['src'],
-        actions: [async () => {
-          await writeFile(join(root, 'partial.bin'), 'half');
-          throw new Error('disk on fire');
-        }],
+        name: 'broken',
+        targets: ['partial.bin'],
+        file_dep: ['src'],
+        actions: [
+          async () => {
+            await writeFile(join(root, 'partial.bin'), 'half');
+            throw new Error('disk on fire');
+          },
+        ],
       },
       { name: 'after', file_dep: ['partial.bin'], actions: [() => void runs.push('after')] },
-      { name: 'independent', actions: [async () => { await sleep(50); runs.push('independent'); }] },
+      {
+        name: 'independent',
+        actions: [
+          async () => {
+            await sleep(50);
+            runs.push('independent');
+          },
+        ],
+      },
       { name: 'shell-fails', actions: [{ shell: 'echo to-stderr >&2; exit 3' }] },
       { name: 'missing-program', actions: [['definitely-not-a-program-xyz']] },
     ];
@@ -160,7 +185,9 @@ describe('failures', () => {
     const shell = report.finished.find((r) => r.name === 'shell-fails')!;
     expect(shell.error).toMatch(/exited with code 3/);
     expect(shell.err).toBe('to-stderr\n');
-    expect(report.finished.find((r) => r.name === 'missing-program')!.error).toMatch(/command not found: definitely-not-a-program-xyz/);
+    expect(report.finished.find((r) => r.name === 'missing-program')!.error).toMatch(
+      /command not found: definitely-not-a-program-xyz/,
+    );
     expect(report.summary!.ok).toBe(false);
     // Never succeeded: runs again next time
     const again = await runEngine(root, defs, ['broken']);
@@ -202,17 +229,27 @@ describe('delayed task creation', () => {
     const runs: string[] = [];
     const defs: TaskDefinition[] = [
       {
-        name: 'populate', uptodate: [true], targets: ['tree'],
-        actions: [() => {
-          mkdirSync(join(root, 'tree'));
-          for (const f of ['a', 'b']) writeFileSync(join(root, 'tree', f), f);
-        }],
+        name: 'populate',
+        uptodate: [true],
+        targets: ['tree'],
+        actions: [
+          () => {
+            mkdirSync(join(root, 'tree'));
+            for (const f of ['a', 'b']) writeFileSync(join(root, 'tree', f), f);
+          },
+        ],
       },
       {
-        basename: 'digest', after: ['populate'],
-        create: () => ['a', 'b'].filter((f) => existsSync(join(root, 'tree', f))).map((f) => ({
-          name: `digest:${f}`, file_dep: [`tree/${f}`], actions: [() => void runs.push(f)],
-        })),
+        basename: 'digest',
+        after: ['populate'],
+        create: () =>
+          ['a', 'b']
+            .filter((f) => existsSync(join(root, 'tree', f)))
+            .map((f) => ({
+              name: `digest:${f}`,
+              file_dep: [`tree/${f}`],
+              actions: [() => void runs.push(f)],
+            })),
       },
     ];
     const report = await runEngine(root, defs, ['digest']);
@@ -225,11 +262,20 @@ describe('delayed task creation', () => {
   it('skips a created subtask whose dependency already failed, instead of judging its inputs', async () => {
     const root = tempDir();
     const defs: TaskDefinition[] = [
-      { name: 'fetch', targets: ['lock'], actions: [() => { throw new Error('unreachable'); }] },
+      {
+        name: 'fetch',
+        targets: ['lock'],
+        actions: [
+          () => {
+            throw new Error('unreachable');
+          },
+        ],
+      },
       { name: 'other', actions: [() => undefined] },
       {
         // Created once `other` has run, after `fetch` has failed already.
-        basename: 'layout', after: ['other'],
+        basename: 'layout',
+        after: ['other'],
         create: () => [{ name: 'layout:one', task_dep: ['fetch'], file_dep: ['lock'], actions: [() => undefined] }],
       },
     ];
@@ -246,9 +292,20 @@ describe('clean, ignore, forget', () => {
     const runs: string[] = [];
     writeFileSync(join(root, 'src'), 'x');
     const defs: TaskDefinition[] = [
-      { name: 'dir', targets: ['out'], uptodate: [true], actions: [() => mkdirSync(join(root, 'out'), { recursive: true })], clean: true },
+      {
+        name: 'dir',
+        targets: ['out'],
+        uptodate: [true],
+        actions: [() => mkdirSync(join(root, 'out'), { recursive: true })],
+        clean: true,
+      },
       copyTask('file', 'src', 'out/file', runs, { task_dep: ['dir'], clean: true }),
-      { name: 'kept', targets: ['kept.txt'], uptodate: [true], actions: [() => writeFileSync(join(root, 'kept.txt'), '')] },
+      {
+        name: 'kept',
+        targets: ['kept.txt'],
+        uptodate: [true],
+        actions: [() => writeFileSync(join(root, 'kept.txt'), '')],
+      },
     ];
     await runEngine(root, defs, ['file', 'kept']);
     const engine = new Engine({ root, buildRoot: join(root, '_build'), definitions: defs, defaultTasks: [] });
@@ -283,7 +340,10 @@ describe('default selection', () => {
   it('runs every public task when the project declares no default task, as doit does', async () => {
     const root = tempDir();
     const runs: string[] = [];
-    const defs: TaskDefinition[] = ['a', 'b:1', '_hidden'].map((name) => ({ name, actions: [() => void runs.push(name)] }));
+    const defs: TaskDefinition[] = ['a', 'b:1', '_hidden'].map((name) => ({
+      name,
+      actions: [() => void runs.push(name)],
+    }));
     await runEngine(root, defs, []);
     expect(runs.sort()).toEqual(['a', 'b:1']);
   });
@@ -316,12 +376,17 @@ describe('state and lock', () => {
     const dir = tempDir();
     const first = new BuildLock(join(dir, 'lock'));
     await first.acquire(0);
-    await expect(new BuildLock(join(dir, 'lock')).acquire(0)).rejects.toThrow(/another build holds this BUILD_ROOT: pid \d+/);
+    await expect(new BuildLock(join(dir, 'lock')).acquire(0)).rejects.toThrow(
+      /another build holds this BUILD_ROOT: pid \d+/,
+    );
     setTimeout(() => first.release(), 300);
     await new BuildLock(join(dir, 'lock')).acquire(5);
 
     const stale = join(dir, 'stale-lock');
-    writeFileSync(stale, JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(), started: '', command: 'x' }));
+    writeFileSync(
+      stale,
+      JSON.stringify({ pid: 2 ** 22 + 12345, host: (await import('node:os')).hostname(), started: '', command: 'x' }),
+    );
     await new BuildLock(stale).acquire(0);
   });
 
@@ -342,8 +407,12 @@ describe('info', () => {
     const root = tempDir();
     writeFileSync(join(root, 'src'), 'x');
     const runs: string[] = [];
-    const defs: TaskDefinition[] = [copyTask('copy', 'src', 'dst', runs, { doc: 'Copy src.', task_dep: ['other'] }), { name: 'other' }];
-    const engine = (): Engine => new Engine({ root, buildRoot: join(root, '_build'), definitions: defs, defaultTasks: [] });
+    const defs: TaskDefinition[] = [
+      copyTask('copy', 'src', 'dst', runs, { doc: 'Copy src.', task_dep: ['other'] }),
+      { name: 'other' },
+    ];
+    const engine = (): Engine =>
+      new Engine({ root, buildRoot: join(root, '_build'), definitions: defs, defaultTasks: [] });
     const before = await engine().info('copy');
     expect(before).toContain('Copy src.');
     expect(before).toContain('status: will run, because:\n  - it never succeeded\n  - target missing: dst');

@@ -62,7 +62,8 @@ export class Engine {
    * declares none runs all its public tasks, as doit does.
    */
   defaultSelection(): readonly string[] {
-    if (this.project.defaultTasks.length === 0) return this.graph.names.filter((name) => !isSubtask(name) && !isPrivate(name));
+    if (this.project.defaultTasks.length === 0)
+      return this.graph.names.filter((name) => !isSubtask(name) && !isPrivate(name));
     const missing = this.project.defaultTasks.filter((name) => !this.graph.get(name));
     if (missing.length > 0) {
       throw new BuildError(
@@ -75,13 +76,19 @@ export class Engine {
   }
 
   private get proofs(): NoopProofStore {
-    return { root: this.project.root, engineDir: this.engineDir, stateFiles: [StateStore.snapshotPath(this.engineDir), StateStore.journalPath(this.engineDir)] };
+    return {
+      root: this.project.root,
+      engineDir: this.engineDir,
+      stateFiles: [StateStore.snapshotPath(this.engineDir), StateStore.journalPath(this.engineDir)],
+    };
   }
 
   async run(request: RunRequest): Promise<RunSummary> {
     const requested = request.tasks.length > 0 ? request.tasks : this.project.defaultTasks;
     const lock = new BuildLock(join(this.engineDir, 'lock'));
-    await lock.acquire(request.lockWaitSeconds, (who) => request.reporter.warn(`waiting for the build lock held by ${who}`));
+    await lock.acquire(request.lockWaitSeconds, (who) =>
+      request.reporter.warn(`waiting for the build lock held by ${who}`),
+    );
     try {
       const proven = await checkNoopProof(this.proofs, requested, this.project.definitions);
       if (proven) return reportProven(proven, request.reporter);
@@ -90,7 +97,9 @@ export class Engine {
       if (this.state.loadProblem) request.reporter.warn(this.state.loadProblem);
       const outcome = await runTasks(this.graph, this.state, order, request);
       this.state.save(); // before the proof, which records the state files as they are now
-      writeNoopProof(this.proofs, roots, this.project.definitions, this.graph, outcome.summary.tasks, (path) => outcome.files.observed(path));
+      writeNoopProof(this.proofs, roots, this.project.definitions, this.graph, outcome.summary.tasks, (path) =>
+        outcome.files.observed(path),
+      );
       return outcome.summary;
     } finally {
       this.stateStore?.save();
@@ -114,7 +123,9 @@ export class Engine {
     const lines = [name];
     if (node.spec.doc) lines.push('', node.spec.doc.trim(), '');
     if (node.delayed && !node.generated) {
-      lines.push(`status: its subtasks are created when it runs, after: ${node.delayed.after.join(', ') || '(nothing)'}`);
+      lines.push(
+        `status: its subtasks are created when it runs, after: ${node.delayed.after.join(', ') || '(nothing)'}`,
+      );
     } else if (this.state.isIgnored(name)) {
       lines.push('status: ignored (./build.ts forget to undo)');
     } else {
@@ -136,7 +147,10 @@ export class Engine {
    * Cleans the selected tasks and their dependencies (all tasks when none is named),
    * dependents first so that directories are empty by the time their turn comes.
    */
-  async clean(patterns: readonly string[], options: { dryRun: boolean; log: (message: string) => void; lockWaitSeconds: number }): Promise<void> {
+  async clean(
+    patterns: readonly string[],
+    options: { dryRun: boolean; log: (message: string) => void; lockWaitSeconds: number },
+  ): Promise<void> {
     const lock = new BuildLock(join(this.engineDir, 'lock'));
     if (!options.dryRun) await lock.acquire(options.lockWaitSeconds);
     try {
@@ -186,14 +200,17 @@ export class Engine {
       try {
         this.graph.addGenerated(family.name, await family.delayed.create(this.graph.view()));
       } catch (error) {
-        throw new UsageError(`no task '${name}' yet: ${family.name} creates its subtasks after ${family.delayed.after.join(', ')} (${errorMessage(error)})`);
+        throw new UsageError(
+          `no task '${name}' yet: ${family.name} creates its subtasks after ${family.delayed.after.join(', ')} (${errorMessage(error)})`,
+        );
       }
     }
     const node = this.graph.get(name);
     if (node) return node;
-    const later = family?.delayed && family.delayed.after.length > 0
-      ? ` (${family.name} makes its subtasks from what ${family.delayed.after.join(', ')} ${family.delayed.after.length > 1 ? 'leave' : 'leaves'}: run ${family.delayed.after.length > 1 ? 'them' : 'it'} first to see them all)`
-      : suggestion(name, this.graph.names);
+    const later =
+      family?.delayed && family.delayed.after.length > 0
+        ? ` (${family.name} makes its subtasks from what ${family.delayed.after.join(', ')} ${family.delayed.after.length > 1 ? 'leave' : 'leaves'}: run ${family.delayed.after.length > 1 ? 'them' : 'it'} first to see them all)`
+        : suggestion(name, this.graph.names);
     throw new UsageError(`no task '${name}'${later}`);
   }
 
@@ -250,7 +267,13 @@ function reportProven(tasks: readonly [string, 'up-to-date' | 'success'][], repo
   reporter.runStarted(tasks.length);
   const reports = tasks.map(([name, result]) => emptyReport(name, result, []));
   for (const report of reports) reporter.taskFinished(report);
-  const summary: RunSummary = { tasks: reports, elapsed: (Date.now() - started) / 1000, interrupted: false, ok: true, proven: true };
+  const summary: RunSummary = {
+    tasks: reports,
+    elapsed: (Date.now() - started) / 1000,
+    interrupted: false,
+    ok: true,
+    proven: true,
+  };
   reporter.runFinished(summary);
   return summary;
 }

@@ -40,7 +40,13 @@ export function fileTreeTasks(tree: FileTree): TaskSpec[] {
       task_dep: tree.task_dep,
       // A template also depends on the values it is rendered with.
       ...(context
-        ? { uptodate: [context], actions: [async () => renderTemplateFile(source, target, { ...context, ...(await readValues(tree.fileValues ?? {})) })] }
+        ? {
+            uptodate: [context],
+            actions: [
+              async () =>
+                renderTemplateFile(source, target, { ...context, ...(await readValues(tree.fileValues ?? {})) }),
+            ],
+          }
         : { actions: [() => copyFileAtomic(source, target)] }),
       clean: true,
     };
@@ -48,7 +54,9 @@ export function fileTreeTasks(tree: FileTree): TaskSpec[] {
 }
 
 async function readValues(files: Readonly<Record<string, string>>): Promise<Record<string, string>> {
-  return Object.fromEntries(await Promise.all(Object.entries(files).map(async ([name, file]) => [name, await readFile(file, 'utf8')] as const)));
+  return Object.fromEntries(
+    await Promise.all(Object.entries(files).map(async ([name, file]) => [name, await readFile(file, 'utf8')] as const)),
+  );
 }
 
 /** A `clean` action removing a whole directory (or file): the engine's own clean keeps non-empty directories. */

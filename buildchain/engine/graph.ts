@@ -3,8 +3,14 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.ts';
 import {
-  basenameOf, isDelayed, isSubtask, validateName,
-  type DelayedTasks, type GraphView, type TaskDefinition, type TaskSpec,
+  basenameOf,
+  isDelayed,
+  isSubtask,
+  validateName,
+  type DelayedTasks,
+  type GraphView,
+  type TaskDefinition,
+  type TaskSpec,
 } from './task.ts';
 
 export interface TaskNode {
@@ -39,7 +45,10 @@ export function normalizePath(root: string, path: string): string {
 }
 
 export function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 
@@ -53,7 +62,10 @@ export class TaskGraph {
   private readonly depCache = new Map<string, readonly string[]>();
   private nextIndex = 0;
 
-  constructor(readonly root: string, definitions: readonly TaskDefinition[] = []) {
+  constructor(
+    readonly root: string,
+    definitions: readonly TaskDefinition[] = [],
+  ) {
     this.addAll(definitions, 'task definitions');
   }
 
@@ -80,7 +92,9 @@ export class TaskGraph {
     if (!node?.delayed) throw new Error(`task '${basename}' is not a delayed task family`);
     for (const spec of specs) {
       if (basenameOf(spec.name) !== basename || !isSubtask(spec.name)) {
-        throw new Error(`delayed family '${basename}' created task '${spec.name}': its name must start with '${basename}:'`);
+        throw new Error(
+          `delayed family '${basename}' created task '${spec.name}': its name must start with '${basename}:'`,
+        );
       }
     }
     node.generated = true;
@@ -93,18 +107,32 @@ export class TaskGraph {
     for (const definition of definitions) {
       if (isDelayed(definition)) {
         const name = validateName(definition.basename, where);
-        this.addNode({
-          name, index: this.nextIndex++, spec: { name, doc: definition.doc ?? '', task_dep: definition.after },
-          delayed: definition, generated: false, fileDeps: [], targets: [],
-        }, where);
+        this.addNode(
+          {
+            name,
+            index: this.nextIndex++,
+            spec: { name, doc: definition.doc ?? '', task_dep: definition.after },
+            delayed: definition,
+            generated: false,
+            fileDeps: [],
+            targets: [],
+          },
+          where,
+        );
         continue;
       }
       const name = validateName(definition.name, where);
-      this.addNode({
-        name, index: this.nextIndex++, spec: definition, generated: false,
-        fileDeps: (definition.file_dep ?? []).map((p) => normalizePath(this.root, p)),
-        targets: (definition.targets ?? []).map((p) => normalizePath(this.root, p)),
-      }, where);
+      this.addNode(
+        {
+          name,
+          index: this.nextIndex++,
+          spec: definition,
+          generated: false,
+          fileDeps: (definition.file_dep ?? []).map((p) => normalizePath(this.root, p)),
+          targets: (definition.targets ?? []).map((p) => normalizePath(this.root, p)),
+        },
+        where,
+      );
     }
   }
 
@@ -120,7 +148,8 @@ export class TaskGraph {
     }
     for (const target of node.targets) {
       const producer = this.producers.get(target);
-      if (producer) throw new Error(`${where}: target '${target}' is declared by both '${producer}' and '${node.name}'`);
+      if (producer)
+        throw new Error(`${where}: target '${target}' is declared by both '${producer}' and '${node.name}'`);
       this.producers.set(target, node.name);
     }
     this.nodes.set(node.name, node);
@@ -131,7 +160,12 @@ export class TaskGraph {
       this.subtasks.set(base, list);
       if (!this.nodes.has(base)) {
         this.nodes.set(base, {
-          name: base, index: this.nextIndex++, spec: { name: base }, generated: false, fileDeps: [], targets: [],
+          name: base,
+          index: this.nextIndex++,
+          spec: { name: base },
+          generated: false,
+          fileDeps: [],
+          targets: [],
         });
       }
     }
@@ -139,7 +173,14 @@ export class TaskGraph {
 
   private isImplicitGroup(node: TaskNode): boolean {
     const { spec } = node;
-    return !node.delayed && spec.doc === undefined && !spec.actions && !spec.task_dep && !spec.file_dep && this.subtasks.has(node.name);
+    return (
+      !node.delayed &&
+      spec.doc === undefined &&
+      !spec.actions &&
+      !spec.task_dep &&
+      !spec.file_dep &&
+      this.subtasks.has(node.name)
+    );
   }
 
   /** Names matching a task_dep or command-line pattern (wildcards allowed). */

@@ -68,10 +68,20 @@ export class BuildLock {
       } catch {
         // Being written by its creator right now (look again shortly), or torn by a crash long ago.
         const age = Date.now() - (statSync(this.path, { throwIfNoEntry: false })?.mtimeMs ?? 0);
-        return { pid: age > 2000 ? -1 : process.pid, host: age > 2000 ? hostname() : '', started: '', command: 'unknown' };
+        return {
+          pid: age > 2000 ? -1 : process.pid,
+          host: age > 2000 ? hostname() : '',
+          started: '',
+          command: 'unknown',
+        };
       }
     }
-    const holder: Holder = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command: process.argv.slice(2).join(' ') };
+    const holder: Holder = {
+      pid: process.pid,
+      host: hostname(),
+      started: new Date().toISOString(),
+      command: process.argv.slice(2).join(' '),
+    };
     writeSync(fd, JSON.stringify(holder));
     closeSync(fd);
     return undefined;

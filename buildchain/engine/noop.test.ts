@@ -8,14 +8,26 @@ import { copyFileAtomic } from '../fs/atomic.ts';
 import { Engine } from './engine.ts';
 import type { TaskDefinition } from './task.ts';
 
-function project(): { root: string; runs: string[]; defs: (extra?: Partial<Record<string, unknown>>) => TaskDefinition[] } {
+function project(): {
+  root: string;
+  runs: string[];
+  defs: (extra?: Partial<Record<string, unknown>>) => TaskDefinition[];
+} {
   const root = tempDir();
   writeFileSync(join(root, 'a.txt'), 'a');
   const runs: string[] = [];
   const defs = (extra: Partial<Record<string, unknown>> = {}): TaskDefinition[] => [
     {
-      name: 'copy', file_dep: ['a.txt'], targets: ['b.txt'], uptodate: [extra.version ?? 1],
-      actions: [async () => { runs.push('copy'); await copyFileAtomic(join(root, 'a.txt'), join(root, 'b.txt')); }],
+      name: 'copy',
+      file_dep: ['a.txt'],
+      targets: ['b.txt'],
+      uptodate: [extra.version ?? 1],
+      actions: [
+        async () => {
+          runs.push('copy');
+          await copyFileAtomic(join(root, 'a.txt'), join(root, 'b.txt'));
+        },
+      ],
     },
     { name: 'all', task_dep: ['copy'] },
   ];
@@ -53,10 +65,20 @@ describe('no-op proofs', () => {
     rmSync(join(root, 'b.txt'));
     expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('success');
 
-    await new Engine({ root, buildRoot: join(root, '_build'), definitions: defs({ version: 2 }), defaultTasks: [] }).forget(['copy']);
+    await new Engine({
+      root,
+      buildRoot: join(root, '_build'),
+      definitions: defs({ version: 2 }),
+      defaultTasks: [],
+    }).forget(['copy']);
     expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('success');
 
-    await new Engine({ root, buildRoot: join(root, '_build'), definitions: defs({ version: 2 }), defaultTasks: [] }).ignore(['copy']);
+    await new Engine({
+      root,
+      buildRoot: join(root, '_build'),
+      definitions: defs({ version: 2 }),
+      defaultTasks: [],
+    }).ignore(['copy']);
     expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('ignore');
     expect((await runEngine(root, defs({ version: 2 }), ['all'])).result('copy')).toBe('ignore'); // no proof while ignored
     expect(runs.length).toBe(4);
@@ -68,7 +90,12 @@ describe('no-op proofs', () => {
     const seen: string[] = [];
     const defs: TaskDefinition[] = [
       { name: 'read', file_dep: ['in.txt'], actions: [() => void seen.push('read')] },
-      { name: 'sneaky', task_dep: ['read'], uptodate: [true], actions: [() => appendFileSync(join(root, 'in.txt'), '+')] },
+      {
+        name: 'sneaky',
+        task_dep: ['read'],
+        uptodate: [true],
+        actions: [() => appendFileSync(join(root, 'in.txt'), '+')],
+      },
     ];
     await runEngine(root, defs, ['sneaky'], { workers: 1 });
     const second = await runEngine(root, defs, ['sneaky'], { workers: 1 });
@@ -99,10 +126,16 @@ describe('no-op proofs', () => {
     writeFileSync(join(root, 'tree/a'), 'a');
     const { readdirSync } = await import('node:fs');
     const runs: string[] = [];
-    const defs: TaskDefinition[] = [{
-      basename: 'each', after: [],
-      create: () => readdirSync(join(root, 'tree')).sort().map((f) => ({ name: `each:${f}`, file_dep: [`tree/${f}`], actions: [() => void runs.push(f)] })),
-    }];
+    const defs: TaskDefinition[] = [
+      {
+        basename: 'each',
+        after: [],
+        create: () =>
+          readdirSync(join(root, 'tree'))
+            .sort()
+            .map((f) => ({ name: `each:${f}`, file_dep: [`tree/${f}`], actions: [() => void runs.push(f)] })),
+      },
+    ];
     await runEngine(root, defs, ['each']);
     expect((await runEngine(root, defs, ['each'])).summary!.proven).toBe(true);
     writeFileSync(join(root, 'tree/b'), 'b');
@@ -116,11 +149,28 @@ describe('no-op proofs', () => {
     const { readdirSync, rmSync } = await import('node:fs');
     const runs: string[] = [];
     const defs: TaskDefinition[] = [
-      { name: 'fill', targets: ['tree/a'], uptodate: [true], actions: [() => { mkdirSync(join(root, 'tree'), { recursive: true }); writeFileSync(join(root, 'tree/a'), 'a'); runs.push('fill'); }] },
+      {
+        name: 'fill',
+        targets: ['tree/a'],
+        uptodate: [true],
+        actions: [
+          () => {
+            mkdirSync(join(root, 'tree'), { recursive: true });
+            writeFileSync(join(root, 'tree/a'), 'a');
+            runs.push('fill');
+          },
+        ],
+      },
       {
         // Lists a tree another task makes: throws while the tree is missing.
-        basename: 'each', after: ['fill'],
-        create: () => readdirSync(join(root, 'tree')).map((f) => ({ name: `each:${f}`, file_dep: [`tree/${f}`], actions: [() => void runs.push(f)] })),
+        basename: 'each',
+        after: ['fill'],
+        create: () =>
+          readdirSync(join(root, 'tree')).map((f) => ({
+            name: `each:${f}`,
+            file_dep: [`tree/${f}`],
+            actions: [() => void runs.push(f)],
+          })),
       },
     ];
     await runEngine(root, defs, ['each']);

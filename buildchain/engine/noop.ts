@@ -41,7 +41,11 @@ function proofPath(engineDir: string, roots: readonly string[]): string {
 }
 
 /** What the up-to-date rules read of the definitions; undefined when not serializable. */
-function definitionsHash(roots: readonly string[], definitions: readonly TaskDefinition[], created: readonly (readonly TaskSpec[])[]): string | undefined {
+function definitionsHash(
+  roots: readonly string[],
+  definitions: readonly TaskDefinition[],
+  created: readonly (readonly TaskSpec[])[],
+): string | undefined {
   try {
     return quickHash(JSON.stringify([roots, definitions, created]));
   } catch {
@@ -154,7 +158,8 @@ export async function checkNoopProof(
   if (definitionsHash(roots, definitions, created) !== proof.definitions) return undefined;
   for (const [path, mtimeMs, size, ino] of proof.files) {
     const stats = statSync(path, { throwIfNoEntry: false });
-    if (stats ? stats.mtimeMs !== mtimeMs || stats.size !== size || stats.ino !== ino : mtimeMs !== -1) return undefined;
+    if (stats ? stats.mtimeMs !== mtimeMs || stats.size !== size || stats.ino !== ino : mtimeMs !== -1)
+      return undefined;
   }
   for (const [name] of proof.tasks) {
     for (const check of specs.get(name)?.uptodate ?? []) {

@@ -63,7 +63,10 @@ export interface JsonTaskReport {
  * Seconds from the first start to the last end of the executed tasks each pattern matches (0 when
  * none ran): the span of a phase of a run (pull, packages, ISO write) in parallel builds.
  */
-export function phaseSpans<K extends string>(tasks: readonly JsonTaskReport[], phases: Readonly<Record<K, RegExp>>): Record<K, number> {
+export function phaseSpans<K extends string>(
+  tasks: readonly JsonTaskReport[],
+  phases: Readonly<Record<K, RegExp>>,
+): Record<K, number> {
   const spans = {} as Record<K, number>;
   for (const [phase, pattern] of Object.entries(phases) as [K, RegExp][]) {
     const ran = tasks.filter((task) => pattern.test(task.name) && task.executed && task.started);

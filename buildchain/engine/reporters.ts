@@ -16,7 +16,11 @@ async function openProgressLine(stream: NodeJS.WriteStream): Promise<ProgressLin
   return { render: (text) => update(text), clear: () => update.clear(), done: () => update.clear() };
 }
 
-export async function createConsoleReporter(options: { verbose: boolean; out?: Writable; err?: NodeJS.WriteStream }): Promise<Reporter> {
+export async function createConsoleReporter(options: {
+  verbose: boolean;
+  out?: Writable;
+  err?: NodeJS.WriteStream;
+}): Promise<Reporter> {
   const err = options.err ?? process.stderr;
   // A terminal of no size (a pty nobody sized) could not show the line: log-update prints nothing there.
   const live = err.isTTY && (err.columns ?? 0) > 0 && !options.verbose ? await openProgressLine(err) : undefined;

@@ -38,7 +38,12 @@ export interface RunOutcome {
 }
 
 /** Runs `order`: a dependency closure, dependencies first (TaskGraph.selection). */
-export async function runTasks(graph: TaskGraph, state: StateStore, order: readonly string[], options: RunOptions): Promise<RunOutcome> {
+export async function runTasks(
+  graph: TaskGraph,
+  state: StateStore,
+  order: readonly string[],
+  options: RunOptions,
+): Promise<RunOutcome> {
   const started = Date.now();
   const files = new FileDigests(graph.root, state);
   const slots = new Map<string, Slot>();
@@ -77,7 +82,8 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
     slot.done = true;
     reports.push(report);
     options.reporter.taskFinished(report);
-    const failed = report.result === 'fail' || report.result === 'skipped' ? slot.failedDep ?? slot.node.name : undefined;
+    const failed =
+      report.result === 'fail' || report.result === 'skipped' ? (slot.failedDep ?? slot.node.name) : undefined;
     if (failed) slot.failure = failed;
     for (const name of dependents.get(slot.node.name) ?? []) {
       const dependent = slots.get(name)!;
@@ -153,7 +159,8 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
         await runAction(action, context, output);
       }
       const absent = node.targets.filter((target) => !statSync(resolve(graph.root, target), { throwIfNoEntry: false }));
-      if (absent.length > 0) throw new ActionError(`its actions succeeded but did not create target(s): ${absent.join(', ')}`);
+      if (absent.length > 0)
+        throw new ActionError(`its actions succeeded but did not create target(s): ${absent.join(', ')}`);
       state.setTask(node.name, verdict.record);
     } catch (error) {
       report.result = options.signal.aborted ? 'interrupted' : 'fail';
@@ -189,10 +196,12 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
         }
         if (outcome instanceof Promise) {
           active += 1;
-          outcome.catch((error: unknown) => failUnexpectedly(slot, error)).finally(() => {
-            active -= 1;
-            pump();
-          });
+          outcome
+            .catch((error: unknown) => failUnexpectedly(slot, error))
+            .finally(() => {
+              active -= 1;
+              pump();
+            });
         }
       }
       if (active === 0 && (ready.size === 0 || options.signal.aborted)) resolveRun();
@@ -203,8 +212,16 @@ export async function runTasks(graph: TaskGraph, state: StateStore, order: reado
   for (const slot of slots.values()) {
     if (!slot.done) reports.push(emptyReport(slot.node.name, options.signal.aborted ? 'interrupted' : 'skipped', []));
   }
-  const ok = !options.signal.aborted && reports.every((r) => r.result !== 'fail' && r.result !== 'skipped' && r.result !== 'interrupted');
-  const summary: RunSummary = { tasks: reports, elapsed: (Date.now() - started) / 1000, interrupted: options.signal.aborted, ok, proven: false };
+  const ok =
+    !options.signal.aborted &&
+    reports.every((r) => r.result !== 'fail' && r.result !== 'skipped' && r.result !== 'interrupted');
+  const summary: RunSummary = {
+    tasks: reports,
+    elapsed: (Date.now() - started) / 1000,
+    interrupted: options.signal.aborted,
+    ok,
+    proven: false,
+  };
   options.reporter.runFinished(summary);
   return { summary, files };
 }

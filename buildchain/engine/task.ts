@@ -44,7 +44,12 @@ export type Action = FunctionAction | ArgvAction | ShellAction | CommandOptions;
  */
 export type UptodateValue = boolean | string | number | null | object | (() => boolean | Promise<boolean>);
 
-export type CleanFunction = (context: { root: string; targets: readonly string[]; dryRun: boolean; log: (m: string) => void }) => unknown;
+export type CleanFunction = (context: {
+  root: string;
+  targets: readonly string[];
+  dryRun: boolean;
+  log: (m: string) => void;
+}) => unknown;
 
 export interface TaskSpec {
   /** `basename` or `basename:sub`; a leading `_` marks a private task (hidden by `list`). */

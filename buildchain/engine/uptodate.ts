@@ -23,7 +23,11 @@ export class FileDigests {
   private readonly hashing = limitConcurrency(16);
 
   /** `persist: false` for read-only commands (info): nothing is written to the state. */
-  constructor(private readonly root: string, private readonly state: StateStore, private readonly persist = true) {}
+  constructor(
+    private readonly root: string,
+    private readonly state: StateStore,
+    private readonly persist = true,
+  ) {}
 
   /** Content digest of the file now (undefined when it does not exist); a promise only when hashing. */
   digest(path: string): Maybe<string | undefined> {
@@ -128,7 +132,13 @@ export function judge(node: TaskNode, state: StateStore, files: FileDigests): Ma
   return decide(node, state, files, digests as (string | undefined)[], checks as boolean[]);
 }
 
-function decide(node: TaskNode, state: StateStore, files: FileDigests, digests: (string | undefined)[], checks: boolean[]): Verdict {
+function decide(
+  node: TaskNode,
+  state: StateStore,
+  files: FileDigests,
+  digests: (string | undefined)[],
+  checks: boolean[],
+): Verdict {
   const spec = node.spec;
   const uptodate = spec.uptodate ?? [];
   const signature = taskSignature(uptodate, spec.actions);
@@ -148,7 +158,8 @@ function decide(node: TaskNode, state: StateStore, files: FileDigests, digests: 
   });
 
   if (!previous) reasons.push('it never succeeded');
-  if (node.fileDeps.length === 0 && uptodate.length === 0) reasons.push('it has no file_dep nor uptodate (always runs)');
+  if (node.fileDeps.length === 0 && uptodate.length === 0)
+    reasons.push('it has no file_dep nor uptodate (always runs)');
   if (uptodate.includes(false)) reasons.push('an uptodate entry is false');
   if (checks.includes(false)) reasons.push('an uptodate check answered false');
   if (previous && previous[0] !== signature) reasons.push('its uptodate values or commands changed');

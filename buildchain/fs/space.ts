@@ -29,7 +29,8 @@ function existingAncestor(path: string): string {
 function mountPointOf(dir: string): string {
   const device = fs.statSync(dir).dev;
   let mount = dir;
-  for (let parent = dirname(mount); parent !== mount && fs.statSync(parent).dev === device; parent = dirname(mount)) mount = parent;
+  for (let parent = dirname(mount); parent !== mount && fs.statSync(parent).dev === device; parent = dirname(mount))
+    mount = parent;
   return mount;
 }
 
@@ -39,7 +40,12 @@ function mountPointOf(dir: string): string {
  */
 function statfs(dir: string): { bavail: number; bsize: number } {
   if ('statfsSync' in fs) return fs.statfsSync(dir);
-  const [bavail, bsize] = builtins.childProcess().execFileSync('stat', ['-f', '--format=%a %S', dir], { encoding: 'utf8' }).trim().split(' ').map(Number);
+  const [bavail, bsize] = builtins
+    .childProcess()
+    .execFileSync('stat', ['-f', '--format=%a %S', dir], { encoding: 'utf8' })
+    .trim()
+    .split(' ')
+    .map(Number);
   return { bavail: bavail!, bsize: bsize! };
 }
 

@@ -11,14 +11,22 @@ export function renderTemplate(text: string, context: Readonly<Record<string, st
     const value = context[name];
     if (value === undefined) {
       const line = text.slice(0, offset).split('\n').length;
-      throw new BuildError(`${file}:${line}: unknown template variable ${match} (known: ${Object.keys(context).map((k) => `@@${k}`).join(', ')})`);
+      throw new BuildError(
+        `${file}:${line}: unknown template variable ${match} (known: ${Object.keys(context)
+          .map((k) => `@@${k}`)
+          .join(', ')})`,
+      );
     }
     return value;
   });
 }
 
 /** Renders `source` into `target` atomically, keeping the source's permission bits. */
-export async function renderTemplateFile(source: string, target: string, context: Readonly<Record<string, string>>): Promise<void> {
+export async function renderTemplateFile(
+  source: string,
+  target: string,
+  context: Readonly<Record<string, string>>,
+): Promise<void> {
   const [text, stats] = await Promise.all([readFile(source, 'utf8'), stat(source)]);
   await writeFileAtomic(target, renderTemplate(text, context, source), stats.mode & 0o7777);
 }

@@ -34,11 +34,26 @@ export function bothEndian16(buf: Buffer, offset: number, value: number): void {
 /** The 7-byte date of directory records (and Rock Ridge TF), in UTC. */
 export function recordDate(seconds: number): Buffer {
   const d = new Date(seconds * 1000);
-  return Buffer.from([d.getUTCFullYear() - 1900, d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), 0]);
+  return Buffer.from([
+    d.getUTCFullYear() - 1900,
+    d.getUTCMonth() + 1,
+    d.getUTCDate(),
+    d.getUTCHours(),
+    d.getUTCMinutes(),
+    d.getUTCSeconds(),
+    0,
+  ]);
 }
 
 export function parseRecordDate(buf: Buffer, offset: number): number {
-  const [y, mo, d, h, mi, s] = [...buf.subarray(offset, offset + 6)] as [number, number, number, number, number, number];
+  const [y, mo, d, h, mi, s] = [...buf.subarray(offset, offset + 6)] as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const offsetQuarters = buf.readInt8(offset + 6);
   return Date.UTC(1900 + y, mo - 1, d, h, mi, s) / 1000 - offsetQuarters * 15 * 60;
 }
@@ -94,7 +109,8 @@ export function directoryRecord(fields: RecordFields): Buffer {
   const pad = idLength % 2 === 0 ? 1 : 0;
   const systemUse = fields.systemUse ?? NOTHING;
   const length = 33 + idLength + pad + systemUse.length;
-  if (length > MAX_RECORD) throw new Error(`directory record of ${length} bytes (identifier ${idLength}, system use ${systemUse.length})`);
+  if (length > MAX_RECORD)
+    throw new Error(`directory record of ${length} bytes (identifier ${idLength}, system use ${systemUse.length})`);
   const rec = zeroed(length);
   rec[0] = length;
   bothEndian32(rec, 2, fields.extent);

@@ -18,13 +18,17 @@ function findOnce(image: Buffer, needle: Buffer, what: string): number {
 
 /** Replaces the Rock Ridge name `from` by `to` (same byte length) in its NM entry. */
 function renameEntry(image: Buffer, from: string, to: string): void {
-  const nm = (name: string): Buffer => Buffer.concat([Buffer.from('NM', 'latin1'), Buffer.from([5 + Buffer.byteLength(name), 1, 0]), Buffer.from(name)]);
+  const nm = (name: string): Buffer =>
+    Buffer.concat([Buffer.from('NM', 'latin1'), Buffer.from([5 + Buffer.byteLength(name), 1, 0]), Buffer.from(name)]);
   nm(to).copy(image, findOnce(image, nm(from), `NM ${from}`));
 }
 
 /** The primary directory record whose ISO 9660 identifier is `identifier`. */
 function recordOf(image: Buffer, identifier: string): number {
-  return findOnce(image, Buffer.concat([Buffer.from([identifier.length]), Buffer.from(identifier, 'latin1')]), identifier) - 32;
+  return (
+    findOnce(image, Buffer.concat([Buffer.from([identifier.length]), Buffer.from(identifier, 'latin1')]), identifier) -
+    32
+  );
 }
 
 function setExtent(image: Buffer, record: number, extent: number, size: number): void {
@@ -81,7 +85,13 @@ const CASES: Case[] = [
   {
     name: 'a directory loop',
     tree: (root) => mkdirSync(join(root, 'loop')),
-    patch: (image) => setExtent(image, recordOf(image, 'LOOP'), image.readUInt32LE(ROOT_RECORD + 2), image.readUInt32LE(ROOT_RECORD + 10)),
+    patch: (image) =>
+      setExtent(
+        image,
+        recordOf(image, 'LOOP'),
+        image.readUInt32LE(ROOT_RECORD + 2),
+        image.readUInt32LE(ROOT_RECORD + 10),
+      ),
     error: /directory \/loop points to the records of \/ \(a directory loop/,
   },
   {
@@ -124,7 +134,10 @@ describe.each(CASES)('a crafted image: $name', ({ tree, patch, error }) => {
     patch(image);
     writeFileSync(iso, image);
 
-    for (const args of [['iso', 'ls', iso], ['iso', 'extract', iso, join(dir, 'dest')]]) {
+    for (const args of [
+      ['iso', 'ls', iso],
+      ['iso', 'extract', iso, join(dir, 'dest')],
+    ]) {
       const run = await runCli(args, { entry: 'toolkit.ts' });
       expect(run.code, run.stderr).toBe(1);
       expect(run.stderr).toMatch(error);

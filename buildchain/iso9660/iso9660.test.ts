@@ -2,7 +2,19 @@
 // (genisoimage) and bsdtar (libarchive), and by our own reader.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +42,9 @@ function describeTree(root: string): Map<string, Seen> {
         out.set(path, { type: 'directory', mode: stats.mode & 0o7777 });
         visit(path);
       } else {
-        const sha256 = createHash('sha256').update(readFileSync(join(root, path))).digest('hex');
+        const sha256 = createHash('sha256')
+          .update(readFileSync(join(root, path)))
+          .digest('hex');
         out.set(path, { type: 'file', size: stats.size, mode: stats.mode & 0o7777, sha256 });
       }
     }
@@ -49,7 +63,8 @@ function makeTree(root: string): void {
     writeFileSync(join(root, path), content);
     chmodSync(join(root, path), mode);
   };
-  for (let i = 0; i < 300; i++) put(`salt/metalk8s/state-${String(i).padStart(3, '0')}.sls`, `state ${i}\n`.repeat(i % 7));
+  for (let i = 0; i < 300; i++)
+    put(`salt/metalk8s/state-${String(i).padStart(3, '0')}.sls`, `state ${i}\n`.repeat(i % 7));
   const layer = Buffer.alloc(3 * 1024 * 1024 + 123);
   for (let i = 0; i < layer.length; i++) layer[i] = (i * 2654435761) >>> 24;
   put('images/pause/3.1/0123abcd', layer);
@@ -119,7 +134,8 @@ describe('ISO writer, read back by real tools', () => {
     const joliet = names('-J');
     for (const path of expected.keys()) {
       // isoinfo prints non-ASCII Joliet names through its own charset conversion: ASCII ones only.
-      if (/^[\x20-\x7e]+$/.test(path) && path.split('/').every((part) => part.length <= 64 && !/[;:?]/.test(part))) expect(joliet.has(path), path).toBe(true);
+      if (/^[\x20-\x7e]+$/.test(path) && path.split('/').every((part) => part.length <= 64 && !/[;:?]/.test(part)))
+        expect(joliet.has(path), path).toBe(true);
     }
   });
 
@@ -143,7 +159,19 @@ describe('ISO writer, read back by real tools', () => {
 
   it('lists with bsdtar -tv the same names, and symlink targets', () => {
     const listing = execFileSync(requireTool('bsdtar'), ['-tvf', iso], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    const paths = new Set(listing.split('\n').filter(Boolean).map((line) => line.replace(/^(\S+\s+){8}/, '').replace(/ -> .*$/, '').replace(/ link to .*$/, '').replace(/\/$/, '')).filter((path) => path !== '.'));
+    const paths = new Set(
+      listing
+        .split('\n')
+        .filter(Boolean)
+        .map((line) =>
+          line
+            .replace(/^(\S+\s+){8}/, '')
+            .replace(/ -> .*$/, '')
+            .replace(/ link to .*$/, '')
+            .replace(/\/$/, ''),
+        )
+        .filter((path) => path !== '.'),
+    );
     expect([...paths].sort()).toEqual([...expected.keys()].sort());
     expect(listing).toContain('names/absolute-link -> /etc/metalk8s/bootstrap.yaml');
   });
@@ -155,7 +183,11 @@ describe('ISO writer, read back by real tools', () => {
     const layers = entries.filter((e) => e.path.endsWith('/0123abcd'));
     expect(layers).toHaveLength(3);
     expect(new Set(layers.map((e) => JSON.stringify(e.extents))).size).toBe(1);
-    const report = execFileSync(requireTool('xorriso'), ['-indev', iso, '-find', '/images', '-type', 'f', '-exec', 'report_lba'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const report = execFileSync(
+      requireTool('xorriso'),
+      ['-indev', iso, '-find', '/images', '-type', 'f', '-exec', 'report_lba'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const lbas = new Set([...report.matchAll(/File data lba:\s+\d+\s*,\s*(\d+)/g)].map((m) => m[1]));
     expect(lbas.size).toBe(1);
   });
@@ -174,7 +206,8 @@ describe('ISO writer, read back by real tools', () => {
     const unreadable = tempDir('iso-unreadable-');
     writeFileSync(join(unreadable, 'secret'), 'x');
     chmodSync(join(unreadable, 'secret'), 0o000);
-    if (process.getuid?.() !== 0) await expect(writeIso(unreadable, out, { volumeId: 'X' })).rejects.toThrow(/secret: cannot read/);
+    if (process.getuid?.() !== 0)
+      await expect(writeIso(unreadable, out, { volumeId: 'X' })).rejects.toThrow(/secret: cannot read/);
     const badName = tempDir('iso-badname-');
     writeFileSync(Buffer.concat([Buffer.from(`${badName}/`), Buffer.from([0x66, 0xff, 0x66])]), 'x');
     await expect(writeIso(badName, out, { volumeId: 'X' })).rejects.toThrow(/is not valid UTF-8/);
@@ -199,7 +232,9 @@ describe('reading images from other writers', () => {
       return info.entries.map((e) => `${e.type} ${e.path} ${e.size}`).sort();
     };
     expect(await listing(['-J', '-joliet-long'])).toEqual([
-      'directory Mixed Case Dir 0', 'file Mixed Case Dir/a-rather-long-file-name.yaml 5', 'file product.txt 13',
+      'directory Mixed Case Dir 0',
+      'file Mixed Case Dir/a-rather-long-file-name.yaml 5',
+      'file product.txt 13',
     ]);
     const plain = await listing([]);
     expect(plain).toContain('file PRODUCT.TXT 13');
@@ -217,12 +252,18 @@ describe('files of 4 GiB or more', () => {
     const { openSync, writeSync, closeSync, ftruncateSync } = await import('node:fs');
     const fd = openSync(big, 'w');
     ftruncateSync(fd, size);
-    for (const [at, text] of [[0, 'start'], [0xfffff800 - 3, 'edge-of-first-extent'], [size - 5, 'tail!']] as const) writeSync(fd, Buffer.from(text), 0, text.length, at);
+    for (const [at, text] of [
+      [0, 'start'],
+      [0xfffff800 - 3, 'edge-of-first-extent'],
+      [size - 5, 'tail!'],
+    ] as const)
+      writeSync(fd, Buffer.from(text), 0, text.length, at);
     closeSync(fd);
     const iso = join(dir, 'big.iso');
     const { sha256 } = await writeIso(join(dir, 'tree'), iso, { volumeId: 'BIG', sourceDateEpoch: 1_700_000_000 });
     const isoDigest = createHash('sha256');
-    for await (const chunk of (await import('node:fs')).createReadStream(iso, { highWaterMark: 8 << 20 })) isoDigest.update(chunk as Buffer);
+    for await (const chunk of (await import('node:fs')).createReadStream(iso, { highWaterMark: 8 << 20 }))
+      isoDigest.update(chunk as Buffer);
     expect(sha256).toBe(isoDigest.digest('hex')); // the digest computed while writing, by the worker
 
     const reader = await IsoReader.open(iso);
@@ -239,10 +280,14 @@ describe('files of 4 GiB or more', () => {
       return hash.digest('hex');
     };
     const sourceDigest = createHash('sha256');
-    for await (const chunk of (await import('node:fs')).createReadStream(big, { highWaterMark: 8 << 20 })) sourceDigest.update(chunk as Buffer);
+    for await (const chunk of (await import('node:fs')).createReadStream(big, { highWaterMark: 8 << 20 }))
+      sourceDigest.update(chunk as Buffer);
     const expectedDigest = sourceDigest.digest('hex');
     expect(await digest(requireTool('bsdtar'), ['-xOf', iso, 'layer.tar'])).toBe(expectedDigest);
-    const lsdl = execFileSync(requireTool('xorriso'), ['-indev', iso, '-lsdl', '/layer.tar'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const lsdl = execFileSync(requireTool('xorriso'), ['-indev', iso, '-lsdl', '/layer.tar'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     expect(lsdl).toContain(String(size));
   }, 300_000);
 });

@@ -80,7 +80,10 @@ export function directoryNames(tree: SourceTree, dir: number): { isoOrder: Named
     const name = tree.names[index]!;
     named.push({ index, iso: ids.iso(name, tree.kind(index) === Kind.Directory), joliet: ids.joliet(name) });
   }
-  return { isoOrder: [...named].sort((a, b) => compareIso(a.iso, b.iso)), jolietOrder: named.sort((a, b) => compareJoliet(a.joliet, b.joliet)) };
+  return {
+    isoOrder: [...named].sort((a, b) => compareIso(a.iso, b.iso)),
+    jolietOrder: named.sort((a, b) => compareJoliet(a.joliet, b.joliet)),
+  };
 }
 
 export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number | undefined }): Layout {
@@ -88,20 +91,38 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
   const linkCounts = new Map<string, number>();
   for (const key of tree.linkKeys.values()) linkCounts.set(key, (linkCounts.get(key) ?? 0) + 1);
   const layout: Layout = {
-    tree, root: undefined as unknown as PlannedDir, isoDirs: [], jolietDirs: [],
+    tree,
+    root: undefined as unknown as PlannedDir,
+    isoDirs: [],
+    jolietDirs: [],
     pathTables: { isoSize: 0, jolietSize: 0, isoL: 0, isoM: 0, jolietL: 0, jolietM: 0 },
-    dataExtent: new Uint32Array(tree.count), ce: new Map(), metadataBlocks: 0, totalBlocks: 0,
+    dataExtent: new Uint32Array(tree.count),
+    ce: new Map(),
+    metadataBlocks: 0,
+    totalBlocks: 0,
     timeOf: (i) => (epoch === undefined ? tree.mtime(i) : Math.min(tree.mtime(i), epoch)),
-    volumeTime: epoch ?? Math.floor(Date.now() / 1000), linkCounts,
+    volumeTime: epoch ?? Math.floor(Date.now() / 1000),
+    linkCounts,
   };
 
   let directories = 0;
   const makeDir = (index: number, parent: PlannedDir | undefined, isoId: string, jolietId: string): PlannedDir => {
-    if (++directories > MAX_DIRECTORIES) throw new BuildError(`${tree.names[0]}: more than ${MAX_DIRECTORIES} directories, more than ISO 9660 path tables can number`);
+    if (++directories > MAX_DIRECTORIES)
+      throw new BuildError(
+        `${tree.names[0]}: more than ${MAX_DIRECTORIES} directories, more than ISO 9660 path tables can number`,
+      );
     const dir: PlannedDir = {
-      index, parent, isoId, jolietId, isoSubdirs: [], jolietSubdirs: [],
-      iso: { number: 0, extent: 0, size: 0 }, joliet: { number: 0, extent: 0, size: 0 },
-      dotCe: undefined, dotDotCe: undefined, ceSectors: 0,
+      index,
+      parent,
+      isoId,
+      jolietId,
+      isoSubdirs: [],
+      jolietSubdirs: [],
+      iso: { number: 0, extent: 0, size: 0 },
+      joliet: { number: 0, extent: 0, size: 0 },
+      dotCe: undefined,
+      dotDotCe: undefined,
+      ceSectors: 0,
     };
     const { isoOrder, jolietOrder } = directoryNames(tree, index);
 
@@ -151,7 +172,9 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
       subdirs.set(named.index, child);
       dir.isoSubdirs.push(child);
     }
-    dir.jolietSubdirs = jolietOrder.filter((named) => subdirs.has(named.index)).map((named) => subdirs.get(named.index)!);
+    dir.jolietSubdirs = jolietOrder
+      .filter((named) => subdirs.has(named.index))
+      .map((named) => subdirs.get(named.index)!);
     return dir;
   };
   const root = (layout.root = makeDir(0, undefined, '', ''));
@@ -286,7 +309,14 @@ const LENGTHS: EntryMaker<number> = {
 };
 
 export const BYTES: EntryMaker<Buffer> = {
-  sp: rrip.sp, er: rrip.er, rr: rrip.rr, px: (mode, links) => rrip.px(mode, links), tf: rrip.tf, pn: rrip.pn, nm: rrip.nm, sl: rrip.sl,
+  sp: rrip.sp,
+  er: rrip.er,
+  rr: rrip.rr,
+  px: (mode, links) => rrip.px(mode, links),
+  tf: rrip.tf,
+  pn: rrip.pn,
+  nm: rrip.nm,
+  sl: rrip.sl,
 };
 
 const dirLinks = (tree: SourceTree, index: number): number => 2 + tree.subdirs(index);
@@ -296,13 +326,28 @@ const EMPTY: never[] = [];
 
 /** Rock Ridge entries of a directory's "." record; the root's also say which extension is used (ER, in a continuation chunk). */
 export function dotEntries<T>(make: EntryMaker<T>, layout: Layout, dir: PlannedDir): { entries: T[]; continued: T[] } {
-  const own = [make.rr(DOT_FLAGS), make.px(layout.tree.mode(dir.index), dirLinks(layout.tree, dir.index)), make.tf(layout.timeOf(dir.index))];
+  const own = [
+    make.rr(DOT_FLAGS),
+    make.px(layout.tree.mode(dir.index), dirLinks(layout.tree, dir.index)),
+    make.tf(layout.timeOf(dir.index)),
+  ];
   return dir.parent ? { entries: own, continued: EMPTY } : { entries: [make.sp(), ...own], continued: [make.er()] };
 }
 
-export function dotDotEntries<T>(make: EntryMaker<T>, layout: Layout, dir: PlannedDir): { entries: T[]; continued: T[] } {
+export function dotDotEntries<T>(
+  make: EntryMaker<T>,
+  layout: Layout,
+  dir: PlannedDir,
+): { entries: T[]; continued: T[] } {
   const parent = (dir.parent ?? dir).index;
-  return { entries: [make.rr(DOT_FLAGS), make.px(layout.tree.mode(parent), dirLinks(layout.tree, parent)), make.tf(layout.timeOf(parent))], continued: EMPTY };
+  return {
+    entries: [
+      make.rr(DOT_FLAGS),
+      make.px(layout.tree.mode(parent), dirLinks(layout.tree, parent)),
+      make.tf(layout.timeOf(parent)),
+    ],
+    continued: EMPTY,
+  };
 }
 
 export function namedEntries<T>(make: EntryMaker<T>, layout: Layout, named: Named): { entries: T[]; continued: T[] } {
@@ -331,12 +376,16 @@ const NONE: readonly number[] = Object.freeze([]);
  * and continuation chunks of at most one sector, each but the last ending with a CE entry.
  * `continued` entries always go to a chunk.
  */
-export function fitSystemUse(lengths: { entries: number[]; continued: number[] }, identifierLength: number): SystemUseFit {
+export function fitSystemUse(
+  lengths: { entries: number[]; continued: number[] },
+  identifierLength: number,
+): SystemUseFit {
   const { entries, continued } = lengths;
   const budget = MAX_RECORD - recordBaseLength(identifierLength) - 1; // -1: room for an even-length pad
   let total = 0;
   for (const length of entries) total += length;
-  if (total <= budget && continued.length === 0) return { inline: entries.length, inlineLength: total, chunks: NONE, chunkLengths: NONE };
+  if (total <= budget && continued.length === 0)
+    return { inline: entries.length, inlineLength: total, chunks: NONE, chunkLengths: NONE };
   let used = rrip.CE_LENGTH;
   let i = 0;
   while (i < entries.length && used + entries[i]! <= budget) used += entries[i++]!;

@@ -4,13 +4,33 @@
 // writer can check that what it writes lands where the plan put it.
 import { InternalError } from '../errors.ts';
 import {
-  FIRST_DESCRIPTOR, FLAG_DIRECTORY, FLAG_MULTI_EXTENT, MAX_EXTENT, SECTOR,
-  bothEndian16, bothEndian32, directoryRecord, encodeUcs2, paddedField, pathTableRecord,
-  recordDate, volumeDate,
+  FIRST_DESCRIPTOR,
+  FLAG_DIRECTORY,
+  FLAG_MULTI_EXTENT,
+  MAX_EXTENT,
+  SECTOR,
+  bothEndian16,
+  bothEndian32,
+  directoryRecord,
+  encodeUcs2,
+  paddedField,
+  pathTableRecord,
+  recordDate,
+  volumeDate,
 } from './ecma119.ts';
 import {
-  BYTES, RecordPacker, ceBlock, directoryNames, dotDotEntries, dotEntries, fitSystemUse, namedEntries,
-  type CePlace, type Layout, type Named, type PlannedDir,
+  BYTES,
+  RecordPacker,
+  ceBlock,
+  directoryNames,
+  dotDotEntries,
+  dotEntries,
+  fitSystemUse,
+  namedEntries,
+  type CePlace,
+  type Layout,
+  type Named,
+  type PlannedDir,
 } from './layout.ts';
 import * as rrip from './rockridge.ts';
 import { Kind } from './tree.ts';
@@ -37,13 +57,20 @@ export function* metadataPieces(layout: Layout, volumeId: string): Generator<Met
   const isoId = (dir: PlannedDir): Buffer => (dir.parent ? Buffer.from(dir.isoId, 'latin1') : Buffer.from([0]));
   const jolietId = (dir: PlannedDir): Buffer => (dir.parent ? encodeUcs2(dir.jolietId) : Buffer.from([0]));
   for (const bigEndian of [false, true]) {
-    yield { block: bigEndian ? t.isoM : t.isoL, bytes: pathTable(layout.isoDirs, isoId, (d) => d.iso, t.isoSize, bigEndian) };
+    yield {
+      block: bigEndian ? t.isoM : t.isoL,
+      bytes: pathTable(layout.isoDirs, isoId, (d) => d.iso, t.isoSize, bigEndian),
+    };
   }
   for (const bigEndian of [false, true]) {
-    yield { block: bigEndian ? t.jolietM : t.jolietL, bytes: pathTable(layout.jolietDirs, jolietId, (d) => d.joliet, t.jolietSize, bigEndian) };
+    yield {
+      block: bigEndian ? t.jolietM : t.jolietL,
+      bytes: pathTable(layout.jolietDirs, jolietId, (d) => d.joliet, t.jolietSize, bigEndian),
+    };
   }
   for (const dir of layout.isoDirs) yield { block: dir.iso.extent, bytes: isoDirectory(layout, dir, subdirsOf(dir)) };
-  for (const dir of layout.jolietDirs) yield { block: dir.joliet.extent, bytes: jolietDirectory(layout, dir, subdirsOf(dir)) };
+  for (const dir of layout.jolietDirs)
+    yield { block: dir.joliet.extent, bytes: jolietDirectory(layout, dir, subdirsOf(dir)) };
 }
 
 function subdirsOf(dir: PlannedDir): Map<number, PlannedDir> {
@@ -51,12 +78,19 @@ function subdirsOf(dir: PlannedDir): Map<number, PlannedDir> {
 }
 
 function pathTable(
-  dirs: PlannedDir[], id: (dir: PlannedDir) => Buffer, place: (dir: PlannedDir) => { number: number; extent: number },
-  size: number, bigEndian: boolean,
+  dirs: PlannedDir[],
+  id: (dir: PlannedDir) => Buffer,
+  place: (dir: PlannedDir) => { number: number; extent: number },
+  size: number,
+  bigEndian: boolean,
 ): Buffer {
   const table = Buffer.alloc(Math.ceil(size / SECTOR) * SECTOR);
   let offset = 0;
-  for (const dir of dirs) offset += pathTableRecord(id(dir), place(dir).extent, place(dir.parent ?? dir).number, bigEndian).copy(table, offset);
+  for (const dir of dirs)
+    offset += pathTableRecord(id(dir), place(dir).extent, place(dir.parent ?? dir).number, bigEndian).copy(
+      table,
+      offset,
+    );
   return table;
 }
 
@@ -65,11 +99,23 @@ function isoDirectory(layout: Layout, dir: PlannedDir, subdirs: Map<number, Plan
   const out = Buffer.alloc(dir.iso.size + dir.ceSectors * SECTOR);
   // The record's system use bytes; its continuation chunks are copied where the plan placed them,
   // in the sectors right after the records.
-  const systemUse = (made: { entries: Buffer[]; continued: Buffer[] }, identifierLength: number, places: CePlace[] | undefined): Buffer => {
+  const systemUse = (
+    made: { entries: Buffer[]; continued: Buffer[] },
+    identifierLength: number,
+    places: CePlace[] | undefined,
+  ): Buffer => {
     const all = [...made.entries, ...made.continued];
-    const fit = fitSystemUse({ entries: made.entries.map((b) => b.length), continued: made.continued.map((b) => b.length) }, identifierLength);
-    if ((places?.length ?? 0) !== fit.chunks.length || fit.chunkLengths.some((length, k) => places![k]!.length !== length)) {
-      throw new InternalError(`directory /${layout.tree.treePath(dir.index)}: Rock Ridge entries do not fit as planned`);
+    const fit = fitSystemUse(
+      { entries: made.entries.map((b) => b.length), continued: made.continued.map((b) => b.length) },
+      identifierLength,
+    );
+    if (
+      (places?.length ?? 0) !== fit.chunks.length ||
+      fit.chunkLengths.some((length, k) => places![k]!.length !== length)
+    ) {
+      throw new InternalError(
+        `directory /${layout.tree.treePath(dir.index)}: Rock Ridge entries do not fit as planned`,
+      );
     }
     const ceTo = (k: number): Buffer[] => {
       const place = places?.[k];
@@ -78,16 +124,28 @@ function isoDirectory(layout: Layout, dir: PlannedDir, subdirs: Map<number, Plan
     let next = fit.inline;
     fit.chunks.forEach((count, k) => {
       const place = places![k]!;
-      Buffer.concat([...all.slice(next, next + count), ...ceTo(k + 1)]).copy(out, dir.iso.size + place.sector * SECTOR + place.offset);
+      Buffer.concat([...all.slice(next, next + count), ...ceTo(k + 1)]).copy(
+        out,
+        dir.iso.size + place.sector * SECTOR + place.offset,
+      );
       next += count;
     });
     const bytes = Buffer.concat([...all.slice(0, fit.inline), ...ceTo(0)]);
     return bytes.length % 2 === 0 ? bytes : Buffer.concat([bytes, PAD]);
   };
   const records = new RecordsInto(layout, out, dir, dir.iso.size);
-  records.put(dotRecords(layout, dir, (d) => d.iso, [systemUse(dotEntries(BYTES, layout, dir), 1, dir.dotCe), systemUse(dotDotEntries(BYTES, layout, dir), 1, dir.dotDotCe)]));
+  records.put(
+    dotRecords(layout, dir, (d) => d.iso, [
+      systemUse(dotEntries(BYTES, layout, dir), 1, dir.dotCe),
+      systemUse(dotDotEntries(BYTES, layout, dir), 1, dir.dotDotCe),
+    ]),
+  );
   for (const named of directoryNames(layout.tree, dir.index).isoOrder) {
-    const su = systemUse(namedEntries(BYTES, layout, named), Buffer.byteLength(named.iso, 'latin1'), layout.ce.get(named.index));
+    const su = systemUse(
+      namedEntries(BYTES, layout, named),
+      Buffer.byteLength(named.iso, 'latin1'),
+      layout.ce.get(named.index),
+    );
     records.put(entryRecords(layout, named, Buffer.from(named.iso, 'latin1'), su, subdirs.get(named.index)?.iso));
   }
   records.end();
@@ -106,13 +164,27 @@ function jolietDirectory(layout: Layout, dir: PlannedDir, subdirs: Map<number, P
 }
 
 function dotRecords(
-  layout: Layout, dir: PlannedDir, place: (dir: PlannedDir) => { extent: number; size: number },
+  layout: Layout,
+  dir: PlannedDir,
+  place: (dir: PlannedDir) => { extent: number; size: number },
   systemUse: [Buffer | undefined, Buffer | undefined],
 ): Buffer[] {
   const parent = dir.parent ?? dir;
   return [
-    directoryRecord({ ...place(dir), date: recordDate(layout.timeOf(dir.index)), flags: FLAG_DIRECTORY, identifier: Buffer.from([0]), systemUse: systemUse[0] }),
-    directoryRecord({ ...place(parent), date: recordDate(layout.timeOf(parent.index)), flags: FLAG_DIRECTORY, identifier: Buffer.from([1]), systemUse: systemUse[1] }),
+    directoryRecord({
+      ...place(dir),
+      date: recordDate(layout.timeOf(dir.index)),
+      flags: FLAG_DIRECTORY,
+      identifier: Buffer.from([0]),
+      systemUse: systemUse[0],
+    }),
+    directoryRecord({
+      ...place(parent),
+      date: recordDate(layout.timeOf(parent.index)),
+      flags: FLAG_DIRECTORY,
+      identifier: Buffer.from([1]),
+      systemUse: systemUse[1],
+    }),
   ];
 }
 
@@ -121,12 +193,18 @@ function dotRecords(
  * one per extent of at most MAX_EXTENT bytes.
  */
 function entryRecords(
-  layout: Layout, named: Named, identifier: Buffer, systemUse: Buffer | undefined, place: { extent: number; size: number } | undefined,
+  layout: Layout,
+  named: Named,
+  identifier: Buffer,
+  systemUse: Buffer | undefined,
+  place: { extent: number; size: number } | undefined,
 ): Buffer[] {
   const { tree } = layout;
   const date = recordDate(layout.timeOf(named.index));
   if (tree.kind(named.index) === Kind.Directory) {
-    return [directoryRecord({ extent: place!.extent, size: place!.size, date, flags: FLAG_DIRECTORY, identifier, systemUse })];
+    return [
+      directoryRecord({ extent: place!.extent, size: place!.size, date, flags: FLAG_DIRECTORY, identifier, systemUse }),
+    ];
   }
   const size = tree.size(named.index);
   const records: Buffer[] = [];
@@ -134,7 +212,16 @@ function entryRecords(
     const part = Math.min(remaining, MAX_EXTENT);
     remaining -= part;
     const extent = part === 0 ? 0 : layout.dataExtent[named.index]! + (p * MAX_EXTENT) / SECTOR;
-    records.push(directoryRecord({ extent, size: part, date, flags: remaining > 0 ? FLAG_MULTI_EXTENT : 0, identifier, systemUse }));
+    records.push(
+      directoryRecord({
+        extent,
+        size: part,
+        date,
+        flags: remaining > 0 ? FLAG_MULTI_EXTENT : 0,
+        identifier,
+        systemUse,
+      }),
+    );
   }
   return records;
 }
@@ -142,7 +229,12 @@ function entryRecords(
 /** Records packed into a directory's extent as they are made; the size planned must be the size written. */
 class RecordsInto {
   private readonly packer = new RecordPacker();
-  constructor(private readonly layout: Layout, private readonly out: Buffer, private readonly dir: PlannedDir, private readonly planned: number) {}
+  constructor(
+    private readonly layout: Layout,
+    private readonly out: Buffer,
+    private readonly dir: PlannedDir,
+    private readonly planned: number,
+  ) {}
 
   put(records: Buffer[]): void {
     for (const record of records) {
@@ -153,7 +245,8 @@ class RecordsInto {
   }
 
   end(): void {
-    if (this.packer.size !== this.planned) this.fail(`planned ${this.planned} bytes of records, wrote ${this.packer.size}`);
+    if (this.packer.size !== this.planned)
+      this.fail(`planned ${this.planned} bytes of records, wrote ${this.packer.size}`);
   }
 
   private fail(what: string): never {
@@ -179,10 +272,26 @@ function descriptor(layout: Layout, volumeId: string, joliet: boolean): Buffer {
   d.writeUInt32BE(joliet ? t.jolietM : t.isoM, 148);
   const root = layout.root;
   const place = joliet ? root.joliet : root.iso;
-  directoryRecord({ extent: place.extent, size: place.size, date: recordDate(layout.timeOf(root.index)), flags: FLAG_DIRECTORY, identifier: Buffer.from([0]) }).copy(d, 156);
-  for (const [offset, length] of [[190, 128], [318, 128], [446, 128]] as const) paddedField('', length, joliet).copy(d, offset);
+  directoryRecord({
+    extent: place.extent,
+    size: place.size,
+    date: recordDate(layout.timeOf(root.index)),
+    flags: FLAG_DIRECTORY,
+    identifier: Buffer.from([0]),
+  }).copy(d, 156);
+  for (const [offset, length] of [
+    [190, 128],
+    [318, 128],
+    [446, 128],
+  ] as const)
+    paddedField('', length, joliet).copy(d, offset);
   paddedField(APPLICATION, 128, joliet).copy(d, 574);
-  for (const [offset, length] of [[702, 37], [739, 37], [776, 37]] as const) paddedField('', length, joliet).copy(d, offset);
+  for (const [offset, length] of [
+    [702, 37],
+    [739, 37],
+    [776, 37],
+  ] as const)
+    paddedField('', length, joliet).copy(d, offset);
   volumeDate(layout.volumeTime).copy(d, 813);
   volumeDate(layout.volumeTime).copy(d, 830);
   volumeDate(undefined).copy(d, 847);

@@ -13,14 +13,17 @@ describe.each([
   { seed: 1, entries: 3000, hugeDirectory: 0 },
   { seed: 2, entries: 3000, hugeDirectory: 0 },
   { seed: 3, entries: 1500, hugeDirectory: 20_500 },
-])('a generated tree (seed $seed, $entries entries, a directory of $hugeDirectory)', ({ seed, entries, hugeDirectory }) => {
-  it('is read back identically by our reader, bsdtar and xorriso', async () => {
-    const dir = tempDir('iso-prop-');
-    const root = join(dir, 'tree');
-    mkdirSync(root);
-    makeTree(root, seed, { entries, hugeDirectory });
-    const iso = join(dir, 'tree.iso');
-    await writeIso(root, iso, { volumeId: `SEED ${seed}`, sourceDateEpoch: 2_000_000_000 });
-    expect(await readBackDifferences(iso, root)).toEqual([]);
-  }, 300_000);
-});
+])(
+  'a generated tree (seed $seed, $entries entries, a directory of $hugeDirectory)',
+  ({ seed, entries, hugeDirectory }) => {
+    it('is read back identically by our reader, bsdtar and xorriso', async () => {
+      const dir = tempDir('iso-prop-');
+      const root = join(dir, 'tree');
+      mkdirSync(root);
+      makeTree(root, seed, { entries, hugeDirectory });
+      const iso = join(dir, 'tree.iso');
+      await writeIso(root, iso, { volumeId: `SEED ${seed}`, sourceDateEpoch: 2_000_000_000 });
+      expect(await readBackDifferences(iso, root)).toEqual([]);
+    }, 300_000);
+  },
+);

@@ -61,7 +61,11 @@ const MAX_DIRECTORY_BYTES = 256 << 20;
 const MAX_CONTINUATION = SECTOR;
 
 export class IsoReader {
-  private constructor(private readonly file: FileHandle, readonly path: string, private readonly bytes: number) {}
+  private constructor(
+    private readonly file: FileHandle,
+    readonly path: string,
+    private readonly bytes: number,
+  ) {}
 
   static async open(path: string): Promise<IsoReader> {
     let file: FileHandle;
@@ -76,7 +80,9 @@ export class IsoReader {
   /** Refuses an extent that does not lie inside the image. */
   private checkExtent(block: number, length: number, what: string): void {
     if (block * SECTOR + length > this.bytes) {
-      throw new BuildError(`${this.path}: ${what} declares ${length} bytes at block ${block}, past the end of the image (${this.bytes} bytes)`);
+      throw new BuildError(
+        `${this.path}: ${what} declares ${length} bytes at block ${block}, past the end of the image (${this.bytes} bytes)`,
+      );
     }
   }
 
@@ -87,7 +93,8 @@ export class IsoReader {
   private async read(position: number, length: number): Promise<Buffer> {
     const buf = Buffer.alloc(length);
     const { bytesRead } = await this.file.read(buf, 0, length, position);
-    if (bytesRead < length) throw new BuildError(`${this.path}: truncated image (wanted ${length} bytes at ${position})`);
+    if (bytesRead < length)
+      throw new BuildError(`${this.path}: truncated image (wanted ${length} bytes at ${position})`);
     return buf;
   }
 
@@ -97,7 +104,8 @@ export class IsoReader {
     let joliet: Buffer | undefined;
     for (let block = FIRST_DESCRIPTOR; ; block++) {
       const d = await this.read(block * SECTOR, SECTOR);
-      if (d.toString('latin1', 1, 6) !== 'CD001') throw new BuildError(`${this.path}: not an ISO 9660 image (no volume descriptor at block ${block})`);
+      if (d.toString('latin1', 1, 6) !== 'CD001')
+        throw new BuildError(`${this.path}: not an ISO 9660 image (no volume descriptor at block ${block})`);
       if (d[0] === 1) primary = d;
       if (d[0] === 2 && /^%\/[@CE]/.test(d.toString('latin1', 88, 91))) joliet = d;
       if (d[0] === 255) break;
@@ -116,7 +124,10 @@ export class IsoReader {
       const where = `/${prefix}`;
       if (depth > 1000) throw new BuildError(`${this.path}: directories nested more than 1000 deep at ${where}`);
       const before = seen.get(dir.extent);
-      if (before !== undefined) throw new BuildError(`${this.path}: directory ${where} points to the records of ${before} (a directory loop or a shared directory)`);
+      if (before !== undefined)
+        throw new BuildError(
+          `${this.path}: directory ${where} points to the records of ${before} (a directory loop or a shared directory)`,
+        );
       seen.set(dir.extent, where);
       const records = (await this.records(dir, where)).slice(2);
       const names = new Set<string>();
@@ -130,7 +141,9 @@ export class IsoReader {
           continue;
         }
         const rr = rockRidge ? await this.rockRidge(record.systemUse, suspSkip) : {};
-        const name = rr.name ?? (useJoliet ? decodeUcs2(record.identifier) : record.identifier.toString('latin1')).replace(/;1$/, '');
+        const name =
+          rr.name ??
+          (useJoliet ? decodeUcs2(record.identifier) : record.identifier.toString('latin1')).replace(/;1$/, '');
         if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
           throw new BuildError(`${this.path}: invalid name ${JSON.stringify(name)} in ${where}`);
         }
@@ -138,7 +151,14 @@ export class IsoReader {
         names.add(name);
         const isDir = (record.flags & FLAG_DIRECTORY) !== 0;
         const format = rr.mode === undefined ? undefined : rr.mode & 0o170000;
-        const type: EntryType = rr.target !== undefined ? 'symlink' : isDir ? 'directory' : format !== undefined && format !== 0o100000 ? 'special' : 'file';
+        const type: EntryType =
+          rr.target !== undefined
+            ? 'symlink'
+            : isDir
+              ? 'directory'
+              : format !== undefined && format !== 0o100000
+                ? 'special'
+                : 'file';
         const entry: IsoEntry = {
           path: prefix ? `${prefix}/${name}` : name,
           type,
@@ -162,11 +182,20 @@ export class IsoReader {
       if (error instanceof BuildError) throw error;
       throw new BuildError(`${this.path}: malformed image (${(error as Error).message})`);
     }
-    return { volumeId: primary.toString('latin1', 40, 72).trimEnd(), blocks: primary.readUInt32LE(80), rockRidge, joliet: joliet !== undefined, entries };
+    return {
+      volumeId: primary.toString('latin1', 40, 72).trimEnd(),
+      blocks: primary.readUInt32LE(80),
+      rockRidge,
+      joliet: joliet !== undefined,
+      entries,
+    };
   }
 
   private async records(dir: RawRecord, where: string): Promise<RawRecord[]> {
-    if (dir.size > MAX_DIRECTORY_BYTES) throw new BuildError(`${this.path}: directory ${where} declares ${dir.size} bytes of records, more than ${MAX_DIRECTORY_BYTES}`);
+    if (dir.size > MAX_DIRECTORY_BYTES)
+      throw new BuildError(
+        `${this.path}: directory ${where} declares ${dir.size} bytes of records, more than ${MAX_DIRECTORY_BYTES}`,
+      );
     this.checkExtent(dir.extent, dir.size, `directory ${where}`);
     const data = await this.read(dir.extent * SECTOR, dir.size);
     const out: RawRecord[] = [];
@@ -205,11 +234,13 @@ export class IsoReader {
         const body = area.subarray(offset + 4, offset + length);
         if (signature === 'CE' && body.length >= 24) {
           const [block, at, bytes] = [body.readUInt32LE(0), body.readUInt32LE(8), body.readUInt32LE(16)];
-          if (at + bytes > MAX_CONTINUATION) throw new BuildError(`${this.path}: a Rock Ridge continuation area of ${bytes} bytes at offset ${at} crosses its sector`);
+          if (at + bytes > MAX_CONTINUATION)
+            throw new BuildError(
+              `${this.path}: a Rock Ridge continuation area of ${bytes} bytes at offset ${at} crosses its sector`,
+            );
           this.checkExtent(block, at + bytes, 'a Rock Ridge continuation area');
           next = await this.read(block * SECTOR + at, bytes);
-        }
-        else if (signature === 'PX' && body.length >= 8) rr.mode = body.readUInt32LE(0);
+        } else if (signature === 'PX' && body.length >= 8) rr.mode = body.readUInt32LE(0);
         else if (signature === 'NM') {
           if ((body[0]! & 0x06) === 0) {
             name.push(body.subarray(1));
@@ -261,8 +292,12 @@ export class IsoReader {
       if (error.code === 'ENOENT') return undefined;
       throw new BuildError(`${destination}: cannot extract into it (${error.message})`);
     });
-    if (existing && existing.length > 0) throw new BuildError(`${destination}: not empty; an ISO is extracted into a new or empty directory`);
-    requireFreeSpace(target, entries.reduce((sum, entry) => sum + entry.size, 0));
+    if (existing && existing.length > 0)
+      throw new BuildError(`${destination}: not empty; an ISO is extracted into a new or empty directory`);
+    requireFreeSpace(
+      target,
+      entries.reduce((sum, entry) => sum + entry.size, 0),
+    );
     await mkdir(dirname(target), { recursive: true });
     const staging = tempPathFor(target);
     try {
@@ -282,7 +317,8 @@ export class IsoReader {
     const directories: IsoEntry[] = [];
     for (const entry of entries) {
       const parent = entry.path.includes('/') ? entry.path.slice(0, entry.path.lastIndexOf('/')) : '';
-      if (!made.has(parent)) throw new BuildError(`${this.path}: '${entry.path}' is not inside a directory of the image`);
+      if (!made.has(parent))
+        throw new BuildError(`${this.path}: '${entry.path}' is not inside a directory of the image`);
       const path = join(root, entry.path);
       if (entry.type === 'directory') {
         await mkdir(path, { mode: 0o700 });
@@ -291,10 +327,15 @@ export class IsoReader {
       } else if (entry.type === 'symlink') {
         await symlink(entry.target!, path);
       } else if (entry.type === 'file') {
-        const out = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        const out = await open(
+          path,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+          0o600,
+        );
         try {
           for await (const chunk of this.extentStream(entry)) {
-            for (let done = 0; done < chunk.length; ) done += (await out.write(chunk, done, chunk.length - done)).bytesWritten;
+            for (let done = 0; done < chunk.length; )
+              done += (await out.write(chunk, done, chunk.length - done)).bytesWritten;
           }
           await out.chmod(entry.mode & 0o7777);
           await out.utimes(entry.mtime, entry.mtime);

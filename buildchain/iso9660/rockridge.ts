@@ -32,7 +32,8 @@ export const CE_LENGTH = 28;
 // The standard identification strings of RRIP 1.10, as every writer records them.
 const RRIP_ID = 'RRIP_1991A';
 const RRIP_DESCRIPTOR = 'THE ROCK RIDGE INTERCHANGE PROTOCOL PROVIDES SUPPORT FOR POSIX FILE SYSTEM SEMANTICS';
-const RRIP_SOURCE = 'PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION.';
+const RRIP_SOURCE =
+  'PLEASE CONTACT DISC PUBLISHER FOR SPECIFICATION SOURCE.  SEE PUBLISHER IDENTIFIER IN PRIMARY VOLUME DESCRIPTOR FOR CONTACT INFORMATION.';
 
 /** ER: which extension the entries follow. */
 export function er(): Buffer {
@@ -42,7 +43,8 @@ export function er(): Buffer {
 
 /** RR (RRIP 1.09, still read by some tools): which RRIP entries follow. */
 export function rr(flags: { px?: boolean; pn?: boolean; sl?: boolean; nm?: boolean; tf?: boolean }): Buffer {
-  const bits = (flags.px ? 1 : 0) | (flags.pn ? 2 : 0) | (flags.sl ? 4 : 0) | (flags.nm ? 8 : 0) | (flags.tf ? 0x80 : 0);
+  const bits =
+    (flags.px ? 1 : 0) | (flags.pn ? 2 : 0) | (flags.sl ? 4 : 0) | (flags.nm ? 8 : 0) | (flags.tf ? 0x80 : 0);
   return entry('RR', Buffer.from([bits]));
 }
 
@@ -115,7 +117,10 @@ const SL_ROOT = 0x08;
  */
 export function sl(target: string): Buffer[] {
   const absolute = target.startsWith('/');
-  const parts = target.split('/').filter((part) => part !== '').map((part) => Buffer.from(part, 'utf8'));
+  const parts = target
+    .split('/')
+    .filter((part) => part !== '')
+    .map((part) => Buffer.from(part, 'utf8'));
   const entries: Buffer[] = [];
   let components: Buffer[] = absolute ? [Buffer.from([SL_ROOT, 0])] : [];
   let room = MAX_ENTRY - 5 - (absolute ? 2 : 0);

@@ -68,7 +68,10 @@ export class ImageSink {
   }
 
   /** Puts `count` bytes through the staging buffers, `fill` writing each piece in place. */
-  private async put(count: number, fill: (target: Buffer, offset: number, length: number, done: number) => void): Promise<void> {
+  private async put(
+    count: number,
+    fill: (target: Buffer, offset: number, length: number, done: number) => void,
+  ): Promise<void> {
     for (let done = 0; done < count; ) {
       const room = await this.space();
       const length = Math.min(room.length, count - done);
@@ -87,14 +90,16 @@ export class ImageSink {
     const current = this.buffers[this.index]!;
     const bytes = current.bytes.subarray(0, this.fill);
     let hashed: Promise<void> | undefined;
-    if (this.parallel) hashed = this.parallel.update(this.index, bytes.length).catch((error: unknown) => this.fail(error));
+    if (this.parallel)
+      hashed = this.parallel.update(this.index, bytes.length).catch((error: unknown) => this.fail(error));
     else this.hash.update(bytes);
     const at = this.position;
     this.position += bytes.length;
     this.tail = this.tail.then(async () => {
       if (this.failure) return;
       try {
-        for (let done = 0; done < bytes.length; ) done += (await this.out.write(bytes, done, bytes.length - done, at + done)).bytesWritten;
+        for (let done = 0; done < bytes.length; )
+          done += (await this.out.write(bytes, done, bytes.length - done, at + done)).bytesWritten;
         this.onProgress?.(at + bytes.length, this.total);
       } catch (error) {
         this.fail(error);

@@ -18,10 +18,14 @@ const S_IFMT = 0o170000;
 
 function kindOfMode(mode: number): Kind {
   switch (mode & S_IFMT) {
-    case 0o100000: return Kind.File;
-    case 0o040000: return Kind.Directory;
-    case 0o120000: return Kind.Symlink;
-    default: return Kind.Special;
+    case 0o100000:
+      return Kind.File;
+    case 0o040000:
+      return Kind.Directory;
+    case 0o120000:
+      return Kind.Symlink;
+    default:
+      return Kind.Special;
   }
 }
 
@@ -181,7 +185,9 @@ export class SourceTree {
 function checkUtf8Names(dir: string): void {
   for (const raw of readdirSync(dir, { encoding: 'buffer' })) {
     if (!Buffer.from(raw.toString('utf8'), 'utf8').equals(raw)) {
-      throw new BuildError(`${join(dir, raw.toString('latin1'))}: the name is not valid UTF-8 and cannot be represented in Rock Ridge or Joliet`);
+      throw new BuildError(
+        `${join(dir, raw.toString('latin1'))}: the name is not valid UTF-8 and cannot be represented in Rock Ridge or Joliet`,
+      );
     }
   }
 }

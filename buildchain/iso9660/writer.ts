@@ -53,7 +53,8 @@ async function writePlanned(layout: Layout, tmp: string, options: IsoOptions): P
     try {
       // Every piece must start where the plan put it: else the image would be corrupt.
       const expect = (block: number, what: () => string): void => {
-        if (sink.accepted !== block * SECTOR) throw new InternalError(`${what()} planned at block ${block}, written at byte ${sink.accepted}`);
+        if (sink.accepted !== block * SECTOR)
+          throw new InternalError(`${what()} planned at block ${block}, written at byte ${sink.accepted}`);
       };
       for (const piece of metadataPieces(layout, options.volumeId)) {
         expect(piece.block, () => 'metadata');
@@ -104,9 +105,10 @@ async function copyData(source: string, size: number, mtime: number, sink: Image
       const length = Math.min(room.length, remaining);
       let bytesRead: number;
       try {
-        bytesRead = fd !== undefined
-          ? readSync(fd, room.bytes, room.offset, length, null)
-          : (await handle!.read(room.bytes, room.offset, length, null)).bytesRead;
+        bytesRead =
+          fd !== undefined
+            ? readSync(fd, room.bytes, room.offset, length, null)
+            : (await handle!.read(room.bytes, room.offset, length, null)).bytesRead;
       } catch (error) {
         throw new BuildError(`${source}: cannot read (${(error as Error).message})`);
       }

@@ -10,7 +10,9 @@ const { join, relative, resolve } = require('node:path');
 function bundlePathFor(root, entry) {
   const rel = relative(root, entry);
   // Named after the path, not a hash of it: loading node:crypto would cost more than the rest.
-  const name = (rel.startsWith('..') ? `external${entry}` : rel).replace(/[^A-Za-z0-9._-]/g, '__').replace(/\.[cm]?[jt]s$/, '');
+  const name = (rel.startsWith('..') ? `external${entry}` : rel)
+    .replace(/[^A-Za-z0-9._-]/g, '__')
+    .replace(/\.[cm]?[jt]s$/, '');
   return join(root, 'node_modules', '.cache', 'metalk8s', `${name}.cjs`);
 }
 
@@ -36,24 +38,28 @@ async function ensureBundle(root, entry) {
   const out = bundlePathFor(root, entry);
   if (isFresh(out)) return out;
   const esbuild = require('esbuild');
-  const result = await esbuild.build({
-    entryPoints: [entry],
-    absWorkingDir: root,
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    packages: 'external',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-    legalComments: 'none',
-  }).catch((/** @type {any} */ error) => {
-    const messages = (error.errors ?? []).map((/** @type {any} */ e) =>
-      `${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : ''}${e.text}`);
-    throw new Error(messages.join('\n') || String(error));
-  });
+  const result = await esbuild
+    .build({
+      entryPoints: [entry],
+      absWorkingDir: root,
+      outfile: out,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      packages: 'external',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      legalComments: 'none',
+    })
+    .catch((/** @type {any} */ error) => {
+      const messages = (error.errors ?? []).map(
+        (/** @type {any} */ e) =>
+          `${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : ''}${e.text}`,
+      );
+      throw new Error(messages.join('\n') || String(error));
+    });
   mkdirSync(join(out, '..'), { recursive: true });
   const tmp = `${out}.tmp-${process.pid}`;
   writeFileSync(tmp, result.outputFiles[0].contents);

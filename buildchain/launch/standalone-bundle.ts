@@ -7,7 +7,11 @@ import { writeFileAtomic } from '../fs/atomic.ts';
 
 /** `target`: the Node.js the file runs on (`node16`): esbuild lowers newer syntax for it. */
 /** `define`: expressions replaced by values at build time (`process.env.X` -> `"2.4.1"`). */
-export async function bundleStandalone(entry: string, output: string, options: { root: string; target: string; define?: Record<string, string> }): Promise<{ bytes: number }> {
+export async function bundleStandalone(
+  entry: string,
+  output: string,
+  options: { root: string; target: string; define?: Record<string, string> },
+): Promise<{ bytes: number }> {
   const result = await build({
     entryPoints: [entry],
     absWorkingDir: options.root,
@@ -21,7 +25,9 @@ export async function bundleStandalone(entry: string, output: string, options: {
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
   }).catch((error: { errors?: { text: string; location?: { file: string; line: number } | null }[] }) => {
-    const messages = (error.errors ?? []).map((e) => `${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`);
+    const messages = (error.errors ?? []).map(
+      (e) => `${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`,
+    );
     throw new BuildError(`${entry}: cannot bundle:\n${messages.join('\n') || String(error)}`);
   });
   const contents = result.outputFiles[0]!.contents;

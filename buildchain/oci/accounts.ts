@@ -42,7 +42,12 @@ const ACCOUNT_SETTINGS = ['etc/login.defs', 'etc/default/useradd'] as const;
  * here). Their modes are kept for the layer; the copies are made ours to read and rewrite
  * (shadow is often 0000, and the build need not run as root).
  */
-export async function accountsOf(store: BlobStore, layers: readonly Descriptor[], dir: string, signal: AbortSignal): Promise<AccountsBelow> {
+export async function accountsOf(
+  store: BlobStore,
+  layers: readonly Descriptor[],
+  dir: string,
+  signal: AbortSignal,
+): Promise<AccountsBelow> {
   await mkdir(dir, { recursive: true });
   const wanted = new Set<string>([...ACCOUNT_FILES, ...ACCOUNT_SETTINGS]);
   await extractFromLayers(store, layers, dir, (path) => wanted.has(path), 'the account files', signal);
@@ -63,14 +68,22 @@ export function validAccountName(name: string): boolean {
 /** login.defs' `KEY value` lines, if the file is present. */
 function loginDefs(file: string): Map<string, string> {
   if (!existsSync(file)) return new Map();
-  const pairs = readFileSync(file, 'utf8').split('\n').map((line) => /^\s*([A-Z_][A-Z0-9_]*)\s+(\S.*?)\s*$/.exec(line)).filter((match) => match !== null);
+  const pairs = readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => /^\s*([A-Z_][A-Z0-9_]*)\s+(\S.*?)\s*$/.exec(line))
+    .filter((match) => match !== null);
   return new Map(pairs.map((match) => [match[1]!, match[2]!]));
 }
 
 /** /etc/default/useradd, KEY=VALUE lines as in .env files, if present. */
 function useraddDefaults(file: string, where: string): Map<string, string> {
   if (!existsSync(file)) return new Map();
-  return new Map([...parseDotenv(readFileSync(file, 'utf8'), `${where}: base /etc/default/useradd`)].map(([key, entry]) => [key, entry.value]));
+  return new Map(
+    [...parseDotenv(readFileSync(file, 'utf8'), `${where}: base /etc/default/useradd`)].map(([key, entry]) => [
+      key,
+      entry.value,
+    ]),
+  );
 }
 
 function idsOf(text: string, file: string): Map<number, string> {
@@ -95,7 +108,13 @@ function highestFree(used: ReadonlyMap<number, string>, min: number, max: number
  * layers leave it; `modes` are the files' modes in the image) with `requests` added. `where`
  * names the definition's field in errors; `epoch` (seconds) gives shadow's date of last change.
  */
-export function addAccounts(root: string, modes: ReadonlyMap<string, number>, requests: readonly AccountRequest[], where: string, epoch: number): AccountFile[] {
+export function addAccounts(
+  root: string,
+  modes: ReadonlyMap<string, number>,
+  requests: readonly AccountRequest[],
+  where: string,
+  epoch: number,
+): AccountFile[] {
   const read = (path: string): AccountFile | undefined => {
     const file = join(root, path);
     if (!existsSync(file)) return undefined;
@@ -103,7 +122,8 @@ export function addAccounts(root: string, modes: ReadonlyMap<string, number>, re
     return { path, text: text === '' || text.endsWith('\n') ? text : `${text}\n`, mode: modes.get(path) ?? 0o644 };
   };
   const [passwd, group, shadow, gshadow] = ACCOUNT_FILES.map(read);
-  if (!passwd || !group) throw new BuildError(`${where}: the base image has no /etc/passwd and /etc/group to add accounts to`);
+  if (!passwd || !group)
+    throw new BuildError(`${where}: the base image has no /etc/passwd and /etc/group to add accounts to`);
   const defs = loginDefs(join(root, 'etc/login.defs'));
   const defaults = useraddDefaults(join(root, 'etc/default/useradd'), where);
   const number = (key: string, fallback: number): number => {
@@ -123,11 +143,16 @@ export function addAccounts(root: string, modes: ReadonlyMap<string, number>, re
   const userNames = new Set(uids.values());
   const groupNames = new Set(gids.values());
   for (const request of requests) {
-    if (!validAccountName(request.name)) throw new BuildError(`${where}: "${request.name}" is not a valid account name`);
-    if (userNames.has(request.name)) throw new BuildError(`${where}: the user ${request.name} exists already in the image`);
-    if (groupNames.has(request.name)) throw new BuildError(`${where}: the group ${request.name} exists already in the image`);
-    if (request.uid !== undefined && uids.has(request.uid)) throw new BuildError(`${where}: uid ${request.uid} of ${request.name} belongs to ${uids.get(request.uid)!}`);
-    if (request.gid !== undefined && gids.has(request.gid)) throw new BuildError(`${where}: gid ${request.gid} of ${request.name} belongs to ${gids.get(request.gid)!}`);
+    if (!validAccountName(request.name))
+      throw new BuildError(`${where}: "${request.name}" is not a valid account name`);
+    if (userNames.has(request.name))
+      throw new BuildError(`${where}: the user ${request.name} exists already in the image`);
+    if (groupNames.has(request.name))
+      throw new BuildError(`${where}: the group ${request.name} exists already in the image`);
+    if (request.uid !== undefined && uids.has(request.uid))
+      throw new BuildError(`${where}: uid ${request.uid} of ${request.name} belongs to ${uids.get(request.uid)!}`);
+    if (request.gid !== undefined && gids.has(request.gid))
+      throw new BuildError(`${where}: gid ${request.gid} of ${request.name} belongs to ${gids.get(request.gid)!}`);
     const uid = request.uid ?? highestFree(uids, uidMin, uidMax, 'user');
     const gid = request.gid ?? (gids.has(uid) ? highestFree(gids, gidMin, gidMax, 'group') : uid);
     uids.set(uid, request.name);

@@ -16,21 +16,46 @@ export interface ArchiveOptions {
 }
 
 /** Writes `image` (from the store) as an archive at `file`, atomically. */
-export async function writeImageArchive(store: BlobStore, image: PulledImage, file: string, options: ArchiveOptions): Promise<void> {
-  const blobs = [image.top.digest, ...(image.child ? [image.child.digest] : []), ...image.blobs.map((blob) => blob.digest)];
+export async function writeImageArchive(
+  store: BlobStore,
+  image: PulledImage,
+  file: string,
+  options: ArchiveOptions,
+): Promise<void> {
+  const blobs = [
+    image.top.digest,
+    ...(image.child ? [image.child.digest] : []),
+    ...image.blobs.map((blob) => blob.digest),
+  ];
   const topSize = (await stat(store.path(image.top.digest))).size;
   const tag = options.name.slice(options.name.lastIndexOf(':') + 1);
   const blobPath = (digest: string) => `blobs/sha256/${digestHex(digest)}`;
   const [config, ...layers] = image.blobs;
   const metadata = new Map<string, string>([
-    ['index.json', JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{
-        mediaType: image.top.mediaType, digest: image.top.digest, size: topSize,
-        annotations: { 'io.containerd.image.name': options.name, 'org.opencontainers.image.ref.name': tag },
-      }],
-    })],
-    ['manifest.json', JSON.stringify([{ Config: blobPath(config!.digest), RepoTags: [options.name], Layers: layers.map((layer) => blobPath(layer.digest)) }])],
+    [
+      'index.json',
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: image.top.mediaType,
+            digest: image.top.digest,
+            size: topSize,
+            annotations: { 'io.containerd.image.name': options.name, 'org.opencontainers.image.ref.name': tag },
+          },
+        ],
+      }),
+    ],
+    [
+      'manifest.json',
+      JSON.stringify([
+        {
+          Config: blobPath(config!.digest),
+          RepoTags: [options.name],
+          Layers: layers.map((layer) => blobPath(layer.digest)),
+        },
+      ]),
+    ],
     ['oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' })],
   ]);
   await writeBlobArchive(store, blobs, metadata, file, { mtime: options.mtime });

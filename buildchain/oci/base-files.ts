@@ -6,12 +6,24 @@ import type { Descriptor } from './media-types.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 
 /** Unpacks into `dir` the entries of `layers` (in order) whose path `wanted` accepts; modes are kept. */
-export async function extractFromLayers(store: BlobStore, layers: readonly Descriptor[], dir: string, wanted: (path: string) => boolean, what: string, signal: AbortSignal): Promise<void> {
+export async function extractFromLayers(
+  store: BlobStore,
+  layers: readonly Descriptor[],
+  dir: string,
+  wanted: (path: string) => boolean,
+  what: string,
+  signal: AbortSignal,
+): Promise<void> {
   const bsdtar = requireExecutable('bsdtar');
   for (const layer of layers) {
     const blob = store.path(layer.digest);
     const names = (await runTool(bsdtar, ['-tf', blob], { signal, what: `listing base layer ${layer.digest}` }))
-      .split('\n').filter((name) => name && !name.endsWith('/') && wanted(name.replace(/^\.\//, '')));
-    if (names.length > 0) await runTool(bsdtar, ['-x', '-p', '-f', blob, '-C', dir, ...names], { signal, what: `reading ${what} from base layer ${layer.digest}` });
+      .split('\n')
+      .filter((name) => name && !name.endsWith('/') && wanted(name.replace(/^\.\//, '')));
+    if (names.length > 0)
+      await runTool(bsdtar, ['-x', '-p', '-f', blob, '-C', dir, ...names], {
+        signal,
+        what: `reading ${what} from base layer ${layer.digest}`,
+      });
   }
 }

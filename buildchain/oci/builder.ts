@@ -20,8 +20,15 @@ import { sha256Digest } from '../store/digest.ts';
 import { planLayer, writeLayer, type LayerPackage, type LayerRepository, type LayerSource } from './layer.ts';
 import { PACKAGE_NAME, readRepositorySource } from '../rpm/declarations.ts';
 import {
-  DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST,
-  type Descriptor, type ImageManifest, type Platform,
+  DOCKER_CONFIG,
+  DOCKER_LAYER_GZIP,
+  DOCKER_MANIFEST,
+  OCI_CONFIG,
+  OCI_LAYER_GZIP,
+  OCI_MANIFEST,
+  type Descriptor,
+  type ImageManifest,
+  type Platform,
 } from './media-types.ts';
 import { DEFAULT_PLATFORM, parsePlatform, type PulledImage } from './pull.ts';
 import type { ImagePuller } from './puller.ts';
@@ -29,7 +36,17 @@ import { parseReference, type ImageReference } from './reference.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 
 /** The image config fields a build may set (the OCI/Docker names). */
-const CONFIG_FIELDS = ['Entrypoint', 'Cmd', 'Env', 'ExposedPorts', 'User', 'WorkingDir', 'Labels', 'Volumes', 'StopSignal'] as const;
+const CONFIG_FIELDS = [
+  'Entrypoint',
+  'Cmd',
+  'Env',
+  'ExposedPorts',
+  'User',
+  'WorkingDir',
+  'Labels',
+  'Volumes',
+  'StopSignal',
+] as const;
 type ConfigField = (typeof CONFIG_FIELDS)[number];
 
 export interface BuildSpec {
@@ -55,14 +72,18 @@ export function loadBuildSpec(file: string): BuildSpec {
   let base: BuildSpec['base'];
   if (doc.base !== undefined && doc.base !== 'scratch') {
     const ref = parseReference(String(doc.base), `${file}: base`);
-    if (!ref.digest) throw new BuildError(`${file}: base "${String(doc.base)}" must be pinned by digest (...@sha256:...)`);
+    if (!ref.digest)
+      throw new BuildError(`${file}: base "${String(doc.base)}" must be pinned by digest (...@sha256:...)`);
     base = { ...ref, digest: ref.digest };
   }
-  const layers = (Array.isArray(doc.layers) ? doc.layers : doc.layers === undefined ? [] : null);
+  const layers = Array.isArray(doc.layers) ? doc.layers : doc.layers === undefined ? [] : null;
   if (!layers) throw new BuildError(`${file}: "layers" must be a list`);
   const parsedLayers = layers.map((layer: unknown, index): LayerSource => {
     const where = `${file}: layers[${index}]`;
-    if (!isRecord(layer)) throw new BuildError(`${where}: expected a mapping with "directory" and "to", "files", "rpms", "packages" or "users"`);
+    if (!isRecord(layer))
+      throw new BuildError(
+        `${where}: expected a mapping with "directory" and "to", "files", "rpms", "packages" or "users"`,
+      );
     const source: LayerSource = {};
     if (layer.directory !== undefined) source.directory = join(dir, String(layer.directory));
     if (layer.to !== undefined) source.to = String(layer.to);
@@ -70,7 +91,9 @@ export function loadBuildSpec(file: string): BuildSpec {
       if (!Array.isArray(layer.files)) throw new BuildError(`${where}.files: must be a list`);
       source.files = layer.files.map((entry: unknown, i) => {
         if (!isRecord(entry) || typeof entry.from !== 'string' || typeof entry.to !== 'string') {
-          throw new BuildError(`${where}.files[${i}]: needs "from" (a path beside ${file}) and "to" (a path in the image)`);
+          throw new BuildError(
+            `${where}.files[${i}]: needs "from" (a path beside ${file}) and "to" (a path in the image)`,
+          );
         }
         const mode = entry.mode === undefined ? undefined : parseMode(entry.mode, `${where}.files[${i}].mode`);
         return { from: join(dir, entry.from), to: entry.to, ...(mode !== undefined ? { mode } : {}) };
@@ -78,7 +101,8 @@ export function loadBuildSpec(file: string): BuildSpec {
     }
     if (layer.rpms !== undefined) {
       const list = layer.rpms;
-      if (!Array.isArray(list) || list.length === 0 || list.some((item) => typeof item !== 'string' || !item)) throw new BuildError(`${where}.rpms: must be a non-empty list of RPM files beside the definition`);
+      if (!Array.isArray(list) || list.length === 0 || list.some((item) => typeof item !== 'string' || !item))
+        throw new BuildError(`${where}.rpms: must be a non-empty list of RPM files beside the definition`);
       source.rpms = list.map((rpm: string) => join(dir, rpm));
     }
     if (layer.packages !== undefined) source.packages = parsePackages(layer.packages, `${where}.packages`);
@@ -87,54 +111,70 @@ export function loadBuildSpec(file: string): BuildSpec {
       source.repositories = parseRepositories(file, layer.repositories, `layers[${index}].repositories`);
     }
     if (layer.users !== undefined) source.users = parseUsers(layer.users, `${where}.users`);
-    if (!source.directory && !source.files && !source.rpms && !source.packages && !source.users) throw new BuildError(`${where}: needs "directory", "files", "rpms", "packages" or "users"`);
+    if (!source.directory && !source.files && !source.rpms && !source.packages && !source.users)
+      throw new BuildError(`${where}: needs "directory", "files", "rpms", "packages" or "users"`);
     return source;
   });
   const config = doc.config ?? {};
   if (!isRecord(config)) throw new BuildError(`${file}: "config" must be a mapping`);
   for (const key of Object.keys(config)) {
-    if (!(CONFIG_FIELDS as readonly string[]).includes(key)) throw new BuildError(`${file}: config.${key} is not one of ${CONFIG_FIELDS.join(', ')}`);
+    if (!(CONFIG_FIELDS as readonly string[]).includes(key))
+      throw new BuildError(`${file}: config.${key} is not one of ${CONFIG_FIELDS.join(', ')}`);
   }
   return {
-    file, name: text('name'), version: text('version'), ...(base ? { base } : {}),
+    file,
+    name: text('name'),
+    version: text('version'),
+    ...(base ? { base } : {}),
     platform: doc.platform === undefined ? DEFAULT_PLATFORM : parsePlatform(String(doc.platform), `${file}: platform`),
-    layers: parsedLayers, config: config as BuildSpec['config'],
+    layers: parsedLayers,
+    config: config as BuildSpec['config'],
   };
 }
 
 /** `packages`: names, or mappings with `name` and a `version` (or `version-release`) to pin. */
 function parsePackages(value: unknown, where: string): LayerPackage[] {
-  if (!Array.isArray(value) || value.length === 0) throw new BuildError(`${where}: must be a non-empty list of package names or {name, version}`);
+  if (!Array.isArray(value) || value.length === 0)
+    throw new BuildError(`${where}: must be a non-empty list of package names or {name, version}`);
   return value.map((entry: unknown, i): LayerPackage => {
     const fields = typeof entry === 'string' ? { name: entry } : isRecord(entry) ? entry : {};
-    if (typeof fields.name !== 'string' || !PACKAGE_NAME.test(fields.name)) throw new BuildError(`${where}[${i}]: needs a package name`);
+    if (typeof fields.name !== 'string' || !PACKAGE_NAME.test(fields.name))
+      throw new BuildError(`${where}[${i}]: needs a package name`);
     if (fields.version === undefined) return { name: fields.name };
-    if (typeof fields.version !== 'string' || !fields.version) throw new BuildError(`${where}[${i}].version: must be a quoted version or version-release`);
+    if (typeof fields.version !== 'string' || !fields.version)
+      throw new BuildError(`${where}[${i}].version: must be a quoted version or version-release`);
     return { name: fields.name, version: fields.version };
   });
 }
 
 /** `repositories`: names declared in packages-rpm/packages.yaml, or mappings with `name`, `baseurl` and an optional `priority`. */
 function parseRepositories(file: string, value: unknown, where: string): LayerRepository[] {
-  if (!Array.isArray(value) || value.length === 0) throw new BuildError(`${file}: ${where}: must be a non-empty list of repository names or {name, baseurl, priority}`);
+  if (!Array.isArray(value) || value.length === 0)
+    throw new BuildError(
+      `${file}: ${where}: must be a non-empty list of repository names or {name, baseurl, priority}`,
+    );
   return value.map((entry: unknown, i): LayerRepository => {
     if (typeof entry === 'string' && entry) return entry;
-    if (!isRecord(entry)) throw new BuildError(`${file}: ${where}[${i}]: must be a repository name or {name, baseurl, priority}`);
+    if (!isRecord(entry))
+      throw new BuildError(`${file}: ${where}[${i}]: must be a repository name or {name, baseurl, priority}`);
     return readRepositorySource(file, entry, `${where}[${i}]`);
   });
 }
 
 /** `users`: names, or mappings with `name` and optional `uid` and `gid`. */
 function parseUsers(value: unknown, where: string): AccountRequest[] {
-  if (!Array.isArray(value) || value.length === 0) throw new BuildError(`${where}: must be a non-empty list of account names or {name, uid, gid}`);
+  if (!Array.isArray(value) || value.length === 0)
+    throw new BuildError(`${where}: must be a non-empty list of account names or {name, uid, gid}`);
   return value.map((entry: unknown, i): AccountRequest => {
     const at = `${where}[${i}]`;
     const fields = typeof entry === 'string' ? { name: entry } : isRecord(entry) ? entry : undefined;
-    if (!fields || typeof fields.name !== 'string' || !validAccountName(fields.name)) throw new BuildError(`${at}: needs a valid account name (lowercase letters, digits, _ and -)`);
+    if (!fields || typeof fields.name !== 'string' || !validAccountName(fields.name))
+      throw new BuildError(`${at}: needs a valid account name (lowercase letters, digits, _ and -)`);
     const id = (key: 'uid' | 'gid'): number | undefined => {
       const raw = fields[key];
       if (raw === undefined) return undefined;
-      if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > 65534) throw new BuildError(`${at}.${key}: must be an integer from 1 to 65534`);
+      if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1 || raw > 65534)
+        throw new BuildError(`${at}.${key}: must be an integer from 1 to 65534`);
       return raw;
     };
     const uid = id('uid');
@@ -149,7 +189,6 @@ function parseMode(value: unknown, where: string): number {
   if (!/^0?[0-7]{3,4}$/.test(text)) throw new BuildError(`${where}: "${String(value)}" is not an octal mode like 0755`);
   return Number.parseInt(text, 8);
 }
-
 
 /** A `packages` layer, as the build's resolver sees it. */
 export interface PackageLayer {
@@ -189,7 +228,14 @@ interface ImageBelow {
  * RPMs unpacked into `staging` (created here) and its account files written there, placed at the
  * image root.
  */
-async function hostSources(source: LayerSource, index: number, staging: string, where: string, options: BuildOptions, below: ImageBelow): Promise<LayerSource[]> {
+async function hostSources(
+  source: LayerSource,
+  index: number,
+  staging: string,
+  where: string,
+  options: BuildOptions,
+  below: ImageBelow,
+): Promise<LayerSource[]> {
   const { rpms = [], packages, repositories, users, ...host } = source;
   const sources: LayerSource[] = [host];
   if (users) {
@@ -202,17 +248,34 @@ async function hostSources(source: LayerSource, index: number, staging: string, 
       await writeFile(join(staging, 'accounts', basename(file.path)), file.text, { mode: 0o600 });
     }
     // Written readable for us; the layer keeps the base's modes (shadow is often 0000).
-    sources.push({ files: files.map((file) => ({ from: join(staging, 'accounts', basename(file.path)), to: `/${file.path}`, mode: file.mode })) });
+    sources.push({
+      files: files.map((file) => ({
+        from: join(staging, 'accounts', basename(file.path)),
+        to: `/${file.path}`,
+        mode: file.mode,
+      })),
+    });
   }
   if (rpms.length === 0 && !packages) return sources;
-  if (packages && !options.packageFiles) throw new BuildError(`${where}: a "packages" layer needs the build's repositories (build it with ./build.ts), or list RPM files with "rpms"`);
-  const layer: PackageLayer | undefined = packages && { index, where, packages, ...(repositories ? { repositories } : {}) };
+  if (packages && !options.packageFiles)
+    throw new BuildError(
+      `${where}: a "packages" layer needs the build's repositories (build it with ./build.ts), or list RPM files with "rpms"`,
+    );
+  const layer: PackageLayer | undefined = packages && {
+    index,
+    where,
+    packages,
+    ...(repositories ? { repositories } : {}),
+  };
   const all = [...rpms, ...(layer ? await options.packageFiles!(layer, await below.installed()) : [])];
   const bsdtar = requireExecutable('bsdtar');
   const payloads = join(staging, 'payloads');
   await mkdir(payloads, { recursive: true });
   for (const rpm of all) {
-    await runTool(bsdtar, ['-x', '-p', '-f', rpm, '-C', payloads], { signal: options.signal, what: `${where}: unpacking ${rpm}` });
+    await runTool(bsdtar, ['-x', '-p', '-f', rpm, '-C', payloads], {
+      signal: options.signal,
+      what: `${where}: unpacking ${rpm}`,
+    });
   }
   return [...sources, { directory: payloads, to: '/' }];
 }
@@ -228,7 +291,11 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
   let docker = false;
   if (spec.base) {
     if (!options.puller) throw new BuildError(`${spec.file}: a base image needs a registry client`);
-    const pulled = await options.puller.pull(spec.base, { describe: `${spec.name} base ${spec.base.repository}`, platform: spec.platform, signal: options.signal });
+    const pulled = await options.puller.pull(spec.base, {
+      describe: `${spec.name} base ${spec.base.repository}`,
+      platform: spec.platform,
+      signal: options.signal,
+    });
     const manifestDigest = pulled.child?.digest ?? pulled.top.digest;
     baseManifest = JSON.parse(readFileSync(store.path(manifestDigest), 'utf8')) as ImageManifest;
     docker = (pulled.child ?? pulled.top).mediaType === DOCKER_MANIFEST;
@@ -236,7 +303,7 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
   }
 
   const layers: Descriptor[] = [...(baseManifest?.layers ?? [])];
-  const diffIds = [...(((baseConfig.rootfs as { diff_ids?: string[] } | undefined)?.diff_ids) ?? [])];
+  const diffIds = [...((baseConfig.rootfs as { diff_ids?: string[] } | undefined)?.diff_ids ?? [])];
   const history = [...((baseConfig.history as unknown[] | undefined) ?? [])];
   // What the base has installed, read once and only for a packages layer. Earlier package layers
   // of the same build are not in it: their packages are not listed in any rpm database. Its
@@ -260,7 +327,11 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
           throw isDiskFailure(error) ? writeFailure(`${store.root} (${where})`, error) : error;
         });
         await store.adopt(tmp, written.digest);
-        layers.push({ mediaType: docker ? DOCKER_LAYER_GZIP : OCI_LAYER_GZIP, digest: written.digest, size: written.size });
+        layers.push({
+          mediaType: docker ? DOCKER_LAYER_GZIP : OCI_LAYER_GZIP,
+          digest: written.digest,
+          size: written.size,
+        });
         diffIds.push(written.diffId);
         history.push({ created: createdText, created_by: `metalk8s-buildchain: ${spec.name} layers[${index}]` });
       } finally {
@@ -273,21 +344,36 @@ export async function buildImage(spec: BuildSpec, options: BuildOptions): Promis
   }
 
   const inherited = (baseConfig.config as Record<string, unknown> | undefined) ?? {};
-  const labels = { ...(inherited.Labels as Record<string, string> | undefined), ...(spec.config.Labels as Record<string, string> | undefined), ...options.labels };
+  const labels = {
+    ...(inherited.Labels as Record<string, string> | undefined),
+    ...(spec.config.Labels as Record<string, string> | undefined),
+    ...options.labels,
+  };
   const imageConfig = {
     ...baseConfig,
-    architecture: spec.platform.architecture, os: spec.platform.os, ...(spec.platform.variant ? { variant: spec.platform.variant } : {}),
+    architecture: spec.platform.architecture,
+    os: spec.platform.os,
+    ...(spec.platform.variant ? { variant: spec.platform.variant } : {}),
     created: createdText,
     config: { ...inherited, ...spec.config, ...(Object.keys(labels).length ? { Labels: labels } : {}) },
     rootfs: { type: 'layers', diff_ids: diffIds },
     history,
   };
   const configBytes = Buffer.from(JSON.stringify(imageConfig));
-  const configDescriptor = { mediaType: docker ? DOCKER_CONFIG : OCI_CONFIG, digest: sha256Digest(configBytes), size: configBytes.length };
+  const configDescriptor = {
+    mediaType: docker ? DOCKER_CONFIG : OCI_CONFIG,
+    digest: sha256Digest(configBytes),
+    size: configBytes.length,
+  };
   await store.put(configDescriptor.digest, configBytes, `${spec.name} config`);
-  const manifestBytes = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: docker ? DOCKER_MANIFEST : OCI_MANIFEST, config: configDescriptor, layers,
-  }));
+  const manifestBytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: docker ? DOCKER_MANIFEST : OCI_MANIFEST,
+      config: configDescriptor,
+      layers,
+    }),
+  );
   const digest = sha256Digest(manifestBytes);
   await store.put(digest, manifestBytes, `${spec.name} manifest`);
   return { top: { digest, mediaType: docker ? DOCKER_MANIFEST : OCI_MANIFEST }, blobs: [configDescriptor, ...layers] };

@@ -59,8 +59,12 @@ function normalizeKey(key: string): string {
   return key.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
 }
 
-function decode(value: { auth?: string; username?: string; password?: string }, where: string): Credentials | undefined {
-  if (value.username !== undefined && value.password !== undefined) return { username: value.username, password: value.password };
+function decode(
+  value: { auth?: string; username?: string; password?: string },
+  where: string,
+): Credentials | undefined {
+  if (value.username !== undefined && value.password !== undefined)
+    return { username: value.username, password: value.password };
   if (!value.auth) return undefined;
   const text = Buffer.from(value.auth, 'base64').toString('utf8');
   const colon = text.indexOf(':');

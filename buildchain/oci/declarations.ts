@@ -76,23 +76,36 @@ export function loadImageDeclarations(file: string, options: DeclarationOptions 
   const remote = list('remote').map((entry, index): RemoteImage => {
     const where = `remote[${index}]${typeof entry.name === 'string' ? ` (${entry.name})` : ''}`;
     const name = field(entry, 'name', where);
-    if (!NAME.test(name)) throw new BuildError(`${file}: ${where}.name "${name}" must be lowercase letters, digits and . _ -`);
+    if (!NAME.test(name))
+      throw new BuildError(`${file}: ${where}.name "${name}" must be lowercase letters, digits and . _ -`);
     identity(name, where);
     const version = field(entry, 'version', where);
     const ref = parseReference(field(entry, 'image', where), `${file}: ${where}.image`);
-    if (ref.digest || ref.tag) throw new BuildError(`${file}: ${where}.image "${field(entry, 'image', where)}" must name the repository only; put the tag in "version" and the digest in "digest"`);
-    if (entry.digest === undefined) throw new BuildError(`${file}: ${where}.digest is missing: remote images are pulled by digest only`);
+    if (ref.digest || ref.tag)
+      throw new BuildError(
+        `${file}: ${where}.image "${field(entry, 'image', where)}" must name the repository only; put the tag in "version" and the digest in "digest"`,
+      );
+    if (entry.digest === undefined)
+      throw new BuildError(`${file}: ${where}.digest is missing: remote images are pulled by digest only`);
     const digest = parseDigest(entry.digest, `${file}: ${where}.digest`);
-    const archive = entry.archive === true ? 'images' : entry.archive ?? false;
-    if (archive !== false && (typeof archive !== 'string' || !/^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/.test(archive) || archive.split('/').includes('..'))) {
-      throw new BuildError(`${file}: ${where}.archive must be true, false, or a folder of the ISO (salt/metalk8s/...), not ${JSON.stringify(entry.archive)}`);
+    const archive = entry.archive === true ? 'images' : (entry.archive ?? false);
+    if (
+      archive !== false &&
+      (typeof archive !== 'string' ||
+        !/^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/.test(archive) ||
+        archive.split('/').includes('..'))
+    ) {
+      throw new BuildError(
+        `${file}: ${where}.archive must be true, false, or a folder of the ISO (salt/metalk8s/...), not ${JSON.stringify(entry.archive)}`,
+      );
     }
     return { name, version, source: { ...ref, tag: version, digest }, archive };
   });
   const local = list('local').flatMap((entry, index): LocalImage[] => {
     const where = `local[${index}]${typeof entry.name === 'string' ? ` (${entry.name})` : ''}`;
     const name = field(entry, 'name', where);
-    if (!NAME.test(name)) throw new BuildError(`${file}: ${where}.name "${name}" must be lowercase letters, digits and . _ -`);
+    if (!NAME.test(name))
+      throw new BuildError(`${file}: ${where}.name "${name}" must be lowercase letters, digits and . _ -`);
     identity(name, where);
     const fromProduct = field(entry, 'definition', where).startsWith(PRODUCT);
     if (fromProduct && !options.productTree) return []; // METALK8S_SOURCE=none: not built
@@ -101,38 +114,59 @@ export function loadImageDeclarations(file: string, options: DeclarationOptions 
       if (typeof value !== 'string' || value === '') throw new BuildError(`${file}: ${where}.${key} must be a path`);
       if (!value.startsWith(PRODUCT)) return resolve(dirname(file), value);
       const inProduct = posix.normalize(value.slice(PRODUCT.length));
-      if (inProduct.startsWith('..') || posix.isAbsolute(inProduct)) throw new BuildError(`${file}: ${where}.${key}: ${value} leaves the product source`);
-      if (!fromProduct) throw new BuildError(`${file}: ${where}.${key}: ${value}: only an image whose definition is in the product source may use product: paths`);
+      if (inProduct.startsWith('..') || posix.isAbsolute(inProduct))
+        throw new BuildError(`${file}: ${where}.${key}: ${value} leaves the product source`);
+      if (!fromProduct)
+        throw new BuildError(
+          `${file}: ${where}.${key}: ${value}: only an image whose definition is in the product source may use product: paths`,
+        );
       return join(options.productTree!, inProduct);
     };
     const definition = path('definition', entry.definition);
-    if (!fromProduct && !existsSync(definition)) throw new BuildError(`${file}: ${where}.definition: ${definition} does not exist`);
+    if (!fromProduct && !existsSync(definition))
+      throw new BuildError(`${file}: ${where}.definition: ${definition} does not exist`);
     const kind = definition.endsWith('Dockerfile') ? 'dockerfile' : 'spec';
     const args = entry.build_args ?? {};
     if (!isRecord(args)) throw new BuildError(`${file}: ${where}.build_args must be a mapping`);
-    if (kind === 'spec' && (entry.context !== undefined || entry.compile !== undefined)) throw new BuildError(`${file}: ${where}: context and compile are for Dockerfile images`);
+    if (kind === 'spec' && (entry.context !== undefined || entry.compile !== undefined))
+      throw new BuildError(`${file}: ${where}: context and compile are for Dockerfile images`);
     let compile: CompileStep | undefined;
     if (entry.compile !== undefined) {
       const step = entry.compile;
-      if (!isRecord(step)) throw new BuildError(`${file}: ${where}.compile must be a mapping (builder, from, command, output)`);
+      if (!isRecord(step))
+        throw new BuildError(`${file}: ${where}.compile must be a mapping (builder, from, command, output)`);
       const command = step.command;
-      if (!Array.isArray(command) || command.length === 0 || !command.every((word) => typeof word === 'string')) throw new BuildError(`${file}: ${where}.compile.command must be a list of words`);
+      if (!Array.isArray(command) || command.length === 0 || !command.every((word) => typeof word === 'string'))
+        throw new BuildError(`${file}: ${where}.compile.command must be a list of words`);
       const output = posix.normalize(field(step, 'output', `${where}.compile`));
-      if (output.startsWith('..') || posix.isAbsolute(output)) throw new BuildError(`${file}: ${where}.compile.output must be a folder of the context, not ${output}`);
+      if (output.startsWith('..') || posix.isAbsolute(output))
+        throw new BuildError(`${file}: ${where}.compile.output must be a folder of the context, not ${output}`);
       if (step.from !== undefined) parseReference(String(step.from), `${file}: ${where}.compile.from`);
-      compile = { builder: path('compile.builder', step.builder), command: command as string[], output, ...(step.from !== undefined ? { from: String(step.from) } : {}) };
+      compile = {
+        builder: path('compile.builder', step.builder),
+        command: command as string[],
+        output,
+        ...(step.from !== undefined ? { from: String(step.from) } : {}),
+      };
     }
-    return [{
-      name, version: field(entry, 'version', where), definition, kind, fromProduct,
-      buildArgs: Object.fromEntries(Object.entries(args).map(([key, value]) => [key, String(value)])),
-      context: entry.context === undefined ? dirname(definition) : path('context', entry.context),
-      ...(compile ? { compile } : {}),
-    }];
+    return [
+      {
+        name,
+        version: field(entry, 'version', where),
+        definition,
+        kind,
+        fromProduct,
+        buildArgs: Object.fromEntries(Object.entries(args).map(([key, value]) => [key, String(value)])),
+        context: entry.context === undefined ? dirname(definition) : path('context', entry.context),
+        ...(compile ? { compile } : {}),
+      },
+    ];
   });
   return {
     file,
     platform: doc.platform === undefined ? DEFAULT_PLATFORM : parsePlatform(String(doc.platform), `${file}: platform`),
-    remote, local,
+    remote,
+    local,
   };
 }
 
@@ -142,13 +176,18 @@ export function imageDir(imagesRoot: string, image: { name: string; version: str
 }
 
 /** A build's declarations: its IMAGES_FILE, with the images of its product source when it has one. */
-export function declaredImages(build: { imagesFile: string; product: { tree: string } | undefined }): ImageDeclarations {
+export function declaredImages(build: {
+  imagesFile: string;
+  product: { tree: string } | undefined;
+}): ImageDeclarations {
   return loadImageDeclarations(build.imagesFile, { productTree: build.product?.tree });
 }
 
 /** Where a remote image lands in the ISO tree: its archive, or its layout under images/. */
 export function remoteImagePlace(isoRoot: string, image: RemoteImage): string {
-  return image.archive ? join(isoRoot, image.archive, `${image.name}-${image.version}.tar`) : imageDir(join(isoRoot, 'images'), image);
+  return image.archive
+    ? join(isoRoot, image.archive, `${image.name}-${image.version}.tar`)
+    : imageDir(join(isoRoot, 'images'), image);
 }
 
 /** The labels a local image gets from the build: its version and the source revision it was built from. */

@@ -44,12 +44,16 @@ export function builtRecordFile(buildRoot: string, image: string): string {
 export function dockerfileInputs(image: DockerfileImage): string {
   const { context, compile } = image;
   const hashed = (file: string) => [relative(context, file), sha256Digest(readFileSync(file))];
-  return sha256Digest(JSON.stringify({
-    definition: relative(context, image.definition),
-    files: listFiles(context).map((file) => hashed(join(context, file))),
-    buildArgs: image.buildArgs, labels: image.labels, version: image.version,
-    ...(compile ? { compile: { ...compile, builder: hashed(compile.builder) } } : {}),
-  }));
+  return sha256Digest(
+    JSON.stringify({
+      definition: relative(context, image.definition),
+      files: listFiles(context).map((file) => hashed(join(context, file))),
+      buildArgs: image.buildArgs,
+      labels: image.labels,
+      version: image.version,
+      ...(compile ? { compile: { ...compile, builder: hashed(compile.builder) } } : {}),
+    }),
+  );
 }
 
 export function readBuiltRecord(file: string): BuiltRecord | undefined {
@@ -91,10 +95,15 @@ export async function buildWithDocker(image: DockerfileImage, options: DockerBui
   const registries = join(scratch, 'registries.conf');
   const env = { ...process.env, CONTAINERS_REGISTRIES_CONF: registries };
   const run = async (file: string, args: string[]) => {
-    const said = await runTool(file, args, { signal, what: `${basename(file)} ${args.slice(0, 2).join(' ')} for ${image.name}`, env });
+    const said = await runTool(file, args, {
+      signal,
+      what: `${basename(file)} ${args.slice(0, 2).join(' ')} for ${image.name}`,
+      env,
+    });
     if (said) options.log(said.trimEnd());
   };
-  const flags = (flag: string, values: Readonly<Record<string, string>>) => Object.entries(values).flatMap(([key, value]) => [flag, `${key}=${value}`]);
+  const flags = (flag: string, values: Readonly<Record<string, string>>) =>
+    Object.entries(values).flatMap(([key, value]) => [flag, `${key}=${value}`]);
   // A base image the registry has under the same tag replaces an older local copy (podman, buildah;
   // the local one serves when the registry cannot be reached).
   const pull = basename(docker) === 'docker' ? [] : ['--pull=newer'];
@@ -112,20 +121,40 @@ export async function buildWithDocker(image: DockerfileImage, options: DockerBui
       definition = join(copy, relative(context, definition));
       context = copy;
     }
-    await run(docker, ['build', ...pull, '--tag', tag, '--file', definition, ...flags('--build-arg', image.buildArgs), ...flags('--label', image.labels), context]);
+    await run(docker, [
+      'build',
+      ...pull,
+      '--tag',
+      tag,
+      '--file',
+      definition,
+      ...flags('--build-arg', image.buildArgs),
+      ...flags('--label', image.labels),
+      context,
+    ]);
     // podman takes docker's arguments; buildah writes archives with `push`.
-    await run(docker, basename(docker) === 'buildah' ? ['push', tag, `docker-archive:${archive}`] : ['save', '--output', archive, tag]);
+    await run(
+      docker,
+      basename(docker) === 'buildah' ? ['push', tag, `docker-archive:${archive}`] : ['save', '--output', archive, tag],
+    );
     await run(skopeo, ['--insecure-policy', 'copy', '--format', 'v2s2', `docker-archive:${archive}`, `dir:${layout}`]);
     const manifest = sha256Digest(readFileSync(join(layout, 'manifest.json')));
     const files = [
       { path: join(layout, 'manifest.json'), digest: manifest },
-      ...readdirSync(layout).filter((name) => /^[a-f0-9]{64}$/.test(name)).map((name) => ({ path: join(layout, name), digest: `sha256:${name}` })),
+      ...readdirSync(layout)
+        .filter((name) => /^[a-f0-9]{64}$/.test(name))
+        .map((name) => ({ path: join(layout, name), digest: `sha256:${name}` })),
     ];
     for (const { path, digest } of files) {
-      await store.ingest(digest, async (start) => ({ body: createReadStream(path, { start }), start }), { describe: `${path} (${image.name}, written by skopeo)` });
+      await store.ingest(digest, async (start) => ({ body: createReadStream(path, { start }), start }), {
+        describe: `${path} (${image.name}, written by skopeo)`,
+      });
     }
     const stored = await storedImage(store, manifest);
-    if (!stored) throw new BuildError(`${image.definition}: the image ${tag} that ${basename(docker)} built lacks blobs its manifest names`);
+    if (!stored)
+      throw new BuildError(
+        `${image.definition}: the image ${tag} that ${basename(docker)} built lacks blobs its manifest names`,
+      );
     return stored;
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -141,7 +170,13 @@ export function containersRegistries(mirrors: ReadonlyMap<string, string>): stri
   const lines = ['unqualified-search-registries = ["docker.io"]', 'short-name-mode = "permissive"', ''];
   for (const registry of [...mirrors.keys()].sort()) {
     const { origin } = resolveEndpoint(registry, mirrors);
-    lines.push('[[registry]]', `prefix = ${JSON.stringify(registry)}`, `location = ${JSON.stringify(new URL(origin).host)}`, `insecure = ${origin.startsWith('http://')}`, '');
+    lines.push(
+      '[[registry]]',
+      `prefix = ${JSON.stringify(registry)}`,
+      `location = ${JSON.stringify(new URL(origin).host)}`,
+      `insecure = ${origin.startsWith('http://')}`,
+      '',
+    );
   }
   return lines.join('\n');
 }
@@ -150,13 +185,36 @@ export function containersRegistries(mirrors: ReadonlyMap<string, string>): stri
  * Builds the builder image, then runs the compile command in it on `context` as one more build
  * (a RUN step needs no daemon, unlike `run`), whose result is copied out into `context/<output>`.
  */
-async function compileInBuilder(step: CompileStep, context: string, builderTag: string, build: (args: string[]) => Promise<void>, pull: string[]): Promise<void> {
-  await build(['build', ...pull, '--tag', builderTag, ...(step.from ? ['--from', step.from] : []), '--file', step.builder, dirname(step.builder)]);
+async function compileInBuilder(
+  step: CompileStep,
+  context: string,
+  builderTag: string,
+  build: (args: string[]) => Promise<void>,
+  pull: string[],
+): Promise<void> {
+  await build([
+    'build',
+    ...pull,
+    '--tag',
+    builderTag,
+    ...(step.from ? ['--from', step.from] : []),
+    '--file',
+    step.builder,
+    dirname(step.builder),
+  ]);
   const containerfile = join(context, '..', 'Containerfile.compile');
-  await writeFile(containerfile, [
-    `FROM ${builderTag} AS compile`, 'COPY . /src', 'WORKDIR /src', `RUN ${JSON.stringify(step.command)}`,
-    'FROM scratch', `COPY --from=compile /src/${step.output} /`, '',
-  ].join('\n'));
+  await writeFile(
+    containerfile,
+    [
+      `FROM ${builderTag} AS compile`,
+      'COPY . /src',
+      'WORKDIR /src',
+      `RUN ${JSON.stringify(step.command)}`,
+      'FROM scratch',
+      `COPY --from=compile /src/${step.output} /`,
+      '',
+    ].join('\n'),
+  );
   await build(['build', '--file', containerfile, '--output', `type=local,dest=${join(context, step.output)}`, context]);
 }
 

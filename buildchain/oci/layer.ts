@@ -117,8 +117,15 @@ export async function writeLayer(entries: readonly PlannedEntry[], file: string,
     for (const entry of entries) {
       const header = {
         // With its type bits: tar-stream replaces a mode of 0 by 0644, and /etc/shadow is 0000.
-        name: entry.type === 'directory' ? `${entry.path}/` : entry.path, type: entry.type, mode: entry.mode | TYPE_BITS[entry.type],
-        uid: 0, gid: 0, uname: '', gname: '', mtime, size: entry.type === 'file' ? entry.size : 0,
+        name: entry.type === 'directory' ? `${entry.path}/` : entry.path,
+        type: entry.type,
+        mode: entry.mode | TYPE_BITS[entry.type],
+        uid: 0,
+        gid: 0,
+        uname: '',
+        gname: '',
+        mtime,
+        size: entry.type === 'file' ? entry.size : 0,
         ...(entry.linkname !== undefined ? { linkname: entry.linkname } : {}),
       };
       if (entry.type !== 'file') {
@@ -152,7 +159,13 @@ export async function writeLayer(entries: readonly PlannedEntry[], file: string,
       archive.destroy(error as Error);
       throw error;
     }),
-    pipeline(archive, hashTar, createGzip({ level: constants.Z_BEST_COMPRESSION }), hashGz, createWriteStream(file, { mode: 0o644 })),
+    pipeline(
+      archive,
+      hashTar,
+      createGzip({ level: constants.Z_BEST_COMPRESSION }),
+      hashGz,
+      createWriteStream(file, { mode: 0o644 }),
+    ),
   ]);
   return { digest: `sha256:${gzHash.digest('hex')}`, diffId: `sha256:${tarHash.digest('hex')}`, size };
 }

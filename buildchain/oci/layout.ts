@@ -9,7 +9,14 @@ import { basename, join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { replaceDirectory, writeFileAtomic } from '../fs/atomic.ts';
 import { digestHex, parseDigest, sha256Digest } from '../store/digest.ts';
-import { IMAGE_MANIFESTS, MANIFEST_INDEXES, manifestMediaType, type Descriptor, type ImageManifest, type ManifestIndex } from './media-types.ts';
+import {
+  IMAGE_MANIFESTS,
+  MANIFEST_INDEXES,
+  manifestMediaType,
+  type Descriptor,
+  type ImageManifest,
+  type ManifestIndex,
+} from './media-types.ts';
 import type { PulledImage } from './pull.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 
@@ -32,7 +39,8 @@ export function layoutFiles(image: PulledImage): string[] {
 export async function writeDirLayout(store: BlobStore, image: PulledImage, dir: string): Promise<void> {
   await replaceDirectory(dir, async (staging) => {
     await store.linkTo(image.top.digest, join(staging, 'manifest.json'));
-    if (image.child) await store.linkTo(image.child.digest, join(staging, `${digestHex(image.child.digest)}.manifest.json`));
+    if (image.child)
+      await store.linkTo(image.child.digest, join(staging, `${digestHex(image.child.digest)}.manifest.json`));
     for (const blob of image.blobs) await store.linkTo(blob.digest, join(staging, digestHex(blob.digest)));
     await writeFileAtomic(join(staging, 'version'), DIR_TRANSPORT_VERSION);
   });
@@ -69,7 +77,9 @@ export function readDirLayout(dir: string): Layout {
     try {
       bytes = readFileSync(path);
     } catch (error) {
-      throw new BuildError(`${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); not an image layout`);
+      throw new BuildError(
+        `${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); not an image layout`,
+      );
     }
     let json: { schemaVersion?: unknown; mediaType?: unknown; manifests?: unknown; config?: unknown; layers?: unknown };
     try {
@@ -77,14 +87,18 @@ export function readDirLayout(dir: string): Layout {
     } catch {
       throw new BuildError(`${path}: not JSON`);
     }
-    if (json.schemaVersion !== 2) throw new BuildError(`${path}: schemaVersion ${String(json.schemaVersion)} is not supported (only Docker v2s2 and OCI manifests)`);
+    if (json.schemaVersion !== 2)
+      throw new BuildError(
+        `${path}: schemaVersion ${String(json.schemaVersion)} is not supported (only Docker v2s2 and OCI manifests)`,
+      );
     const mediaType = manifestMediaType(json);
     const entry: LayoutManifest = { file: path, digest: sha256Digest(bytes), mediaType, size: bytes.length };
     if (MANIFEST_INDEXES.includes(mediaType)) {
       if (!Array.isArray(json.manifests)) throw new BuildError(`${path}: index without "manifests"`);
       entry.index = json as unknown as ManifestIndex;
     } else if (IMAGE_MANIFESTS.includes(mediaType)) {
-      if (!json.config || !Array.isArray(json.layers)) throw new BuildError(`${path}: manifest without "config" or "layers"`);
+      if (!json.config || !Array.isArray(json.layers))
+        throw new BuildError(`${path}: manifest without "config" or "layers"`);
       entry.manifest = json as unknown as ImageManifest;
     } else {
       throw new BuildError(`${path}: unknown manifest media type "${mediaType}"`);
@@ -92,18 +106,25 @@ export function readDirLayout(dir: string): Layout {
     return entry;
   };
   const top = readManifest('manifest.json');
-  const children = readdirSync(dir).filter((name) => /^[a-f0-9]{64}\.manifest\.json$/.test(name)).sort().map(readManifest);
+  const children = readdirSync(dir)
+    .filter((name) => /^[a-f0-9]{64}\.manifest\.json$/.test(name))
+    .sort()
+    .map(readManifest);
   for (const child of children) {
     if (`${digestHex(child.digest)}.manifest.json` !== basename(child.file)) {
       throw new BuildError(`${child.file}: content digest ${child.digest} does not match the file name`);
     }
   }
-  if (top.index && children.length === 0) throw new BuildError(`${top.file}: an index, but no <digest>.manifest.json beside it`);
+  if (top.index && children.length === 0)
+    throw new BuildError(`${top.file}: an index, but no <digest>.manifest.json beside it`);
   const blobs = new Map<string, Descriptor>();
   for (const entry of [top, ...children]) {
     if (!entry.manifest) continue;
     for (const [position, blob] of [entry.manifest.config, ...entry.manifest.layers].entries()) {
-      const digest = parseDigest(blob.digest, `${entry.file}: ${position === 0 ? 'config' : `layers[${position - 1}]`}.digest`);
+      const digest = parseDigest(
+        blob.digest,
+        `${entry.file}: ${position === 0 ? 'config' : `layers[${position - 1}]`}.digest`,
+      );
       const path = join(dir, digestHex(digest));
       let size: number;
       try {
@@ -111,7 +132,8 @@ export function readDirLayout(dir: string): Layout {
       } catch {
         throw new BuildError(`${path}: missing blob ${digest} named by ${basename(entry.file)}`);
       }
-      if (size !== blob.size) throw new BuildError(`${path}: ${size} bytes, but ${basename(entry.file)} declares ${blob.size}`);
+      if (size !== blob.size)
+        throw new BuildError(`${path}: ${size} bytes, but ${basename(entry.file)} declares ${blob.size}`);
       blobs.set(digest, blob);
     }
   }

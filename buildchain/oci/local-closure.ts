@@ -33,7 +33,13 @@ async function readRepository(dir: string): Promise<LocalRepository> {
  * taken from `dirs` (the newest of a name wins). Errors name `where` and the missing requirement;
  * `within` is how they call the repositories.
  */
-export async function localClosure(dirs: readonly string[], wanted: readonly LayerPackage[], where: string, installed: ReadonlySet<string>, within?: string): Promise<string[]> {
+export async function localClosure(
+  dirs: readonly string[],
+  wanted: readonly LayerPackage[],
+  where: string,
+  installed: ReadonlySet<string>,
+  within?: string,
+): Promise<string[]> {
   const repositories = await Promise.all(dirs.map(readRepository));
   const byRepo = new Map(repositories.map((repo) => [basename(repo.dir), repo]));
   const chosen = await resolveClosure({
@@ -43,7 +49,10 @@ export async function localClosure(dirs: readonly string[], wanted: readonly Lay
     requests: wanted.filter((pkg) => !installed.has(pkg.name)).map((pkg) => ({ ...pkg, where })),
     exclude: installed,
     ...(within ? { within } : {}),
-    fileOwners: (paths) => ownersAcross(repositories, async (repo) => (repo.filelists ? fileOwnersIn(openMetadata(repo.filelists), repo.filelists, paths) : new Map())),
+    fileOwners: (paths) =>
+      ownersAcross(repositories, async (repo) =>
+        repo.filelists ? fileOwnersIn(openMetadata(repo.filelists), repo.filelists, paths) : new Map(),
+      ),
   });
   return chosen.map((pkg) => join(byRepo.get(pkg.repo)!.dir, pkg.location));
 }

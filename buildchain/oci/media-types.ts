@@ -12,12 +12,14 @@ export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 export const IMAGE_MANIFESTS: readonly string[] = [DOCKER_MANIFEST, OCI_MANIFEST];
 export const MANIFEST_INDEXES: readonly string[] = [DOCKER_MANIFEST_LIST, OCI_INDEX];
 /** The manifest's media type: the one inside it when present (OCI's is optional), else the header's. */
-export function manifestMediaType(json: { mediaType?: unknown; manifests?: unknown; config?: unknown }, served = ''): string {
+export function manifestMediaType(
+  json: { mediaType?: unknown; manifests?: unknown; config?: unknown },
+  served = '',
+): string {
   if (typeof json.mediaType === 'string') return json.mediaType;
   if ([...IMAGE_MANIFESTS, ...MANIFEST_INDEXES].includes(served)) return served;
   return Array.isArray(json.manifests) ? OCI_INDEX : OCI_MANIFEST;
 }
-
 
 /** The Accept header of a manifest request: every type we can read, nothing that would make a
  *  registry down-convert to schema 1 (which would change the digest). */

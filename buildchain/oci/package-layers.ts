@@ -22,10 +22,20 @@ export function imageLocksDir(buildRoot: string): string {
 }
 
 /** The packages of a definition's layers that name their repositories; undefined when none does. */
-export function layerPackagesOf(spec: BuildSpec, image: string, workspace: PackageWorkspace, options: { lockDir?: string; jobs: number }): LayerPackages | undefined {
-  const layers = spec.layers.flatMap((layer, index) => (layer.packages && layer.repositories
-    ? [{ index, where: `${spec.file}: layers[${index}]`, packages: layer.packages, repositories: layer.repositories }] : []));
-  return layers.length === 0 ? undefined : new LayerPackages({ workspace, definition: spec.file, image, base: spec.base?.digest, layers, ...options });
+export function layerPackagesOf(
+  spec: BuildSpec,
+  image: string,
+  workspace: PackageWorkspace,
+  options: { lockDir?: string; jobs: number },
+): LayerPackages | undefined {
+  const layers = spec.layers.flatMap((layer, index) =>
+    layer.packages && layer.repositories
+      ? [{ index, where: `${spec.file}: layers[${index}]`, packages: layer.packages, repositories: layer.repositories }]
+      : [],
+  );
+  return layers.length === 0
+    ? undefined
+    : new LayerPackages({ workspace, definition: spec.file, image, base: spec.base?.digest, layers, ...options });
 }
 
 /** A packages layer that names its repositories. */
@@ -79,12 +89,19 @@ export class LayerPackages {
       const where = `${layer.where}.repositories[${position}]`;
       if (typeof entry === 'string') {
         const declared = workspace.repositories.get(entry);
-        if (!declared) throw new BuildError(`${where}: "${entry}" is not a repository of ${workspace.options.packagesFile}; declare it there, or here with {name, baseurl}`);
+        if (!declared)
+          throw new BuildError(
+            `${where}: "${entry}" is not a repository of ${workspace.options.packagesFile}; declare it there, or here with {name, baseurl}`,
+          );
         return declared;
       }
-      if (existsSync(workspace.options.packagesFile) && workspace.repositories.has(entry.name)) throw new BuildError(`${where}: "${entry.name}" is a repository of ${workspace.options.packagesFile} already; name it alone, or give this one another name`);
+      if (existsSync(workspace.options.packagesFile) && workspace.repositories.has(entry.name))
+        throw new BuildError(
+          `${where}: "${entry.name}" is a repository of ${workspace.options.packagesFile} already; name it alone, or give this one another name`,
+        );
       let repo = this.#inline.get(entry.name);
-      if (repo && repo.source.baseurl !== entry.baseurl) throw new BuildError(`${where}: "${entry.name}" is declared twice with different base URLs`);
+      if (repo && repo.source.baseurl !== entry.baseurl)
+        throw new BuildError(`${where}: "${entry.name}" is declared twice with different base URLs`);
       repo ??= new YumRepository(entry, workspace.options.mirrors, workspace.store);
       this.#inline.set(entry.name, repo);
       return repo;
@@ -93,14 +110,20 @@ export class LayerPackages {
 
   /** What the closures depend on (mirrors are copies: not). */
   inputs(): string {
-    return sha256Digest(JSON.stringify({
-      base: this.options.base ?? null,
-      layers: this.options.layers.map((layer) => ({
-        layer: layer.index,
-        packages: layer.packages.map(({ name, version }) => ({ name, version: version ?? null })),
-        repositories: this.repositoriesOf(layer).map(({ source }) => ({ name: source.name, baseurl: source.baseurl, priority: source.priority })),
-      })),
-    }));
+    return sha256Digest(
+      JSON.stringify({
+        base: this.options.base ?? null,
+        layers: this.options.layers.map((layer) => ({
+          layer: layer.index,
+          packages: layer.packages.map(({ name, version }) => ({ name, version: version ?? null })),
+          repositories: this.repositoriesOf(layer).map(({ source }) => ({
+            name: source.name,
+            baseurl: source.baseurl,
+            priority: source.priority,
+          })),
+        })),
+      }),
+    );
   }
 
   /** The committed lock when it matches the definition (else an error), or the build's own when it does. */
@@ -109,8 +132,10 @@ export class LayerPackages {
     if (existsSync(this.committedLock)) {
       const lock = readImageLock(this.committedLock);
       if (lock.inputs !== inputs) {
-        throw new BuildError(`${this.committedLock} was resolved from another ${this.options.definition} (packages, repositories or base); `
-          + `delete it, build, and commit ${this.lockFile ?? 'the lock the build writes'} in its place`);
+        throw new BuildError(
+          `${this.committedLock} was resolved from another ${this.options.definition} (packages, repositories or base); ` +
+            `delete it, build, and commit ${this.lockFile ?? 'the lock the build writes'} in its place`,
+        );
       }
       return lock;
     }
@@ -122,7 +147,9 @@ export class LayerPackages {
   /** The repositories a build still needs: all of them without a lock, else those of packages the store lacks. */
   async needed(): Promise<YumRepository[]> {
     const lock = this.current();
-    const byName = new Map(this.options.layers.flatMap((layer) => this.repositoriesOf(layer)).map((repo) => [repo.source.name, repo]));
+    const byName = new Map(
+      this.options.layers.flatMap((layer) => this.repositoriesOf(layer)).map((repo) => [repo.source.name, repo]),
+    );
     if (!lock) return [...byName.values()];
     const { store } = this.options.workspace;
     const locked = lock.layers.flatMap((layer) => layer.packages);
@@ -143,26 +170,46 @@ export class LayerPackages {
     let packages = this.#lock?.layers.find((entry) => entry.layer === index)?.packages;
     if (!packages) {
       // A name the base has already is not installed again, as yum says "already installed".
-      const requests = layer.packages.filter((pkg) => !installed.has(pkg.name)).map((pkg) => ({ ...pkg, where: layer.where }));
-      const closure = await closureOver(repositories, requests, installed, signal, `repositories ${repositories.map((repo) => repo.source.name).join(', ')}`);
+      const requests = layer.packages
+        .filter((pkg) => !installed.has(pkg.name))
+        .map((pkg) => ({ ...pkg, where: layer.where }));
+      const closure = await closureOver(
+        repositories,
+        requests,
+        installed,
+        signal,
+        `repositories ${repositories.map((repo) => repo.source.name).join(', ')}`,
+      );
       packages = closure.map(lockedPackage);
       this.#resolved.push({ layer: index, packages });
     }
     const { store } = this.options.workspace;
     const present = await Promise.all(packages.map((pkg) => store.has(pkg.digest, pkg.size)));
     const byName = new Map(repositories.map((repo) => [repo.source.name, repo]));
-    await fetchPackages(store, packages.filter((_, position) => !present[position]), (pkg) => {
-      const repo = byName.get(pkg.repo);
-      if (!repo) throw new BuildError(`the package lock of image ${this.options.image}: ${pkg.name} comes from repository "${pkg.repo}", which ${layer.where} does not name`);
-      return repo;
-    }, { jobs: this.options.jobs, signal });
+    await fetchPackages(
+      store,
+      packages.filter((_, position) => !present[position]),
+      (pkg) => {
+        const repo = byName.get(pkg.repo);
+        if (!repo)
+          throw new BuildError(
+            `the package lock of image ${this.options.image}: ${pkg.name} comes from repository "${pkg.repo}", which ${layer.where} does not name`,
+          );
+        return repo;
+      },
+      { jobs: this.options.jobs, signal },
+    );
     return packages.map((pkg) => store.path(pkg.digest));
   }
 
   /** Keeps what this build resolved as the build's lock (nothing when a lock was used). */
   async save(): Promise<void> {
     if (!this.lockFile || this.#resolved.length === 0) return;
-    const lock: ImagePackageLock = { lockVersion: 1, inputs: this.inputs(), layers: [...this.#resolved].sort((a, b) => a.layer - b.layer) };
+    const lock: ImagePackageLock = {
+      lockVersion: 1,
+      inputs: this.inputs(),
+      layers: [...this.#resolved].sort((a, b) => a.layer - b.layer),
+    };
     await writeFileAtomic(this.lockFile, formatLock(lock));
   }
 }
@@ -174,10 +221,17 @@ export function readImageLock(file: string): ImagePackageLock {
 /** An image's package lock from its text; errors name `file`. */
 export function parseImageLock(text: string, file: string): ImagePackageLock {
   const lock = parseJsonText<ImagePackageLock>(text, file, 'an image package lock');
-  if (lock.lockVersion !== 1 || typeof lock.inputs !== 'string' || !Array.isArray(lock.layers)
-    || lock.layers.some((layer) => !Number.isInteger(layer?.layer) || !Array.isArray(layer.packages))) {
-    throw new BuildError(`${file}: not an image package lock of version 1 (lockVersion, inputs, layers of {layer, packages})`);
+  if (
+    lock.lockVersion !== 1 ||
+    typeof lock.inputs !== 'string' ||
+    !Array.isArray(lock.layers) ||
+    lock.layers.some((layer) => !Number.isInteger(layer?.layer) || !Array.isArray(layer.packages))
+  ) {
+    throw new BuildError(
+      `${file}: not an image package lock of version 1 (lockVersion, inputs, layers of {layer, packages})`,
+    );
   }
-  for (const [index, layer] of lock.layers.entries()) checkLockedPackages(layer.packages, `${file}: layers[${index}].packages`);
+  for (const [index, layer] of lock.layers.entries())
+    checkLockedPackages(layer.packages, `${file}: layers[${index}].packages`);
   return lock;
 }

@@ -16,10 +16,14 @@ import { BlobStore } from '../store/blob-store.ts';
 const run = promisify(execFile);
 const signal = new AbortController().signal;
 
-function puller(registryHost: string, options: { credentials?: Record<string, { username: string; password: string }> } = {}) {
+function puller(
+  registryHost: string,
+  options: { credentials?: Record<string, { username: string; password: string }> } = {},
+) {
   const store = new BlobStore(tempDir('mk8s-store-'));
   return new ImagePuller({
-    store, retryDelayMs: 10,
+    store,
+    retryDelayMs: 10,
     // Images are declared as if from quay.io; the mirror answers for it, as REGISTRY_MIRRORS says.
     mirrors: new Map([['quay.io', registryHost]]),
     credentials: (host) => options.credentials?.[host],
@@ -44,7 +48,10 @@ describe('pulling images by digest', () => {
     const pulling = puller(proxy.host);
     const [a, b] = await Promise.all([
       pulling.pull({ registry: 'quay.io', repository: 'test/first', digest: ociDigest }, { describe: 'first', signal }),
-      pulling.pull({ registry: 'quay.io', repository: 'test/second', digest: v2Digest }, { describe: 'second', signal }),
+      pulling.pull(
+        { registry: 'quay.io', repository: 'test/second', digest: v2Digest },
+        { describe: 'second', signal },
+      ),
     ]);
     expect(a.top.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
     expect(b.top.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
@@ -69,7 +76,10 @@ describe('pulling images by digest', () => {
 
     // Everything is in the store: a second pull asks the registry nothing.
     const before = proxy.requests.length;
-    await pulling.pull({ registry: 'quay.io', repository: 'test/first', digest: ociDigest }, { describe: 'first', signal });
+    await pulling.pull(
+      { registry: 'quay.io', repository: 'test/first', digest: ociDigest },
+      { describe: 'first', signal },
+    );
     expect(proxy.requests.length).toBe(before);
   });
 
@@ -81,7 +91,10 @@ describe('pulling images by digest', () => {
     const digest = await pushImage(registry.host, 'multi/arch', '1', { index, images: [amd64, arm64] });
     expect(digest).toBe(index.digest);
     const pulling = puller(registry.host);
-    const pulled = await pulling.pull({ registry: 'quay.io', repository: 'multi/arch', digest }, { describe: 'multi', signal });
+    const pulled = await pulling.pull(
+      { registry: 'quay.io', repository: 'multi/arch', digest },
+      { describe: 'multi', signal },
+    );
     expect(pulled.child?.digest).toBe(amd64.manifest.digest);
     const dir = join(tempDir(), 'multi');
     await writeDirLayout(pulling.options.store, pulled, dir);
@@ -91,25 +104,56 @@ describe('pulling images by digest', () => {
     expect(inspected.Digest).toBe(index.digest);
     expect(inspected.Layers).toEqual([amd64.layers[0]!.digest]);
 
-    await expect(pulling.pull({ registry: 'quay.io', repository: 'multi/arch', digest }, { describe: 'multi', signal, platform: { os: 'linux', architecture: 's390x' } }))
-      .rejects.toThrow(/multi .*no manifest for linux\/s390x in the index \(it has: linux\/amd64, linux\/arm64\)/);
+    await expect(
+      pulling.pull(
+        { registry: 'quay.io', repository: 'multi/arch', digest },
+        { describe: 'multi', signal, platform: { os: 'linux', architecture: 's390x' } },
+      ),
+    ).rejects.toThrow(/multi .*no manifest for linux\/s390x in the index \(it has: linux\/amd64, linux\/arm64\)/);
   });
 
   it('authenticates with Basic credentials and with a Bearer token; says which credentials are missing', async () => {
     const registry = await startRegistry();
-    const basicDigest = await pushImage(registry.host, 'private/basic', '1', imageOf([await randomLayer('x.bin', 10_000)]));
-    const bearerDigest = await pushImage(registry.host, 'private/bearer', '1', imageOf([await randomLayer('y.bin', 10_000)]));
+    const basicDigest = await pushImage(
+      registry.host,
+      'private/basic',
+      '1',
+      imageOf([await randomLayer('x.bin', 10_000)]),
+    );
+    const bearerDigest = await pushImage(
+      registry.host,
+      'private/bearer',
+      '1',
+      imageOf([await randomLayer('y.bin', 10_000)]),
+    );
     const auth = { username: 'release', password: 's3cret' };
-    const proxy = await startProxy(registry.host, { basic: { repository: 'private/basic', ...auth }, bearer: { repository: 'private/bearer', ...auth } });
+    const proxy = await startProxy(registry.host, {
+      basic: { repository: 'private/basic', ...auth },
+      bearer: { repository: 'private/bearer', ...auth },
+    });
     const anonymous = puller(proxy.host);
-    await expect(anonymous.pull({ registry: 'quay.io', repository: 'private/basic', digest: basicDigest }, { describe: 'basic', signal }))
-      .rejects.toThrow(/quay\.io requires credentials; add them with `skopeo login`/);
-    await expect(anonymous.pull({ registry: 'quay.io', repository: 'private/bearer', digest: bearerDigest }, { describe: 'bearer', signal }))
-      .rejects.toThrow(/\/v2\/private\/bearer\/manifests\/.*quay\.io requires credentials/);
+    await expect(
+      anonymous.pull(
+        { registry: 'quay.io', repository: 'private/basic', digest: basicDigest },
+        { describe: 'basic', signal },
+      ),
+    ).rejects.toThrow(/quay\.io requires credentials; add them with `skopeo login`/);
+    await expect(
+      anonymous.pull(
+        { registry: 'quay.io', repository: 'private/bearer', digest: bearerDigest },
+        { describe: 'bearer', signal },
+      ),
+    ).rejects.toThrow(/\/v2\/private\/bearer\/manifests\/.*quay\.io requires credentials/);
 
     const withCredentials = puller(proxy.host, { credentials: { [proxy.host]: auth } });
-    await withCredentials.pull({ registry: 'quay.io', repository: 'private/basic', digest: basicDigest }, { describe: 'basic', signal });
-    await withCredentials.pull({ registry: 'quay.io', repository: 'private/bearer', digest: bearerDigest }, { describe: 'bearer', signal });
+    await withCredentials.pull(
+      { registry: 'quay.io', repository: 'private/basic', digest: basicDigest },
+      { describe: 'basic', signal },
+    );
+    await withCredentials.pull(
+      { registry: 'quay.io', repository: 'private/bearer', digest: bearerDigest },
+      { describe: 'bearer', signal },
+    );
     expect(proxy.requests.filter((r) => r.url.startsWith('/token') && r.status === 200)).toHaveLength(1);
   });
 
@@ -119,7 +163,10 @@ describe('pulling images by digest', () => {
     const image = imageOf([big]);
     const digest = await pushImage(registry.host, 'faulty/image', '1', image);
 
-    const cutting = await startProxy(registry.host, { cut: { digest: big.digest, after: 700_000, times: 2 }, unavailable: 2 });
+    const cutting = await startProxy(registry.host, {
+      cut: { digest: big.digest, after: 700_000, times: 2 },
+      unavailable: 2,
+    });
     const resumed = puller(cutting.host);
     await resumed.pull({ registry: 'quay.io', repository: 'faulty/image', digest }, { describe: 'faulty', signal });
     // Each attempt asks only for what is not on disk yet (what was written before the cut).
@@ -134,9 +181,13 @@ describe('pulling images by digest', () => {
 
     const flipping = await startProxy(registry.host, { flip: { digest: big.digest } });
     const corrupt = puller(flipping.host);
-    const error = await corrupt.pull({ registry: 'quay.io', repository: 'faulty/image', digest }, { describe: 'faulty', signal }).catch((e: unknown) => e);
+    const error = await corrupt
+      .pull({ registry: 'quay.io', repository: 'faulty/image', digest }, { describe: 'faulty', signal })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DigestMismatchError);
-    expect(String(error)).toContain(`faulty: blob ${big.digest} from http://${flipping.host}/v2/faulty/image/blobs/${big.digest}: digest mismatch`);
+    expect(String(error)).toContain(
+      `faulty: blob ${big.digest} from http://${flipping.host}/v2/faulty/image/blobs/${big.digest}: digest mismatch`,
+    );
     // Nothing corrupt stays: neither in the store nor as a partial to resume from.
     const store = corrupt.options.store;
     expect(existsSync(store.path(big.digest))).toBe(false);
@@ -149,8 +200,11 @@ describe('pulling images by digest', () => {
     await pushImage(registry.host, 'pinned/image', '1', image);
     const pulling = puller(registry.host);
     const wrong = `sha256:${'0'.repeat(64)}`;
-    await expect(pulling.pull({ registry: 'quay.io', repository: 'pinned/image', digest: wrong }, { describe: 'pinned', signal }))
-      .rejects.toThrow(/\/v2\/pinned\/image\/manifests\/sha256:0+: manifest pinned\/image@sha256:0+ answered HTTP 404 \(MANIFEST_UNKNOWN/);
+    await expect(
+      pulling.pull({ registry: 'quay.io', repository: 'pinned/image', digest: wrong }, { describe: 'pinned', signal }),
+    ).rejects.toThrow(
+      /\/v2\/pinned\/image\/manifests\/sha256:0+: manifest pinned\/image@sha256:0+ answered HTTP 404 \(MANIFEST_UNKNOWN/,
+    );
 
     const started = Date.now();
     const missing = await pulling.unreachable(['quay.io', 'k8s.gcr.io'], 3000);
@@ -159,11 +213,20 @@ describe('pulling images by digest', () => {
   });
 
   it('parses references as docker does and rejects bad ones by name', () => {
-    expect(parseReference('nginx:1.15.8')).toEqual({ registry: 'docker.io', repository: 'library/nginx', tag: '1.15.8' });
-    expect(parseReference('quay.io/coreos/prometheus-operator@sha256:' + 'a'.repeat(64)))
-      .toEqual({ registry: 'quay.io', repository: 'coreos/prometheus-operator', digest: `sha256:${'a'.repeat(64)}` });
+    expect(parseReference('nginx:1.15.8')).toEqual({
+      registry: 'docker.io',
+      repository: 'library/nginx',
+      tag: '1.15.8',
+    });
+    expect(parseReference('quay.io/coreos/prometheus-operator@sha256:' + 'a'.repeat(64))).toEqual({
+      registry: 'quay.io',
+      repository: 'coreos/prometheus-operator',
+      digest: `sha256:${'a'.repeat(64)}`,
+    });
     expect(parseReference('127.0.0.1:5000/x/y:z').registry).toBe('127.0.0.1:5000');
-    expect(() => parseReference('quay.io/Bad/Name', 'images.yaml: remote[3].image')).toThrow(/images\.yaml: remote\[3\]\.image: "quay.io\/Bad\/Name" is not a valid image reference/);
+    expect(() => parseReference('quay.io/Bad/Name', 'images.yaml: remote[3].image')).toThrow(
+      /images\.yaml: remote\[3\]\.image: "quay.io\/Bad\/Name" is not a valid image reference/,
+    );
     expect(() => parseReference(`x@sha256:${'a'.repeat(63)}`, 'f')).toThrow(/63 hex digits instead of 64/);
   });
 
@@ -173,7 +236,9 @@ describe('pulling images by digest', () => {
     const digest = await pushImage(registry.host, 'tool/image', '1', image);
     const dir = join(tempDir(), 'layout');
     const cache = tempDir('mk8s-store-');
-    const pulled = await runCli(['image', 'pull', `${registry.host}/tool/image@${digest}`, dir, '--cache', cache], { entry: 'toolkit.ts' });
+    const pulled = await runCli(['image', 'pull', `${registry.host}/tool/image@${digest}`, dir, '--cache', cache], {
+      entry: 'toolkit.ts',
+    });
     expect(pulled.stderr).toBe('');
     expect(pulled.stdout).toBe(`${digest}  ${dir}\n`);
     expect((await skopeoInspect(dir)).Digest).toBe(digest);

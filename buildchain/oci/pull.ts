@@ -4,8 +4,14 @@ import { readFile } from 'node:fs/promises';
 import { BuildError } from '../errors.ts';
 import { DigestMismatchError, parseDigest, sha256Digest } from '../store/digest.ts';
 import {
-  IMAGE_MANIFESTS, MANIFEST_ACCEPT, MANIFEST_INDEXES, manifestMediaType,
-  type Descriptor, type ImageManifest, type ManifestIndex, type Platform,
+  IMAGE_MANIFESTS,
+  MANIFEST_ACCEPT,
+  MANIFEST_INDEXES,
+  manifestMediaType,
+  type Descriptor,
+  type ImageManifest,
+  type ManifestIndex,
+  type Platform,
 } from './media-types.ts';
 import type { RegistryClient } from './registry.ts';
 import { ingestRetrying, type BlobStore } from '../store/blob-store.ts';
@@ -45,7 +51,8 @@ export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' }
 
 export function parsePlatform(text: string, where: string): Platform {
   const [os, architecture, variant, ...rest] = text.split('/');
-  if (!os || !architecture || rest.length > 0) throw new BuildError(`${where}: "${text}" is not a platform "os/architecture[/variant]"`);
+  if (!os || !architecture || rest.length > 0)
+    throw new BuildError(`${where}: "${text}" is not a platform "os/architecture[/variant]"`);
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
@@ -54,10 +61,16 @@ export async function pullImage(options: PullOptions): Promise<PulledImage> {
   let manifest: ImageManifest;
   let child: StoredManifest | undefined;
   if (MANIFEST_INDEXES.includes(top.mediaType)) {
-    const chosen = selectPlatform(top.json as ManifestIndex, options.platform ?? DEFAULT_PLATFORM, `${options.describe} (${options.digest})`);
+    const chosen = selectPlatform(
+      top.json as ManifestIndex,
+      options.platform ?? DEFAULT_PLATFORM,
+      `${options.describe} (${options.digest})`,
+    );
     const fetched = await fetchManifest(options, chosen.digest);
     if (!IMAGE_MANIFESTS.includes(fetched.mediaType)) {
-      throw new BuildError(`${options.describe}: manifest ${chosen.digest} of the index is a ${fetched.mediaType}, not an image manifest`);
+      throw new BuildError(
+        `${options.describe}: manifest ${chosen.digest} of the index is a ${fetched.mediaType}, not an image manifest`,
+      );
     }
     manifest = fetched.json as ImageManifest;
     child = { digest: chosen.digest, mediaType: fetched.mediaType };
@@ -65,7 +78,8 @@ export async function pullImage(options: PullOptions): Promise<PulledImage> {
     manifest = top.json as ImageManifest;
   }
   const blobs = [manifest.config, ...manifest.layers];
-  for (const [index, blob] of blobs.entries()) parseDigest(blob.digest, `${options.describe}: manifest ${index === 0 ? 'config' : `layer ${index}`} digest`);
+  for (const [index, blob] of blobs.entries())
+    parseDigest(blob.digest, `${options.describe}: manifest ${index === 0 ? 'config' : `layer ${index}`} digest`);
   const schedule = options.schedule ?? ((work) => work());
   await Promise.all(blobs.map((blob) => schedule(() => fetchBlob(options, blob))));
   return { top: { digest: options.digest, mediaType: top.mediaType }, ...(child ? { child } : {}), blobs };
@@ -75,10 +89,15 @@ export async function pullImage(options: PullOptions): Promise<PulledImage> {
  * The image as the store already holds it (manifests and every blob), or undefined when some
  * part is missing: what tells a build it can lay the image out without the network.
  */
-export async function storedImage(store: BlobStore, digest: string, platform: Platform = DEFAULT_PLATFORM): Promise<PulledImage | undefined> {
+export async function storedImage(
+  store: BlobStore,
+  digest: string,
+  platform: Platform = DEFAULT_PLATFORM,
+): Promise<PulledImage | undefined> {
   try {
     const read = async (d: string) => {
-      const json = JSON.parse(await readFile(store.path(d), 'utf8')) as ImageManifest & ManifestIndex & { mediaType?: string };
+      const json = JSON.parse(await readFile(store.path(d), 'utf8')) as ImageManifest &
+        ManifestIndex & { mediaType?: string };
       return { json, mediaType: manifestMediaType(json) };
     };
     const top = await read(digest);
@@ -107,7 +126,9 @@ async function fetchManifest(options: PullOptions, digest: string): Promise<{ js
     const answer = await options.client.manifest(options.repository, digest, MANIFEST_ACCEPT, options.signal);
     const actual = sha256Digest(answer.bytes);
     if (actual !== digest) {
-      throw new DigestMismatchError(`${answer.url}: manifest of ${options.describe} has digest ${actual}, not the pinned ${digest}`);
+      throw new DigestMismatchError(
+        `${answer.url}: manifest of ${options.describe} has digest ${actual}, not the pinned ${digest}`,
+      );
     }
     bytes = answer.bytes;
     served = answer.mediaType;
@@ -119,35 +140,60 @@ async function fetchManifest(options: PullOptions, digest: string): Promise<{ js
   } catch {
     throw new BuildError(`${options.describe}: manifest ${digest} is not JSON`);
   }
-  if (json.schemaVersion !== 2) throw new BuildError(`${options.describe}: manifest ${digest} has schemaVersion ${String(json.schemaVersion)}; only schema 2 (Docker v2s2, OCI) is supported`);
+  if (json.schemaVersion !== 2)
+    throw new BuildError(
+      `${options.describe}: manifest ${digest} has schemaVersion ${String(json.schemaVersion)}; only schema 2 (Docker v2s2, OCI) is supported`,
+    );
   const mediaType = manifestMediaType(json, served);
-  if (MANIFEST_INDEXES.includes(mediaType) ? !Array.isArray(json.manifests) : !(json.config && Array.isArray(json.layers))) {
-    throw new BuildError(`${options.describe}: manifest ${digest} (${mediaType}) lacks its ${MANIFEST_INDEXES.includes(mediaType) ? '"manifests"' : '"config" or "layers"'}`);
+  if (
+    MANIFEST_INDEXES.includes(mediaType) ? !Array.isArray(json.manifests) : !(json.config && Array.isArray(json.layers))
+  ) {
+    throw new BuildError(
+      `${options.describe}: manifest ${digest} (${mediaType}) lacks its ${MANIFEST_INDEXES.includes(mediaType) ? '"manifests"' : '"config" or "layers"'}`,
+    );
   }
   return { json, mediaType };
 }
 
 export function selectPlatform(index: ManifestIndex, platform: Platform, describe: string): Descriptor {
-  const matches = index.manifests.filter((entry) => entry.platform?.os === platform.os
-    && entry.platform.architecture === platform.architecture
-    && (platform.variant === undefined || entry.platform.variant === platform.variant));
+  const matches = index.manifests.filter(
+    (entry) =>
+      entry.platform?.os === platform.os &&
+      entry.platform.architecture === platform.architecture &&
+      (platform.variant === undefined || entry.platform.variant === platform.variant),
+  );
   const chosen = matches[0];
   if (!chosen) {
-    const offered = index.manifests.map((entry) => entry.platform ? `${entry.platform.os}/${entry.platform.architecture}${entry.platform.variant ? `/${entry.platform.variant}` : ''}` : '?').join(', ');
-    throw new BuildError(`${describe}: no manifest for ${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''} in the index (it has: ${offered || 'none'})`);
+    const offered = index.manifests
+      .map((entry) =>
+        entry.platform
+          ? `${entry.platform.os}/${entry.platform.architecture}${entry.platform.variant ? `/${entry.platform.variant}` : ''}`
+          : '?',
+      )
+      .join(', ');
+    throw new BuildError(
+      `${describe}: no manifest for ${platform.os}/${platform.architecture}${platform.variant ? `/${platform.variant}` : ''} in the index (it has: ${offered || 'none'})`,
+    );
   }
   return chosen;
 }
 
 async function fetchBlob(options: PullOptions, blob: Descriptor): Promise<void> {
   let url = `${options.client.endpoint.origin}/v2/${options.repository}/blobs/${blob.digest}`;
-  await ingestRetrying(options.store, blob.digest, async (offset) => {
-    const answer = await options.client.blob(options.repository, blob.digest, offset, options.signal);
-    url = answer.url;
-    return answer;
-  }, {
-    size: blob.size, signal: options.signal, describe: () => `${options.describe}: blob ${blob.digest} from ${url}`,
-    ...(options.blobAttempts !== undefined ? { attempts: options.blobAttempts } : {}),
-    ...(options.onBytes ? { onBytes: options.onBytes } : {}),
-  });
+  await ingestRetrying(
+    options.store,
+    blob.digest,
+    async (offset) => {
+      const answer = await options.client.blob(options.repository, blob.digest, offset, options.signal);
+      url = answer.url;
+      return answer;
+    },
+    {
+      size: blob.size,
+      signal: options.signal,
+      describe: () => `${options.describe}: blob ${blob.digest} from ${url}`,
+      ...(options.blobAttempts !== undefined ? { attempts: options.blobAttempts } : {}),
+      ...(options.onBytes ? { onBytes: options.onBytes } : {}),
+    },
+  );
 }

@@ -47,10 +47,17 @@ export class ImagePuller {
     return client;
   }
 
-  pull(image: { registry: string; repository: string; digest: string }, options: { describe: string; platform?: Platform; signal: AbortSignal; onBytes?: (n: number) => void }): Promise<PulledImage> {
+  pull(
+    image: { registry: string; repository: string; digest: string },
+    options: { describe: string; platform?: Platform; signal: AbortSignal; onBytes?: (n: number) => void },
+  ): Promise<PulledImage> {
     return pullImage({
-      client: this.client(image.registry), store: this.options.store,
-      repository: image.repository, digest: image.digest, schedule: this.#schedule, ...options,
+      client: this.client(image.registry),
+      store: this.options.store,
+      repository: image.repository,
+      digest: image.digest,
+      schedule: this.#schedule,
+      ...options,
     });
   }
 
@@ -60,15 +67,17 @@ export class ImagePuller {
    * access stops in seconds instead of after many retries.
    */
   async unreachable(registries: Iterable<string>, timeoutMs = 5000): Promise<Unreachable[]> {
-    const results = await Promise.all([...new Set(registries)].sort().map(async (registry): Promise<Unreachable | undefined> => {
-      const client = this.client(registry);
-      try {
-        await client.ping(AbortSignal.timeout(timeoutMs));
-        return undefined;
-      } catch (error) {
-        return { registry, origin: client.endpoint.origin, reason: failureReason(error, timeoutMs) };
-      }
-    }));
+    const results = await Promise.all(
+      [...new Set(registries)].sort().map(async (registry): Promise<Unreachable | undefined> => {
+        const client = this.client(registry);
+        try {
+          await client.ping(AbortSignal.timeout(timeoutMs));
+          return undefined;
+        } catch (error) {
+          return { registry, origin: client.endpoint.origin, reason: failureReason(error, timeoutMs) };
+        }
+      }),
+    );
     return results.filter((entry): entry is Unreachable => entry !== undefined);
   }
 }
@@ -77,6 +86,8 @@ export class ImagePuller {
 export function unreachableError(unreachable: readonly Unreachable[], mirrorsKey = 'REGISTRY_MIRRORS'): BuildError {
   const lines = unreachable.map((entry) => `  ${entry.registry} (${entry.origin}): ${entry.reason}`);
   const example = unreachable.map((entry) => `${entry.registry}=<mirror host:port>`).join(',');
-  return new BuildError(`cannot reach ${unreachable.length} container registr${unreachable.length === 1 ? 'y' : 'ies'}:\n${lines.join('\n')}\n`
-    + `point them at reachable mirrors in .env: ${mirrorsKey}=${example}`);
+  return new BuildError(
+    `cannot reach ${unreachable.length} container registr${unreachable.length === 1 ? 'y' : 'ies'}:\n${lines.join('\n')}\n` +
+      `point them at reachable mirrors in .env: ${mirrorsKey}=${example}`,
+  );
 }

@@ -3,7 +3,15 @@
 // HTTP goes through buildchain/http.ts: one connection pool, our TLS roots, streamed bodies.
 import type { Readable } from 'node:stream';
 import { BuildError } from '../errors.ts';
-import { RETRYABLE_STATUS, isLoopback, networkError, requestFollowing, requestOnce, sleep, type HttpResponse } from '../http.ts';
+import {
+  RETRYABLE_STATUS,
+  isLoopback,
+  networkError,
+  requestFollowing,
+  requestOnce,
+  sleep,
+  type HttpResponse,
+} from '../http.ts';
 import type { CredentialLookup, Credentials } from './credentials.ts';
 
 export interface Endpoint {
@@ -22,7 +30,8 @@ export interface Endpoint {
 export function resolveEndpoint(registry: string, mirrors: ReadonlyMap<string, string>): Endpoint {
   const mirror = mirrors.get(registry);
   const target = mirror ?? (registry === 'docker.io' ? 'registry-1.docker.io' : registry);
-  if (/^https?:\/\//.test(target)) return { registry, origin: target.replace(/\/+$/, ''), mirror: mirror !== undefined };
+  if (/^https?:\/\//.test(target))
+    return { registry, origin: target.replace(/\/+$/, ''), mirror: mirror !== undefined };
   const host = target.replace(/\/+$/, '');
   return { registry, origin: `${isLoopback(host) ? 'http' : 'https'}://${host}`, mirror: mirror !== undefined };
 }
@@ -44,7 +53,10 @@ export class RegistryClient {
   readonly #retries: number;
   readonly #delay: number;
 
-  constructor(readonly endpoint: Endpoint, readonly options: ClientOptions) {
+  constructor(
+    readonly endpoint: Endpoint,
+    readonly options: ClientOptions,
+  ) {
     this.#retries = options.retries ?? 4;
     this.#delay = options.retryDelayMs ?? 250;
   }
@@ -57,16 +69,31 @@ export class RegistryClient {
   }
 
   /** A manifest as served (bytes unchanged) and its media type. */
-  async manifest(repository: string, reference: string, accept: string, signal: AbortSignal): Promise<{ bytes: Buffer; mediaType: string; url: string }> {
+  async manifest(
+    repository: string,
+    reference: string,
+    accept: string,
+    signal: AbortSignal,
+  ): Promise<{ bytes: Buffer; mediaType: string; url: string }> {
     const response = await this.send('GET', repository, `manifests/${reference}`, { accept }, signal);
     if (response.status !== 200) throw await this.#failure(response, `manifest ${repository}@${reference}`);
-    const bytes = await response.body.bytes(MAX_MANIFEST_BYTES, () => new BuildError(`${response.url}: manifest larger than ${MAX_MANIFEST_BYTES} bytes`));
-    const type = String(response.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const bytes = await response.body.bytes(
+      MAX_MANIFEST_BYTES,
+      () => new BuildError(`${response.url}: manifest larger than ${MAX_MANIFEST_BYTES} bytes`),
+    );
+    const type = String(response.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     return { bytes, mediaType: type, url: response.url };
   }
 
   /** A blob's bytes from `offset` on (where the server honours Range), and where they start. */
-  async blob(repository: string, digest: string, offset: number, signal: AbortSignal): Promise<{ body: Readable; start: number; url: string }> {
+  async blob(
+    repository: string,
+    digest: string,
+    offset: number,
+    signal: AbortSignal,
+  ): Promise<{ body: Readable; start: number; url: string }> {
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
     let response = await this.send('GET', repository, `blobs/${digest}`, headers, signal);
     if (response.status === 416 && offset > 0) {
@@ -79,7 +106,13 @@ export class RegistryClient {
   }
 
   /** A request to `/v2/<repository>/<path>`, authenticated as the registry asks, retried when it may help. */
-  async send(method: 'GET' | 'HEAD', repository: string, path: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+  async send(
+    method: 'GET' | 'HEAD',
+    repository: string,
+    path: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<Response> {
     const url = `${this.endpoint.origin}/v2/${repository}/${path}`;
     const scope = `repository:${repository}:pull`;
     let authenticated = false;
@@ -116,7 +149,8 @@ export class RegistryClient {
 
   async #authenticate(challenge: string, scope: string, url: string, signal: AbortSignal): Promise<void> {
     const host = new URL(this.endpoint.origin).host;
-    const credentials = this.options.credentials(this.endpoint.mirror ? host : this.endpoint.registry) ?? this.options.credentials(host);
+    const credentials =
+      this.options.credentials(this.endpoint.mirror ? host : this.endpoint.registry) ?? this.options.credentials(host);
     const scheme = challenge.split(/\s+/, 1)[0]!.toLowerCase();
     if (scheme === 'basic') {
       if (!credentials) throw missingCredentials(url, this.endpoint.registry);
@@ -134,7 +168,9 @@ export class RegistryClient {
     if (response.status === 401 || response.status === 403) {
       await response.body.dump();
       throw credentials
-        ? new BuildError(`${tokenUrl.origin}${tokenUrl.pathname}: refused the credentials for ${this.endpoint.registry} (HTTP ${response.status})`)
+        ? new BuildError(
+            `${tokenUrl.origin}${tokenUrl.pathname}: refused the credentials for ${this.endpoint.registry} (HTTP ${response.status})`,
+          )
         : missingCredentials(url, this.endpoint.registry);
     }
     if (response.status !== 200) {
@@ -148,7 +184,12 @@ export class RegistryClient {
   }
 
   /** Redirects are followed (blob storage often sits behind them); credentials never leave their origin. */
-  #follow(method: 'GET' | 'HEAD', url: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+  #follow(
+    method: 'GET' | 'HEAD',
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<Response> {
     return requestFollowing(url, { method, headers, signal });
   }
 
@@ -170,7 +211,9 @@ function basic(credentials: Credentials): string {
 }
 
 function missingCredentials(url: string, registry: string): BuildError {
-  return new BuildError(`${url}: ${registry} requires credentials; add them with \`skopeo login\` or \`docker login\` (~/.docker/config.json, or the file named by REGISTRY_AUTH_FILE)`);
+  return new BuildError(
+    `${url}: ${registry} requires credentials; add them with \`skopeo login\` or \`docker login\` (~/.docker/config.json, or the file named by REGISTRY_AUTH_FILE)`,
+  );
 }
 
 /** `Bearer realm="https://auth",service="registry",scope="repository:x:pull"` → its parameters. */

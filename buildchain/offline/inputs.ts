@@ -8,7 +8,13 @@ import { BuildError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { loadBuildSpec } from '../oci/builder.ts';
 import { buildLabels, declaredImages } from '../oci/declarations.ts';
-import { builtRecordFile, dockerfileInputs, parseBuiltRecord, recordedImage, type DockerfileImage } from '../oci/dockerfile.ts';
+import {
+  builtRecordFile,
+  dockerfileInputs,
+  parseBuiltRecord,
+  recordedImage,
+  type DockerfileImage,
+} from '../oci/dockerfile.ts';
 import { parseSourceRecord, readSourceRecord, sourceRecordFile, storedSource } from '../sources/git.ts';
 import { storedImage } from '../oci/pull.ts';
 import { writeBlobArchive, importBlobs } from '../store/archive.ts';
@@ -44,16 +50,25 @@ export function offlineArchive(config: OfflineBuild): string {
 
 /** The build's packages: its store (shared with images) and lock file. */
 function workspaceOf(config: OfflineBuild): PackageWorkspace {
-  return new PackageWorkspace({ packagesFile: config.packagesFile, buildRoot: config.buildRoot, mirrors: config.yumMirrors });
+  return new PackageWorkspace({
+    packagesFile: config.packagesFile,
+    buildRoot: config.buildRoot,
+    mirrors: config.yumMirrors,
+  });
 }
 
 /** The packages of local images' layers that name their repositories, by image name. */
 function imagePackages(config: OfflineBuild, workspace: PackageWorkspace): Map<string, LayerPackages> {
   const images = declaredImages(config).local.filter((image) => image.kind === 'spec');
-  return new Map(images.flatMap((image) => {
-    const packages = layerPackagesOf(loadBuildSpec(image.definition), image.name, workspace, { lockDir: imageLocksDir(config.buildRoot), jobs: 1 });
-    return packages ? [[image.name, packages] as const] : [];
-  }));
+  return new Map(
+    images.flatMap((image) => {
+      const packages = layerPackagesOf(loadBuildSpec(image.definition), image.name, workspace, {
+        lockDir: imageLocksDir(config.buildRoot),
+        jobs: 1,
+      });
+      return packages ? [[image.name, packages] as const] : [];
+    }),
+  );
 }
 
 /** The digests of every fetched input of the declared build, from the store (which must hold them). */
@@ -63,42 +78,64 @@ async function inputDigests(config: OfflineBuild, workspace: PackageWorkspace): 
   const images = declaredImages(config);
   const pinned = [
     ...images.remote.map((image) => ({ digest: image.source.digest, what: `${image.name} ${image.version}` })),
-    ...images.local.filter((image) => image.kind === 'spec').flatMap((image) => {
-      const base = loadBuildSpec(image.definition).base;
-      return base ? [{ digest: base.digest, what: `the base image of ${image.name}` }] : [];
-    }),
+    ...images.local
+      .filter((image) => image.kind === 'spec')
+      .flatMap((image) => {
+        const base = loadBuildSpec(image.definition).base;
+        return base ? [{ digest: base.digest, what: `the base image of ${image.name}` }] : [];
+      }),
   ];
   for (const { digest, what } of pinned) {
     const image = await storedImage(store, digest, images.platform);
-    if (!image) throw new BuildError(`${what} (${digest}) is not whole in the store ${store.root}; run ./build.ts images first`);
-    digests.push(image.top.digest, ...(image.child ? [image.child.digest] : []), ...image.blobs.map((blob) => blob.digest));
+    if (!image)
+      throw new BuildError(`${what} (${digest}) is not whole in the store ${store.root}; run ./build.ts images first`);
+    digests.push(
+      image.top.digest,
+      ...(image.child ? [image.child.digest] : []),
+      ...image.blobs.map((blob) => blob.digest),
+    );
   }
   const lock = workspace.currentLock();
-  if (!lock) throw new BuildError(`${workspace.lockFile}: no package lock resolved from ${config.packagesFile}; run ./build.ts packaging first`);
+  if (!lock)
+    throw new BuildError(
+      `${workspace.lockFile}: no package lock resolved from ${config.packagesFile}; run ./build.ts packaging first`,
+    );
   digests.push(...lock.packages.map((pkg) => pkg.digest), ...lock.keys.map((key) => key.digest));
   for (const pkg of workspace.declarations.build) {
     for (const source of pkg.sources) if (source.sha256) digests.push(`sha256:${source.sha256}`);
   }
   for (const [image, packages] of imagePackages(config, workspace)) {
     const imageLock = packages.current();
-    if (!imageLock) throw new BuildError(`${packages.lockFile}: no package lock of image ${image} resolved from ${packages.options.definition}; run ./build.ts images first`);
+    if (!imageLock)
+      throw new BuildError(
+        `${packages.lockFile}: no package lock of image ${image} resolved from ${packages.options.definition}; run ./build.ts images first`,
+      );
     digests.push(...imageLock.layers.flatMap((layer) => layer.packages.map((pkg) => pkg.digest)));
   }
   const runtime = loadRuntimeDeclaration(config.runtimeFile);
-  if (!(await store.has(runtimeDigest(runtime)))) throw new BuildError(`${runtime.name} ${runtime.version} (${runtime.file}) is not in the store ${store.root}; run ./build.ts populate_iso first`);
+  if (!(await store.has(runtimeDigest(runtime))))
+    throw new BuildError(
+      `${runtime.name} ${runtime.version} (${runtime.file}) is not in the store ${store.root}; run ./build.ts populate_iso first`,
+    );
   digests.push(runtimeDigest(runtime));
   // The product source travels as its commit's archive: the farm unpacks it without git.
   if (config.product) {
     const file = sourceRecordFile(config.buildRoot, 'metalk8s');
     const archive = await storedSource(store, readSourceRecord(file), config.product.commit);
-    if (!archive) throw new BuildError(`${file}: the store holds no archive of ${config.product.url} at ${config.product.commit}; run ./build.ts _product_source first`);
+    if (!archive)
+      throw new BuildError(
+        `${file}: the store holds no archive of ${config.product.url} at ${config.product.commit}; run ./build.ts _product_source first`,
+      );
     digests.push(archive);
   }
   // Dockerfile images travel as built: the farm lays them out without DOCKER_BIN.
   for (const image of dockerfileImages(config)) {
     const record = builtRecordFile(config.buildRoot, image.name);
     const built = await recordedImage(store, record, dockerfileInputs(image));
-    if (!built) throw new BuildError(`${record}: ${image.name} was not built from the current ${image.definition} (or the store lacks part of it); run ./build.ts images first`);
+    if (!built)
+      throw new BuildError(
+        `${record}: ${image.name} was not built from the current ${image.definition} (or the store lacks part of it); run ./build.ts images first`,
+      );
     digests.push(built.top.digest, ...built.blobs.map((blob) => blob.digest));
   }
   return digests;
@@ -106,12 +143,16 @@ async function inputDigests(config: OfflineBuild, workspace: PackageWorkspace): 
 
 /** The local images built from a Dockerfile, with the labels the build gives them. */
 function dockerfileImages(config: OfflineBuild): DockerfileImage[] {
-  return declaredImages(config).local.filter((image) => image.kind === 'dockerfile')
+  return declaredImages(config)
+    .local.filter((image) => image.kind === 'dockerfile')
     .map((image) => ({ ...image, labels: buildLabels(image, config.gitRef()) }));
 }
 
 /** Writes the archive of the build's inputs; what it holds. */
-export async function exportInputs(config: OfflineBuild, file = offlineArchive(config)): Promise<{ blobs: number; bytes: number }> {
+export async function exportInputs(
+  config: OfflineBuild,
+  file = offlineArchive(config),
+): Promise<{ blobs: number; bytes: number }> {
   const workspace = workspaceOf(config);
   const digests = await inputDigests(config, workspace);
   const files = new Map([[LOCK, readFileSync(workspace.lockFile, 'utf8')]]);
@@ -119,7 +160,8 @@ export async function exportInputs(config: OfflineBuild, file = offlineArchive(c
   for (const [image, packages] of imagePackages(config, workspace)) {
     if (!existsSync(packages.committedLock)) files.set(imageLockName(image), readFileSync(packages.lockFile!, 'utf8'));
   }
-  for (const image of dockerfileImages(config)) files.set(builtRecordName(image.name), readFileSync(builtRecordFile(config.buildRoot, image.name), 'utf8'));
+  for (const image of dockerfileImages(config))
+    files.set(builtRecordName(image.name), readFileSync(builtRecordFile(config.buildRoot, image.name), 'utf8'));
   if (config.product) files.set(PRODUCT_RECORD, readFileSync(sourceRecordFile(config.buildRoot, 'metalk8s'), 'utf8'));
   return writeBlobArchive(workspace.store, digests, files, file);
 }
@@ -130,10 +172,18 @@ export async function importInputs(config: OfflineBuild, file: string): Promise<
   const workspace = workspaceOf(config);
   // Each file the archive may hold: where it goes, and its check (malformed ones are refused now
   // rather than at build time).
-  const places = new Map<string, { path: string; check: (text: string, where: string) => unknown }>([[LOCK, { path: workspace.lockFile, check: parseLock }]]);
-  for (const [image, packages] of imagePackages(config, workspace)) places.set(imageLockName(image), { path: packages.lockFile!, check: parseImageLock });
-  for (const image of dockerfileImages(config)) places.set(builtRecordName(image.name), { path: builtRecordFile(config.buildRoot, image.name), check: parseBuiltRecord });
-  if (config.product) places.set(PRODUCT_RECORD, { path: sourceRecordFile(config.buildRoot, 'metalk8s'), check: parseSourceRecord });
+  const places = new Map<string, { path: string; check: (text: string, where: string) => unknown }>([
+    [LOCK, { path: workspace.lockFile, check: parseLock }],
+  ]);
+  for (const [image, packages] of imagePackages(config, workspace))
+    places.set(imageLockName(image), { path: packages.lockFile!, check: parseImageLock });
+  for (const image of dockerfileImages(config))
+    places.set(builtRecordName(image.name), {
+      path: builtRecordFile(config.buildRoot, image.name),
+      check: parseBuiltRecord,
+    });
+  if (config.product)
+    places.set(PRODUCT_RECORD, { path: sourceRecordFile(config.buildRoot, 'metalk8s'), check: parseSourceRecord });
   return importBlobs(workspace.store, file, new Set(places.keys()), async (name, content) => {
     const place = places.get(name)!;
     place.check(content, `${file}: ${name}`);

@@ -22,7 +22,9 @@ export interface ImageInventory {
 /** What says which images the tree holds: each layout's manifest.json, each archive. */
 export function imageFiles({ isoRoot, declarations }: ImageInventory): string[] {
   return [
-    ...declarations.remote.map((image) => (image.archive ? remoteImagePlace(isoRoot, image) : join(remoteImagePlace(isoRoot, image), 'manifest.json'))),
+    ...declarations.remote.map((image) =>
+      image.archive ? remoteImagePlace(isoRoot, image) : join(remoteImagePlace(isoRoot, image), 'manifest.json'),
+    ),
     ...declarations.local.map((image) => join(imageDir(join(isoRoot, 'images'), image), 'manifest.json')),
   ];
 }
@@ -33,7 +35,13 @@ export async function inventoryImages({ isoRoot, declarations, definitionName }:
     const { registry, repository, digest } = image.source;
     const place = remoteImagePlace(isoRoot, image);
     images.push({
-      name: image.name, version: image.version, registry, repository, digest, archive: image.archive !== false, path: relative(isoRoot, place),
+      name: image.name,
+      version: image.version,
+      registry,
+      repository,
+      digest,
+      archive: image.archive !== false,
+      path: relative(isoRoot, place),
       ...(image.archive ? { fileSha256: await sha256File(place) } : {}),
     });
   }
@@ -41,8 +49,13 @@ export async function inventoryImages({ isoRoot, declarations, definitionName }:
     const dir = imageDir(join(isoRoot, 'images'), image);
     const digest = sha256Digest(readFileSync(join(dir, 'manifest.json')));
     images.push({
-      name: image.name, version: image.version, registry: 'local', repository: definitionName(image.definition, image.fromProduct),
-      digest, archive: false, path: relative(isoRoot, dir),
+      name: image.name,
+      version: image.version,
+      registry: 'local',
+      repository: definitionName(image.definition, image.fromProduct),
+      digest,
+      archive: false,
+      path: relative(isoRoot, dir),
     });
   }
   return images;
@@ -63,17 +76,42 @@ export function packageFiles({ lockFile, built }: PackageInventory): string[] {
   return [lockFile, ...built.map(({ list }) => list)];
 }
 
-export async function inventoryPackages({ lockFile, built, inIso, specName }: PackageInventory, signal: AbortSignal): Promise<SbomRpm[]> {
+export async function inventoryPackages(
+  { lockFile, built, inIso, specName }: PackageInventory,
+  signal: AbortSignal,
+): Promise<SbomRpm[]> {
   const rpms: SbomRpm[] = readLock(lockFile).packages.map((pkg) => ({
-    name: pkg.name, epoch: pkg.epoch, version: pkg.version, release: pkg.release, arch: pkg.arch,
-    sha256: pkg.digest.slice('sha256:'.length), origin: { repository: pkg.repo }, path: inIso(pkg.repo, basename(pkg.location)),
+    name: pkg.name,
+    epoch: pkg.epoch,
+    version: pkg.version,
+    release: pkg.release,
+    arch: pkg.arch,
+    sha256: pkg.digest.slice('sha256:'.length),
+    origin: { repository: pkg.repo },
+    path: inIso(pkg.repo, basename(pkg.location)),
   }));
   for (const { pkg, list } of built) {
     for (const file of (await readFile(list, 'utf8')).split('\n').filter(Boolean)) {
-      const [name, epoch, version, release, arch] = (await runTool(requireExecutable('rpm'), ['-qp', '--qf', '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}', file], {
-        signal, what: `reading ${file}`,
-      })).split('\t') as [string, string, string, string, string];
-      rpms.push({ name, epoch, version, release, arch, sha256: await sha256File(file), origin: { spec: specName(pkg.spec) }, path: inIso(pkg.repository, basename(file)) });
+      const [name, epoch, version, release, arch] = (
+        await runTool(
+          requireExecutable('rpm'),
+          ['-qp', '--qf', '%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}', file],
+          {
+            signal,
+            what: `reading ${file}`,
+          },
+        )
+      ).split('\t') as [string, string, string, string, string];
+      rpms.push({
+        name,
+        epoch,
+        version,
+        release,
+        arch,
+        sha256: await sha256File(file),
+        origin: { spec: specName(pkg.spec) },
+        path: inIso(pkg.repository, basename(file)),
+      });
     }
   }
   return rpms;

@@ -11,7 +11,13 @@ export interface ProvenanceInput {
   /** `git describe` of the source tree, when known. */
   sourceRevision: string | undefined;
   /** The SBOM's packages: each input's purl and sha256. */
-  sbomPackages: readonly { primaryPackagePurpose?: string; versionInfo?: string; externalRefs?: { referenceType: string; referenceLocator: string }[]; checksums?: { algorithm: string; checksumValue: string }[]; packageFileName?: string }[];
+  sbomPackages: readonly {
+    primaryPackagePurpose?: string;
+    versionInfo?: string;
+    externalRefs?: { referenceType: string; referenceLocator: string }[];
+    checksums?: { algorithm: string; checksumValue: string }[];
+    packageFileName?: string;
+  }[];
   builderId: string;
 }
 
@@ -34,7 +40,9 @@ export function provenanceStatement(input: ProvenanceInput): Record<string, unkn
         buildType: 'https://github.com/scality/metalk8s/buildchain/iso@v1',
         externalParameters: input.parameters,
         resolvedDependencies: [
-          ...(input.sourceRevision ? [{ uri: 'git+https://github.com/scality/metalk8s', annotations: { describe: input.sourceRevision } }] : []),
+          ...(input.sourceRevision
+            ? [{ uri: 'git+https://github.com/scality/metalk8s', annotations: { describe: input.sourceRevision } }]
+            : []),
           ...dependencies,
         ],
       },

@@ -56,7 +56,11 @@ export interface SbomSource {
 
 /** A git URL as SPDX's downloadLocation wants it: <vcs>+<transport>://...@<revision>. */
 function vcsLocation(url: string, commit: string): string {
-  const transport = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : url.startsWith('/') ? `file://${url}` : `ssh://${url.replace(':', '/')}`;
+  const transport = /^[a-z][a-z0-9+.-]*:\/\//i.test(url)
+    ? url
+    : url.startsWith('/')
+      ? `file://${url}`
+      : `ssh://${url.replace(':', '/')}`;
   return `git+${transport}@${commit}`;
 }
 
@@ -70,8 +74,17 @@ function sourcePackage(source: SbomSource) {
     primaryPackagePurpose: 'SOURCE',
     filesAnalyzed: false,
     checksums: [{ algorithm: 'SHA256', checksumValue: source.archiveSha256 }],
-    licenseConcluded: NOASSERTION, licenseDeclared: NOASSERTION, copyrightText: NOASSERTION, supplier: NOASSERTION,
-    externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: `pkg:generic/${source.name}@${source.commit}?vcs_url=${encodeURIComponent(location)}` }],
+    licenseConcluded: NOASSERTION,
+    licenseDeclared: NOASSERTION,
+    copyrightText: NOASSERTION,
+    supplier: NOASSERTION,
+    externalRefs: [
+      {
+        referenceCategory: 'PACKAGE-MANAGER',
+        referenceType: 'purl',
+        referenceLocator: `pkg:generic/${source.name}@${source.commit}?vcs_url=${encodeURIComponent(location)}`,
+      },
+    ],
     comment: `the product source: the Salt formula and pillar and the product's own images are built from commit ${source.commit}; the checksum is its git archive's`,
   };
 }
@@ -98,8 +111,17 @@ function runtimePackage(runtime: SbomRuntime) {
     primaryPackagePurpose: 'APPLICATION',
     filesAnalyzed: false,
     checksums: [{ algorithm: 'SHA256', checksumValue: runtime.sha256 }],
-    licenseConcluded: NOASSERTION, licenseDeclared: runtime.license, copyrightText: NOASSERTION, supplier: NOASSERTION,
-    externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: `pkg:npm/${runtime.name}@${runtime.version}` }],
+    licenseConcluded: NOASSERTION,
+    licenseDeclared: runtime.license,
+    copyrightText: NOASSERTION,
+    supplier: NOASSERTION,
+    externalRefs: [
+      {
+        referenceCategory: 'PACKAGE-MANAGER',
+        referenceType: 'purl',
+        referenceLocator: `pkg:npm/${runtime.name}@${runtime.version}`,
+      },
+    ],
     comment: `the JavaScript runtime of the node-side agent, unpacked with runtime/LICENSE from the npm tarball of sha256 ${runtime.tarballSha256}`,
   };
 }
@@ -120,18 +142,27 @@ function imagePackage(image: SbomImage) {
     filesAnalyzed: false,
     // A layout is checked by its manifest; an archive by the tar itself.
     checksums: [{ algorithm: 'SHA256', checksumValue: checksum }],
-    licenseConcluded: NOASSERTION, licenseDeclared: NOASSERTION, copyrightText: NOASSERTION, supplier: NOASSERTION,
-    externalRefs: [{
-      referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl',
-      referenceLocator: `pkg:oci/${image.name}@${encodeURIComponent(image.digest)}?repository_url=${encodeURIComponent(`${image.registry}/${image.repository}`)}&tag=${encodeURIComponent(image.version)}`,
-    }],
+    licenseConcluded: NOASSERTION,
+    licenseDeclared: NOASSERTION,
+    copyrightText: NOASSERTION,
+    supplier: NOASSERTION,
+    externalRefs: [
+      {
+        referenceCategory: 'PACKAGE-MANAGER',
+        referenceType: 'purl',
+        referenceLocator: `pkg:oci/${image.name}@${encodeURIComponent(image.digest)}?repository_url=${encodeURIComponent(`${image.registry}/${image.repository}`)}&tag=${encodeURIComponent(image.version)}`,
+      },
+    ],
     comment: `pulled by digest from ${image.registry}/${image.repository}@${image.digest}${image.archive ? ', saved as an image archive' : ''}`,
   };
 }
 
 function rpmPackage(rpm: SbomRpm) {
   const evr = `${rpm.epoch !== '0' ? `${rpm.epoch}:` : ''}${rpm.version}-${rpm.release}`;
-  const origin = 'repository' in rpm.origin ? `fetched from yum repository ${rpm.origin.repository}` : `built from ${rpm.origin.spec}`;
+  const origin =
+    'repository' in rpm.origin
+      ? `fetched from yum repository ${rpm.origin.repository}`
+      : `built from ${rpm.origin.spec}`;
   const namespace = 'repository' in rpm.origin ? rpm.origin.repository : 'scality';
   return {
     SPDXID: id('RPM', `${rpm.name}-${evr}.${rpm.arch}`),
@@ -142,11 +173,17 @@ function rpmPackage(rpm: SbomRpm) {
     primaryPackagePurpose: 'INSTALL',
     filesAnalyzed: false,
     checksums: [{ algorithm: 'SHA256', checksumValue: rpm.sha256 }],
-    licenseConcluded: NOASSERTION, licenseDeclared: NOASSERTION, copyrightText: NOASSERTION, supplier: NOASSERTION,
-    externalRefs: [{
-      referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl',
-      referenceLocator: `pkg:rpm/${namespace}/${rpm.name}@${rpm.version}-${rpm.release}?arch=${rpm.arch}${rpm.epoch !== '0' ? `&epoch=${rpm.epoch}` : ''}`,
-    }],
+    licenseConcluded: NOASSERTION,
+    licenseDeclared: NOASSERTION,
+    copyrightText: NOASSERTION,
+    supplier: NOASSERTION,
+    externalRefs: [
+      {
+        referenceCategory: 'PACKAGE-MANAGER',
+        referenceType: 'purl',
+        referenceLocator: `pkg:rpm/${namespace}/${rpm.name}@${rpm.version}-${rpm.release}?arch=${rpm.arch}${rpm.epoch !== '0' ? `&epoch=${rpm.epoch}` : ''}`,
+      },
+    ],
     comment: origin,
   };
 }
@@ -165,8 +202,15 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
     SPDXID: 'SPDXRef-DOCUMENT',
     name,
     documentNamespace: `https://metalk8s.scality.com/spdx/${input.product.toLowerCase()}-${input.version}-${hex(sha256Digest(JSON.stringify(packages)))}`,
-    creationInfo: { created: input.created, creators: [`Tool: metalk8s-buildchain-${input.version}`, 'Organization: Scality'] },
+    creationInfo: {
+      created: input.created,
+      creators: [`Tool: metalk8s-buildchain-${input.version}`, 'Organization: Scality'],
+    },
     packages,
-    relationships: packages.map((pkg) => ({ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: pkg.SPDXID })),
+    relationships: packages.map((pkg) => ({
+      spdxElementId: 'SPDXRef-DOCUMENT',
+      relationshipType: 'DESCRIBES',
+      relatedSpdxElement: pkg.SPDXID,
+    })),
   };
 }

@@ -32,13 +32,19 @@ export async function verifyIso(iso: string, options: VerifyOptions): Promise<st
     throw new BuildError(`${sums}: cannot read the checksum file (give it with --sums)`);
   }
   const name = basename(iso);
-  const listed = text.split('\n').map((line) => /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim())).find((match) => match?.[2] === name);
+  const listed = text
+    .split('\n')
+    .map((line) => /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim()))
+    .find((match) => match?.[2] === name);
   if (!listed) throw new BuildError(`${sums}: lists no checksum for ${name}`);
   const actual = await sha256File(iso);
   if (actual !== listed[1]) throw new BuildError(`${iso}: sha256 ${actual} does not match ${sums} (${listed[1]})`);
   const checked = [`${name}: sha256 ${actual} matches ${basename(sums)}`, await verifyContents(iso)];
   if (options.publicKey) {
-    if (!existsSync(`${sums}.asc`)) throw new BuildError(`${sums}.asc: no signature beside ${basename(sums)} (the release is signed when GPG_KEY is set)`);
+    if (!existsSync(`${sums}.asc`))
+      throw new BuildError(
+        `${sums}.asc: no signature beside ${basename(sums)} (the release is signed when GPG_KEY is set)`,
+      );
     await verifyDetached(sums, `${sums}.asc`, options.publicKey, options.gpg, options.signal);
     checked.push(`${basename(sums)}: signature good (${basename(sums)}.asc, key ${options.publicKey})`);
     checked.push(await verifyProvenance(iso, actual, { ...options, publicKey: options.publicKey }));
@@ -47,11 +53,16 @@ export async function verifyIso(iso: string, options: VerifyOptions): Promise<st
 }
 
 /** The signed provenance beside the ISO (<iso>.intoto.jsonl), when there is one: signature and subject. */
-async function verifyProvenance(iso: string, sha256: string, options: VerifyOptions & { publicKey: string }): Promise<string> {
+async function verifyProvenance(
+  iso: string,
+  sha256: string,
+  options: VerifyOptions & { publicKey: string },
+): Promise<string> {
   const file = `${iso}.intoto.jsonl`;
   if (!existsSync(file)) return `${basename(file)}: none beside the ISO (the build writes it when GPG_KEY is set)`;
   const { payloadType, payload } = await verifyEnvelopeFile(file, options.publicKey, options.gpg, options.signal);
-  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) throw new BuildError(`${file}: payload type is ${payloadType}, not ${IN_TOTO_PAYLOAD_TYPE}`);
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    throw new BuildError(`${file}: payload type is ${payloadType}, not ${IN_TOTO_PAYLOAD_TYPE}`);
   let subjects: { name?: string; digest?: { sha256?: string } }[];
   try {
     subjects = (JSON.parse(payload.toString('utf8')) as { subject: typeof subjects }).subject;
@@ -59,7 +70,8 @@ async function verifyProvenance(iso: string, sha256: string, options: VerifyOpti
   } catch (error) {
     throw new BuildError(`${file}: the signed payload is not an in-toto statement (${(error as Error).message})`);
   }
-  if (!subjects.some((subject) => subject.digest?.sha256 === sha256)) throw new BuildError(`${file}: the signed provenance is not about this ISO (no subject with sha256 ${sha256})`);
+  if (!subjects.some((subject) => subject.digest?.sha256 === sha256))
+    throw new BuildError(`${file}: the signed provenance is not about this ISO (no subject with sha256 ${sha256})`);
   return `${basename(file)}: provenance signature good, its subject is this ISO`;
 }
 

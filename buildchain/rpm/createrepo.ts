@@ -14,20 +14,34 @@ export interface RepositoryFile {
   place(path: string): Promise<void>;
 }
 
-export async function writeRepository(dir: string, files: readonly RepositoryFile[], options: {
-  createrepo: string; sourceDateEpoch?: number | undefined; signal: AbortSignal;
-  /** Signs repodata/repomd.xml (writes repomd.xml.asc) before the repository is swapped in. */
-  signMetadata?: (repomd: string) => Promise<void>;
-}): Promise<void> {
+export async function writeRepository(
+  dir: string,
+  files: readonly RepositoryFile[],
+  options: {
+    createrepo: string;
+    sourceDateEpoch?: number | undefined;
+    signal: AbortSignal;
+    /** Signs repodata/repomd.xml (writes repomd.xml.asc) before the repository is swapped in. */
+    signMetadata?: (repomd: string) => Promise<void>;
+  },
+): Promise<void> {
   await replaceDirectory(dir, async (staging) => {
     for (const file of files) {
-      if (file.name.includes('/') || file.name.startsWith('.')) throw new BuildError(`${dir}: "${file.name}" is not a plain file name`);
+      if (file.name.includes('/') || file.name.startsWith('.'))
+        throw new BuildError(`${dir}: "${file.name}" is not a plain file name`);
       await file.place(join(staging, file.name));
       // createrepo_c records each package's mtime; the store's files have their download time.
-      if (options.sourceDateEpoch !== undefined) await utimes(join(staging, file.name), options.sourceDateEpoch, options.sourceDateEpoch);
+      if (options.sourceDateEpoch !== undefined)
+        await utimes(join(staging, file.name), options.sourceDateEpoch, options.sourceDateEpoch);
     }
-    const args = ['--no-database', '--quiet', ...(options.sourceDateEpoch !== undefined
-      ? ['--revision', String(options.sourceDateEpoch), '--set-timestamp-to-revision'] : []), staging];
+    const args = [
+      '--no-database',
+      '--quiet',
+      ...(options.sourceDateEpoch !== undefined
+        ? ['--revision', String(options.sourceDateEpoch), '--set-timestamp-to-revision']
+        : []),
+      staging,
+    ];
     await runTool(options.createrepo, args, { signal: options.signal, what: `indexing ${dir}` });
     await options.signMetadata?.(join(staging, 'repodata', 'repomd.xml'));
   });

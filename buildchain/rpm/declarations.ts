@@ -54,31 +54,37 @@ const REPOSITORY = /^[a-z0-9][a-z0-9_-]*$/;
 export function readRepositorySource(file: string, entry: Record<string, unknown>, where: string): RepositorySource {
   const read = declarationReader(file, entry);
   const name = read.string(entry, 'name', where);
-  if (!REPOSITORY.test(name)) throw new BuildError(`${file}: ${where}.name "${name}" must be lowercase letters, digits, _ and -`);
+  if (!REPOSITORY.test(name))
+    throw new BuildError(`${file}: ${where}.name "${name}" must be lowercase letters, digits, _ and -`);
   const baseurl = read.string(entry, 'baseurl', where);
-  if (!/^(https?|file):\/\//.test(baseurl)) throw new BuildError(`${file}: ${where}.baseurl "${baseurl}" must be an http(s):// or file:// URL`);
+  if (!/^(https?|file):\/\//.test(baseurl))
+    throw new BuildError(`${file}: ${where}.baseurl "${baseurl}" must be an http(s):// or file:// URL`);
   const priority = entry.priority ?? 99;
-  if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 1) throw new BuildError(`${file}: ${where}.priority must be a positive integer (lower wins)`);
+  if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 1)
+    throw new BuildError(`${file}: ${where}.priority must be a positive integer (lower wins)`);
   return { name, baseurl, priority };
 }
 
 export function loadPackageDeclarations(file: string): PackageDeclarations {
   const doc = readYamlFile(file, 'PACKAGES_FILE');
-  if (!isRecord(doc)) throw new BuildError(`${file}: expected a mapping with "repositories", "packages", "exclude" and "build"`);
+  if (!isRecord(doc))
+    throw new BuildError(`${file}: expected a mapping with "repositories", "packages", "exclude" and "build"`);
   const read = declarationReader(file, doc);
   const named = (entry: Record<string, unknown>, where: string, pattern: RegExp, rule: string): string => {
     const name = read.string(entry, 'name', where);
     if (!pattern.test(name)) throw new BuildError(`${file}: ${where}.name "${name}" ${rule}`);
     return name;
   };
-  const label = (key: string, index: number, entry: Record<string, unknown>) => `${key}[${index}]${typeof entry.name === 'string' ? ` (${entry.name})` : ''}`;
+  const label = (key: string, index: number, entry: Record<string, unknown>) =>
+    `${key}[${index}]${typeof entry.name === 'string' ? ` (${entry.name})` : ''}`;
 
   const repositories = read.list('repositories').map((entry, index): DeclaredRepository => {
     const where = label('repositories', index, entry);
     const { name, baseurl, priority } = readRepositorySource(file, entry, where);
     read.unique(`repository:${name}`, where);
     const gpgkeys = entry.gpgkeys ?? [];
-    if (!Array.isArray(gpgkeys) || gpgkeys.some((key) => typeof key !== 'string')) throw new BuildError(`${file}: ${where}.gpgkeys must be a list of URLs`);
+    if (!Array.isArray(gpgkeys) || gpgkeys.some((key) => typeof key !== 'string'))
+      throw new BuildError(`${file}: ${where}.gpgkeys must be a list of URLs`);
     const iso = entry.iso ?? true;
     if (typeof iso !== 'boolean') throw new BuildError(`${file}: ${where}.iso must be true or false`);
     return { name, baseurl, priority, gpgkeys: gpgkeys as string[], iso };
@@ -92,7 +98,8 @@ export function loadPackageDeclarations(file: string): PackageDeclarations {
   });
 
   const exclude = doc.exclude ?? [];
-  if (!Array.isArray(exclude) || exclude.some((name) => typeof name !== 'string')) throw new BuildError(`${file}: "exclude" must be a list of package names`);
+  if (!Array.isArray(exclude) || exclude.some((name) => typeof name !== 'string'))
+    throw new BuildError(`${file}: "exclude" must be a list of package names`);
 
   const repoNames = new Set(repositories.map((repo) => repo.name));
   const build = read.list('build').map((entry, index): SpecPackage => {
@@ -102,15 +109,21 @@ export function loadPackageDeclarations(file: string): PackageDeclarations {
     const spec = resolve(dirname(file), read.string(entry, 'spec', where));
     if (!existsSync(spec)) throw new BuildError(`${file}: ${where}.spec: ${spec} does not exist`);
     const repository = read.optionalString(entry, 'repository', where) ?? 'scality';
-    if (!REPOSITORY.test(repository)) throw new BuildError(`${file}: ${where}.repository "${repository}" must be lowercase letters, digits, _ and -`);
-    if (repoNames.has(repository)) throw new BuildError(`${file}: ${where}.repository "${repository}" is a source repository; built packages go to their own (e.g. scality)`);
+    if (!REPOSITORY.test(repository))
+      throw new BuildError(`${file}: ${where}.repository "${repository}" must be lowercase letters, digits, _ and -`);
+    if (repoNames.has(repository))
+      throw new BuildError(
+        `${file}: ${where}.repository "${repository}" is a source repository; built packages go to their own (e.g. scality)`,
+      );
     const sources = read.list('sources', entry, `${where}.`).map((source, position): SpecSource => {
       const at = `${where}.sources[${position}]`;
       const url = read.optionalString(source, 'url', at);
       const local = read.optionalString(source, 'file', at);
-      if ((url === undefined) === (local === undefined)) throw new BuildError(`${file}: ${at} needs exactly one of "url" (with "sha256") or "file"`);
+      if ((url === undefined) === (local === undefined))
+        throw new BuildError(`${file}: ${at} needs exactly one of "url" (with "sha256") or "file"`);
       if (url !== undefined) {
-        if (source.sha256 === undefined) throw new BuildError(`${file}: ${at}.sha256 is missing: downloaded sources are pinned by checksum`);
+        if (source.sha256 === undefined)
+          throw new BuildError(`${file}: ${at}.sha256 is missing: downloaded sources are pinned by checksum`);
         const sha256 = parseDigest(`sha256:${String(source.sha256)}`, `${file}: ${at}.sha256`).slice('sha256:'.length);
         return { name: read.optionalString(source, 'name', at) ?? basename(new URL(url).pathname), url, sha256 };
       }
@@ -119,8 +132,12 @@ export function loadPackageDeclarations(file: string): PackageDeclarations {
       return { name: read.optionalString(source, 'name', at) ?? basename(path), file: path };
     });
     return {
-      name, version: read.string(entry, 'version', where), release: read.string(entry, 'release', where),
-      spec, sources, repository,
+      name,
+      version: read.string(entry, 'version', where),
+      release: read.string(entry, 'release', where),
+      spec,
+      sources,
+      repository,
     };
   });
   return { file, repositories, requests, exclude: exclude as string[], build };

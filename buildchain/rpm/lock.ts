@@ -42,15 +42,27 @@ export interface PackageLock {
 
 /** What the closure depends on: repositories, requests and exclusions (mirrors are copies: not). */
 export function lockInputs(declarations: PackageDeclarations): string {
-  return sha256Digest(JSON.stringify({
-    repositories: declarations.repositories.map(({ name, baseurl, priority, gpgkeys, iso }) => ({ name, baseurl, priority, gpgkeys, iso })),
-    requests: declarations.requests.map(({ name, version }) => ({ name, version: version ?? null })),
-    exclude: [...declarations.exclude].sort(),
-  }));
+  return sha256Digest(
+    JSON.stringify({
+      repositories: declarations.repositories.map(({ name, baseurl, priority, gpgkeys, iso }) => ({
+        name,
+        baseurl,
+        priority,
+        gpgkeys,
+        iso,
+      })),
+      requests: declarations.requests.map(({ name, version }) => ({ name, version: version ?? null })),
+      exclude: [...declarations.exclude].sort(),
+    }),
+  );
 }
 
 /** The lock of a resolved closure: only packages of repositories the ISO ships. */
-export function lockOf(declarations: PackageDeclarations, closure: readonly RpmPackage[], keys: LockedKey[]): PackageLock {
+export function lockOf(
+  declarations: PackageDeclarations,
+  closure: readonly RpmPackage[],
+  keys: LockedKey[],
+): PackageLock {
   const shipped = new Set(declarations.repositories.filter((repo) => repo.iso).map((repo) => repo.name));
   const packages = closure.filter((pkg) => shipped.has(pkg.repo));
   return {
@@ -64,8 +76,15 @@ export function lockOf(declarations: PackageDeclarations, closure: readonly RpmP
 /** What a lock keeps of a chosen package: enough to fetch and check it without metadata. */
 export function lockedPackage(pkg: RpmPackage): LockedPackage {
   return {
-    name: pkg.name, epoch: pkg.epoch, version: pkg.version, release: pkg.release, arch: pkg.arch,
-    repo: pkg.repo, location: pkg.location, size: pkg.size, digest: storeDigest(pkg.checksum, `${pkg.repo}: ${pkg.location}`),
+    name: pkg.name,
+    epoch: pkg.epoch,
+    version: pkg.version,
+    release: pkg.release,
+    arch: pkg.arch,
+    repo: pkg.repo,
+    location: pkg.location,
+    size: pkg.size,
+    digest: storeDigest(pkg.checksum, `${pkg.repo}: ${pkg.location}`),
   };
 }
 
@@ -81,11 +100,21 @@ export function readLock(file: string): PackageLock {
 /** A lock from its text; errors name `file`. */
 export function parseLock(text: string, file: string): PackageLock {
   const lock = parseJsonText<PackageLock>(text, file, 'a package lock');
-  if (lock.lockVersion !== 1 || typeof lock.inputs !== 'string' || !Array.isArray(lock.packages) || !Array.isArray(lock.keys)) {
+  if (
+    lock.lockVersion !== 1 ||
+    typeof lock.inputs !== 'string' ||
+    !Array.isArray(lock.packages) ||
+    !Array.isArray(lock.keys)
+  ) {
     throw new BuildError(`${file}: not a package lock of version 1 (lockVersion, inputs, packages, keys)`);
   }
   for (const [index, key] of lock.keys.entries()) {
-    if (typeof key.repo !== 'string' || typeof key.url !== 'string' || !/^RPM-GPG-KEY-[A-Za-z0-9._-]+$/.test(String(key.file)) || !/^sha256:[a-f0-9]{64}$/.test(String(key.digest))) {
+    if (
+      typeof key.repo !== 'string' ||
+      typeof key.url !== 'string' ||
+      !/^RPM-GPG-KEY-[A-Za-z0-9._-]+$/.test(String(key.file)) ||
+      !/^sha256:[a-f0-9]{64}$/.test(String(key.digest))
+    ) {
       throw new BuildError(`${file}: keys[${index}] needs repo, url, file (RPM-GPG-KEY-...) and a sha256 digest`);
     }
   }
@@ -99,7 +128,9 @@ export function checkLockedPackages(packages: readonly LockedPackage[], where: s
     for (const key of ['name', 'epoch', 'version', 'release', 'arch', 'repo', 'location', 'digest'] as const) {
       if (typeof pkg[key] !== 'string' || pkg[key] === '') throw new BuildError(`${where}[${index}].${key} is missing`);
     }
-    if (!/^sha256:[a-f0-9]{64}$/.test(pkg.digest)) throw new BuildError(`${where}[${index}].digest "${pkg.digest}" is not a sha256 digest`);
-    if (/(^|\/)\.\.(\/|$)/.test(pkg.location) || pkg.location.startsWith('/')) throw new BuildError(`${where}[${index}].location "${pkg.location}" leaves the repository`);
+    if (!/^sha256:[a-f0-9]{64}$/.test(pkg.digest))
+      throw new BuildError(`${where}[${index}].digest "${pkg.digest}" is not a sha256 digest`);
+    if (/(^|\/)\.\.(\/|$)/.test(pkg.location) || pkg.location.startsWith('/'))
+      throw new BuildError(`${where}[${index}].location "${pkg.location}" leaves the repository`);
   }
 }

@@ -47,10 +47,20 @@ describe('parsePrimary', () => {
     const text = primary([PACKAGE, NOARCH]);
     const expected = await parsePrimary(chunked(text, text.length), 'os', 'primary.xml');
     expect(expected[0]).toMatchObject({
-      repo: 'os', name: 'c++-tools', arch: 'x86_64', epoch: '2', version: '1.0', release: '3.el7',
-      checksum: { type: 'sha256', value: 'ab'.repeat(32) }, location: 'Packages/c/c++-tools-1.0-3.el7.x86_64.rpm', size: 1234,
+      repo: 'os',
+      name: 'c++-tools',
+      arch: 'x86_64',
+      epoch: '2',
+      version: '1.0',
+      release: '3.el7',
+      checksum: { type: 'sha256', value: 'ab'.repeat(32) },
+      location: 'Packages/c/c++-tools-1.0-3.el7.x86_64.rpm',
+      size: 1234,
       sourcerpm: 'c++-tools-1.0-3.el7.src.rpm',
-      provides: [{ name: 'c++-tools', flags: 'EQ', evr: { epoch: '2', version: '1.0', release: '3.el7' } }, { name: 'libtool.so.1()(64bit)' }],
+      provides: [
+        { name: 'c++-tools', flags: 'EQ', evr: { epoch: '2', version: '1.0', release: '3.el7' } },
+        { name: 'libtool.so.1()(64bit)' },
+      ],
       requires: [{ name: '/bin/sh' }, { name: 'glibc', flags: 'GE', evr: { epoch: '0', version: '2.17' } }],
       files: ['/usr/bin/c++tool', '/etc/c++ & more'],
     });
@@ -62,11 +72,14 @@ describe('parsePrimary', () => {
 
   it('refuses a truncated file, a wrong package count and an entry without a checksum', async () => {
     const text = primary([PACKAGE, NOARCH]);
-    await expect(parsePrimary(chunked(text.slice(0, text.length - 20), 50), 'os', 'x/primary.xml.gz'))
-      .rejects.toThrow('x/primary.xml.gz: truncated or not a primary.xml');
-    await expect(parsePrimary(chunked(primary([PACKAGE], 2), 50), 'os', 'x/primary.xml.gz'))
-      .rejects.toThrow('x/primary.xml.gz: declares 2 packages, 1 read');
-    await expect(parsePrimary(chunked(primary([NOARCH.replace(/<checksum.*<\/checksum>/, '')]), 50), 'os', 'x/primary.xml.gz'))
-      .rejects.toThrow('lacks its name, arch, version, location or checksum (doc)');
+    await expect(parsePrimary(chunked(text.slice(0, text.length - 20), 50), 'os', 'x/primary.xml.gz')).rejects.toThrow(
+      'x/primary.xml.gz: truncated or not a primary.xml',
+    );
+    await expect(parsePrimary(chunked(primary([PACKAGE], 2), 50), 'os', 'x/primary.xml.gz')).rejects.toThrow(
+      'x/primary.xml.gz: declares 2 packages, 1 read',
+    );
+    await expect(
+      parsePrimary(chunked(primary([NOARCH.replace(/<checksum.*<\/checksum>/, '')]), 50), 'os', 'x/primary.xml.gz'),
+    ).rejects.toThrow('lacks its name, arch, version, location or checksum (doc)');
   });
 });

@@ -38,11 +38,15 @@ export interface RepomdEntry {
   size?: number;
 }
 
-async function parseXml(input: Readable, where: string, handlers: {
-  open(name: string, attributes: Record<string, string>): void;
-  close(name: string): void;
-  text?(text: string): void;
-}): Promise<void> {
+async function parseXml(
+  input: Readable,
+  where: string,
+  handlers: {
+    open(name: string, attributes: Record<string, string>): void;
+    close(name: string): void;
+    text?(text: string): void;
+  },
+): Promise<void> {
   const parser = new SaxesParser({ position: false });
   parser.on('opentag', (node) => handlers.open(node.name, node.attributes as Record<string, string>));
   parser.on('closetag', (node) => handlers.close(node.name));
@@ -59,7 +63,9 @@ async function parseXml(input: Readable, where: string, handlers: {
 /** repomd.xml: where each metadata file is, with its checksum. */
 export async function parseRepomd(input: Readable, where: string): Promise<Map<string, RepomdEntry>> {
   const entries = new Map<string, RepomdEntry>();
-  let current: { type: string; location?: string; checksum?: { type: string; value: string }; size?: number } | undefined;
+  let current:
+    | { type: string; location?: string; checksum?: { type: string; value: string }; size?: number }
+    | undefined;
   let field: 'checksum' | 'size' | undefined;
   let checksumType = '';
   let text = '';
@@ -83,8 +89,13 @@ export async function parseRepomd(input: Readable, where: string): Promise<Map<s
         field = undefined;
       }
       if (name === 'data' && current) {
-        if (!current.location || !current.checksum) throw new BuildError(`${where}: <data type="${current.type}"> lacks a location or a checksum`);
-        entries.set(current.type, { location: current.location, checksum: current.checksum, ...(current.size !== undefined ? { size: current.size } : {}) });
+        if (!current.location || !current.checksum)
+          throw new BuildError(`${where}: <data type="${current.type}"> lacks a location or a checksum`);
+        entries.set(current.type, {
+          location: current.location,
+          checksum: current.checksum,
+          ...(current.size !== undefined ? { size: current.size } : {}),
+        });
         current = undefined;
       }
     },
@@ -107,14 +118,16 @@ const ATTRIBUTE = /\s([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 function decodeEntities(text: string): string {
   if (!text.includes('&')) return text;
   return text.replace(ENTITY, (_, hex?: string, decimal?: string, name?: string) =>
-    name ? NAMED_ENTITIES[name]! : String.fromCodePoint(parseInt(hex ?? decimal!, hex ? 16 : 10)));
+    name ? NAMED_ENTITIES[name]! : String.fromCodePoint(parseInt(hex ?? decimal!, hex ? 16 : 10)),
+  );
 }
 
 function attributesOf(tag: string): Record<string, string> {
   const attributes: Record<string, string> = {};
   // exec on the shared global expression: matchAll would clone it for every tag.
   ATTRIBUTE.lastIndex = 0;
-  for (let match = ATTRIBUTE.exec(tag); match; match = ATTRIBUTE.exec(tag)) attributes[match[1]!] = decodeEntities(match[2] ?? match[3]!);
+  for (let match = ATTRIBUTE.exec(tag); match; match = ATTRIBUTE.exec(tag))
+    attributes[match[1]!] = decodeEntities(match[2] ?? match[3]!);
   return attributes;
 }
 
@@ -159,7 +172,12 @@ function packageOf(block: string, repo: string, intern: (value: string) => strin
     for (let at = part.indexOf('<rpm:entry '); at >= 0; at = part.indexOf('<rpm:entry ', at + 1)) {
       const entry = capability(attributesOf(part.slice(at, part.indexOf('>', at))));
       entry.name = intern(entry.name);
-      if (entry.evr) entry.evr = { epoch: own(entry.evr.epoch ?? '0'), version: own(entry.evr.version), release: entry.evr.release === undefined ? undefined : own(entry.evr.release) };
+      if (entry.evr)
+        entry.evr = {
+          epoch: own(entry.evr.epoch ?? '0'),
+          version: own(entry.evr.version),
+          release: entry.evr.release === undefined ? undefined : own(entry.evr.release),
+        };
       list.push(entry);
     }
     return list;
@@ -177,10 +195,13 @@ function packageOf(block: string, repo: string, intern: (value: string) => strin
     epoch: version.epoch || '0',
     version: own(version.ver ?? ''),
     release: own(version.rel ?? ''),
-    checksum: checksum < 0 ? { type: '', value: '' } : {
-      type: attributesOf(block.slice(checksum, block.indexOf('>', checksum))).type ?? '',
-      value: own(elementText(block, 'checksum').trim()),
-    },
+    checksum:
+      checksum < 0
+        ? { type: '', value: '' }
+        : {
+            type: attributesOf(block.slice(checksum, block.indexOf('>', checksum))).type ?? '',
+            value: own(elementText(block, 'checksum').trim()),
+          },
     location: own(elementAttributes(block, 'location').href ?? ''),
     size: Number(elementAttributes(block, 'size').package ?? 0),
     sourcerpm: own(elementText(block, 'rpm:sourcerpm')),
@@ -217,7 +238,8 @@ export async function parsePrimary(input: Readable, repo: string, where: string)
       if (declared === undefined) {
         const root = /<metadata\b[^>]*>/.exec(buffer);
         if (root) declared = Number(attributesOf(root[0]).packages ?? NaN);
-        else if (buffer.length > 1 << 16) throw new BuildError(`${where}: not a primary.xml (no <metadata> root element)`);
+        else if (buffer.length > 1 << 16)
+          throw new BuildError(`${where}: not a primary.xml (no <metadata> root element)`);
       }
       let at = 0;
       for (;;) {
@@ -237,10 +259,15 @@ export async function parsePrimary(input: Readable, repo: string, where: string)
     if (error instanceof BuildError) throw error;
     throw new BuildError(`${where}: ${(error as Error).message}`);
   }
-  if (declared === undefined || !buffer.includes('</metadata>')) throw new BuildError(`${where}: truncated or not a primary.xml (no </metadata>)`);
-  if (declared !== packages.length) throw new BuildError(`${where}: declares ${declared} packages, ${packages.length} read`);
+  if (declared === undefined || !buffer.includes('</metadata>'))
+    throw new BuildError(`${where}: truncated or not a primary.xml (no </metadata>)`);
+  if (declared !== packages.length)
+    throw new BuildError(`${where}: declares ${declared} packages, ${packages.length} read`);
   const broken = packages.find((pkg) => !pkg.name || !pkg.arch || !pkg.version || !pkg.location || !pkg.checksum.value);
-  if (broken) throw new BuildError(`${where}: a package entry lacks its name, arch, version, location or checksum (${broken.name || '?'})`);
+  if (broken)
+    throw new BuildError(
+      `${where}: a package entry lacks its name, arch, version, location or checksum (${broken.name || '?'})`,
+    );
   return packages;
 }
 
@@ -249,7 +276,11 @@ export async function parsePrimary(input: Readable, repo: string, where: string)
  * The packages (by checksum) that own each of `paths` in a filelists.xml stream; only the asked
  * paths are kept, so memory follows the question, not the repository.
  */
-export async function fileOwnersIn(input: Readable, where: string, paths: ReadonlySet<string>): Promise<Map<string, string[]>> {
+export async function fileOwnersIn(
+  input: Readable,
+  where: string,
+  paths: ReadonlySet<string>,
+): Promise<Map<string, string[]>> {
   const owners = new Map<string, string[]>();
   await parseFilelists(input, where, (pkgid, files) => {
     for (const file of files) if (paths.has(file)) owners.set(file, [...(owners.get(file) ?? []), pkgid]);
@@ -257,7 +288,11 @@ export async function fileOwnersIn(input: Readable, where: string, paths: Readon
   return owners;
 }
 
-export async function parseFilelists(input: Readable, where: string, onPackage: (pkgid: string, files: string[]) => void): Promise<void> {
+export async function parseFilelists(
+  input: Readable,
+  where: string,
+  onPackage: (pkgid: string, files: string[]) => void,
+): Promise<void> {
   let pkgid: string | undefined;
   let files: string[] = [];
   let inFile = false;
@@ -292,7 +327,13 @@ export function openMetadata(path: string, name = path): Readable {
   // Large chunks: the parser's per-write cost, not the bytes, is what small chunks multiply.
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
   if (name.endsWith('.gz')) return file.pipe(createGunzip({ chunkSize: 1 << 20 }));
-  const tool = name.endsWith('.xz') ? 'xz' : name.endsWith('.zst') ? 'zstd' : name.endsWith('.bz2') ? 'bzip2' : undefined;
+  const tool = name.endsWith('.xz')
+    ? 'xz'
+    : name.endsWith('.zst')
+      ? 'zstd'
+      : name.endsWith('.bz2')
+        ? 'bzip2'
+        : undefined;
   if (!tool) return file;
   const child = spawn(requireExecutable(tool), ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const out = new PassThrough();

@@ -5,7 +5,14 @@ import type { Readable } from 'node:stream';
 import { BuildError } from '../errors.ts';
 import { getWithRetries, probe, rangeSource } from '../http.ts';
 import { ingestRetrying, type BlobStore } from '../store/blob-store.ts';
-import { fileOwnersIn, openMetadata, parsePrimary, parseRepomd, type RepomdEntry, type RpmPackage } from './metadata.ts';
+import {
+  fileOwnersIn,
+  openMetadata,
+  parsePrimary,
+  parseRepomd,
+  type RepomdEntry,
+  type RpmPackage,
+} from './metadata.ts';
 
 export interface RepositorySource {
   name: string;
@@ -20,7 +27,8 @@ export function mirrorKey(repo: string): string {
 
 /** The base URL requests go to: the repository's mirror when `.env` sets one. */
 export function effectiveBaseurl(source: RepositorySource, mirrors: ReadonlyMap<string, string>): string {
-  const mirror = mirrors.get(source.name.toLowerCase().replace(/[^a-z0-9]/g, '_')) ?? mirrors.get(source.name.toLowerCase());
+  const mirror =
+    mirrors.get(source.name.toLowerCase().replace(/[^a-z0-9]/g, '_')) ?? mirrors.get(source.name.toLowerCase());
   return (mirror ?? source.baseurl).replace(/\/+$/, '');
 }
 
@@ -28,7 +36,9 @@ export function effectiveBaseurl(source: RepositorySource, mirrors: ReadonlyMap<
 export function storeDigest(checksum: { type: string; value: string }, what: string): string {
   const type = checksum.type === 'sha' ? 'sha1' : checksum.type;
   if (type !== 'sha256' || !/^[a-f0-9]{64}$/.test(checksum.value)) {
-    throw new BuildError(`${what}: checksum "${checksum.type}:${checksum.value}" is not sha256; only sha256 repositories are supported (createrepo_c --checksum sha256)`);
+    throw new BuildError(
+      `${what}: checksum "${checksum.type}:${checksum.value}" is not sha256; only sha256 repositories are supported (createrepo_c --checksum sha256)`,
+    );
   }
   return `sha256:${checksum.value}`;
 }
@@ -38,7 +48,11 @@ export class YumRepository {
   #repomd: Promise<Map<string, RepomdEntry>> | undefined;
   #packages: Promise<RpmPackage[]> | undefined;
 
-  constructor(readonly source: RepositorySource, mirrors: ReadonlyMap<string, string>, readonly store: BlobStore) {
+  constructor(
+    readonly source: RepositorySource,
+    mirrors: ReadonlyMap<string, string>,
+    readonly store: BlobStore,
+  ) {
     this.baseurl = effectiveBaseurl(source, mirrors);
   }
 
@@ -50,7 +64,6 @@ export class YumRepository {
   probe(): Promise<string | undefined> {
     return probe(this.url('repodata/repomd.xml'));
   }
-
 
   repomd(signal: AbortSignal): Promise<Map<string, RepomdEntry>> {
     this.#repomd ??= (async () => {
@@ -72,12 +85,23 @@ export class YumRepository {
     if (!entry) throw new BuildError(`${repomdUrl}: no ${type} metadata listed`);
     const url = this.url(entry.location);
     const digest = storeDigest(entry.checksum, `${repomdUrl}: ${type}`);
-    await ingestRetrying(this.store, digest, rangeSource(url, signal, `${type} metadata of repository ${this.source.name}`), { signal, describe: () => `${url} (repository ${this.source.name})`, ...(entry.size !== undefined ? { size: entry.size } : {}) });
+    await ingestRetrying(
+      this.store,
+      digest,
+      rangeSource(url, signal, `${type} metadata of repository ${this.source.name}`),
+      {
+        signal,
+        describe: () => `${url} (repository ${this.source.name})`,
+        ...(entry.size !== undefined ? { size: entry.size } : {}),
+      },
+    );
     return { stream: openMetadata(this.store.path(digest), entry.location), url };
   }
 
   packages(signal: AbortSignal): Promise<RpmPackage[]> {
-    this.#packages ??= this.#metadata('primary', signal).then(({ stream, url }) => parsePrimary(stream, this.source.name, url));
+    this.#packages ??= this.#metadata('primary', signal).then(({ stream, url }) =>
+      parsePrimary(stream, this.source.name, url),
+    );
     return this.#packages;
   }
 
@@ -89,7 +113,6 @@ export class YumRepository {
     const { stream, url } = await this.#metadata('filelists', signal);
     return fileOwnersIn(stream, url, paths);
   }
-
 }
 
 /**
@@ -102,14 +125,20 @@ export function unreachableSources(
 ): BuildError {
   const parts: string[] = [];
   if (repositories.length > 0) {
-    parts.push(`cannot reach ${repositories.length} yum repositor${repositories.length === 1 ? 'y' : 'ies'}:`,
+    parts.push(
+      `cannot reach ${repositories.length} yum repositor${repositories.length === 1 ? 'y' : 'ies'}:`,
       ...repositories.map((entry) => `  ${entry.name} (${entry.baseurl}/repodata/repomd.xml): ${entry.reason}`),
-      'point them at reachable mirrors in .env:', ...repositories.map((entry) => `  ${mirrorKey(entry.name)}=<mirror base URL>`));
+      'point them at reachable mirrors in .env:',
+      ...repositories.map((entry) => `  ${mirrorKey(entry.name)}=<mirror base URL>`),
+    );
   }
   if (sources.length > 0) {
-    parts.push(`cannot fetch ${sources.length} spec source${sources.length === 1 ? '' : 's'}:`,
+    parts.push(
+      `cannot fetch ${sources.length} spec source${sources.length === 1 ? '' : 's'}:`,
       ...sources.map((entry) => `  ${entry.name} (${entry.url}): ${entry.reason}`),
-      'serve them by file name from a mirror and set in .env:', '  SOURCES_MIRROR=<base URL>');
+      'serve them by file name from a mirror and set in .env:',
+      '  SOURCES_MIRROR=<base URL>',
+    );
   }
   return new BuildError(parts.join('\n'));
 }

@@ -17,12 +17,17 @@ const signal = new AbortController().signal;
 
 async function ours(served: ServedRepos, requests: PackageRequest[], exclude: string[] = []) {
   const store = new BlobStore(tempDir('mk8s-store-'));
-  const repos = [{ name: 'os', baseurl: served.url('os'), priority: 10 }, { name: 'extra', baseurl: served.url('extra'), priority: 20 }]
-    .map((source) => new YumRepository(source, new Map(), store));
+  const repos = [
+    { name: 'os', baseurl: served.url('os'), priority: 10 },
+    { name: 'extra', baseurl: served.url('extra'), priority: 20 },
+  ].map((source) => new YumRepository(source, new Map(), store));
   const filelistsRead: string[] = [];
   const closure = await resolveClosure({
     packages: (await Promise.all(repos.map((repo) => repo.packages(signal)))).flat(),
-    priorities: new Map([['os', 10], ['extra', 20]]),
+    priorities: new Map([
+      ['os', 10],
+      ['extra', 20],
+    ]),
     requests,
     exclude: new Set(exclude),
     fileOwners: async (paths) => {
@@ -36,7 +41,10 @@ async function ours(served: ServedRepos, requests: PackageRequest[], exclude: st
 describe('yum dependency closure', () => {
   it('picks what dnf download --resolve --alldeps picks', { timeout: 120_000 }, async () => {
     const served = await serveTestRepos();
-    const dnf = await dnfClosure({ os: { url: served.url('os'), priority: 10 }, extra: { url: served.url('extra'), priority: 20 } }, ['app']);
+    const dnf = await dnfClosure(
+      { os: { url: served.url('os'), priority: 10 }, extra: { url: served.url('extra'), priority: 20 } },
+      ['app'],
+    );
     expect(dnf).toEqual(APP_CLOSURE);
     const { names, filelistsRead } = await ours(served, [{ name: 'app', where: 'test' }]);
     expect(names).toEqual(dnf);
@@ -44,8 +52,17 @@ describe('yum dependency closure', () => {
     expect(filelistsRead).toEqual(['/opt/helper/lib/data.txt']);
 
     // Names the target OS has are not followed; a pinned version is honoured.
-    const pinned = await ours(served, [{ name: 'app', where: 'test' }, { name: 'libfoo', version: '1.5', where: 'test' }], ['base-os-lib']);
-    expect(pinned.names).toEqual([...APP_CLOSURE.filter((name) => name !== 'base-os-lib-1.0-1.x86_64.rpm'), 'libfoo-1.5-1.x86_64.rpm'].sort());
+    const pinned = await ours(
+      served,
+      [
+        { name: 'app', where: 'test' },
+        { name: 'libfoo', version: '1.5', where: 'test' },
+      ],
+      ['base-os-lib'],
+    );
+    expect(pinned.names).toEqual(
+      [...APP_CLOSURE.filter((name) => name !== 'base-os-lib-1.0-1.x86_64.rpm'), 'libfoo-1.5-1.x86_64.rpm'].sort(),
+    );
   });
 
   it('reads xz, bzip2 and zstd metadata, and names what cannot be satisfied', { timeout: 120_000 }, async () => {
@@ -57,15 +74,26 @@ describe('yum dependency closure', () => {
     // Debian's createrepo_c cannot write zstd (Fedora's writes it by default): recompress by hand.
     const primary = readdirSync(join(served.root, 'os', 'repodata')).find((name) => name.endsWith('primary.xml.xz'))!;
     const zst = join(tempDir(), 'primary.xml.zst');
-    await run('sh', ['-c', `xz -dc ${join(served.root, 'os', 'repodata', primary)} | ${requireTool('zstd')} -q -o ${zst}`]);
+    await run('sh', [
+      '-c',
+      `xz -dc ${join(served.root, 'os', 'repodata', primary)} | ${requireTool('zstd')} -q -o ${zst}`,
+    ]);
     expect((await parsePrimary(openMetadata(zst), 'os', zst)).map((pkg) => pkg.name)).toContain('libfoo');
 
-    await expect(ours(served, [{ name: 'app', version: '9.9', where: 'packages.yaml: packages[0] (app)' }]))
-      .rejects.toThrow('packages.yaml: packages[0] (app): no package app 9.9 in the repositories (versions there: 1.0-1)');
+    await expect(
+      ours(served, [{ name: 'app', version: '9.9', where: 'packages.yaml: packages[0] (app)' }]),
+    ).rejects.toThrow(
+      'packages.yaml: packages[0] (app): no package app 9.9 in the repositories (versions there: 1.0-1)',
+    );
     // Without extra, nothing provides what webui needs... and webui itself is missing.
     const store = new BlobStore(tempDir('mk8s-store-'));
     const os = new YumRepository({ name: 'os', baseurl: served.url('os'), priority: 10 }, new Map(), store);
-    await expect(resolveClosure({ packages: await os.packages(signal), priorities: new Map(), requests: [{ name: 'app', where: 'test' }] }))
-      .rejects.toThrow('app-1.0-1.x86_64 (repository os) requires webui, which no package of the repositories provides');
+    await expect(
+      resolveClosure({
+        packages: await os.packages(signal),
+        priorities: new Map(),
+        requests: [{ name: 'app', where: 'test' }],
+      }),
+    ).rejects.toThrow('app-1.0-1.x86_64 (repository os) requires webui, which no package of the repositories provides');
   });
 });

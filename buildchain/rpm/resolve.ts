@@ -83,12 +83,21 @@ export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]>
   };
 
   for (const request of input.requests) {
-    const matches = packages.filter((pkg) => pkg.name === request.name
-      && (request.version === undefined || pkg.version === request.version || `${pkg.version}-${pkg.release}` === request.version));
+    const matches = packages.filter(
+      (pkg) =>
+        pkg.name === request.name &&
+        (request.version === undefined ||
+          pkg.version === request.version ||
+          `${pkg.version}-${pkg.release}` === request.version),
+    );
     if (matches.length === 0) {
-      const versions = packages.filter((pkg) => pkg.name === request.name).map((pkg) => `${pkg.version}-${pkg.release}`);
-      throw new BuildError(`${request.where}: no package ${request.name}${request.version ? ` ${request.version}` : ''} in ${input.within ?? 'the repositories'}`
-        + (versions.length > 0 ? ` (versions there: ${[...new Set(versions)].join(', ')})` : ''));
+      const versions = packages
+        .filter((pkg) => pkg.name === request.name)
+        .map((pkg) => `${pkg.version}-${pkg.release}`);
+      throw new BuildError(
+        `${request.where}: no package ${request.name}${request.version ? ` ${request.version}` : ''} in ${input.within ?? 'the repositories'}` +
+          (versions.length > 0 ? ` (versions there: ${[...new Set(versions)].join(', ')})` : ''),
+      );
     }
     add(choose(matches, request.name, input.priorities));
   }
@@ -104,14 +113,19 @@ export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]>
   };
   const follow = (pkg: RpmPackage, req: Capability, lastChance: boolean): void => {
     if (req.name.startsWith('rpmlib(')) return; // provided by rpm itself
-    if (req.name.startsWith('(')) throw new BuildError(`${nevra(pkg)} (repository ${pkg.repo}) requires ${req.name}: rich dependencies are not supported`);
+    if (req.name.startsWith('('))
+      throw new BuildError(
+        `${nevra(pkg)} (repository ${pkg.repo}) requires ${req.name}: rich dependencies are not supported`,
+      );
     const candidates = providers(req);
     if (candidates === undefined && !lastChance) {
       waiting.push({ pkg, req });
       return;
     }
     if (!candidates || candidates.length === 0) {
-      throw new BuildError(`${nevra(pkg)} (repository ${pkg.repo}) requires ${formatCapability(req)}, which no package of the repositories provides`);
+      throw new BuildError(
+        `${nevra(pkg)} (repository ${pkg.repo}) requires ${formatCapability(req)}, which no package of the repositories provides`,
+      );
     }
     if (candidates.some((candidate) => chosen.has(candidate) || exclude.has(candidate.name))) return;
     add(choose(candidates, req.name, input.priorities));
@@ -130,7 +144,12 @@ export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]>
     if (paths.size > 0 && input.fileOwners) {
       const owners = await input.fileOwners(paths);
       for (const path of paths) {
-        ownedFiles.set(path, (owners.get(path) ?? []).map((id) => byChecksum.get(id)).filter((pkg): pkg is RpmPackage => pkg !== undefined));
+        ownedFiles.set(
+          path,
+          (owners.get(path) ?? [])
+            .map((id) => byChecksum.get(id))
+            .filter((pkg): pkg is RpmPackage => pkg !== undefined),
+        );
       }
     }
     for (const { pkg, req } of pending) follow(pkg, req, true);
@@ -139,7 +158,10 @@ export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]>
 }
 
 /** The owners of file paths over several repositories, each answering for itself, merged. */
-export async function ownersAcross<R>(repositories: readonly R[], ownersIn: (repository: R) => Promise<Map<string, string[]>>): Promise<Map<string, string[]>> {
+export async function ownersAcross<R>(
+  repositories: readonly R[],
+  ownersIn: (repository: R) => Promise<Map<string, string[]>>,
+): Promise<Map<string, string[]>> {
   const owners = new Map<string, string[]>();
   for (const repository of repositories) {
     for (const [path, ids] of await ownersIn(repository)) owners.set(path, [...(owners.get(path) ?? []), ...ids]);

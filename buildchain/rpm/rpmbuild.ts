@@ -26,13 +26,18 @@ function defines(options: RpmbuildOptions): string[] {
     _binary_filedigest_algorithm: '8',
     _source_filedigest_algorithm: '8',
     _buildhost: 'metalk8s-buildchain',
-    ...(options.sourceDateEpoch !== undefined ? { use_source_date_epoch_as_buildtime: '1', clamp_mtime_to_source_date_epoch: '1' } : {}),
+    ...(options.sourceDateEpoch !== undefined
+      ? { use_source_date_epoch_as_buildtime: '1', clamp_mtime_to_source_date_epoch: '1' }
+      : {}),
   };
   return Object.entries(macros).flatMap(([name, value]) => ['--define', `${name} ${value}`]);
 }
 
 async function run(options: RpmbuildOptions, args: string[], what: string): Promise<void> {
-  const env = { ...process.env, ...(options.sourceDateEpoch !== undefined ? { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) } : {}) };
+  const env = {
+    ...process.env,
+    ...(options.sourceDateEpoch !== undefined ? { SOURCE_DATE_EPOCH: String(options.sourceDateEpoch) } : {}),
+  };
   await runTool(options.rpmbuild, [...defines(options), '--nodeps', ...args], { signal: options.signal, env, what });
 }
 
@@ -42,7 +47,9 @@ export async function buildSrpm(pkg: SpecPackage, options: RpmbuildOptions): Pro
   const expected = `${pkg.name}-${pkg.version}-${pkg.release}${DIST}.src.rpm`;
   const built = await readdir(join(options.topdir, 'SRPMS'));
   if (!built.includes(expected)) {
-    throw new BuildError(`${pkg.spec}: built ${built.join(', ') || 'nothing'}, but the declaration says ${expected} (name, version and release must agree)`);
+    throw new BuildError(
+      `${pkg.spec}: built ${built.join(', ') || 'nothing'}, but the declaration says ${expected} (name, version and release must agree)`,
+    );
   }
   return join(options.topdir, 'SRPMS', expected);
 }
@@ -53,7 +60,8 @@ export async function buildRpms(srpm: string, options: RpmbuildOptions): Promise
   const root = join(options.topdir, 'RPMS');
   const found: string[] = [];
   for (const arch of (await readdir(root)).sort()) {
-    for (const file of (await readdir(join(root, arch))).sort()) if (file.endsWith('.rpm')) found.push(join(root, arch, file));
+    for (const file of (await readdir(join(root, arch))).sort())
+      if (file.endsWith('.rpm')) found.push(join(root, arch, file));
   }
   if (found.length === 0) throw new BuildError(`${srpm}: rpmbuild --rebuild made no package`);
   return found;

@@ -104,11 +104,17 @@ export function satisfies(provide: Capability, require: Capability): boolean {
   const sense = compareEvr(provide.evr, require.evr);
   if (sense < 0) return GREATER(provide.flags) || LESS(require.flags);
   if (sense > 0) return LESS(provide.flags) || GREATER(require.flags);
-  return (EQUAL(provide.flags) && EQUAL(require.flags)) || (LESS(provide.flags) && LESS(require.flags)) || (GREATER(provide.flags) && GREATER(require.flags));
+  return (
+    (EQUAL(provide.flags) && EQUAL(require.flags)) ||
+    (LESS(provide.flags) && LESS(require.flags)) ||
+    (GREATER(provide.flags) && GREATER(require.flags))
+  );
 }
 
 const SYMBOLS: Record<Flags, string> = { EQ: '=', LT: '<', LE: '<=', GT: '>', GE: '>=' };
 
 export function formatCapability(capability: Capability): string {
-  return capability.flags && capability.evr ? `${capability.name} ${SYMBOLS[capability.flags]} ${formatEvr(capability.evr)}` : capability.name;
+  return capability.flags && capability.evr
+    ? `${capability.name} ${SYMBOLS[capability.flags]} ${formatEvr(capability.evr)}`
+    : capability.name;
 }

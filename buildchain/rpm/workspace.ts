@@ -47,7 +47,12 @@ export class PackageWorkspace {
   }
 
   get repositories(): Map<string, YumRepository> {
-    this.#repositories ??= new Map(this.declarations.repositories.map((repo) => [repo.name, new YumRepository(repo, this.options.mirrors, this.store)]));
+    this.#repositories ??= new Map(
+      this.declarations.repositories.map((repo) => [
+        repo.name,
+        new YumRepository(repo, this.options.mirrors, this.store),
+      ]),
+    );
     return this.#repositories;
   }
 
@@ -56,8 +61,10 @@ export class PackageWorkspace {
     if (!existsSync(this.committedLock)) return undefined;
     const lock = readLock(this.committedLock);
     if (lock.inputs !== lockInputs(this.declarations)) {
-      throw new BuildError(`${this.committedLock} was resolved from other declarations than ${this.options.packagesFile}; `
-        + 'refresh it with `./build.ts rpm_lock` (needs the repositories) or delete it to resolve at build time');
+      throw new BuildError(
+        `${this.committedLock} was resolved from other declarations than ${this.options.packagesFile}; ` +
+          'refresh it with `./build.ts rpm_lock` (needs the repositories) or delete it to resolve at build time',
+      );
     }
     return lock;
   }
@@ -85,11 +92,18 @@ export class PackageWorkspace {
   async neededRepositories(): Promise<string[]> {
     const lock = this.currentLock();
     if (!lock) return this.declarations.repositories.map((repo) => repo.name);
-    return [...new Set([...await this.missing(lock), ...await this.missingKeys(lock)].map((entry) => entry.repo))].sort();
+    return [
+      ...new Set([...(await this.missing(lock)), ...(await this.missingKeys(lock))].map((entry) => entry.repo)),
+    ].sort();
   }
 
   async resolve(signal: AbortSignal): Promise<PackageLock> {
-    const closure = await closureOver([...this.repositories.values()], this.declarations.requests, new Set(this.declarations.exclude), signal);
+    const closure = await closureOver(
+      [...this.repositories.values()],
+      this.declarations.requests,
+      new Set(this.declarations.exclude),
+      signal,
+    );
     const keys: LockedKey[] = [];
     for (const repo of this.declarations.repositories.filter((entry) => entry.iso)) {
       for (const [index, url] of repo.gpgkeys.entries()) {
@@ -105,14 +119,18 @@ export class PackageWorkspace {
   /** A public key, from its URL or from a path relative to the repository's (mirrored) base URL. */
   async fetchKey(repo: string, url: string, signal: AbortSignal): Promise<Buffer> {
     const repository = this.repositories.get(repo);
-    if (!repository) throw new BuildError(`${this.options.packagesFile}: key ${url} of undeclared repository "${repo}"`);
+    if (!repository)
+      throw new BuildError(`${this.options.packagesFile}: key ${url} of undeclared repository "${repo}"`);
     const absolute = /^[a-z]+:\/\//.test(url) ? url : repository.url(url);
     const response = await getWithRetries(absolute, { signal });
     if (response.status !== 200) {
       await response.body.dump();
       throw new BuildError(`${absolute}: HTTP ${response.status} (public key of repository ${repo})`);
     }
-    return response.body.bytes(1 << 20, () => new BuildError(`${absolute}: larger than 1 MiB, not a public key (repository ${repo})`));
+    return response.body.bytes(
+      1 << 20,
+      () => new BuildError(`${absolute}: larger than 1 MiB, not a public key (repository ${repo})`),
+    );
   }
 
   /** Where a spec source is fetched from: its mirror when SOURCES_MIRROR is set. */
@@ -122,7 +140,9 @@ export class PackageWorkspace {
 
   /** Spec sources fetched by URL that the store lacks. */
   async missingSources(): Promise<UrlSource[]> {
-    const sources = this.declarations.build.flatMap((pkg) => pkg.sources).filter((source): source is UrlSource => source.url !== undefined);
+    const sources = this.declarations.build
+      .flatMap((pkg) => pkg.sources)
+      .filter((source): source is UrlSource => source.url !== undefined);
     const present = await Promise.all(sources.map((source) => this.store.has(`sha256:${source.sha256}`)));
     return sources.filter((_, index) => !present[index]);
   }
@@ -136,28 +156,53 @@ export class PackageWorkspace {
   async checkReachable(): Promise<string[]> {
     const { repositories, sources } = await this.neededSources();
     const [repoResults, sourceResults] = await Promise.all([
-      Promise.all(repositories.map(async (name) => {
-        const repo = this.repositories.get(name)!;
-        return { name, baseurl: repo.baseurl, reason: await repo.probe() };
-      })),
-      Promise.all(sources.map(async (source) => ({ name: source.name, url: this.sourceUrl(source), reason: await probe(this.sourceUrl(source), { method: 'HEAD' }) }))),
+      Promise.all(
+        repositories.map(async (name) => {
+          const repo = this.repositories.get(name)!;
+          return { name, baseurl: repo.baseurl, reason: await repo.probe() };
+        }),
+      ),
+      Promise.all(
+        sources.map(async (source) => ({
+          name: source.name,
+          url: this.sourceUrl(source),
+          reason: await probe(this.sourceUrl(source), { method: 'HEAD' }),
+        })),
+      ),
     ]);
-    const failed = <T extends { reason: string | undefined }>(list: T[]) => list.filter((entry): entry is T & { reason: string } => entry.reason !== undefined);
-    if (failed(repoResults).length > 0 || failed(sourceResults).length > 0) throw unreachableSources(failed(repoResults), failed(sourceResults));
+    const failed = <T extends { reason: string | undefined }>(list: T[]) =>
+      list.filter((entry): entry is T & { reason: string } => entry.reason !== undefined);
+    if (failed(repoResults).length > 0 || failed(sourceResults).length > 0)
+      throw unreachableSources(failed(repoResults), failed(sourceResults));
     return [...repositories, ...sources.map((source) => source.name)];
   }
 
   /** Fetches what the lock names and the store lacks; resolves with the bytes downloaded. */
-  async download(lock: PackageLock, options: { jobs: number; signal: AbortSignal; onBytes?: (total: number) => void }): Promise<{ packages: number; bytes: number }> {
+  async download(
+    lock: PackageLock,
+    options: { jobs: number; signal: AbortSignal; onBytes?: (total: number) => void },
+  ): Promise<{ packages: number; bytes: number }> {
     for (const key of await this.missingKeys(lock)) {
-      await this.store.put(key.digest, await this.fetchKey(key.repo, key.url, options.signal), `public key ${key.url} of repository ${key.repo}`);
+      await this.store.put(
+        key.digest,
+        await this.fetchKey(key.repo, key.url, options.signal),
+        `public key ${key.url} of repository ${key.repo}`,
+      );
     }
     const missing = await this.missing(lock);
-    const bytes = await fetchPackages(this.store, missing, (pkg) => {
-      const repo = this.repositories.get(pkg.repo);
-      if (!repo) throw new BuildError(`${this.lockFile}: ${nevra(pkg)} comes from repository "${pkg.repo}", which ${this.options.packagesFile} does not declare`);
-      return repo;
-    }, options);
+    const bytes = await fetchPackages(
+      this.store,
+      missing,
+      (pkg) => {
+        const repo = this.repositories.get(pkg.repo);
+        if (!repo)
+          throw new BuildError(
+            `${this.lockFile}: ${nevra(pkg)} comes from repository "${pkg.repo}", which ${this.options.packagesFile} does not declare`,
+          );
+        return repo;
+      },
+      options,
+    );
     return { packages: missing.length, bytes };
   }
 
@@ -166,7 +211,8 @@ export class PackageWorkspace {
     const digest = `sha256:${source.sha256}`;
     const url = this.sourceUrl(source);
     await ingestRetrying(this.store, digest, rangeSource(url, signal, `source of ${owner}`), {
-      signal, describe: () => `${url} (source ${source.name} of ${owner})`,
+      signal,
+      describe: () => `${url} (source ${source.name} of ${owner})`,
     });
     return digest;
   }
@@ -176,7 +222,13 @@ export class PackageWorkspace {
  * The closure of `requests` over `repositories` (each one's priority counts), leaving out what
  * `exclude` names; `within` is how a missing name's error calls the repositories.
  */
-export async function closureOver(repositories: readonly YumRepository[], requests: readonly PackageRequest[], exclude: ReadonlySet<string>, signal: AbortSignal, within?: string): Promise<RpmPackage[]> {
+export async function closureOver(
+  repositories: readonly YumRepository[],
+  requests: readonly PackageRequest[],
+  exclude: ReadonlySet<string>,
+  signal: AbortSignal,
+  within?: string,
+): Promise<RpmPackage[]> {
   return resolveClosure({
     packages: (await Promise.all(repositories.map((repo) => repo.packages(signal)))).flat(),
     priorities: new Map(repositories.map((repo) => [repo.source.name, repo.source.priority])),
@@ -188,16 +240,26 @@ export async function closureOver(repositories: readonly YumRepository[], reques
 }
 
 /** Fetches locked packages into the store from their repositories, checksums verified, `jobs` at once; the bytes downloaded. */
-export async function fetchPackages(store: BlobStore, packages: readonly LockedPackage[], repositoryOf: (pkg: LockedPackage) => YumRepository,
-  options: { jobs: number; signal: AbortSignal; onBytes?: (total: number) => void }): Promise<number> {
+export async function fetchPackages(
+  store: BlobStore,
+  packages: readonly LockedPackage[],
+  repositoryOf: (pkg: LockedPackage) => YumRepository,
+  options: { jobs: number; signal: AbortSignal; onBytes?: (total: number) => void },
+): Promise<number> {
   const schedule = limitConcurrency(options.jobs);
   let bytes = 0;
-  await Promise.all(packages.map((pkg) => schedule(async () => {
-    const url = repositoryOf(pkg).url(pkg.location);
-    await ingestRetrying(store, pkg.digest, rangeSource(url, options.signal, nevra(pkg)), {
-      size: pkg.size, signal: options.signal, describe: () => `${nevra(pkg)} from ${url}`,
-      onBytes: (n) => options.onBytes?.((bytes += n)),
-    });
-  })));
+  await Promise.all(
+    packages.map((pkg) =>
+      schedule(async () => {
+        const url = repositoryOf(pkg).url(pkg.location);
+        await ingestRetrying(store, pkg.digest, rangeSource(url, options.signal, nevra(pkg)), {
+          size: pkg.size,
+          signal: options.signal,
+          describe: () => `${nevra(pkg)} from ${url}`,
+          onBytes: (n) => options.onBytes?.((bytes += n)),
+        });
+      }),
+    ),
+  );
   return bytes;
 }

@@ -42,30 +42,58 @@ describe('the Salt calls of a script', () => {
       'metalk8s/a.sls': '',
       'metalk8s/b/c/init.sls.in': '',
       'metalk8s/orchestrate/upgrade/precheck.sls': '',
-      '_states/kubernetes.py': "__virtualname__ = 'metalk8s_kubernetes'\n\ndef namespace_annotation_present(name):\n    pass\n",
+      '_states/kubernetes.py':
+        "__virtualname__ = 'metalk8s_kubernetes'\n\ndef namespace_annotation_present(name):\n    pass\n",
       '_runners/metalk8s_saltutil.py': 'def sync_auth(saltenv):\n    pass\n',
     });
     const calls = [
-      { kind: 'state', name: 'metalk8s.a' }, { kind: 'state', name: 'metalk8s.b.c' }, { kind: 'state', name: 'metalk8s.orchestrate.$1.precheck' },
-      { kind: 'state-function', name: 'metalk8s_kubernetes.namespace_annotation_present' }, { kind: 'runner', name: 'metalk8s_saltutil.sync_auth' },
-      { kind: 'module', name: 'saltutil.sync_all' }, { kind: 'runner', name: 'state.orchestrate' },
-      { kind: 'state', name: 'metalk8s.b' }, { kind: 'state', name: 'metalk8s.orchestrate.${X}.deploy' },
-      { kind: 'runner', name: 'metalk8s_saltutil.sync_roster' }, { kind: 'module', name: 'metalk8s.archive_info_from_iso' },
+      { kind: 'state', name: 'metalk8s.a' },
+      { kind: 'state', name: 'metalk8s.b.c' },
+      { kind: 'state', name: 'metalk8s.orchestrate.$1.precheck' },
+      { kind: 'state-function', name: 'metalk8s_kubernetes.namespace_annotation_present' },
+      { kind: 'runner', name: 'metalk8s_saltutil.sync_auth' },
+      { kind: 'module', name: 'saltutil.sync_all' },
+      { kind: 'runner', name: 'state.orchestrate' },
+      { kind: 'state', name: 'metalk8s.b' },
+      { kind: 'state', name: 'metalk8s.orchestrate.${X}.deploy' },
+      { kind: 'runner', name: 'metalk8s_saltutil.sync_roster' },
+      { kind: 'module', name: 'metalk8s.archive_info_from_iso' },
     ] as const;
-    expect(missingSaltCalls(root, calls.map((call) => ({ ...call, where: 'x.sh:1' }))).map((call) => call.name)).toEqual([
-      'metalk8s.b', 'metalk8s.orchestrate.${X}.deploy', 'metalk8s_saltutil.sync_roster', 'metalk8s.archive_info_from_iso',
+    expect(
+      missingSaltCalls(
+        root,
+        calls.map((call) => ({ ...call, where: 'x.sh:1' })),
+      ).map((call) => call.name),
+    ).toEqual([
+      'metalk8s.b',
+      'metalk8s.orchestrate.${X}.deploy',
+      'metalk8s_saltutil.sync_roster',
+      'metalk8s.archive_info_from_iso',
     ]);
   });
 
-  it('reads every call of the project\'s own node scripts', () => {
+  it("reads every call of the project's own node scripts", () => {
     const scripts = join(PROJECT_ROOT, 'scripts');
-    const calls = readdirSync(scripts).flatMap((file) => shellSaltCalls(readFileSync(join(scripts, file), 'utf8'), file));
+    const calls = readdirSync(scripts).flatMap((file) =>
+      shellSaltCalls(readFileSync(join(scripts, file), 'utf8'), file),
+    );
     const states = calls.filter((call) => call.kind === 'state').map((call) => call.name);
     // What upstream's scripts apply, each found on its line.
-    expect(states).toEqual(expect.arrayContaining([
-      'metalk8s.salt.minion.local', 'metalk8s.roles.bootstrap', 'metalk8s.roles.minion', 'metalk8s.orchestrate.bootstrap',
-      'metalk8s.orchestrate.bootstrap.accept-minion', 'metalk8s.orchestrate.$1.precheck', 'metalk8s.orchestrate.$1', 'metalk8s.orchestrate.deploy_node',
-    ]));
-    expect(calls.find((call) => call.name === 'metalk8s_saltutil.sync_auth')).toMatchObject({ kind: 'runner', where: expect.stringMatching(/^version-change\.sh:\d+$/) });
+    expect(states).toEqual(
+      expect.arrayContaining([
+        'metalk8s.salt.minion.local',
+        'metalk8s.roles.bootstrap',
+        'metalk8s.roles.minion',
+        'metalk8s.orchestrate.bootstrap',
+        'metalk8s.orchestrate.bootstrap.accept-minion',
+        'metalk8s.orchestrate.$1.precheck',
+        'metalk8s.orchestrate.$1',
+        'metalk8s.orchestrate.deploy_node',
+      ]),
+    );
+    expect(calls.find((call) => call.name === 'metalk8s_saltutil.sync_auth')).toMatchObject({
+      kind: 'runner',
+      where: expect.stringMatching(/^version-change\.sh:\d+$/),
+    });
   });
 });

@@ -16,7 +16,21 @@ export interface SaltCall {
 
 /** Salt's own functions the scripts use (Salt 2018.3): always there, whatever the tree. */
 const BUILTIN: Readonly<Record<Exclude<SaltCallKind, 'state'>, ReadonlySet<string>>> = {
-  module: new Set(['state', 'saltutil', 'slsutil', 'grains', 'pillar', 'test', 'cmd', 'cp', 'file', 'sys', 'config', 'mine', 'event']),
+  module: new Set([
+    'state',
+    'saltutil',
+    'slsutil',
+    'grains',
+    'pillar',
+    'test',
+    'cmd',
+    'cp',
+    'file',
+    'sys',
+    'config',
+    'mine',
+    'event',
+  ]),
   runner: new Set(['state', 'saltutil', 'jobs', 'manage', 'mine', 'salt', 'cache']),
   'state-function': new Set(['file', 'cmd', 'pkg', 'service', 'test', 'module', 'saltutil']),
 };
@@ -94,7 +108,12 @@ function stateList(argument: string): string[] {
 
 /** A name part that is a shell variable matches any one file or folder name. */
 function namePattern(part: string): RegExp {
-  return new RegExp(`^${part.split(/(\$\{?[A-Za-z0-9_]+\}?)/).map((piece) => (piece.startsWith('$') ? '[^/]+' : piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+  return new RegExp(
+    `^${part
+      .split(/(\$\{?[A-Za-z0-9_]+\}?)/)
+      .map((piece) => (piece.startsWith('$') ? '[^/]+' : piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('')}$`,
+  );
 }
 
 /** The paths below `root` matching `parts` (folders, then a last part matched by `last`). */
@@ -102,10 +121,15 @@ function matching(root: string, parts: string[], last: (entry: string) => string
   let dirs = [root];
   for (const part of parts) {
     const pattern = namePattern(part);
-    dirs = dirs.flatMap((dir) => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : [])
-      .filter((entry) => entry.isDirectory() && pattern.test(entry.name)).map((entry) => join(dir, entry.name)));
+    dirs = dirs.flatMap((dir) =>
+      (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : [])
+        .filter((entry) => entry.isDirectory() && pattern.test(entry.name))
+        .map((entry) => join(dir, entry.name)),
+    );
   }
-  return dirs.flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : []).flatMap((entry) => last(entry) ?? []).map((entry) => join(dir, entry)));
+  return dirs.flatMap((dir) =>
+    (existsSync(dir) ? readdirSync(dir) : []).flatMap((entry) => last(entry) ?? []).map((entry) => join(dir, entry)),
+  );
 }
 
 /** Whether the Salt file root provides the state `name` (a.b.c: a/b/c.sls or a/b/c/init.sls). */
@@ -113,7 +137,9 @@ function hasState(root: string, name: string): boolean {
   const parts = name.split('.');
   const leaf = namePattern(parts.at(-1)!);
   const plain = (entry: string) => entry.replace(/\.in$/, ''); // a template deploys without .in
-  const asFile = matching(root, parts.slice(0, -1), (entry) => (plain(entry).endsWith('.sls') && leaf.test(plain(entry).slice(0, -4)) ? entry : undefined));
+  const asFile = matching(root, parts.slice(0, -1), (entry) =>
+    plain(entry).endsWith('.sls') && leaf.test(plain(entry).slice(0, -4)) ? entry : undefined,
+  );
   const asFolder = matching(root, parts, (entry) => (plain(entry) === 'init.sls' ? entry : undefined));
   return asFile.length + asFolder.length > 0;
 }
@@ -122,12 +148,14 @@ function hasState(root: string, name: string): boolean {
 function hasFunction(root: string, folder: string, module: string, fn: string): boolean {
   const dir = join(root, `_${folder}`);
   if (!existsSync(dir)) return false;
-  return readdirSync(dir).filter((file) => file.endsWith('.py')).some((file) => {
-    const text = readFileSync(join(dir, file), 'utf8');
-    const virtual = /^__virtualname__\s*=\s*['"]([^'"]+)['"]/m.exec(text)?.[1];
-    const named = file.slice(0, -3) === module || virtual === module;
-    return named && new RegExp(`^def ${fn}\\(`, 'm').test(text);
-  });
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.py'))
+    .some((file) => {
+      const text = readFileSync(join(dir, file), 'utf8');
+      const virtual = /^__virtualname__\s*=\s*['"]([^'"]+)['"]/m.exec(text)?.[1];
+      const named = file.slice(0, -3) === module || virtual === module;
+      return named && new RegExp(`^def ${fn}\\(`, 'm').test(text);
+    });
 }
 
 /** The calls the Salt file root `root` (the ISO's salt/) does not provide. */
@@ -142,6 +170,11 @@ export function missingSaltCalls(root: string, calls: readonly SaltCall[]): Salt
 }
 
 export function describeSaltCall(call: SaltCall): string {
-  const what = { state: 'state', module: 'execution function', runner: 'runner function', 'state-function': 'state function' }[call.kind];
+  const what = {
+    state: 'state',
+    module: 'execution function',
+    runner: 'runner function',
+    'state-function': 'state function',
+  }[call.kind];
   return `${call.where}: ${what} ${call.name}`;
 }

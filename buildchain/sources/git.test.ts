@@ -27,11 +27,22 @@ function paxGlobalHeader(commit: string): Buffer {
   field(156, 'g');
   field(257, 'ustar\0');
   field(263, '00');
-  field(148, `${header.reduce((sum, byte) => sum + byte, 0).toString(8).padStart(6, '0')}\0 `);
+  field(
+    148,
+    `${header
+      .reduce((sum, byte) => sum + byte, 0)
+      .toString(8)
+      .padStart(6, '0')}\0 `,
+  );
   return Buffer.concat([header, data, Buffer.alloc(512 - data.length)]);
 }
 
-type Entry = { name: string; type?: 'file' | 'symlink' | 'directory' | 'character-device'; linkname?: string; body?: string };
+type Entry = {
+  name: string;
+  type?: 'file' | 'symlink' | 'directory' | 'character-device';
+  linkname?: string;
+  body?: string;
+};
 
 /** A tar as `git archive` writes it (its first block naming `commit`), holding `entries`. */
 async function archive(commit: string, entries: Entry[]): Promise<Buffer> {
@@ -40,7 +51,11 @@ async function archive(commit: string, entries: Entry[]): Promise<Buffer> {
   tar.on('data', (chunk) => chunks.push(chunk as Buffer));
   const done = new Promise<void>((resolve) => tar.on('end', () => resolve()));
   for (const entry of entries) {
-    const header = { name: entry.name, type: entry.type ?? 'file', ...(entry.linkname ? { linkname: entry.linkname } : {}) };
+    const header = {
+      name: entry.name,
+      type: entry.type ?? 'file',
+      ...(entry.linkname ? { linkname: entry.linkname } : {}),
+    };
     if (header.type === 'file') tar.entry(header, entry.body ?? '');
     else tar.entry(header, () => undefined);
   }
@@ -56,46 +71,77 @@ async function storeArchive(store: BlobStore, bytes: Buffer): Promise<string> {
 }
 
 describe('a source pinned by commit', () => {
-  it('fetches only that commit, stores its git archive, and unpacks the same tree git checks out', { timeout: 30_000 }, async () => {
-    const repo = productRepo();
-    const first = repo.commit({ 'bin/run.sh': '#!/bin/sh\n' }, 'first');
-    const second = repo.commit({ 'docs/a.md': 'a\n' }, 'second');
-    const store = new BlobStore(join(tempDir(), 'cache'));
-    const source: GitSource = { name: 'metalk8s', url: repo.dir, commit: first, setting: 'METALK8S_SOURCE' };
-    const gitDir = join(store.root, 'git', 'metalk8s.git');
-    const record = await fetchSource(store, source, { git: git(), gitDir, signal });
-    expect(record.commit).toBe(first);
-    expect(await store.has(record.archive)).toBe(true);
-    // Only the pinned commit came: not the later one.
-    expect(() => execFileSync(git(), ['-C', gitDir, 'cat-file', '-e', `${second}^{commit}`], { stdio: 'ignore' })).toThrow();
-    const tree = join(tempDir(), 'tree');
-    const files = await unpackSource(store, record, tree, 'the test source');
-    const checkout = tempDir();
-    execFileSync(git(), ['-C', repo.dir, 'worktree', 'add', '--quiet', '--detach', checkout, first]);
-    const listing = (dir: string) => (readdirSync(dir, { recursive: true }) as string[]).filter((path) => !path.startsWith('.git')).sort();
-    expect(listing(tree)).toEqual(listing(checkout));
-    expect(files).toBe(listing(checkout).filter((path) => statSync(join(checkout, path)).isFile()).length);
-    expect(statSync(join(tree, 'bin/run.sh')).mode & 0o777).toBe(0o755);
-    expect(readFileSync(join(tree, 'salt/top.sls.in'), 'utf8')).toBe(readFileSync(join(checkout, 'salt/top.sls.in'), 'utf8'));
-    // Fetched again: same archive bytes (git archive is deterministic for a commit).
-    expect((await fetchSource(store, source, { git: git(), gitDir, signal })).archive).toBe(record.archive);
-  });
+  it(
+    'fetches only that commit, stores its git archive, and unpacks the same tree git checks out',
+    { timeout: 30_000 },
+    async () => {
+      const repo = productRepo();
+      const first = repo.commit({ 'bin/run.sh': '#!/bin/sh\n' }, 'first');
+      const second = repo.commit({ 'docs/a.md': 'a\n' }, 'second');
+      const store = new BlobStore(join(tempDir(), 'cache'));
+      const source: GitSource = { name: 'metalk8s', url: repo.dir, commit: first, setting: 'METALK8S_SOURCE' };
+      const gitDir = join(store.root, 'git', 'metalk8s.git');
+      const record = await fetchSource(store, source, { git: git(), gitDir, signal });
+      expect(record.commit).toBe(first);
+      expect(await store.has(record.archive)).toBe(true);
+      // Only the pinned commit came: not the later one.
+      expect(() =>
+        execFileSync(git(), ['-C', gitDir, 'cat-file', '-e', `${second}^{commit}`], { stdio: 'ignore' }),
+      ).toThrow();
+      const tree = join(tempDir(), 'tree');
+      const files = await unpackSource(store, record, tree, 'the test source');
+      const checkout = tempDir();
+      execFileSync(git(), ['-C', repo.dir, 'worktree', 'add', '--quiet', '--detach', checkout, first]);
+      const listing = (dir: string) =>
+        (readdirSync(dir, { recursive: true }) as string[]).filter((path) => !path.startsWith('.git')).sort();
+      expect(listing(tree)).toEqual(listing(checkout));
+      expect(files).toBe(listing(checkout).filter((path) => statSync(join(checkout, path)).isFile()).length);
+      expect(statSync(join(tree, 'bin/run.sh')).mode & 0o777).toBe(0o755);
+      expect(readFileSync(join(tree, 'salt/top.sls.in'), 'utf8')).toBe(
+        readFileSync(join(checkout, 'salt/top.sls.in'), 'utf8'),
+      );
+      // Fetched again: same archive bytes (git archive is deterministic for a commit).
+      expect((await fetchSource(store, source, { git: git(), gitDir, signal })).archive).toBe(record.archive);
+    },
+  );
 
   it('answers why a source cannot be reached, within the time given', async () => {
     const started = Date.now();
-    expect(await probeSource(git(), { name: 'x', url: 'http://127.0.0.1:9/x.git', commit: '0'.repeat(40), setting: 'X' })).toMatch(/127\.0\.0\.1.*connect/i);
-    expect(await probeSource(git(), { name: 'x', url: join(tempDir(), 'none'), commit: '0'.repeat(40), setting: 'X' })).toMatch(/does not appear to be a git repository|not found/i);
+    expect(
+      await probeSource(git(), { name: 'x', url: 'http://127.0.0.1:9/x.git', commit: '0'.repeat(40), setting: 'X' }),
+    ).toMatch(/127\.0\.0\.1.*connect/i);
+    expect(
+      await probeSource(git(), { name: 'x', url: join(tempDir(), 'none'), commit: '0'.repeat(40), setting: 'X' }),
+    ).toMatch(/does not appear to be a git repository|not found/i);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   describe('refuses a hostile or mislabelled archive, leaving nothing', () => {
     const commit = 'c0ffee'.repeat(6) + 'c0ff';
     const cases: [string, Entry[], RegExp][] = [
-      ['a file under a symlink it made', [{ name: 'aaaa', type: 'symlink', linkname: '/tmp' }, { name: 'aaaa/evil', body: 'x' }], /entry "aaaa\/evil" lies under a symlink/],
+      [
+        'a file under a symlink it made',
+        [
+          { name: 'aaaa', type: 'symlink', linkname: '/tmp' },
+          { name: 'aaaa/evil', body: 'x' },
+        ],
+        /entry "aaaa\/evil" lies under a symlink/,
+      ],
       ['a path leaving the tree', [{ name: '../evil', body: 'x' }], /entry "\.\.\/evil" points outside the tree/],
       ['an absolute path', [{ name: '/etc/evil', body: 'x' }], /entry "\/etc\/evil" points outside the tree/],
-      ['a device', [{ name: 'dev', type: 'character-device' }], /entry "dev" is a character-device, not a file, directory or symlink/],
-      ['a file given twice', [{ name: 'a', body: 'x' }, { name: 'a', body: 'y' }], /EEXIST/],
+      [
+        'a device',
+        [{ name: 'dev', type: 'character-device' }],
+        /entry "dev" is a character-device, not a file, directory or symlink/,
+      ],
+      [
+        'a file given twice',
+        [
+          { name: 'a', body: 'x' },
+          { name: 'a', body: 'y' },
+        ],
+        /EEXIST/,
+      ],
     ];
     for (const [what, entries, error] of cases) {
       it(what, async () => {
@@ -109,11 +155,16 @@ describe('a source pinned by commit', () => {
     }
     it('an archive of another commit', async () => {
       const store = new BlobStore(join(tempDir(), 'cache'));
-      const record = { commit, archive: await storeArchive(store, await archive('1'.repeat(40), [{ name: 'a', body: 'x' }])) };
+      const record = {
+        commit,
+        archive: await storeArchive(store, await archive('1'.repeat(40), [{ name: 'a', body: 'x' }])),
+      };
       const dir = join(tempDir(), 'tree');
       mkdirSync(dir);
       writeFileSync(join(dir, 'kept'), 'earlier tree\n');
-      await expect(unpackSource(store, record, dir, 'the test source')).rejects.toThrow(`the test source: archive ${record.archive}: holds the tree of commit ${'1'.repeat(40)}, not of ${commit}`);
+      await expect(unpackSource(store, record, dir, 'the test source')).rejects.toThrow(
+        `the test source: archive ${record.archive}: holds the tree of commit ${'1'.repeat(40)}, not of ${commit}`,
+      );
       expect(readFileSync(join(dir, 'kept'), 'utf8')).toBe('earlier tree\n');
     });
   });

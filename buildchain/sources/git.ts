@@ -57,7 +57,11 @@ export function parseSourceRecord(text: string, where: string): SourceRecord {
 }
 
 /** The stored archive of the pinned commit, when an earlier build (or an import) left it. */
-export async function storedSource(store: BlobStore, record: SourceRecord | undefined, commit: string): Promise<string | undefined> {
+export async function storedSource(
+  store: BlobStore,
+  record: SourceRecord | undefined,
+  commit: string,
+): Promise<string | undefined> {
   return record?.commit === commit && (await store.has(record.archive)) ? record.archive : undefined;
 }
 
@@ -66,7 +70,11 @@ const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', 
 /** Why the source cannot be reached, or undefined when it answers (within `timeoutMs`). */
 export async function probeSource(git: string, source: GitSource, timeoutMs = 15_000): Promise<string | undefined> {
   try {
-    await runTool(git, ['ls-remote', '--quiet', source.url, 'HEAD'], { signal: AbortSignal.timeout(timeoutMs), what: `git ls-remote ${source.url}`, env: gitEnv });
+    await runTool(git, ['ls-remote', '--quiet', source.url, 'HEAD'], {
+      signal: AbortSignal.timeout(timeoutMs),
+      what: `git ls-remote ${source.url}`,
+      env: gitEnv,
+    });
     return undefined;
   } catch (error) {
     const said = (error as Error).message.split('\n').slice(1).join(' ').trim();
@@ -79,21 +87,36 @@ export async function probeSource(git: string, source: GitSource, timeoutMs = 15
  * into the store, and answers the record. Only the pinned commit is asked for; a server that
  * refuses fetches by commit id is asked for its branches and tags, which must contain it.
  */
-export async function fetchSource(store: BlobStore, source: GitSource, options: { git: string; gitDir: string; signal: AbortSignal }): Promise<SourceRecord> {
+export async function fetchSource(
+  store: BlobStore,
+  source: GitSource,
+  options: { git: string; gitDir: string; signal: AbortSignal },
+): Promise<SourceRecord> {
   const { git, gitDir, signal } = options;
   const run = (args: string[], what: string) => runTool(git, ['-C', gitDir, ...args], { signal, what, env: gitEnv });
   if (!existsSync(join(gitDir, 'HEAD'))) {
     await mkdir(gitDir, { recursive: true });
     await run(['init', '--quiet', '--bare'], `creating ${gitDir}`);
   }
-  const has = () => run(['cat-file', '-e', `${source.commit}^{commit}`], '').then(() => true, () => false);
+  const has = () =>
+    run(['cat-file', '-e', `${source.commit}^{commit}`], '').then(
+      () => true,
+      () => false,
+    );
   if (!(await has())) {
     const where = `${source.url} (${source.setting})`;
     try {
-      await run(['fetch', '--quiet', '--no-tags', '--depth=1', source.url, source.commit], `fetching commit ${source.commit} from ${where}`);
+      await run(
+        ['fetch', '--quiet', '--no-tags', '--depth=1', source.url, source.commit],
+        `fetching commit ${source.commit} from ${where}`,
+      );
     } catch (byCommit) {
-      await run(['fetch', '--quiet', source.url, '+refs/heads/*:refs/fetched/heads/*', '+refs/tags/*:refs/fetched/tags/*'], `fetching ${where}`)
-        .catch(() => { throw byCommit; });
+      await run(
+        ['fetch', '--quiet', source.url, '+refs/heads/*:refs/fetched/heads/*', '+refs/tags/*:refs/fetched/tags/*'],
+        `fetching ${where}`,
+      ).catch(() => {
+        throw byCommit;
+      });
       if (!(await has())) throw new BuildError(`${where}: no commit ${source.commit} in its branches and tags`);
     }
   }
@@ -101,10 +124,20 @@ export async function fetchSource(store: BlobStore, source: GitSource, options: 
 }
 
 /** `git archive` of the commit, hashed while it is written beside the store, then moved in. */
-async function archiveInto(store: BlobStore, git: string, gitDir: string, commit: string, signal: AbortSignal): Promise<string> {
+async function archiveInto(
+  store: BlobStore,
+  git: string,
+  gitDir: string,
+  commit: string,
+  signal: AbortSignal,
+): Promise<string> {
   const tmp = tempPathFor(join(store.root, 'ingest', `${commit}.tar`));
   await mkdir(join(store.root, 'ingest'), { recursive: true });
-  const child = spawn(git, ['-C', gitDir, 'archive', '--format=tar', commit], { signal, env: gitEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(git, ['-C', gitDir, 'archive', '--format=tar', commit], {
+    signal,
+    env: gitEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve, reject) => {
@@ -144,10 +177,16 @@ async function archivedCommit(file: string): Promise<string | undefined> {
  * files, directories and symlinks inside the tree are accepted, and nothing is written through a
  * symlink the archive made.
  */
-export async function unpackSource(store: BlobStore, record: SourceRecord, dir: string, describe: string): Promise<number> {
+export async function unpackSource(
+  store: BlobStore,
+  record: SourceRecord,
+  dir: string,
+  describe: string,
+): Promise<number> {
   const refuse = (why: string) => new BuildError(`${describe}: archive ${record.archive}: ${why}`);
   const named = await archivedCommit(store.path(record.archive));
-  if (named !== record.commit) throw refuse(`holds the tree of ${named ? `commit ${named}` : 'no named commit'}, not of ${record.commit}`);
+  if (named !== record.commit)
+    throw refuse(`holds the tree of ${named ? `commit ${named}` : 'no named commit'}, not of ${record.commit}`);
   let files = 0;
   await replaceDirectory(dir, async (staging) => {
     const reader = extract();
@@ -160,9 +199,14 @@ export async function unpackSource(store: BlobStore, record: SourceRecord, dir: 
           entry.resume();
           continue;
         }
-        if (posix.isAbsolute(name) || name === '..' || name.startsWith('../')) throw refuse(`entry ${JSON.stringify(header.name)} points outside the tree`);
-        const parents = name.split('/').slice(0, -1).map((_, index, parts) => parts.slice(0, index + 1).join('/'));
-        if (parents.some((parent) => links.has(parent))) throw refuse(`entry ${JSON.stringify(header.name)} lies under a symlink`);
+        if (posix.isAbsolute(name) || name === '..' || name.startsWith('../'))
+          throw refuse(`entry ${JSON.stringify(header.name)} points outside the tree`);
+        const parents = name
+          .split('/')
+          .slice(0, -1)
+          .map((_, index, parts) => parts.slice(0, index + 1).join('/'));
+        if (parents.some((parent) => links.has(parent)))
+          throw refuse(`entry ${JSON.stringify(header.name)} lies under a symlink`);
         const target = join(staging, name);
         if (header.type === 'directory') {
           await mkdir(target, { recursive: true });
@@ -186,10 +230,13 @@ export async function unpackSource(store: BlobStore, record: SourceRecord, dir: 
       reader.destroy(); // stops the read below, which would otherwise wait for a reader
       throw error;
     });
-    await Promise.all([pipeline(createReadStream(store.path(record.archive)), reader).catch(async (error: unknown) => {
-      await consume; // its error, when it has one, says more than the aborted read
-      throw error;
-    }), consume]);
+    await Promise.all([
+      pipeline(createReadStream(store.path(record.archive)), reader).catch(async (error: unknown) => {
+        await consume; // its error, when it has one, says more than the aborted read
+        throw error;
+      }),
+      consume,
+    ]);
   });
   return files;
 }

@@ -32,7 +32,8 @@ export function loadRuntimeDeclaration(file: string): RuntimeDeclaration {
   if (!isRecord(data)) throw new BuildError(`${file}: expected a mapping (name, version, sha256, license)`);
   const field = (key: string, pattern: RegExp, what: string): string => {
     const value = data[key];
-    if (typeof value !== 'string' || !pattern.test(value)) throw new BuildError(`${file}: ${key} must be ${what}, got ${JSON.stringify(value ?? null)}`);
+    if (typeof value !== 'string' || !pattern.test(value))
+      throw new BuildError(`${file}: ${key} must be ${what}, got ${JSON.stringify(value ?? null)}`);
     return value;
   };
   return {
@@ -59,10 +60,16 @@ export function runtimeDigest(runtime: RuntimeDeclaration): string {
 }
 
 /** The tarball in the store, fetched unless it is there already; checked against its sha256. */
-export async function fetchRuntime(store: BlobStore, runtime: RuntimeDeclaration, registry: string, signal: AbortSignal): Promise<number> {
+export async function fetchRuntime(
+  store: BlobStore,
+  runtime: RuntimeDeclaration,
+  registry: string,
+  signal: AbortSignal,
+): Promise<number> {
   const url = runtimeUrl(registry, runtime);
   return ingestRetrying(store, runtimeDigest(runtime), rangeSource(url, signal, `${runtime.name} ${runtime.version}`), {
-    signal, describe: () => `${url} (${runtime.name} ${runtime.version}, ${runtime.file})`,
+    signal,
+    describe: () => `${url} (${runtime.name} ${runtime.version}, ${runtime.file})`,
   });
 }
 
@@ -93,5 +100,8 @@ export async function unpackRuntime(store: BlobStore, runtime: RuntimeDeclaratio
   })();
   await Promise.all([pipeline(createReadStream(store.path(runtimeDigest(runtime))), createGunzip(), reader), consume]);
   const missing = Object.keys(SHIPPED).filter((name) => !found.has(name));
-  if (missing.length > 0) throw new BuildError(`${runtime.name} ${runtime.version} (${runtime.file}): its tarball has no ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new BuildError(
+      `${runtime.name} ${runtime.version} (${runtime.file}): its tarball has no ${missing.join(', ')}`,
+    );
 }

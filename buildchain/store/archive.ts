@@ -23,12 +23,25 @@ const DIRECTORIES = ['blobs/', 'blobs/sha256/'];
  * `mtime`, so the same inputs give the same bytes.
  */
 export async function writeBlobArchive(
-  store: BlobStore, digests: Iterable<string>, files: ReadonlyMap<string, string>, file: string, options: { mtime?: Date } = {},
+  store: BlobStore,
+  digests: Iterable<string>,
+  files: ReadonlyMap<string, string>,
+  file: string,
+  options: { mtime?: Date } = {},
 ): Promise<{ blobs: number; bytes: number }> {
   const sorted = [...new Set(digests)].sort();
   const mtime = options.mtime ?? new Date(0);
-  const header = (name: string, size: number, type: 'file' | 'directory' = 'file') =>
-    ({ name, size, type, mode: type === 'directory' ? 0o755 : 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime });
+  const header = (name: string, size: number, type: 'file' | 'directory' = 'file') => ({
+    name,
+    size,
+    type,
+    mode: type === 'directory' ? 0o755 : 0o644,
+    uid: 0,
+    gid: 0,
+    uname: '',
+    gname: '',
+    mtime,
+  });
   const sizes = new Map<string, number>();
   for (const digest of sorted) {
     try {
@@ -39,8 +52,15 @@ export async function writeBlobArchive(
   }
   // Each entry is a 512-byte header and its data padded to 512; two zero blocks end the archive.
   const padded = (size: number): number => 512 + Math.ceil(size / 512) * 512;
-  const entrySizes = [...DIRECTORIES.map(() => 0), ...sizes.values(), ...[...files.values()].map((text) => Buffer.byteLength(text))];
-  requireFreeSpace(file, entrySizes.reduce((sum, size) => sum + padded(size), 1024));
+  const entrySizes = [
+    ...DIRECTORIES.map(() => 0),
+    ...sizes.values(),
+    ...[...files.values()].map((text) => Buffer.byteLength(text)),
+  ];
+  requireFreeSpace(
+    file,
+    entrySizes.reduce((sum, size) => sum + padded(size), 1024),
+  );
   let bytes = 0;
   try {
     await withAtomicFile(file, async (tmp) => {
@@ -51,17 +71,22 @@ export async function writeBlobArchive(
           const size = sizes.get(digest)!;
           bytes += size;
           await new Promise<void>((resolve, reject) => {
-            const sink = archive.entry(header(`blobs/sha256/${digestHex(digest)}`, size), (error) => (error ? reject(error) : resolve()));
+            const sink = archive.entry(header(`blobs/sha256/${digestHex(digest)}`, size), (error) =>
+              error ? reject(error) : resolve(),
+            );
             createReadStream(store.path(digest)).on('error', reject).pipe(sink);
           });
         }
         for (const [name, text] of files) archive.entry(header(name, Buffer.byteLength(text)), text);
         archive.finalize();
       })();
-      await Promise.all([feed.catch((error: unknown) => {
-        archive.destroy(error as Error);
-        throw error;
-      }), pipeline(archive, createWriteStream(tmp, { mode: 0o644 }))]);
+      await Promise.all([
+        feed.catch((error: unknown) => {
+          archive.destroy(error as Error);
+          throw error;
+        }),
+        pipeline(archive, createWriteStream(tmp, { mode: 0o644 })),
+      ]);
     });
   } catch (error) {
     throw isDiskFailure(error) ? writeFailure(file, error) : error;
@@ -73,7 +98,12 @@ export async function writeBlobArchive(
  * Reads an archive made by writeBlobArchive: blobs go to the store, each verified against its name;
  * the other files are handed to `onFile` (whose names must be in `accepted`).
  */
-export async function importBlobs(store: BlobStore, file: string, accepted: ReadonlySet<string>, onFile: (name: string, content: string) => Promise<void>): Promise<{ blobs: number }> {
+export async function importBlobs(
+  store: BlobStore,
+  file: string,
+  accepted: ReadonlySet<string>,
+  onFile: (name: string, content: string) => Promise<void>,
+): Promise<{ blobs: number }> {
   let blobs = 0;
   const reader = extract();
   const consume = (async () => {
@@ -83,7 +113,10 @@ export async function importBlobs(store: BlobStore, file: string, accepted: Read
       if (DIRECTORIES.includes(name)) {
         entry.resume();
       } else if (blob) {
-        await store.ingest(`sha256:${blob[1]!}`, async () => ({ body: Readable.from(entry), start: 0 }), { size: entry.header.size ?? 0, describe: `${file}: ${name}` });
+        await store.ingest(`sha256:${blob[1]!}`, async () => ({ body: Readable.from(entry), start: 0 }), {
+          size: entry.header.size ?? 0,
+          describe: `${file}: ${name}`,
+        });
         entry.resume(); // drained already unless the blob was stored before
         blobs += 1;
       } else if (accepted.has(name)) {
@@ -91,16 +124,20 @@ export async function importBlobs(store: BlobStore, file: string, accepted: Read
         for await (const chunk of entry) chunks.push(chunk as Buffer);
         await onFile(name, Buffer.concat(chunks).toString('utf8'));
       } else {
-        throw new BuildError(`${file}: unexpected entry "${name}" (an archive of build inputs holds blobs/sha256/<hex> and ${[...accepted].join(', ')})`);
+        throw new BuildError(
+          `${file}: unexpected entry "${name}" (an archive of build inputs holds blobs/sha256/<hex> and ${[...accepted].join(', ')})`,
+        );
       }
     }
   })().catch((error: unknown) => {
     reader.destroy(error as Error);
     throw error;
   });
-  await Promise.all([pipeline(createReadStream(file), reader).catch((error: unknown) => {
-    throw error instanceof BuildError ? error : new BuildError(`${file}: ${(error as Error).message}`);
-  }), consume]);
+  await Promise.all([
+    pipeline(createReadStream(file), reader).catch((error: unknown) => {
+      throw error instanceof BuildError ? error : new BuildError(`${file}: ${(error as Error).message}`);
+    }),
+    consume,
+  ]);
   return { blobs };
 }
-

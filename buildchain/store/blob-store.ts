@@ -37,7 +37,8 @@ export class BlobStore {
   /** Stores small content held in memory (manifests), after checking its digest. */
   async put(digest: string, bytes: Uint8Array, describe: string): Promise<void> {
     const actual = sha256Digest(bytes);
-    if (actual !== digest) throw new DigestMismatchError(`${describe}: digest mismatch, expected ${digest}, got ${actual}`);
+    if (actual !== digest)
+      throw new DigestMismatchError(`${describe}: digest mismatch, expected ${digest}, got ${actual}`);
     if (await this.has(digest, bytes.length)) return;
     const target = this.path(digest);
     await mkdir(dirname(target), { recursive: true });
@@ -57,7 +58,11 @@ export class BlobStore {
    * (in this run or a later one) asks only for the rest; a digest mismatch discards them.
    * Resolves with the number of bytes fetched now (0 when the blob was already stored).
    */
-  async ingest(digest: string, source: RangeSource, options: { size?: number; describe: string; onBytes?: (n: number) => void }): Promise<number> {
+  async ingest(
+    digest: string,
+    source: RangeSource,
+    options: { size?: number; describe: string; onBytes?: (n: number) => void },
+  ): Promise<number> {
     let fetched = 0;
     const current = this.#inflight.get(digest);
     if (current) {
@@ -77,7 +82,11 @@ export class BlobStore {
     return fetched;
   }
 
-  async #download(digest: string, source: RangeSource, options: { size?: number; describe: string; onBytes?: (n: number) => void }): Promise<number> {
+  async #download(
+    digest: string,
+    source: RangeSource,
+    options: { size?: number; describe: string; onBytes?: (n: number) => void },
+  ): Promise<number> {
     const partial = join(this.root, 'ingest', `${digestHex(digest)}.partial`);
     await mkdir(dirname(partial), { recursive: true });
     const hash = createSha256();
@@ -92,7 +101,8 @@ export class BlobStore {
     }
     if (options.size !== undefined && have > options.size) have = 0;
     // Known sizes are checked against the room left: a full disk is said before any download.
-    if (options.size !== undefined) requireFreeSpace(partial, options.size - have, `${options.describe}, into ${this.root}`);
+    if (options.size !== undefined)
+      requireFreeSpace(partial, options.size - have, `${options.describe}, into ${this.root}`);
     const { body, start } = await source(have);
     const resumed = start === have && have > 0;
     const verifier = new DigestVerifier(digest, options.describe, {
@@ -115,7 +125,11 @@ export class BlobStore {
       // The bytes that reached the disk stay for the next attempt, which asks only for the rest.
       if (isDiskFailure(error)) {
         const kept = (await stat(partial).catch(() => undefined))?.size ?? 0;
-        throw writeFailure(`${this.root} (${options.describe})`, error, kept > 0 ? `; the ${formatBytes(kept)} received are kept, and the next run resumes from them` : '');
+        throw writeFailure(
+          `${this.root} (${options.describe})`,
+          error,
+          kept > 0 ? `; the ${formatBytes(kept)} received are kept, and the next run resumes from them` : '',
+        );
       }
       throw error;
     }
@@ -140,7 +154,6 @@ export class BlobStore {
   async linkTo(digest: string, dest: string): Promise<void> {
     await linkAtomic(this.path(digest), dest);
   }
-
 }
 
 /**
@@ -149,8 +162,16 @@ export class BlobStore {
  * thrown at once. `describe` names the content and where it comes from, for every message.
  */
 export async function ingestRetrying(
-  store: BlobStore, digest: string, source: RangeSource,
-  options: { size?: number; describe: () => string; onBytes?: (n: number) => void; signal: AbortSignal; attempts?: number },
+  store: BlobStore,
+  digest: string,
+  source: RangeSource,
+  options: {
+    size?: number;
+    describe: () => string;
+    onBytes?: (n: number) => void;
+    signal: AbortSignal;
+    attempts?: number;
+  },
 ): Promise<number> {
   const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt += 1) {

@@ -9,8 +9,8 @@ const SHA256 = /^sha256:[a-f0-9]{64}$/;
 export function parseDigest(value: unknown, where: string): string {
   if (typeof value !== 'string' || !SHA256.test(value)) {
     const hex = typeof value === 'string' ? value.replace(/^sha256:/, '') : '';
-    const detail = typeof value === 'string' && /^sha256:[a-f0-9]*$/.test(value)
-      ? ` (${hex.length} hex digits instead of 64)` : '';
+    const detail =
+      typeof value === 'string' && /^sha256:[a-f0-9]*$/.test(value) ? ` (${hex.length} hex digits instead of 64)` : '';
     throw new BuildError(`${where}: ${JSON.stringify(value)} is not a sha256 digest "sha256:<64 hex digits>"${detail}`);
   }
   return value;
@@ -53,7 +53,11 @@ export class DigestVerifier extends Transform {
     this.#hash.update(chunk);
     this.#bytes += chunk.length;
     if (this.expectedSize !== undefined && this.#bytes > this.expectedSize) {
-      done(new DigestMismatchError(`${this.describe}: received more than the ${this.expectedSize} bytes declared for ${this.expected}`));
+      done(
+        new DigestMismatchError(
+          `${this.describe}: received more than the ${this.expectedSize} bytes declared for ${this.expected}`,
+        ),
+      );
       return;
     }
     done(null, chunk);
@@ -62,7 +66,11 @@ export class DigestVerifier extends Transform {
   override _flush(done: TransformCallback): void {
     const actual = `sha256:${this.#hash.digest('hex')}`;
     if (actual !== this.expected) {
-      done(new DigestMismatchError(`${this.describe}: digest mismatch, expected ${this.expected}, got ${actual} (${this.#bytes} bytes)`));
+      done(
+        new DigestMismatchError(
+          `${this.describe}: digest mismatch, expected ${this.expected}, got ${actual} (${this.#bytes} bytes)`,
+        ),
+      );
       return;
     }
     done();

@@ -39,18 +39,31 @@ function ruby(value: string): string {
 function heredoc(text: string, indent: string): string {
   let marker = 'SCRIPT';
   while (text.split('\n').some((line) => line.trim() === marker)) marker += '_';
-  return `<<~'${marker}'\n${text.trimEnd().split('\n').map((line) => (line ? `${indent}  ${line}` : '')).join('\n')}\n${indent}${marker}`;
+  return `<<~'${marker}'\n${text
+    .trimEnd()
+    .split('\n')
+    .map((line) => (line ? `${indent}  ${line}` : ''))
+    .join('\n')}\n${indent}${marker}`;
 }
 
 function machine(spec: VagrantMachine): string[] {
-  const options = [spec.primary ? 'primary: true' : '', spec.autostart === false ? 'autostart: false' : ''].filter(Boolean);
-  const lines = [`  config.vm.define ${ruby(spec.name)}${options.length ? `, ${options.join(', ')}` : ''} do |machine|`, `    machine.vm.hostname = ${ruby(spec.name)}`];
-  if (spec.memory) lines.push('    machine.vm.provider \'virtualbox\' do |v|', `      v.memory = ${spec.memory}`, '    end');
+  const options = [spec.primary ? 'primary: true' : '', spec.autostart === false ? 'autostart: false' : ''].filter(
+    Boolean,
+  );
+  const lines = [
+    `  config.vm.define ${ruby(spec.name)}${options.length ? `, ${options.join(', ')}` : ''} do |machine|`,
+    `    machine.vm.hostname = ${ruby(spec.name)}`,
+  ];
+  if (spec.memory)
+    lines.push("    machine.vm.provider 'virtualbox' do |v|", `      v.memory = ${spec.memory}`, '    end');
   if (spec.syncedFolders.length === 0) lines.push("    machine.vm.synced_folder '.', '/vagrant', disabled: true");
-  for (const [host, guest] of spec.syncedFolders) lines.push(`    machine.vm.synced_folder ${ruby(host)}, ${ruby(guest)}`);
+  for (const [host, guest] of spec.syncedFolders)
+    lines.push(`    machine.vm.synced_folder ${ruby(host)}, ${ruby(guest)}`);
   for (const step of spec.provisioners) {
     if (step.type === 'file') {
-      lines.push(`    machine.vm.provision ${ruby(step.name)}, type: 'file', source: ${ruby(step.source)}, destination: ${ruby(step.destination)}`);
+      lines.push(
+        `    machine.vm.provision ${ruby(step.name)}, type: 'file', source: ${ruby(step.source)}, destination: ${ruby(step.destination)}`,
+      );
     } else {
       lines.push(`    machine.vm.provision ${ruby(step.name)}, type: 'shell', inline: ${heredoc(step.inline, '    ')}`);
     }
@@ -62,7 +75,10 @@ function machine(spec: VagrantMachine): string[] {
 export function renderVagrantfile(spec: VagrantfileSpec, header: string): string {
   return [
     '# -*- mode: ruby -*-',
-    ...header.trimEnd().split('\n').map((line) => `# ${line}`.trimEnd()),
+    ...header
+      .trimEnd()
+      .split('\n')
+      .map((line) => `# ${line}`.trimEnd()),
     '# frozen_string_literal: true',
     '',
     "Vagrant.require_version('>= 1.8')",
@@ -76,8 +92,10 @@ export function renderVagrantfile(spec: VagrantfileSpec, header: string): string
     `    v.cpus = ${spec.virtualbox.cpus}`,
     "    v.customize ['modifyvm', :id, '--chipset', 'ich9']",
     '  end',
-    ...spec.networks.map((network) =>
-      `  config.vm.network 'private_network', type: :dhcp, nic_type: 'virtio', ip: ${ruby(network.ip)}, netmask: ${ruby(network.netmask)}, dhcp_upper: ${ruby(network.dhcpUpper)}`),
+    ...spec.networks.map(
+      (network) =>
+        `  config.vm.network 'private_network', type: :dhcp, nic_type: 'virtio', ip: ${ruby(network.ip)}, netmask: ${ruby(network.netmask)}, dhcp_upper: ${ruby(network.dhcpUpper)}`,
+    ),
     ...spec.machines.flatMap((spec) => ['', ...machine(spec)]),
     'end',
     '',

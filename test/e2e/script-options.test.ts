@@ -23,7 +23,16 @@ async function node(): Promise<FakeNode & { archive: string }> {
   write(join(base.scripts, 'product.txt'), 'NAME=MetalK8s\nVERSION=2.4.1\n');
   write(join(base.scripts, 'packages/redhat/metalk8s-base-el7/repodata/repomd.xml'), '<repomd/>\n');
   mkdirSync(join(base.scripts, 'salt'), { recursive: true });
-  for (const file of ['ca.key', 'ca.crt', 'front-proxy-ca.key', 'front-proxy-ca.crt', 'etcd/ca.key', 'etcd/ca.crt', 'sa.key', 'sa.pub']) {
+  for (const file of [
+    'ca.key',
+    'ca.crt',
+    'front-proxy-ca.key',
+    'front-proxy-ca.crt',
+    'etcd/ca.key',
+    'etcd/ca.crt',
+    'sa.key',
+    'sa.pub',
+  ]) {
     write(join(base.root, 'etc/kubernetes/pki', file), `${file}\n`);
   }
   const archive = join(tempDir('mk8s-unpacked-'), 'metalk8s-2.5.0');
@@ -48,18 +57,21 @@ interface Case {
   check: (node: Node, result: { stdout: string; stderr: string }, log: string) => void;
 }
 
-const logged = (node: Node, log: string): string => readFileSync(log.startsWith(node.root) ? log : join(node.root, log), 'utf8');
+const logged = (node: Node, log: string): string =>
+  readFileSync(log.startsWith(node.root) ? log : join(node.root, log), 'utf8');
 
 const CASES: Case[] = [
   {
-    script: 'iso-manager.sh', args: ['-a', 'ARCHIVE', '-l', 'LOG', '--no-salt'],
+    script: 'iso-manager.sh',
+    args: ['-a', 'ARCHIVE', '-l', 'LOG', '--no-salt'],
     check: (n, _r, log) => {
       expect(readFileSync(join(n.root, 'etc/metalk8s/bootstrap.yaml'), 'utf8')).toContain(`  - ${n.archive}\n`);
       expect(readFileSync(log, 'utf8')).toContain('--- MetalK8s ISO manager started on ');
     },
   },
   {
-    script: 'iso-manager.sh', args: ['--archive', 'ARCHIVE', '--log-file', 'LOG', '--verbose'],
+    script: 'iso-manager.sh',
+    args: ['--archive', 'ARCHIVE', '--log-file', 'LOG', '--verbose'],
     check: (n, r, log) => {
       expect(r.stdout).toContain('local: applied'); // Salt's own output, shown in verbose mode
       expect(readFileSync(log, 'utf8')).toContain('local: applied');
@@ -67,7 +79,8 @@ const CASES: Case[] = [
     },
   },
   {
-    script: 'iso-manager.sh', args: ['-a', 'ARCHIVE', '-d', '-v'],
+    script: 'iso-manager.sh',
+    args: ['-a', 'ARCHIVE', '-d', '-v'],
     check: (n, r) => {
       expect(r.stdout).toContain(`[dry run] /etc/metalk8s/bootstrap.yaml: add ${n.archive}`);
       expect(readFileSync(join(n.root, 'etc/metalk8s/bootstrap.yaml'), 'utf8')).toBe(BOOTSTRAP);
@@ -75,14 +88,16 @@ const CASES: Case[] = [
     },
   },
   {
-    script: 'iso-manager.sh', args: ['-a', 'ARCHIVE', '--dry-run', '--no-salt'],
+    script: 'iso-manager.sh',
+    args: ['-a', 'ARCHIVE', '--dry-run', '--no-salt'],
     check: (n, r) => {
       expect(r.stdout).toContain('[dry run]');
       expect(readFileSync(join(n.root, 'etc/metalk8s/bootstrap.yaml'), 'utf8')).toBe(BOOTSTRAP);
     },
   },
   {
-    script: 'solution-manager.sh', args: ['-a', 'SOLUTION', '--dry-run', '-v', '-l', 'LOG', '--no-salt'],
+    script: 'solution-manager.sh',
+    args: ['-a', 'SOLUTION', '--dry-run', '-v', '-l', 'LOG', '--no-salt'],
     check: (n, r, log) => {
       expect(r.stdout).toContain('[dry run]');
       expect(existsSync(join(n.root, 'etc/metalk8s/solutions.yaml'))).toBe(false);
@@ -90,33 +105,40 @@ const CASES: Case[] = [
     },
   },
   {
-    script: 'solution-manager.sh', args: ['--add', 'SOLUTION', '--verbose', '--log-file', 'LOG', '--dry-run', '--no-salt'],
+    script: 'solution-manager.sh',
+    args: ['--add', 'SOLUTION', '--verbose', '--log-file', 'LOG', '--dry-run', '--no-salt'],
     check: (_n, r, log) => {
       expect(r.stdout).toContain('Example 1.0.0, valid');
       expect(readFileSync(log, 'utf8')).toContain('Example 1.0.0, valid');
     },
   },
   {
-    script: 'solution-manager.sh', args: ['-d', 'SOLUTION', '--dry-run', '--no-salt'],
+    script: 'solution-manager.sh',
+    args: ['-d', 'SOLUTION', '--dry-run', '--no-salt'],
     check: (_n, r) => expect(r.stdout).toContain('--- MetalK8s solution manager started on '),
   },
   {
-    script: 'solution-manager.sh', args: ['--del', 'SOLUTION', '--dry-run', '--no-salt'],
+    script: 'solution-manager.sh',
+    args: ['--del', 'SOLUTION', '--dry-run', '--no-salt'],
     check: (_n, r) => expect(r.stdout).toContain('--- MetalK8s solution manager started on '),
   },
   {
-    script: 'bootstrap.sh', args: ['-v', '--log-file', '/var/log/boot.log'],
+    script: 'bootstrap.sh',
+    args: ['-v', '--log-file', '/var/log/boot.log'],
     check: (n, r) => {
       expect(r.stdout).toContain('> Installing the Salt minion...\n'); // verbose: no inline "done [Ns]"
       expect(logged(n, '/var/log/boot.log')).toContain('--- MetalK8s bootstrap 2.4.1 started on ');
     },
   },
   {
-    script: 'bootstrap.sh', args: ['--verbose'],
-    check: (n) => expect(logged(n, '/var/log/metalk8s/bootstrap.log')).toContain('--- MetalK8s bootstrap 2.4.1 started on '),
+    script: 'bootstrap.sh',
+    args: ['--verbose'],
+    check: (n) =>
+      expect(logged(n, '/var/log/metalk8s/bootstrap.log')).toContain('--- MetalK8s bootstrap 2.4.1 started on '),
   },
   {
-    script: 'backup.sh', args: ['-b', '/var/backups/one.tar.gz', '-v', '-l', '/var/log/b1.log'],
+    script: 'backup.sh',
+    args: ['-b', '/var/backups/one.tar.gz', '-v', '-l', '/var/log/b1.log'],
     check: (n, r) => {
       expect(existsSync(join(n.root, 'var/backups/one.tar.gz'))).toBe(true);
       expect(r.stdout).toMatch(/^> [^\n]*\.\.\.\n/m);
@@ -124,7 +146,8 @@ const CASES: Case[] = [
     },
   },
   {
-    script: 'backup.sh', args: ['--backup-file', '/var/backups/two.tar.gz', '--verbose', '--log-file', '/var/log/b2.log'],
+    script: 'backup.sh',
+    args: ['--backup-file', '/var/backups/two.tar.gz', '--verbose', '--log-file', '/var/log/b2.log'],
     check: (n) => {
       expect(existsSync(join(n.root, 'var/backups/two.tar.gz'))).toBe(true);
       expect(logged(n, '/var/log/b2.log')).toContain('--- MetalK8s backup');
@@ -137,14 +160,24 @@ describe("the node scripts' options, as upstream 2.4.1 names them", () => {
     const n = await node();
     const log = join(tempDir('mk8s-logs-'), 'script.log');
     const solution = args.includes('SOLUTION') ? await exampleSolution() : '';
-    const resolved = args.map((arg) => (arg === 'ARCHIVE' ? n.archive : arg === 'SOLUTION' ? solution : arg === 'LOG' ? log : arg));
+    const resolved = args.map((arg) =>
+      arg === 'ARCHIVE' ? n.archive : arg === 'SOLUTION' ? solution : arg === 'LOG' ? log : arg,
+    );
     const agentScript = script === 'iso-manager.sh' || script === 'solution-manager.sh';
     const result = await n.run(script, agentScript ? [...resolved, '--root', n.root] : resolved, { ROOT: n.root });
     expect([result.code, result.stderr]).toEqual([0, '']);
     check(n, result, log);
   });
 
-  it.each(['iso-manager.sh', 'solution-manager.sh', 'bootstrap.sh', 'backup.sh', 'restore.sh', 'upgrade.sh', 'downgrade.sh'])('%s -h and --help print the usage', async (script) => {
+  it.each([
+    'iso-manager.sh',
+    'solution-manager.sh',
+    'bootstrap.sh',
+    'backup.sh',
+    'restore.sh',
+    'upgrade.sh',
+    'downgrade.sh',
+  ])('%s -h and --help print the usage', async (script) => {
     const n = await node();
     for (const flag of ['-h', '--help']) {
       const result = await n.run(script, [flag], { ROOT: n.root });
