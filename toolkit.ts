@@ -101,13 +101,15 @@ const COMMANDS: Record<string, Command> = {
         ['SPEC', 'DIR'],
       );
       const [
-        { buildImage, loadBuildSpec },
+        { buildImage },
+        { loadBuildSpec },
         { writeDirLayout },
         { layerPackagesOf },
         { localClosure },
         { PackageWorkspace },
       ] = await Promise.all([
         import('./buildchain/oci/builder.ts'),
+        import('./buildchain/oci/build-spec.ts'),
         import('./buildchain/oci/layout.ts'),
         import('./buildchain/oci/package-layers.ts'),
         import('./buildchain/oci/local-closure.ts'),

@@ -9,7 +9,8 @@ import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
-import { buildImage, loadBuildSpec, type BuildSpec, type PackageLayer } from '../buildchain/oci/builder.ts';
+import { loadBuildSpec, type BuildSpec } from '../buildchain/oci/build-spec.ts';
+import { buildImage, type PackageLayer } from '../buildchain/oci/builder.ts';
 import {
   builtRecordFile,
   buildWithDocker,

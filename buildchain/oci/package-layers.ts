@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { parseJsonText, readTextFile } from '../json-file.ts';
-import type { BuildSpec } from './builder.ts';
+import type { BuildSpec } from './build-spec.ts';
 import type { LayerPackage, LayerRepository } from './layer.ts';
 import { sha256Digest } from '../store/digest.ts';
 import { checkLockedPackages, formatLock, lockedPackage, type LockedPackage } from '../rpm/lock.ts';

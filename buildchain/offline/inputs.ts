@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
-import { loadBuildSpec } from '../oci/builder.ts';
+import { loadBuildSpec } from '../oci/build-spec.ts';
 import { buildLabels, declaredImages } from '../oci/declarations.ts';
 import {
   builtRecordFile,
