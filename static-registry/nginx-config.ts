@@ -7,7 +7,7 @@
 // references fall to per-repository prefix locations answering the spec's JSON errors.
 // Each location turns off what an including server block may turn on and that would break
 // clients: gzip drops Content-Length, charset alters the media type.
-import { digestHex } from '../buildchain/store/digest.ts';
+import { digestHex } from '../buildchain/store/sha256.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import type { ImageTag } from './discover.ts';
 

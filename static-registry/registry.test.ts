@@ -5,7 +5,7 @@ import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } f
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { sha256Digest } from '../buildchain/store/digest.ts';
+import { sha256Digest } from '../buildchain/store/sha256.ts';
 import { DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../buildchain/oci/media-types.ts';
 import { requireTool, runCli, tempDir } from '../test/helpers.ts';
 import { renderJinja } from '../test/jinja.ts';

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.ts';
 import { declaredImages, loadImageDeclarations } from '../buildchain/oci/declarations.ts';
-import { sha256Digest } from '../buildchain/store/digest.ts';
+import { sha256Digest } from '../buildchain/store/sha256.ts';
 import { layerPackagesOf } from '../buildchain/oci/package-layers.ts';
 import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
 import { BlobStore } from '../buildchain/store/blob-store.ts';

@@ -26,7 +26,7 @@ import {
   type LocalImage,
   type RemoteImage,
 } from '../buildchain/oci/declarations.ts';
-import { sha256Digest } from '../buildchain/store/digest.ts';
+import { digestHex, sha256Digest } from '../buildchain/store/sha256.ts';
 import { storedImage } from '../buildchain/oci/pull.ts';
 import { writeImageArchive } from '../buildchain/oci/archive.ts';
 import { readDirLayout, writeDirLayout } from '../buildchain/oci/layout.ts';
@@ -391,7 +391,7 @@ function dockerBuild({ config, store }: BuildContext, image: LocalImage, dir: st
         ),
         // Named by its inputs too: builds of other inputs (another BUILD_ROOT, a test beside this
         // one) share the tool's image store and must not take each other's image by its tag.
-        tag: `${config.projectName.toLowerCase()}/${image.name}:${image.version}-${inputs.slice('sha256:'.length, 'sha256:'.length + 12)}`,
+        tag: `${config.projectName.toLowerCase()}/${image.name}:${image.version}-${digestHex(inputs).slice(0, 12)}`,
         mirrors: config.registryMirrors,
         store,
         signal: ctx.signal,

@@ -8,7 +8,7 @@ import { BuildError } from '../buildchain/errors.ts';
 import { readSourceRecord, sourceRecordFile } from '../buildchain/sources/git.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
-import { sha256File } from '../buildchain/store/hash.ts';
+import { digestHex, sha256File } from '../buildchain/store/sha256.ts';
 import { loadRuntimeDeclaration, runtimeUrl } from '../buildchain/sources/npm-runtime.ts';
 import { spdxDocument, type SbomSource } from '../buildchain/release/sbom.ts';
 import { imageFiles, inventoryImages, inventoryPackages, packageFiles } from '../buildchain/release/inventory.ts';
@@ -25,7 +25,7 @@ function productSbomSource(product: ProductSource, recordFile: string): SbomSour
     name: 'metalk8s',
     url: product.url,
     commit: product.commit,
-    archiveSha256: record.archive.slice('sha256:'.length),
+    archiveSha256: digestHex(record.archive),
   };
 }
 

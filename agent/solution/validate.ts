@@ -5,7 +5,7 @@ import { posix } from 'node:path';
 import semver from 'semver';
 import { parseAllDocuments } from 'yaml';
 import { IsoReader, type IsoEntry } from '../../buildchain/iso9660/reader.ts';
-import { createSha256 } from '../../buildchain/store/digest.ts';
+import { createSha256, digestHex } from '../../buildchain/store/sha256.ts';
 import { parseProduct } from './product.ts';
 
 export interface Violation {
@@ -120,12 +120,9 @@ export async function validateSolution(
       if (!entries.has(`${dir}/version`)) violate(`${dir}/version`, 'missing (skopeo dir: layout)');
       const wanted = json.manifests ? [] : [json.config?.digest, ...(json.layers ?? []).map((layer) => layer.digest)];
       for (const digest of wanted) {
-        const blob = entries.get(`${dir}/${String(digest).replace(/^sha256:/, '')}`);
+        const blob = entries.get(`${dir}/${digestHex(String(digest))}`);
         if (!blob)
-          violate(
-            `${dir}/${String(digest).replace(/^sha256:/, '')}`,
-            `blob ${String(digest)} named by manifest.json is missing`,
-          );
+          violate(`${dir}/${digestHex(String(digest))}`, `blob ${String(digest)} named by manifest.json is missing`);
       }
       for (const entry of info.entries) {
         const blob = /^([0-9a-f]{64})$/.exec(posix.basename(entry.path));

@@ -5,7 +5,7 @@
 import { statSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { limitConcurrency } from '../concurrency.ts';
-import { sha256File } from '../store/hash.ts';
+import { sha256File } from '../store/sha256.ts';
 import type { TaskNode } from './graph.ts';
 import type { StateStore, TaskRecord } from './state.ts';
 import type { Action, UptodateValue } from './task.ts';

@@ -10,7 +10,7 @@ import { requireTool, tempDir } from '../../test/helpers.ts';
 import { addAccounts } from './accounts.ts';
 import { loadBuildSpec } from './build-spec.ts';
 import { buildImage } from './builder.ts';
-import { digestHex } from '../store/digest.ts';
+import { digestHex } from '../store/sha256.ts';
 import { writeDirLayout } from './layout.ts';
 import type { ImagePuller } from './puller.ts';
 import { BlobStore } from '../store/blob-store.ts';

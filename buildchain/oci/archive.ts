@@ -4,7 +4,7 @@
 // such files, as upstream's `docker save` tarballs. The pinned manifest is stored byte for byte,
 // so the image keeps its digest once imported. Deterministic: sorted entries, fixed times, uid 0.
 import { stat } from 'node:fs/promises';
-import { digestHex } from '../store/digest.ts';
+import { digestHex } from '../store/sha256.ts';
 import type { PulledImage } from './pull.ts';
 import { writeBlobArchive } from '../store/archive.ts';
 import type { BlobStore } from '../store/blob-store.ts';

@@ -10,7 +10,7 @@ import { imageOf, pushImage, randomLayer, startRegistry } from '../../test/regis
 import { buildTestRpms, createRepo } from '../../test/rpm-fixtures.ts';
 import { loadBuildSpec } from './build-spec.ts';
 import { buildImage } from './builder.ts';
-import { digestHex } from '../store/digest.ts';
+import { digestHex } from '../store/sha256.ts';
 import { writeDirLayout } from './layout.ts';
 import { ImagePuller } from './puller.ts';
 import { BlobStore } from '../store/blob-store.ts';

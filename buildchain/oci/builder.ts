@@ -15,7 +15,7 @@ import { isDiskFailure, writeFailure } from '../fs/space.ts';
 import { accountsOf, addAccounts, type AccountsBelow } from './accounts.ts';
 import { installedPackages } from './base-rpmdb.ts';
 import { requireExecutable, runTool } from '../tools.ts';
-import { sha256Digest } from '../store/digest.ts';
+import { sha256Digest } from '../store/sha256.ts';
 import { planLayer, writeLayer, type LayerPackage, type LayerRepository, type LayerSource } from './layer.ts';
 import type { BuildSpec } from './build-spec.ts';
 import {

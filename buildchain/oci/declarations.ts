@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { declarationReader, isRecord, readYamlFile } from '../yaml-file.ts';
-import { parseDigest } from '../store/digest.ts';
+import { parseDigest } from '../store/sha256.ts';
 import type { Platform } from './media-types.ts';
 import { DEFAULT_PLATFORM, parsePlatform } from './pull.ts';
 import { parseReference, type ImageReference } from './reference.ts';

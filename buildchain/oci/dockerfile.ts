@@ -12,7 +12,7 @@ import { tempPathFor, writeFileAtomic } from '../fs/atomic.ts';
 import { parseJsonText, readTextFile } from '../json-file.ts';
 import { listFiles } from '../fs/walk.ts';
 import { runTool } from '../tools.ts';
-import { sha256Digest } from '../store/digest.ts';
+import { hexDigest, sha256Digest } from '../store/sha256.ts';
 import { storedImage, type PulledImage } from './pull.ts';
 import type { CompileStep } from './declarations.ts';
 import { resolveEndpoint } from './registry.ts';
@@ -143,7 +143,7 @@ export async function buildWithDocker(image: DockerfileImage, options: DockerBui
       { path: join(layout, 'manifest.json'), digest: manifest },
       ...readdirSync(layout)
         .filter((name) => /^[a-f0-9]{64}$/.test(name))
-        .map((name) => ({ path: join(layout, name), digest: `sha256:${name}` })),
+        .map((name) => ({ path: join(layout, name), digest: hexDigest(name) })),
     ];
     for (const { path, digest } of files) {
       await store.ingest(digest, async (start) => ({ body: createReadStream(path, { start }), start }), {

@@ -10,7 +10,7 @@ import { BuildError } from '../errors.ts';
 import { compareCodePoints } from '../fs/walk.ts';
 import type { AccountRequest } from './accounts.ts';
 import type { RepositorySource } from '../rpm/repository.ts';
-import { createSha256 } from '../store/digest.ts';
+import { createSha256, hexDigest } from '../store/sha256.ts';
 
 /** A package a layer installs: its name, and `version` or `version-release` to pin it. */
 export interface LayerPackage {
@@ -167,5 +167,5 @@ export async function writeLayer(entries: readonly PlannedEntry[], file: string,
       createWriteStream(file, { mode: 0o644 }),
     ),
   ]);
-  return { digest: `sha256:${gzHash.digest('hex')}`, diffId: `sha256:${tarHash.digest('hex')}`, size };
+  return { digest: hexDigest(gzHash.digest('hex')), diffId: hexDigest(tarHash.digest('hex')), size };
 }

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { replaceDirectory, writeFileAtomic } from '../fs/atomic.ts';
-import { digestHex, parseDigest, sha256Digest } from '../store/digest.ts';
+import { digestHex, parseDigest, sha256Digest } from '../store/sha256.ts';
 import {
   IMAGE_MANIFESTS,
   MANIFEST_INDEXES,

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../fs/atomic.ts';
 import { parseJsonText, readTextFile } from '../json-file.ts';
 import type { BuildSpec } from './build-spec.ts';
 import type { LayerPackage, LayerRepository } from './layer.ts';
-import { sha256Digest } from '../store/digest.ts';
+import { sha256Digest } from '../store/sha256.ts';
 import { checkLockedPackages, formatLock, lockedPackage, type LockedPackage } from '../rpm/lock.ts';
 import { YumRepository } from '../rpm/repository.ts';
 import { closureOver, fetchPackages, type PackageWorkspace } from '../rpm/workspace.ts';

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { requireTool, runCli, tempDir } from '../../test/helpers.ts';
 import { imageOf, indexOf, pushImage, randomLayer, startProxy, startRegistry } from '../../test/registry.ts';
-import { DigestMismatchError } from '../store/digest.ts';
+import { DigestMismatchError } from '../store/sha256.ts';
 import { layoutFiles, readDirLayout, writeDirLayout } from './layout.ts';
 import { ImagePuller } from './puller.ts';
 import { parseReference } from './reference.ts';

@@ -2,7 +2,7 @@
 // to the platform's manifest, both kept), then its config and layers, verified as they stream.
 import { readFile } from 'node:fs/promises';
 import { BuildError } from '../errors.ts';
-import { DigestMismatchError, parseDigest, sha256Digest } from '../store/digest.ts';
+import { DigestMismatchError, parseDigest, sha256Digest } from '../store/sha256.ts';
 import {
   IMAGE_MANIFESTS,
   MANIFEST_ACCEPT,

@@ -1,7 +1,7 @@
 // Image references as release engineers write them (`quay.io/coreos/prometheus-operator:v0.32.0`,
 // `docker.io/library/nginx@sha256:...`), split into the parts the registry API needs.
 import { BuildError } from '../errors.ts';
-import { parseDigest } from '../store/digest.ts';
+import { parseDigest } from '../store/sha256.ts';
 
 export interface ImageReference {
   /** Registry as written (`docker.io`, `k8s.gcr.io`, `127.0.0.1:5000`): the key of REGISTRY_MIRRORS. */

@@ -22,6 +22,7 @@ import { imageLocksDir, layerPackagesOf, parseImageLock, type LayerPackages } fr
 import { parseLock } from '../rpm/lock.ts';
 import { PackageWorkspace } from '../rpm/workspace.ts';
 import { loadRuntimeDeclaration, runtimeDigest } from '../sources/npm-runtime.ts';
+import { hexDigest } from '../store/sha256.ts';
 
 /**
  * The archive's files besides blobs, as BUILD_ROOT holds them: the package lock, the image package
@@ -102,7 +103,7 @@ async function inputDigests(config: OfflineBuild, workspace: PackageWorkspace): 
     );
   digests.push(...lock.packages.map((pkg) => pkg.digest), ...lock.keys.map((key) => key.digest));
   for (const pkg of workspace.declarations.build) {
-    for (const source of pkg.sources) if (source.sha256) digests.push(`sha256:${source.sha256}`);
+    for (const source of pkg.sources) if (source.sha256) digests.push(hexDigest(source.sha256));
   }
   for (const [image, packages] of imagePackages(config, workspace)) {
     const imageLock = packages.current();

@@ -7,8 +7,7 @@ import { basename, join, relative } from 'node:path';
 import { imageDir, remoteImagePlace, type ImageDeclarations } from '../oci/declarations.ts';
 import { readLock } from '../rpm/lock.ts';
 import type { SpecPackage } from '../rpm/declarations.ts';
-import { sha256Digest } from '../store/digest.ts';
-import { sha256File } from '../store/hash.ts';
+import { digestHex, sha256Digest, sha256File } from '../store/sha256.ts';
 import { requireExecutable, runTool } from '../tools.ts';
 import type { SbomImage, SbomRpm } from './sbom.ts';
 
@@ -86,7 +85,7 @@ export async function inventoryPackages(
     version: pkg.version,
     release: pkg.release,
     arch: pkg.arch,
-    sha256: pkg.digest.slice('sha256:'.length),
+    sha256: digestHex(pkg.digest),
     origin: { repository: pkg.repo },
     path: inIso(pkg.repo, basename(pkg.location)),
   }));

@@ -3,7 +3,7 @@
 // every RPM (NEVRA, sha256, source repository or spec file, where it sits), each with a purl.
 // `./toolkit.ts verify` checks the ISO's files against it. Deterministic: packages sorted, the
 // namespace derived from the content, the creation time given.
-import { sha256Digest } from '../store/digest.ts';
+import { digestHex, sha256Digest } from '../store/sha256.ts';
 
 export interface SbomImage {
   name: string;
@@ -128,10 +128,9 @@ function runtimePackage(runtime: SbomRuntime) {
 
 const NOASSERTION = 'NOASSERTION';
 const id = (kind: string, text: string) => `SPDXRef-${kind}-${text.replace(/[^A-Za-z0-9.-]/g, '-')}`;
-const hex = (digest: string) => digest.slice(digest.indexOf(':') + 1);
 
 function imagePackage(image: SbomImage) {
-  const checksum = image.archive && image.fileSha256 ? image.fileSha256 : hex(image.digest);
+  const checksum = image.archive && image.fileSha256 ? image.fileSha256 : digestHex(image.digest);
   return {
     SPDXID: id('Image', `${image.name}-${image.version}`),
     name: image.name,
@@ -201,7 +200,7 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
     dataLicense: 'CC0-1.0',
     SPDXID: 'SPDXRef-DOCUMENT',
     name,
-    documentNamespace: `https://metalk8s.scality.com/spdx/${input.product.toLowerCase()}-${input.version}-${hex(sha256Digest(JSON.stringify(packages)))}`,
+    documentNamespace: `https://metalk8s.scality.com/spdx/${input.product.toLowerCase()}-${input.version}-${digestHex(sha256Digest(JSON.stringify(packages)))}`,
     creationInfo: {
       created: input.created,
       creators: [`Tool: metalk8s-buildchain-${input.version}`, 'Organization: Scality'],

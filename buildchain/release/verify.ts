@@ -8,9 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { IN_TOTO_PAYLOAD_TYPE, verifyEnvelopeFile } from './dsse.ts';
 import { BuildError } from '../errors.ts';
-import { sha256File } from '../store/hash.ts';
 import { IsoReader } from '../iso9660/reader.ts';
-import { createSha256 } from '../store/digest.ts';
+import { createSha256, sha256File } from '../store/sha256.ts';
 import { verifyDetached } from './openpgp.ts';
 
 export interface VerifyOptions {

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { BuildError } from '../errors.ts';
-import { parseDigest } from '../store/digest.ts';
+import { digestHex, hexDigest, parseDigest } from '../store/sha256.ts';
 import { declarationReader, isRecord, readYamlFile } from '../yaml-file.ts';
 import type { PackageRequest } from './resolve.ts';
 import type { RepositorySource } from './repository.ts';
@@ -124,7 +124,7 @@ export function loadPackageDeclarations(file: string): PackageDeclarations {
       if (url !== undefined) {
         if (source.sha256 === undefined)
           throw new BuildError(`${file}: ${at}.sha256 is missing: downloaded sources are pinned by checksum`);
-        const sha256 = parseDigest(`sha256:${String(source.sha256)}`, `${file}: ${at}.sha256`).slice('sha256:'.length);
+        const sha256 = digestHex(parseDigest(hexDigest(String(source.sha256)), `${file}: ${at}.sha256`));
         return { name: read.optionalString(source, 'name', at) ?? basename(new URL(url).pathname), url, sha256 };
       }
       const path = resolve(dirname(file), local!);

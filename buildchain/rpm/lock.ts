@@ -4,7 +4,7 @@
 // files, with no metadata download, and is reproducible.
 import { BuildError } from '../errors.ts';
 import { parseJsonText, readTextFile } from '../json-file.ts';
-import { sha256Digest } from '../store/digest.ts';
+import { sha256Digest } from '../store/sha256.ts';
 import type { PackageDeclarations } from './declarations.ts';
 import type { RpmPackage } from './metadata.ts';
 import { storeDigest } from './repository.ts';

@@ -13,6 +13,7 @@ import {
   type RepomdEntry,
   type RpmPackage,
 } from './metadata.ts';
+import { hexDigest } from '../store/sha256.ts';
 
 export interface RepositorySource {
   name: string;
@@ -40,7 +41,7 @@ export function storeDigest(checksum: { type: string; value: string }, what: str
       `${what}: checksum "${checksum.type}:${checksum.value}" is not sha256; only sha256 repositories are supported (createrepo_c --checksum sha256)`,
     );
   }
-  return `sha256:${checksum.value}`;
+  return hexDigest(checksum.value);
 }
 
 export class YumRepository {

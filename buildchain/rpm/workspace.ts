@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { limitConcurrency } from '../concurrency.ts';
 import { BuildError } from '../errors.ts';
 import { getWithRetries, probe, rangeSource } from '../http.ts';
-import { sha256Digest } from '../store/digest.ts';
+import { hexDigest, sha256Digest } from '../store/sha256.ts';
 import { BlobStore, ingestRetrying } from '../store/blob-store.ts';
 import { loadPackageDeclarations, type PackageDeclarations, type SpecSource } from './declarations.ts';
 import { lockInputs, lockOf, readLock, type LockedKey, type LockedPackage, type PackageLock } from './lock.ts';
@@ -143,7 +143,7 @@ export class PackageWorkspace {
     const sources = this.declarations.build
       .flatMap((pkg) => pkg.sources)
       .filter((source): source is UrlSource => source.url !== undefined);
-    const present = await Promise.all(sources.map((source) => this.store.has(`sha256:${source.sha256}`)));
+    const present = await Promise.all(sources.map((source) => this.store.has(hexDigest(source.sha256!))));
     return sources.filter((_, index) => !present[index]);
   }
 
@@ -208,7 +208,7 @@ export class PackageWorkspace {
 
   /** A spec source pinned by URL and sha256, in the store; its digest. */
   async fetchSource(source: UrlSource, owner: string, signal: AbortSignal): Promise<string> {
-    const digest = `sha256:${source.sha256}`;
+    const digest = hexDigest(source.sha256);
     const url = this.sourceUrl(source);
     await ingestRetrying(this.store, digest, rangeSource(url, signal, `source of ${owner}`), {
       signal,

@@ -18,6 +18,7 @@ import { isDiskFailure, writeFailure } from '../fs/space.ts';
 import { parseJsonText, readTextFile } from '../json-file.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { runTool } from '../tools.ts';
+import { hexDigest } from '../store/sha256.ts';
 
 export interface GitSource {
   /** Names the record and the messages: `metalk8s`. */
@@ -151,7 +152,7 @@ async function archiveInto(
     await pipeline(child.stdout, hashing, createWriteStream(tmp));
     const code = await exited;
     if (code !== 0) throw new BuildError(`git archive ${commit} in ${gitDir} failed: ${stderr.trim()}`);
-    const digest = `sha256:${hash.digest('hex')}`;
+    const digest = hexDigest(hash.digest('hex'));
     await store.adopt(tmp, digest);
     return digest;
   } catch (error) {

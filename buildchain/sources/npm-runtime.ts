@@ -14,6 +14,7 @@ import { withAtomicFile } from '../fs/atomic.ts';
 import { rangeSource } from '../http.ts';
 import { ingestRetrying, type BlobStore } from '../store/blob-store.ts';
 import { isRecord, readYamlFile } from '../yaml-file.ts';
+import { hexDigest } from '../store/sha256.ts';
 
 export interface RuntimeDeclaration {
   file: string;
@@ -56,7 +57,7 @@ export function runtimeUrl(registry: string, runtime: RuntimeDeclaration): strin
 }
 
 export function runtimeDigest(runtime: RuntimeDeclaration): string {
-  return `sha256:${runtime.sha256}`;
+  return hexDigest(runtime.sha256);
 }
 
 /** The tarball in the store, fetched unless it is there already; checked against its sha256. */

@@ -11,7 +11,7 @@ import { extract, pack } from 'tar-stream';
 import { BuildError } from '../errors.ts';
 import { withAtomicFile } from '../fs/atomic.ts';
 import { isDiskFailure, requireFreeSpace, writeFailure } from '../fs/space.ts';
-import { digestHex } from './digest.ts';
+import { digestHex, hexDigest } from './sha256.ts';
 import type { BlobStore } from './blob-store.ts';
 
 const BLOB = /^blobs\/sha256\/([a-f0-9]{64})$/;
@@ -113,7 +113,7 @@ export async function importBlobs(
       if (DIRECTORIES.includes(name)) {
         entry.resume();
       } else if (blob) {
-        await store.ingest(`sha256:${blob[1]!}`, async () => ({ body: Readable.from(entry), start: 0 }), {
+        await store.ingest(hexDigest(blob[1]!), async () => ({ body: Readable.from(entry), start: 0 }), {
           size: entry.header.size ?? 0,
           describe: `${file}: ${name}`,
         });

@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { BuildError } from '../errors.ts';
 import { linkAtomic, tempPathFor } from '../fs/atomic.ts';
 import { formatBytes, isDiskFailure, requireFreeSpace, writeFailure } from '../fs/space.ts';
-import { createSha256, digestHex, DigestMismatchError, DigestVerifier, sha256Digest } from './digest.ts';
+import { createSha256, digestHex, DigestMismatchError, DigestVerifier, sha256Digest } from './sha256.ts';
 
 /** A download source that can start at an offset; `start` says where the server actually began. */
 export type RangeSource = (offset: number) => Promise<{ body: Readable; start: number }>;
