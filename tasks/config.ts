@@ -6,7 +6,7 @@ import { parseDotenv, type EnvEntry } from '../buildchain/dotenv.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import * as builtins from '../buildchain/builtins.ts';
 
-/** Every setting, its default and what it is for (the README's configuration table). */
+/** Every setting, its default and what it is for (tasks/README.md's configuration table). */
 export const SETTINGS = {
   PROJECT_NAME: ['MetalK8s', 'product name: ISO volume id, ISO file name (lowercased)'],
   BUILD_ROOT: ['_build', 'build directory, relative to the project root or absolute'],
