@@ -11,13 +11,7 @@ import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { loadBuildSpec, type BuildSpec } from '../buildchain/oci/build-spec.ts';
 import { buildImage, type PackageLayer } from '../buildchain/oci/builder.ts';
-import {
-  builtRecordFile,
-  buildWithDocker,
-  dockerfileInputs,
-  recordedImage,
-  writeBuiltRecord,
-} from '../buildchain/oci/dockerfile.ts';
+import { buildOrRecall, builtRecordFile } from '../buildchain/oci/dockerfile.ts';
 import {
   buildLabels,
   imageDir,
@@ -26,7 +20,7 @@ import {
   type LocalImage,
   type RemoteImage,
 } from '../buildchain/oci/declarations.ts';
-import { digestHex, sha256Digest } from '../buildchain/store/sha256.ts';
+import { sha256Digest } from '../buildchain/store/sha256.ts';
 import { storedImage } from '../buildchain/oci/pull.ts';
 import { writeImageArchive } from '../buildchain/oci/archive.ts';
 import { readDirLayout, writeDirLayout } from '../buildchain/oci/layout.ts';
@@ -369,37 +363,26 @@ function specInputs(spec: BuildSpec): string[] {
   return files;
 }
 
-/**
- * As upstream, with DOCKER_BIN; the result goes into the store and is laid out from there. The
- * same inputs built before (the record in BUILD_ROOT/built-images/, imported with the offline
- * inputs too) are laid out again without the tool.
- */
+/** As upstream, with DOCKER_BIN, unless the same inputs were built before (buildchain/oci/dockerfile.ts). */
 function dockerBuild({ config, store }: BuildContext, image: LocalImage, dir: string, labels: Record<string, string>) {
   return async (ctx: { log(message: string): void; signal: AbortSignal }) => {
-    const definition = { ...image, labels };
-    const inputs = dockerfileInputs(definition);
-    const record = builtRecordFile(config.buildRoot, image.name);
-    let built = await recordedImage(store, record, inputs);
-    if (built) {
-      ctx.log(`${image.name}: ${built.top.digest}, built before from the same inputs (${record})`);
-    } else {
-      built = await buildWithDocker(definition, {
-        docker: requireExecutable(config.bin.docker, `DOCKER_BIN (needed for ${image.definition})`),
-        skopeo: requireExecutable(
-          config.bin.skopeo,
-          `SKOPEO_BIN (turns the image built from ${image.definition} into a dir: layout)`,
-        ),
-        // Named by its inputs too: builds of other inputs (another BUILD_ROOT, a test beside this
-        // one) share the tool's image store and must not take each other's image by its tag.
-        tag: `${config.projectName.toLowerCase()}/${image.name}:${image.version}-${digestHex(inputs).slice(0, 12)}`,
+    const built = await buildOrRecall(
+      { ...image, labels },
+      {
+        record: builtRecordFile(config.buildRoot, image.name),
+        docker: () => requireExecutable(config.bin.docker, `DOCKER_BIN (needed for ${image.definition})`),
+        skopeo: () =>
+          requireExecutable(
+            config.bin.skopeo,
+            `SKOPEO_BIN (turns the image built from ${image.definition} into a dir: layout)`,
+          ),
+        tagPrefix: `${config.projectName.toLowerCase()}/${image.name}`,
         mirrors: config.registryMirrors,
         store,
         signal: ctx.signal,
         log: (message) => ctx.log(message),
-      });
-      await writeBuiltRecord(record, { inputs, manifest: built.top.digest });
-      ctx.log(`${image.name}: ${built.top.digest}`);
-    }
+      },
+    );
     await writeDirLayout(store, built, dir);
   };
 }

@@ -12,7 +12,7 @@ import { tempPathFor, writeFileAtomic } from '../fs/atomic.ts';
 import { parseJsonText, readTextFile } from '../json-file.ts';
 import { listFiles } from '../fs/walk.ts';
 import { runTool } from '../tools.ts';
-import { hexDigest, sha256Digest } from '../store/sha256.ts';
+import { digestHex, hexDigest, sha256Digest } from '../store/sha256.ts';
 import { storedImage, type PulledImage } from './pull.ts';
 import type { CompileStep } from './declarations.ts';
 import { resolveEndpoint } from './registry.ts';
@@ -220,4 +220,38 @@ async function compileInBuilder(
 
 export async function writeBuiltRecord(file: string, record: BuiltRecord): Promise<void> {
   await writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`);
+}
+
+export interface RecallOptions extends Omit<DockerBuildOptions, 'docker' | 'skopeo' | 'tag'> {
+  /** BUILD_ROOT/built-images/<name>.json. */
+  record: string;
+  /** The tools, looked up only when a build is needed (an air-gapped farm has none). */
+  docker: () => string;
+  skopeo: () => string;
+  /** `<project>/<name>`: the tag adds the version and the inputs' digest. */
+  tagPrefix: string;
+}
+
+/**
+ * The image these inputs gave before, when the record says so and the store holds all of it;
+ * else built with the tool (and recorded). Tagged by its inputs too: builds of other inputs
+ * (another BUILD_ROOT, a test beside this one) share the tool's image store and must not take
+ * each other's image by its tag.
+ */
+export async function buildOrRecall(image: DockerfileImage, options: RecallOptions): Promise<PulledImage> {
+  const inputs = dockerfileInputs(image);
+  const recalled = await recordedImage(options.store, options.record, inputs);
+  if (recalled) {
+    options.log(`${image.name}: ${recalled.top.digest}, built before from the same inputs (${options.record})`);
+    return recalled;
+  }
+  const built = await buildWithDocker(image, {
+    ...options,
+    docker: options.docker(),
+    skopeo: options.skopeo(),
+    tag: `${options.tagPrefix}:${image.version}-${digestHex(inputs).slice(0, 12)}`,
+  });
+  await writeBuiltRecord(options.record, { inputs, manifest: built.top.digest });
+  options.log(`${image.name}: ${built.top.digest}`);
+  return built;
 }
