@@ -14,7 +14,7 @@ import { requireFreeSpace, writeFailure } from '../fs/space.ts';
 import { SECTOR } from './ecma119.ts';
 import { planLayout, type Layout } from './layout.ts';
 import { metadataPieces } from './metadata.ts';
-import { CHUNK, ImageSink } from './sink.ts';
+import { ImageSink } from './sink.ts';
 import { Kind, SourceTree } from './tree.ts';
 
 export interface IsoOptions {
@@ -83,13 +83,16 @@ async function writePlanned(layout: Layout, tmp: string, options: IsoOptions): P
   }
 }
 
+/** Files up to this size are read synchronously (see copyData). */
+const SYNC_READ_UP_TO = 2 << 20;
+
 /**
  * Copies one file into the sink. Small files are read synchronously: from the page cache that
  * is a few microseconds, where each awaited round trip to the thread pool costs tens. A file
  * whose size or mtime moved since the scan is an error naming it.
  */
 async function copyData(source: string, size: number, mtime: number, sink: ImageSink): Promise<void> {
-  const small = size <= CHUNK;
+  const small = size <= SYNC_READ_UP_TO;
   let fd: number | undefined;
   let handle: FileHandle | undefined;
   try {
