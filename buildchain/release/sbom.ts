@@ -66,27 +66,16 @@ function vcsLocation(url: string, commit: string): string {
 
 function sourcePackage(source: SbomSource) {
   const location = vcsLocation(source.url, source.commit);
-  return {
-    SPDXID: id('Source', `${source.name}-${source.commit}`),
+  return spdxPackage({
+    id: id('Source', `${source.name}-${source.commit}`),
     name: source.name,
-    versionInfo: source.commit,
-    downloadLocation: location,
-    primaryPackagePurpose: 'SOURCE',
-    filesAnalyzed: false,
-    checksums: [{ algorithm: 'SHA256', checksumValue: source.archiveSha256 }],
-    licenseConcluded: NOASSERTION,
-    licenseDeclared: NOASSERTION,
-    copyrightText: NOASSERTION,
-    supplier: NOASSERTION,
-    externalRefs: [
-      {
-        referenceCategory: 'PACKAGE-MANAGER',
-        referenceType: 'purl',
-        referenceLocator: `pkg:generic/${source.name}@${source.commit}?vcs_url=${encodeURIComponent(location)}`,
-      },
-    ],
+    version: source.commit,
+    location,
+    purpose: 'SOURCE',
+    sha256: source.archiveSha256,
+    purl: `pkg:generic/${source.name}@${source.commit}?vcs_url=${encodeURIComponent(location)}`,
     comment: `the product source: the Salt formula and pillar and the product's own images are built from commit ${source.commit}; the checksum is its git archive's`,
-  };
+  });
 }
 
 export interface SbomRuntime {
@@ -102,89 +91,89 @@ export interface SbomRuntime {
 }
 
 function runtimePackage(runtime: SbomRuntime) {
-  return {
-    SPDXID: id('NPM', `${runtime.name}-${runtime.version}`),
+  return spdxPackage({
+    id: id('NPM', `${runtime.name}-${runtime.version}`),
     name: runtime.name,
-    versionInfo: runtime.version,
-    packageFileName: 'runtime/node',
-    downloadLocation: runtime.url,
-    primaryPackagePurpose: 'APPLICATION',
-    filesAnalyzed: false,
-    checksums: [{ algorithm: 'SHA256', checksumValue: runtime.sha256 }],
-    licenseConcluded: NOASSERTION,
-    licenseDeclared: runtime.license,
-    copyrightText: NOASSERTION,
-    supplier: NOASSERTION,
-    externalRefs: [
-      {
-        referenceCategory: 'PACKAGE-MANAGER',
-        referenceType: 'purl',
-        referenceLocator: `pkg:npm/${runtime.name}@${runtime.version}`,
-      },
-    ],
+    version: runtime.version,
+    file: 'runtime/node',
+    location: runtime.url,
+    purpose: 'APPLICATION',
+    sha256: runtime.sha256,
+    license: runtime.license,
+    purl: `pkg:npm/${runtime.name}@${runtime.version}`,
     comment: `the JavaScript runtime of the node-side agent, unpacked with runtime/LICENSE from the npm tarball of sha256 ${runtime.tarballSha256}`,
-  };
+  });
 }
 
 const NOASSERTION = 'NOASSERTION';
 const id = (kind: string, text: string) => `SPDXRef-${kind}-${text.replace(/[^A-Za-z0-9.-]/g, '-')}`;
 
-function imagePackage(image: SbomImage) {
-  const checksum = image.archive && image.fileSha256 ? image.fileSha256 : digestHex(image.digest);
+interface PackageFields {
+  id: string;
+  name: string;
+  version: string;
+  /** Where it sits in the ISO; none for what the ISO was built from. */
+  file?: string;
+  location: string;
+  purpose: string;
+  sha256: string;
+  license?: string;
+  purl: string;
+  comment: string;
+}
+
+/** An SPDX package: what is known of it, NOASSERTION for the rest. */
+function spdxPackage(fields: PackageFields) {
   return {
-    SPDXID: id('Image', `${image.name}-${image.version}`),
-    name: image.name,
-    versionInfo: image.version,
-    packageFileName: image.path,
-    downloadLocation: NOASSERTION,
-    primaryPackagePurpose: 'CONTAINER',
+    SPDXID: fields.id,
+    name: fields.name,
+    versionInfo: fields.version,
+    ...(fields.file !== undefined ? { packageFileName: fields.file } : {}),
+    downloadLocation: fields.location,
+    primaryPackagePurpose: fields.purpose,
     filesAnalyzed: false,
-    // A layout is checked by its manifest; an archive by the tar itself.
-    checksums: [{ algorithm: 'SHA256', checksumValue: checksum }],
+    checksums: [{ algorithm: 'SHA256', checksumValue: fields.sha256 }],
     licenseConcluded: NOASSERTION,
-    licenseDeclared: NOASSERTION,
+    licenseDeclared: fields.license ?? NOASSERTION,
     copyrightText: NOASSERTION,
     supplier: NOASSERTION,
-    externalRefs: [
-      {
-        referenceCategory: 'PACKAGE-MANAGER',
-        referenceType: 'purl',
-        referenceLocator: `pkg:oci/${image.name}@${encodeURIComponent(image.digest)}?repository_url=${encodeURIComponent(`${image.registry}/${image.repository}`)}&tag=${encodeURIComponent(image.version)}`,
-      },
-    ],
-    comment: `pulled by digest from ${image.registry}/${image.repository}@${image.digest}${image.archive ? ', saved as an image archive' : ''}`,
+    externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: fields.purl }],
+    comment: fields.comment,
   };
+}
+
+function imagePackage(image: SbomImage) {
+  return spdxPackage({
+    id: id('Image', `${image.name}-${image.version}`),
+    name: image.name,
+    version: image.version,
+    file: image.path,
+    location: NOASSERTION,
+    purpose: 'CONTAINER',
+    // A layout is checked by its manifest; an archive by the tar itself.
+    sha256: image.archive && image.fileSha256 ? image.fileSha256 : digestHex(image.digest),
+    purl: `pkg:oci/${image.name}@${encodeURIComponent(image.digest)}?repository_url=${encodeURIComponent(`${image.registry}/${image.repository}`)}&tag=${encodeURIComponent(image.version)}`,
+    comment: `pulled by digest from ${image.registry}/${image.repository}@${image.digest}${image.archive ? ', saved as an image archive' : ''}`,
+  });
 }
 
 function rpmPackage(rpm: SbomRpm) {
   const evr = `${rpm.epoch !== '0' ? `${rpm.epoch}:` : ''}${rpm.version}-${rpm.release}`;
-  const origin =
-    'repository' in rpm.origin
-      ? `fetched from yum repository ${rpm.origin.repository}`
-      : `built from ${rpm.origin.spec}`;
   const namespace = 'repository' in rpm.origin ? rpm.origin.repository : 'scality';
-  return {
-    SPDXID: id('RPM', `${rpm.name}-${evr}.${rpm.arch}`),
+  return spdxPackage({
+    id: id('RPM', `${rpm.name}-${evr}.${rpm.arch}`),
     name: rpm.name,
-    versionInfo: evr,
-    packageFileName: rpm.path,
-    downloadLocation: NOASSERTION,
-    primaryPackagePurpose: 'INSTALL',
-    filesAnalyzed: false,
-    checksums: [{ algorithm: 'SHA256', checksumValue: rpm.sha256 }],
-    licenseConcluded: NOASSERTION,
-    licenseDeclared: NOASSERTION,
-    copyrightText: NOASSERTION,
-    supplier: NOASSERTION,
-    externalRefs: [
-      {
-        referenceCategory: 'PACKAGE-MANAGER',
-        referenceType: 'purl',
-        referenceLocator: `pkg:rpm/${namespace}/${rpm.name}@${rpm.version}-${rpm.release}?arch=${rpm.arch}${rpm.epoch !== '0' ? `&epoch=${rpm.epoch}` : ''}`,
-      },
-    ],
-    comment: origin,
-  };
+    version: evr,
+    file: rpm.path,
+    location: NOASSERTION,
+    purpose: 'INSTALL',
+    sha256: rpm.sha256,
+    purl: `pkg:rpm/${namespace}/${rpm.name}@${rpm.version}-${rpm.release}?arch=${rpm.arch}${rpm.epoch !== '0' ? `&epoch=${rpm.epoch}` : ''}`,
+    comment:
+      'repository' in rpm.origin
+        ? `fetched from yum repository ${rpm.origin.repository}`
+        : `built from ${rpm.origin.spec}`,
+  });
 }
 
 export function spdxDocument(input: SbomInput): Record<string, unknown> {
