@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot } from '../buildchain/paths.ts';
 import { loadImageDeclarations, type RemoteImage } from '../buildchain/oci/declarations.ts';
@@ -17,6 +18,12 @@ import { shellSaltCalls } from '../buildchain/salt/calls.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 import { AGENT_SALT_CALLS } from '../agent/salt.ts';
 import { imageOf, randomLayer, writeOciLayout, type Blob } from '../test/oci-fixtures.ts';
+import {
+  PRODUCT_FILES,
+  buildBusyboxBase,
+  productImageDeclarations,
+  productRepository,
+} from '../test/product-source.ts';
 import { buildTestRpms, createRepo, type TestRpm } from '../test/rpm-fixtures.ts';
 import { declaredRuntime, RUNTIME_CACHE } from '../test/runtime-cache.ts';
 import { freePort, startDockerRegistry, startNginxServer, type LocalServer } from '../test/servers.ts';
@@ -68,7 +75,9 @@ export interface Demo {
 }
 
 const root = projectRoot();
-const FORMAT = 2;
+const FORMAT = 3;
+/** The busybox image the demo's operator compiles in (podman's local store). */
+const BUILDER_BASE = 'localhost/metalk8s-demo-busybox:1';
 
 /** Starts the servers on `work`'s inputs, generating them first unless they are there for `size`. */
 export async function prepareDemo(work: string, size: string, log: (line: string) => void): Promise<Demo> {
@@ -84,7 +93,10 @@ export async function prepareDemo(work: string, size: string, log: (line: string
     mkdirSync(work, { recursive: true });
   }
   const ports = reuse ? previous!.ports : { registry: await freePort(), nginx: await freePort() };
-  if (spec.productImages) demoBuilderBase(work);
+  if (spec.productImages) {
+    mkdirSync(join(work, 'busybox'), { recursive: true });
+    buildBusyboxBase(join(work, 'busybox'), BUILDER_BASE);
+  }
   mkdirSync(join(work, 'registry'), { recursive: true });
   mkdirSync(join(work, 'www'), { recursive: true });
   mkdirSync(join(work, 'nginx'), { recursive: true });
@@ -120,7 +132,6 @@ export async function prepareDemo(work: string, size: string, log: (line: string
 
 /** The port if it is free now, else another. */
 async function usable(port: number): Promise<number> {
-  const { createServer } = await import('node:net');
   const free = await new Promise<boolean>((resolve) => {
     const server = createServer()
       .once('error', () => resolve(false))
@@ -171,14 +182,17 @@ async function generate(
   const images = await pushImages(work, spec, registry, (url) => fetchList.push(url));
   log(`generating ${spec.packages} packages into a yum repository served by nginx at ${nginx.host}`);
   const packages = await writeRepository(work, spec, nginx, (url) => fetchList.push(url));
-  const commit = productRepository(join(work, 'product'));
+  const commit = demoProductSource(join(work, 'product'));
 
   // The project: MetalK8s' scripts, examples and runtime pin; generated declarations.
   write('VERSION', readFileSync(join(root, 'VERSION'), 'utf8'));
   write('tasks.ts', `export { project } from ${JSON.stringify(join(root, 'tasks/index.ts'))};\n`);
   for (const folder of ['scripts', 'examples']) cpSync(join(root, folder), join(project, folder), { recursive: true });
   write('runtime/node.yaml', readFileSync(join(root, 'runtime/node.yaml'), 'utf8'));
-  write('images/images.yaml', `${images.declarations}local:${spec.productImages ? `\n${PRODUCT_IMAGES}` : ' []\n'}`);
+  write(
+    'images/images.yaml',
+    `${images.declarations}local:${spec.productImages ? `\n${productImageDeclarations(BUILDER_BASE, '1.15.8')}` : ' []\n'}`,
+  );
   write('packages-rpm/packages.yaml', packages.declarations);
   for (const file of [
     'metalk8s-sosreport.spec',
@@ -339,44 +353,20 @@ const DEMO_SPEC = [
   '',
 ].join('\n');
 
-/** The product's two images, as images/images.yaml declares them, on the demo's own bases. */
-const PRODUCT_IMAGES = [
-  '  - {name: metalk8s-ui, version: "2.4.1-dev", definition: "product:ui/Dockerfile", build_args: {NGINX_IMAGE_VERSION: "1.15.8"}}',
-  '  - name: storage-operator',
-  '    version: "2.4.1-dev"',
-  '    definition: product:storage-operator/build/Dockerfile',
-  '    context: product:storage-operator',
-  '    compile: {builder: product:storage-operator/Dockerfile, from: "localhost/metalk8s-demo-busybox:1", output: build/_output,',
-  '      command: [/bin/busybox, sh, -c, "mkdir -p build/_output/bin && cp cmd/manager/main.sh build/_output/bin/storage-operator"]}',
-  '',
-].join('\n');
-
 /**
- * A git repository shaped like MetalK8s' (salt/, pillar/, ui/, storage-operator/): a state for
- * every state the ISO's scripts and agent call, and the custom functions they call, so that the
- * build's check passes as it does on MetalK8s' own tree. Answers its commit.
+ * MetalK8s' shape (test/product-source.ts) with a state for every state the ISO's scripts and
+ * agent call, and the custom functions they call, so that the build's check passes as it does on
+ * MetalK8s' own tree. Answers its commit.
  */
-function productRepository(dir: string): string {
-  const files = new Map<string, string>([
-    ['salt/top.sls.in', 'metalk8s-@@VERSION:\n  "*":\n    - metalk8s.roles.minion\n'],
-    ['pillar/top.sls.in', 'metalk8s-@@VERSION:\n  "*": []\n'],
-    ['salt/_runners/metalk8s_saltutil.py', 'def sync_auth(saltenv="base"):\n    return True\n'],
-    [
-      'salt/_states/metalk8s_kubernetes.py',
-      'def namespace_annotation_present(name, annotation_key, annotation_value, **kwargs):\n    return {"name": name, "result": True, "changes": {}, "comment": ""}\n',
-    ],
-    [
-      'ui/Dockerfile',
-      'ARG NGINX_IMAGE_VERSION=1.15.8\nFROM nginx:${NGINX_IMAGE_VERSION}\nCOPY conf/nginx.conf /etc/nginx/conf.d/default.conf\n',
-    ],
-    ['ui/conf/nginx.conf', 'server { listen 80; root /usr/share/nginx/html; }\n'],
-    ['storage-operator/Dockerfile', 'FROM golang:1.13-alpine\n'],
-    ['storage-operator/cmd/manager/main.sh', '#!/bin/sh\necho storage-operator\n'],
-    [
-      'storage-operator/build/Dockerfile',
-      'FROM scratch\nCOPY build/_output/bin/storage-operator /usr/local/bin/storage-operator\n',
-    ],
-  ]);
+function demoProductSource(dir: string): string {
+  const files = new Map<string, string>(
+    Object.entries({
+      ...PRODUCT_FILES,
+      'salt/_runners/metalk8s_saltutil.py': 'def sync_auth(saltenv="base"):\n    return True\n',
+      'salt/_states/metalk8s_kubernetes.py':
+        'def namespace_annotation_present(name, annotation_key, annotation_value, **kwargs):\n    return {"name": name, "result": True, "changes": {}, "comment": ""}\n',
+    }),
+  );
   const scripts = join(root, 'scripts');
   const calls = [
     ...readdirSync(scripts).flatMap((file) => shellSaltCalls(readFileSync(join(scripts, file), 'utf8'), file)),
@@ -400,37 +390,6 @@ function productRepository(dir: string): string {
       files.delete(path);
     }
   }
-  const git = requireExecutable('git');
-  const env = {
-    ...process.env,
-    GIT_AUTHOR_DATE: '2020-09-13T12:26:40Z',
-    GIT_COMMITTER_DATE: '2020-09-13T12:26:40Z',
-    GIT_AUTHOR_NAME: 'demo',
-    GIT_AUTHOR_EMAIL: 'demo@metalk8s.invalid',
-    GIT_COMMITTER_NAME: 'demo',
-    GIT_COMMITTER_EMAIL: 'demo@metalk8s.invalid',
-  };
-  const run = (...args: string[]) => execFileSync(git, ['-C', dir, ...args], { encoding: 'utf8', env }).trim();
   mkdirSync(dir, { recursive: true });
-  run('init', '--quiet');
-  for (const [path, text] of files) {
-    mkdirSync(join(dir, path, '..'), { recursive: true });
-    writeFileSync(join(dir, path), text, { mode: path.endsWith('.sh') ? 0o755 : 0o644 });
-  }
-  run('add', '--all');
-  run('commit', '--quiet', '-m', 'MetalK8s demo product source');
-  return run('rev-parse', 'HEAD');
-}
-
-/** The busybox image the demo's operator compiles in (podman's local store). */
-export function demoBuilderBase(work: string): void {
-  const context = join(work, 'busybox');
-  mkdirSync(context, { recursive: true });
-  copyFileSync(requireExecutable('busybox'), join(context, 'busybox'));
-  writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY busybox /bin/busybox\n');
-  execFileSync(
-    requireExecutable('podman'),
-    ['build', '--quiet', '--tag', 'localhost/metalk8s-demo-busybox:1', context],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  return productRepository(dir, Object.fromEntries(files)).head;
 }

@@ -1,0 +1,103 @@
+// A product source made on this machine: a local git repository shaped like MetalK8s' own (salt/,
+// pillar/ with `.in` templates, the storage operator's manifests, ui/ and storage-operator/ with
+// their Dockerfiles), its two images as images.yaml declares them, and the local builder image its
+// operator compiles in. No test-runner imports: the tests (product-repo.ts) and the demo use it.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requireExecutable } from '../buildchain/tools.ts';
+
+/** The Salt names the agent calls, which any ISO's Salt tree must hold. */
+const AGENT_STATES: Record<string, string> = {
+  'salt/metalk8s/archives/init.sls': 'include: []\n',
+  'salt/metalk8s/orchestrate/solutions/init.sls': 'include: []\n',
+  'salt/metalk8s/orchestrate/solutions/available.sls': 'include: []\n',
+};
+
+export const PRODUCT_FILES: Record<string, string> = {
+  ...AGENT_STATES,
+  'salt/top.sls.in': 'metalk8s-@@VERSION:\n  "*":\n    - metalk8s.roles.minion\n',
+  'salt/metalk8s/roles/minion.sls': 'include:\n  - metalk8s.archives\n',
+  'salt/metalk8s/addons/volumes/volume-crd.sls.in': '#!kubernetes\n@@CustomResourceDefinition\n',
+  'salt/_modules/metalk8s.py': "__virtualname__ = 'metalk8s'\n\ndef archive_info_from_iso(path):\n    return path\n",
+  'pillar/top.sls.in': 'metalk8s-@@VERSION:\n  "*":\n    - metalk8s.roles.minion\n',
+  'pillar/metalk8s/roles/minion.sls': 'metalk8s: {}\n',
+  'storage-operator/deploy/crds/storage_v1alpha1_volume_crd.yaml':
+    'apiVersion: apiextensions.k8s.io/v1beta1\nkind: CustomResourceDefinition\n',
+  // The UI as upstream builds it: nginx's version as a build argument, its configuration copied in.
+  'ui/Dockerfile':
+    'ARG NGINX_IMAGE_VERSION=1.0\nFROM nginx:${NGINX_IMAGE_VERSION}\nCOPY conf/nginx.conf /etc/nginx/conf.d/default.conf\n',
+  'ui/conf/nginx.conf': 'server { listen 80; }\n',
+  // The operator: a builder image (whose FROM the build replaces with a pinned one), a program
+  // "compiled" in it into build/_output, and the image of that output.
+  'storage-operator/Dockerfile': 'FROM golang:1.13-alpine\n',
+  'storage-operator/cmd/manager/main.sh': '#!/bin/sh\necho storage-operator\n',
+  'storage-operator/build/Dockerfile':
+    'FROM scratch\nCOPY build/_output/bin/storage-operator /usr/local/bin/storage-operator\n',
+};
+
+export interface ProductRepo {
+  dir: string;
+  /** The commit of the repository's first files. */
+  head: string;
+  /** Commits the given changes (path -> text); answers the new commit id. */
+  commit(files: Record<string, string>, message: string): string;
+}
+
+/** A git repository made in `dir` (existing, empty), holding `files` in its first commit. */
+export function productRepository(dir: string, files: Record<string, string> = PRODUCT_FILES): ProductRepo {
+  const git = requireExecutable('git');
+  const run = (...args: string[]) =>
+    execFileSync(git, ['-C', dir, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, GIT_AUTHOR_DATE: '2020-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2020-01-01T00:00:00Z' },
+    }).trim();
+  run('init', '--quiet', '--initial-branch=development/2.4');
+  run('config', 'user.email', 'tests@metalk8s.invalid');
+  run('config', 'user.name', 'tests');
+  const commit = (changes: Record<string, string>, message: string) => {
+    for (const [path, text] of Object.entries(changes)) {
+      mkdirSync(join(dir, path, '..'), { recursive: true });
+      writeFileSync(join(dir, path), text, { mode: path.endsWith('.sh') ? 0o755 : 0o644 });
+    }
+    run('add', '--all');
+    run('commit', '--quiet', '-m', message);
+    return run('rev-parse', 'HEAD');
+  };
+  return { dir, head: commit(files, 'product sources'), commit };
+}
+
+/**
+ * The images.yaml entries of the product's two images, as the project declares its own. The UI's
+ * base is `docker.io/library/nginx:<nginx>`: tests running side by side give each their own tag,
+ * since podman keeps one image store for them all.
+ */
+export function productImageDeclarations(builderBase: string, nginx: string): string {
+  return [
+    `  - {name: metalk8s-ui, version: "2.4.1-dev", definition: "product:ui/Dockerfile", build_args: {NGINX_IMAGE_VERSION: "${nginx}"}}`,
+    '  - name: storage-operator',
+    '    version: "2.4.1-dev"',
+    '    definition: product:storage-operator/build/Dockerfile',
+    '    context: product:storage-operator',
+    '    compile:',
+    '      builder: product:storage-operator/Dockerfile',
+    `      from: ${builderBase}`,
+    '      command: [/bin/busybox, sh, -c, "mkdir -p build/_output/bin && cp cmd/manager/main.sh build/_output/bin/storage-operator"]',
+    '      output: build/_output',
+    '',
+  ].join('\n');
+}
+
+/**
+ * A local image `tag` holding busybox, built with podman in `work`: the base the operator's
+ * builder image gets instead of golang (which cannot be pulled here), so that its compile step
+ * runs a shell.
+ */
+export function buildBusyboxBase(work: string, tag: string): string {
+  copyFileSync(requireExecutable('busybox'), join(work, 'busybox'));
+  writeFileSync(join(work, 'Dockerfile'), 'FROM scratch\nCOPY busybox /bin/busybox\n');
+  execFileSync(requireExecutable('podman'), ['build', '--quiet', '--tag', tag, work], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return tag;
+}
