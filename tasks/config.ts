@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDotenv, type EnvEntry } from '../buildchain/dotenv.ts';
+import { sourceRecordFile } from '../buildchain/sources/git.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import * as builtins from '../buildchain/builtins.ts';
 
@@ -90,6 +91,8 @@ export interface ProductSource {
   commit: string;
   /** Where the build unpacks it: BUILD_ROOT/product-source. */
   tree: string;
+  /** Which stored archive holds which commit: BUILD_ROOT/sources/metalk8s.json. */
+  record: string;
 }
 
 export interface BuildConfig {
@@ -294,7 +297,12 @@ function parseProductSource(
     );
   // scheme://..., user@host:path and host:path are git's remote forms; anything else is a path.
   const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || /^[^/]+:/.test(source);
-  return { url: remote ? source : resolve(root, source), commit, tree: join(buildRoot, 'product-source') };
+  return {
+    url: remote ? source : resolve(root, source),
+    commit,
+    tree: join(buildRoot, 'product-source'),
+    record: sourceRecordFile(buildRoot, 'metalk8s'),
+  };
 }
 
 function parseNodeCount(value: string, origin: string): number {

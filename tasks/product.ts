@@ -5,14 +5,13 @@
 // build, or offline-import) needs neither git nor network. METALK8S_SOURCE=none: nothing here.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildConfig, ProductSource } from './config.ts';
+import type { ProductSource } from './config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import {
   fetchSource,
   probeSource,
   readSourceRecord,
-  sourceRecordFile,
   storedSource,
   unpackSource,
   writeSourceRecord,
@@ -25,10 +24,6 @@ import type { BuildContext } from './context.ts';
 
 function productGitSource(product: ProductSource): GitSource {
   return { name: 'metalk8s', url: product.url, commit: product.commit, setting: 'METALK8S_SOURCE, METALK8S_COMMIT' };
-}
-
-function productRecordFile(config: BuildConfig): string {
-  return sourceRecordFile(config.buildRoot, 'metalk8s');
 }
 
 export function productTasks({ config, store }: BuildContext): TaskDefinition[] {
@@ -45,7 +40,7 @@ export function productTasks({ config, store }: BuildContext): TaskDefinition[] 
   const { tree } = product;
   const source = productGitSource(product);
   const stored = async () =>
-    (await storedSource(store, readSourceRecord(productRecordFile(config)), product.commit)) !== undefined;
+    (await storedSource(store, readSourceRecord(product.record), product.commit)) !== undefined;
   return [
     {
       name: '_product_check_source',
@@ -74,7 +69,7 @@ export function productTasks({ config, store }: BuildContext): TaskDefinition[] 
       uptodate: [product.commit, () => existsSync(tree)],
       actions: [
         async (ctx) => {
-          const file = productRecordFile(config);
+          const file = product.record;
           const earlier = readSourceRecord(file);
           let record: SourceRecord;
           if (earlier && (await storedSource(store, earlier, product.commit))) {

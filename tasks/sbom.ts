@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { buildTimestamp } from '../buildchain/timestamp.ts';
 import type { ProductSource } from './config.ts';
 import { BuildError } from '../buildchain/errors.ts';
-import { readSourceRecord, sourceRecordFile } from '../buildchain/sources/git.ts';
+import { readSourceRecord } from '../buildchain/sources/git.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { digestHex, sha256File } from '../buildchain/store/sha256.ts';
@@ -15,11 +15,11 @@ import { imageFiles, inventoryImages, inventoryPackages, packageFiles } from '..
 import type { BuildContext } from './context.ts';
 
 /** The product source as the SBOM lists it: the record of what the build fetched. */
-function productSbomSource(product: ProductSource, recordFile: string): SbomSource {
-  const record = readSourceRecord(recordFile);
+function productSbomSource(product: ProductSource): SbomSource {
+  const record = readSourceRecord(product.record);
   if (record?.commit !== product.commit)
     throw new BuildError(
-      `${recordFile}: no record of ${product.url} at ${product.commit}; run ./build.ts _product_source`,
+      `${product.record}: no record of ${product.url} at ${product.commit}; run ./build.ts _product_source`,
     );
   return {
     name: 'metalk8s',
@@ -46,7 +46,7 @@ export function sbomTasks(context: BuildContext): TaskDefinition[] {
             ...packageFiles(context.packageInventory()),
             config.runtimeFile,
             join(config.isoRoot, 'runtime', 'node'),
-            ...(config.product ? [sourceRecordFile(config.buildRoot, 'metalk8s')] : []),
+            ...(config.product ? [config.product.record] : []),
           ],
           targets: [target],
           uptodate: [config.projectName, config.version.full, config.sourceDateEpoch ?? null],
@@ -66,9 +66,7 @@ export function sbomTasks(context: BuildContext): TaskDefinition[] {
                   url: runtimeUrl(config.npmRegistry, runtime),
                   sha256: await sha256File(join(config.isoRoot, 'runtime', 'node')),
                 },
-                ...(config.product
-                  ? { source: productSbomSource(config.product, sourceRecordFile(config.buildRoot, 'metalk8s')) }
-                  : {}),
+                ...(config.product ? { source: productSbomSource(config.product) } : {}),
               });
               await writeFileAtomic(target, `${JSON.stringify(document, null, 2)}\n`);
               ctx.log(`${(document.packages as unknown[]).length} packages`);

@@ -15,7 +15,7 @@ import {
   recordedImage,
   type DockerfileImage,
 } from '../oci/dockerfile.ts';
-import { parseSourceRecord, readSourceRecord, sourceRecordFile, storedSource } from '../sources/git.ts';
+import { parseSourceRecord, readSourceRecord, storedSource } from '../sources/git.ts';
 import { storedImage } from '../oci/pull.ts';
 import { writeBlobArchive, importBlobs } from '../store/archive.ts';
 import { imageLocksDir, layerPackagesOf, parseImageLock, type LayerPackages } from '../oci/package-layers.ts';
@@ -37,7 +37,7 @@ export interface OfflineBuild {
   packagesFile: string;
   runtimeFile: string;
   yumMirrors: ReadonlyMap<string, string>;
-  product: { url: string; commit: string; tree: string } | undefined;
+  product: { url: string; commit: string; tree: string; record: string } | undefined;
   /** The source revision local images are labelled with. */
   gitRef(): string | undefined;
 }
@@ -121,7 +121,7 @@ async function inputDigests(config: OfflineBuild, workspace: PackageWorkspace): 
   digests.push(runtimeDigest(runtime));
   // The product source travels as its commit's archive: the farm unpacks it without git.
   if (config.product) {
-    const file = sourceRecordFile(config.buildRoot, 'metalk8s');
+    const file = config.product.record;
     const archive = await storedSource(store, readSourceRecord(file), config.product.commit);
     if (!archive)
       throw new BuildError(
@@ -163,7 +163,7 @@ export async function exportInputs(
   }
   for (const image of dockerfileImages(config))
     files.set(builtRecordName(image.name), readFileSync(builtRecordFile(config.buildRoot, image.name), 'utf8'));
-  if (config.product) files.set(PRODUCT_RECORD, readFileSync(sourceRecordFile(config.buildRoot, 'metalk8s'), 'utf8'));
+  if (config.product) files.set(PRODUCT_RECORD, readFileSync(config.product.record, 'utf8'));
   return writeBlobArchive(workspace.store, digests, files, file);
 }
 
@@ -183,8 +183,7 @@ export async function importInputs(config: OfflineBuild, file: string): Promise<
       path: builtRecordFile(config.buildRoot, image.name),
       check: parseBuiltRecord,
     });
-  if (config.product)
-    places.set(PRODUCT_RECORD, { path: sourceRecordFile(config.buildRoot, 'metalk8s'), check: parseSourceRecord });
+  if (config.product) places.set(PRODUCT_RECORD, { path: config.product.record, check: parseSourceRecord });
   return importBlobs(workspace.store, file, new Set(places.keys()), async (name, content) => {
     const place = places.get(name)!;
     place.check(content, `${file}: ${name}`);
