@@ -230,7 +230,7 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
 }
 
 /** The block a continuation chunk of `dir`'s records was placed at. */
-export function ceBlock(dir: PlannedDir, place: CePlace): number {
+export function ceBlock(dir: PlannedDir, place: Pick<CePlace, 'sector'>): number {
   return dir.iso.extent + dir.iso.size / SECTOR + place.sector;
 }
 

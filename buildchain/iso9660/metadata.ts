@@ -68,9 +68,8 @@ export function* metadataPieces(layout: Layout, volumeId: string): Generator<Met
       bytes: pathTable(layout.jolietDirs, jolietId, (d) => d.joliet, t.jolietSize, bigEndian),
     };
   }
-  for (const dir of layout.isoDirs) yield { block: dir.iso.extent, bytes: isoDirectory(layout, dir, subdirsOf(dir)) };
-  for (const dir of layout.jolietDirs)
-    yield { block: dir.joliet.extent, bytes: jolietDirectory(layout, dir, subdirsOf(dir)) };
+  for (const dir of layout.isoDirs) yield* isoDirectory(layout, dir, subdirsOf(dir));
+  for (const dir of layout.jolietDirs) yield* jolietDirectory(layout, dir, subdirsOf(dir));
 }
 
 function subdirsOf(dir: PlannedDir): Map<number, PlannedDir> {
@@ -94,73 +93,98 @@ function pathTable(
   return table;
 }
 
-/** The directory's ISO 9660 records with their Rock Ridge entries, and the sectors of continuation chunks that follow. */
-function isoDirectory(layout: Layout, dir: PlannedDir, subdirs: Map<number, PlannedDir>): Buffer {
-  const out = Buffer.alloc(dir.iso.size + dir.ceSectors * SECTOR);
-  // The record's system use bytes; its continuation chunks are copied where the plan placed them,
-  // in the sectors right after the records.
-  const systemUse = (
-    made: { entries: Buffer[]; continued: Buffer[] },
-    identifierLength: number,
-    places: CePlace[] | undefined,
-  ): Buffer => {
-    const all = [...made.entries, ...made.continued];
-    const fit = fitSystemUse(
-      { entries: made.entries.map((b) => b.length), continued: made.continued.map((b) => b.length) },
-      identifierLength,
-    );
-    if (
-      (places?.length ?? 0) !== fit.chunks.length ||
-      fit.chunkLengths.some((length, k) => places![k]!.length !== length)
-    ) {
-      throw new InternalError(
-        `directory /${layout.tree.treePath(dir.index)}: Rock Ridge entries do not fit as planned`,
-      );
-    }
-    const ceTo = (k: number): Buffer[] => {
-      const place = places?.[k];
-      return place ? [rrip.ce(ceBlock(dir, place), place.offset, place.length)] : [];
-    };
-    let next = fit.inline;
-    fit.chunks.forEach((count, k) => {
-      const place = places![k]!;
-      Buffer.concat([...all.slice(next, next + count), ...ceTo(k + 1)]).copy(
-        out,
-        dir.iso.size + place.sector * SECTOR + place.offset,
-      );
-      next += count;
-    });
-    const bytes = Buffer.concat([...all.slice(0, fit.inline), ...ceTo(0)]);
-    return bytes.length % 2 === 0 ? bytes : Buffer.concat([bytes, PAD]);
-  };
-  const records = new RecordsInto(layout, out, dir, dir.iso.size);
-  records.put(
-    dotRecords(layout, dir, (d) => d.iso, [
-      systemUse(dotEntries(BYTES, layout, dir), 1, dir.dotCe),
-      systemUse(dotDotEntries(BYTES, layout, dir), 1, dir.dotDotCe),
-    ]),
-  );
-  for (const named of directoryNames(layout.tree, dir.index).isoOrder) {
-    const su = systemUse(
-      namedEntries(BYTES, layout, named),
-      Buffer.byteLength(named.iso, 'latin1'),
-      layout.ce.get(named.index),
-    );
-    records.put(entryRecords(layout, named, Buffer.from(named.iso, 'latin1'), su, subdirs.get(named.index)?.iso));
-  }
-  records.end();
-  return out;
+/** What one entry of a directory puts in its extent: its records, and its continuation chunks. */
+interface EntryBytes {
+  records: Buffer[];
+  /** Each chunk's offset from the start of the directory's continuation sectors. */
+  chunks: { at: number; bytes: Buffer }[];
 }
 
-function jolietDirectory(layout: Layout, dir: PlannedDir, subdirs: Map<number, PlannedDir>): Buffer {
-  const out = Buffer.alloc(dir.joliet.size);
-  const records = new RecordsInto(layout, out, dir, dir.joliet.size);
-  records.put(dotRecords(layout, dir, (d) => d.joliet, [undefined, undefined]));
-  for (const named of directoryNames(layout.tree, dir.index).jolietOrder) {
-    records.put(entryRecords(layout, named, encodeUcs2(named.joliet), undefined, subdirs.get(named.index)?.joliet));
+/**
+ * The directory's ISO 9660 records with their Rock Ridge entries, then the sectors of continuation
+ * chunks that follow them, in windows: a directory of thousands of names is never one buffer.
+ * The chunks come after all records, so a directory that has chunks is gone through twice rather
+ * than holding them until its records are out.
+ */
+function* isoDirectory(layout: Layout, dir: PlannedDir, subdirs: Map<number, PlannedDir>): Generator<MetadataPiece> {
+  const records = new PlannedRecords(layout, dir, dir.iso.extent, dir.iso.size);
+  for (const entry of isoEntries(layout, dir, subdirs)) yield* records.put(entry.records);
+  yield* records.end();
+  if (dir.ceSectors === 0) return;
+  const chunks = new ExtentWindows(layout, dir, ceBlock(dir, { sector: 0 }), dir.ceSectors * SECTOR);
+  for (const entry of isoEntries(layout, dir, subdirs))
+    for (const chunk of entry.chunks) yield* chunks.put(chunk.at, chunk.bytes);
+  yield* chunks.end();
+}
+
+function* isoEntries(layout: Layout, dir: PlannedDir, subdirs: Map<number, PlannedDir>): Generator<EntryBytes> {
+  const dot = systemUse(layout, dir, dotEntries(BYTES, layout, dir), 1, dir.dotCe);
+  const dotDot = systemUse(layout, dir, dotDotEntries(BYTES, layout, dir), 1, dir.dotDotCe);
+  const [dotRecord, dotDotRecord] = dotRecords(layout, dir, (d) => d.iso, [dot.inline, dotDot.inline]);
+  yield { records: [dotRecord!], chunks: dot.chunks };
+  yield { records: [dotDotRecord!], chunks: dotDot.chunks };
+  for (const named of directoryNames(layout.tree, dir.index).isoOrder) {
+    const identifier = Buffer.from(named.iso, 'latin1');
+    const su = systemUse(
+      layout,
+      dir,
+      namedEntries(BYTES, layout, named),
+      identifier.length,
+      layout.ce.get(named.index),
+    );
+    yield {
+      records: entryRecords(layout, named, identifier, su.inline, subdirs.get(named.index)?.iso),
+      chunks: su.chunks,
+    };
   }
-  records.end();
-  return out;
+}
+
+/**
+ * A record's Rock Ridge entries split as planned: the record's system use bytes, and its
+ * continuation chunks (each but the last ending with a CE entry to the next).
+ */
+function systemUse(
+  layout: Layout,
+  dir: PlannedDir,
+  made: { entries: Buffer[]; continued: Buffer[] },
+  identifierLength: number,
+  places: CePlace[] | undefined,
+): { inline: Buffer; chunks: EntryBytes['chunks'] } {
+  const all = [...made.entries, ...made.continued];
+  const fit = fitSystemUse(
+    { entries: made.entries.map((b) => b.length), continued: made.continued.map((b) => b.length) },
+    identifierLength,
+  );
+  if (
+    (places?.length ?? 0) !== fit.chunks.length ||
+    fit.chunkLengths.some((length, k) => places![k]!.length !== length)
+  ) {
+    throw new InternalError(`directory /${layout.tree.treePath(dir.index)}: Rock Ridge entries do not fit as planned`);
+  }
+  const ceTo = (k: number): Buffer[] => {
+    const place = places?.[k];
+    return place ? [rrip.ce(ceBlock(dir, place), place.offset, place.length)] : [];
+  };
+  let next = fit.inline;
+  const chunks = fit.chunks.map((count, k) => {
+    const place = places![k]!;
+    const bytes = Buffer.concat([...all.slice(next, next + count), ...ceTo(k + 1)]);
+    next += count;
+    return { at: place.sector * SECTOR + place.offset, bytes };
+  });
+  const inline = Buffer.concat([...all.slice(0, fit.inline), ...ceTo(0)]);
+  return { inline: inline.length % 2 === 0 ? inline : Buffer.concat([inline, PAD]), chunks };
+}
+
+function* jolietDirectory(layout: Layout, dir: PlannedDir, subdirs: Map<number, PlannedDir>): Generator<MetadataPiece> {
+  const records = new PlannedRecords(layout, dir, dir.joliet.extent, dir.joliet.size);
+  yield* records.put(dotRecords(layout, dir, (d) => d.joliet, [undefined, undefined]));
+  for (const named of directoryNames(layout.tree, dir.index).jolietOrder) {
+    yield* records.put(
+      entryRecords(layout, named, encodeUcs2(named.joliet), undefined, subdirs.get(named.index)?.joliet),
+    );
+  }
+  yield* records.end();
 }
 
 function dotRecords(
@@ -226,31 +250,70 @@ function entryRecords(
   return records;
 }
 
-/** Records packed into a directory's extent as they are made; the size planned must be the size written. */
-class RecordsInto {
-  private readonly packer = new RecordPacker();
+/** Bytes of a directory's extent in flight at most: 32 sectors. */
+const WINDOW = 32 * SECTOR;
+
+/**
+ * A planned extent of a directory, yielded in windows of whole sectors as its bytes are put in
+ * order. Nothing put crosses a sector, so it always fits in the current window.
+ */
+class ExtentWindows {
+  private window: Buffer;
+  private base = 0;
   constructor(
     private readonly layout: Layout,
-    private readonly out: Buffer,
     private readonly dir: PlannedDir,
+    private readonly block: number,
     private readonly planned: number,
-  ) {}
-
-  put(records: Buffer[]): void {
-    for (const record of records) {
-      const at = this.packer.place(record.length);
-      if (at + record.length > this.planned) this.fail(`more than the ${this.planned} bytes of records planned`);
-      record.copy(this.out, at);
-    }
+  ) {
+    this.window = Buffer.alloc(Math.min(WINDOW, planned));
   }
 
-  end(): void {
-    if (this.packer.size !== this.planned)
-      this.fail(`planned ${this.planned} bytes of records, wrote ${this.packer.size}`);
+  *put(at: number, bytes: Buffer): Generator<MetadataPiece> {
+    if (at + bytes.length > this.planned) this.fail(`more than the ${this.planned} bytes planned`);
+    if (at < this.base || (at % SECTOR) + bytes.length > SECTOR) this.fail(`bytes at ${at} out of their place`);
+    while (at >= this.base + WINDOW) yield this.emit();
+    bytes.copy(this.window, at - this.base);
   }
 
-  private fail(what: string): never {
+  *end(): Generator<MetadataPiece> {
+    while (this.base < this.planned) yield this.emit();
+  }
+
+  fail(what: string): never {
     throw new InternalError(`directory /${this.layout.tree.treePath(this.dir.index)}: ${what}`);
+  }
+
+  /** The current window as a piece; the writer copies it before asking for the next. */
+  private emit(): MetadataPiece {
+    const piece = { block: this.block + this.base / SECTOR, bytes: this.window };
+    this.base += this.window.length;
+    this.window = Buffer.alloc(Math.min(WINDOW, this.planned - this.base));
+    return piece;
+  }
+}
+
+/** Records packed into a directory's extent as they are made; the size planned must be the size written. */
+class PlannedRecords {
+  private readonly packer = new RecordPacker();
+  private readonly windows: ExtentWindows;
+  constructor(
+    layout: Layout,
+    dir: PlannedDir,
+    block: number,
+    private readonly planned: number,
+  ) {
+    this.windows = new ExtentWindows(layout, dir, block, planned);
+  }
+
+  *put(records: Buffer[]): Generator<MetadataPiece> {
+    for (const record of records) yield* this.windows.put(this.packer.place(record.length), record);
+  }
+
+  *end(): Generator<MetadataPiece> {
+    if (this.packer.size !== this.planned)
+      this.windows.fail(`planned ${this.planned} bytes of records, wrote ${this.packer.size}`);
+    yield* this.windows.end();
   }
 }
 
