@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDotenv, type EnvEntry } from '../buildchain/dotenv.ts';
-import { sourceRecordFile } from '../buildchain/sources/git.ts';
+import { sourceRecordFile } from '../buildchain/sources/record.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import * as builtins from '../buildchain/builtins.ts';
 

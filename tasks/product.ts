@@ -8,16 +8,8 @@ import { join } from 'node:path';
 import type { ProductSource } from './config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
-import {
-  fetchSource,
-  probeSource,
-  readSourceRecord,
-  storedSource,
-  unpackSource,
-  writeSourceRecord,
-  type GitSource,
-  type SourceRecord,
-} from '../buildchain/sources/git.ts';
+import { fetchSource, probeSource, unpackSource, type GitSource } from '../buildchain/sources/git.ts';
+import { readSourceRecord, storedSource, writeSourceRecord, type SourceRecord } from '../buildchain/sources/record.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
 import { removeTree } from '../buildchain/engine/file-tasks.ts';
 import type { BuildContext } from './context.ts';

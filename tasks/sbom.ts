@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { buildTimestamp } from '../buildchain/timestamp.ts';
 import type { ProductSource } from './config.ts';
 import { BuildError } from '../buildchain/errors.ts';
-import { readSourceRecord } from '../buildchain/sources/git.ts';
+import { readSourceRecord } from '../buildchain/sources/record.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { digestHex, sha256File } from '../buildchain/store/sha256.ts';

@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTool, tempDir } from '../../test/helpers.ts';
+import { requireTool, runCli, tempDir } from '../../test/helpers.ts';
 import { IsoReader } from './reader.ts';
 import { writeIso } from './writer.ts';
 
@@ -212,6 +212,33 @@ describe('ISO writer, read back by real tools', () => {
     writeFileSync(Buffer.concat([Buffer.from(`${badName}/`), Buffer.from([0x66, 0xff, 0x66])]), 'x');
     await expect(writeIso(badName, out, { volumeId: 'X' })).rejects.toThrow(/is not valid UTF-8/);
     expect(spawnSync('ls', [join(out, '..')], { encoding: 'utf8' }).stdout.trim()).toBe('');
+  });
+});
+
+describe('./toolkit.ts iso create', () => {
+  it('loads no package from node_modules: each one stays in memory for the whole of a large tree', async () => {
+    const dir = tempDir('iso-loads-');
+    const preload = join(dir, 'loaded.cjs');
+    writeFileSync(
+      preload,
+      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(join(dir, 'loaded.json'))}, ` +
+        'JSON.stringify(Object.keys(require.cache))));\n',
+    );
+    mkdirSync(join(dir, 'tree'));
+    writeFileSync(join(dir, 'tree', 'file'), 'x');
+    // Twice: the first run may load esbuild to bundle the toolkit, as a first run after a change does.
+    for (const out of ['first.iso', 'second.iso']) {
+      const said = await runCli(['iso', 'create', join(dir, 'tree'), '-o', join(dir, out)], {
+        entry: 'toolkit.ts',
+        env: { NODE_OPTIONS: `--require ${preload}` },
+      });
+      expect(said.stderr).toBe('');
+    }
+    const loaded: string[] = JSON.parse(readFileSync(join(dir, 'loaded.json'), 'utf8'));
+    expect(loaded.some((file) => file.includes('/node_modules/.cache/metalk8s/toolkit'))).toBe(true);
+    expect(loaded.filter((file) => file.includes('/node_modules/') && !file.includes('/node_modules/.cache/'))).toEqual(
+      [],
+    );
   });
 });
 

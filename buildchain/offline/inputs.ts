@@ -15,7 +15,7 @@ import {
   recordedImage,
   type DockerfileImage,
 } from '../oci/dockerfile.ts';
-import { parseSourceRecord, readSourceRecord, storedSource } from '../sources/git.ts';
+import { parseSourceRecord, readSourceRecord, storedSource } from '../sources/record.ts';
 import { storedImage } from '../oci/pull.ts';
 import { writeBlobArchive, importBlobs } from '../store/archive.ts';
 import { imageLocksDir, layerPackagesOf, parseImageLock, type LayerPackages } from '../oci/package-layers.ts';

@@ -1,6 +1,6 @@
 // A source tree pinned by commit (a product's own repository), fetched like any other input: git
 // fetches that one commit once, `git archive` turns its tree into a tar that goes into the store
-// under its sha256, and a record (BUILD_ROOT/sources/<name>.json) says which archive is which
+// under its sha256, and a record (record.ts: BUILD_ROOT/sources/<name>.json) says which archive is which
 // commit. Later builds, and air-gapped ones given the record and the archive, unpack the tree from
 // the store without git or network. The archive names its commit (git writes it into the tar's
 // global header), and unpacking checks it against the pin.
@@ -13,10 +13,10 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import { BuildError } from '../errors.ts';
-import { replaceDirectory, tempPathFor, writeFileAtomic } from '../fs/atomic.ts';
+import { replaceDirectory, tempPathFor } from '../fs/atomic.ts';
 import { isDiskFailure, writeFailure } from '../fs/space.ts';
-import { parseJsonText, readTextFile } from '../json-file.ts';
 import type { BlobStore } from '../store/blob-store.ts';
+import type { SourceRecord } from './record.ts';
 import { runTool } from '../tools.ts';
 import { hexDigest } from '../store/sha256.ts';
 
@@ -29,41 +29,6 @@ export interface GitSource {
   commit: string;
   /** The settings that give url and commit, for messages (`METALK8S_SOURCE`). */
   setting: string;
-}
-
-/** Which archive in the store holds which commit's tree. */
-export interface SourceRecord {
-  commit: string;
-  /** sha256:<hex> of the `git archive` tar. */
-  archive: string;
-}
-
-export const COMMIT = /^[0-9a-f]{40}$/;
-
-export function sourceRecordFile(buildRoot: string, name: string): string {
-  return join(buildRoot, 'sources', `${name}.json`);
-}
-
-export function readSourceRecord(file: string): SourceRecord | undefined {
-  return existsSync(file) ? parseSourceRecord(readTextFile(file), file) : undefined;
-}
-
-/** A record from its text; errors name `where`. */
-export function parseSourceRecord(text: string, where: string): SourceRecord {
-  const record = parseJsonText<SourceRecord>(text, where, 'a source record');
-  if (!COMMIT.test(String(record.commit)) || !/^sha256:[0-9a-f]{64}$/.test(String(record.archive))) {
-    throw new BuildError(`${where}: not a source record (commit: 40 hex digits, archive: a sha256 digest)`);
-  }
-  return record;
-}
-
-/** The stored archive of the pinned commit, when an earlier build (or an import) left it. */
-export async function storedSource(
-  store: BlobStore,
-  record: SourceRecord | undefined,
-  commit: string,
-): Promise<string | undefined> {
-  return record?.commit === commit && (await store.has(record.archive)) ? record.archive : undefined;
 }
 
 const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', LC_ALL: 'C' };
@@ -240,8 +205,4 @@ export async function unpackSource(
     ]);
   });
   return files;
-}
-
-export async function writeSourceRecord(file: string, record: SourceRecord): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`);
 }
