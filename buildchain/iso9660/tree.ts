@@ -106,10 +106,19 @@ export class SourceTree {
     return this.columns.subdirs.get(i);
   }
 
-  /** Absolute (or as given) path of the entry's source. */
+  /**
+   * Absolute (or as given) path of the entry's source. The writer asks for files in entry order,
+   * where siblings follow each other: their directory's path is kept rather than joined again
+   * from the root for each file (measured: a tenth of the writer's time on /usr/share).
+   */
   sourcePath(i: number): string {
-    return i === 0 ? this.names[0]! : join(this.sourcePath(this.parent(i)), this.names[i]!);
+    if (i === 0) return this.names[0]!;
+    const parent = this.parent(i);
+    if (parent !== this.lastDirectory.index)
+      this.lastDirectory = { index: parent, path: parent === 0 ? this.names[0]! : this.sourcePath(parent) };
+    return join(this.lastDirectory.path, this.names[i]!);
   }
+  private lastDirectory = { index: -1, path: '' };
 
   /** Path relative to the tree's root, for messages ('' for the root). */
   treePath(i: number): string {
