@@ -284,7 +284,7 @@ class ExtentWindows {
     throw new InternalError(`directory /${this.layout.tree.treePath(this.dir.index)}: ${what}`);
   }
 
-  /** The current window as a piece; the writer copies it before asking for the next. */
+  /** The current window as a piece, handed over: the next window is a new buffer. */
   private emit(): MetadataPiece {
     const piece = { block: this.block + this.base / SECTOR, bytes: this.window };
     this.base += this.window.length;
