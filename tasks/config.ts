@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDotenv, type EnvEntry } from '../buildchain/dotenv.ts';
-import { sourceRecordFile } from '../buildchain/sources/record.ts';
+import { COMMIT, sourceRecordFile } from '../buildchain/sources/record.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import * as builtins from '../buildchain/builtins.ts';
 
@@ -291,7 +291,7 @@ function parseProductSource(
     throw new BuildError(
       `${origin('METALK8S_SOURCE')}: METALK8S_SOURCE is empty: give a git URL, a local repository, or none`,
     );
-  if (!/^[0-9a-f]{40}$/.test(commit))
+  if (!COMMIT.test(commit))
     throw new BuildError(
       `${origin('METALK8S_COMMIT')}: METALK8S_COMMIT must be a full commit id (40 lowercase hex digits), not '${commit}'`,
     );
