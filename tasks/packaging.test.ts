@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { requireTool, runEngine, tempDir, type RecordingReporter } from '../test/helpers.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
 import { freePort } from '../test/servers.ts';
-import { APP_CLOSURE, serveTestRepos, type ServedRepos } from '../test/yum-repos.ts';
+import { APP_CLOSURE, isolatedDnfArgs, serveTestRepos, type ServedRepos } from '../test/yum-repos.ts';
 
 const run = promisify(execFile);
 
@@ -124,13 +124,7 @@ describe('packaging tasks', () => {
       const dnf = requireTool('dnf');
       const installroot = tempDir('mk8s-dnf-');
       const dnfArgs = [
-        '-q',
-        '-y',
-        `--installroot=${installroot}`,
-        '--releasever=7',
-        '--nogpgcheck',
-        '--setopt=reposdir=/nonexistent',
-        `--setopt=cachedir=${join(installroot, 'cache')}`,
+        ...isolatedDnfArgs(installroot),
         ...['os', 'extra', 'scality'].map(
           (repo) => `--repofrompath=${repo},file://${join(repos, `metalk8s-${repo}-el7`)}`,
         ),

@@ -75,6 +75,22 @@ export async function serveTestRepos(): Promise<ServedRepos> {
   return { root, host: nginx.host, url: (repo) => `http://${nginx.host}/${repo}` };
 }
 
+/**
+ * dnf's options for a fresh installroot that reads only the repositories given after them
+ * (`--repofrompath`): no system configuration, no network, no GPG.
+ */
+export function isolatedDnfArgs(installroot: string): string[] {
+  return [
+    '-q',
+    '-y',
+    `--installroot=${installroot}`,
+    '--releasever=7',
+    '--nogpgcheck',
+    '--setopt=reposdir=/nonexistent',
+    `--setopt=cachedir=${join(installroot, 'cache')}`,
+  ];
+}
+
 /** What dnf downloads for `packages` with their whole closure (`download --resolve --alldeps`). */
 export async function dnfClosure(
   repos: Record<string, { url: string; priority: number }>,
@@ -85,13 +101,7 @@ export async function dnfClosure(
   const dest = join(installroot, 'download');
   mkdirSync(dest);
   await run(dnf, [
-    '-q',
-    '-y',
-    `--installroot=${installroot}`,
-    '--releasever=7',
-    '--nogpgcheck',
-    '--setopt=reposdir=/nonexistent',
-    `--setopt=cachedir=${join(installroot, 'cache')}`,
+    ...isolatedDnfArgs(installroot),
     '--setopt=install_weak_deps=False',
     ...Object.entries(repos).flatMap(([name, repo]) => [
       `--repofrompath=${name},${repo.url}`,

@@ -37,7 +37,7 @@ import { layoutMismatches } from '../upstream-layout.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../registry.ts';
 import { startNginx } from '../servers-for-tests.ts';
 import { declaredRuntime } from '../runtime-cache.ts';
-import { serveTestRepos } from '../yum-repos.ts';
+import { isolatedDnfArgs, serveTestRepos } from '../yum-repos.ts';
 
 const run = promisify(execFile);
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -376,12 +376,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       // dnf reads the ISO's repositories from the extracted files, with no network.
       const installroot = tempDir('mk8s-dnf-');
       const { stdout: packages } = await run(requireTool('dnf'), [
-        '-q',
-        `--installroot=${installroot}`,
-        '--releasever=7',
-        '--nogpgcheck',
-        '--setopt=reposdir=/nonexistent',
-        `--setopt=cachedir=${join(installroot, 'cache')}`,
+        ...isolatedDnfArgs(installroot),
         ...['os', 'extra', 'scality'].map(
           (repo) => `--repofrompath=${repo},file://${join(extracted, 'packages/redhat', `metalk8s-${repo}-el7`)}`,
         ),
