@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { requireTool, runEngine, tempDir, type RecordingReporter } from '../test/helpers.ts';
+import { testKeyring } from '../test/gpg.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
 import { freePort } from '../test/servers.ts';
 import { APP_CLOSURE, isolatedDnfArgs, serveTestRepos, type ServedRepos } from '../test/yum-repos.ts';
@@ -218,23 +219,10 @@ describe('packaging tasks', () => {
         '{name: extra, baseurl: "https://extra.example.invalid/7/x86_64", iso: false}',
       );
       const gpg = requireTool('gpg');
-      const home = tempDir('mk8s-gnupg-');
+      const { home, publicKey: key } = await testKeyring('test@example.invalid');
       const previous = process.env.GNUPGHOME;
       process.env.GNUPGHOME = home;
       try {
-        // A key older than SOURCE_DATE_EPOCH (1600000000), as a release key is.
-        await run(gpg, [
-          '--batch',
-          '--faked-system-time',
-          '1500000000!',
-          '--passphrase',
-          '',
-          '--quick-gen-key',
-          'MetalK8s Test <test@example.invalid>',
-          'ed25519',
-          'sign',
-          'never',
-        ]);
         const env = { ...mirrors(served), GPG_KEY: 'test@example.invalid' };
         expect(failures(await runEngine(root, metalk8sTasks(root, env), ['packaging']))).toEqual([]);
         const repos = join(root, '_build/root/packages/redhat');
@@ -248,8 +236,6 @@ describe('packaging tasks', () => {
         }
         // rpm checks the package signature against the public key, imported in a database of its own.
         const dbpath = tempDir('mk8s-rpmdb-');
-        const key = join(home, 'public.asc');
-        await run(gpg, ['--batch', '--armor', '--export', '--output', key, 'test@example.invalid']);
         await run(requireTool('rpm'), ['--dbpath', dbpath, '--import', key]);
         const checked = await run(requireTool('rpm'), [
           '--dbpath',

@@ -7,43 +7,18 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { requireTool, runCli, runEngine, tempDir } from '../../test/helpers.ts';
+import { testKeyring } from '../../test/gpg.ts';
 import { metalk8sTasks, project } from '../../test/project.ts';
 
 const run = promisify(execFile);
-
-/** A fresh keyring with one Ed25519 key older than SOURCE_DATE_EPOCH; its armored public key. */
-async function keyring(address: string): Promise<{ home: string; publicKey: string }> {
-  const gpg = requireTool('gpg');
-  const home = tempDir('mk8s-gnupg-');
-  const env = { ...process.env, GNUPGHOME: home };
-  await run(
-    gpg,
-    [
-      '--batch',
-      '--faked-system-time',
-      '1500000000!',
-      '--passphrase',
-      '',
-      '--quick-gen-key',
-      `Release <${address}>`,
-      'ed25519',
-      'sign',
-      'never',
-    ],
-    { env },
-  );
-  const publicKey = join(home, 'public.asc');
-  await run(gpg, ['--batch', '--armor', '--export', '--output', publicKey, address], { env });
-  return { home, publicKey };
-}
 
 describe('release signature and ./toolkit.ts verify', () => {
   it(
     'signs SHA256SUM with GPG_KEY; verify accepts the ISO and refuses a flipped byte or another key',
     { timeout: 60_000 },
     async () => {
-      const release = await keyring('release@example.invalid');
-      const other = await keyring('other@example.invalid');
+      const release = await testKeyring('release@example.invalid');
+      const other = await testKeyring('other@example.invalid');
       const root = project({ 'salt-tree/top.sls': 'base: {}\n' });
       const previous = process.env.GNUPGHOME;
       process.env.GNUPGHOME = release.home;

@@ -22,6 +22,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IsoReader } from '../../buildchain/iso9660/reader.ts';
 import { writeIso } from '../../buildchain/iso9660/writer.ts';
 import { EXAMPLE_IMAGES, exampleSolutionSource } from '../example-solution.ts';
+import { testKeyring } from '../gpg.ts';
 import { requireTool, runCli, tempDir } from '../helpers.ts';
 import { declaredRuntime } from '../runtime-cache.ts';
 import { fakeNode } from '../node-fixture.ts';
@@ -218,32 +219,14 @@ describe('iso-manager.sh', () => {
       const gpg = requireTool('gpg');
       const keys: Record<string, string> = {};
       for (const who of ['release', 'other']) {
-        const home = tempDir('mk8s-gnupg-');
-        const env = { ...process.env, GNUPGHOME: home };
-        await promisify(execFile)(
-          gpg,
-          [
-            '--batch',
-            '--passphrase',
-            '',
-            '--quick-gen-key',
-            `${who} <${who}@example.invalid>`,
-            'ed25519',
-            'sign',
-            'never',
-          ],
-          { env },
-        );
-        await promisify(execFile)(gpg, ['--batch', '--armor', '--export', '--output', join(home, 'public.asc')], {
-          env,
-        });
+        const { publicKey, env } = await testKeyring(`${who}@example.invalid`);
         if (who === 'release')
           await promisify(execFile)(
             gpg,
             ['--batch', '--armor', '--detach-sign', '--output', join(dir, 'SHA256SUM.asc'), join(dir, 'SHA256SUM')],
             { env },
           );
-        keys[who] = join(home, 'public.asc');
+        keys[who] = publicKey;
         await promisify(execFile)(requireTool('gpgconf'), ['--kill', 'gpg-agent'], { env }).catch(() => undefined);
       }
 
