@@ -73,6 +73,8 @@ export class SourceTree {
   readonly targets = new Map<number, string>();
   /** Device numbers of the few device files. */
   private readonly devices = new Map<number, number>();
+  /** The directory whose path sourcePath gave last, kept for its siblings. */
+  private lastDirectory = { index: -1, path: '' };
 
   get count(): number {
     return this.names.length;
@@ -118,7 +120,6 @@ export class SourceTree {
       this.lastDirectory = { index: parent, path: parent === 0 ? this.names[0]! : this.sourcePath(parent) };
     return join(this.lastDirectory.path, this.names[i]!);
   }
-  private lastDirectory = { index: -1, path: '' };
 
   /** Path relative to the tree's root, for messages ('' for the root). */
   treePath(i: number): string {
