@@ -67,7 +67,7 @@ export async function runEngine(
     tasks,
     workers: options.workers ?? 2,
     reporter,
-    verbose: false,
+    verbosity: 0,
     lockWaitSeconds: 0,
     signal: options.signal ?? new AbortController().signal,
   });

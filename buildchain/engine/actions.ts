@@ -6,13 +6,20 @@ import * as builtins from '../builtins.ts';
 /** Output kept per task; beyond this only the tail is kept (a runaway command cannot fill memory). */
 const OUTPUT_LIMIT = 4 << 20;
 
+/**
+ * How much of the actions' output is shown as it comes, as doit's -v: 0 none, 1 stderr, 2 both.
+ * All of it is kept either way, and printed for a failed task.
+ */
+export type Verbosity = 0 | 1 | 2;
+
 export class TaskOutput {
   out = '';
   err = '';
-  constructor(private readonly echo: boolean) {}
+  constructor(private readonly verbosity: Verbosity) {}
 
   write(stream: 'out' | 'err', text: string): void {
-    if (this.echo) (stream === 'out' ? process.stdout : process.stderr).write(text);
+    if (this.verbosity === 2 || (this.verbosity === 1 && stream === 'err'))
+      (stream === 'out' ? process.stdout : process.stderr).write(text);
     const next = this[stream] + text;
     this[stream] = next.length > OUTPUT_LIMIT ? next.slice(next.length - OUTPUT_LIMIT) : next;
   }

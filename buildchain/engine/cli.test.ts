@@ -203,6 +203,14 @@ export function tasks() {
     const verbose = await runCli(['-f', file, '-v', 'chatty']);
     expect(verbose.stdout).toContain('said-on-stdout');
     expect(verbose.stderr).toContain('said-on-stderr');
+    // doit's levels: 1 shows stderr only, 0 nothing; -v before the verb means the same.
+    const one = await runCli(['-f', file, 'run', '-v', '1', 'chatty']);
+    expect(one.stdout).not.toContain('said-on-stdout');
+    expect(one.stderr).toContain('said-on-stderr');
+    const before = await runCli(['-v', '2', '-f', file, 'run', 'chatty']);
+    expect(before.stdout).toContain('said-on-stdout');
+    const bad = await runCli(['-f', file, '-v', '3', 'chatty']);
+    expect(bad.code).toBe(2);
   });
 
   it('draws a live progress line on a terminal', async () => {
@@ -293,5 +301,68 @@ describe('./build.ts configuration and help', () => {
     expect(help.code).toBe(0);
     for (const verb of ['list', 'info', 'clean', 'ignore', 'forget', 'tabcompletion', '--reporter', '--lock-wait'])
       expect(help.stdout).toContain(verb);
+  });
+});
+
+describe('doit verbs: list --status, why, state, help TASK', () => {
+  function fileTasks(dir: string): string {
+    const file = join(dir, 'tasks.ts');
+    writeFileSync(join(dir, 'in.txt'), 'one\n');
+    writeFileSync(
+      file,
+      `
+import type { TaskDefinition } from ${JSON.stringify(join(PROJECT_ROOT, 'buildchain/engine/task.ts'))};
+export function tasks(): TaskDefinition[] {
+  return [
+    { name: 'copy', doc: 'Copies in.txt.', file_dep: ['in.txt'], targets: ['out.txt'], actions: [['cp', 'in.txt', 'out.txt']] },
+    { name: 'other', doc: 'Never run.', file_dep: ['in.txt'], actions: [['true']] },
+  ];
+}
+`,
+    );
+    return file;
+  }
+
+  it('says where each task stands and why it would run, before and after a change', async () => {
+    const dir = tempDir();
+    const file = fileTasks(dir);
+    expect((await runCli(['-f', file, 'copy'])).code).toBe(0);
+    const listed = await runCli(['-f', file, 'list', '--status']);
+    expect(listed.stdout).toMatch(/^up-to-date\s+copy\s+Copies in.txt.$/m);
+    expect(listed.stdout).toMatch(/^run\s+other\s+Never run.$/m);
+    expect((await runCli(['-f', file, 'why', 'copy'])).stdout).toMatch(/^up to date/);
+
+    writeFileSync(join(dir, 'in.txt'), 'two\n');
+    const why = await runCli(['-f', file, 'why', 'copy']);
+    expect(why.code).toBe(0);
+    expect(why.stdout).toContain('in.txt');
+    // Options before the verb, and --reporter json for list as for a run.
+    const json = JSON.parse((await runCli(['--reporter', 'json', '-f', file, 'list', '--status'])).stdout) as {
+      name: string;
+      status: string;
+    }[];
+    expect(json.find((row) => row.name === 'copy')?.status).toBe('run');
+
+    await runCli(['-f', file, 'ignore', 'other']);
+    expect((await runCli(['-f', file, 'list', '-s'])).stdout).toMatch(/^ignored\s+other/m);
+  });
+
+  it('dumps a task state as JSON (state, dumpdb) and shows a task with help TASK', async () => {
+    const dir = tempDir();
+    const file = fileTasks(dir);
+    const never = JSON.parse((await runCli(['-f', file, 'state', 'copy'])).stdout) as { lastSuccess: unknown };
+    expect(never.lastSuccess).toBeNull();
+    await runCli(['-f', file, 'copy']);
+    const dumped = JSON.parse((await runCli(['-f', file, 'dumpdb', 'copy'])).stdout) as {
+      lastSuccess: { fileDepDigests: string[] };
+      files: Record<string, { size: number } | null>;
+    };
+    expect(dumped.lastSuccess.fileDepDigests).toHaveLength(1);
+    expect(dumped.files['in.txt']?.size).toBe(4);
+    const help = await runCli(['-f', file, 'help', 'copy']);
+    expect(help.stdout).toContain('Copies in.txt.');
+    expect(help.stdout).toContain('status: up to date');
+    expect((await runCli(['-f', file, 'why'])).code).toBe(2);
+    expect((await runCli(['-f', file, 'state', 'nosuch'])).code).not.toBe(0);
   });
 });

@@ -38,7 +38,19 @@ export interface TaskModule {
   MISSING_DEFAULT_HINT?: string;
 }
 
-export const VERBS = ['run', 'list', 'info', 'clean', 'ignore', 'forget', 'tabcompletion', 'help'] as const;
+export const VERBS = [
+  'run',
+  'list',
+  'info',
+  'why',
+  'state',
+  'dumpdb',
+  'clean',
+  'ignore',
+  'forget',
+  'tabcompletion',
+  'help',
+] as const;
 type Verb = (typeof VERBS)[number];
 
 const COMMON = {
@@ -51,7 +63,7 @@ const OPTIONS: Record<Verb, ParseArgsConfig['options']> = {
     ...COMMON,
     process: { type: 'string', short: 'n' },
     reporter: { type: 'string' },
-    verbose: { type: 'boolean', short: 'v' },
+    verbosity: { type: 'string', short: 'v' },
     'lock-wait': { type: 'string' },
   },
   list: {
@@ -59,9 +71,14 @@ const OPTIONS: Record<Verb, ParseArgsConfig['options']> = {
     all: { type: 'boolean' },
     private: { type: 'boolean', short: 'p' },
     quiet: { type: 'boolean', short: 'q' },
+    status: { type: 'boolean', short: 's' },
     json: { type: 'boolean' },
+    reporter: { type: 'string' },
   },
   info: { ...COMMON },
+  why: { ...COMMON },
+  state: { ...COMMON },
+  dumpdb: { ...COMMON },
   clean: { ...COMMON, 'dry-run': { type: 'boolean', short: 'n' }, 'lock-wait': { type: 'string' } },
   ignore: { ...COMMON },
   forget: { ...COMMON },
@@ -71,8 +88,10 @@ const OPTIONS: Record<Verb, ParseArgsConfig['options']> = {
 
 function usage(program: string): string {
   return `Usage: ${program} [run] [OPTIONS] [TASK...]     run tasks (default: the default tasks)
-       ${program} list [--all] [-p|--private] [-q|--quiet] [--json]
-       ${program} info TASK
+       ${program} list [--all] [-p|--private] [-q|--quiet] [-s|--status] [--json]
+       ${program} info TASK  |  help TASK
+       ${program} why TASK                       which of its inputs changed: every reason it would run
+       ${program} state TASK  (or dumpdb TASK)   its recorded state as JSON: last success, file_dep records
        ${program} clean [-n|--dry-run] [TASK...]   (all tasks when none is named; dependencies too)
        ${program} ignore TASK...  |  forget [TASK...]
        ${program} tabcompletion --shell bash|zsh
@@ -80,9 +99,10 @@ function usage(program: string): string {
 Run options:
   -n, --process N      parallel workers (default: number of cores)
   --reporter console|json
-  -v, --verbose        show action output as it comes
+  -v, --verbosity 0|1|2  action output shown as it comes: 0 none, 1 stderr, 2 both (-v alone: 2);
+                       all of it is printed for a failed task
   --lock-wait SECONDS  wait for another build on the same BUILD_ROOT instead of failing
-Every verb:
+Every verb (options may come before the verb too: ./build.ts -n 4 run iso):
   -f, --file FILE      take the tasks from FILE (a .ts or .js module exporting project(root), or tasks())
   -h, --help
 
@@ -108,18 +128,50 @@ export async function main(argv: readonly string[], builtin: TaskModule, program
   }
 }
 
+/** Options of any verb that take the next word as their value, whatever comes after them. */
+const VALUE_OPTIONS = new Set(['-f', '--file', '--reporter', '--lock-wait', '--shell', '--process', '--verbosity']);
+
+/**
+ * The verb is the first word that is not an option or an option's value, so that options may
+ * come before it as after it (`./build.ts --reporter json list`). `-n` takes a value only when a
+ * number follows (run's workers; clean's `-n` is its dry run), `-v` only when 0, 1 or 2 does.
+ */
+export function splitVerb(argv: readonly string[]): { verb: Verb; rest: string[] } {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (arg.startsWith('-')) {
+      const next = argv[i + 1] ?? '';
+      if (VALUE_OPTIONS.has(arg) || (arg === '-n' && /^\d+$/.test(next)) || (arg === '-v' && /^[012]$/.test(next))) i++;
+      continue;
+    }
+    if ((VERBS as readonly string[]).includes(arg)) return { verb: arg as Verb, rest: argv.toSpliced(i, 1) };
+    break;
+  }
+  return { verb: 'run', rest: [...argv] };
+}
+
+/** doit's bare `-v` and our former `--verbose` both mean verbosity 2. */
+function normaliseVerbosity(args: readonly string[]): string[] {
+  return args.flatMap((arg, i) => {
+    if (arg === '--verbose') return ['--verbosity', '2'];
+    if (arg === '-v' && !/^[012]$/.test(args[i + 1] ?? '')) return ['-v', '2'];
+    return [arg];
+  });
+}
+
 async function dispatch(argv: readonly string[], builtin: TaskModule, program: string): Promise<number> {
-  const verb: Verb = (VERBS as readonly string[]).includes(argv[0] ?? '') ? (argv[0] as Verb) : 'run';
-  const rest = verb === 'run' && argv[0] !== 'run' ? argv : argv.slice(1);
+  const { verb, rest } = splitVerb(argv);
   let parsed;
   try {
-    parsed = parseArgs({ args: [...rest], options: OPTIONS[verb], allowPositionals: true, strict: true });
+    const args = verb === 'run' ? normaliseVerbosity(rest) : rest;
+    parsed = parseArgs({ args, options: OPTIONS[verb], allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError(errorMessage(error));
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const positionals = parsed.positionals;
-  if (values.help || verb === 'help') {
+  if (values.help || (verb === 'help' && positionals.length === 0)) {
     process.stdout.write(usage(program));
     return 0;
   }
@@ -131,18 +183,42 @@ async function dispatch(argv: readonly string[], builtin: TaskModule, program: s
   const engine = await openEngine(typeof values.file === 'string' ? values.file : undefined, builtin);
   switch (verb) {
     case 'list': {
-      const rows = await engine.list({ all: Boolean(values.all), private: Boolean(values.private) });
-      if (values.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      if (values.reporter !== undefined && values.reporter !== 'json' && values.reporter !== 'console')
+        throw new UsageError(`unknown reporter '${String(values.reporter)}' (console or json)`);
+      const status = Boolean(values.status);
+      const rows = await engine.list({ all: Boolean(values.all), private: Boolean(values.private), status });
+      if (values.json || values.reporter === 'json') process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       else if (values.quiet) process.stdout.write(rows.map((row) => `${row.name}\n`).join(''));
       else {
         const width = Math.max(0, ...rows.map((row) => row.name.length));
-        process.stdout.write(rows.map((row) => `${row.name.padEnd(width)}  ${row.doc}`.trimEnd() + '\n').join(''));
+        const column = (row: (typeof rows)[number]): string => (status ? `${(row.status ?? '').padEnd(10)}  ` : '');
+        process.stdout.write(
+          rows.map((row) => `${column(row)}${row.name.padEnd(width)}  ${row.doc}`.trimEnd() + '\n').join(''),
+        );
       }
       return 0;
     }
+    case 'help':
     case 'info': {
-      if (positionals.length !== 1) throw new UsageError('info takes exactly one task name');
+      if (positionals.length !== 1) throw new UsageError(`${verb} takes exactly one task name`);
       process.stdout.write(await engine.info(positionals[0]!));
+      return 0;
+    }
+    case 'why': {
+      if (positionals.length !== 1) throw new UsageError('why takes exactly one task name');
+      const { status, reasons } = await engine.why(positionals[0]!);
+      const said: Record<string, string> = {
+        'up-to-date': 'up to date: nothing changed since its last success',
+        ignored: 'ignored (./build.ts forget to undo)',
+        delayed: 'its subtasks are created when it runs',
+      };
+      process.stdout.write(status === 'run' ? reasons.map((reason) => `${reason}\n`).join('') : `${said[status]}\n`);
+      return 0;
+    }
+    case 'state':
+    case 'dumpdb': {
+      if (positionals.length !== 1) throw new UsageError(`${verb} takes exactly one task name`);
+      process.stdout.write(`${JSON.stringify(await engine.stateOf(positionals[0]!), null, 2)}\n`);
       return 0;
     }
     case 'clean': {
@@ -176,8 +252,10 @@ async function runVerb(
   const reporterName = values.reporter ?? 'console';
   if (reporterName !== 'console' && reporterName !== 'json')
     throw new UsageError(`unknown reporter '${String(reporterName)}' (console or json)`);
-  const verbose = Boolean(values.verbose);
-  const reporter = reporterName === 'json' ? new JsonReporter() : await createConsoleReporter({ verbose });
+  const verbosity = Number(values.verbosity ?? 0);
+  if (verbosity !== 0 && verbosity !== 1 && verbosity !== 2)
+    throw new UsageError(`-v/--verbosity is 0, 1 or 2, not '${String(values.verbosity)}'`);
+  const reporter = reporterName === 'json' ? new JsonReporter() : await createConsoleReporter({ verbosity });
 
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -192,7 +270,7 @@ async function runVerb(
       tasks,
       workers,
       reporter,
-      verbose,
+      verbosity,
       signal: controller.signal,
       lockWaitSeconds: seconds(values['lock-wait'], '--lock-wait'),
     });

@@ -9,6 +9,7 @@ import { emptyReport, type Reporter, type RunSummary } from './report.ts';
 import { runTasks } from './scheduler.ts';
 import { StateStore } from './state.ts';
 import { isPrivate, isSubtask, type TaskDefinition } from './task.ts';
+import type { Verbosity } from './actions.ts';
 import { FileDigests, judge } from './uptodate.ts';
 
 export interface Project {
@@ -26,14 +27,26 @@ export interface RunRequest {
   tasks: readonly string[];
   workers: number;
   reporter: Reporter;
-  verbose: boolean;
+  verbosity: Verbosity;
   lockWaitSeconds: number;
   signal: AbortSignal;
 }
 
+/** up-to-date, run (it would run now), ignored, or delayed (its subtasks are made when it runs). */
+export type TaskStatus = 'up-to-date' | 'run' | 'ignored' | 'delayed';
+
 export interface ListRow {
   name: string;
   doc: string;
+  status?: TaskStatus;
+}
+
+export interface TaskStateDump {
+  name: string;
+  ignored: boolean;
+  /** signature: hash of the uptodate values and command lines; a digest per file_dep, in order. */
+  lastSuccess: { signature: string; fileDepDigests: readonly string[] } | null;
+  files: Record<string, { mtimeMs: number; size: number; inode: number; digest: string } | null>;
 }
 
 export class Engine {
@@ -107,14 +120,53 @@ export class Engine {
     }
   }
 
-  async list(options: { all: boolean; private: boolean }): Promise<ListRow[]> {
+  async list(options: { all: boolean; private: boolean; status?: boolean }): Promise<ListRow[]> {
     // Subtasks of delayed families are created (nothing runs) as far as what they read allows now;
     // a family that cannot say yet is listed by its name. A run makes them afresh, in its process.
     if (options.all) await this.generateDelayed(() => {});
-    return this.graph.names
+    const names = this.graph.names
       .filter((name) => (options.all || !isSubtask(name)) && (options.private || !isPrivate(name)))
-      .sort()
-      .map((name) => ({ name, doc: firstLine(this.graph.get(name)!.spec.doc) }));
+      .sort();
+    const files = new FileDigests(this.project.root, this.state, false);
+    const rows: ListRow[] = [];
+    for (const name of names) {
+      const node = this.graph.get(name)!;
+      const row: ListRow = { name, doc: firstLine(node.spec.doc) };
+      if (options.status) row.status = (await this.judgement(node, files)).status;
+      rows.push(row);
+    }
+    return rows;
+  }
+
+  /** Where a task stands, as list --status says it, and why it would run (why, info). */
+  private async judgement(node: TaskNode, files: FileDigests): Promise<{ status: TaskStatus; reasons: string[] }> {
+    if (node.delayed && !node.generated) return { status: 'delayed', reasons: [] };
+    if (this.state.isIgnored(node.name)) return { status: 'ignored', reasons: [] };
+    const verdict = await judge(node, this.state, files);
+    return { status: verdict.reasons.length === 0 ? 'up-to-date' : 'run', reasons: [...verdict.reasons] };
+  }
+
+  /** What `why TASK` prints: every reason the task would run, one a line; none when it is up to date. */
+  async why(name: string): Promise<{ status: TaskStatus; reasons: string[] }> {
+    const node = this.graph.get(name) ?? (await this.delayedSubtask(name));
+    return this.judgement(node, new FileDigests(this.project.root, this.state, false));
+  }
+
+  /** What `state TASK` (doit's dumpdb) prints: the task's record from its last success, and its files'. */
+  async stateOf(name: string): Promise<TaskStateDump> {
+    const node = this.graph.get(name) ?? (await this.delayedSubtask(name));
+    const record = this.state.task(name);
+    return {
+      name,
+      ignored: this.state.isIgnored(name),
+      lastSuccess: record ? { signature: record[0], fileDepDigests: record[2] } : null,
+      files: Object.fromEntries(
+        node.fileDeps.map((path) => {
+          const file = this.state.file(path);
+          return [path, file ? { mtimeMs: file[0], size: file[1], inode: file[2], digest: file[3] } : null];
+        }),
+      ),
+    };
   }
 
   /** What `info TASK` prints: status with every reason, dependencies, targets. */
@@ -122,16 +174,16 @@ export class Engine {
     const node = this.graph.get(name) ?? (await this.delayedSubtask(name));
     const lines = [name];
     if (node.spec.doc) lines.push('', node.spec.doc.trim(), '');
-    if (node.delayed && !node.generated) {
+    const { status, reasons } = await this.judgement(node, new FileDigests(this.project.root, this.state, false));
+    if (status === 'delayed') {
       lines.push(
-        `status: its subtasks are created when it runs, after: ${node.delayed.after.join(', ') || '(nothing)'}`,
+        `status: its subtasks are created when it runs, after: ${node.delayed?.after.join(', ') || '(nothing)'}`,
       );
-    } else if (this.state.isIgnored(name)) {
+    } else if (status === 'ignored') {
       lines.push('status: ignored (./build.ts forget to undo)');
     } else {
-      const verdict = await judge(node, this.state, new FileDigests(this.project.root, this.state, false));
-      lines.push(verdict.reasons.length === 0 ? 'status: up to date' : 'status: will run, because:');
-      for (const reason of verdict.reasons) lines.push(`  - ${reason}`);
+      lines.push(status === 'up-to-date' ? 'status: up to date' : 'status: will run, because:');
+      for (const reason of reasons) lines.push(`  - ${reason}`);
     }
     const section = (title: string, items: readonly string[]): void => {
       if (items.length > 0) lines.push(`${title}:`, ...items.map((item) => `  - ${item}`));

@@ -2,6 +2,7 @@
 // progress line on a terminal; JSON reporter that prints one document at the end.
 import type { Writable } from 'node:stream';
 import { countResults, type Reporter, type RunSummary, type TaskReport } from './report.ts';
+import type { Verbosity } from './actions.ts';
 
 interface ProgressLine {
   render(text: string): void;
@@ -17,14 +18,15 @@ async function openProgressLine(stream: NodeJS.WriteStream): Promise<ProgressLin
 }
 
 export async function createConsoleReporter(options: {
-  verbose: boolean;
+  verbosity: Verbosity;
   out?: Writable;
   err?: NodeJS.WriteStream;
 }): Promise<Reporter> {
   const err = options.err ?? process.stderr;
   // A terminal of no size (a pty nobody sized) could not show the line: log-update prints nothing there.
-  const live = err.isTTY && (err.columns ?? 0) > 0 && !options.verbose ? await openProgressLine(err) : undefined;
-  return new ConsoleReporter(options.out ?? process.stdout, err, options.verbose, live);
+  // The live line would be torn by action output streamed under it.
+  const live = err.isTTY && (err.columns ?? 0) > 0 && options.verbosity === 0 ? await openProgressLine(err) : undefined;
+  return new ConsoleReporter(options.out ?? process.stdout, err, options.verbosity, live);
 }
 
 const FAILURE_RULE = '#'.repeat(40);
@@ -38,7 +40,7 @@ class ConsoleReporter implements Reporter {
   constructor(
     private readonly out: Writable,
     private readonly err: Writable,
-    private readonly verbose: boolean,
+    private readonly verbosity: Verbosity,
     private readonly live: ProgressLine | undefined,
   ) {}
 
@@ -80,10 +82,9 @@ class ConsoleReporter implements Reporter {
     const failed = summary.tasks.filter((task) => task.result === 'fail');
     for (const task of failed) {
       const parts = [FAILURE_RULE, `${task.name}: ${task.error ?? 'failed'}`];
-      if (!this.verbose) {
-        if (task.err) parts.push(`${task.name} <stderr>:`, task.err.trimEnd());
-        if (task.out) parts.push(`${task.name} <stdout>:`, task.out.trimEnd());
-      }
+      // What was not shown as it came is shown now.
+      if (task.err && this.verbosity === 0) parts.push(`${task.name} <stderr>:`, task.err.trimEnd());
+      if (task.out && this.verbosity < 2) parts.push(`${task.name} <stdout>:`, task.out.trimEnd());
       this.err.write(`${parts.join('\n')}\n`);
     }
     if (!summary.ok) {

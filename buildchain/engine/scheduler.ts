@@ -4,7 +4,7 @@
 import { rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { errorMessage } from '../errors.ts';
-import { ActionError, runAction, TaskOutput } from './actions.ts';
+import { ActionError, runAction, TaskOutput, type Verbosity } from './actions.ts';
 import type { TaskGraph, TaskNode } from './graph.ts';
 import { emptyReport, type Reporter, type RunSummary, type TaskReport } from './report.ts';
 import type { StateStore } from './state.ts';
@@ -17,7 +17,7 @@ export interface RunOptions {
   /** Aborting it stops starting tasks and interrupts the running ones (Ctrl-C). */
   signal: AbortSignal;
   /** Echo action output as it comes (-v). */
-  verbose: boolean;
+  verbosity: Verbosity;
 }
 
 interface Slot {
@@ -136,7 +136,7 @@ export async function runTasks(
   const execute = async (node: TaskNode, verdict: Verdict): Promise<TaskReport> => {
     const actions = node.spec.actions ?? [];
     const report = emptyReport(node.name, 'success', verdict.reasons);
-    const output = new TaskOutput(options.verbose);
+    const output = new TaskOutput(options.verbosity);
     if (actions.length > 0) {
       options.reporter.taskExecuting(node.name, node.spec.title ?? node.name);
       report.executed = true;
