@@ -11,6 +11,25 @@ export class UsageError extends Error {
  */
 export class BuildError extends Error {
   override name = 'BuildError';
+  /**
+   * @param settings the `.env` lines that would fix it (`REGISTRY_MIRRORS=...`), said once at the
+   * end of a build with those of every other failure, ready to paste.
+   */
+  constructor(
+    message: string,
+    readonly settings: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The `.env` lines a failure names (BuildError's settings). Read by shape: a task file bundled on
+ * its own (./build.ts -f) has its own copy of BuildError, which instanceof would not recognise.
+ */
+export function settingsOf(error: unknown): readonly string[] {
+  const settings = (error as { settings?: unknown } | null)?.settings;
+  return Array.isArray(settings) ? settings.filter((line): line is string => typeof line === 'string') : [];
 }
 
 export function errorMessage(error: unknown): string {

@@ -124,7 +124,11 @@ export function imageTasks(context: BuildContext): TaskDefinition[] {
             ...(registriesDown.length > 0 ? [unreachableError(registriesDown)] : []),
             ...(failed.length > 0 ? [unreachableSources(failed, [])] : []),
           ];
-          if (errors.length > 0) throw new BuildError(errors.map((error) => error.message).join('\n'));
+          if (errors.length > 0)
+            throw new BuildError(
+              errors.map((error) => error.message).join('\n'),
+              errors.flatMap((error) => error.settings),
+            );
           ctx.log(
             `reachable: ${[...new Set(registries), ...repositories.map((repo) => repo.source.name)].sort().join(', ')}`,
           );

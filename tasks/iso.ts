@@ -3,6 +3,7 @@
 // has run, with every file of the tree as file_dep (upstream's create_after). The writer hashes
 // the image as it writes it and leaves the digest beside it (<iso>.sha256): SHA256SUM is made
 // from that, so no task reads a multi-gigabyte ISO again.
+import { BuildError, errorMessage } from '../buildchain/errors.ts';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { buildTimestamp } from '../buildchain/timestamp.ts';
@@ -115,7 +116,13 @@ function runtimeTask({ config, store }: BuildContext): TaskSpec {
     actions: [
       async (ctx) => {
         const runtime = loadRuntimeDeclaration(config.runtimeFile);
-        const fetched = await fetchRuntime(store, runtime, config.npmRegistry, ctx.signal);
+        const fetched = await fetchRuntime(store, runtime, config.npmRegistry, ctx.signal).catch((error: unknown) => {
+          if (ctx.signal.aborted) throw error;
+          throw new BuildError(
+            `${errorMessage(error)}\npoint NPM_REGISTRY in .env at a registry or mirror serving it`,
+            ['NPM_REGISTRY=<npm registry URL>'],
+          );
+        });
         await unpackRuntime(store, runtime, dir);
         ctx.log(`${runtime.name} ${runtime.version}${fetched > 0 ? `, ${fetched} bytes fetched` : ', from the store'}`);
       },

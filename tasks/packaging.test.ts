@@ -274,9 +274,10 @@ describe('packaging tasks', () => {
       const error = failures(report).join('\n');
       expect(error).toContain('cannot reach 2 yum repositories');
       expect(error).toContain(`os (${dead}/repodata/repomd.xml): ECONNREFUSED`);
-      expect(error).toContain('YUM_MIRROR_EXTRA=<mirror base URL>');
+      const settings = report.finished.flatMap((r) => r.settings ?? []);
+      expect(settings).toContain('YUM_MIRROR_EXTRA=<mirror base URL>');
       expect(error).toContain(`cannot fetch 1 spec source:\n  notice.txt (${dead}/notice.txt): ECONNREFUSED`);
-      expect(error).toContain('SOURCES_MIRROR=<base URL>');
+      expect(settings).toContain('SOURCES_MIRROR=<base URL>');
       expect(report.executed).not.toContain('_resolve_rpm_packages');
     },
   );

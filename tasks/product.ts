@@ -45,7 +45,8 @@ export function productTasks({ config, store }: BuildContext): TaskDefinition[] 
           if (why) {
             throw new BuildError(
               `unreachable product source: ${product.url} (METALK8S_SOURCE, ${config.origin('METALK8S_SOURCE')}): ${why}\n` +
-                `point it at a reachable mirror, or a local clone, holding commit ${product.commit} in .env:\n  METALK8S_SOURCE=<git URL or path>`,
+                `point METALK8S_SOURCE in .env at a reachable mirror, or a local clone, holding commit ${product.commit}`,
+              ['METALK8S_SOURCE=<git URL or path>'],
             );
           }
           ctx.log(`reachable: ${product.url}`);

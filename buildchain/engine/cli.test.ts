@@ -112,7 +112,9 @@ export function tasks(): TaskDefinition[] {
     const file = writeTaskFile(dir);
     const failed = await runCli(['-f', file, 'after_fail']);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toContain('FAILED fails: /bin/sh -c');
+    // The cause once, in the summary; the live line only names the task.
+    expect(failed.stderr).toContain('FAILED fails (the cause is below)');
+    expect(failed.stderr.split('/bin/sh -c')).toHaveLength(2);
     expect(failed.stderr).toContain('fails <stderr>:\nbroken');
     expect(failed.stderr).toMatch(/build failed: 1 failed \(fails\), 1 not run because a dependency failed/);
 
@@ -364,5 +366,42 @@ export function tasks(): TaskDefinition[] {
     expect(help.stdout).toContain('status: up to date');
     expect((await runCli(['-f', file, 'why'])).code).toBe(2);
     expect((await runCli(['-f', file, 'state', 'nosuch'])).code).not.toBe(0);
+  });
+});
+
+describe('one failure, one block', () => {
+  it('says each cause once, items named by an earlier failure left out, then the .env lines to paste', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'tasks.ts');
+    writeFileSync(
+      file,
+      `
+import { BuildError } from ${JSON.stringify(join(PROJECT_ROOT, 'buildchain/errors.ts'))};
+import type { TaskDefinition } from ${JSON.stringify(join(PROJECT_ROOT, 'buildchain/engine/task.ts'))};
+const down = (names: string[]) => () => {
+  throw new BuildError('cannot reach ' + names.length + ' repositories:\\n' + names.map((n) => '  ' + n + ': ECONNREFUSED').join('\\n'),
+    names.map((n) => 'YUM_MIRROR_' + n.toUpperCase() + '=<mirror base URL>'));
+};
+export function tasks(): TaskDefinition[] {
+  return [
+    { name: 'a', actions: [down(['base', 'epel'])] },
+    { name: 'b', actions: [down(['base', 'epel', 'saltstack'])] },
+  ];
+}
+`,
+    );
+    const result = await runCli(['-f', file, '-n', '1', 'a', 'b']);
+    expect(result.code).toBe(1);
+    expect(result.stderr.match(/ {2}base: ECONNREFUSED/g)).toHaveLength(1);
+    expect(result.stderr).toContain(
+      'b: cannot reach 3 repositories:\n  saltstack: ECONNREFUSED\n  (and 2 named above)',
+    );
+    expect(result.stderr).toMatch(
+      /add to \.env \(or set in the environment\), then run again:\nYUM_MIRROR_BASE=<mirror base URL>\nYUM_MIRROR_EPEL=<mirror base URL>\nYUM_MIRROR_SALTSTACK=<mirror base URL>\n$/,
+    );
+    const json = JSON.parse((await runCli(['-f', file, '--reporter', 'json', 'a'])).stdout) as {
+      tasks: { name: string; settings: string[] }[];
+    };
+    expect(json.tasks[0]?.settings).toEqual(['YUM_MIRROR_BASE=<mirror base URL>', 'YUM_MIRROR_EPEL=<mirror base URL>']);
   });
 });

@@ -17,6 +17,8 @@ export interface TaskReport {
   out: string;
   err: string;
   error?: string;
+  /** The `.env` lines that would fix the failure (BuildError's settings). */
+  settings?: readonly string[];
 }
 
 /** The report of a task whose actions did not run (up to date, skipped, ignored...). */

@@ -31,6 +31,30 @@ export async function createConsoleReporter(options: {
 
 const FAILURE_RULE = '#'.repeat(40);
 
+/**
+ * A cause with the items (its indented lines: a registry, a repository...) that an earlier
+ * failure of the same run already named left out, so that each is said once; `named` collects them.
+ */
+export function withoutRepeats(message: string, named: Set<string>): string {
+  const out: string[] = [];
+  let repeated = 0;
+  const closeSection = (): void => {
+    if (repeated > 0) out.push(`  (and ${repeated} named above)`);
+    repeated = 0;
+  };
+  for (const line of message.split('\n')) {
+    if (!line.startsWith('  ')) closeSection();
+    else if (named.has(line)) {
+      repeated += 1;
+      continue;
+    }
+    out.push(line);
+  }
+  closeSection();
+  for (const line of message.split('\n')) if (line.startsWith('  ')) named.add(line);
+  return out.join('\n');
+}
+
 class ConsoleReporter implements Reporter {
   private total = 0;
   private finished = 0;
@@ -68,7 +92,8 @@ class ConsoleReporter implements Reporter {
     this.running.delete(report.name);
     if (report.result === 'up-to-date') this.line(this.out, `-- ${report.name}`);
     else if (report.result === 'ignore') this.line(this.out, `!! ${report.name}`);
-    else if (report.result === 'fail') this.line(this.err, `FAILED ${report.name}: ${report.error ?? 'failed'}`);
+    // The cause is said once, in the summary at the end.
+    else if (report.result === 'fail') this.line(this.err, `FAILED ${report.name} (the cause is below)`);
   }
 
   warn(message: string): void {
@@ -80,8 +105,9 @@ class ConsoleReporter implements Reporter {
     this.live?.done();
     this.flush();
     const failed = summary.tasks.filter((task) => task.result === 'fail');
+    const named = new Set<string>();
     for (const task of failed) {
-      const parts = [FAILURE_RULE, `${task.name}: ${task.error ?? 'failed'}`];
+      const parts = [FAILURE_RULE, `${task.name}: ${withoutRepeats(task.error ?? 'failed', named)}`];
       // What was not shown as it came is shown now.
       if (task.err && this.verbosity === 0) parts.push(`${task.name} <stderr>:`, task.err.trimEnd());
       if (task.out && this.verbosity < 2) parts.push(`${task.name} <stdout>:`, task.out.trimEnd());
@@ -95,6 +121,9 @@ class ConsoleReporter implements Reporter {
           `, ${skipped.length} not run because a dependency failed, ${countResults(summary, 'success')} succeeded, ` +
           `${countResults(summary, 'up-to-date')} up to date, in ${summary.elapsed.toFixed(1)} s\n`,
       );
+      const settings = [...new Set(failed.flatMap((task) => task.settings ?? []))];
+      if (settings.length > 0)
+        this.err.write(`add to .env (or set in the environment), then run again:\n${settings.join('\n')}\n`);
     }
   }
 
@@ -191,6 +220,7 @@ export class JsonReporter implements Reporter {
         out: task.out,
         err: task.err,
         error: task.error ?? null,
+        settings: task.settings ?? [],
       })),
     };
     this.out.write(`${JSON.stringify(document, null, 2)}\n`);

@@ -3,7 +3,7 @@
 // print in the same order. A failure skips its dependents but lets independent work finish.
 import { rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, settingsOf } from '../errors.ts';
 import { ActionError, runAction, TaskOutput, type Verbosity } from './actions.ts';
 import type { TaskGraph, TaskNode } from './graph.ts';
 import { emptyReport, type Reporter, type RunSummary, type TaskReport } from './report.ts';
@@ -165,6 +165,8 @@ export async function runTasks(
     } catch (error) {
       report.result = options.signal.aborted ? 'interrupted' : 'fail';
       report.error = errorMessage(error);
+      const settings = settingsOf(error);
+      if (settings.length > 0) report.settings = settings;
       state.setTask(node.name, null);
       removePartialTargets(graph.root, node.targets, before);
     }

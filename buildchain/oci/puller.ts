@@ -88,6 +88,7 @@ export function unreachableError(unreachable: readonly Unreachable[], mirrorsKey
   const example = unreachable.map((entry) => `${entry.registry}=<mirror host:port>`).join(',');
   return new BuildError(
     `cannot reach ${unreachable.length} container registr${unreachable.length === 1 ? 'y' : 'ies'}:\n${lines.join('\n')}\n` +
-      `point them at reachable mirrors in .env: ${mirrorsKey}=${example}`,
+      `point them at reachable mirrors with ${mirrorsKey} in .env`,
+    [`${mirrorsKey}=${example}`],
   );
 }

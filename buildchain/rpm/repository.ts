@@ -125,21 +125,22 @@ export function unreachableSources(
   sources: readonly { name: string; url: string; reason: string }[],
 ): BuildError {
   const parts: string[] = [];
+  const settings: string[] = [];
   if (repositories.length > 0) {
     parts.push(
       `cannot reach ${repositories.length} yum repositor${repositories.length === 1 ? 'y' : 'ies'}:`,
       ...repositories.map((entry) => `  ${entry.name} (${entry.baseurl}/repodata/repomd.xml): ${entry.reason}`),
-      'point them at reachable mirrors in .env:',
-      ...repositories.map((entry) => `  ${mirrorKey(entry.name)}=<mirror base URL>`),
+      'point them at reachable mirrors with YUM_MIRROR_<REPOSITORY> in .env',
     );
+    settings.push(...repositories.map((entry) => `${mirrorKey(entry.name)}=<mirror base URL>`));
   }
   if (sources.length > 0) {
     parts.push(
       `cannot fetch ${sources.length} spec source${sources.length === 1 ? '' : 's'}:`,
       ...sources.map((entry) => `  ${entry.name} (${entry.url}): ${entry.reason}`),
-      'serve them by file name from a mirror and set in .env:',
-      '  SOURCES_MIRROR=<base URL>',
+      'serve them by file name from a mirror named by SOURCES_MIRROR in .env',
     );
+    settings.push('SOURCES_MIRROR=<base URL>');
   }
-  return new BuildError(parts.join('\n'));
+  return new BuildError(parts.join('\n'), settings);
 }
