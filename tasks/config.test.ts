@@ -107,7 +107,9 @@ describe('settings', () => {
     const root = project('BUILD_ROT=_oops\n');
     const config = loadConfig(root, {});
     expect(config.buildRoot).toBe(join(root, '_build'));
-    expect(config.warnings[0]).toMatch(/\.env:1: unknown setting BUILD_ROT/);
+    expect(config.warnings[0]).toBe(
+      `${join(root, '.env')}:1: unknown setting BUILD_ROT (did you mean 'BUILD_ROOT', 'BUILD_HOST'?)`,
+    );
   });
 
   it('rejects bad values naming where they come from', () => {

@@ -5,6 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parseDotenv, type EnvEntry } from '../buildchain/dotenv.ts';
 import { COMMIT, sourceRecordFile } from '../buildchain/sources/record.ts';
 import { BuildError } from '../buildchain/errors.ts';
+import { suggestion } from '../buildchain/engine/graph.ts';
 import * as builtins from '../buildchain/builtins.ts';
 
 /** Every setting, its default and what it is for (tasks/README.md's configuration table). */
@@ -154,8 +155,10 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   const warnings: string[] = [];
   for (const [key, entry] of dotenv) {
     if (!(key in SETTINGS) && !PREFIXED.some((prefix) => key.startsWith(prefix))) {
+      // A warning, not a failure: a .env is often shared with other tools' settings.
+      const closest = suggestion(key, Object.keys(SETTINGS));
       warnings.push(
-        `${entry.origin}: unknown setting ${key} (known: ${Object.keys(SETTINGS).join(', ')}, YUM_MIRROR_<REPO>)`,
+        `${entry.origin}: unknown setting ${key}${closest || ` (known: ${Object.keys(SETTINGS).join(', ')}, YUM_MIRROR_<REPO>)`}`,
       );
     }
   }
