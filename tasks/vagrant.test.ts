@@ -3,12 +3,13 @@
 // then evaluated by Ruby against a recording Vagrant module, its scripts by bash -n, the key
 // pair by ssh-keygen, the bootstrap configuration by a YAML parser.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { requireTool, runEngine, tempDir } from '../test/helpers.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
+import { Engine } from '../buildchain/engine/engine.ts';
 
 /** A vagrant that records its arguments and knows a snapshot once one was saved. */
 function fakeVagrant(): { bin: string; calls: () => string[] } {
@@ -171,5 +172,42 @@ describe('vagrant_up', () => {
     expect(() => metalk8sTasks(root, { VAGRANT_NODES: '12' })).toThrow(
       "environment variable VAGRANT_NODES: VAGRANT_NODES must be a number from 0 to 9, not '12'",
     );
+  });
+});
+
+describe('clean of the vagrant tasks', () => {
+  /** Cleans vagrant_up and its dependencies with PATH set to the given directories; answers what it said. */
+  async function clean(root: string, path: string, dryRun: boolean): Promise<string[]> {
+    const saved = process.env.PATH;
+    process.env.PATH = path;
+    try {
+      const engine = new Engine({
+        root,
+        buildRoot: join(root, '_build'),
+        definitions: metalk8sTasks(root),
+        defaultTasks: [],
+      });
+      const said: string[] = [];
+      await engine.clean(['vagrant_up'], { dryRun, log: (m) => said.push(m), lockWaitSeconds: 0 });
+      return said;
+    } finally {
+      process.env.PATH = saved;
+    }
+  }
+
+  it('lists vagrant destroy on a dry run without running it, then runs it', { timeout: 60_000 }, async () => {
+    const vagrant = fakeVagrant();
+    // No runtime tarball: cleaning needs none.
+    const root = project({}, { runtime: 'fetch' });
+    await runEngine(root, metalk8sTasks(root), ['_vagrant_config']);
+    const path = `${dirname(vagrant.bin)}:${process.env.PATH}`;
+    const dry = await clean(root, path, true);
+    expect(dry).toContain('vagrant_up: would run vagrant destroy --force');
+    expect(existsSync(join(dirname(vagrant.bin), 'calls.log'))).toBe(false);
+    expect(existsSync(join(root, 'Vagrantfile'))).toBe(true);
+
+    await clean(root, path, false);
+    expect(vagrant.calls()).toEqual(['destroy --force']);
+    expect(existsSync(join(root, 'Vagrantfile'))).toBe(false);
   });
 });

@@ -184,7 +184,11 @@ export function vagrantTasks({ config }: BuildContext): TaskSpec[] {
       task_dep: ['check_for:vagrant', 'populate_iso', '_vagrant_config', '_vagrant_snapshot'],
       uptodate: [false],
       actions: [[vagrant, 'up', ...upArgs]],
-      clean: () => void execFileSync(vagrant, ['destroy', '--force'], { cwd: config.root, stdio: 'ignore' }),
+      clean: ({ dryRun, log }) => {
+        if (dryRun) return log(`vagrant_up: would run ${vagrant} destroy --force`);
+        log(`vagrant_up: running ${vagrant} destroy --force`);
+        execFileSync(vagrant, ['destroy', '--force'], { cwd: config.root, stdio: 'ignore' });
+      },
     },
     {
       name: 'vagrant_restore',

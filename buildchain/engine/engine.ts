@@ -209,7 +209,7 @@ export class Engine {
       await this.generateDelayed(options.log);
       const order = patterns.length > 0 ? this.graph.selection(patterns) : this.graph.closure(this.graph.names);
       for (const name of [...order].reverse()) {
-        this.cleanTask(name, options);
+        await this.cleanTask(name, options);
         if (!options.dryRun) this.state.setTask(name, null);
       }
     } finally {
@@ -218,11 +218,11 @@ export class Engine {
     }
   }
 
-  private cleanTask(name: string, options: { dryRun: boolean; log: (message: string) => void }): void {
+  private async cleanTask(name: string, options: { dryRun: boolean; log: (message: string) => void }): Promise<void> {
     const node = this.graph.get(name)!;
     const clean = node.spec.clean;
     if (typeof clean === 'function') {
-      clean({ root: this.project.root, targets: node.targets, dryRun: options.dryRun, log: options.log });
+      await clean({ root: this.project.root, targets: node.targets, dryRun: options.dryRun, log: options.log });
       return;
     }
     if (clean !== true) return;
