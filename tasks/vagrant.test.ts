@@ -210,4 +210,20 @@ describe('clean of the vagrant tasks', () => {
     expect(vagrant.calls()).toEqual(['destroy --force']);
     expect(existsSync(join(root, 'Vagrantfile'))).toBe(false);
   });
+
+  it(
+    'cleans the other tasks and says in one line what it could not clean without vagrant',
+    { timeout: 60_000 },
+    async () => {
+      // No runtime tarball: cleaning needs none.
+      const root = project({}, { runtime: 'fetch' });
+      await runEngine(root, metalk8sTasks(root), ['_vagrant_config']);
+      const said = await clean(root, dirname(process.execPath), false);
+      expect(said.filter((line) => line.startsWith('vagrant_up'))).toEqual([
+        'vagrant_up: not cleaned: vagrant is not installed (VAGRANT_BIN=vagrant)',
+      ]);
+      expect(existsSync(join(root, 'Vagrantfile'))).toBe(false);
+      expect(existsSync(join(root, '.vagrant/bootstrap.yaml'))).toBe(false);
+    },
+  );
 });

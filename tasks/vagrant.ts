@@ -11,7 +11,8 @@ import type { BuildConfig } from './config.ts';
 import type { BuildContext } from './context.ts';
 import type { TaskSpec } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
-import { requireExecutable, runTool } from '../buildchain/tools.ts';
+import { findExecutable, requireExecutable, runTool } from '../buildchain/tools.ts';
+import { BuildError } from '../buildchain/errors.ts';
 import { renderVagrantfile, type VagrantfileSpec } from '../buildchain/vagrant/vagrantfile.ts';
 import { generatedBy } from '../buildchain/generated.ts';
 
@@ -186,6 +187,7 @@ export function vagrantTasks({ config }: BuildContext): TaskSpec[] {
       actions: [[vagrant, 'up', ...upArgs]],
       clean: ({ dryRun, log }) => {
         if (dryRun) return log(`vagrant_up: would run ${vagrant} destroy --force`);
+        if (!findExecutable(vagrant)) throw new BuildError(`${vagrant} is not installed (VAGRANT_BIN=${vagrant})`);
         log(`vagrant_up: running ${vagrant} destroy --force`);
         execFileSync(vagrant, ['destroy', '--force'], { cwd: config.root, stdio: 'ignore' });
       },

@@ -209,7 +209,13 @@ export class Engine {
       await this.generateDelayed(options.log);
       const order = patterns.length > 0 ? this.graph.selection(patterns) : this.graph.closure(this.graph.names);
       for (const name of [...order].reverse()) {
-        await this.cleanTask(name, options);
+        // One task that cannot be cleaned (a missing tool) is said in a line; the others are still cleaned.
+        try {
+          await this.cleanTask(name, options);
+        } catch (error) {
+          options.log(`${name}: not cleaned: ${errorMessage(error)}`);
+          continue;
+        }
         if (!options.dryRun) this.state.setTask(name, null);
       }
     } finally {
