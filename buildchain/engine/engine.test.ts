@@ -286,6 +286,33 @@ describe('delayed task creation', () => {
   });
 });
 
+describe('selecting subtasks of a delayed family', () => {
+  it('runs exactly the named or matched subtasks, after the family waits for', async () => {
+    const root = tempDir();
+    const runs: string[] = [];
+    const defs: TaskDefinition[] = [
+      { name: 'config', actions: [() => void runs.push('config')] },
+      {
+        basename: 'pull',
+        after: ['config'],
+        create: () =>
+          ['etcd', 'kube-apiserver', 'kube-proxy'].map((image) => ({
+            name: `pull:${image}`,
+            actions: [() => void runs.push(image)],
+          })),
+      },
+    ];
+    await runEngine(root, defs, ['pull:etcd'], { workers: 1 });
+    expect(runs).toEqual(['config', 'etcd']);
+    runs.length = 0;
+    await runEngine(root, defs, ['pull:kube-*'], { workers: 1 });
+    expect(runs).toEqual(['config', 'kube-apiserver', 'kube-proxy']);
+    runs.length = 0;
+    await runEngine(root, defs, ['pull'], { workers: 1 });
+    expect(runs).toEqual(['config', 'etcd', 'kube-apiserver', 'kube-proxy']);
+  });
+});
+
 describe('clean, ignore, forget', () => {
   it('removes targets (directories only when empty), dependents first, and forgets', async () => {
     const root = tempDir();

@@ -8,7 +8,7 @@ import { checkNoopProof, writeNoopProof, type NoopProofStore } from './noop.ts';
 import { emptyReport, type Reporter, type RunSummary } from './report.ts';
 import { runTasks } from './scheduler.ts';
 import { StateStore } from './state.ts';
-import { isPrivate, isSubtask, type TaskDefinition } from './task.ts';
+import { isPrivate, isSubtask, type TaskDefinition, type TaskSpec } from './task.ts';
 import type { Verbosity } from './actions.ts';
 import { FileDigests, judge } from './uptodate.ts';
 
@@ -106,6 +106,7 @@ export class Engine {
       const proven = await checkNoopProof(this.proofs, requested, this.project.definitions);
       if (proven) return reportProven(proven, request.reporter);
       const roots = request.tasks.length > 0 ? request.tasks : this.defaultSelection();
+      await this.generateNamed(roots);
       const order = this.graph.selection(roots);
       if (this.state.loadProblem) request.reporter.warn(this.state.loadProblem);
       const outcome = await runTasks(this.graph, this.state, order, request);
@@ -270,6 +271,29 @@ export class Engine {
         ? ` (${family.name} makes its subtasks from what ${family.delayed.after.join(', ')} ${family.delayed.after.length > 1 ? 'leave' : 'leaves'}: run ${family.delayed.after.length > 1 ? 'them' : 'it'} first to see them all)`
         : suggestion(name, this.graph.names);
     throw new UsageError(`no task '${name}'${later}`);
+  }
+
+  /**
+   * `family:sub` or `family:pat*` on a delayed family selects exactly those subtasks: they are
+   * created now, as `list --all` shows them, and still run after the family's `after` tasks. A
+   * family that cannot create them yet stands for all its subtasks, created when it runs.
+   */
+  private async generateNamed(patterns: readonly string[]): Promise<void> {
+    for (const pattern of patterns) {
+      const family = this.graph.get(pattern.split(':')[0]!);
+      if (!pattern.includes(':') || !family?.delayed || family.generated) continue;
+      const after = family.delayed.after;
+      let specs: TaskSpec[];
+      try {
+        specs = [...(await family.delayed.create(this.graph.view()))];
+      } catch {
+        continue;
+      }
+      this.graph.addGenerated(
+        family.name,
+        specs.map((spec) => ({ ...spec, task_dep: [...(spec.task_dep ?? []), ...after] })),
+      );
+    }
   }
 
   /** Delayed families must exist to be cleaned; those whose creation fails are said and skipped. */
