@@ -318,6 +318,8 @@ export function tasks(): TaskDefinition[] {
   return [
     { name: 'copy', doc: 'Copies in.txt.', file_dep: ['in.txt'], targets: ['out.txt'], actions: [['cp', 'in.txt', 'out.txt']] },
     { name: 'other', doc: 'Never run.', file_dep: ['in.txt'], actions: [['true']] },
+    { name: 'later', doc: 'Checks what copy makes.', task_dep: ['copy'],
+      uptodate: [() => { throw new Error('made.txt: cannot read (ENOENT)'); }], actions: [['true']] },
   ];
 }
 `,
@@ -332,6 +334,9 @@ export function tasks(): TaskDefinition[] {
     const listed = await runCli(['-f', file, 'list', '--status']);
     expect(listed.stdout).toMatch(/^up-to-date\s+copy\s+Copies in.txt.$/m);
     expect(listed.stdout).toMatch(/^run\s+other\s+Never run.$/m);
+    // An uptodate check that cannot answer yet does not stop the listing.
+    expect(listed.stdout).toMatch(/^run\s+later\s+Checks what copy makes.$/m);
+    expect((await runCli(['-f', file, 'why', 'later'])).stdout).toContain('made.txt: cannot read (ENOENT)');
     expect((await runCli(['-f', file, 'why', 'copy'])).stdout).toMatch(/^up to date/);
 
     writeFileSync(join(dir, 'in.txt'), 'two\n');

@@ -143,7 +143,16 @@ export class Engine {
   private async judgement(node: TaskNode, files: FileDigests): Promise<{ status: TaskStatus; reasons: string[] }> {
     if (node.delayed && !node.generated) return { status: 'delayed', reasons: [] };
     if (this.state.isIgnored(node.name)) return { status: 'ignored', reasons: [] };
-    const verdict = await judge(node, this.state, files);
+    let verdict;
+    try {
+      verdict = await judge(node, this.state, files);
+    } catch (error) {
+      // An uptodate check reading what an earlier task makes: a run asks it only after that task.
+      return {
+        status: 'run',
+        reasons: [`its uptodate check cannot answer before its dependencies run: ${errorMessage(error)}`],
+      };
+    }
     return { status: verdict.reasons.length === 0 ? 'up-to-date' : 'run', reasons: [...verdict.reasons] };
   }
 
