@@ -59,10 +59,13 @@ export function parsePlatform(text: string, where: string): Platform {
 export async function pullImage(options: PullOptions): Promise<PulledImage> {
   const top = await fetchManifest(options, options.digest);
   let manifest: ImageManifest;
+  let manifestUrl = top.url;
   let child: StoredManifest | undefined;
   if (MANIFEST_INDEXES.includes(top.mediaType)) {
+    const index = top.json as ManifestIndex;
+    for (const [i, entry] of index.manifests.entries()) checkDescriptor(entry, `${top.url}: manifests[${i}]`);
     const chosen = selectPlatform(
-      top.json as ManifestIndex,
+      index,
       options.platform ?? DEFAULT_PLATFORM,
       `${options.describe} (${options.digest})`,
     );
@@ -73,16 +76,25 @@ export async function pullImage(options: PullOptions): Promise<PulledImage> {
       );
     }
     manifest = fetched.json as ImageManifest;
+    manifestUrl = fetched.url;
     child = { digest: chosen.digest, mediaType: fetched.mediaType };
   } else {
     manifest = top.json as ImageManifest;
   }
   const blobs = [manifest.config, ...manifest.layers];
+  // Every descriptor is checked before any download: a digest that is not sha256:<64 hex> never
+  // reaches a URL or a path.
   for (const [index, blob] of blobs.entries())
-    parseDigest(blob.digest, `${options.describe}: manifest ${index === 0 ? 'config' : `layer ${index}`} digest`);
+    checkDescriptor(blob, `${manifestUrl}: ${index === 0 ? 'config' : `layers[${index - 1}]`}`);
   const schedule = options.schedule ?? ((work) => work());
   await Promise.all(blobs.map((blob) => schedule(() => fetchBlob(options, blob))));
   return { top: { digest: options.digest, mediaType: top.mediaType }, ...(child ? { child } : {}), blobs };
+}
+
+/** Refuses a descriptor whose digest is not `sha256:<64 hex>`. */
+function checkDescriptor(descriptor: unknown, where: string): void {
+  if (typeof descriptor !== 'object' || descriptor === null) throw new BuildError(`${where}: not a descriptor object`);
+  parseDigest((descriptor as { digest?: unknown }).digest, `${where}.digest`);
 }
 
 /**
@@ -116,8 +128,12 @@ export async function storedImage(
   }
 }
 
-async function fetchManifest(options: PullOptions, digest: string): Promise<{ json: unknown; mediaType: string }> {
+async function fetchManifest(
+  options: PullOptions,
+  digest: string,
+): Promise<{ json: unknown; mediaType: string; url: string }> {
   const { store } = options;
+  let url = `${options.client.endpoint.origin}/v2/${options.repository}/manifests/${digest}`;
   let bytes: Buffer;
   let served = '';
   if (await store.has(digest)) {
@@ -131,6 +147,7 @@ async function fetchManifest(options: PullOptions, digest: string): Promise<{ js
       );
     }
     bytes = answer.bytes;
+    url = answer.url;
     served = answer.mediaType;
     await store.put(digest, bytes, `${options.describe} manifest`);
   }
@@ -152,7 +169,7 @@ async function fetchManifest(options: PullOptions, digest: string): Promise<{ js
       `${options.describe}: manifest ${digest} (${mediaType}) lacks its ${MANIFEST_INDEXES.includes(mediaType) ? '"manifests"' : '"config" or "layers"'}`,
     );
   }
-  return { json, mediaType };
+  return { json, mediaType, url };
 }
 
 export function selectPlatform(index: ManifestIndex, platform: Platform, describe: string): Descriptor {

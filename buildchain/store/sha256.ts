@@ -21,9 +21,13 @@ export function parseDigest(value: unknown, where: string): string {
   return value;
 }
 
-/** The hex of a `sha256:<hex>` digest. */
-export function digestHex(digest: string): string {
-  return digest.slice(digest.indexOf(':') + 1);
+/**
+ * The hex of a `sha256:<hex>` digest. Every path and URL made from a digest goes through here, so a
+ * string that is not `sha256:` and 64 lowercase hex digits (`sha256:../../etc/passwd`) is refused
+ * rather than joined into a path.
+ */
+export function digestHex(digest: string, where = 'digest'): string {
+  return parseDigest(digest, where).slice('sha256:'.length);
 }
 
 /** The digest of a sha256 given as hex (a lock's checksum, a declared source's sha256, a blob's file name). */
