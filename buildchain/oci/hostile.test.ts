@@ -119,4 +119,35 @@ describe('a hostile registry', () => {
     );
     expect(() => store.path(`sha256:${'A'.repeat(64)}`)).toThrow(BuildError);
   });
+
+  it.each([
+    ['missing', undefined, /layers\[0\]\.size: missing/],
+    ['negative', -1, /layers\[0\]\.size: -1;/],
+    ['fractional', 1.5, /layers\[0\]\.size: 1\.5;/],
+    ['a string', '10', /layers\[0\]\.size: "10";/],
+  ])('refuses a layer whose size is %s before any download', async (_what, size, message) => {
+    const config = json({ architecture: 'amd64', os: 'linux' });
+    const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256Digest('layer'), size };
+    const manifest = json({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        digest: sha256Digest(config),
+        size: config.length,
+      },
+      layers: [layer],
+    });
+    const digest = sha256Digest(manifest);
+    const registry = await crafted(
+      serve(new Map([[`/v2/x/y/manifests/${digest}`, { bytes: manifest, type: OCI_MANIFEST }]])),
+    );
+    const error = await failure(
+      pullerFor(registry.host).pull({ registry: 'quay.io', repository: 'x/y', digest }, { describe: 'y', signal }),
+    );
+    expect(error).toBeInstanceOf(BuildError);
+    expect(error.message).toContain(`${registry.origin}/v2/x/y/manifests/${digest}: `);
+    expect(error.message).toMatch(message);
+    expect(registry.requests).toEqual([`/v2/x/y/manifests/${digest}`]);
+  });
 });

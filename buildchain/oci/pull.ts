@@ -83,7 +83,7 @@ export async function pullImage(options: PullOptions): Promise<PulledImage> {
   }
   const blobs = [manifest.config, ...manifest.layers];
   // Every descriptor is checked before any download: a digest that is not sha256:<64 hex> never
-  // reaches a URL or a path.
+  // reaches a URL or a path, and a blob without a declared size could be served without end.
   for (const [index, blob] of blobs.entries())
     checkDescriptor(blob, `${manifestUrl}: ${index === 0 ? 'config' : `layers[${index - 1}]`}`);
   const schedule = options.schedule ?? ((work) => work());
@@ -91,10 +91,15 @@ export async function pullImage(options: PullOptions): Promise<PulledImage> {
   return { top: { digest: options.digest, mediaType: top.mediaType }, ...(child ? { child } : {}), blobs };
 }
 
-/** Refuses a descriptor whose digest is not `sha256:<64 hex>`. */
+/** Refuses a descriptor whose digest is not `sha256:<64 hex>` or whose size is not a non-negative integer. */
 function checkDescriptor(descriptor: unknown, where: string): void {
   if (typeof descriptor !== 'object' || descriptor === null) throw new BuildError(`${where}: not a descriptor object`);
-  parseDigest((descriptor as { digest?: unknown }).digest, `${where}.digest`);
+  const { digest, size } = descriptor as { digest?: unknown; size?: unknown };
+  parseDigest(digest, `${where}.digest`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw new BuildError(
+      `${where}.size: ${size === undefined ? 'missing' : JSON.stringify(size)}; a descriptor needs its size in bytes, a non-negative integer`,
+    );
 }
 
 /**
