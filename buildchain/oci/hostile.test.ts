@@ -150,4 +150,78 @@ describe('a hostile registry', () => {
     expect(error.message).toMatch(message);
     expect(registry.requests).toEqual([`/v2/x/y/manifests/${digest}`]);
   });
+
+  function bearer(token: (response: ServerResponse) => void): Handler {
+    return (request, response, origin) => {
+      if (request.url?.startsWith('/token')) {
+        token(response);
+        return;
+      }
+      response.writeHead(401, { 'www-authenticate': `Bearer realm="${origin}/token",service="crafted"` }).end();
+    };
+  }
+
+  it('stops reading a token answer that never ends, naming the token URL', async () => {
+    const registry = await crafted(
+      bearer((response) => {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 << 10, 0x61);
+        const more = () => {
+          while (!response.destroyed && response.write(chunk));
+        };
+        response.on('drain', more);
+        more();
+      }),
+    );
+    const started = Date.now();
+    const error = await failure(
+      pullerFor(registry.host).pull(
+        { registry: 'quay.io', repository: 'x/y', digest: sha256Digest('m') },
+        { describe: 'y', signal },
+      ),
+    );
+    expect(error).toBeInstanceOf(BuildError);
+    expect(error.message).toMatch(
+      new RegExp(
+        `^${registry.origin}/token\\?service=crafted&scope=repository%3Ax%2Fy%3Apull: token answer larger than`,
+      ),
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('says a token answer is not JSON in one line naming the token URL', async () => {
+    const registry = await crafted(bearer((response) => response.writeHead(200).end('<html>login</html>')));
+    const error = await failure(
+      pullerFor(registry.host).pull(
+        { registry: 'quay.io', repository: 'x/y', digest: sha256Digest('m') },
+        { describe: 'y', signal },
+      ),
+    );
+    expect(error).toBeInstanceOf(BuildError);
+    expect(error.message).toBe(
+      `${registry.origin}/token?service=crafted&scope=repository%3Ax%2Fy%3Apull: token answer is not JSON`,
+    );
+  });
+
+  it('reads only the start of an error body that never ends', async () => {
+    const digest = sha256Digest('m');
+    const registry = await crafted((_request, response) => {
+      response.writeHead(404, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 << 10, 0x61);
+      const more = () => {
+        while (!response.destroyed && response.write(chunk));
+      };
+      response.on('drain', more);
+      more();
+    });
+    const started = Date.now();
+    const error = await failure(
+      pullerFor(registry.host).pull({ registry: 'quay.io', repository: 'x/y', digest }, { describe: 'y', signal }),
+    );
+    expect(error).toBeInstanceOf(BuildError);
+    expect(error.message).toBe(
+      `${registry.origin}/v2/x/y/manifests/${digest}: manifest x/y@${digest} answered HTTP 404`,
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
 });

@@ -47,6 +47,9 @@ export interface ClientOptions {
 export type Response = HttpResponse;
 
 const MAX_MANIFEST_BYTES = 4 << 20;
+/** A token answer is a few kilobytes of JSON; an error body is read only for its first lines. */
+const MAX_TOKEN_BYTES = 1 << 20;
+const MAX_ERROR_BYTES = 64 << 10;
 
 export class RegistryClient {
   readonly #tokens = new Map<string, string>();
@@ -177,9 +180,19 @@ export class RegistryClient {
       await response.body.dump();
       throw new BuildError(`${tokenUrl.href}: token request answered HTTP ${response.status}`);
     }
-    const body = (await response.body.json()) as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
-    if (!token) throw new BuildError(`${tokenUrl.href}: token answer has neither "token" nor "access_token"`);
+    const bytes = await response.body.bytes(
+      MAX_TOKEN_BYTES,
+      () => new BuildError(`${tokenUrl.href}: token answer larger than ${MAX_TOKEN_BYTES} bytes`),
+    );
+    let body: { token?: unknown; access_token?: unknown } | null;
+    try {
+      body = JSON.parse(bytes.toString('utf8')) as typeof body;
+    } catch {
+      throw new BuildError(`${tokenUrl.href}: token answer is not JSON`);
+    }
+    const token = body?.token ?? body?.access_token;
+    if (typeof token !== 'string' || !token)
+      throw new BuildError(`${tokenUrl.href}: token answer has neither "token" nor "access_token"`);
     this.#tokens.set(scope, `Bearer ${token}`);
   }
 
@@ -196,7 +209,8 @@ export class RegistryClient {
   async #failure(response: Response, what: string): Promise<BuildError> {
     let detail = '';
     try {
-      const text = (await response.body.text()).slice(0, 300);
+      // Only the start is wanted: past the limit the body is dropped, and the status alone is reported.
+      const text = (await response.body.bytes(MAX_ERROR_BYTES)).toString('utf8');
       const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
       detail = parsed.errors?.map((e) => `${e.code ?? ''} ${e.message ?? ''}`.trim()).join('; ') ?? '';
     } catch {
