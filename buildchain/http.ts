@@ -117,6 +117,14 @@ export interface GetOptions {
   retryDelayMs?: number;
 }
 
+/** How long a connection may stay silent (connecting, before the answer, between body bytes). */
+let idleTimeoutMs = 60_000;
+
+/** Changes the silence allowed on a connection before the request fails (tests use a short one). */
+export function setIdleTimeout(ms: number): void {
+  idleTimeoutMs = ms;
+}
+
 /** One request, no redirect followed. */
 export function requestOnce(
   url: string,
@@ -143,6 +151,11 @@ export function requestOnce(
         resolve({ status: message.statusCode ?? 0, headers: message.headers, body: withHelpers(message), url }),
     );
     request.once('error', reject);
+    // A server that accepts and then says nothing would hold the build forever.
+    request.setTimeout(idleTimeoutMs, () => {
+      const error = Object.assign(new Error(`no answer for ${idleTimeoutMs / 1000} s`), { code: 'ETIMEDOUT' });
+      request.destroy(error);
+    });
     request.end();
   });
 }

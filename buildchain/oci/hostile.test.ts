@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers.ts';
 import { BuildError } from '../errors.ts';
+import { setIdleTimeout } from '../http.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import { sha256Digest } from '../store/sha256.ts';
 import { ImagePuller } from './puller.ts';
@@ -223,5 +224,22 @@ describe('a hostile registry', () => {
       `${registry.origin}/v2/x/y/manifests/${digest}: manifest x/y@${digest} answered HTTP 404`,
     );
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('gives up on a server that accepts and sends nothing, naming the URL', async () => {
+    const digest = sha256Digest('m');
+    const registry = await crafted(() => undefined);
+    setIdleTimeout(200);
+    try {
+      const started = Date.now();
+      const error = await failure(
+        pullerFor(registry.host).pull({ registry: 'quay.io', repository: 'x/y', digest }, { describe: 'y', signal }),
+      );
+      expect(error).toBeInstanceOf(BuildError);
+      expect(error.message).toBe(`${registry.origin}/v2/x/y/manifests/${digest}: no answer for 0.2 s (ETIMEDOUT)`);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      setIdleTimeout(60_000);
+    }
   });
 });
