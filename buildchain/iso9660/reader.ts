@@ -74,7 +74,12 @@ export class IsoReader {
     } catch (error) {
       throw new BuildError(`${path}: cannot open (${(error as Error).message})`);
     }
-    return new IsoReader(file, path, (await file.stat()).size);
+    const stat = await file.stat();
+    if (stat.isDirectory()) {
+      await file.close();
+      throw new BuildError(`${path}: is a directory, not an ISO 9660 image`);
+    }
+    return new IsoReader(file, path, stat.size);
   }
 
   /** Refuses an extent that does not lie inside the image. */
@@ -103,6 +108,9 @@ export class IsoReader {
     let primary: Buffer | undefined;
     let joliet: Buffer | undefined;
     for (let block = FIRST_DESCRIPTOR; ; block++) {
+      // A file too short to hold the descriptor is no ISO rather than a truncated one.
+      if (block === FIRST_DESCRIPTOR && this.bytes < (block + 1) * SECTOR)
+        throw new BuildError(`${this.path}: not an ISO 9660 image (${this.bytes} bytes, no volume descriptors)`);
       const d = await this.read(block * SECTOR, SECTOR);
       if (d.toString('latin1', 1, 6) !== 'CD001')
         throw new BuildError(`${this.path}: not an ISO 9660 image (no volume descriptor at block ${block})`);

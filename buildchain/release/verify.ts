@@ -4,7 +4,7 @@
 // ISO); and inside the ISO (read without mounting), every image and package against
 // sbom.spdx.json. Every mismatch names the file.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { IN_TOTO_PAYLOAD_TYPE, verifyEnvelopeFile } from './dsse.ts';
 import { BuildError } from '../errors.ts';
@@ -24,11 +24,14 @@ export interface VerifyOptions {
 /** Lines of what was checked; throws a BuildError naming the file that does not match. */
 export async function verifyIso(iso: string, options: VerifyOptions): Promise<string[]> {
   const sums = options.sums ?? join(dirname(iso), 'SHA256SUM');
+  const found = await stat(iso).catch(() => undefined);
+  if (!found) throw new BuildError(`${iso}: no such file`);
+  if (found.isDirectory()) throw new BuildError(`${iso}: is a directory, not an ISO`);
   let text: string;
   try {
     text = await readFile(sums, 'utf8');
   } catch {
-    throw new BuildError(`${sums}: cannot read the checksum file (give it with --sums)`);
+    throw new BuildError(`${sums}: cannot read the checksum file for ${iso} (give it with --sums)`);
   }
   const name = basename(iso);
   const listed = text

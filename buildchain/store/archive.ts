@@ -105,9 +105,16 @@ export async function importBlobs(
   onFile: (name: string, content: string) => Promise<void>,
 ): Promise<{ blobs: number }> {
   let blobs = 0;
+  let entries = 0;
   const reader = extract();
+  // tar-stream's own errors ("Invalid tar header") name no file: each failure says which archive.
+  const named = (error: unknown) =>
+    error instanceof BuildError
+      ? error
+      : new BuildError(`${file}: not a readable tar archive of build inputs (${(error as Error).message})`);
   const consume = (async () => {
     for await (const entry of reader) {
+      entries += 1;
       const name = entry.header.name;
       const blob = BLOB.exec(name);
       if (DIRECTORIES.includes(name)) {
@@ -131,13 +138,14 @@ export async function importBlobs(
     }
   })().catch((error: unknown) => {
     reader.destroy(error as Error);
-    throw error;
+    throw named(error);
   });
   await Promise.all([
     pipeline(createReadStream(file), reader).catch((error: unknown) => {
-      throw error instanceof BuildError ? error : new BuildError(`${file}: ${(error as Error).message}`);
+      throw named(error);
     }),
     consume,
   ]);
+  if (entries === 0) throw new BuildError(`${file}: not a tar archive of build inputs (it holds no entries)`);
   return { blobs };
 }

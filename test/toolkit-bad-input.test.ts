@@ -1,0 +1,90 @@
+// Every toolkit command that takes a file or directory, given the wrong kind of path: a
+// directory, an empty file, 9 KiB of random bytes, a missing path. Each must exit 1 or 2 with
+// one message naming the path, never a stack trace.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT, tempDir } from './helpers.ts';
+
+interface Run {
+  args: string[];
+  code: number | null;
+  stderr: string;
+}
+
+function toolkit(args: string[]): Promise<Run> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      join(PROJECT_ROOT, 'toolkit.ts'),
+      args,
+      { encoding: 'utf8', timeout: 60_000 },
+      (error, _stdout, stderr) => {
+        resolvePromise({ args, code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr });
+      },
+    );
+  });
+}
+
+/** Runs `jobs` with at most `limit` at once (the machine is small). */
+async function bounded<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const index = next++;
+      results[index] = await jobs[index]!();
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+  return results;
+}
+
+describe('the toolkit on bad input', () => {
+  it('exits 1 or 2 naming the path, without a stack trace, for every command taking a path', async () => {
+    const root = tempDir('toolkit-bad-input-');
+    const paths = {
+      directory: join(root, 'a-directory'),
+      empty: join(root, 'empty-file'),
+      random: join(root, 'random-9k'),
+      missing: join(root, 'missing-path'),
+    };
+    mkdirSync(paths.directory);
+    writeFileSync(paths.empty, '');
+    writeFileSync(paths.random, randomBytes(9 * 1024));
+    const out = (name: string) => join(tempDir('toolkit-bad-input-out-'), name);
+    // Commands whose argument is a directory: given one, they may succeed.
+    const takesDirectory = new Set(['iso create', 'registry-config']);
+    const commands: [string, (path: string) => string[]][] = [
+      ['iso ls', (path) => ['iso', 'ls', path]],
+      ['iso extract', (path) => ['iso', 'extract', path, out('dest')]],
+      ['iso create', (path) => ['iso', 'create', path, '-o', out('x.iso')]],
+      ['verify', (path) => ['verify', path]],
+      ['solution validate', (path) => ['solution', 'validate', path]],
+      ['solution build', (path) => ['solution', 'build', path, '-o', out('s.iso')]],
+      ['offline-import', (path) => ['offline-import', path]],
+      ['registry-config', (path) => ['registry-config', path]],
+      ['image build', (path) => ['image', 'build', path, out('layout')]],
+    ];
+    const cases = commands.flatMap(([name, argv]) =>
+      Object.entries(paths)
+        .filter(([kind]) => !(kind === 'directory' && takesDirectory.has(name)))
+        .map(([kind, path]) => ({ name, kind, path, argv: argv(path) })),
+    );
+    const runs = await bounded(
+      cases.map((c) => () => toolkit(c.argv)),
+      3,
+    );
+    const failures = cases.flatMap((c, index) => {
+      const run = runs[index]!;
+      const wrong = [
+        ...(run.code === 1 || run.code === 2 ? [] : [`exit ${run.code}`]),
+        ...(/^ {4}at /m.test(run.stderr) ? ['a stack trace'] : []),
+        ...(run.stderr.includes(c.path) ? [] : ['no path named']),
+      ];
+      return wrong.length > 0 ? [`${c.name} on ${c.kind}: ${wrong.join(', ')}: ${run.stderr.trim()}`] : [];
+    });
+    expect(failures).toEqual([]);
+  }, 180_000);
+});
