@@ -3,7 +3,7 @@
 // one message naming the path, never a stack trace.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, tempDir } from './helpers.ts';
@@ -87,4 +87,13 @@ describe('the toolkit on bad input', () => {
     });
     expect(failures).toEqual([]);
   }, 180_000);
+
+  it('iso create refuses an output in a missing directory, creating nothing', async () => {
+    const root = tempDir('toolkit-bad-output-');
+    const missing = join(root, 'not-there', 'deeper');
+    const run = await toolkit(['iso', 'create', tempDir('toolkit-tree-'), '-o', join(missing, 'x.iso')]);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe(`toolkit: ${missing}: no such directory (for -o ${join(missing, 'x.iso')})`);
+    expect(existsSync(join(root, 'not-there'))).toBe(false);
+  });
 });
