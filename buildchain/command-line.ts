@@ -87,6 +87,8 @@ function groupUsage(program: Program, group: string, commands: readonly [string,
 /** Runs the command `argv` names; answers the exit code. */
 export async function runCommandLine(program: Program, argv: string[]): Promise<number> {
   const { commands } = program;
+  // `--version` is the `version` command, where the program has one.
+  if (argv[0] === '--version' && commands.version) argv = ['version', ...argv.slice(1)];
   const [first, ...rest] = argv;
   if (!first || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(usage(program));

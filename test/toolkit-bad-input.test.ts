@@ -11,19 +11,15 @@ import { PROJECT_ROOT, tempDir } from './helpers.ts';
 interface Run {
   args: string[];
   code: number | null;
+  stdout: string;
   stderr: string;
 }
 
 function toolkit(args: string[]): Promise<Run> {
   return new Promise((resolvePromise) => {
-    execFile(
-      join(PROJECT_ROOT, 'toolkit.ts'),
-      args,
-      { encoding: 'utf8', timeout: 60_000 },
-      (error, _stdout, stderr) => {
-        resolvePromise({ args, code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr });
-      },
-    );
+    execFile(join(PROJECT_ROOT, 'toolkit.ts'), args, { encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
+      resolvePromise({ args, code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+    });
   });
 }
 
@@ -95,5 +91,13 @@ describe('the toolkit on bad input', () => {
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe(`toolkit: ${missing}: no such directory (for -o ${join(missing, 'x.iso')})`);
     expect(existsSync(join(root, 'not-there'))).toBe(false);
+  });
+
+  it('--version prints what the version command prints', async () => {
+    const [flag, command] = await Promise.all([toolkit(['--version']), toolkit(['version'])]);
+    expect(flag.code).toBe(0);
+    expect(command.code).toBe(0);
+    expect(flag.stdout).toMatch(/ toolkit /);
+    expect(flag.stdout).toBe(command.stdout);
   });
 });
