@@ -86,6 +86,13 @@ export function directoryNames(tree: SourceTree, dir: number): { isoOrder: Named
   };
 }
 
+/** The latest modification time in the tree (seconds), 0 for none. */
+function newestMtime(tree: SourceTree): number {
+  let newest = 0;
+  for (let i = 0; i < tree.count; i++) newest = Math.max(newest, tree.mtime(i));
+  return newest;
+}
+
 export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number | undefined }): Layout {
   const epoch = options.sourceDateEpoch;
   const linkCounts = new Map<string, number>();
@@ -101,7 +108,9 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
     metadataBlocks: 0,
     totalBlocks: 0,
     timeOf: (i) => (epoch === undefined ? tree.mtime(i) : Math.min(tree.mtime(i), epoch)),
-    volumeTime: epoch ?? Math.floor(Date.now() / 1000),
+    // Without SOURCE_DATE_EPOCH the volume dates are the tree's newest mtime, not the clock:
+    // the same tree gives the same bytes.
+    volumeTime: epoch ?? newestMtime(tree),
     linkCounts,
   };
 
