@@ -162,18 +162,19 @@ describe('a hostile registry', () => {
     };
   }
 
+  /** A JSON answer whose body never ends, written as fast as the client reads. */
+  function streamForever(response: ServerResponse, status: number): void {
+    response.writeHead(status, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(64 << 10, 0x61);
+    const more = (): void => {
+      while (!response.destroyed && response.write(chunk));
+    };
+    response.on('drain', more);
+    more();
+  }
+
   it('stops reading a token answer that never ends, naming the token URL', async () => {
-    const registry = await crafted(
-      bearer((response) => {
-        response.writeHead(200, { 'content-type': 'application/json' });
-        const chunk = Buffer.alloc(64 << 10, 0x61);
-        const more = () => {
-          while (!response.destroyed && response.write(chunk));
-        };
-        response.on('drain', more);
-        more();
-      }),
-    );
+    const registry = await crafted(bearer((response) => streamForever(response, 200)));
     const started = Date.now();
     const error = await failure(
       pullerFor(registry.host).pull(
@@ -206,15 +207,7 @@ describe('a hostile registry', () => {
 
   it('reads only the start of an error body that never ends', async () => {
     const digest = sha256Digest('m');
-    const registry = await crafted((_request, response) => {
-      response.writeHead(404, { 'content-type': 'application/json' });
-      const chunk = Buffer.alloc(64 << 10, 0x61);
-      const more = () => {
-        while (!response.destroyed && response.write(chunk));
-      };
-      response.on('drain', more);
-      more();
-    });
+    const registry = await crafted((_request, response) => streamForever(response, 404));
     const started = Date.now();
     const error = await failure(
       pullerFor(registry.host).pull({ registry: 'quay.io', repository: 'x/y', digest }, { describe: 'y', signal }),
