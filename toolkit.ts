@@ -85,7 +85,8 @@ const COMMANDS: Record<string, Command> = {
         import('./buildchain/oci/pull.ts'),
         import('./buildchain/oci/layout.ts'),
       ]);
-      const ref = parseReference(args[0]!, 'REF@DIGEST');
+      // A malformed reference or digest is a command-line mistake (exit 2), as a tag-only one is.
+      const ref = asUsage(() => parseReference(args[0]!, 'REF@DIGEST'));
       if (!ref.digest) throw new UsageError(`image pull needs a reference pinned by digest (${args[0]}@sha256:...)`);
       const { puller, store } = await imageTools(values.cache);
       const platform = typeof values.platform === 'string' ? parsePlatform(values.platform, '--platform') : undefined;
@@ -276,3 +277,13 @@ void runCommandLine(
 ).then((code) => {
   process.exitCode = code;
 });
+
+/** Runs a parser of command-line words, turning its BuildError into the usage error it is. */
+function asUsage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof BuildError) throw new UsageError(error.message);
+    throw error;
+  }
+}

@@ -1,40 +1,15 @@
 // Every toolkit command that takes a file or directory, given the wrong kind of path: a
 // directory, an empty file, 9 KiB of random bytes, a missing path. Each must exit 1 or 2 with
 // one message naming the path, never a stack trace.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, tempDir } from './helpers.ts';
+import { limitConcurrency } from '../buildchain/concurrency.ts';
+import { runCli, tempDir, type CliResult } from './helpers.ts';
 
-interface Run {
-  args: string[];
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function toolkit(args: string[]): Promise<Run> {
-  return new Promise((resolvePromise) => {
-    execFile(join(PROJECT_ROOT, 'toolkit.ts'), args, { encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
-      resolvePromise({ args, code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** Runs `jobs` with at most `limit` at once (the machine is small). */
-async function bounded<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> {
-  const results: T[] = new Array(jobs.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < jobs.length) {
-      const index = next++;
-      results[index] = await jobs[index]!();
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-  return results;
+function toolkit(args: string[]): Promise<CliResult> {
+  return runCli(args, { entry: 'toolkit.ts' });
 }
 
 describe('the toolkit on bad input', () => {
@@ -68,10 +43,8 @@ describe('the toolkit on bad input', () => {
         .filter(([kind]) => !(kind === 'directory' && takesDirectory.has(name)))
         .map(([kind, path]) => ({ name, kind, path, argv: argv(path) })),
     );
-    const runs = await bounded(
-      cases.map((c) => () => toolkit(c.argv)),
-      3,
-    );
+    const limit = limitConcurrency(3); // the machine is small
+    const runs = await Promise.all(cases.map((c) => limit(() => toolkit(c.argv))));
     const failures = cases.flatMap((c, index) => {
       const run = runs[index]!;
       const wrong = [
@@ -99,5 +72,19 @@ describe('the toolkit on bad input', () => {
     expect(command.code).toBe(0);
     expect(flag.stdout).toMatch(/ toolkit /);
     expect(flag.stdout).toBe(command.stdout);
+  });
+
+  it('exits 2 for a malformed reference or digest, as for a tag-only one', async () => {
+    const dir = join(tempDir('toolkit-ref-'), 'layout');
+    const runs = await Promise.all(
+      ['quay.io/x/y:tag', 'quay.io/x/y@sha256:abc', 'quay.io/x/y@sha256:../../etc/passwd'].map((ref) =>
+        toolkit(['image', 'pull', ref, dir]),
+      ),
+    );
+    for (const run of runs) {
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('(see ./toolkit.ts --help)');
+    }
+    expect(existsSync(dir)).toBe(false);
   });
 });
