@@ -108,10 +108,15 @@ export async function importBlobs(
   let entries = 0;
   const reader = extract();
   // tar-stream's own errors ("Invalid tar header") name no file: each failure says which archive.
+  // A system error (ENOSPC, EACCES...) is about the disk, not the archive, and says so.
   const named = (error: unknown) =>
     error instanceof BuildError
       ? error
-      : new BuildError(`${file}: not a readable tar archive of build inputs (${(error as Error).message})`);
+      : new BuildError(
+          (error as NodeJS.ErrnoException).code
+            ? `${file}: ${(error as Error).message}`
+            : `${file}: not a readable tar archive of build inputs (${(error as Error).message})`,
+        );
   const consume = (async () => {
     for await (const entry of reader) {
       entries += 1;
