@@ -47,9 +47,7 @@ const COMMANDS: Record<string, Command> = {
   ...ARCHIVE_COMMANDS,
   'iso create': {
     synopsis: 'DIR -o FILE [--volid ID]',
-    summary:
-      'write DIR as an ISO 9660 + Rock Ridge + Joliet image; reproducible: dated SOURCE_DATE_EPOCH,\n' +
-      "else DIR's newest mtime",
+    summary: "write DIR as an ISO 9660 + Rock Ridge + Joliet image dated SOURCE_DATE_EPOCH, else DIR's newest mtime",
     async run(argv) {
       const { values, args } = positionals(
         argv,

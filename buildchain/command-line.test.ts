@@ -52,7 +52,7 @@ describe('./toolkit.ts usage', () => {
     expect(command).toMatchObject({
       code: 0,
       stdout:
-        'Usage: ./toolkit.ts iso create DIR -o FILE [--volid ID]\n\n  write DIR as an ISO 9660 + Rock Ridge + Joliet image\n',
+        "Usage: ./toolkit.ts iso create DIR -o FILE [--volid ID]\n\n  write DIR as an ISO 9660 + Rock Ridge + Joliet image dated SOURCE_DATE_EPOCH, else DIR's newest mtime\n",
     });
   });
 });
