@@ -276,9 +276,24 @@ describe('solution-manager.sh', () => {
     const confD = join(root, 'var/lib/metalk8s/repositories/conf.d');
     nginx = await startNginxServer(dir, `include ${join(dir, 'common.inc')};\ninclude ${confD}/*.inc;`, { workers: 1 });
     const reload = join(dir, 'reload');
+    // nginx -s reload only signals the master: until the old workers have exited they still
+    // accept connections with the old configuration, so the script waits for them, as a test
+    // that pulls right after the agent's reload needs.
     writeFileSync(
       reload,
-      `#!/bin/sh\necho "nginx-reload" >> "${join(dir, 'reloads.log')}"\nexec "${requireTool('nginx')}" -q -s reload -p "${dir}" -c "${join(dir, 'nginx.conf')}"\n`,
+      [
+        '#!/bin/sh',
+        `echo "nginx-reload" >> "${join(dir, 'reloads.log')}"`,
+        `master=$(cat "${join(dir, 'nginx.pid')}")`,
+        `old=$(awk -v m="$master" '$4 == m { print $1 }' /proc/[0-9]*/stat 2>/dev/null)`,
+        `"${requireTool('nginx')}" -q -s reload -p "${dir}" -c "${join(dir, 'nginx.conf')}" || exit`,
+        'for _ in $(seq 100); do',
+        '  alive=0; for pid in $old; do kill -0 "$pid" 2>/dev/null && alive=1; done',
+        '  [ "$alive" = 0 ] && exit 0; sleep 0.1',
+        'done',
+        'echo "old nginx workers still running after 10 s: $old" >&2; exit 1',
+        '',
+      ].join('\n'),
       { mode: 0o755 },
     );
     return { reload };
