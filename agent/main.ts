@@ -48,7 +48,8 @@ const COMMANDS: Record<string, Command> = {
   'iso-manager': {
     synopsis:
       '-a ISO... [-d|--dry-run] [-v] [-l LOG] [--root DIR] [--sums FILE] [--key PUBKEY] [--skip-checksum] [--no-salt] [--metalk8s-version V]',
-    summary: 'check MetalK8s ISOs, add them to /etc/metalk8s/bootstrap.yaml, mount them, and apply metalk8s.archives',
+    summary:
+      'check MetalK8s ISOs, add them to /etc/metalk8s/bootstrap.yaml, mount them, and configure each archive with Salt',
     group: 'node',
     async run(args) {
       const { values } = parseArgs({

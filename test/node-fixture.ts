@@ -3,12 +3,13 @@
 // as the build puts them, an empty host root for --root, and the system commands the
 // agent and the scripts run replaced through their variables (SALT_CALL, CRICTL, MOUNT, UMOUNT,
 // YUM, RPM, SYSTEMCTL), as upstream replaces SALT_CALL. The mount is an extraction with the
-// agent's own ISO reader; every command run is recorded.
+// agent's own ISO reader; Salt's answer about the archives is read, as Salt reads it, from
+// bootstrap.yaml and each archive's product.txt; every command run is recorded.
 import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runtimeTarget } from '../buildchain/sources/npm-runtime.ts';
 import { bundleStandalone } from '../buildchain/launch/standalone-bundle.ts';
-import { PROJECT_ROOT, runCli, tempDir, type CliResult } from './helpers.ts';
+import { PROJECT_ROOT, requireTool, runCli, tempDir, type CliResult } from './helpers.ts';
 import { unpackShippedRuntime } from './node-runtime.ts';
 import { declaredRuntime } from './runtime-cache.ts';
 
@@ -22,6 +23,10 @@ export interface FakeNode {
   calls(): string[];
   run(script: string, args: readonly string[], env?: Record<string, string>): Promise<CliResult>;
 }
+
+/** The pillar's metalk8s:endpoints, as `salt-call --out txt` prints it. */
+export const ENDPOINTS =
+  "{'repositories': {'ip': '172.21.254.2', 'ports': {'http': 8080}}, 'salt-master': {'ip': '172.21.254.2'}}";
 
 function script(file: string, body: string): string {
   writeFileSync(file, `#!/bin/sh\necho "\${0##*/} $*" >> "${join(file, '..', 'calls.log')}"\n${body}\n`);
@@ -55,11 +60,24 @@ export async function fakeNode(options: { version?: string; isoVersion?: string 
       join(bin, 'salt-call'),
       [
         'case "$*" in',
+        // salt.metalk8s.get_archives(): metalk8s-<VERSION> of each archive of bootstrap.yaml, ISO
+        // or directory, a host path (under the root) or not; what is neither is skipped, as Salt does.
+        '  *get_archives*)',
+        '    envs=""',
+        `    for archive in $(sed -n '/^archives:/,/^[^ #]/s/^ *- //p' "${root}/etc/metalk8s/bootstrap.yaml"); do`,
+        `      [ -e "$archive" ] || archive="${root}$archive"`,
+        '      if [ -d "$archive" ]; then product=$(cat "$archive/product.txt")',
+        `      elif [ -f "$archive" ]; then product=$("${requireTool('bsdtar')}" -xOf "$archive" product.txt)`,
+        '      else continue; fi',
+        '      envs="$envs metalk8s-$(echo "$product" | sed -n "s/^VERSION=//p")"',
+        '    done',
+        '    echo "local:$envs" ;;',
         `  *slsutil.renderer*) echo "local: ${options.version ?? '2.4.1'}" ;;`,
         '  *grains.get\\ id*) echo "local: bootstrap" ;;',
         '  *grains.get\\ metalk8s:control_plane_ip*) echo "local: 172.21.254.2" ;;',
         `  *pillar.get\\ metalk8s:cluster_version*) echo "local: ${options.version ?? '2.4.1'}" ;;`,
         "  *pillar.get\\ metalk8s:endpoints:*) echo \"local: {'ip': '172.21.254.2'}\" ;;",
+        `  *'pillar.get metalk8s:endpoints') echo "local: ${ENDPOINTS}" ;;`,
         '  *) echo "local: applied" ;;',
         'esac',
       ].join('\n'),

@@ -10,6 +10,8 @@ import { requireExecutable } from '../buildchain/tools.ts';
 /** The Salt names the agent calls, which any ISO's Salt tree must hold. */
 const AGENT_STATES: Record<string, string> = {
   'salt/metalk8s/archives/init.sls': 'include: []\n',
+  'salt/metalk8s/archives/mounted.sls': 'include: []\n',
+  'salt/metalk8s/archives/configured.sls': 'include: []\n',
   'salt/metalk8s/orchestrate/solutions/init.sls': 'include: []\n',
   'salt/metalk8s/orchestrate/solutions/available.sls': 'include: []\n',
 };
@@ -19,7 +21,8 @@ export const PRODUCT_FILES: Record<string, string> = {
   'salt/top.sls.in': 'metalk8s-@@VERSION:\n  "*":\n    - metalk8s.roles.minion\n',
   'salt/metalk8s/roles/minion.sls': 'include:\n  - metalk8s.archives\n',
   'salt/metalk8s/addons/volumes/volume-crd.sls.in': '#!kubernetes\n@@CustomResourceDefinition\n',
-  'salt/_modules/metalk8s.py': "__virtualname__ = 'metalk8s'\n\ndef archive_info_from_iso(path):\n    return path\n",
+  'salt/_modules/metalk8s.py':
+    "__virtualname__ = 'metalk8s'\n\ndef archive_info_from_iso(path):\n    return path\n\ndef get_archives(archives=None):\n    return {}\n",
   'pillar/top.sls.in': 'metalk8s-@@VERSION:\n  "*":\n    - metalk8s.roles.minion\n',
   'pillar/metalk8s/roles/minion.sls': 'metalk8s: {}\n',
   'storage-operator/deploy/crds/storage_v1alpha1_volume_crd.yaml':

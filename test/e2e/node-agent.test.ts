@@ -25,7 +25,7 @@ import { EXAMPLE_IMAGES, exampleSolutionSource } from '../example-solution.ts';
 import { testKeyring } from '../gpg.ts';
 import { requireTool, runCli, tempDir } from '../helpers.ts';
 import { declaredRuntime } from '../runtime-cache.ts';
-import { fakeNode } from '../node-fixture.ts';
+import { ENDPOINTS, fakeNode } from '../node-fixture.ts';
 import { startNginxServer, type LocalServer } from '../servers.ts';
 
 const BOOTSTRAP = `# Written by the operator: comments and order must survive.
@@ -39,8 +39,11 @@ archives:
   - /srv/scality/metalk8s-2.4.0
 `;
 
-/** A small MetalK8s ISO with product.txt, an SBOM listing one package, and SHA256SUM beside it. */
-async function metalk8sIso(version: string): Promise<{ iso: string; dir: string }> {
+/**
+ * A small MetalK8s ISO with product.txt, an SBOM listing one package, and SHA256SUM beside it;
+ * `upstream` makes it as upstream's chain does: no SBOM, nothing beside it.
+ */
+async function metalk8sIso(version: string, { upstream = false } = {}): Promise<{ iso: string; dir: string }> {
   const dir = tempDir('mk8s-release-');
   const tree = join(dir, 'tree');
   mkdirSync(join(tree, 'packages'), { recursive: true });
@@ -50,37 +53,52 @@ async function metalk8sIso(version: string): Promise<{ iso: string; dir: string 
     join(tree, 'product.txt'),
     `NAME=MetalK8s\nVERSION=${version}\nSHORT_VERSION=${version.split('.').slice(0, 2).join('.')}\n`,
   );
-  writeFileSync(
-    join(tree, 'sbom.spdx.json'),
-    JSON.stringify({
-      spdxVersion: 'SPDX-2.3',
-      packages: [
-        {
-          name: 'tool',
-          packageFileName: 'packages/tool-1.0-1.el7.x86_64.rpm',
-          primaryPackagePurpose: 'APPLICATION',
-          checksums: [{ algorithm: 'SHA256', checksumValue: createHash('sha256').update(rpm).digest('hex') }],
-        },
-      ],
-    }),
-  );
+  if (!upstream)
+    writeFileSync(
+      join(tree, 'sbom.spdx.json'),
+      JSON.stringify({
+        spdxVersion: 'SPDX-2.3',
+        packages: [
+          {
+            name: 'tool',
+            packageFileName: 'packages/tool-1.0-1.el7.x86_64.rpm',
+            primaryPackagePurpose: 'APPLICATION',
+            checksums: [{ algorithm: 'SHA256', checksumValue: createHash('sha256').update(rpm).digest('hex') }],
+          },
+        ],
+      }),
+    );
   const iso = join(dir, `metalk8s-${version}.iso`);
   const { sha256 } = await writeIso(tree, iso, { volumeId: `MetalK8s ${version}` });
-  writeFileSync(join(dir, 'SHA256SUM'), `${sha256}  metalk8s-${version}.iso\n`);
+  if (!upstream) writeFileSync(join(dir, 'SHA256SUM'), `${sha256}  metalk8s-${version}.iso\n`);
   return { iso, dir };
 }
 
-/** Flips one byte of a file inside an ISO (found with our reader). */
-async function flipByteOf(iso: string, path: string): Promise<void> {
+/** Flips one byte of a file inside an ISO (found with our reader), `at` bytes into its first sector. */
+async function flipByteOf(iso: string, path: string, at = 100): Promise<void> {
   const reader = await IsoReader.open(iso);
   const entry = (await reader.list()).entries.find((candidate) => candidate.path === path)!;
   await reader.close();
   const fd = openSync(iso, 'r+');
-  const offset = entry.extents[0]![0] * 2048 + 100;
+  const offset = entry.extents[0]![0] * 2048 + at;
   const byte = Buffer.alloc(1);
   readSync(fd, byte, 0, 1, offset);
   writeSync(fd, Buffer.from([byte[0]! ^ 0xff]), 0, 1, offset);
   closeSync(fd);
+}
+
+/** Upstream's _configure_archives, as the fake node records it: the node's version, then each archive's saltenv. */
+function configureCalls(node: string, archives: string[], test: 'True' | 'False' = 'False'): string[] {
+  return [
+    'salt-call --out txt slsutil.renderer string={{ pillar.metalk8s.nodes[grains.id].version }}',
+    `salt-call state.sls metalk8s.archives.mounted saltenv=metalk8s-${node} test=${test} --retcode-passthrough`,
+    "salt-call --out txt slsutil.renderer string={{ salt.metalk8s.get_archives().keys() | join(' ') }}",
+    ...archives.flatMap((version) => [
+      'salt-call --out txt pillar.get metalk8s:endpoints',
+      `salt-call --local state.sls metalk8s.archives.configured saltenv=metalk8s-${version} pillar={'metalk8s': {'endpoints': ${ENDPOINTS}}} test=${test} --retcode-passthrough`,
+    ]),
+    `salt-call state.sls metalk8s.archives saltenv=metalk8s-${node} test=${test} --retcode-passthrough`,
+  ];
 }
 
 describe('iso-manager.sh', () => {
@@ -106,11 +124,8 @@ describe('iso-manager.sh', () => {
           `${iso} /srv/scality/metalk8s-2.4.1 iso9660 ro,nofail 0 0\n`,
       );
       expect(readFileSync(join(node.root, 'var/log/metalk8s/iso-manager.log'), 'utf8')).toContain('> Mount archives');
-      expect(node.calls()).toEqual([
-        `mount -o ro -t iso9660 ${iso} ${mounted}`,
-        'salt-call --out txt slsutil.renderer string={{ pillar.metalk8s.nodes[grains.id].version }}',
-        'salt-call state.sls metalk8s.archives saltenv=metalk8s-2.4.1 --retcode-passthrough',
-      ]);
+      // bootstrap.yaml's /srv/scality/metalk8s-2.4.0 is not there: Salt skips it.
+      expect(node.calls()).toEqual([`mount -o ro -t iso9660 ${iso} ${mounted}`, ...configureCalls('2.4.1', ['2.4.1'])]);
 
       // Idempotent: nothing is written or mounted again; Salt (idempotent itself) is asked again.
       const second = await node.run('iso-manager.sh', ['--archive', iso, '--root', node.root]);
@@ -126,9 +141,8 @@ describe('iso-manager.sh', () => {
       expect([dry.code, dry.stderr]).toEqual([0, '']);
       expect(dry.stdout).toContain(`[dry run] /etc/metalk8s/bootstrap.yaml: add ${next.iso}`);
       expect(dry.stdout).toContain(`[dry run] mount ${next.iso} at /srv/scality/metalk8s-2.5.0`);
-      expect(node.calls().at(-1)).toBe(
-        'salt-call state.sls metalk8s.archives saltenv=metalk8s-2.4.1 --retcode-passthrough test=True',
-      );
+      // Salt in test mode configures what bootstrap.yaml lists, which the dry run left as it was.
+      expect(node.calls().slice(-6)).toEqual(configureCalls('2.4.1', ['2.4.1'], 'True'));
       expect(readFileSync(config, 'utf8')).toBe(`${BOOTSTRAP}  - ${iso}\n`);
       expect(existsSync(join(node.root, 'srv/scality/metalk8s-2.5.0'))).toBe(false);
 
@@ -148,9 +162,7 @@ describe('iso-manager.sh', () => {
           .slice(before)
           .filter((call) => call.startsWith('mount')),
       ).toEqual([]);
-      expect(node.calls().at(-1)).toBe(
-        'salt-call state.sls metalk8s.archives saltenv=metalk8s-2.4.1 --retcode-passthrough',
-      );
+      expect(node.calls().slice(before)).toEqual(configureCalls('2.4.1', ['2.4.1', '2.5.0']));
       const notArchive = await node.run('iso-manager.sh', ['-a', join(unpacked, '..'), '--root', node.root]);
       expect([notArchive.code, notArchive.stderr]).toEqual([
         1,
@@ -160,7 +172,39 @@ describe('iso-manager.sh', () => {
   );
 
   it(
-    'refuses an ISO that does not match its SHA256SUM or has none, and a missing bootstrap.yaml, changing nothing',
+    "imports an ISO as upstream's chain makes it (no SBOM, no SHA256SUM) beside a 2.4.0 archive: each configured in its own saltenv",
+    { timeout: 60_000 },
+    async () => {
+      // A 2.4.0 node: its own archive mounted and listed, the 2.4.1 ISO from upstream to add.
+      const node = await fakeNode({ version: '2.4.0' });
+      const config = join(node.root, 'etc/metalk8s/bootstrap.yaml');
+      mkdirSync(join(node.root, 'srv/scality/metalk8s-2.4.0'), { recursive: true });
+      writeFileSync(join(node.root, 'srv/scality/metalk8s-2.4.0/product.txt'), 'NAME=MetalK8s\nVERSION=2.4.0\n');
+      mkdirSync(join(config, '..'), { recursive: true });
+      writeFileSync(config, BOOTSTRAP);
+      const { iso } = await metalk8sIso('2.4.1', { upstream: true });
+
+      const result = await node.run('iso-manager.sh', ['-a', iso, '--root', node.root]);
+      expect([result.code, result.stderr]).toEqual([0, '']);
+      expect(result.stdout).toContain(
+        [
+          `  no SHA256SUM beside ${iso}: digest check skipped`,
+          `  no sbom.spdx.json in ${iso}: content digest check skipped`,
+          `  no --key given: signature check of ${iso} skipped`,
+          `  ${iso}: MetalK8s 2.4.1`,
+        ].join('\n'),
+      );
+      expect(readFileSync(config, 'utf8')).toBe(`${BOOTSTRAP}  - ${iso}\n`);
+      const mounted = join(node.root, 'srv/scality/metalk8s-2.4.1');
+      expect(node.calls()).toEqual([
+        `mount -o ro -t iso9660 ${iso} ${mounted}`,
+        ...configureCalls('2.4.0', ['2.4.0', '2.4.1']),
+      ]);
+    },
+  );
+
+  it(
+    'refuses an ISO that does not match its SHA256SUM or its SBOM, --key without SHA256SUM, and a missing bootstrap.yaml, changing nothing',
     { timeout: 60_000 },
     async () => {
       const node = await fakeNode();
@@ -182,11 +226,30 @@ describe('iso-manager.sh', () => {
         new RegExp(`^metalk8s-agent: ${iso}: sha256 [0-9a-f]{64} does not match ${dir}/SHA256SUM`),
       );
 
+      // Without SHA256SUM beside it, the digest check is skipped, but the SBOM still catches a
+      // changed byte of a file it lists (the one above is past the file's end, in its sector).
       const alone = join(tempDir(), 'metalk8s-2.4.1.iso');
       copyFileSync(iso, alone);
+      await flipByteOf(alone, 'packages/tool-1.0-1.el7.x86_64.rpm', 0);
       const unlisted = await node.run('iso-manager.sh', ['-a', alone, '--root', node.root]);
-      expect(unlisted.stderr).toBe(
-        `metalk8s-agent: ${alone}: no SHA256SUM beside it to check it with (give one with --sums, or --skip-checksum)\n`,
+      expect(unlisted.code).toBe(1);
+      expect(unlisted.stdout).toContain(`  no SHA256SUM beside ${alone}: digest check skipped\n`);
+      expect(unlisted.stderr).toMatch(
+        new RegExp(
+          `^metalk8s-agent: ${alone}: packages/tool-1\\.0-1\\.el7\\.x86_64\\.rpm has sha256 [0-9a-f]{64}, but sbom\\.spdx\\.json \\(tool\\) says [0-9a-f]{64}\n$`,
+        ),
+      );
+      // A key asks for the signature of SHA256SUM: with none, refused rather than skipped.
+      const unsigned = await node.run('iso-manager.sh', [
+        '-a',
+        alone,
+        '--key',
+        join(dir, 'key.asc'),
+        '--root',
+        node.root,
+      ]);
+      expect(unsigned.stderr).toBe(
+        `metalk8s-agent: ${alone}: --key needs the ISO checked against its SHA256SUM (none at ${join(alone, '..', 'SHA256SUM')}; give it with --sums)\n`,
       );
       expect(readFileSync(config, 'utf8')).toBe(BOOTSTRAP);
       expect(existsSync(join(node.root, 'srv'))).toBe(false);
