@@ -34,7 +34,14 @@ function script(file: string, body: string): string {
   return file;
 }
 
-export async function fakeNode(options: { version?: string; isoVersion?: string } = {}): Promise<FakeNode> {
+export async function fakeNode(
+  options: {
+    version?: string;
+    isoVersion?: string;
+    /** The cluster's nodes other than the bootstrap node, as Salt's pillar lists them. */
+    otherNodes?: string[];
+  } = {},
+): Promise<FakeNode> {
   const root = tempDir('mk8s-node-');
   chmodSync(root, 0o755); // nginx workers (user nobody) serve what gets mounted under it
   const scripts = tempDir('mk8s-iso-root-');
@@ -72,6 +79,7 @@ export async function fakeNode(options: { version?: string; isoVersion?: string 
         '      envs="$envs metalk8s-$(echo "$product" | sed -n "s/^VERSION=//p")"',
         '    done',
         '    echo "local:$envs" ;;',
+        `  *minions_by_role*) echo "local: ${(options.otherNodes ?? []).join(',')}" ;;`,
         `  *slsutil.renderer*) echo "local: ${options.version ?? '2.4.1'}" ;;`,
         '  *grains.get\\ id*) echo "local: bootstrap" ;;',
         '  *grains.get\\ metalk8s:control_plane_ip*) echo "local: 172.21.254.2" ;;',

@@ -14,7 +14,7 @@ function tree(files: Record<string, string>): string {
 }
 
 describe('the Salt calls of a script', () => {
-  it('reads each salt-call and salt-run line: its function, and the states it applies', () => {
+  it('reads each salt-call, salt-run and salt-ssh line: its function, and the states it applies', () => {
     const script = [
       '#!/bin/bash',
       '# salt-call state.sls metalk8s.in.a.comment',
@@ -24,6 +24,8 @@ describe('the Salt calls of a script', () => {
       '${SALT_CALL} saltutil.sync_all refresh=True',
       'salt-run state.orchestrate_single metalk8s_kubernetes.namespace_annotation_present kube-system',
       'echo "state.sls metalk8s.not.called"',
+      'salt_master salt-ssh --roster kubernetes -L "$others" --state-output=mixed \\',
+      '    state.sls \'["metalk8s.roles.minion"]\' saltenv="$SALTENV"',
     ].join('\n');
     expect(shellSaltCalls(script, 'x.sh').map(describeSaltCall)).toEqual([
       'x.sh:3: execution function state.sls',
@@ -34,6 +36,8 @@ describe('the Salt calls of a script', () => {
       'x.sh:6: execution function saltutil.sync_all',
       'x.sh:7: runner function state.orchestrate_single',
       'x.sh:7: state function metalk8s_kubernetes.namespace_annotation_present',
+      'x.sh:9: execution function state.sls',
+      'x.sh:9: state metalk8s.roles.minion',
     ]);
   });
 
@@ -89,6 +93,9 @@ describe('the Salt calls of a script', () => {
         'metalk8s.orchestrate.$1.precheck',
         'metalk8s.orchestrate.$1',
         'metalk8s.orchestrate.deploy_node',
+        'metalk8s.kubernetes.mark-control-plane.deployed',
+        'metalk8s.salt.master.certs.etcd-client',
+        'metalk8s.container-engine',
       ]),
     );
     expect(calls.find((call) => call.name === 'metalk8s_saltutil.sync_auth')).toMatchObject({

@@ -65,7 +65,7 @@ function shellWords(line: string): string[] {
   return words;
 }
 
-/** The Salt calls of a shell script: each salt-call / salt-run line's function and states. */
+/** The Salt calls of a shell script: each salt-call / salt-run / salt-ssh line's function and states. */
 export function shellSaltCalls(text: string, file: string): SaltCall[] {
   const calls: SaltCall[] = [];
   const lines = text.split('\n');
@@ -74,7 +74,8 @@ export function shellSaltCalls(text: string, file: string): SaltCall[] {
     let line = lines[index]!;
     while (line.endsWith('\\') && index + 1 < lines.length) line = line.slice(0, -1) + lines[++index];
     const words = shellWords(line);
-    const command = words.findIndex((word) => /(^|[/$"{])(salt-call|salt-run|SALT_CALL)\}?$/.test(word));
+    // salt-ssh runs execution functions on the minions it targets, as salt-call does on this one.
+    const command = words.findIndex((word) => /(^|[/$"{])(salt-call|salt-run|salt-ssh|SALT_CALL)\}?$/.test(word));
     if (command < 0) continue;
     const runner = words[command]!.endsWith('salt-run');
     const rest = words.slice(command + 1).filter((word) => !word.startsWith('-') && !/^[A-Za-z_]+=/.test(word));

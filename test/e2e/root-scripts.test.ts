@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { requireTool, tempDir } from '../helpers.ts';
 import { fakeNode, type FakeNode } from '../node-fixture.ts';
 import { buildTestRpms, createRepo } from '../rpm-fixtures.ts';
+import { BOOTSTRAP_CALLS, RESTORE_CALLS } from '../script-calls.ts';
 
 const CA_FILES = [
   'ca.key',
@@ -28,8 +29,8 @@ function write(file: string, text: string): void {
 }
 
 /** The ISO root beside the scripts (product.txt, two yum repositories, one with its key), and a CentOS 7 host. */
-async function bootstrapNode(): Promise<FakeNode> {
-  const node = await fakeNode({ isoVersion: '2.4.1' });
+async function bootstrapNode(otherNodes: string[] = []): Promise<FakeNode> {
+  const node = await fakeNode({ isoVersion: '2.4.1', otherNodes });
   write(join(node.scripts, 'product.txt'), 'NAME=MetalK8s\nVERSION=2.4.1\n');
   write(join(node.scripts, 'packages/redhat/metalk8s-base-el7/repodata/repomd.xml'), '<repomd/>\n');
   write(join(node.scripts, 'packages/redhat/metalk8s-saltstack-el7/repodata/repomd.xml'), '<repomd/>\n');
@@ -46,35 +47,6 @@ async function bootstrapNode(): Promise<FakeNode> {
   for (const file of CA_FILES) write(join(node.root, 'etc/kubernetes/pki', file), `${file}\n`);
   return node;
 }
-
-const SALTENV = 'saltenv=metalk8s-2.4.1';
-const MASTER = 'crictl exec -i salt-master-0123 salt-run --state-output=mixed';
-const BOOTSTRAP_CALLS = (scripts: string) => [
-  'yum clean all',
-  'systemctl disable --now salt-minion.service',
-  'yum install --assumeyes salt-minion genisoimage',
-  `salt-call --file-root=${scripts}/salt --local --retcode-passthrough saltutil.sync_all saltenv=base`,
-  `salt-call --file-root=${scripts}/salt --local --retcode-passthrough state.sls metalk8s.salt.minion.local pillar={'metalk8s': {'archives': '${scripts}'}} saltenv=base`,
-  `salt-call --local --state-output=mixed --retcode-passthrough state.sls metalk8s.node.grains ${SALTENV} pillarenv=metalk8s-2.4.1`,
-  'salt-call --local grains.get metalk8s:control_plane_ip --out txt',
-  'salt-call --local --state-output=mixed --retcode-passthrough state.sls ["metalk8s.kubernetes.ca.kubernetes.installed", "metalk8s.roles.bootstrap", "metalk8s.roles.minion"] ' +
-    `${SALTENV} pillarenv=metalk8s-2.4.1 pillar={'repo': {'local_mode': True}, 'metalk8s': {'endpoints': {'repositories': {'ip': '172.21.254.2', 'ports': {'http': 8080}}, 'salt-master': {'ip': '172.21.254.2'}}}}`,
-  ...['utils', 'pillar', 'runners', 'modules'].flatMap((kind) => [
-    'crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=salt-master --state Running',
-    `${MASTER} saltutil.sync_${kind} ${SALTENV}`,
-  ]),
-  'salt-call --local grains.get id --out txt',
-  'crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=salt-master --state Running',
-  `${MASTER} state.orchestrate metalk8s.orchestrate.bootstrap.accept-minion ${SALTENV} pillar={'bootstrap_id': 'bootstrap'}`,
-  `salt-call --state-output=mixed saltutil.sync_all refresh=True ${SALTENV}`,
-  'crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=salt-master --state Running',
-  `${MASTER} state.orchestrate metalk8s.orchestrate.bootstrap ${SALTENV} pillar={'bootstrap_id': 'bootstrap'}`,
-  'salt-call mine.update',
-  // backup.sh
-  'crictl ps -q --label io.kubernetes.pod.namespace=kube-system --label io.kubernetes.container.name=etcd --state Running',
-  'crictl exec -i etcd-0123 env ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cert /etc/kubernetes/pki/etcd/salt-master-etcd-client.crt ' +
-    '--key /etc/kubernetes/pki/etcd/salt-master-etcd-client.key --cacert /etc/kubernetes/pki/etcd/ca.crt snapshot save /var/lib/etcd/metalk8s-backup.db',
-];
 
 function backups(root: string): string[] {
   const dir = join(root, 'var/lib/metalk8s');
@@ -209,7 +181,7 @@ describe('bootstrap.sh', () => {
 
 describe('backup.sh and restore.sh', () => {
   it(
-    'backs up the configuration, CAs and etcd into one archive, and restores them on a fresh node',
+    'backs up the configuration, CAs and etcd into one archive, and restores them on a fresh node of a cluster with other nodes',
     { timeout: 60_000 },
     async () => {
       const node = await bootstrapNode();
@@ -233,17 +205,23 @@ describe('backup.sh and restore.sh', () => {
       );
       expect(existsSync(join(node.root, 'var/lib/etcd/metalk8s-backup.db'))).toBe(false); // moved into the archive
 
-      // A fresh machine: CentOS 7 and the ISO, no configuration.
-      const fresh = await bootstrapNode();
+      // A fresh machine: CentOS 7 and the ISO, no configuration; two other nodes in the cluster.
+      const fresh = await bootstrapNode(['node-1', 'node-2']);
       execFileSync('rm', ['-r', join(fresh.root, 'etc/metalk8s'), join(fresh.root, 'etc/kubernetes')]);
       const restored = await fresh.run('restore.sh', ['-b', archive], { ROOT: fresh.root });
       expect([restored.code, restored.stderr]).toEqual([0, '']);
-      expect(restored.stdout).toContain('> Deploying the bootstrap node with them\n> Checking the OS... done');
+      expect(restored.stdout).toMatch(/> Reconfiguring the other nodes\.\.\. done \[\d+s\]\n/);
       expect(readFileSync(join(fresh.root, 'etc/metalk8s/bootstrap.yaml'), 'utf8')).toContain(
         'kind: BootstrapConfiguration',
       );
       expect(readFileSync(join(fresh.root, 'etc/kubernetes/pki/etcd/ca.key'), 'utf8')).toBe('etcd/ca.key\n');
-      expect(fresh.calls()).toEqual(BOOTSTRAP_CALLS(fresh.scripts));
+      expect(readFileSync(join(fresh.root, 'etc/yum.repos.d/metalk8s-base.repo'), 'utf8')).toMatch(
+        /^# Generated by MetalK8s 2\.4\.1 \(restore\.sh\); /,
+      );
+      // Upstream's sequence, not bootstrap.sh's: no bootstrap orchestrate, which would make new CAs.
+      expect(fresh.calls()).toEqual(RESTORE_CALLS(fresh.scripts, ['node-1', 'node-2']));
+      expect(fresh.calls().join('\n')).not.toContain('metalk8s.orchestrate.bootstrap ');
+      expect(backups(fresh.root)).toHaveLength(1);
     },
   );
 

@@ -1,13 +1,14 @@
 // Every option of upstream 2.4.1's node scripts (iso-manager.sh, solution-manager.sh,
-// bootstrap.sh, backup.sh; upgrade.sh and downgrade.sh in root-scripts.test.ts), each passed in
-// a table, checked accepted and acted on: the log file it names is written, verbose mode shows
-// the commands' output, a dry run changes nothing, the archive or backup it names is used.
+// bootstrap.sh, backup.sh, restore.sh; upgrade.sh and downgrade.sh in root-scripts.test.ts), each
+// passed in a table, checked accepted and acted on: the log file it names is written, verbose mode
+// shows the commands' output, a dry run changes nothing, the archive or backup it names is used.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers.ts';
 import { exampleSolutionSource } from '../example-solution.ts';
 import { fakeNode, type FakeNode } from '../node-fixture.ts';
+import { BACKUP_CALLS, RESTORE_CALLS } from '../script-calls.ts';
 
 // The node's own archive listed, as bootstrap.sh leaves it: Salt configures what is listed.
 const BOOTSTRAP =
@@ -54,7 +55,7 @@ type Node = Awaited<ReturnType<typeof node>>;
 
 interface Case {
   script: string;
-  /** `ARCHIVE`, `SOLUTION` and `LOG` are replaced by the node's paths. */
+  /** `ARCHIVE`, `SOLUTION`, `BACKUP` (made by backup.sh first) and `LOG` are replaced by the node's paths. */
   args: string[];
   /** What the options must have done. */
   check: (node: Node, result: { stdout: string; stderr: string }, log: string) => void;
@@ -158,6 +159,31 @@ const CASES: Case[] = [
       expect(logged(n, '/var/log/b2.log')).toContain('--- MetalK8s backup');
     },
   },
+  {
+    script: 'restore.sh',
+    args: ['-b', 'BACKUP', '-v', '-l', '/var/log/r1.log'],
+    check: (n, r) => {
+      expect(r.stdout).toContain('> Restoring the MetalK8s configuration...\n'); // verbose: no inline "done [Ns]"
+      expect(logged(n, '/var/log/r1.log')).toContain('--- MetalK8s restore 2.4.1 started on ');
+      expect(n.calls()).toEqual([...BACKUP_CALLS, ...RESTORE_CALLS(n.scripts, [])]);
+    },
+  },
+  {
+    script: 'restore.sh',
+    args: ['--backup-file', 'BACKUP', '--verbose', '--log-file', '/var/log/r2.log'],
+    check: (n) => {
+      expect(logged(n, '/var/log/r2.log')).toContain('no other node in the cluster: none to reconfigure');
+      expect(n.calls()).toEqual([...BACKUP_CALLS, ...RESTORE_CALLS(n.scripts, [])]);
+    },
+  },
+  {
+    script: 'restore.sh',
+    args: ['-b', 'BACKUP'],
+    check: (n, r) => {
+      expect(r.stdout).toMatch(/^> Reading \S+\.\.\. done \[\d+s\]\n/);
+      expect(logged(n, '/var/log/metalk8s/restore.log')).toContain('--- MetalK8s restore 2.4.1 started on ');
+    },
+  },
 ];
 
 describe("the node scripts' options, as upstream 2.4.1 names them", () => {
@@ -165,9 +191,11 @@ describe("the node scripts' options, as upstream 2.4.1 names them", () => {
     const n = await node();
     const log = join(tempDir('mk8s-logs-'), 'script.log');
     const solution = args.includes('SOLUTION') ? await exampleSolution() : '';
-    const resolved = args.map((arg) =>
-      arg === 'ARCHIVE' ? n.archive : arg === 'SOLUTION' ? solution : arg === 'LOG' ? log : arg,
-    );
+    const backup = join(n.root, 'var/backups/for-restore.tar.gz');
+    if (args.includes('BACKUP'))
+      expect((await n.run('backup.sh', ['-b', '/var/backups/for-restore.tar.gz'], { ROOT: n.root })).code).toBe(0);
+    const placeholders: Record<string, string> = { ARCHIVE: n.archive, SOLUTION: solution, BACKUP: backup, LOG: log };
+    const resolved = args.map((arg) => placeholders[arg] ?? arg);
     const agentScript = script === 'iso-manager.sh' || script === 'solution-manager.sh';
     const result = await n.run(script, agentScript ? [...resolved, '--root', n.root] : resolved, { ROOT: n.root });
     expect([result.code, result.stderr]).toEqual([0, '']);
