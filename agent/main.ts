@@ -3,11 +3,12 @@
 // scripts had. It needs Node and nothing else: no node_modules, no network.
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runCommandLine, type Command } from '../buildchain/command-line.ts';
+import { positionals, runCommandLine, type Command } from '../buildchain/command-line.ts';
 import { UsageError } from '../buildchain/errors.ts';
 import { ARCHIVE_COMMANDS } from './commands.ts';
 import { Host } from './host.ts';
 import { addArchives } from './iso-manager.ts';
+import { mandatoryPackages, PACKAGE_OSES, type PackageOs } from './mandatory-packages.ts';
 import { manageSolutions } from './solution-manager.ts';
 
 /** Options every operation takes: where the host is, whether to change it, where to log. */
@@ -101,6 +102,19 @@ const COMMANDS: Record<string, Command> = {
         noSalt: values['no-salt'] ?? false,
         ...(values['metalk8s-version'] ? { metalk8sVersion: values['metalk8s-version'] } : {}),
       });
+      return 0;
+    },
+  },
+  'mandatory-packages': {
+    synopsis: `VERSIONS_JSON --os ${PACKAGE_OSES.join('|')}`,
+    summary: "the packages versions.json lists for the OS, one a line as yum names them (bootstrap.sh's check)",
+    group: 'node',
+    run(argv) {
+      const { values, args } = positionals(argv, { os: { type: 'string' } }, ['VERSIONS_JSON']);
+      const os = values.os as string | undefined;
+      if (!PACKAGE_OSES.includes(os as PackageOs))
+        throw new UsageError(`--os must be one of ${PACKAGE_OSES.join(', ')}, not ${os ?? 'missing'}`);
+      for (const name of mandatoryPackages(args[0]!, os as PackageOs)) process.stdout.write(`${name}\n`);
       return 0;
     },
   },

@@ -22,6 +22,14 @@ die() {
     exit 1
 }
 
+# The operator sees a warning even from a quiet step, whose output goes to the log only: fd 3 is
+# the script's own stderr.
+exec 3>&2
+warn() {
+    echo "warning: $*"
+    echo "$SCRIPT_NAME: warning: $*" >&3
+}
+
 # start_log TITLE: opens LOGFILE (as LOG_PATH, under ROOT) and the steps' scratch file.
 start_log() {
     LOG_PATH=$(host_path "$LOGFILE")
@@ -94,10 +102,11 @@ require_archive() {
     grep -qx "VERSION=$version" "$product" || die "$product does not say VERSION=$version"
 }
 
-# run_agent ARGS...: the node-side agent beside the scripts (metalk8s-agent.cjs), run with the
-# JavaScript runtime the ISO ships beside it (runtime/node: Node.js 16, built for glibc 2.17, so
-# it runs on every CentOS/RHEL 7 node); NODE names another one (16 or later).
-run_agent() {
+# agent_command: AGENT, the command line of the node-side agent beside the scripts
+# (metalk8s-agent.cjs), run with the JavaScript runtime the ISO ships beside it (runtime/node:
+# Node.js 16, built for glibc 2.17, so it runs on every CentOS/RHEL 7 node); NODE names another
+# one (16 or later).
+agent_command() {
     local agent node=${NODE:-$BASE_DIR/runtime/node}
     agent="$BASE_DIR/metalk8s-agent.cjs"
     if [ ! -f "$agent" ]; then
@@ -109,5 +118,11 @@ run_agent() {
     if ! "$node" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 16 ? 0 : 1)' >/dev/null 2>&1; then
         die "$node cannot run $agent: Node.js 16 or later is needed ($("$node" --version 2>&1 | head -1))"
     fi
-    exec "$node" "$agent" "$@"
+    AGENT=("$node" "$agent")
+}
+
+# run_agent ARGS...: the script becomes the agent.
+run_agent() {
+    agent_command
+    exec "${AGENT[@]}" "$@"
 }

@@ -1,10 +1,10 @@
 // A MetalK8s node for the agent's tests: the ISO root's scripts with the agent bundled beside
 // them and the runtime the ISO ships (runtime/node, Node.js 16: not the test runner's Node.js),
-// as the build puts them, an empty host root for --root, and the system commands the
-// agent and the scripts run replaced through their variables (SALT_CALL, CRICTL, MOUNT, UMOUNT,
-// YUM, RPM, SYSTEMCTL), as upstream replaces SALT_CALL. The mount is an extraction with the
-// agent's own ISO reader; Salt's answer about the archives is read, as Salt reads it, from
-// bootstrap.yaml and each archive's product.txt; every command run is recorded.
+// as the build puts them, an empty host root for --root, and the system commands the agent and
+// the scripts run replaced through their variables (SALT_CALL, CRICTL, MOUNT, UMOUNT, YUM, RPM,
+// SYSTEMCTL, SUBSCRIPTION_MANAGER), as upstream replaces SALT_CALL. The mount is an extraction
+// with the agent's own ISO reader; Salt's answer about the archives is read, as Salt reads it,
+// from bootstrap.yaml and each archive's product.txt; every command run is recorded.
 import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runtimeTarget } from '../buildchain/sources/npm-runtime.ts';
@@ -107,6 +107,18 @@ export async function fakeNode(
     ),
     UMOUNT: script(join(bin, 'umount'), 'chmod -R u+w "$1" && find "$1" -mindepth 1 -delete'),
     YUM: script(join(bin, 'yum'), 'true'),
+    // A registered RHEL system with RHSM_ENABLED's repositories (default: the three MetalK8s
+    // documents); RHSM_REGISTERED=0 makes `status` say it is not registered.
+    SUBSCRIPTION_MANAGER: script(
+      join(bin, 'subscription-manager'),
+      [
+        'case "$1" in',
+        '  status) [ "${RHSM_REGISTERED:-1}" = 1 ] && echo "Overall Status: Current" || { echo "Overall Status: Unknown"; exit 1; } ;;',
+        '  repos) for repo in ${RHSM_ENABLED-rhel-7-server-rpms rhel-7-server-extras-rpms rhel-7-server-optional-rpms}; do',
+        '      printf "Repo ID:   %s\\nRepo Name: %s\\nEnabled:   1\\n\\n" "$repo" "$repo"; done ;;',
+        'esac',
+      ].join('\n'),
+    ),
     RPM: script(join(bin, 'rpm'), 'true'),
     SYSTEMCTL: script(join(bin, 'systemctl'), 'true'),
   };

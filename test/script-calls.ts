@@ -7,9 +7,25 @@ export const EXEC = 'crictl exec -i salt-master-0123';
 export const MASTER = `${EXEC} salt-run --state-output=mixed`;
 export const LOCAL_PILLAR =
   "pillar={'repo': {'local_mode': True}, 'metalk8s': {'endpoints': {'repositories': {'ip': '172.21.254.2', 'ports': {'http': 8080}}, 'salt-master': {'ip': '172.21.254.2'}}}}";
-/** What bootstrap.sh and restore.sh both do first: the ISO's repositories, the minion, local mode. */
-export const SETUP_CALLS = (scripts: string) => [
+/** What versions.json lists in the fake nodes' ISOs: one package pinned, one free (a null version). */
+export const VERSIONS_JSON = `${JSON.stringify({
+  packages: {
+    centos: { 'salt-minion': { version: '2018.3.4-1' }, genisoimage: { version: null } },
+    redhat: { 'salt-minion': { version: '2018.3.4-1' }, genisoimage: { version: null } },
+    ubuntu: {},
+  },
+  metalk8s: { version: '2.4.1' },
+})}\n`;
+/** bootstrap.sh's mandatory-packages check of VERSIONS_JSON, as upstream's: a test-mode yum install. */
+export const PACKAGES_CHECK =
+  'yum install --assumeyes --setopt tsflags=test --setopt skip_missing_names_on_install=False salt-minion-2018.3.4-1 genisoimage';
+/**
+ * What bootstrap.sh and restore.sh both do first: the ISO's repositories, the minion, local mode;
+ * bootstrap.sh checks the packages once the repositories are there.
+ */
+export const SETUP_CALLS = (scripts: string, checked: string[] = []) => [
   'yum clean all',
+  ...checked,
   'systemctl disable --now salt-minion.service',
   'yum install --assumeyes salt-minion genisoimage',
   `salt-call --file-root=${scripts}/salt --local --retcode-passthrough saltutil.sync_all saltenv=base`,
@@ -21,7 +37,7 @@ export const BACKUP_CALLS = [
     '--key /etc/kubernetes/pki/etcd/salt-master-etcd-client.key --cacert /etc/kubernetes/pki/etcd/ca.crt snapshot save /var/lib/etcd/metalk8s-backup.db',
 ];
 export const BOOTSTRAP_CALLS = (scripts: string) => [
-  ...SETUP_CALLS(scripts),
+  ...SETUP_CALLS(scripts, [PACKAGES_CHECK]),
   `salt-call --local --state-output=mixed --retcode-passthrough state.sls metalk8s.node.grains ${SALTENV} pillarenv=metalk8s-2.4.1`,
   'salt-call --local grains.get metalk8s:control_plane_ip --out txt',
   'salt-call --local --state-output=mixed --retcode-passthrough state.sls ["metalk8s.kubernetes.ca.kubernetes.installed", "metalk8s.roles.bootstrap", "metalk8s.roles.minion"] ' +

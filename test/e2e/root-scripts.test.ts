@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { requireTool, tempDir } from '../helpers.ts';
 import { fakeNode, type FakeNode } from '../node-fixture.ts';
 import { buildTestRpms, createRepo } from '../rpm-fixtures.ts';
-import { BOOTSTRAP_CALLS, RESTORE_CALLS } from '../script-calls.ts';
+import { BOOTSTRAP_CALLS, RESTORE_CALLS, VERSIONS_JSON } from '../script-calls.ts';
 
 const CA_FILES = [
   'ca.key',
@@ -35,7 +35,7 @@ async function bootstrapNode(otherNodes: string[] = []): Promise<FakeNode> {
   write(join(node.scripts, 'packages/redhat/metalk8s-base-el7/repodata/repomd.xml'), '<repomd/>\n');
   write(join(node.scripts, 'packages/redhat/metalk8s-saltstack-el7/repodata/repomd.xml'), '<repomd/>\n');
   write(join(node.scripts, 'packages/redhat/metalk8s-saltstack-el7/RPM-GPG-KEY-saltstack'), 'key\n');
-  mkdirSync(join(node.scripts, 'salt'));
+  write(join(node.scripts, 'salt/metalk8s/versions.json'), VERSIONS_JSON);
   write(
     join(node.root, 'etc/os-release'),
     'NAME="CentOS Linux"\nID="centos"\nVERSION_ID="7"\nPRETTY_NAME="CentOS Linux 7 (Core)"\n',
@@ -132,14 +132,99 @@ describe('bootstrap.sh', () => {
       expect(isoOnly.status).not.toBe(0);
       expect(`${isoOnly.stdout}${isoOnly.stderr}`).toContain('python-base');
 
+      // The mandatory-packages check, with real dnf: a pinned version that no repository holds
+      // stops the bootstrap before anything is installed.
+      const versions = join(node.scripts, 'salt/metalk8s/versions.json');
+      write(versions, VERSIONS_JSON.replace('2018.3.4-1', '2018.3.5-1'));
+      const missing = await node.run('bootstrap.sh', [], { ROOT: node.root, YUM: yum });
+      expect(missing.code).toBe(1);
+      expect(missing.stdout).toMatch(/> Checking the mandatory packages\.\.\. fail \[\d+s\]\n$/);
+      expect(missing.stderr).toContain('salt-minion-2018.3.5-1');
+      expect(missing.stderr).toContain(
+        `bootstrap.sh: some of the 2 packages of ${versions}, or their dependencies, are missing in the configured repositories (the ISO's and this node's own)\n<< END >>`,
+      );
+      const none = spawnSync(requireTool('rpm'), ['--root', node.root, '-q', 'salt-minion'], { encoding: 'utf8' });
+      expect(none.stdout).toBe('package salt-minion is not installed\n');
+
+      write(versions, VERSIONS_JSON);
       const result = await node.run('bootstrap.sh', [], { ROOT: node.root, YUM: yum });
       expect([result.code, result.stderr]).toEqual([0, '']);
+      expect(result.stdout).toMatch(/> Checking the mandatory packages\.\.\. done \[\d+s\]\n/);
       const installed = execFileSync(
         requireTool('rpm'),
         ['--root', node.root, '-q', 'salt-minion', 'genisoimage', 'python-base', '--qf', '%{NAME}\\n'],
         { encoding: 'utf8' },
       );
       expect(installed.split('\n').filter(Boolean).sort()).toEqual(['genisoimage', 'python-base', 'salt-minion']);
+    },
+  );
+
+  it(
+    'on RHEL, checks subscription-manager, warns of an unregistered system and of documented repositories not enabled',
+    { timeout: 60_000 },
+    async () => {
+      const node = await bootstrapNode();
+      write(join(node.root, 'etc/os-release'), 'ID="rhel"\nVERSION_ID="7.9"\nPRETTY_NAME="Red Hat Enterprise Linux"\n');
+      const registered = await node.run('bootstrap.sh', [], { ROOT: node.root });
+      expect([registered.code, registered.stderr]).toEqual([0, '']);
+      expect(registered.stdout).toContain('> Checking the RHEL subscription... done');
+      expect(node.calls().slice(0, 3)).toEqual([
+        'subscription-manager status',
+        'subscription-manager repos --list-enabled',
+        'yum clean all',
+      ]);
+
+      const unregistered = await node.run('bootstrap.sh', [], {
+        ROOT: node.root,
+        RHSM_REGISTERED: '0',
+        RHSM_ENABLED: 'rhel-7-server-rpms',
+      });
+      expect(unregistered.code).toBe(0);
+      expect(unregistered.stderr).toBe(
+        [
+          'bootstrap.sh: warning: this system does not seem to be registered to any subscription management service',
+          'bootstrap.sh: warning: repository rhel-7-server-extras-rpms is not enabled (subscription-manager repos --enable=rhel-7-server-extras-rpms); its packages must come from another repository',
+          'bootstrap.sh: warning: repository rhel-7-server-optional-rpms is not enabled (subscription-manager repos --enable=rhel-7-server-optional-rpms); its packages must come from another repository',
+          '',
+        ].join('\n'),
+      );
+      expect(readFileSync(join(node.root, 'var/log/metalk8s/bootstrap.log'), 'utf8')).toContain(
+        'warning: repository rhel-7-server-optional-rpms is not enabled',
+      );
+
+      const before = node.calls().length;
+      const absent = await node.run('bootstrap.sh', [], {
+        ROOT: node.root,
+        SUBSCRIPTION_MANAGER: 'rhsm-not-installed',
+      });
+      expect(absent.code).toBe(1);
+      expect(absent.stderr).toContain(
+        'bootstrap.sh: rhsm-not-installed not found: RHEL nodes get their OS packages through it\n<< END >>',
+      );
+      expect(node.calls().slice(before)).toEqual([]);
+    },
+  );
+
+  it(
+    "names versions.json's bad field and fails the packages check before installing",
+    { timeout: 60_000 },
+    async () => {
+      const node = await bootstrapNode();
+      const versions = join(node.scripts, 'salt/metalk8s/versions.json');
+      write(versions, JSON.stringify({ packages: { centos: { kubelet: { version: 1.17 } } } }));
+      const bad = await node.run('bootstrap.sh', [], { ROOT: node.root });
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain(
+        `metalk8s-agent: ${versions}: packages.centos.kubelet.version must be a version string or null\n<< END >>`,
+      );
+      // A list with nothing for this OS: nothing to check, the bootstrap goes on.
+      write(versions, JSON.stringify({ packages: { centos: {} } }));
+      const empty = await node.run('bootstrap.sh', [], { ROOT: node.root });
+      expect([empty.code, empty.stderr]).toEqual([0, '']);
+      expect(readFileSync(join(node.root, 'var/log/metalk8s/bootstrap.log'), 'utf8')).toContain(
+        `${versions} lists no package for centos: nothing to check`,
+      );
+      expect(node.calls().filter((call) => call.includes('tsflags=test'))).toEqual([]);
     },
   );
 

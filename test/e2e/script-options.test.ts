@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../helpers.ts';
 import { exampleSolutionSource } from '../example-solution.ts';
 import { fakeNode, type FakeNode } from '../node-fixture.ts';
-import { BACKUP_CALLS, RESTORE_CALLS } from '../script-calls.ts';
+import { BACKUP_CALLS, RESTORE_CALLS, VERSIONS_JSON } from '../script-calls.ts';
 
 // The node's own archive listed, as bootstrap.sh leaves it: Salt configures what is listed.
 const BOOTSTRAP =
@@ -26,7 +26,7 @@ async function node(): Promise<FakeNode & { archive: string }> {
   write(join(base.scripts, 'product.txt'), 'NAME=MetalK8s\nVERSION=2.4.1\n');
   write(join(base.root, 'srv/scality/metalk8s-2.4.1/product.txt'), 'NAME=MetalK8s\nVERSION=2.4.1\n');
   write(join(base.scripts, 'packages/redhat/metalk8s-base-el7/repodata/repomd.xml'), '<repomd/>\n');
-  mkdirSync(join(base.scripts, 'salt'), { recursive: true });
+  write(join(base.scripts, 'salt/metalk8s/versions.json'), VERSIONS_JSON);
   for (const file of [
     'ca.key',
     'ca.crt',
