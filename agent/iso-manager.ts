@@ -22,6 +22,11 @@ export interface IsoManagerOptions extends IsoCheckOptions {
 
 async function checkArchive(host: Host, path: string, options: IsoManagerOptions): Promise<ArchiveInfo> {
   const info = await readArchiveInfo(path);
+  // What metalk8s.archives.mounted asserts, checked before anything changes.
+  if (info.name !== 'MetalK8s')
+    throw new BuildError(
+      `${path}: product.txt NAME is "${info.name}", not MetalK8s (a Solution? see solution-manager.sh)`,
+    );
   if (!semver.valid(info.version))
     throw new BuildError(`${path}: product.txt VERSION "${info.version}" is not a version`);
   if (info.iso) await checkIso(path, options, (line) => host.say(`  ${line}`));

@@ -163,6 +163,16 @@ describe('iso-manager.sh', () => {
           .filter((call) => call.startsWith('mount')),
       ).toEqual([]);
       expect(node.calls().slice(before)).toEqual(configureCalls('2.4.1', ['2.4.1', '2.5.0']));
+      // What Salt's metalk8s.archives.mounted asserts, refused before bootstrap.yaml changes.
+      const solution = join(tempDir('mk8s-unpacked-'), 'example-1.0.0');
+      mkdirSync(solution);
+      writeFileSync(join(solution, 'product.txt'), 'NAME=Example\nVERSION=1.0.0\n');
+      const notMetalk8s = await node.run('iso-manager.sh', ['-a', solution, '--root', node.root]);
+      expect([notMetalk8s.code, notMetalk8s.stderr]).toEqual([
+        1,
+        `metalk8s-agent: ${solution}: product.txt NAME is "Example", not MetalK8s (a Solution? see solution-manager.sh)\n`,
+      ]);
+      expect(readFileSync(config, 'utf8')).toBe(`${BOOTSTRAP}  - ${iso}\n  - ${unpacked}\n`);
       const notArchive = await node.run('iso-manager.sh', ['-a', join(unpacked, '..'), '--root', node.root]);
       expect([notArchive.code, notArchive.stderr]).toEqual([
         1,
