@@ -12,6 +12,7 @@ const LAYERS = [
   'buildchain/engine',
   'buildchain/iso9660',
   'buildchain/sources',
+  'buildchain/sphinx',
   'buildchain/salt',
   'buildchain/vagrant',
   'buildchain/rpm',

@@ -48,6 +48,11 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   busybox: 'busybox-static',
   curl: 'curl',
   sha256sum: 'coreutils',
+  'sphinx-build': 'python3-sphinx',
+  latexmk: 'latexmk',
+  kpsewhich: 'texlive-binaries',
+  pdfinfo: 'poppler-utils',
+  pdftotext: 'poppler-utils',
 };
 
 export function installHint(tool: string): string {
