@@ -30,6 +30,8 @@ export const SETTINGS = {
   GPG_BIN: ['gpg', 'gpg, for signatures'],
   SHELLCHECK_BIN: ['shellcheck', 'shellcheck, for lint:shell'],
   YAMLLINT_BIN: ['yamllint', 'yamllint, for lint:yaml'],
+  SPHINX_BUILD_BIN: ['sphinx-build', "sphinx-build (python3-sphinx), for the product's documentation"],
+  LATEXMK_BIN: ['latexmk', 'latexmk, for the documentation as PDF (without it: an HTML tree)'],
   SOURCE_DATE_EPOCH: ['', 'seconds since 1970: fixes every timestamp for byte-reproducible output'],
   REGISTRY_MIRRORS: ['', 'registry=mirror pairs, comma-separated (docker.io=127.0.0.1:5000,...)'],
   IMAGES_FILE: ['images/images.yaml', 'container image declarations: remote images by digest, local image definitions'],
@@ -115,6 +117,8 @@ export interface BuildConfig {
     gpg: string;
     shellcheck: string;
     yamllint: string;
+    sphinxBuild: string;
+    latexmk: string;
   };
   sourceDateEpoch: number | undefined;
   imagesFile: string;
@@ -203,6 +207,8 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
       gpg: get('GPG_BIN'),
       shellcheck: get('SHELLCHECK_BIN'),
       yamllint: get('YAMLLINT_BIN'),
+      sphinxBuild: get('SPHINX_BUILD_BIN'),
+      latexmk: get('LATEXMK_BIN'),
     },
     sourceDateEpoch: parseEpoch(get('SOURCE_DATE_EPOCH'), origin('SOURCE_DATE_EPOCH')),
     imagesFile: resolve(root, get('IMAGES_FILE')),

@@ -10,6 +10,7 @@ import type { ImageInventory, PackageInventory } from '../buildchain/release/inv
 import type { SpecPackage } from '../buildchain/rpm/declarations.ts';
 import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
 import { BlobStore } from '../buildchain/store/blob-store.ts';
+import { findExecutable } from '../buildchain/tools.ts';
 import type { BuildConfig } from './config.ts';
 
 export interface BuildContext {
@@ -26,7 +27,22 @@ export interface BuildContext {
   templateValues: Readonly<Record<string, string>>;
   imageInventory(): ImageInventory;
   packageInventory(): PackageInventory;
+  /** What the ISO's documentation/ holds (the doc family builds it, product.txt says which). */
+  documentation(): Documentation;
 }
+
+/** The Debian packages Sphinx' LaTeX builder and latexmk need for the product's PDF. */
+export const LATEX_PACKAGES =
+  'latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended tex-gyre';
+
+/**
+ * The PDF under upstream's name when latexmk is there; else Sphinx' HTML tree, saying what to
+ * install; nothing without a product source. `note` is product.txt's DOCUMENTATION value.
+ */
+export type Documentation = { format: 'pdf' | 'html' | 'none'; note: string };
+
+/** documentation/'s PDF, as upstream names it (its buildchain/docs.py). */
+export const DOCUMENTATION_PDF = 'user-guide.pdf';
 
 export interface IsoPaths {
   /** BUILD_ROOT/root/images. */
@@ -91,6 +107,15 @@ export function createContext(config: BuildConfig): BuildContext {
       definitionName: (definition, fromProduct) =>
         fromProduct ? `product:${relative(config.product!.tree, definition)}` : relative(config.root, definition),
     }),
+    documentation: () => {
+      if (!config.product) return { format: 'none', note: 'none (METALK8S_SOURCE=none)' };
+      if (findExecutable(config.bin.latexmk))
+        return { format: 'pdf', note: `pdf (documentation/${DOCUMENTATION_PDF})` };
+      return {
+        format: 'html',
+        note: `html (latexmk not installed, LATEXMK_BIN=${config.bin.latexmk}: apt-get install -y ${LATEX_PACKAGES})`,
+      };
+    },
     packageInventory: () => ({
       lockFile: context.workspace.lockFile,
       built: context.workspace.declarations.build.map((pkg) => ({ pkg, list: paths.builtList(pkg) })),

@@ -5,6 +5,7 @@ import { loadConfig, type BuildConfig } from './config.ts';
 import { createContext } from './context.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { buildRootTasks } from './build-root.ts';
+import { docTasks } from './docs.ts';
 import { imageTasks } from './images.ts';
 import { isoTasks } from './iso.ts';
 import { lintTasks } from './lint.ts';
@@ -37,6 +38,7 @@ export function metalk8sTasks(config: BuildConfig): TaskDefinition[] {
     ...saltTreeTasks(context),
     ...imageTasks(context),
     ...packagingTasks(context),
+    ...docTasks(context),
     ...offlineTasks(context),
     ...sbomTasks(context),
     ...isoTasks(context),

@@ -34,7 +34,7 @@ import type { BuildContext } from './context.ts';
  * when set; otherwise the time of the build that wrote it, kept until another value changes (a
  * build with nothing changed leaves it, and the ISO, alone).
  */
-function productTask(config: BuildConfig): TaskSpec {
+function productTask({ config, documentation }: BuildContext): TaskSpec {
   const target = join(config.isoRoot, 'product.txt');
   const values = () => ({
     NAME: config.projectName,
@@ -46,6 +46,8 @@ function productTask(config: BuildConfig): TaskSpec {
     PRODUCT_SOURCE: config.product
       ? `${config.product.url}@${config.product.commit}`
       : 'none (the stand-in salt-tree/, no UI or operator image: this ISO does not install MetalK8s)',
+    // Ours: what documentation/ holds, the PDF or (without LaTeX) Sphinx' HTML tree.
+    DOCUMENTATION: documentation().note,
   });
   return {
     name: '_iso_add_tree:product.txt',
@@ -210,6 +212,7 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
         'salt_tree',
         'images',
         'packaging',
+        'documentation',
         '_iso_sbom',
       ],
     },
@@ -218,7 +221,7 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
       doc: 'Deploy the files of the ISO root: product.txt, the scripts (scripts/), the agent they run and its runtime, the examples (examples/).',
       after: [], // listed lazily, as salt_tree
       create: () => [
-        productTask(config),
+        productTask(context),
         agentTask(config),
         runtimeTask(context),
         ...fileTreeTasks({

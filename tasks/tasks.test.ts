@@ -192,6 +192,7 @@ describe('iso tree ownership', () => {
         'GIT=',
         'DEVELOPMENT_RELEASE=1',
         'PRODUCT_SOURCE=none (the stand-in salt-tree/, no UI or operator image: this ISO does not install MetalK8s)',
+        'DOCUMENTATION=none (METALK8S_SOURCE=none)',
         'BUILD_TIMESTAMP=2020-09-13T12:26:40Z',
         'BUILD_HOST=builder',
         '',

@@ -10,6 +10,7 @@ function tools(config: BuildConfig): Record<string, [string, string]> {
     shellcheck: [config.bin.shellcheck, 'SHELLCHECK_BIN'],
     yamllint: [config.bin.yamllint, 'YAMLLINT_BIN'],
     vagrant: [config.bin.vagrant, 'VAGRANT_BIN'],
+    'sphinx-build': [config.bin.sphinxBuild, 'SPHINX_BUILD_BIN'],
   };
 }
 

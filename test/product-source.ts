@@ -1,6 +1,6 @@
 // A product source made on this machine: a local git repository shaped like MetalK8s' own (salt/,
 // pillar/ with `.in` templates, the storage operator's manifests, ui/ and storage-operator/ with
-// their Dockerfiles), its two images as images.yaml declares them, and the local builder image its
+// their Dockerfiles, a two-page Sphinx docs/ configured as upstream's), its two images as images.yaml declares them, and the local builder image its
 // operator compiles in. No test-runner imports: the tests (product-repo.ts) and the demo use it.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -16,8 +16,31 @@ const AGENT_STATES: Record<string, string> = {
   'salt/metalk8s/orchestrate/solutions/available.sls': 'include: []\n',
 };
 
+/**
+ * docs/ as upstream's conf.py sets it up, in small: the Read the Docs theme, an extension Debian
+ * does not package (left out by the build), a LaTeX preamble and the document the PDF is made of.
+ */
+const DOCS: Record<string, string> = {
+  'docs/conf.py': [
+    "project = 'MetalK8s'",
+    "extensions = ['sphinx.ext.todo', 'sphinxcontrib_github_alt']",
+    "master_doc = 'index'",
+    "exclude_patterns = ['_build']",
+    "html_theme = 'sphinx_rtd_theme'",
+    "latex_elements = {'papersize': 'a4paper', 'preamble': r'''",
+    '\\usepackage{charter}',
+    '\\usepackage[defaultsans]{lato}',
+    "'''}",
+    "latex_documents = [('index', 'MetalK8s.tex', 'MetalK8s Documentation', 'Scality', 'manual', True)]",
+    '',
+  ].join('\n'),
+  'docs/index.rst': 'MetalK8s\n========\n\nAn opinionated Kubernetes distribution.\n\n.. toctree::\n\n   quickstart\n',
+  'docs/quickstart.rst': 'Quickstart\n==========\n\nRun the bootstrap script.\n',
+};
+
 export const PRODUCT_FILES: Record<string, string> = {
   ...AGENT_STATES,
+  ...DOCS,
   'salt/top.sls.in': 'metalk8s-@@VERSION:\n  "*":\n    - metalk8s.roles.minion\n',
   'salt/metalk8s/roles/minion.sls': 'include:\n  - metalk8s.archives\n',
   'salt/metalk8s/addons/volumes/volume-crd.sls.in': '#!kubernetes\n@@CustomResourceDefinition\n',
