@@ -3,17 +3,34 @@ import { join } from 'node:path';
 import { readYamlFile } from '../buildchain/yaml-file.ts';
 import { PROJECT_ROOT } from './helpers.ts';
 
-type Rules = Record<'required' | 'upstream' | 'ours', string[]>;
+type Rules = Record<'required' | 'upstream' | 'ours', string[]> & {
+  product_txt: Record<'upstream' | 'ours', string[]>;
+};
+
+const rules = () => readYamlFile(join(PROJECT_ROOT, 'test/upstream-layout-2.4.1.yaml'), 'the layout rules') as Rules;
 
 const matches = (rule: string, path: string) =>
   rule.startsWith('re:') ? new RegExp(rule.slice(3)).test(path) : rule === path;
 
 /** Paths no rule places, and required rules no path matches. */
 export function layoutMismatches(paths: readonly string[]): { unplaced: string[]; missing: string[] } {
-  const rules = readYamlFile(join(PROJECT_ROOT, 'test/upstream-layout-2.4.1.yaml'), 'the layout rules') as Rules;
-  const placed = [...rules.upstream, ...rules.ours];
+  const { required, upstream, ours } = rules();
+  const placed = [...upstream, ...ours];
   return {
     unplaced: paths.filter((path) => !placed.some((rule) => matches(rule, path))),
-    missing: rules.required.filter((rule) => !paths.some((path) => matches(rule, path))),
+    missing: required.filter((rule) => !paths.some((path) => matches(rule, path))),
+  };
+}
+
+/** product.txt's keys that are neither upstream's nor ours, and upstream's keys it lacks. */
+export function productTxtMismatches(text: string): { unknown: string[]; missing: string[] } {
+  const { upstream, ours } = rules().product_txt;
+  const keys = text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.slice(0, line.indexOf('=')));
+  return {
+    unknown: keys.filter((key) => !upstream.includes(key) && !ours.includes(key)),
+    missing: upstream.filter((key) => !keys.includes(key)),
   };
 }

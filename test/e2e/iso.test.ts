@@ -33,7 +33,7 @@ import { renderJinja } from '../jinja.ts';
 import { runtimeTarball } from '../node-runtime.ts';
 import { busyboxBuilderBase, productImageDeclarations, productRepo } from '../product-repo.ts';
 import { metalk8sTasks, project } from '../project.ts';
-import { layoutMismatches } from '../upstream-layout.ts';
+import { layoutMismatches, productTxtMismatches } from '../upstream-layout.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../registry.ts';
 import { startNginx } from '../servers-for-tests.ts';
 import { declaredRuntime } from '../runtime-cache.ts';
@@ -179,6 +179,9 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
         SOURCE_DATE_EPOCH: '1600000000',
         BUILD_HOST: 'release-builder',
         DOCKER_BIN: requireTool('podman'),
+        // documentation/ as upstream ships it: the PDF, which needs LaTeX.
+        SPHINX_BUILD_BIN: requireTool('sphinx-build'),
+        LATEXMK_BIN: requireTool('latexmk'),
       };
       writeFileSync(
         join(root, '.env'),
@@ -203,6 +206,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
         .filter(Boolean);
       for (const path of [
         '/product.txt',
+        '/documentation/user-guide.pdf',
         '/examples/new-node.yaml',
         '/examples/prometheus-sparse.yaml',
         '/images/alertmanager/v0.19.0/manifest.json',
@@ -295,7 +299,11 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       } finally {
         await reader.close();
       }
-      expect(readFileSync(join(extracted, 'product.txt'), 'utf8')).toContain('BUILD_HOST=release-builder\n');
+      const productTxt = readFileSync(join(extracted, 'product.txt'), 'utf8');
+      expect(productTxt).toContain('BUILD_HOST=release-builder\n');
+      expect(productTxt).toContain('DOCUMENTATION=pdf (documentation/user-guide.pdf)\n');
+      expect(productTxtMismatches(productTxt)).toEqual({ unknown: [], missing: [] });
+      expect(readFileSync(join(extracted, 'documentation/user-guide.pdf')).subarray(0, 5).toString()).toBe('%PDF-');
       // What runs on a node runs on CentOS/RHEL 7: no ELF file of the ISO needs a glibc above 2.17.
       expect(glibcAbove217(extracted)).toEqual([]);
       const newer = tempDir('mk8s-newer-glibc-');
