@@ -100,6 +100,17 @@ describe("the product's documentation (doc, documentation)", () => {
         /^reading \S+\/_build\/product-source\/docs\/conf\.py: \S*python3 failed:\n[^]*There is a syntax error in your configuration file: .*\(conf\.py, line 1\)/,
       );
 
+      // LaTeX stopping on the preamble: the .tex file and LaTeX's message, and nothing deployed.
+      const badTex = productProject({
+        'docs/conf.py':
+          "latex_elements = {'preamble': r'\\nosuchcommand'}\nlatex_documents = [('index', 'Doc.tex', 'Doc', 'Me', 'manual')]\n",
+      });
+      const tex = await runEngine(badTex, metalk8sTasks(badTex), TASKS);
+      expect(tex.finished.find((r) => r.name === '_doc_deploy:user-guide.pdf')!.error).toMatch(
+        /^latexmk failed \(exit \d+\) on Doc\.tex, written by Sphinx from docs\/:\n! Undefined control sequence\.\nl\.\d+ \\nosuchcommand/,
+      );
+      expect(existsSync(join(badTex, '_build/root/documentation'))).toBe(false);
+
       const missing = await runEngine(
         root,
         metalk8sTasks(root, { SPHINX_BUILD_BIN: '/nonexistent/sphinx-build' }),

@@ -139,7 +139,7 @@ async function buildPdf(context: BuildContext, ctx: ActionContext, work: string,
     const conf = await sphinx(context, ctx, 'latex', staging, work, true);
     if (!conf.latexFile)
       throw new BuildError(`${join(config.product!.tree, 'docs/conf.py')}: no latex_documents: no PDF to build`);
-    await runLatexmk(latexmk, conf.latexFile, runOptions(config, ctx, staging, config.buildRoot));
+    await runLatexmk(latexmk, conf.latexFile, runOptions(config, ctx, staging, 'docs/'));
     const built = conf.latexFile.replace(/\.tex$/, '.pdf');
     await copyFileAtomic(join(staging, built), pdf);
     ctx.log(`${pdf}: ${built} of ${latexDir}`);

@@ -12,7 +12,7 @@ export interface RunOptions {
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
   log: (line: string) => void;
-  /** Paths in messages are shown relative to it (the product source's root). */
+  /** sphinx-build: paths in its errors are shown relative to it; latexmk: what the .tex was made from. */
   shownFrom: string;
 }
 
@@ -77,7 +77,10 @@ export async function runSphinx(sphinxBuild: string, args: readonly string[], op
   );
 }
 
-/** latexmk on `texFile` in `cwd`: fails naming the .tex file and LaTeX's first `!` message. */
+/**
+ * latexmk on `texFile` in `cwd`: fails naming the .tex file (by its name: the directory is a
+ * staging one, gone with the failure) and LaTeX's first `!` message with the line it stopped at.
+ */
 export async function runLatexmk(latexmk: string, texFile: string, options: RunOptions): Promise<void> {
   const args = ['-pdf', '-dvi-', '-ps-', '-interaction=nonstopmode', '-halt-on-error', texFile];
   const { code, lines } = await runStreamed(latexmk, args, options);
@@ -85,6 +88,6 @@ export async function runLatexmk(latexmk: string, texFile: string, options: RunO
   const bang = lines.findIndex((line) => line.startsWith('! '));
   const said = bang >= 0 ? lines.slice(bang, bang + 3).join('\n') : lines.slice(-10).join('\n');
   throw new BuildError(
-    `latexmk failed (exit ${code}) on ${relative(options.shownFrom, `${options.cwd}/${texFile}`)}:\n${said}`,
+    `latexmk failed (exit ${code}) on ${texFile}, written by Sphinx from ${options.shownFrom}:\n${said}`,
   );
 }
