@@ -2,10 +2,12 @@
 // that they share one content store, one image puller and one package workspace, read the image
 // declarations once, and name the ISO tree's places one way. Families import this module and
 // config.ts, never one another.
+import { statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { ImageDeclarations } from '../buildchain/oci/declarations.ts';
 import { declaredImages } from '../buildchain/oci/declarations.ts';
 import { ImagePuller } from '../buildchain/oci/puller.ts';
+import { tagLockFile } from '../buildchain/oci/tag-lock-file.ts';
 import type { ImageInventory, PackageInventory } from '../buildchain/release/inventory.ts';
 import type { SpecPackage } from '../buildchain/rpm/declarations.ts';
 import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
@@ -20,7 +22,10 @@ export interface BuildContext {
   /** Made on first use: `./build.ts list` needs neither. */
   readonly puller: ImagePuller;
   readonly workspace: PackageWorkspace;
-  /** IMAGES_FILE's declarations (the product's images included), read on first use. */
+  /**
+   * IMAGES_FILE's declarations (the product's images included), read on first use and again when
+   * its lock changes (_image_lock pins images declared by tag during the build).
+   */
   images(): ImageDeclarations;
   paths: IsoPaths;
   /** The values of `@@NAME` in the project's templates (`*.in`). */
@@ -63,7 +68,11 @@ export function createContext(config: BuildConfig): BuildContext {
   const store = new BlobStore(join(config.buildRoot, 'cache'));
   let puller: ImagePuller | undefined;
   let workspace: PackageWorkspace | undefined;
-  let images: ImageDeclarations | undefined;
+  let images: { declarations: ImageDeclarations; lock: string } | undefined;
+  const lockStamp = () => {
+    const stats = statSync(tagLockFile(config.imagesFile), { throwIfNoEntry: false });
+    return stats ? `${stats.mtimeMs} ${stats.size} ${stats.ino}` : 'none';
+  };
   const paths: IsoPaths = {
     images: join(config.isoRoot, 'images'),
     rpmRepositories: join(config.isoRoot, 'packages', 'redhat'),
@@ -90,7 +99,11 @@ export function createContext(config: BuildConfig): BuildContext {
       });
       return workspace;
     },
-    images: () => (images ??= declaredImages(config)),
+    images: () => {
+      const lock = lockStamp();
+      if (images?.lock !== lock) images = { declarations: declaredImages(config), lock };
+      return images.declarations;
+    },
     paths,
     // Read on first use: VERSION may be missing where only some tasks are used.
     get templateValues() {

@@ -20,7 +20,7 @@ import { serveTestRepos } from '../test/yum-repos.ts';
 import { renderJinja } from '../test/jinja.ts';
 import { startContainerd, startNginx } from '../test/servers-for-tests.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
-import { freePort, imageOf, pushImage, randomLayer, startRegistry } from '../test/registry.ts';
+import { freePort, imageOf, pushImage, randomLayer, startProxy, startRegistry } from '../test/registry.ts';
 
 const run = promisify(execFile);
 
@@ -514,5 +514,107 @@ describe('images tasks', () => {
     expect(report.finished.map((r) => r.error ?? '').join('\n')).toMatch(
       /images\.yaml: remote\[0\] \(prometheus\)\.digest: .* \(63 hex digits instead of 64\)/,
     );
+  });
+});
+
+describe('images declared by tag only (images.lock.yaml)', () => {
+  const failures = (report: Awaited<ReturnType<typeof runEngine>>) =>
+    report.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`);
+  const byTag = 'remote:\n  - {name: prometheus, image: quay.io/prometheus/prometheus, version: "v2.12.0"}\n';
+
+  it('records the digest on the first build, then pulls by digest only; a tampered lock or a moved tag names the image and both digests', async () => {
+    const registry = await startRegistry();
+    const proxy = await startProxy(registry.host, {});
+    const digest = await pushImage(
+      registry.host,
+      'prometheus/prometheus',
+      'v2.12.0',
+      imageOf([await randomLayer('prometheus', 20_000)]),
+    );
+    const root = project({ 'images/images.yaml': byTag });
+    const env = { REGISTRY_MIRRORS: `quay.io=${proxy.host}` };
+    const lockFile = join(root, 'images/images.lock.yaml');
+    const first = await runEngine(root, metalk8sTasks(root, env), ['images']);
+    expect(failures(first)).toEqual([]);
+    expect(first.finished.find((r) => r.name === '_image_lock')!.out).toContain(
+      `prometheus quay.io/prometheus/prometheus:v2.12.0: recorded ${digest} in images/images.lock.yaml (commit it)`,
+    );
+    expect(loadImageDeclarations(join(root, 'images/images.yaml')).remote[0]).toMatchObject({
+      pin: 'locked',
+      source: { registry: 'quay.io', repository: 'prometheus/prometheus', tag: 'v2.12.0', digest },
+    });
+    expect(readFileSync(lockFile, 'utf8')).toContain(
+      `  - name: prometheus\n    image: quay.io/prometheus/prometheus\n    version: "v2.12.0"\n    digest: ${digest}\n`,
+    );
+    const layout = join(root, '_build/root/images/prometheus/v2.12.0');
+    expect(sha256Digest(readFileSync(join(layout, 'manifest.json')))).toBe(digest);
+    expect(proxy.requests.filter((r) => r.url.endsWith('/manifests/v2.12.0')).length).toBe(1);
+    expect((await runEngine(root, metalk8sTasks(root, env), ['images'])).executed).toEqual([]);
+
+    // Another machine with the committed lock and an empty store: by digest, the tag never asked.
+    const fresh = () => {
+      for (const dir of ['_build/root', '_build/cache/blobs'])
+        rmSync(join(root, dir), { recursive: true, force: true });
+      proxy.requests.length = 0;
+    };
+    fresh();
+    const second = await runEngine(root, metalk8sTasks(root, env), ['images']);
+    expect(failures(second)).toEqual([]);
+    expect(second.executed).not.toContain('_image_lock');
+    expect(proxy.requests.filter((r) => r.url.includes('/manifests/')).map((r) => r.url)).toEqual([
+      `/v2/prometheus/prometheus/manifests/${digest}`,
+    ]);
+    expect(sha256Digest(readFileSync(join(layout, 'manifest.json')))).toBe(digest);
+
+    // A lock whose digest the registry does not serve under that tag.
+    const tampered = `sha256:${'1'.repeat(64)}`;
+    writeFileSync(lockFile, readFileSync(lockFile, 'utf8').replace(digest, tampered));
+    fresh();
+    const bad = await runEngine(root, metalk8sTasks(root, env), ['images']);
+    expect(failures(bad)).toEqual([
+      `_image_pull:prometheus: ${lockFile}: prometheus v2.12.0 is locked to ${tampered}, but quay.io/prometheus/prometheus:v2.12.0 is now ${digest}; if the tag was moved on purpose, delete its entry and run ./build.ts image_lock`,
+    ]);
+
+    // image_lock asks every tag again: one moved since it was locked is refused, not re-pinned.
+    writeFileSync(lockFile, readFileSync(lockFile, 'utf8').replace(tampered, digest));
+    const moved = await pushImage(
+      registry.host,
+      'prometheus/prometheus',
+      'v2.12.0',
+      imageOf([await randomLayer('prometheus', 20_000)]),
+    );
+    const refresh = await runEngine(root, metalk8sTasks(root, env), ['image_lock']);
+    expect(failures(refresh)).toEqual([
+      `image_lock: ${lockFile}: prometheus v2.12.0 is locked to ${digest}, but quay.io/prometheus/prometheus:v2.12.0 is now ${moved}; if the tag was moved on purpose, delete its entry and run ./build.ts image_lock`,
+    ]);
+    expect(readFileSync(lockFile, 'utf8')).toContain(digest);
+    rmSync(lockFile);
+    expect(failures(await runEngine(root, metalk8sTasks(root, env), ['image_lock']))).toEqual([]);
+    expect(readFileSync(lockFile, 'utf8')).toContain(`digest: ${moved}\n`);
+  });
+
+  it('names the image and REGISTRY_MIRRORS when a tag the lock lacks cannot be asked; a declared digest wins over the lock', async () => {
+    const root = project({ 'images/images.yaml': byTag });
+    const down = await runEngine(
+      root,
+      metalk8sTasks(root, { REGISTRY_MIRRORS: `quay.io=127.0.0.1:${await freePort()}` }),
+      ['images'],
+    );
+    const check = down.finished.find((r) => r.name === '_image_check_sources')!;
+    expect(check.error).toContain(
+      'prometheus v2.12.0: declared by tag only, not in images/images.lock.yaml; its registry must answer once to record the digest',
+    );
+    expect(check.settings).toEqual(['REGISTRY_MIRRORS=quay.io=<mirror host:port>']);
+
+    const declared = `sha256:${'2'.repeat(64)}`;
+    writeFileSync(
+      join(root, 'images/images.lock.yaml'),
+      `images:\n  - {name: prometheus, image: quay.io/prometheus/prometheus, version: "v2.12.0", digest: "sha256:${'3'.repeat(64)}"}\n`,
+    );
+    writeFileSync(join(root, 'images/images.yaml'), byTag.replace('"v2.12.0"', `"v2.12.0", digest: "${declared}"`));
+    expect(loadImageDeclarations(join(root, 'images/images.yaml')).remote[0]).toMatchObject({
+      pin: 'declared',
+      source: { digest: declared },
+    });
   });
 });

@@ -15,6 +15,7 @@ import { buildOrRecall, builtRecordFile } from '../buildchain/oci/dockerfile.ts'
 import {
   buildLabels,
   imageDir,
+  pinnedSource,
   remoteImagePlace,
   type ImageDeclarations,
   type LocalImage,
@@ -25,6 +26,7 @@ import { storedImage } from '../buildchain/oci/pull.ts';
 import { writeImageArchive } from '../buildchain/oci/archive.ts';
 import { readDirLayout, writeDirLayout } from '../buildchain/oci/layout.ts';
 import { unreachableError } from '../buildchain/oci/puller.ts';
+import { lockDisagrees, lockTags, tagOnlyImages } from '../buildchain/oci/tag-lock.ts';
 import { formatReference } from '../buildchain/oci/reference.ts';
 import { imageLocksDir, layerPackagesOf, type LayerPackages } from '../buildchain/oci/package-layers.ts';
 import { unreachableSources, type YumRepository } from '../buildchain/rpm/repository.ts';
@@ -52,18 +54,22 @@ export function imageTasks(context: BuildContext): TaskDefinition[] {
   const root = context.paths.images;
   // Read on first use: `./build.ts list` or a salt_tree build need not parse the image list.
   const declared = (): ImageDeclarations => context.images();
-  // What images still need from the network: registries of remote images neither laid out nor
-  // whole in the store, and of local images' bases not in the store; yum repositories of local
-  // images' packages layers without a lock, or with locked packages the store lacks. (Whether a
-  // local image will be rebuilt is the engine's to say, later: its inputs decide, not its layout.)
+  // What images still need from the network: registries of remote images declared by tag that
+  // the lock lacks, of those neither laid out nor whole in the store, and of local images' bases
+  // not in the store; yum repositories of local images' packages layers without a lock, or with
+  // locked packages the store lacks. (Whether a local image will be rebuilt is the engine's to
+  // say, later: its inputs decide, not its layout.)
   const neededSources = async (): Promise<{ registries: string[]; repositories: YumRepository[] }> => {
     const { remote, local, platform } = declared();
     const { store } = context;
     const specs = local
       .filter((image) => image.kind === 'spec')
       .map((image) => ({ image, spec: loadBuildSpec(image.definition) }));
+    const unlocked = remote.filter((image) => image.pin === 'tag').map((image) => image.source.registry);
     const pinned = [
-      ...remote.filter((image) => !placed(context, image)).map((image) => image.source),
+      ...remote
+        .filter((image) => image.pin !== 'tag' && !placed(context, image))
+        .map((image) => pinnedSource(image, declared().lockFile)),
       ...specs.flatMap(({ spec }) => spec.base ?? []),
     ];
     const stored = await Promise.all(
@@ -75,7 +81,7 @@ export function imageTasks(context: BuildContext): TaskDefinition[] {
       )
     ).flat();
     return {
-      registries: pinned.filter((_, index) => !stored[index]).map((source) => source.registry),
+      registries: [...unlocked, ...pinned.filter((_, index) => !stored[index]).map((source) => source.registry)],
       repositories: [...new Map(repositories.map((repo) => [repo.source.name, repo])).values()],
     };
   };
@@ -120,13 +126,21 @@ export function imageTasks(context: BuildContext): TaskDefinition[] {
           const failed = repositoriesDown.filter(
             (entry): entry is typeof entry & { reason: string } => entry.reason !== undefined,
           );
+          // An image declared by tag that the lock lacks cannot be pinned without its registry.
+          const down = new Set(registriesDown.map((entry) => entry.registry));
+          const unpinned = declared()
+            .remote.filter((image) => image.pin === 'tag' && down.has(image.source.registry))
+            .map(
+              (image) =>
+                `${image.name} ${image.version}: declared by tag only, not in ${relative(config.root, declared().lockFile)}; its registry must answer once to record the digest`,
+            );
           const errors = [
             ...(registriesDown.length > 0 ? [unreachableError(registriesDown)] : []),
             ...(failed.length > 0 ? [unreachableSources(failed, [])] : []),
           ];
           if (errors.length > 0)
             throw new BuildError(
-              errors.map((error) => error.message).join('\n'),
+              [...errors.map((error) => error.message), ...unpinned].join('\n'),
               errors.flatMap((error) => error.settings),
             );
           ctx.log(
@@ -136,9 +150,37 @@ export function imageTasks(context: BuildContext): TaskDefinition[] {
       ],
     },
     {
+      name: '_image_lock',
+      doc: 'Record in images/images.lock.yaml the digest of each image declared by tag only that the lock lacks.',
+      task_dep: ['_image_check_sources'],
+      // Once every tag is locked, no registry is asked for a tag again.
+      uptodate: [() => declared().remote.every((image) => image.pin !== 'tag')],
+      actions: [
+        async (ctx) => {
+          const recorded = await lockTags(context.puller, declared(), { every: false, signal: ctx.signal });
+          for (const entry of recorded)
+            ctx.log(
+              `${entry.name} ${entry.image}:${entry.version}: recorded ${entry.digest} in ${relative(config.root, declared().lockFile)} (commit it)`,
+            );
+        },
+      ],
+    },
+    {
+      name: 'image_lock',
+      doc: 'Ask the registry for every image declared by tag only and write images/images.lock.yaml, to commit.',
+      task_dep: ['_build_root'],
+      actions: [
+        async (ctx) => {
+          const declarations = declared();
+          await lockTags(context.puller, declarations, { every: true, signal: ctx.signal });
+          ctx.log(`${declarations.lockFile}: ${tagOnlyImages(declarations).length} images declared by tag`);
+        },
+      ],
+    },
+    {
       basename: '_image_pull',
       doc: 'Pull remote images by digest into the store and lay them out in the ISO tree.',
-      after: [],
+      after: ['_image_lock'], // images declared by tag are pinned then
       create: () => declared().remote.map((image) => pullTask(context, image)),
     },
     {
@@ -156,8 +198,9 @@ export function imageTasks(context: BuildContext): TaskDefinition[] {
   ];
 }
 
-/** Whether a remote image is in the ISO tree: its whole layout, or its archive. */
+/** Whether a remote image is in the ISO tree: its whole layout, or its archive (never before it is pinned). */
 function placed({ config }: BuildContext, image: RemoteImage): boolean {
+  if (image.pin === 'tag') return false;
   const place = remoteImagePlace(config.isoRoot, image);
   return image.archive ? existsSync(place) : layoutComplete(place, image.source.digest);
 }
@@ -171,10 +214,13 @@ function pullTask(context: BuildContext, image: RemoteImage): TaskSpec {
   const { config } = context;
   const target = remoteImagePlace(config.isoRoot, image);
   const { platform } = context.images();
+  // An image declared by tag is pinned once _image_lock has run (before this task is created,
+  // unless it is named on the command line): its pin is read again when the task runs.
+  const current = () => context.images().remote.find((entry) => entry.name === image.name) ?? image;
   return {
     name: `_image_pull:${image.name}`,
     title: `_image_pull: ${image.name} ${image.version}${image.archive ? ' (archive)' : ''}`,
-    task_dep: ['_image_mkdir_root', '_image_check_sources'],
+    task_dep: ['_image_mkdir_root', '_image_check_sources', '_image_lock'],
     targets: [target],
     // The pin and the platform decide the content; the layout must still be whole on disk.
     uptodate: [
@@ -182,18 +228,23 @@ function pullTask(context: BuildContext, image: RemoteImage): TaskSpec {
       `${platform.os}/${platform.architecture}/${platform.variant ?? ''}`,
       image.archive ? 'archive' : 'layout',
       config.sourceDateEpoch ?? null,
-      () => placed(context, image),
+      () => placed(context, current()),
     ],
     actions: [
       async (ctx) => {
         const { puller } = context;
+        const pinned = current();
+        const source = pinnedSource(pinned, context.images().lockFile);
+        const describe = `${image.name} ${image.version}`;
         let done = 0;
-        const pulled = await puller.pull(image.source, {
-          describe: `${image.name} ${image.version}`,
-          platform,
-          signal: ctx.signal,
-          onBytes: (bytes) => ctx.progress((done += bytes)),
-        });
+        const pulled = await puller
+          .pull(source, { describe, platform, signal: ctx.signal, onBytes: (bytes) => ctx.progress((done += bytes)) })
+          .catch(async (error: unknown) => {
+            // A locked digest the registry does not serve: say whether the tag moved away from it.
+            if (pinned.pin !== 'locked' || ctx.signal.aborted) throw error;
+            const served = await puller.resolveTag(pinned.source, describe, ctx.signal).catch(() => source.digest);
+            throw served === source.digest ? error : lockDisagrees(pinned, context.images().lockFile, served);
+          });
         if (image.archive) {
           await writeImageArchive(context.store, pulled, target, {
             name: archiveName(image),

@@ -11,7 +11,7 @@ import { BuildError } from '../../buildchain/errors.ts';
 import { linkAtomic, writeFileAtomic } from '../../buildchain/fs/atomic.ts';
 import { listFiles } from '../../buildchain/fs/walk.ts';
 import { writeIso } from '../../buildchain/iso9660/writer.ts';
-import { imageDir, loadImageDeclarations } from '../../buildchain/oci/declarations.ts';
+import { imageDir, loadImageDeclarations, pinnedSource } from '../../buildchain/oci/declarations.ts';
 import { writeDirLayout } from '../../buildchain/oci/layout.ts';
 import type { ImagePuller } from '../../buildchain/oci/puller.ts';
 import { findImages, registryConfigFor } from '../../static-registry/index.ts';
@@ -83,9 +83,9 @@ export async function buildSolution(
     const declarations = join(source, 'images.yaml');
     if (existsSync(declarations)) {
       if (!options.puller) throw new BuildError(`${declarations}: declares images to pull, but no puller was given`);
-      const { remote, platform } = loadImageDeclarations(declarations);
+      const { remote, platform, lockFile } = loadImageDeclarations(declarations);
       for (const image of remote) {
-        const pulled = await options.puller.pull(image.source, {
+        const pulled = await options.puller.pull(pinnedSource(image, lockFile), {
           describe: `${image.name} ${image.version}`,
           platform,
           signal: options.signal,

@@ -1,6 +1,7 @@
 // The image declarations file (images/images.yaml): what the ISO ships, edited by release
-// engineers. Remote images are pinned by digest; local images point at a build definition
-// (image.yaml for the daemonless builder, or a Dockerfile for DOCKER_BIN).
+// engineers. Remote images are pinned by digest: declared, or, for an image declared by tag only,
+// the one its lock (images.lock.yaml, tag-lock-file.ts) recorded; local images point at a build
+// definition (image.yaml for the daemonless builder, or a Dockerfile for DOCKER_BIN).
 import { existsSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
 import { BuildError } from '../errors.ts';
@@ -9,12 +10,16 @@ import { parseDigest } from '../store/sha256.ts';
 import type { Platform } from './media-types.ts';
 import { DEFAULT_PLATFORM, parsePlatform } from './pull.ts';
 import { parseReference, type ImageReference } from './reference.ts';
+import { tagLockFile, lockKey, readTagLock, type TagLockEntry } from './tag-lock-file.ts';
 
 export interface RemoteImage {
   /** Directory name in the ISO: images/<name>/<version>/. */
   name: string;
   version: string;
-  source: ImageReference & { digest: string };
+  /** The tag is the version; the digest is the declared one, else the lock's, else unknown yet. */
+  source: ImageReference & { tag: string; digest?: string };
+  /** Where the digest comes from: images.yaml, its lock, or nowhere yet (declared by tag, not locked). */
+  pin: 'declared' | 'locked' | 'tag';
   /**
    * Saved as one archive, <dir>/<name>-<version>.tar, instead of a layout: what nodes import
    * into containerd before any registry runs (upstream's SAVE_AS_TAR: nginx, pause). The folder
@@ -57,6 +62,8 @@ export interface DeclarationOptions {
 
 export interface ImageDeclarations {
   file: string;
+  /** images.lock.yaml beside `file`: the digests of images declared by tag only. */
+  lockFile: string;
   platform: Platform;
   remote: RemoteImage[];
   local: LocalImage[];
@@ -70,6 +77,8 @@ export function loadImageDeclarations(file: string, options: DeclarationOptions 
   const doc = readYamlFile(file, 'IMAGES_FILE');
   if (!isRecord(doc)) throw new BuildError(`${file}: expected a mapping with "remote" and "local" lists`);
   const read = declarationReader(file, doc);
+  const lockFile = tagLockFile(file);
+  let lock: Map<string, TagLockEntry> | undefined;
   const field = read.string.bind(read);
   const identity = read.unique.bind(read);
   const list = (key: string) => read.list(key);
@@ -85,9 +94,17 @@ export function loadImageDeclarations(file: string, options: DeclarationOptions 
       throw new BuildError(
         `${file}: ${where}.image "${field(entry, 'image', where)}" must name the repository only; put the tag in "version" and the digest in "digest"`,
       );
-    if (entry.digest === undefined)
-      throw new BuildError(`${file}: ${where}.digest is missing: remote images are pulled by digest only`);
-    const digest = parseDigest(entry.digest, `${file}: ${where}.digest`);
+    // Declared by tag only: pulled by the digest the lock recorded for that tag. A declared
+    // digest wins over a lock entry, which is then unused (and dropped when the lock is written).
+    let digest: string | undefined;
+    let pin: RemoteImage['pin'] = 'declared';
+    if (entry.digest !== undefined) {
+      digest = parseDigest(entry.digest, `${file}: ${where}.digest`);
+    } else {
+      lock ??= readTagLock(lockFile);
+      digest = lock.get(lockKey({ name, image: `${ref.registry}/${ref.repository}`, version }))?.digest;
+      pin = digest ? 'locked' : 'tag';
+    }
     const archive = entry.archive === true ? 'images' : (entry.archive ?? false);
     if (
       archive !== false &&
@@ -99,7 +116,7 @@ export function loadImageDeclarations(file: string, options: DeclarationOptions 
         `${file}: ${where}.archive must be true, false, or a folder of the ISO (salt/metalk8s/...), not ${JSON.stringify(entry.archive)}`,
       );
     }
-    return { name, version, source: { ...ref, tag: version, digest }, archive };
+    return { name, version, source: { ...ref, tag: version, ...(digest ? { digest } : {}) }, pin, archive };
   });
   const local = list('local').flatMap((entry, index): LocalImage[] => {
     const where = `local[${index}]${typeof entry.name === 'string' ? ` (${entry.name})` : ''}`;
@@ -164,9 +181,34 @@ export function loadImageDeclarations(file: string, options: DeclarationOptions 
   });
   return {
     file,
+    lockFile,
     platform: doc.platform === undefined ? DEFAULT_PLATFORM : parsePlatform(String(doc.platform), `${file}: platform`),
     remote,
     local,
+  };
+}
+
+/**
+ * The image's reference by digest; an image declared by tag only that its lock lacks is an error
+ * naming it, the lock, and how to record it.
+ */
+export function pinnedSource(image: RemoteImage, lockFile: string): ImageReference & { digest: string } {
+  const { digest } = image.source;
+  if (digest) return { ...image.source, digest };
+  throw new BuildError(
+    `${image.name} ${image.version} (${image.source.registry}/${image.source.repository}) is declared by tag only and ${lockFile} has no digest for it: ` +
+      'build with its registry reachable (REGISTRY_MIRRORS) to record it, or run ./build.ts image_lock',
+    [`REGISTRY_MIRRORS=${image.source.registry}=<mirror host:port>`],
+  );
+}
+
+/** The lock entry of an image declared by tag only, once its digest is known. */
+export function lockEntryOf(image: RemoteImage, digest: string): TagLockEntry {
+  return {
+    name: image.name,
+    image: `${image.source.registry}/${image.source.repository}`,
+    version: image.version,
+    digest,
   };
 }
 

@@ -4,8 +4,9 @@ import { limitConcurrency } from '../concurrency.ts';
 import { BuildError } from '../errors.ts';
 import { failureReason } from '../http.ts';
 import { loadCredentials, type CredentialLookup } from './credentials.ts';
-import type { Platform } from './media-types.ts';
+import { MANIFEST_ACCEPT, type Platform } from './media-types.ts';
 import { pullImage, type PulledImage } from './pull.ts';
+import { DigestMismatchError, parseDigest, sha256Digest } from '../store/sha256.ts';
 import { RegistryClient, resolveEndpoint } from './registry.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 
@@ -59,6 +60,29 @@ export class ImagePuller {
       schedule: this.#schedule,
       ...options,
     });
+  }
+
+  /**
+   * The digest a registry serves `tag` under: the sha256 of the manifest it answers (an index for
+   * a multi-platform tag), which must agree with its `Docker-Content-Digest` header when it sends
+   * one. The manifest goes into the store, so the pull that follows asks for blobs only.
+   */
+  async resolveTag(
+    image: { registry: string; repository: string; tag: string },
+    describe: string,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const answer = await this.client(image.registry).manifest(image.repository, image.tag, MANIFEST_ACCEPT, signal);
+    const digest = sha256Digest(answer.bytes);
+    if (answer.digestHeader !== undefined) {
+      const said = parseDigest(answer.digestHeader, `${answer.url}: Docker-Content-Digest`);
+      if (said !== digest)
+        throw new DigestMismatchError(
+          `${answer.url}: ${describe}: the manifest served has digest ${digest}, but Docker-Content-Digest says ${said}`,
+        );
+    }
+    await this.options.store.put(digest, answer.bytes, `${describe} manifest`);
+    return digest;
   }
 
   /**

@@ -71,13 +71,16 @@ export class RegistryClient {
     return response.status;
   }
 
-  /** A manifest as served (bytes unchanged) and its media type. */
+  /**
+   * A manifest as served (bytes unchanged), its media type, and the digest the registry says it
+   * has (`Docker-Content-Digest`, when sent): asked by tag, that header is all that names it.
+   */
   async manifest(
     repository: string,
     reference: string,
     accept: string,
     signal: AbortSignal,
-  ): Promise<{ bytes: Buffer; mediaType: string; url: string }> {
+  ): Promise<{ bytes: Buffer; mediaType: string; url: string; digestHeader?: string }> {
     const response = await this.send('GET', repository, `manifests/${reference}`, { accept }, signal);
     if (response.status !== 200) throw await this.#failure(response, `manifest ${repository}@${reference}`);
     const bytes = await response.body.bytes(
@@ -87,7 +90,13 @@ export class RegistryClient {
     const type = String(response.headers['content-type'] ?? '')
       .split(';')[0]!
       .trim();
-    return { bytes, mediaType: type, url: response.url };
+    const digestHeader = response.headers['docker-content-digest'];
+    return {
+      bytes,
+      mediaType: type,
+      url: response.url,
+      ...(typeof digestHeader === 'string' ? { digestHeader: digestHeader.trim() } : {}),
+    };
   }
 
   /** A blob's bytes from `offset` on (where the server honours Range), and where they start. */

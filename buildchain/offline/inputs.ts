@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { loadBuildSpec } from '../oci/build-spec.ts';
-import { buildLabels, declaredImages } from '../oci/declarations.ts';
+import { buildLabels, declaredImages, pinnedSource } from '../oci/declarations.ts';
+import { mergeTagLocks, parseTagLock, readTagLock, writeTagLock } from '../oci/tag-lock-file.ts';
 import {
   builtRecordFile,
   dockerfileInputs,
@@ -26,9 +27,11 @@ import { hexDigest } from '../store/sha256.ts';
 
 /**
  * The archive's files besides blobs, as BUILD_ROOT holds them: the package lock, the image package
- * locks the build resolved, and the records of images built from a Dockerfile.
+ * locks the build resolved, and the records of images built from a Dockerfile; and the image lock
+ * (images.lock.yaml), which a build records in the project, perhaps not committed yet.
  */
 const LOCK = 'packages.lock.json';
+const IMAGE_LOCK = 'images.lock.yaml';
 
 /** What of a build's settings its inputs depend on (the project's configuration has them). */
 export interface OfflineBuild {
@@ -78,7 +81,10 @@ async function inputDigests(config: OfflineBuild, workspace: PackageWorkspace): 
   const digests: string[] = [];
   const images = declaredImages(config);
   const pinned = [
-    ...images.remote.map((image) => ({ digest: image.source.digest, what: `${image.name} ${image.version}` })),
+    ...images.remote.map((image) => ({
+      digest: pinnedSource(image, images.lockFile).digest,
+      what: `${image.name} ${image.version}`,
+    })),
     ...images.local
       .filter((image) => image.kind === 'spec')
       .flatMap((image) => {
@@ -164,6 +170,8 @@ export async function exportInputs(
   for (const image of dockerfileImages(config))
     files.set(builtRecordName(image.name), readFileSync(builtRecordFile(config.buildRoot, image.name), 'utf8'));
   if (config.product) files.set(PRODUCT_RECORD, readFileSync(config.product.record, 'utf8'));
+  const { lockFile } = declaredImages(config);
+  if (existsSync(lockFile)) files.set(IMAGE_LOCK, readFileSync(lockFile, 'utf8'));
   return writeBlobArchive(workspace.store, digests, files, file);
 }
 
@@ -184,7 +192,17 @@ export async function importInputs(config: OfflineBuild, file: string): Promise<
       check: parseBuiltRecord,
     });
   if (config.product) places.set(PRODUCT_RECORD, { path: config.product.record, check: parseSourceRecord });
-  return importBlobs(workspace.store, file, new Set(places.keys()), async (name, content) => {
+  // The image lock joins the project's: an entry both hold with other digests is refused.
+  const { lockFile } = declaredImages(config);
+  const importLock = async (content: string) => {
+    const where = `${file}: ${IMAGE_LOCK}`;
+    await writeTagLock(
+      lockFile,
+      mergeTagLocks(readTagLock(lockFile), parseTagLock(content, where), { current: lockFile, incoming: where }),
+    );
+  };
+  return importBlobs(workspace.store, file, new Set([...places.keys(), IMAGE_LOCK]), async (name, content) => {
+    if (name === IMAGE_LOCK) return importLock(content);
     const place = places.get(name)!;
     place.check(content, `${file}: ${name}`);
     await writeFileAtomic(place.path, content);

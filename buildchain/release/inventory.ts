@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { imageDir, remoteImagePlace, type ImageDeclarations } from '../oci/declarations.ts';
+import { imageDir, pinnedSource, remoteImagePlace, type ImageDeclarations } from '../oci/declarations.ts';
 import { readLock } from '../rpm/lock.ts';
 import type { SpecPackage } from '../rpm/declarations.ts';
 import { digestHex, sha256Digest, sha256File } from '../store/sha256.ts';
@@ -31,7 +31,7 @@ export function imageFiles({ isoRoot, declarations }: ImageInventory): string[] 
 export async function inventoryImages({ isoRoot, declarations, definitionName }: ImageInventory): Promise<SbomImage[]> {
   const images: SbomImage[] = [];
   for (const image of declarations.remote) {
-    const { registry, repository, digest } = image.source;
+    const { registry, repository, digest } = pinnedSource(image, declarations.lockFile);
     const place = remoteImagePlace(isoRoot, image);
     images.push({
       name: image.name,

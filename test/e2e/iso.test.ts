@@ -105,7 +105,8 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
           'images/images.yaml': [
             'remote:',
             `  - {name: alertmanager, image: quay.io/prometheus/alertmanager, version: "v0.19.0", digest: "${alertmanager}"}`,
-            `  - {name: node-exporter, image: quay.io/prometheus/node-exporter, version: "v0.18.0", digest: "${exporter}"}`,
+            // By tag only: the first build records its digest in images/images.lock.yaml.
+            '  - {name: node-exporter, image: quay.io/prometheus/node-exporter, version: "v0.18.0"}',
             `  - {name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "${pause}", archive: salt/metalk8s/container-engine/containerd/files}`,
             'local:',
             '  - {name: hello-image, version: "1.0", definition: hello-image/image.yaml}',
@@ -419,10 +420,14 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
           'built-images/hello-dockerfile.json',
           'built-images/metalk8s-ui.json',
           'sources/metalk8s.json',
+          'images.lock.yaml',
         ]),
       );
+      expect(readFileSync(join(root, 'images/images.lock.yaml'), 'utf8')).toContain(`digest: ${exporter}\n`);
       const farm = tempDir('mk8s-farm-');
       cpSync(root, farm, { recursive: true, filter: (path) => !path.startsWith(join(root, '_build')) });
+      // The lock the build recorded, not committed yet: the archive carries it.
+      rmSync(join(farm, 'images/images.lock.yaml'));
       const offline = {
         REGISTRY_MIRRORS: 'quay.io=127.0.0.1:9,k8s.gcr.io=127.0.0.1:9',
         YUM_MIRROR_OS: 'http://127.0.0.1:9',
@@ -439,6 +444,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
         /corrupt\.tar: blobs\/sha256\/[0-9a-f]{64}.*digest mismatch/,
       );
       expect((await importInputs(loadConfig(farm, offline), exported)).blobs).toBeGreaterThan(10);
+      expect(readFileSync(join(farm, 'images/images.lock.yaml'), 'utf8')).toContain(`digest: ${exporter}\n`);
       // The product's repository is out of reach too (moved away: its path is part of the ISO's record).
       renameSync(product.dir, `${product.dir}.away`);
       const airGapped = await runEngine(farm, metalk8sTasks(farm, offline), ['iso']);
