@@ -448,10 +448,15 @@ describe('images tasks', () => {
     },
   );
 
-  it("declares the project's own images validly: 21 remote pins, local definitions whose repositories exist, salt-master from its Dockerfile, the product's two", () => {
+  it("declares the project's own images validly: 21 remote images (prometheus v2.12.0 by tag), local definitions whose repositories exist, salt-master from its Dockerfile, the product's two", () => {
     const config = loadConfig(PROJECT_ROOT, { METALK8S_SOURCE: 'https://github.com/scality/metalk8s.git' });
     const declarations = loadImageDeclarations(config.imagesFile);
     expect(declarations.remote).toHaveLength(21);
+    // The version 2.4.1's formula deploys, declared by tag (its lock entry, once recorded, pins it).
+    expect(
+      declarations.remote.filter((image) => image.pin !== 'declared').map((image) => `${image.name}:${image.version}`),
+    ).toEqual(['prometheus:v2.12.0']);
+    expect(declarations.lockFile).toBe(join(PROJECT_ROOT, 'images/images.lock.yaml'));
     expect(declarations.local.map((image) => `${image.name}:${image.version}:${image.kind}`)).toEqual([
       'salt-master:2018.3.4-1:dockerfile',
       'keepalived:1.3.5-16.el7-1:spec',
