@@ -13,10 +13,11 @@ const LAYERS = [
   'buildchain/iso9660',
   'buildchain/sources',
   'buildchain/sphinx',
-  'buildchain/salt',
   'buildchain/vagrant',
   'buildchain/rpm',
   'buildchain/oci',
+  // Above oci: the formula's image check reads references with oci's parser.
+  'buildchain/salt',
   'buildchain/release',
   'buildchain/offline',
   'static-registry',

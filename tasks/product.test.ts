@@ -1,10 +1,16 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { requireTool, runEngine } from '../test/helpers.ts';
-import { busyboxBuilderBase, productImageDeclarations, productRepo } from '../test/product-repo.ts';
+import {
+  PRODUCT_CHART,
+  PRODUCT_FILES,
+  busyboxBuilderBase,
+  productImageDeclarations,
+  productRepo,
+} from '../test/product-repo.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../test/registry.ts';
 
@@ -56,6 +62,7 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
         '_product_check_source',
         '_product_source',
         'salt_tree:check-calls',
+        'salt_tree:check-images',
         'salt_tree:salt/metalk8s/roles/minion.sls',
       ]);
       expect(readFileSync(join(iso, 'salt/metalk8s/roles/minion.sls'), 'utf8')).toContain('# changed');
@@ -120,6 +127,46 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
           '  scripts/deploy.sh:6: runner function metalk8s_saltutil.sync_auth',
         ].join('\n'),
       );
+    },
+  );
+
+  it(
+    'fails the build when the formula names an image tag the ISO lacks, naming file, line and name:tag; an image declared by tag is locked and passes',
+    { timeout: 60_000 },
+    async () => {
+      const chart = 'salt/metalk8s/addons/prometheus-operator/deployed/chart.sls';
+      const line = PRODUCT_CHART[chart]!.split('\n').indexOf('  version: v2.12.0') + 1;
+      const repo = productRepo({ ...PRODUCT_FILES, ...PRODUCT_CHART });
+      const registry = await startRegistry();
+      const digest = await pushImage(
+        registry.host,
+        'prometheus/prometheus',
+        'v2.12.0',
+        imageOf([await randomLayer('prometheus', 10_000)]),
+      );
+      const declare = (version: string) =>
+        `remote:\n  - {name: prometheus, image: quay.io/prometheus/prometheus, version: "${version}"}\nlocal: []\n`;
+      const root = project({
+        '.env': `METALK8S_SOURCE=${repo.dir}\nMETALK8S_COMMIT=${repo.head}\nREGISTRY_MIRRORS=quay.io=${registry.host}\n`,
+        'images/images.yaml': declare('v2.13.1'),
+      });
+      const stale = await runEngine(root, metalk8sTasks(root), ['salt_tree']);
+      expect(failures(stale)).toEqual([
+        [
+          'salt_tree:check-images: the ISO lacks 1 image that its Salt formula names (declare it in images/images.yaml):',
+          `  ${chart}:${line}: prometheus:v2.12.0 (the ISO has prometheus:v2.13.1)`,
+        ].join('\n'),
+      ]);
+
+      // Declared at the formula's version, by tag: the registry's answer is locked, then pulled.
+      writeFileSync(join(root, 'images/images.yaml'), declare('v2.12.0'));
+      const fixed = await runEngine(root, metalk8sTasks(root), ['salt_tree', '_image_pull']);
+      expect(failures(fixed)).toEqual([]);
+      expect(fixed.finished.find((r) => r.name === 'salt_tree:check-images')!.out).toMatch(
+        /^1 image reference in 9 files of the formula, all in the ISO\n?$/,
+      );
+      expect(readFileSync(join(root, 'images/images.lock.yaml'), 'utf8')).toContain(`digest: ${digest}\n`);
+      expect(existsSync(join(root, '_build/root/images/prometheus/v2.12.0/manifest.json'))).toBe(true);
     },
   );
 

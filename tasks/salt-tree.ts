@@ -3,8 +3,9 @@
 // upstream's buildchain deploys them: every file, `*.in` rendered (@@VERSION, and the storage
 // operator's manifests for its states), and salt/metalk8s/versions.json generated from our image
 // and package declarations. With METALK8S_SOURCE=none, our stand-in salt-tree/ (tests, demos).
+// Two checks of the deployed tree: the scripts' Salt calls, and the images the formula names.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { AGENT_SALT_CALLS } from '../agent/salt.ts';
 import type { BuildConfig } from './config.ts';
 import type { DelayedTasks, TaskSpec } from '../buildchain/engine/task.ts';
@@ -13,6 +14,13 @@ import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
 import { listFiles } from '../buildchain/fs/walk.ts';
 import { projectRoot } from '../buildchain/paths.ts';
 import { describeSaltCall, missingSaltCalls, shellSaltCalls, type SaltCall } from '../buildchain/salt/calls.ts';
+import {
+  SCANNED_FILE,
+  missingImages,
+  namedImages,
+  readFormulaFile,
+  type IsoImages,
+} from '../buildchain/salt/images.ts';
 import { DIST } from '../buildchain/rpm/rpmbuild.ts';
 import { readLock } from '../buildchain/rpm/lock.ts';
 import { fileTreeTasks } from '../buildchain/engine/file-tasks.ts';
@@ -38,21 +46,76 @@ export function saltTreeTasks(context: BuildContext): DelayedTasks[] {
         : 'Deploy the Salt tree in the ISO tree (BUILD_ROOT/root/salt): salt-tree/, METALK8S_SOURCE being none.',
       // Listed lazily: only builds that need the Salt tree walk it, once the product is unpacked.
       after: tree ? ['_product_source'] : [],
-      create: () =>
-        tree
-          ? [...productSaltTasks(context, tree), callsCheckTask(config, join(tree, 'salt'))]
-          : [
-              ...fileTreeTasks({
-                basename: 'salt_tree',
-                source: join(config.root, 'salt-tree'),
-                destination: join(config.isoRoot, 'salt'),
-                task_dep: ['_build_root'],
-                values: context.templateValues,
-              }),
-              callsCheckTask(config, join(config.root, 'salt-tree')),
-            ],
+      create: () => {
+        const deployed = tree
+          ? productSaltTasks(context, tree)
+          : fileTreeTasks({
+              basename: 'salt_tree',
+              source: join(config.root, 'salt-tree'),
+              destination: join(config.isoRoot, 'salt'),
+              task_dep: ['_build_root'],
+              values: context.templateValues,
+            });
+        return [
+          ...deployed,
+          callsCheckTask(config, tree ? join(tree, 'salt') : join(config.root, 'salt-tree')),
+          imagesCheckTask(context, deployed),
+        ];
+      },
     },
   ];
+}
+
+/**
+ * Every image the deployed formula names must be in the ISO: served by its registry (as
+ * `<project>-<version>/<name>:<version>`) or imported from an archive. The files are read as
+ * deployed (templates rendered, the storage operator's manifests included); a missing image
+ * fails the build naming the file, line and `name:tag`.
+ */
+function imagesCheckTask(context: BuildContext, deployed: readonly TaskSpec[]): TaskSpec {
+  const { config } = context;
+  const files = deployed
+    .flatMap((task) => task.targets ?? [])
+    .filter((file) => SCANNED_FILE.test(file))
+    .sort();
+  const iso = (): IsoImages => {
+    const { remote, local } = context.images();
+    return {
+      prefix: `${config.projectName.toLowerCase()}-${config.version.full}`,
+      served: [...remote.filter((image) => !image.archive), ...local].map(({ name, version }) => ({ name, version })),
+      imported: remote
+        .filter((image) => image.archive)
+        .map((image) => ({
+          name: image.name,
+          reference: `${image.source.registry}/${image.source.repository}`,
+          version: image.version,
+        })),
+    };
+  };
+  return {
+    name: 'salt_tree:check-images',
+    title: "salt_tree:check-images: the formula's images against the ISO's",
+    file_dep: [...files, config.imagesFile],
+    uptodate: [iso()], // the product's images come with its tree, not images.yaml
+    actions: [
+      async (ctx) => {
+        const named = (
+          await Promise.all(
+            files.map(async (file) => namedImages(await readFormulaFile(file), relative(config.isoRoot, file))),
+          )
+        ).flat();
+        const missing = missingImages(named, iso());
+        if (missing.length > 0)
+          throw new BuildError(
+            `the ISO lacks ${missing.length} image${missing.length === 1 ? '' : 's'} that its Salt formula names (declare ${missing.length === 1 ? 'it' : 'them'} in ${relative(config.root, config.imagesFile)}):\n` +
+              missing.map(({ image, why }) => `  ${image.where}: ${why}`).join('\n'),
+          );
+        ctx.log(
+          `${named.length} image reference${named.length === 1 ? '' : 's'} in ${files.length} files of the formula, all in the ISO`,
+        );
+      },
+    ],
+  };
 }
 
 function productSaltTasks(context: BuildContext, tree: string): TaskSpec[] {

@@ -2,7 +2,7 @@
 import { tempDir } from './helpers.ts';
 import { PRODUCT_FILES, buildBusyboxBase, productRepository, type ProductRepo } from './product-source.ts';
 
-export { PRODUCT_FILES, productImageDeclarations, type ProductRepo } from './product-source.ts';
+export { PRODUCT_CHART, PRODUCT_FILES, productImageDeclarations, type ProductRepo } from './product-source.ts';
 
 export function productRepo(files: Record<string, string> = PRODUCT_FILES): ProductRepo {
   return productRepository(tempDir('mk8s-product-'), files);

@@ -62,6 +62,50 @@ export const PRODUCT_FILES: Record<string, string> = {
     'FROM scratch\nCOPY build/_output/bin/storage-operator /usr/local/bin/storage-operator\n',
 };
 
+/**
+ * A chart state shaped like MetalK8s' prometheus-operator one: the Prometheus resource names its
+ * image by `baseImage` and a `version` beside it (the tag the ISO must hold: prometheus v2.12.0,
+ * declared by tag only in images.yaml), between traps a scan must not take for images: a CRD's
+ * schema with `image`, `tag` and `version` keys, and a commented-out image line.
+ */
+export const PRODUCT_CHART: Record<string, string> = {
+  'salt/metalk8s/addons/prometheus-operator/deployed/chart.sls': [
+    '#!jinja | metalk8s_kubernetes kubeconfig=/etc/kubernetes/admin.conf&context=kubernetes-admin@kubernetes',
+    '{%- from "metalk8s/repo/macro.sls" import build_image_name with context %}',
+    '{% raw %}',
+    'apiVersion: apiextensions.k8s.io/v1beta1',
+    'kind: CustomResourceDefinition',
+    'spec:',
+    '  validation:',
+    '    openAPIV3Schema:',
+    '      properties:',
+    '        image:',
+    '          description: Image if specified has precedence over baseImage and tag.',
+    '          type: string',
+    '        tag:',
+    '          type: string',
+    '        version:',
+    '          description: Version of Prometheus to be deployed.',
+    '          type: string',
+    '  version: v1',
+    '---',
+    'apiVersion: monitoring.coreos.com/v1',
+    'kind: Prometheus',
+    'metadata:',
+    '  name: prometheus-operator-prometheus',
+    'spec:',
+    `  baseImage: '{%- endraw -%}{{ build_image_name("prometheus", False) }}{%- raw -%}'`,
+    '  replicas: 1',
+    '  # image: quay.io/prometheus/prometheus:v2.13.1',
+    '  tolerations:',
+    '  - key: node-role.kubernetes.io/infra',
+    '    operator: Exists',
+    '  version: v2.12.0',
+    '{% endraw %}',
+    '',
+  ].join('\n'),
+};
+
 export interface ProductRepo {
   dir: string;
   /** The commit of the repository's first files. */
