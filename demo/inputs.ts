@@ -19,6 +19,7 @@ import { requireExecutable } from '../buildchain/tools.ts';
 import { AGENT_SALT_CALLS } from '../agent/salt.ts';
 import { imageOf, randomLayer, writeOciLayout, type Blob } from '../test/oci-fixtures.ts';
 import {
+  PRODUCT_CHART,
   PRODUCT_FILES,
   buildBusyboxBase,
   productImageDeclarations,
@@ -75,7 +76,7 @@ export interface Demo {
 }
 
 const root = projectRoot();
-const FORMAT = 3;
+const FORMAT = 4;
 /** The busybox image the demo's operator compiles in (podman's local store). */
 const BUILDER_BASE = 'localhost/metalk8s-demo-busybox:1';
 
@@ -233,19 +234,27 @@ async function generate(
  */
 async function pushImages(work: string, spec: DemoSize, registry: LocalServer, fetched: (url: string) => void) {
   const skopeo = requireExecutable('skopeo');
-  // Archived ones first (pause, and nginx, the UI's base): every size has them.
-  const real = loadImageDeclarations(join(root, 'images/images.yaml')).remote.sort(
-    (a, b) => Number(b.archive !== false) - Number(a.archive !== false),
-  );
+  // Archived ones first (pause, and nginx, the UI's base), then those declared by tag only
+  // (prometheus, which the product's chart names): every size has them.
+  const rank = (image: RemoteImage) => (image.archive !== false ? 0 : image.pin === 'declared' ? 2 : 1);
+  const real = loadImageDeclarations(join(root, 'images/images.yaml')).remote.sort((a, b) => rank(a) - rank(b));
   const shared: Blob[] = [];
   for (let i = 0; i < spec.sharedLayers; i += 1) shared.push(await randomLayer(`shared${i}`, spec.layerBytes));
   const unique = new Map<string, number>();
   let pulledBytes = 0;
   const lines = ['platform: linux/amd64', 'remote:'];
   for (let i = 0; i < spec.images; i += 1) {
-    const model: Pick<RemoteImage, 'name' | 'version' | 'archive'> & { registry: string; repository: string } = real[i]
-      ? { ...real[i]!, registry: real[i]!.source.registry, repository: real[i]!.source.repository }
-      : { name: `demo-extra-${i}`, version: '1.0', archive: false, registry: 'quay.io', repository: `demo/extra-${i}` };
+    const model: Pick<RemoteImage, 'name' | 'version' | 'archive' | 'pin'> & { registry: string; repository: string } =
+      real[i]
+        ? { ...real[i]!, registry: real[i]!.source.registry, repository: real[i]!.source.repository }
+        : {
+            name: `demo-extra-${i}`,
+            version: '1.0',
+            archive: false,
+            pin: 'declared',
+            registry: 'quay.io',
+            repository: `demo/extra-${i}`,
+          };
     const layers = [
       shared[i % spec.sharedLayers]!,
       shared[(i + 1) % spec.sharedLayers]!,
@@ -270,8 +279,10 @@ async function pushImages(work: string, spec: DemoSize, registry: LocalServer, f
     }
     fetched(`http://${registry.host}/v2/${model.repository}/manifests/${image.manifest.digest}`);
     const archive = model.archive === false ? '' : `, archive: ${model.archive === 'images' ? 'true' : model.archive}`;
+    // Declared by tag where MetalK8s' images.yaml does: the build records its digest in the lock.
+    const digest = model.pin === 'declared' ? `, digest: "${image.manifest.digest}"` : '';
     lines.push(
-      `  - {name: ${model.name}, image: ${model.registry}/${model.repository}, version: "${model.version}", digest: "${image.manifest.digest}"${archive}}`,
+      `  - {name: ${model.name}, image: ${model.registry}/${model.repository}, version: "${model.version}"${digest}${archive}}`,
     );
   }
   rmSync(join(work, 'oci'), { recursive: true, force: true });
@@ -362,6 +373,7 @@ function demoProductSource(dir: string): string {
   const files = new Map<string, string>(
     Object.entries({
       ...PRODUCT_FILES,
+      ...PRODUCT_CHART,
       'salt/_runners/metalk8s_saltutil.py': 'def sync_auth(saltenv="base"):\n    return True\n',
       'salt/_states/metalk8s_kubernetes.py':
         'def namespace_annotation_present(name, annotation_key, annotation_value, **kwargs):\n    return {"name": name, "result": True, "changes": {}, "comment": ""}\n',
