@@ -86,8 +86,8 @@ export async function writeTagLock(file: string, entries: Iterable<TagLockEntry>
 }
 
 /**
- * The entries of `incoming` added to those of `file` (an imported lock into the project's): an
- * entry both hold with different digests is an error naming the image and both digests.
+ * The entries of `incoming` added to `current` (an imported lock into the project's): an entry
+ * both hold with different digests is an error naming the image and both digests.
  */
 export function mergeTagLocks(
   current: ReadonlyMap<string, TagLockEntry>,
