@@ -78,10 +78,12 @@ function imagesCheckTask(context: BuildContext, deployed: readonly TaskSpec[]): 
     .flatMap((task) => task.targets ?? [])
     .filter((file) => SCANNED_FILE.test(file))
     .sort();
+  const prefix = `${config.projectName.toLowerCase()}-${config.version.full}`;
+  // Read when the check runs: listing the tasks need not parse the image declarations.
   const iso = (): IsoImages => {
     const { remote, local } = context.images();
     return {
-      prefix: `${config.projectName.toLowerCase()}-${config.version.full}`,
+      prefix,
       served: [...remote.filter((image) => !image.archive), ...local].map(({ name, version }) => ({ name, version })),
       imported: remote
         .filter((image) => image.archive)
@@ -95,8 +97,9 @@ function imagesCheckTask(context: BuildContext, deployed: readonly TaskSpec[]): 
   return {
     name: 'salt_tree:check-images',
     title: "salt_tree:check-images: the formula's images against the ISO's",
+    // images.yaml names every image and version (the product's too); the prefix is the version's.
     file_dep: [...files, config.imagesFile],
-    uptodate: [iso()], // the product's images come with its tree, not images.yaml
+    uptodate: [prefix],
     actions: [
       async (ctx) => {
         const named = (
