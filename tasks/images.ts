@@ -134,14 +134,15 @@ export function imageTasks(context: BuildContext): TaskDefinition[] {
               (image) =>
                 `${image.name} ${image.version}: declared by tag only, not in ${relative(config.root, declared().lockFile)}; its registry must answer once to record the digest`,
             );
-          const errors = [
-            ...(registriesDown.length > 0 ? [unreachableError(registriesDown)] : []),
-            ...(failed.length > 0 ? [unreachableSources(failed, [])] : []),
-          ];
-          if (errors.length > 0)
+          const registryError = registriesDown.length > 0 ? unreachableError(registriesDown) : undefined;
+          const repositoryError = failed.length > 0 ? unreachableSources(failed, []) : undefined;
+          if (registryError || repositoryError)
             throw new BuildError(
-              [...errors.map((error) => error.message), ...unpinned].join('\n'),
-              errors.flatMap((error) => error.settings),
+              [
+                ...(registryError ? [registryError.message, ...unpinned] : []),
+                ...(repositoryError ? [repositoryError.message] : []),
+              ].join('\n'),
+              [...(registryError?.settings ?? []), ...(repositoryError?.settings ?? [])],
             );
           ctx.log(
             `reachable: ${[...new Set(registries), ...repositories.map((repo) => repo.source.name)].sort().join(', ')}`,
