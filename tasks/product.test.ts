@@ -163,7 +163,7 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
       const fixed = await runEngine(root, metalk8sTasks(root), ['salt_tree', '_image_pull']);
       expect(failures(fixed)).toEqual([]);
       expect(fixed.finished.find((r) => r.name === 'salt_tree:check-images')!.out).toMatch(
-        /^1 image reference in 9 files of the formula, all in the ISO\n?$/,
+        /^1 image reference in 11 files of the formula, all in the ISO\n?$/,
       );
       expect(readFileSync(join(root, 'images/images.lock.yaml'), 'utf8')).toContain(`digest: ${digest}\n`);
       expect(existsSync(join(root, '_build/root/images/prometheus/v2.12.0/manifest.json'))).toBe(true);
