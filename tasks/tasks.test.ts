@@ -113,7 +113,7 @@ describe('salt_tree', () => {
     ]);
     // METALK8S_SOURCE=none: the agent's calls are listed, not refused.
     expect(first.finished.find((r) => r.name === 'salt_tree:check-calls')!.out).toMatch(
-      /METALK8S_SOURCE=none: salt-tree\/ lacks 3 of the \d+ Salt calls[^]*agent\/salt.ts: state metalk8s.archives/,
+      /METALK8S_SOURCE=none: salt-tree\/ lacks 5 of the \d+ Salt calls[^]*agent\/salt.ts: state metalk8s.archives/,
     );
     const salt = join(root, '_build/root/salt');
     expect(readFileSync(join(salt, 'top.sls'), 'utf8')).toBe('{%- set version = "2.4.1-dev" -%}\nbase: {}\n');
