@@ -1,9 +1,9 @@
 // Build settings: defaults, overridden by `.env` at the project root, overridden by the
 // environment (as upstream's python-decouple did). Upstream's names are kept.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDotenv, type EnvEntry } from '../buildchain/dotenv.ts';
-import { COMMIT, sourceRecordFile } from '../buildchain/sources/record.ts';
+import { COMMIT, readSourceRecord, sourceRecordFile } from '../buildchain/sources/record.ts';
 import { BuildError } from '../buildchain/errors.ts';
 import { suggestion } from '../buildchain/engine/graph.ts';
 import * as builtins from '../buildchain/builtins.ts';
@@ -98,6 +98,15 @@ export interface ProductSource {
   record: string;
 }
 
+/** What an ISO says it is: the product's version and source revision (product.txt, volume id, saltenv). */
+export interface ProductVersion {
+  version: Version;
+  /** The file it was read from. */
+  file: string;
+  /** product.txt's GIT: `git describe --always --long --tags` of the commit built from. */
+  git: string;
+}
+
 export interface BuildConfig {
   root: string;
   projectName: string;
@@ -133,10 +142,23 @@ export interface BuildConfig {
   registryMirrors: ReadonlyMap<string, string>;
   /** Lowercased repository name -> mirror base URL. */
   yumMirrors: ReadonlyMap<string, string>;
+  /** The build chain's own version (this repository's VERSION): the toolkit's, the agent's, BUILDCHAIN_VERSION. */
   version: Version;
   versionFile: string;
-  /** `git describe --always --long --tags --dirty`, or undefined without git; computed once, on demand. */
+  /** This repository's `git describe --always --long --tags --dirty`, or undefined without git; computed once, on demand. */
   gitRef(): string | undefined;
+  /**
+   * The product's VERSION file: the product source's (BUILD_ROOT/product-source/VERSION, there
+   * once _product_source has run), or ours with METALK8S_SOURCE=none.
+   */
+  productVersionFile: string;
+  /**
+   * The version the ISO gets, read from productVersionFile on each call: a task reads it once
+   * the source is unpacked (created after _product_source, or in its action), never before.
+   */
+  productVersion(): ProductVersion;
+  /** The values of `@@NAME` in the project's templates (`*.in`, image versions), the product's version included. */
+  templateValues(): Readonly<Record<string, string>>;
   /** Where a setting's value came from: `.env:3`, `environment`, or `default`. */
   origin(name: string): string;
   /** The product's own repository at its pinned commit; undefined with METALK8S_SOURCE=none. */
@@ -183,8 +205,11 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   let version: Version | undefined;
   let gitRef: string | undefined | null = null;
   const gitBin = get('GIT_BIN');
+  const product = parseProductSource(root, buildRoot, get('METALK8S_SOURCE'), get('METALK8S_COMMIT'), origin);
+  const productVersion = (): ProductVersion =>
+    product ? readProductVersion(product) : { version: config.version, file: versionFile, git: config.gitRef() ?? '' };
 
-  return {
+  const config: BuildConfig = {
     root,
     projectName: get('PROJECT_NAME'),
     buildRoot,
@@ -221,7 +246,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     pullJobs: parsePositive(get('PULL_JOBS'), origin('PULL_JOBS'), 'PULL_JOBS'),
     registryMirrors: parsePairs(get('REGISTRY_MIRRORS'), origin('REGISTRY_MIRRORS'), 'REGISTRY_MIRRORS'),
     yumMirrors: collectPrefixed('YUM_MIRROR_', env, dotenv),
-    product: parseProductSource(root, buildRoot, get('METALK8S_SOURCE'), get('METALK8S_COMMIT'), origin),
+    product,
     // Read on first use: a task file given with -f may live where there is no VERSION file.
     get version() {
       version ??= readVersionFile(versionFile);
@@ -232,9 +257,32 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
       if (gitRef === null) gitRef = describeGit(gitBin, root);
       return gitRef;
     },
+    productVersionFile: product ? join(product.tree, 'VERSION') : versionFile,
+    productVersion,
+    templateValues() {
+      const { version } = productVersion();
+      return {
+        VERSION: version.full,
+        SHORT_VERSION: version.short,
+        PROJECT_NAME: config.projectName,
+        PROJECT_NAME_LOWER: config.projectName.toLowerCase(),
+      };
+    },
     origin,
     warnings,
   };
+  return config;
+}
+
+/** The product source's VERSION and recorded `git describe`; before it is unpacked, an error saying what to run. */
+function readProductVersion(product: ProductSource): ProductVersion {
+  const file = join(product.tree, 'VERSION');
+  const record = readSourceRecord(product.record);
+  if (!existsSync(product.tree) || record?.commit !== product.commit)
+    throw new BuildError(
+      `${file}: the product's version comes from its source, not fetched yet at ${product.commit}: run ./build.ts _product_source first`,
+    );
+  return { version: readVersionFile(file), file, git: record.describe ?? '' };
 }
 
 export function readVersionFile(file: string): Version {

@@ -28,8 +28,6 @@ export interface BuildContext {
    */
   images(): ImageDeclarations;
   paths: IsoPaths;
-  /** The values of `@@NAME` in the project's templates (`*.in`). */
-  templateValues: Readonly<Record<string, string>>;
   imageInventory(): ImageInventory;
   packageInventory(): PackageInventory;
   /** What the ISO's documentation/ holds (the doc family builds it, product.txt says which). */
@@ -105,15 +103,6 @@ export function createContext(config: BuildConfig): BuildContext {
       return images.declarations;
     },
     paths,
-    // Read on first use: VERSION may be missing where only some tasks are used.
-    get templateValues() {
-      return {
-        VERSION: config.version.full,
-        SHORT_VERSION: config.version.short,
-        PROJECT_NAME: config.projectName,
-        PROJECT_NAME_LOWER: config.projectName.toLowerCase(),
-      };
-    },
     imageInventory: () => ({
       isoRoot: config.isoRoot,
       declarations: context.images(),

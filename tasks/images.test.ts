@@ -450,7 +450,10 @@ describe('images tasks', () => {
 
   it("declares the project's own images validly: 21 remote images (prometheus v2.12.0 by tag), local definitions whose repositories exist, salt-master from its Dockerfile, the product's two", () => {
     const config = loadConfig(PROJECT_ROOT, { METALK8S_SOURCE: 'https://github.com/scality/metalk8s.git' });
-    const declarations = loadImageDeclarations(config.imagesFile);
+    // The product's version fills `@@VERSION` when a version is read, not when the list is.
+    let version = '2.4.1';
+    const versionValues = () => ({ VERSION: version });
+    const declarations = loadImageDeclarations(config.imagesFile, { versionValues });
     expect(declarations.remote).toHaveLength(21);
     // The version 2.4.1's formula deploys, declared by tag (its lock entry, once recorded, pins it).
     expect(
@@ -460,8 +463,20 @@ describe('images tasks', () => {
     expect(declarations.local.map((image) => `${image.name}:${image.version}:${image.kind}`)).toEqual([
       'salt-master:2018.3.4-1:dockerfile',
       'keepalived:1.3.5-16.el7-1:spec',
-      `metalk8s-utils:${config.version.full}:spec`,
+      'metalk8s-utils:2.4.1:spec',
     ]);
+    // Upstream's versions.py: the UI at the product's version, the operator at latest.
+    const withProduct = loadImageDeclarations(config.imagesFile, { productTree: config.product!.tree, versionValues });
+    expect(
+      withProduct.local.filter((image) => image.fromProduct).map((image) => `${image.name}:${image.version}`),
+    ).toEqual(['metalk8s-ui:2.4.1', 'storage-operator:latest']);
+    version = '2.4.1+build';
+    expect(() => withProduct.local[2]!.version).toThrow(
+      `${config.imagesFile}: local[2] (metalk8s-utils).version "@@VERSION" gives "2.4.1+build", not an image tag`,
+    );
+    expect(() => loadImageDeclarations(config.imagesFile)).toThrow(
+      `${config.imagesFile}: local[2] (metalk8s-utils).version "@@VERSION": @@ names are for a build's IMAGES_FILE, whose values it knows`,
+    );
     // With the product source: its UI and operator, their paths in its unpacked tree.
     const product = declaredImages(config).local.filter((image) => image.fromProduct);
     expect(product.map((image) => [image.name, image.definition, image.context])).toEqual([

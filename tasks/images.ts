@@ -187,7 +187,8 @@ export function imageTasks(context: BuildContext): TaskDefinition[] {
     {
       basename: '_image_registry_config',
       doc: "Write the nginx registry configuration serving the ISO's images (in the Salt tree).",
-      after: ['_image_pull', '_image_build'],
+      // The registry's name prefix and server root carry the product's version.
+      after: ['_image_pull', '_image_build', ...(config.product ? ['_product_source'] : [])],
       create: () => [registryConfigTask(context)],
     },
     {
@@ -274,7 +275,8 @@ function registryConfigTask(context: BuildContext): TaskSpec {
   const files = join(config.isoRoot, 'salt', 'metalk8s', 'repo', 'files');
   const common = join(files, `${project}-registry-common.inc`);
   const locations = join(files, `${project}-registry.inc`);
-  const environment = `${project}-${config.version.full}`;
+  const version = config.productVersion().version.full;
+  const environment = `${project}-${version}`;
   const options = { namePrefix: environment, serverRoot: `$${environment.replace(/[.-]/g, '_')}_images` };
   // Archived images are imported on the nodes, not served.
   const images = [...declarations.remote.filter((image) => !image.archive), ...declarations.local].map((image) => ({
@@ -286,12 +288,7 @@ function registryConfigTask(context: BuildContext): TaskSpec {
     task_dep: ['_iso_mkdir_root'],
     file_dep: images.map(({ dir }) => join(dir, 'manifest.json')),
     targets: [common, locations],
-    uptodate: [
-      options,
-      images.map(({ image }) => `${image.name}:${image.version}`),
-      config.projectName,
-      config.version.full,
-    ],
+    uptodate: [options, images.map(({ image }) => `${image.name}:${image.version}`), config.projectName, version],
     actions: [
       async () => {
         // Declared images only: a layout left over from an earlier build is not in the ISO.
@@ -300,7 +297,7 @@ function registryConfigTask(context: BuildContext): TaskSpec {
           tag: image.version,
           layout: readDirLayout(dir),
         }));
-        const tag = generatedLine(config.projectName, config.version.full, './build.ts _image_registry_config');
+        const tag = generatedLine(config.projectName, version, './build.ts _image_registry_config');
         await writeFileAtomic(common, tag + registryConfig([], { ...options, constants: 'only' }));
         await writeFileAtomic(locations, tag + registryConfig(tags, { ...options, constants: 'omit' }));
       },

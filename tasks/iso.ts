@@ -30,35 +30,46 @@ import type { BuildContext } from './context.ts';
 
 /**
  * product.txt at the ISO root, upstream's keys in `KEY=value` lines: what the node-side scripts
- * and operators read to know which MetalK8s an ISO holds. BUILD_TIMESTAMP is SOURCE_DATE_EPOCH
- * when set; otherwise the time of the build that wrote it, kept until another value changes (a
- * build with nothing changed leaves it, and the ISO, alone).
+ * and operators read to know which MetalK8s an ISO holds. VERSION, SHORT_VERSION, GIT and
+ * DEVELOPMENT_RELEASE are the product's (its source's VERSION and `git describe`); with a product
+ * source, the build chain's own version and revision go under keys of their own, which no
+ * upstream reader knows. BUILD_TIMESTAMP is SOURCE_DATE_EPOCH when set; otherwise the time of
+ * the build that wrote it, kept until another value changes (a build with nothing changed leaves
+ * it, and the ISO, alone). Created after _product_source: the values are read when it is.
  */
 function productTask({ config, documentation }: BuildContext): TaskSpec {
   const target = join(config.isoRoot, 'product.txt');
-  const values = () => ({
+  const { version, file, git } = config.productVersion();
+  const values = {
     NAME: config.projectName,
-    VERSION: config.version.full,
-    SHORT_VERSION: config.version.short,
-    GIT: config.gitRef() ?? '',
-    DEVELOPMENT_RELEASE: config.version.suffix === '-dev' ? '1' : '0',
-    // Ours: what the Salt tree and the product's images come from.
-    PRODUCT_SOURCE: config.product
-      ? `${config.product.url}@${config.product.commit}`
-      : 'none (the stand-in salt-tree/, no UI or operator image: this ISO does not install MetalK8s)',
+    VERSION: version.full,
+    SHORT_VERSION: version.short,
+    GIT: git,
+    // Upstream's rule: only a `-dev` suffix makes a development release.
+    DEVELOPMENT_RELEASE: version.suffix === '-dev' ? '1' : '0',
+    // Ours: what the Salt tree and the product's images come from, and what built them.
+    ...(config.product
+      ? {
+          PRODUCT_SOURCE: `${config.product.url}@${config.product.commit}`,
+          BUILDCHAIN_VERSION: config.version.full,
+          BUILDCHAIN_GIT: config.gitRef() ?? '',
+        }
+      : {
+          PRODUCT_SOURCE: 'none (the stand-in salt-tree/, no UI or operator image: this ISO does not install MetalK8s)',
+        }),
     // Ours: what documentation/ holds, the PDF or (without LaTeX) Sphinx' HTML tree.
     DOCUMENTATION: documentation().note,
-  });
+  };
   return {
     name: '_iso_add_tree:product.txt',
     task_dep: ['_iso_mkdir_root'],
-    file_dep: [config.versionFile],
+    file_dep: [...new Set([config.versionFile, file])],
     targets: [target],
-    uptodate: [values(), config.buildHost, config.sourceDateEpoch ?? null],
+    uptodate: [values, config.buildHost, config.sourceDateEpoch ?? null],
     actions: [
       async () => {
         const lines = Object.entries({
-          ...values(),
+          ...values,
           BUILD_TIMESTAMP: buildTimestamp(config.sourceDateEpoch),
           BUILD_HOST: config.buildHost,
         }).map(([key, value]) => `${key}=${value}`);
@@ -182,7 +193,7 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
             builderId: `metalk8s-buildchain ${config.version.full}`,
             parameters: {
               PROJECT_NAME: config.projectName,
-              VERSION: config.version.full,
+              VERSION: config.productVersion().version.full,
               SOURCE_DATE_EPOCH: config.sourceDateEpoch ?? null,
               BUILD_HOST: config.buildHost,
               IMAGES_FILE: relative(config.root, config.imagesFile),
@@ -219,7 +230,8 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
     {
       basename: '_iso_add_tree',
       doc: 'Deploy the files of the ISO root: product.txt, the scripts (scripts/), the agent they run and its runtime, the examples (examples/).',
-      after: [], // listed lazily, as salt_tree
+      // Listed lazily, as salt_tree; with a product source, once it is unpacked (its version fills product.txt and the templates).
+      after: config.product ? ['_product_source'] : [],
       create: () => [
         productTask(context),
         agentTask(config),
@@ -229,7 +241,7 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
           source: join(config.root, 'scripts'),
           destination: config.isoRoot,
           task_dep: ['_iso_mkdir_root'],
-          values: context.templateValues,
+          values: config.templateValues(),
         }),
         ...fileTreeTasks({
           basename: '_iso_add_tree',
@@ -237,7 +249,7 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
           destination: join(config.isoRoot, 'examples'),
           namePrefix: 'examples',
           task_dep: ['_iso_mkdir_root'],
-          values: context.templateValues,
+          values: config.templateValues(),
         }),
       ],
     },
@@ -255,7 +267,7 @@ export function isoTasks(context: BuildContext): TaskDefinition[] {
       doc: `Write ${basename(iso)} from the ISO tree, after removing what no task declares.`,
       after: ['populate_iso'],
       create: (graph) => {
-        const volumeId = `${config.projectName} ${config.version.full}`;
+        const volumeId = `${config.projectName} ${config.productVersion().version.full}`;
         const isDeclared = declaredUnder(config.root, config.isoRoot, graph.declaredTargets());
         const files = listFiles(config.isoRoot);
         // The ISO holds exactly what tasks declare: a file left by an earlier build (its source

@@ -25,17 +25,39 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
     async () => {
       const repo = productRepo();
       const head = repo.commit({ 'README.md': 'product\n' }, 'readme');
+      repo.tag('2.4.1');
       const root = project({
         '.env': `METALK8S_SOURCE=${repo.dir}\nMETALK8S_COMMIT=${head}\n`,
         'images/images.yaml': `remote: []\nlocal:\n${productImageDeclarations('localhost/unused:1', 'unused')}`,
       });
-      const first = await runEngine(root, metalk8sTasks(root), ['salt_tree']);
+      const first = await runEngine(root, metalk8sTasks(root), ['salt_tree', '_iso_add_tree:product.*']);
       expect(failures(first)).toEqual([]);
       const iso = join(root, '_build/root');
+      // The product's VERSION (2.4.1, no suffix), not this repository's (2.4.1-dev): saltenv and top files.
       expect(readFileSync(join(iso, 'salt/top.sls'), 'utf8')).toBe(
-        'metalk8s-2.4.1-dev:\n  "*":\n    - metalk8s.roles.minion\n',
+        'metalk8s-2.4.1:\n  "*":\n    - metalk8s.roles.minion\n',
       );
-      expect(readFileSync(join(iso, 'pillar/top.sls'), 'utf8')).toContain('metalk8s-2.4.1-dev:');
+      expect(readFileSync(join(iso, 'pillar/top.sls'), 'utf8')).toContain('metalk8s-2.4.1:');
+      // GIT is the product's describe, taken at the fetch (the tag on the commit came with it).
+      const describe = JSON.parse(readFileSync(join(root, '_build/sources/metalk8s.json'), 'utf8')).describe;
+      expect(describe).toMatch(new RegExp(`^2\\.4\\.1-0-g${head.slice(0, 7)}[0-9a-f]*$`));
+      const productTxt = readFileSync(join(iso, 'product.txt'), 'utf8');
+      expect(productTxt).toMatch(
+        new RegExp(
+          [
+            '^NAME=MetalK8s',
+            'VERSION=2\\.4\\.1',
+            'SHORT_VERSION=2\\.4',
+            `GIT=${describe}`,
+            'DEVELOPMENT_RELEASE=0',
+            `PRODUCT_SOURCE=${repo.dir}@${head}`,
+            'BUILDCHAIN_VERSION=2\\.4\\.1-dev',
+            'BUILDCHAIN_GIT=.*',
+            'BUILD_TIMESTAMP=.+',
+            'BUILD_HOST=.+\\n$',
+          ].join('\n'),
+        ),
+      );
       expect(readFileSync(join(iso, 'pillar/metalk8s/roles/minion.sls'), 'utf8')).toBe('metalk8s: {}\n');
       // The operator's CRD, from its manifests, in the state that applies it.
       expect(readFileSync(join(iso, 'salt/metalk8s/addons/volumes/volume-crd.sls'), 'utf8')).toBe(
@@ -43,8 +65,8 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
       );
       expect(JSON.parse(readFileSync(join(iso, 'salt/metalk8s/versions.json'), 'utf8'))).toEqual({
         packages: { centos: {}, redhat: {}, ubuntu: {} },
-        images: { 'metalk8s-ui': { version: '2.4.1-dev' }, 'storage-operator': { version: '2.4.1-dev' } },
-        metalk8s: { version: '2.4.1-dev' },
+        images: { 'metalk8s-ui': { version: '2.4.1' }, 'storage-operator': { version: 'latest' } },
+        metalk8s: { version: '2.4.1' },
       });
       expect(first.finished.find((r) => r.name === 'salt_tree:check-calls')!.out).toMatch(
         /\d+ Salt calls of the scripts and agent, all in .*product-source\/salt/,
@@ -66,15 +88,42 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
         'salt_tree:salt/metalk8s/roles/minion.sls',
       ]);
       expect(readFileSync(join(iso, 'salt/metalk8s/roles/minion.sls'), 'utf8')).toContain('# changed');
+      // No tag names that commit: GIT is its abbreviated id (the history is not fetched).
+      expect(JSON.parse(readFileSync(join(root, '_build/sources/metalk8s.json'), 'utf8')).describe).toMatch(
+        new RegExp(`^${next.slice(0, 7)}[0-9a-f]*$`),
+      );
+
+      // Another VERSION: what names the version is made again, nothing else.
+      const bumped = repo.commit(
+        { VERSION: 'VERSION_MAJOR=2\nVERSION_MINOR=4\nVERSION_PATCH=2\nVERSION_SUFFIX=\n' },
+        '2.4.2',
+      );
+      const bump = await runEngine(root, metalk8sTasks(root, { METALK8S_COMMIT: bumped }), [
+        'salt_tree',
+        '_iso_add_tree:product.*',
+      ]);
+      expect(failures(bump)).toEqual([]);
+      expect(bump.executed.sort()).toEqual([
+        '_iso_add_tree:product.txt',
+        '_product_check_source',
+        '_product_source',
+        'salt_tree:pillar/top.sls',
+        'salt_tree:salt/metalk8s/versions.json',
+        'salt_tree:salt/top.sls',
+      ]);
+      expect(readFileSync(join(iso, 'salt/top.sls'), 'utf8')).toContain('metalk8s-2.4.2:');
+      expect(readFileSync(join(iso, 'product.txt'), 'utf8')).toContain('\nVERSION=2.4.2\n');
 
       // The source gone, the unpacked tree too: the store's archive gives the same tree, no git asked.
       rmSync(repo.dir, { recursive: true });
       rmSync(join(root, '_build/product-source'), { recursive: true });
-      const offline = await runEngine(root, metalk8sTasks(root, { ...env, GIT_BIN: 'no-such-git' }), ['salt_tree']);
+      const offline = await runEngine(root, metalk8sTasks(root, { METALK8S_COMMIT: bumped, GIT_BIN: 'no-such-git' }), [
+        'salt_tree',
+      ]);
       expect(failures(offline)).toEqual([]);
       expect(offline.executed).toEqual(['_product_source']);
       expect(offline.finished.find((r) => r.name === '_product_source')!.out).toMatch(
-        new RegExp(`${next}: from the store \\(sha256:[0-9a-f]{64}\\)`),
+        new RegExp(`${bumped}: from the store \\(sha256:[0-9a-f]{64}\\)`),
       );
     },
   );
@@ -200,13 +249,13 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
           .stdout;
       };
       // The UI: nginx from the mirror (by its short name), with the product's configuration.
-      const ui = join(images, 'metalk8s-ui/2.4.1-dev');
+      const ui = join(images, 'metalk8s-ui/2.4.1');
       expect(await layerFile(ui, 'etc/nginx/conf.d/default.conf')).toBe('server { listen 80; }\n');
       expect((await run(skopeo, ['inspect', `dir:${ui}`])).stdout).toContain(
-        '"org.opencontainers.image.version": "2.4.1-dev"',
+        '"org.opencontainers.image.version": "2.4.1"',
       );
       // The operator: compiled in its builder image, then its Dockerfile copies the output.
-      const operator = join(images, 'storage-operator/2.4.1-dev');
+      const operator = join(images, 'storage-operator/latest');
       expect(await layerFile(operator, 'usr/local/bin/storage-operator')).toBe('#!/bin/sh\necho storage-operator\n');
       expect(
         existsSync(join(root, '_build/product-source/storage-operator/build/_output')),

@@ -2,7 +2,9 @@
 // (METALK8S_COMMIT), unpacked into BUILD_ROOT/product-source/ for the families that build from it:
 // the Salt formula and pillar (salt_tree), metalk8s-ui and storage-operator (images). Fetched once
 // into the store as the commit's `git archive`; a build with the archive in its store (an earlier
-// build, or offline-import) needs neither git nor network. METALK8S_SOURCE=none: nothing here.
+// build, or offline-import) needs neither git nor network. The product's version is its
+// VERSION file, read by the tasks created after this one; its `git describe` is taken at the fetch
+// and kept in the record, since the archive has no tags. METALK8S_SOURCE=none: nothing here.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProductSource } from './config.ts';
@@ -59,13 +61,14 @@ export function productTasks({ config, store }: BuildContext): TaskDefinition[] 
       doc: "Fetch MetalK8s' repository at METALK8S_COMMIT into the store and unpack it into BUILD_ROOT/product-source.",
       task_dep: ['_build_root', '_product_check_source'],
       targets: [tree],
-      uptodate: [product.commit, () => existsSync(tree)],
+      // A record from before GIT was recorded (no describe) is made again, from the bare repository.
+      uptodate: [product.commit, () => existsSync(tree) && readSourceRecord(product.record)?.describe !== undefined],
       actions: [
         async (ctx) => {
           const file = product.record;
           const earlier = readSourceRecord(file);
           let record: SourceRecord;
-          if (earlier && (await storedSource(store, earlier, product.commit))) {
+          if (earlier?.describe !== undefined && (await storedSource(store, earlier, product.commit))) {
             record = earlier;
             ctx.log(`${product.commit}: from the store (${record.archive})`);
           } else {
@@ -83,7 +86,7 @@ export function productTasks({ config, store }: BuildContext): TaskDefinition[] 
             tree,
             `${product.url} at ${product.commit} (METALK8S_SOURCE, METALK8S_COMMIT)`,
           );
-          ctx.log(`${files} files in ${tree}`);
+          ctx.log(`${files} files in ${tree}; version ${config.productVersion().version.full}, GIT=${record.describe}`);
         },
       ],
       clean: removeTree(tree),

@@ -54,7 +54,7 @@ export function saltTreeTasks(context: BuildContext): DelayedTasks[] {
               source: join(config.root, 'salt-tree'),
               destination: join(config.isoRoot, 'salt'),
               task_dep: ['_build_root'],
-              values: context.templateValues,
+              values: config.templateValues(),
             });
         return [
           ...deployed,
@@ -135,7 +135,7 @@ function productSaltTasks(context: BuildContext, tree: string): TaskSpec[] {
       destination: join(config.isoRoot, folder),
       namePrefix: folder,
       task_dep: ['_iso_mkdir_root', '_product_source'],
-      values: context.templateValues,
+      values: config.templateValues(),
       fileValues,
     });
   return [...deploy('salt'), ...deploy('pillar'), versionsTask(context)];
@@ -144,7 +144,8 @@ function productSaltTasks(context: BuildContext, tree: string): TaskSpec[] {
 /**
  * salt/metalk8s/versions.json in upstream's shape: the Kubernetes version (kubelet's, as locked),
  * each declared package's version-release (for CentOS and Red Hat alike), each image's version,
- * and MetalK8s' version. The Salt states pick package and image versions from it.
+ * and the product's version. The Salt states pick package and image versions from it. Created
+ * after _product_source: the product's version and its images' versions are read when it is.
  */
 function versionsTask(context: BuildContext): TaskSpec {
   const { config, workspace } = context;
@@ -152,7 +153,7 @@ function versionsTask(context: BuildContext): TaskSpec {
   return {
     name: 'salt_tree:salt/metalk8s/versions.json',
     task_dep: ['_iso_mkdir_root', '_resolve_rpm_packages'],
-    file_dep: [config.imagesFile, config.packagesFile, workspace.lockFile, config.versionFile],
+    file_dep: [config.imagesFile, config.packagesFile, workspace.lockFile, config.productVersionFile],
     targets: [target],
     actions: [
       async () => {
@@ -175,7 +176,7 @@ function versionsTask(context: BuildContext): TaskSpec {
               [...images.remote, ...images.local].map((image) => [image.name, { version: image.version }]),
             ),
           ),
-          metalk8s: { version: config.version.full },
+          metalk8s: { version: config.productVersion().version.full },
         };
         await writeFileAtomic(target, `${JSON.stringify(versions, null, 2)}\n`);
       },

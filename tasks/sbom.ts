@@ -49,14 +49,14 @@ export function sbomTasks(context: BuildContext): TaskDefinition[] {
             ...(config.product ? [config.product.record] : []),
           ],
           targets: [target],
-          uptodate: [config.projectName, config.version.full, config.sourceDateEpoch ?? null],
+          uptodate: [config.projectName, config.productVersion().version.full, config.sourceDateEpoch ?? null],
           actions: [
             async (ctx) => {
               // SOURCE_DATE_EPOCH when set; else the time of this writing, kept while the inputs hold.
               const runtime = loadRuntimeDeclaration(config.runtimeFile);
               const document = spdxDocument({
                 product: config.projectName,
-                version: config.version.full,
+                version: config.productVersion().version.full,
                 created: buildTimestamp(config.sourceDateEpoch),
                 images: await inventoryImages(context.imageInventory()),
                 rpms: await inventoryPackages(context.packageInventory(), ctx.signal),

@@ -41,6 +41,9 @@ const DOCS: Record<string, string> = {
 export const PRODUCT_FILES: Record<string, string> = {
   ...AGENT_STATES,
   ...DOCS,
+  // A release's VERSION, without the `-dev` suffix of this repository's own: the ISO's version,
+  // saltenv and mount path must come from here.
+  VERSION: 'VERSION_MAJOR=2\nVERSION_MINOR=4\nVERSION_PATCH=1\nVERSION_SUFFIX=\n',
   'salt/top.sls.in': 'metalk8s-@@VERSION:\n  "*":\n    - metalk8s.roles.minion\n',
   'salt/metalk8s/roles/minion.sls': 'include:\n  - metalk8s.archives\n',
   'salt/metalk8s/addons/volumes/volume-crd.sls.in': '#!kubernetes\n@@CustomResourceDefinition\n',
@@ -112,6 +115,8 @@ export interface ProductRepo {
   head: string;
   /** Commits the given changes (path -> text); answers the new commit id. */
   commit(files: Record<string, string>, message: string): string;
+  /** Tags the last commit (annotated, as upstream's releases). */
+  tag(name: string): void;
 }
 
 /** A git repository made in `dir` (existing, empty), holding `files` in its first commit. */
@@ -134,19 +139,25 @@ export function productRepository(dir: string, files: Record<string, string> = P
     run('commit', '--quiet', '-m', message);
     return run('rev-parse', 'HEAD');
   };
-  return { dir, head: commit(files, 'product sources'), commit };
+  return {
+    dir,
+    head: commit(files, 'product sources'),
+    commit,
+    tag: (name) => void run('tag', '-a', '-m', name, name),
+  };
 }
 
 /**
- * The images.yaml entries of the product's two images, as the project declares its own. The UI's
+ * The images.yaml entries of the product's two images, as the project declares its own (the UI at
+ * the product's version, the operator at upstream's `latest`). The UI's
  * base is `docker.io/library/nginx:<nginx>`: tests running side by side give each their own tag,
  * since podman keeps one image store for them all.
  */
 export function productImageDeclarations(builderBase: string, nginx: string): string {
   return [
-    `  - {name: metalk8s-ui, version: "2.4.1-dev", definition: "product:ui/Dockerfile", build_args: {NGINX_IMAGE_VERSION: "${nginx}"}}`,
+    `  - {name: metalk8s-ui, version: "@@VERSION", definition: "product:ui/Dockerfile", build_args: {NGINX_IMAGE_VERSION: "${nginx}"}}`,
     '  - name: storage-operator',
-    '    version: "2.4.1-dev"',
+    '    version: latest',
     '    definition: product:storage-operator/build/Dockerfile',
     '    context: product:storage-operator',
     '    compile:',

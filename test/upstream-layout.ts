@@ -1,4 +1,4 @@
-// The ISO's paths against upstream 2.4.1's layout rules (upstream-layout-2.4.1.yaml).
+// The ISO's paths and product.txt against upstream 2.4.1's layout rules (upstream-layout-2.4.1.yaml).
 import { join } from 'node:path';
 import { readYamlFile } from '../buildchain/yaml-file.ts';
 import { PROJECT_ROOT } from './helpers.ts';
@@ -22,15 +22,17 @@ export function layoutMismatches(paths: readonly string[]): { unplaced: string[]
   };
 }
 
-/** product.txt's keys that are neither upstream's nor ours, and upstream's keys it lacks. */
-export function productTxtMismatches(text: string): { unknown: string[]; missing: string[] } {
+/** product.txt's keys against upstream's: missing ones, unknown ones, and upstream's out of their order. */
+export function productTxtMismatches(text: string): { missing: string[]; unknown: string[]; outOfOrder: string[] } {
   const { upstream, ours } = rules().product_txt;
   const keys = text
     .split('\n')
     .filter(Boolean)
     .map((line) => line.slice(0, line.indexOf('=')));
+  const theirs = keys.filter((key) => upstream.includes(key));
   return {
-    unknown: keys.filter((key) => !upstream.includes(key) && !ours.includes(key)),
     missing: upstream.filter((key) => !keys.includes(key)),
+    unknown: keys.filter((key) => !upstream.includes(key) && !ours.includes(key)),
+    outOfOrder: theirs.filter((key, index) => upstream.filter((name) => theirs.includes(name))[index] !== key),
   };
 }

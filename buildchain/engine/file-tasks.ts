@@ -1,12 +1,12 @@
 // Trees of files copied into a destination, one task per file, and a clean action removing a
 // tree: what a project's file-copying families are made of (salt_tree, _iso_add_tree). Files
 // ending in `.in` are `@@NAME` templates, rendered with the values given, the suffix dropped.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { copyFileAtomic } from '../fs/atomic.ts';
 import { listFiles } from '../fs/walk.ts';
-import { renderTemplateFile } from '../fs/template.ts';
+import { renderTemplateFile, usedValues } from '../fs/template.ts';
 import type { TaskSpec } from './task.ts';
 
 export interface FileTree {
@@ -38,10 +38,11 @@ export function fileTreeTasks(tree: FileTree): TaskSpec[] {
       file_dep: [source, ...valueFiles],
       targets: [target],
       task_dep: tree.task_dep,
-      // A template also depends on the values it is rendered with.
+      // A template also depends on the values it uses (read now: a few small files), so that a
+      // new version renders again only the templates that name it.
       ...(context
         ? {
-            uptodate: [context],
+            uptodate: [usedValues(readFileSync(source, 'utf8'), context)],
             actions: [
               async () =>
                 renderTemplateFile(source, target, { ...context, ...(await readValues(tree.fileValues ?? {})) }),

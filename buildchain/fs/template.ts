@@ -5,6 +5,12 @@ import { BuildError } from '../errors.ts';
 
 const PLACEHOLDER = /@@([A-Za-z_][A-Za-z0-9_]*)/g;
 
+/** The values of `context` that `text` uses: what a rendering depends on, no more. */
+export function usedValues(text: string, context: Readonly<Record<string, string>>): Record<string, string> {
+  const names = new Set([...text.matchAll(PLACEHOLDER)].map((match) => match[1]!));
+  return Object.fromEntries(Object.entries(context).filter(([name]) => names.has(name)));
+}
+
 /** Replaces every @@NAME; an unknown name is an error naming the file and line. */
 export function renderTemplate(text: string, context: Readonly<Record<string, string>>, file: string): string {
   return text.replace(PLACEHOLDER, (match, name: string, offset: number) => {

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
 import { BuildError } from '../errors.ts';
+import { renderTemplate } from '../fs/template.ts';
 import { declarationReader, isRecord, readYamlFile } from '../yaml-file.ts';
 import { parseDigest } from '../store/sha256.ts';
 import type { Platform } from './media-types.ts';
@@ -58,7 +59,16 @@ export interface CompileStep {
 export interface DeclarationOptions {
   /** Where the product source is unpacked: `product:` paths resolve there; without it, those images are left out. */
   productTree?: string;
+  /**
+   * The values of `@@NAME` in local images' versions (`version: "@@VERSION"`, the product's own
+   * images). Asked on each read of such a version, never on load: a value may be known only once
+   * the product source is unpacked, after the list is first read (the remote images need none).
+   */
+  versionValues?: () => Readonly<Record<string, string>>;
 }
+
+/** A tag as registries accept it, which is also a folder name of the ISO. */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 export interface ImageDeclarations {
   file: string;
@@ -166,18 +176,34 @@ export function loadImageDeclarations(file: string, options: DeclarationOptions 
         ...(step.from !== undefined ? { from: String(step.from) } : {}),
       };
     }
-    return [
-      {
-        name,
-        version: field(entry, 'version', where),
-        definition,
-        kind,
-        fromProduct,
-        buildArgs: Object.fromEntries(Object.entries(args).map(([key, value]) => [key, String(value)])),
-        context: entry.context === undefined ? dirname(definition) : path('context', entry.context),
-        ...(compile ? { compile } : {}),
-      },
-    ];
+    const declaredVersion = field(entry, 'version', where);
+    const image: LocalImage = {
+      name,
+      version: declaredVersion,
+      definition,
+      kind,
+      fromProduct,
+      buildArgs: Object.fromEntries(Object.entries(args).map(([key, value]) => [key, String(value)])),
+      context: entry.context === undefined ? dirname(definition) : path('context', entry.context),
+      ...(compile ? { compile } : {}),
+    };
+    if (declaredVersion.includes('@@')) {
+      const values = options.versionValues;
+      if (!values)
+        throw new BuildError(
+          `${file}: ${where}.version "${declaredVersion}": @@ names are for a build's IMAGES_FILE, whose values it knows`,
+        );
+      Object.defineProperty(image, 'version', {
+        enumerable: true,
+        get: () => {
+          const version = renderTemplate(declaredVersion, values(), `${file}: ${where}.version`);
+          if (!TAG.test(version))
+            throw new BuildError(`${file}: ${where}.version "${declaredVersion}" gives "${version}", not an image tag`);
+          return version;
+        },
+      });
+    }
+    return [image];
   });
   return {
     file,
@@ -221,8 +247,12 @@ export function imageDir(imagesRoot: string, image: { name: string; version: str
 export function declaredImages(build: {
   imagesFile: string;
   product: { tree: string } | undefined;
+  templateValues(): Readonly<Record<string, string>>;
 }): ImageDeclarations {
-  return loadImageDeclarations(build.imagesFile, { productTree: build.product?.tree });
+  return loadImageDeclarations(build.imagesFile, {
+    productTree: build.product?.tree,
+    versionValues: () => build.templateValues(),
+  });
 }
 
 /** Where a remote image lands in the ISO tree: its archive, or its layout under images/. */

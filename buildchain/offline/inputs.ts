@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
 import { loadBuildSpec } from '../oci/build-spec.ts';
-import { buildLabels, declaredImages, pinnedSource } from '../oci/declarations.ts';
+import { buildLabels, declaredImages, pinnedSource, type LocalImage } from '../oci/declarations.ts';
 import { mergeTagLocks, parseTagLock, readTagLock, writeTagLock } from '../oci/tag-lock-file.ts';
 import {
   builtRecordFile,
@@ -43,6 +43,8 @@ export interface OfflineBuild {
   product: { url: string; commit: string; tree: string; record: string } | undefined;
   /** The source revision local images are labelled with. */
   gitRef(): string | undefined;
+  /** The values of `@@NAME` in image versions (the product's version). */
+  templateValues(): Readonly<Record<string, string>>;
 }
 const imageLockName = (image: string) => `image-packages/${image}.lock.json`;
 const builtRecordName = (image: string) => `built-images/${image}.json`;
@@ -136,7 +138,8 @@ async function inputDigests(config: OfflineBuild, workspace: PackageWorkspace): 
     digests.push(archive);
   }
   // Dockerfile images travel as built: the farm lays them out without DOCKER_BIN.
-  for (const image of dockerfileImages(config)) {
+  for (const declared of dockerfileImages(config)) {
+    const image = { ...declared, labels: buildLabels(declared, config.gitRef()) };
     const record = builtRecordFile(config.buildRoot, image.name);
     const built = await recordedImage(store, record, dockerfileInputs(image));
     if (!built)
@@ -148,11 +151,12 @@ async function inputDigests(config: OfflineBuild, workspace: PackageWorkspace): 
   return digests;
 }
 
-/** The local images built from a Dockerfile, with the labels the build gives them. */
-function dockerfileImages(config: OfflineBuild): DockerfileImage[] {
-  return declaredImages(config)
-    .local.filter((image) => image.kind === 'dockerfile')
-    .map((image) => ({ ...image, labels: buildLabels(image, config.gitRef()) }));
+/**
+ * The local images built from a Dockerfile. Their versions are not read here: the product's are
+ * known only once its source is unpacked, which an import comes before.
+ */
+function dockerfileImages(config: OfflineBuild): LocalImage[] {
+  return declaredImages(config).local.filter((image) => image.kind === 'dockerfile');
 }
 
 /** Writes the archive of the build's inputs; what it holds. */

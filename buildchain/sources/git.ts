@@ -76,9 +76,21 @@ export async function fetchSource(
         ['fetch', '--quiet', '--no-tags', '--depth=1', source.url, source.commit],
         `fetching commit ${source.commit} from ${where}`,
       );
+      // The tags naming the commit only (a release's), so that describe says what a clone would.
+      const listed = await runTool(git, ['ls-remote', '--tags', source.url], {
+        signal,
+        what: `listing the tags of ${where}`,
+        env: gitEnv,
+      });
+      const tags = tagsNaming(listed, source.commit);
+      if (tags.length > 0)
+        await run(
+          ['fetch', '--quiet', '--no-tags', '--depth=1', source.url, ...tags.map((tag) => `+${tag}:${tag}`)],
+          `fetching the tags of commit ${source.commit} from ${where}`,
+        );
     } catch (byCommit) {
       await run(
-        ['fetch', '--quiet', source.url, '+refs/heads/*:refs/fetched/heads/*', '+refs/tags/*:refs/fetched/tags/*'],
+        ['fetch', '--quiet', source.url, '+refs/heads/*:refs/fetched/heads/*', '+refs/tags/*:refs/tags/*'],
         `fetching ${where}`,
       ).catch(() => {
         throw byCommit;
@@ -86,7 +98,22 @@ export async function fetchSource(
       if (!(await has())) throw new BuildError(`${where}: no commit ${source.commit} in its branches and tags`);
     }
   }
-  return { commit: source.commit, archive: await archiveInto(store, git, gitDir, source.commit, signal) };
+  // No --dirty: an archived commit has no work tree. Without its history (fetched by commit), a
+  // commit no tag names is described by its abbreviated id alone.
+  const describe = (
+    await run(['describe', '--always', '--long', '--tags', source.commit], `describing commit ${source.commit}`)
+  ).trim();
+  return { commit: source.commit, archive: await archiveInto(store, git, gitDir, source.commit, signal), describe };
+}
+
+/** The tag refs of an `ls-remote --tags` listing that name `commit` (annotated ones by their peeled line). */
+function tagsNaming(listing: string, commit: string): string[] {
+  const tags = new Set<string>();
+  for (const line of listing.split('\n')) {
+    const [id, ref] = line.split('\t');
+    if (id === commit && ref?.startsWith('refs/tags/')) tags.add(ref.replace(/\^\{\}$/, ''));
+  }
+  return [...tags].sort();
 }
 
 /** `git archive` of the commit, hashed while it is written beside the store, then moved in. */

@@ -14,6 +14,11 @@ export interface SourceRecord {
   commit: string;
   /** sha256:<hex> of the `git archive` tar. */
   archive: string;
+  /**
+   * `git describe --always --long --tags` of the commit, taken where it was fetched (the tags are
+   * there, not in the archive): what product.txt's GIT says offline. Absent in older records.
+   */
+  describe?: string;
 }
 
 export const COMMIT = /^[0-9a-f]{40}$/;
@@ -32,6 +37,8 @@ export function parseSourceRecord(text: string, where: string): SourceRecord {
   if (!COMMIT.test(String(record.commit)) || !/^sha256:[0-9a-f]{64}$/.test(String(record.archive))) {
     throw new BuildError(`${where}: not a source record (commit: 40 hex digits, archive: a sha256 digest)`);
   }
+  if (record.describe !== undefined && (typeof record.describe !== 'string' || !/^[\x21-\x7e]+$/.test(record.describe)))
+    throw new BuildError(`${where}: describe must be one word of printable characters (git describe's output)`);
   return record;
 }
 

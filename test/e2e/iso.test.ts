@@ -99,6 +99,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       const repos = await serveTestRepos();
       const product = productRepo();
       const commit = product.commit({ 'README.md': 'MetalK8s\n' }, 'release');
+      product.tag('2.4.1');
 
       const root = project(
         {
@@ -214,8 +215,8 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
         '/images/node-exporter/v0.18.0/version',
         '/images/hello-image/1.0/manifest.json',
         '/images/hello-dockerfile/1.0/manifest.json',
-        '/images/metalk8s-ui/2.4.1-dev/manifest.json',
-        '/images/storage-operator/2.4.1-dev/manifest.json',
+        '/images/metalk8s-ui/2.4.1/manifest.json',
+        '/images/storage-operator/latest/manifest.json',
         '/salt/top.sls',
         '/pillar/top.sls',
         '/salt/metalk8s/versions.json',
@@ -280,7 +281,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
 
       // The layer both images share is one extent in the ISO.
       const reader = await IsoReader.open(iso);
-      const extracted = join(tempDir('mk8s-e2e-'), 'metalk8s-2.4.1-dev');
+      const extracted = join(tempDir('mk8s-e2e-'), 'metalk8s-2.4.1');
       try {
         const entries = (await reader.list()).entries;
         const layer = entries.filter((entry) => entry.path.endsWith(`/${shared.digest.slice(7)}`));
@@ -300,10 +301,35 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       } finally {
         await reader.close();
       }
+      // The product's version, from its source (VERSION 2.4.1, no suffix), and ours under a key of its own.
       const productTxt = readFileSync(join(extracted, 'product.txt'), 'utf8');
-      expect(productTxt).toContain('BUILD_HOST=release-builder\n');
-      expect(productTxt).toContain('DOCUMENTATION=pdf (documentation/user-guide.pdf)\n');
-      expect(productTxtMismatches(productTxt)).toEqual({ unknown: [], missing: [] });
+      expect(productTxtMismatches(productTxt)).toEqual({ missing: [], unknown: [], outOfOrder: [] });
+      const fields = new Map(
+        productTxt
+          .trim()
+          .split('\n')
+          .map((line) => line.split('=', 2) as [string, string]),
+      );
+      expect(Object.fromEntries(fields)).toMatchObject({
+        NAME: 'MetalK8s',
+        VERSION: '2.4.1',
+        SHORT_VERSION: '2.4',
+        DEVELOPMENT_RELEASE: '0',
+        BUILD_HOST: 'release-builder',
+        BUILDCHAIN_VERSION: loadConfig(PROJECT_ROOT).version.full,
+        PRODUCT_SOURCE: `${product.dir}@${commit}`,
+        DOCUMENTATION: 'pdf (documentation/user-guide.pdf)',
+      });
+      expect(fields.get('GIT')).toMatch(new RegExp(`^2\\.4\\.1-0-g${commit.slice(0, 7)}[0-9a-f]*$`));
+      expect(execFileSync(requireTool('isoinfo'), ['-d', '-i', iso], { encoding: 'utf8' })).toContain(
+        'Volume id: MetalK8s 2.4.1\n',
+      );
+      expect(JSON.parse(readFileSync(join(extracted, 'salt/metalk8s/versions.json'), 'utf8'))).toMatchObject({
+        images: { 'metalk8s-ui': { version: '2.4.1' }, 'storage-operator': { version: 'latest' } },
+        metalk8s: { version: '2.4.1' },
+      });
+      // The saltenv and mount path the product's Salt states and the scripts name.
+      expect(readFileSync(join(extracted, 'salt/top.sls'), 'utf8')).toContain('metalk8s-2.4.1:');
       expect(readFileSync(join(extracted, 'documentation/user-guide.pdf')).subarray(0, 5).toString()).toBe('%PDF-');
       // What runs on a node runs on CentOS/RHEL 7: no ELF file of the ISO needs a glibc above 2.17.
       expect(glibcAbove217(extracted)).toEqual([]);
@@ -321,7 +347,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       const variables = renderJinja(
         readFileSync(join(PROJECT_ROOT, 'salt-tree/metalk8s/repo/files/metalk8s-registry-config.inc.j2'), 'utf8'),
         {
-          archives: { 'metalk8s-2.4.1-dev': { path: extracted, version: '2.4.1-dev' } },
+          archives: { 'metalk8s-2.4.1': { path: extracted, version: '2.4.1' } },
         },
       );
       writeFileSync(join(extracted, '..', 'variables.inc'), variables);
@@ -344,19 +370,22 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
           'inspect',
           '--raw',
           '--tls-verify=false',
-          `docker://${nginx.host}/metalk8s-2.4.1-dev/${name}@${digest}`,
+          `docker://${nginx.host}/metalk8s-2.4.1/${name}@${digest}`,
         ]);
         expect(`sha256:${sha256(Buffer.from(stdout))}`, name).toBe(digest);
       }
       // The product's images, built from its source, pulled by tag as the cluster's manifests name them.
-      for (const name of ['metalk8s-ui', 'storage-operator']) {
+      for (const [name, tag] of [
+        ['metalk8s-ui', '2.4.1'],
+        ['storage-operator', 'latest'],
+      ] as const) {
         const { stdout } = await run(skopeo, [
           'inspect',
           '--raw',
           '--tls-verify=false',
-          `docker://${nginx.host}/metalk8s-2.4.1-dev/${name}:2.4.1-dev`,
+          `docker://${nginx.host}/metalk8s-2.4.1/${name}:${tag}`,
         ]);
-        expect(stdout, name).toBe(readFileSync(join(extracted, 'images', name, '2.4.1-dev/manifest.json'), 'utf8'));
+        expect(stdout, name).toBe(readFileSync(join(extracted, 'images', name, tag, 'manifest.json'), 'utf8'));
       }
 
       // The local image, pulled by tag: its layer holds the package's files.
@@ -364,7 +393,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       await run(skopeo, [
         'copy',
         '--src-tls-verify=false',
-        `docker://${nginx.host}/metalk8s-2.4.1-dev/hello-image:1.0`,
+        `docker://${nginx.host}/metalk8s-2.4.1/hello-image:1.0`,
         `dir:${helloDir}`,
       ]);
       const helloManifest = JSON.parse(readFileSync(join(helloDir, 'manifest.json'), 'utf8')) as {
