@@ -143,9 +143,11 @@ function productSaltTasks(context: BuildContext, tree: string): TaskSpec[] {
 
 /**
  * salt/metalk8s/versions.json in upstream's shape: the Kubernetes version (kubelet's, as locked),
- * each declared package's version-release (for CentOS and Red Hat alike), each image's version,
- * and the product's version. The Salt states pick package and image versions from it. Created
- * after _product_source: the product's version and its images' versions are read when it is.
+ * each declared package's pin as packages-rpm/packages.yaml declares it (the same for CentOS and
+ * Red Hat), `null` for those it leaves free, as upstream's versions.py does: Salt installs a
+ * pinned package at that version and version-locks it, and leaves an unpinned one to yum. Each
+ * image's version, and the product's version. Created after _product_source: the product's
+ * version and its images' versions are read when it is.
  */
 function versionsTask(context: BuildContext): TaskSpec {
   const { config, workspace } = context;
@@ -158,12 +160,9 @@ function versionsTask(context: BuildContext): TaskSpec {
     actions: [
       async () => {
         const lock = readLock(workspace.lockFile);
-        const locked = new Map(lock.packages.map((pkg) => [pkg.name, `${pkg.version}-${pkg.release}`]));
-        const packages: Record<string, { version: string }> = {};
-        for (const request of workspace.declarations.requests) {
-          const version = locked.get(request.name);
-          if (version) packages[request.name] = { version };
-        }
+        const packages: Record<string, { version: string | null }> = {};
+        for (const request of workspace.declarations.requests)
+          packages[request.name] = { version: request.version ?? null };
         for (const pkg of workspace.declarations.build)
           packages[pkg.name] = { version: `${pkg.version}-${pkg.release}${DIST}` };
         const images = context.images();

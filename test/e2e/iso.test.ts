@@ -133,7 +133,7 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
             'repositories:',
             '  - {name: os, baseurl: "https://os.example.invalid/7/x86_64", priority: 10}',
             '  - {name: extra, baseurl: "https://extra.example.invalid/7/x86_64", priority: 20}',
-            'packages: [{name: app}]',
+            'packages: [{name: app, version: "1.0"}, {name: webui}]',
             'build:',
             '  - {name: hello-tool, version: "1.0", release: "1", spec: hello-tool.spec, sources: [{file: hello.txt}]}',
             '',
@@ -324,7 +324,11 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       expect(execFileSync(requireTool('isoinfo'), ['-d', '-i', iso], { encoding: 'utf8' })).toContain(
         'Volume id: MetalK8s 2.4.1\n',
       );
+      // Pins as declared, null where packages.yaml (as upstream's versions.py) leaves a package free.
       expect(JSON.parse(readFileSync(join(extracted, 'salt/metalk8s/versions.json'), 'utf8'))).toMatchObject({
+        packages: {
+          centos: { app: { version: '1.0' }, webui: { version: null }, 'hello-tool': { version: '1.0-1.el7' } },
+        },
         images: { 'metalk8s-ui': { version: '2.4.1' }, 'storage-operator': { version: 'latest' } },
         metalk8s: { version: '2.4.1' },
       });
