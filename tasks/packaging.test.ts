@@ -12,6 +12,10 @@ import { testKeyring } from '../test/gpg.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
 import { freePort } from '../test/servers.ts';
 import { APP_CLOSURE, isolatedDnfArgs, serveTestRepos, type ServedRepos } from '../test/yum-repos.ts';
+import { upstreamRepositoryKeys } from '../test/upstream-layout.ts';
+import { loadPackageDeclarations } from '../buildchain/rpm/declarations.ts';
+import { repositoryKeyFile } from '../buildchain/rpm/lock.ts';
+import { PROJECT_ROOT } from '../test/helpers.ts';
 
 const run = promisify(execFile);
 
@@ -303,4 +307,16 @@ describe('packaging tasks', () => {
       expect(() => statSync(join(root, '_build/cache/blobs/sha256', digest.slice(7)))).toThrow();
     },
   );
+});
+
+describe("MetalK8s 2.4.1's repositories (packages-rpm/packages.yaml)", () => {
+  it("ship the keys upstream's ISO ships, under its names: saltstack's two included", () => {
+    const declared = loadPackageDeclarations(join(PROJECT_ROOT, 'packages-rpm/packages.yaml'));
+    const keys = Object.fromEntries(
+      declared.repositories
+        .filter((repo) => repo.iso && repo.gpgkeys.length > 0)
+        .map((repo) => [repo.name, repo.gpgkeys.map((_, index) => repositoryKeyFile(repo.name, index))]),
+    );
+    expect(keys).toEqual(upstreamRepositoryKeys());
+  });
 });

@@ -1,10 +1,11 @@
-// The ISO's paths and product.txt against upstream 2.4.1's layout rules (upstream-layout-2.4.1.yaml).
+// The ISO's paths, product.txt and repository keys against upstream 2.4.1's layout rules (upstream-layout-2.4.1.yaml).
 import { join } from 'node:path';
 import { readYamlFile } from '../buildchain/yaml-file.ts';
 import { PROJECT_ROOT } from './helpers.ts';
 
 type Rules = Record<'required' | 'upstream' | 'ours', string[]> & {
   product_txt: Record<'upstream' | 'ours', string[]>;
+  repository_keys: Record<string, string[]>;
 };
 
 const rules = () => readYamlFile(join(PROJECT_ROOT, 'test/upstream-layout-2.4.1.yaml'), 'the layout rules') as Rules;
@@ -35,4 +36,9 @@ export function productTxtMismatches(text: string): { missing: string[]; unknown
     unknown: keys.filter((key) => !upstream.includes(key) && !ours.includes(key)),
     outOfOrder: theirs.filter((key, index) => upstream.filter((name) => theirs.includes(name))[index] !== key),
   };
+}
+
+/** The key files upstream's ISO holds in each shipped repository, by repository name. */
+export function upstreamRepositoryKeys(): Record<string, string[]> {
+  return rules().repository_keys;
 }

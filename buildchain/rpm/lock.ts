@@ -22,6 +22,11 @@ export interface LockedPackage {
   digest: string;
 }
 
+/** A repository's n-th key (from 0) as upstream's ISO names it, beside the repository's packages. */
+export function repositoryKeyFile(repo: string, index: number): string {
+  return `RPM-GPG-KEY-metalk8s-${repo}-7_${index + 1}`;
+}
+
 /** A repository's public key, as fetched when the closure was resolved. */
 export interface LockedKey {
   repo: string;

@@ -9,7 +9,15 @@ import { getWithRetries, probe, rangeSource } from '../http.ts';
 import { hexDigest, sha256Digest } from '../store/sha256.ts';
 import { BlobStore, ingestRetrying } from '../store/blob-store.ts';
 import { loadPackageDeclarations, type PackageDeclarations, type SpecSource } from './declarations.ts';
-import { lockInputs, lockOf, readLock, type LockedKey, type LockedPackage, type PackageLock } from './lock.ts';
+import {
+  lockInputs,
+  lockOf,
+  readLock,
+  repositoryKeyFile,
+  type LockedKey,
+  type LockedPackage,
+  type PackageLock,
+} from './lock.ts';
 import { nevra, type RpmPackage } from './metadata.ts';
 import { unreachableSources, YumRepository } from './repository.ts';
 import { ownersAcross, resolveClosure, type PackageRequest } from './resolve.ts';
@@ -110,7 +118,7 @@ export class PackageWorkspace {
         const bytes = await this.fetchKey(repo.name, url, signal);
         const digest = sha256Digest(bytes);
         await this.store.put(digest, bytes, url);
-        keys.push({ repo: repo.name, url, file: `RPM-GPG-KEY-metalk8s-${repo.name}-7_${index + 1}`, digest });
+        keys.push({ repo: repo.name, url, file: repositoryKeyFile(repo.name, index), digest });
       }
     }
     return lockOf(this.declarations, closure, keys);
