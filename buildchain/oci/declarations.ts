@@ -188,15 +188,15 @@ export function loadImageDeclarations(file: string, options: DeclarationOptions 
       ...(compile ? { compile } : {}),
     };
     if (declaredVersion.includes('@@')) {
-      const values = options.versionValues;
-      if (!values)
-        throw new BuildError(
-          `${file}: ${where}.version "${declaredVersion}": @@ names are for a build's IMAGES_FILE, whose values it knows`,
-        );
+      const { versionValues } = options;
       Object.defineProperty(image, 'version', {
         enumerable: true,
         get: () => {
-          const version = renderTemplate(declaredVersion, values(), `${file}: ${where}.version`);
+          if (!versionValues)
+            throw new BuildError(
+              `${file}: ${where}.version "${declaredVersion}": @@ names are for a build's IMAGES_FILE, whose values it knows`,
+            );
+          const version = renderTemplate(declaredVersion, versionValues(), `${file}: ${where}.version`);
           if (!TAG.test(version))
             throw new BuildError(`${file}: ${where}.version "${declaredVersion}" gives "${version}", not an image tag`);
           return version;
