@@ -101,8 +101,6 @@ export interface ProductSource {
 /** What an ISO says it is: the product's version and source revision (product.txt, volume id, saltenv). */
 export interface ProductVersion {
   version: Version;
-  /** The file it was read from. */
-  file: string;
   /** product.txt's GIT: `git describe --always --long --tags` of the commit built from. */
   git: string;
 }
@@ -206,8 +204,9 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   let gitRef: string | undefined | null = null;
   const gitBin = get('GIT_BIN');
   const product = parseProductSource(root, buildRoot, get('METALK8S_SOURCE'), get('METALK8S_COMMIT'), origin);
+  const productVersionFile = product ? join(product.tree, 'VERSION') : versionFile;
   const productVersion = (): ProductVersion =>
-    product ? readProductVersion(product) : { version: config.version, file: versionFile, git: config.gitRef() ?? '' };
+    product ? readProductVersion(product, productVersionFile) : { version: config.version, git: config.gitRef() ?? '' };
 
   const config: BuildConfig = {
     root,
@@ -257,7 +256,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
       if (gitRef === null) gitRef = describeGit(gitBin, root);
       return gitRef;
     },
-    productVersionFile: product ? join(product.tree, 'VERSION') : versionFile,
+    productVersionFile,
     productVersion,
     templateValues() {
       const { version } = productVersion();
@@ -275,14 +274,13 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** The product source's VERSION and recorded `git describe`; before it is unpacked, an error saying what to run. */
-function readProductVersion(product: ProductSource): ProductVersion {
-  const file = join(product.tree, 'VERSION');
+function readProductVersion(product: ProductSource, file: string): ProductVersion {
   const record = readSourceRecord(product.record);
   if (!existsSync(product.tree) || record?.commit !== product.commit)
     throw new BuildError(
       `${file}: the product's version comes from its source, not fetched yet at ${product.commit}: run ./build.ts _product_source first`,
     );
-  return { version: readVersionFile(file), file, git: record.describe ?? '' };
+  return { version: readVersionFile(file), git: record.describe ?? '' };
 }
 
 export function readVersionFile(file: string): Version {

@@ -39,7 +39,7 @@ import type { BuildContext } from './context.ts';
  */
 function productTask({ config, documentation }: BuildContext): TaskSpec {
   const target = join(config.isoRoot, 'product.txt');
-  const { version, file, git } = config.productVersion();
+  const { version, git } = config.productVersion();
   const values = {
     NAME: config.projectName,
     VERSION: version.full,
@@ -63,7 +63,7 @@ function productTask({ config, documentation }: BuildContext): TaskSpec {
   return {
     name: '_iso_add_tree:product.txt',
     task_dep: ['_iso_mkdir_root'],
-    file_dep: [...new Set([config.versionFile, file])],
+    file_dep: [...new Set([config.versionFile, config.productVersionFile])],
     targets: [target],
     uptodate: [values, config.buildHost, config.sourceDateEpoch ?? null],
     actions: [
