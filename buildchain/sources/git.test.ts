@@ -169,3 +169,26 @@ describe('a source pinned by commit', () => {
     });
   });
 });
+
+describe('the describe of a fetched commit (product.txt GIT)', () => {
+  it('names the tag on the commit, lightweight or annotated, fetched with it; else the abbreviated id', async () => {
+    const repo = productRepo();
+    const annotated = repo.head;
+    repo.tag('2.4.1');
+    const lightweight = repo.commit({ 'README.md': 'next\n' }, 'next');
+    execFileSync(git(), ['-C', repo.dir, 'tag', '2.4.2-rc1']);
+    const untagged = repo.commit({ 'README.md': 'later\n' }, 'later');
+    const store = new BlobStore(join(tempDir(), 'cache'));
+    const describeOf = async (commit: string) =>
+      (
+        await fetchSource(
+          store,
+          { name: 'metalk8s', url: repo.dir, commit, setting: 'METALK8S_SOURCE' },
+          { git: git(), gitDir: join(tempDir(), 'bare.git'), signal },
+        )
+      ).describe;
+    expect(await describeOf(annotated)).toMatch(new RegExp(`^2\\.4\\.1-0-g${annotated.slice(0, 7)}[0-9a-f]*$`));
+    expect(await describeOf(lightweight)).toMatch(new RegExp(`^2\\.4\\.2-rc1-0-g${lightweight.slice(0, 7)}[0-9a-f]*$`));
+    expect(await describeOf(untagged)).toMatch(new RegExp(`^${untagged.slice(0, 7)}[0-9a-f]*$`));
+  });
+});
