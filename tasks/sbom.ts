@@ -49,7 +49,12 @@ export function sbomTasks(context: BuildContext): TaskDefinition[] {
             ...(config.product ? [config.product.record] : []),
           ],
           targets: [target],
-          uptodate: [config.projectName, config.productVersion().version.full, config.sourceDateEpoch ?? null],
+          uptodate: [
+            config.projectName,
+            config.productVersion().version.full,
+            config.version.full,
+            config.sourceDateEpoch ?? null,
+          ],
           actions: [
             async (ctx) => {
               // SOURCE_DATE_EPOCH when set; else the time of this writing, kept while the inputs hold.
@@ -57,6 +62,7 @@ export function sbomTasks(context: BuildContext): TaskDefinition[] {
               const document = spdxDocument({
                 product: config.projectName,
                 version: config.productVersion().version.full,
+                toolVersion: config.version.full,
                 created: buildTimestamp(config.sourceDateEpoch),
                 images: await inventoryImages(context.imageInventory()),
                 rpms: await inventoryPackages(context.packageInventory(), ctx.signal),

@@ -34,7 +34,10 @@ export interface SbomRpm {
 
 export interface SbomInput {
   product: string;
+  /** The product's version: the document's name. */
   version: string;
+  /** The version of the tool that wrote it (the build chain's own): the document's creator. */
+  toolVersion: string;
   /** RFC 3339, seconds, UTC. */
   created: string;
   images: readonly SbomImage[];
@@ -192,7 +195,7 @@ export function spdxDocument(input: SbomInput): Record<string, unknown> {
     documentNamespace: `https://metalk8s.scality.com/spdx/${input.product.toLowerCase()}-${input.version}-${digestHex(sha256Digest(JSON.stringify(packages)))}`,
     creationInfo: {
       created: input.created,
-      creators: [`Tool: metalk8s-buildchain-${input.version}`, 'Organization: Scality'],
+      creators: [`Tool: metalk8s-buildchain-${input.toolVersion}`, 'Organization: Scality'],
     },
     packages,
     relationships: packages.map((pkg) => ({

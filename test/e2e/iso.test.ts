@@ -242,6 +242,8 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
       });
       const sbom = JSON.parse(readFileSync(sbomFile, 'utf8')) as {
         spdxVersion: string;
+        name: string;
+        creationInfo: { creators: string[] };
         packages: {
           name: string;
           packageFileName: string;
@@ -251,6 +253,11 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
         }[];
       };
       expect(sbom.spdxVersion).toBe('SPDX-2.3');
+      // The product's version names the document; the build chain's own wrote it.
+      expect(sbom.name).toBe('MetalK8s 2.4.1');
+      expect(sbom.creationInfo.creators).toContain(
+        `Tool: metalk8s-buildchain-${loadConfig(PROJECT_ROOT).version.full}`,
+      );
       const byName = new Map(sbom.packages.map((pkg) => [pkg.name, pkg]));
       expect(byName.get('alertmanager')).toMatchObject({
         packageFileName: 'images/alertmanager/v0.19.0',
