@@ -9,13 +9,7 @@ import { writeFileAtomic } from '../fs/atomic.ts';
 import { loadBuildSpec } from '../oci/build-spec.ts';
 import { buildLabels, declaredImages, pinnedSource, type LocalImage } from '../oci/declarations.ts';
 import { mergeTagLocks, parseTagLock, readTagLock, writeTagLock } from '../oci/tag-lock-file.ts';
-import {
-  builtRecordFile,
-  dockerfileInputs,
-  parseBuiltRecord,
-  recordedImage,
-  type DockerfileImage,
-} from '../oci/dockerfile.ts';
+import { builtRecordFile, dockerfileInputs, parseBuiltRecord, recordedImage } from '../oci/dockerfile.ts';
 import { parseSourceRecord, readSourceRecord, storedSource } from '../sources/record.ts';
 import { storedImage } from '../oci/pull.ts';
 import { writeBlobArchive, importBlobs } from '../store/archive.ts';
