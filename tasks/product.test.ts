@@ -53,6 +53,7 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
             `PRODUCT_SOURCE=${repo.dir}@${head}`,
             'BUILDCHAIN_VERSION=2\\.4\\.1-dev',
             'BUILDCHAIN_GIT=.*',
+            'DOCUMENTATION=.+',
             'BUILD_TIMESTAMP=.+',
             'BUILD_HOST=.+\\n$',
           ].join('\n'),
@@ -107,6 +108,8 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
         '_iso_add_tree:product.txt',
         '_product_check_source',
         '_product_source',
+        // versions.json gives the versions of the images the formula names: checked again.
+        'salt_tree:check-images',
         'salt_tree:pillar/top.sls',
         'salt_tree:salt/metalk8s/versions.json',
         'salt_tree:salt/top.sls',

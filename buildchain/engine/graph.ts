@@ -185,13 +185,17 @@ export class TaskGraph {
 
   /** Names matching a task_dep or command-line pattern (wildcards allowed). */
   expand(pattern: string): string[] {
-    if (!hasWildcard(pattern)) return this.nodes.has(pattern) ? [pattern] : [];
-    const regexp = globToRegExp(pattern);
-    const matches = this.names.filter((name) => regexp.test(name));
-    // `family:*` on a delayed family whose subtasks do not exist yet means the family itself.
+    const matches = hasWildcard(pattern)
+      ? this.names.filter((name) => globToRegExp(pattern).test(name))
+      : this.nodes.has(pattern)
+        ? [pattern]
+        : [];
+    // `family:*` or `family:sub` on a delayed family whose subtasks cannot exist yet (they are made
+    // from what its `after` tasks produce) means the family itself: it runs once they have.
     const base = basenameOf(pattern);
     const node = this.nodes.get(base);
-    if (node?.delayed && !node.generated && pattern.startsWith(`${base}:`)) matches.push(base);
+    if (matches.length === 0 || hasWildcard(pattern))
+      if (node?.delayed && !node.generated && pattern.startsWith(`${base}:`)) matches.push(base);
     return matches;
   }
 
