@@ -21,13 +21,15 @@ import { ARCHIVE_COMMANDS } from './agent/commands.ts';
 // 150,000 names must not carry the YAML parser, the registry client and the RPM resolver in
 // memory, nor any command pay for loading them all.
 
-/** The build's blob store (or --cache DIR) and registry mirrors, as ./build.ts uses them. */
+/** The build's blob store (or --cache DIR), registry mirrors and HTTP timeouts, as ./build.ts uses them. */
 async function imageTools(cache: string | boolean | string[] | undefined) {
-  const [{ BlobStore }, { ImagePuller }] = await Promise.all([
+  const [{ BlobStore }, { ImagePuller }, { setHttpTimeouts }] = await Promise.all([
     import('./buildchain/store/blob-store.ts'),
     import('./buildchain/oci/puller.ts'),
+    import('./buildchain/http.ts'),
   ]);
   const config = loadConfig(projectRoot());
+  setHttpTimeouts(config.httpTimeouts);
   const store = new BlobStore(typeof cache === 'string' ? resolve(cache) : join(config.buildRoot, 'cache'));
   return {
     config,

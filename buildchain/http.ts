@@ -5,7 +5,13 @@
 // costs ~120 ms in every process that makes a request (more than a whole package resolution's
 // margin against dnf), and they stream bodies with backpressure as well.
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import {
+  Agent as HttpAgent,
+  type ClientRequest,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { setMaxListeners } from 'node:events';
 import { finished } from 'node:stream/promises';
@@ -41,9 +47,7 @@ export type ResponseBody = IncomingMessage & {
   /** Reads and discards what is left, so the connection goes back to the pool. */
   dump(): Promise<void>;
   /** The whole body; past `limit` bytes, reading stops with the error `tooLarge` makes. */
-  bytes(limit?: number, tooLarge?: () => Error): Promise<Buffer>;
-  text(): Promise<string>;
-  json(): Promise<unknown>;
+  bytes(limit: number, tooLarge?: () => Error): Promise<Buffer>;
 };
 
 function withHelpers(message: IncomingMessage): ResponseBody {
@@ -52,7 +56,7 @@ function withHelpers(message: IncomingMessage): ResponseBody {
     message.resume();
     await finished(message).catch(() => undefined);
   };
-  body.bytes = async (limit = Infinity, tooLarge = () => new BuildError(`answer larger than ${limit} bytes`)) => {
+  body.bytes = async (limit, tooLarge = () => new BuildError(`answer larger than ${limit} bytes`)) => {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of message) {
@@ -65,8 +69,6 @@ function withHelpers(message: IncomingMessage): ResponseBody {
     }
     return Buffer.concat(chunks);
   };
-  body.text = async () => (await body.bytes()).toString('utf8');
-  body.json = async () => JSON.parse(await body.text()) as unknown;
   return body;
 }
 
@@ -78,6 +80,7 @@ export function isLoopback(host: string): boolean {
 /** An error naming the URL and the system's reason (ECONNREFUSED...); an abort stays an abort. */
 export function networkError(url: string, error: unknown): Error {
   if ((error as Error).name === 'AbortError') return error as Error;
+  if (error instanceof HttpTimeoutError) return new BuildError(`${url}: ${error.message}`);
   const cause = (error as { cause?: { code?: string } }).cause;
   const code = (error as { code?: string }).code ?? cause?.code;
   return new BuildError(
@@ -117,12 +120,84 @@ export interface GetOptions {
   retryDelayMs?: number;
 }
 
-/** How long a connection may stay silent (connecting, before the answer, between body bytes). */
-let idleTimeoutMs = 60_000;
+/**
+ * How long a request may wait, in three phases: for the TCP connection, from the request sent to
+ * the response headers (one deadline, so headers dripped a byte at a time do not hold it), and
+ * between two bytes of the body (a silence, so a large download at any steady rate is fine).
+ */
+export interface HttpTimeouts {
+  connectMs: number;
+  headerMs: number;
+  idleMs: number;
+}
 
-/** Changes the silence allowed on a connection before the request fails (tests use a short one). */
-export function setIdleTimeout(ms: number): void {
-  idleTimeoutMs = ms;
+export const DEFAULT_HTTP_TIMEOUTS: Readonly<HttpTimeouts> = { connectMs: 30_000, headerMs: 60_000, idleMs: 60_000 };
+
+/** The settings (`.env` keys and environment variables) that change each phase's timeout, named in its error. */
+export const TIMEOUT_SETTINGS: Readonly<Record<keyof HttpTimeouts, string>> = {
+  connectMs: 'HTTP_CONNECT_TIMEOUT',
+  headerMs: 'HTTP_HEADER_TIMEOUT',
+  idleMs: 'HTTP_IDLE_TIMEOUT',
+};
+
+let timeouts: HttpTimeouts = { ...DEFAULT_HTTP_TIMEOUTS };
+
+/**
+ * Sets the timeouts of every request of this process: one process is one build (or one toolkit
+ * command), whose registry, yum, runtime and spec source clients all come through here.
+ */
+export function setHttpTimeouts(next: HttpTimeouts): void {
+  timeouts = { ...next };
+}
+
+export function httpTimeouts(): Readonly<HttpTimeouts> {
+  return timeouts;
+}
+
+/** A phase of a request that outlasted its timeout; retried once, then named with the URL. */
+export class HttpTimeoutError extends Error {
+  override name = 'HttpTimeoutError';
+  readonly code = 'ETIMEDOUT';
+  constructor(phase: keyof HttpTimeouts, ms: number) {
+    const what = { connectMs: 'no connection', headerMs: 'no response headers', idleMs: 'no body bytes' }[phase];
+    super(`${what} within ${ms / 1000} s (${TIMEOUT_SETTINGS[phase]})`);
+  }
+}
+
+/**
+ * Arms the three timeouts on a request: the connect one on a new socket (a pooled one is
+ * connected already), then the header one, then, once `response` says the headers came, the idle
+ * one on the socket. A timeout destroys the request (and the body being read) with its error.
+ */
+function armTimeouts(request: ClientRequest, limits: HttpTimeouts): { response(message: IncomingMessage): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const clear = () => clearTimeout(timer);
+  const after = (
+    phase: keyof HttpTimeouts,
+    onTimeout = () => request.destroy(new HttpTimeoutError(phase, limits[phase])),
+  ) => {
+    clear();
+    timer = setTimeout(onTimeout, limits[phase]);
+  };
+  request.once('socket', (socket) => {
+    if (!socket.connecting) after('headerMs');
+    else {
+      after('connectMs');
+      socket.once('connect', () => after('headerMs'));
+    }
+  });
+  request.once('close', clear);
+  return {
+    response(message) {
+      clear();
+      request.setTimeout(limits.idleMs, () => {
+        const error = new HttpTimeoutError('idleMs', limits.idleMs);
+        // The body's reader gets this error, not the bare "aborted" of a destroyed request.
+        message.destroy(error);
+        request.destroy(error);
+      });
+    },
+  };
 }
 
 /** One request, no redirect followed. */
@@ -139,7 +214,7 @@ export function requestOnce(
     const secure = target.protocol === 'https:';
     // One signal is shared by every download of a task, each request listening to it.
     setMaxListeners(0, options.signal);
-    const request = (secure ? httpsRequest : httpRequest)(
+    const request: ClientRequest = (secure ? httpsRequest : httpRequest)(
       target,
       {
         method: options.method ?? 'GET',
@@ -147,15 +222,14 @@ export function requestOnce(
         agent: secure ? pools().https : pools().http,
         signal: options.signal,
       },
-      (message) =>
-        resolve({ status: message.statusCode ?? 0, headers: message.headers, body: withHelpers(message), url }),
+      (message) => {
+        armed.response(message);
+        resolve({ status: message.statusCode ?? 0, headers: message.headers, body: withHelpers(message), url });
+      },
     );
     request.once('error', reject);
     // A server that accepts and then says nothing would hold the build forever.
-    request.setTimeout(idleTimeoutMs, () => {
-      const error = Object.assign(new Error(`no answer for ${idleTimeoutMs / 1000} s`), { code: 'ETIMEDOUT' });
-      request.destroy(error);
-    });
+    const armed = armTimeouts(request, timeouts);
     request.end();
   });
 }
@@ -182,16 +256,23 @@ export async function requestFollowing(url: string, options: GetOptions): Promis
   throw new BuildError(`${url}: too many redirects`);
 }
 
-/** A GET retried with backoff on broken connections and retryable statuses; other answers return. */
+/**
+ * A GET retried with backoff on broken connections and retryable statuses; other answers return.
+ * A timeout is retried once only: a server silent for that long twice in a row is not busy but
+ * broken, and five full timeouts would hold the build for minutes before saying so.
+ */
 export async function getWithRetries(url: string, options: GetOptions): Promise<HttpResponse> {
   const retries = options.retries ?? 4;
   const delay = options.retryDelayMs ?? 250;
+  let timedOut = 0;
   for (let attempt = 0; ; attempt += 1) {
     let response: HttpResponse;
     try {
       response = await requestFollowing(url, options);
     } catch (error) {
-      if (options.signal.aborted || attempt >= retries || error instanceof BuildError) throw networkError(url, error);
+      if (error instanceof HttpTimeoutError) timedOut += 1;
+      if (options.signal.aborted || attempt >= retries || timedOut > 1 || error instanceof BuildError)
+        throw networkError(url, error);
       await sleep(delay * 2 ** attempt, options.signal);
       continue;
     }

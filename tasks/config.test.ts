@@ -121,6 +121,21 @@ describe('settings', () => {
     );
   });
 
+  it('reads the HTTP timeouts in seconds, refusing what is not a positive number', () => {
+    expect(loadConfig(project(''), {}).httpTimeouts).toEqual({ connectMs: 30_000, headerMs: 60_000, idleMs: 60_000 });
+    const config = loadConfig(project('HTTP_CONNECT_TIMEOUT=5\nHTTP_IDLE_TIMEOUT=0.25\n'), {
+      HTTP_HEADER_TIMEOUT: '90',
+    });
+    expect(config.httpTimeouts).toEqual({ connectMs: 5000, headerMs: 90_000, idleMs: 250 });
+    for (const bad of ['0', '-1', 'ten', '', '1e3'])
+      expect(() => loadConfig(project(`HTTP_IDLE_TIMEOUT=${bad}\n`), {})).toThrow(
+        `${'.env'}:1: HTTP_IDLE_TIMEOUT must be a positive number of seconds, not '${bad}'`,
+      );
+    expect(() => loadConfig(project(''), { HTTP_CONNECT_TIMEOUT: '0' })).toThrow(
+      "environment variable HTTP_CONNECT_TIMEOUT: HTTP_CONNECT_TIMEOUT must be a positive number of seconds, not '0'",
+    );
+  });
+
   it('reads the VERSION file and names its errors', () => {
     const root = tempDir();
     const file = join(root, 'VERSION');

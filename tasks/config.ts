@@ -7,6 +7,7 @@ import { COMMIT, readSourceRecord, sourceRecordFile } from '../buildchain/source
 import { BuildError } from '../buildchain/errors.ts';
 import { suggestion } from '../buildchain/engine/graph.ts';
 import * as builtins from '../buildchain/builtins.ts';
+import type { HttpTimeouts } from '../buildchain/http.ts';
 
 /** Every setting, its default and what it is for (tasks/README.md's configuration table). */
 export const SETTINGS = {
@@ -61,6 +62,12 @@ export const SETTINGS = {
     'operator-sdk',
     "upstream's operator-sdk; known, not used: the operator is compiled in its builder image (see The product source)",
   ],
+  HTTP_CONNECT_TIMEOUT: [
+    '30',
+    'seconds a download (registry, yum repository, runtime, spec source, product source) may wait for its connection',
+  ],
+  HTTP_HEADER_TIMEOUT: ['60', 'seconds from a request sent to its response headers'],
+  HTTP_IDLE_TIMEOUT: ['60', 'seconds of silence allowed between two bytes of a response body'],
   NPM_REGISTRY: ['https://registry.npmjs.org', "npm registry (or mirror) serving the runtime package's tarball"],
   METALK8S_SOURCE: [
     'https://github.com/scality/metalk8s.git',
@@ -137,6 +144,8 @@ export interface BuildConfig {
   /** The signing key, when one is configured. */
   gpgKey: string | undefined;
   pullJobs: number;
+  /** HTTP_CONNECT_TIMEOUT, HTTP_HEADER_TIMEOUT, HTTP_IDLE_TIMEOUT, for every download. */
+  httpTimeouts: HttpTimeouts;
   registryMirrors: ReadonlyMap<string, string>;
   /** Lowercased repository name -> mirror base URL. */
   yumMirrors: ReadonlyMap<string, string>;
@@ -193,6 +202,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   };
   const get = (name: SettingName): string => lookup(name)?.value ?? SETTINGS[name][0];
   const origin = (name: string): string => lookup(name)?.origin ?? 'default';
+  const seconds = (name: SettingName): number => parseSeconds(get(name), origin(name), name);
 
   const buildRootSetting = get('BUILD_ROOT');
   const buildRoot = isAbsolute(buildRootSetting) ? buildRootSetting : resolve(root, buildRootSetting);
@@ -243,6 +253,11 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     buildHost: get('BUILD_HOST') || builtins.os().hostname(),
     sourcesMirror: get('SOURCES_MIRROR').replace(/\/+$/, '') || undefined,
     pullJobs: parsePositive(get('PULL_JOBS'), origin('PULL_JOBS'), 'PULL_JOBS'),
+    httpTimeouts: {
+      connectMs: seconds('HTTP_CONNECT_TIMEOUT'),
+      headerMs: seconds('HTTP_HEADER_TIMEOUT'),
+      idleMs: seconds('HTTP_IDLE_TIMEOUT'),
+    },
     registryMirrors: parsePairs(get('REGISTRY_MIRRORS'), origin('REGISTRY_MIRRORS'), 'REGISTRY_MIRRORS'),
     yumMirrors: collectPrefixed('YUM_MIRROR_', env, dotenv),
     product,
@@ -370,6 +385,13 @@ function parsePositive(value: string, origin: string, name: string): number {
   if (!/^[1-9]\d*$/.test(value))
     throw new BuildError(`${origin}: ${name} must be a positive whole number, not '${value}'`);
   return Number(value);
+}
+
+/** A timeout in seconds (fractions allowed, as tests use), in milliseconds. */
+function parseSeconds(value: string, origin: string, name: string): number {
+  const seconds = /^(\d+(\.\d+)?)$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!(seconds > 0)) throw new BuildError(`${origin}: ${name} must be a positive number of seconds, not '${value}'`);
+  return Math.round(seconds * 1000);
 }
 
 function parsePairs(value: string, origin: string, name: string): Map<string, string> {

@@ -12,6 +12,7 @@ import type { ImageInventory, PackageInventory } from '../buildchain/release/inv
 import type { SpecPackage } from '../buildchain/rpm/declarations.ts';
 import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
 import { BlobStore } from '../buildchain/store/blob-store.ts';
+import { setHttpTimeouts } from '../buildchain/http.ts';
 import { findExecutable } from '../buildchain/tools.ts';
 import type { BuildConfig } from './config.ts';
 
@@ -63,6 +64,8 @@ export interface IsoPaths {
 }
 
 export function createContext(config: BuildConfig): BuildContext {
+  // Every client of the build (registries, yum repositories, the runtime, spec sources) requests through http.ts.
+  setHttpTimeouts(config.httpTimeouts);
   const store = new BlobStore(join(config.buildRoot, 'cache'));
   let puller: ImagePuller | undefined;
   let workspace: PackageWorkspace | undefined;

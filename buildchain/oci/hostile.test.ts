@@ -1,14 +1,13 @@
 // A registry that lies: crafted answers from a node:http server on 127.0.0.1 (index entries whose
 // digests climb out of the store, descriptors without size, token endpoints without end or
 // without JSON). Each must end the pull with one line naming the URL and field, touching nothing.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../../test/helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { runCli, tempDir } from '../../test/helpers.ts';
+import { crafted, streamForever, type Handler } from '../../test/hostile-servers.ts';
 import { BuildError } from '../errors.ts';
-import { setIdleTimeout } from '../http.ts';
+import { DEFAULT_HTTP_TIMEOUTS, setHttpTimeouts } from '../http.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import { sha256Digest } from '../store/sha256.ts';
 import { ImagePuller } from './puller.ts';
@@ -16,29 +15,6 @@ import { ImagePuller } from './puller.ts';
 const signal = new AbortController().signal;
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const closers: (() => void)[] = [];
-afterEach(() => {
-  for (const close of closers.splice(0)) close();
-});
-
-type Handler = (request: IncomingMessage, response: ServerResponse, origin: string) => void;
-
-async function crafted(handler: Handler): Promise<{ host: string; origin: string; requests: string[] }> {
-  const requests: string[] = [];
-  let origin = '';
-  const server = createServer((request, response) => {
-    requests.push(request.url ?? '');
-    handler(request, response, origin);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  origin = `http://${host}`;
-  closers.push(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return { host, origin, requests };
-}
 
 function pullerFor(host: string) {
   const store = new BlobStore(tempDir('mk8s-store-'));
@@ -152,7 +128,7 @@ describe('a hostile registry', () => {
     expect(registry.requests).toEqual([`/v2/x/y/manifests/${digest}`]);
   });
 
-  function bearer(token: (response: ServerResponse) => void): Handler {
+  function bearer(token: (response: Parameters<Handler>[1]) => void): Handler {
     return (request, response, origin) => {
       if (request.url?.startsWith('/token')) {
         token(response);
@@ -160,17 +136,6 @@ describe('a hostile registry', () => {
       }
       response.writeHead(401, { 'www-authenticate': `Bearer realm="${origin}/token",service="crafted"` }).end();
     };
-  }
-
-  /** A JSON answer whose body never ends, written as fast as the client reads. */
-  function streamForever(response: ServerResponse, status: number): void {
-    response.writeHead(status, { 'content-type': 'application/json' });
-    const chunk = Buffer.alloc(64 << 10, 0x61);
-    const more = (): void => {
-      while (!response.destroyed && response.write(chunk));
-    };
-    response.on('drain', more);
-    more();
   }
 
   it('stops reading a token answer that never ends, naming the token URL', async () => {
@@ -222,17 +187,34 @@ describe('a hostile registry', () => {
   it('gives up on a server that accepts and sends nothing, naming the URL', async () => {
     const digest = sha256Digest('m');
     const registry = await crafted(() => undefined);
-    setIdleTimeout(200);
+    setHttpTimeouts({ ...DEFAULT_HTTP_TIMEOUTS, headerMs: 200 });
     try {
       const started = Date.now();
       const error = await failure(
         pullerFor(registry.host).pull({ registry: 'quay.io', repository: 'x/y', digest }, { describe: 'y', signal }),
       );
       expect(error).toBeInstanceOf(BuildError);
-      expect(error.message).toBe(`${registry.origin}/v2/x/y/manifests/${digest}: no answer for 0.2 s (ETIMEDOUT)`);
+      expect(error.message).toBe(
+        `${registry.origin}/v2/x/y/manifests/${digest}: no response headers within 0.2 s (HTTP_HEADER_TIMEOUT)`,
+      );
       expect(Date.now() - started).toBeLessThan(5000);
     } finally {
-      setIdleTimeout(60_000);
+      setHttpTimeouts(DEFAULT_HTTP_TIMEOUTS);
     }
+  });
+});
+
+describe('./toolkit.ts image pull against a hostile registry', () => {
+  it('takes its HTTP timeouts from the environment, as ./build.ts does', async () => {
+    const digest = sha256Digest('m');
+    const registry = await crafted(() => undefined);
+    const result = await runCli(['image', 'pull', `quay.io/x/y@${digest}`, join(tempDir(), 'layout')], {
+      entry: 'toolkit.ts',
+      env: { REGISTRY_MIRRORS: `quay.io=${registry.host}`, HTTP_HEADER_TIMEOUT: '0.2', BUILD_ROOT: tempDir() },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `${registry.origin}/v2/x/y/manifests/${digest}: no response headers within 0.2 s (HTTP_HEADER_TIMEOUT)`,
+    );
   });
 });

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BuildError } from '../errors.ts';
+import { HttpTimeoutError } from '../http.ts';
 import { linkAtomic, tempPathFor } from '../fs/atomic.ts';
 import { formatBytes, isDiskFailure, requireFreeSpace, writeFailure } from '../fs/space.ts';
 import { createSha256, digestHex, DigestMismatchError, DigestVerifier, sha256Digest } from './sha256.ts';
@@ -159,7 +160,8 @@ export class BlobStore {
 /**
  * `store.ingest`, attempted again when the body breaks off (the next attempt resumes from the
  * bytes received). A digest mismatch or an HTTP refusal (BuildError) will not get better and is
- * thrown at once. `describe` names the content and where it comes from, for every message.
+ * thrown at once; a body that fell silent past its timeout is given one more attempt, as
+ * getWithRetries gives a request. `describe` names the content and where it comes from, for every message.
  */
 export async function ingestRetrying(
   store: BlobStore,
@@ -174,6 +176,7 @@ export async function ingestRetrying(
   },
 ): Promise<number> {
   const attempts = options.attempts ?? 5;
+  let timedOut = 0;
   for (let attempt = 1; ; attempt += 1) {
     try {
       return await store.ingest(digest, source, {
@@ -183,7 +186,9 @@ export async function ingestRetrying(
       });
     } catch (error) {
       if (error instanceof BuildError || options.signal.aborted) throw error;
-      if (attempt >= attempts) throw new BuildError(`${options.describe()}: ${(error as Error).message}`);
+      if (error instanceof HttpTimeoutError) timedOut += 1;
+      if (attempt >= attempts || timedOut > 1)
+        throw new BuildError(`${options.describe()}: ${(error as Error).message}`);
     }
   }
 }
