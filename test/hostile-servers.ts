@@ -34,14 +34,26 @@ export async function crafted(handler: Handler): Promise<{ host: string; origin:
   return { host, origin, requests };
 }
 
-/** An answer whose body never ends, written as fast as the client reads. */
-export function streamForever(response: ServerResponse, status: number, chunk = Buffer.alloc(64 << 10, 0x61)): void {
+/**
+ * An answer whose body never ends, written as fast as the client reads; `sent` counts the bytes
+ * written, so a test can say that the client stopped reading near its bound.
+ */
+export function streamForever(
+  response: ServerResponse,
+  status: number,
+  chunk = Buffer.alloc(64 << 10, 0x61),
+): { sent: number } {
+  const counter = { sent: 0 };
   response.writeHead(status, { 'content-type': 'application/octet-stream' });
   const more = (): void => {
-    while (!response.destroyed && response.write(chunk));
+    while (!response.destroyed) {
+      counter.sent += chunk.length;
+      if (!response.write(chunk)) break;
+    }
   };
   response.on('drain', more);
   more();
+  return counter;
 }
 
 /** Headers and `first` bytes of a body announced longer, then silence: the idle timeout's case. */

@@ -1,11 +1,14 @@
 // Yum repository metadata (createrepo's format): repomd.xml, then primary.xml and, when a file
 // dependency needs it, filelists.xml, parsed as streams (primary is tens of MB) with
-// saxes. Compressed with gzip (zlib), xz or zstd (their Debian tools, streaming).
+// saxes. Compressed with gzip (zlib), xz or zstd (their Debian tools, streaming). What a parser
+// holds at once is bounded (one package element, one file name), so that input that never
+// closes an element cannot grow memory; the bytes of a whole file are bounded by the caller.
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { SaxesParser } from 'saxes';
+import { byteLimit } from '../byte-limit.ts';
 import { BuildError } from '../errors.ts';
 import { requireExecutable } from '../tools.ts';
 import type { Capability, Flags } from './vercmp.ts';
@@ -35,8 +38,14 @@ export function nevra(pkg: Pick<RpmPackage, 'name' | 'epoch' | 'version' | 'rele
 export interface RepomdEntry {
   location: string;
   checksum: { type: string; value: string };
+  /** Of the file as stored (compressed). */
   size?: number;
+  /** Of its content once decompressed (`<open-size>`). */
+  openSize?: number;
 }
+
+/** Past this, a `<package>` of primary.xml or a `<file>` of filelists.xml is not one createrepo wrote. */
+export const MAX_ELEMENT_CHARS = 16 << 20;
 
 async function parseXml(
   input: Readable,
@@ -56,6 +65,7 @@ async function parseXml(
     for await (const chunk of input) parser.write(chunk as string);
     parser.close();
   } catch (error) {
+    if (error instanceof BuildError) throw error;
     throw new BuildError(`${where}: ${(error as Error).message.split('\n')[0]}`);
   }
 }
@@ -64,28 +74,42 @@ async function parseXml(
 export async function parseRepomd(input: Readable, where: string): Promise<Map<string, RepomdEntry>> {
   const entries = new Map<string, RepomdEntry>();
   let current:
-    | { type: string; location?: string; checksum?: { type: string; value: string }; size?: number }
+    | {
+        type: string;
+        location?: string;
+        checksum?: { type: string; value: string };
+        size?: number;
+        openSize?: number;
+      }
     | undefined;
-  let field: 'checksum' | 'size' | undefined;
+  let field: 'checksum' | 'size' | 'open-size' | undefined;
   let checksumType = '';
   let text = '';
   await parseXml(input, where, {
     open(name, attributes) {
       if (name === 'data') current = { type: attributes.type ?? '' };
       else if (current && name === 'location') current.location = attributes.href;
-      else if (current && (name === 'checksum' || name === 'size')) {
+      else if (current && (name === 'checksum' || name === 'size' || name === 'open-size')) {
         field = name;
         checksumType = attributes.type ?? '';
         text = '';
       }
     },
     text(value) {
-      if (field) text += value;
+      if (!field) return;
+      text += value;
+      if (text.length > 1024) throw new BuildError(`${where}: a <${field}> of more than 1024 characters`);
     },
     close(name) {
       if (current && field === name) {
         if (name === 'checksum') current.checksum = { type: checksumType, value: text.trim() };
-        else current.size = Number(text.trim());
+        else {
+          // A size bounds a download or a decompression: one that is not a byte count bounds nothing.
+          if (!/^\d+$/.test(text.trim()))
+            throw new BuildError(`${where}: <${name}> of ${current.type} is "${text.trim()}", not a number of bytes`);
+          if (name === 'size') current.size = Number(text.trim());
+          else current.openSize = Number(text.trim());
+        }
         field = undefined;
       }
       if (name === 'data' && current) {
@@ -95,6 +119,7 @@ export async function parseRepomd(input: Readable, where: string): Promise<Map<s
           location: current.location,
           checksum: current.checksum,
           ...(current.size !== undefined ? { size: current.size } : {}),
+          ...(current.openSize !== undefined ? { openSize: current.openSize } : {}),
         });
         current = undefined;
       }
@@ -254,6 +279,8 @@ export async function parsePrimary(input: Readable, repo: string, where: string)
         at = end + '</package>'.length;
       }
       buffer = buffer.slice(at);
+      if (buffer.length > MAX_ELEMENT_CHARS)
+        throw new BuildError(`${where}: ${MAX_ELEMENT_CHARS >> 20} MiB without a complete <package> element`);
     }
   } catch (error) {
     if (error instanceof BuildError) throw error;
@@ -308,7 +335,10 @@ export async function parseFilelists(
       }
     },
     text(value) {
-      if (inFile) text += value;
+      if (!inFile) return;
+      text += value;
+      if (text.length > MAX_ELEMENT_CHARS)
+        throw new BuildError(`${where}: a <file> name of more than ${MAX_ELEMENT_CHARS >> 20} MiB`);
     },
     close(name) {
       if (name === 'file' && inFile) {
@@ -322,11 +352,19 @@ export async function parseFilelists(
   });
 }
 
-/** A metadata file's content, decompressed as its name says (.gz, .xz, .zst, .bz2, or plain). */
-export function openMetadata(path: string, name = path): Readable {
+/**
+ * A metadata file's content, decompressed as its name says (.gz, .xz, .zst, .bz2, or plain). With
+ * `limit`, the content fails with `limit.tooLarge()` past `limit.bytes` decompressed: a small
+ * file that expands without end (a decompression bomb) is cut as it streams. A reader that stops
+ * early (a bound, a parse error) ends the decompressing tool too.
+ */
+export function openMetadata(path: string, name = path, limit?: { bytes: number; tooLarge: () => Error }): Readable {
   // Large chunks: the parser's per-write cost, not the bytes, is what small chunks multiply.
   const file = createReadStream(path, { highWaterMark: 1 << 20 });
-  if (name.endsWith('.gz')) return file.pipe(createGunzip({ chunkSize: 1 << 20 }));
+  const bounded = (content: Readable): Readable =>
+    // Errors reach the reader through the last stream; pipeline destroys the others with it.
+    limit ? pipeline(content, byteLimit(limit.bytes, limit.tooLarge), () => undefined) : content;
+  if (name.endsWith('.gz')) return bounded(pipeline(file, createGunzip({ chunkSize: 1 << 20 }), () => undefined));
   const tool = name.endsWith('.xz')
     ? 'xz'
     : name.endsWith('.zst')
@@ -334,11 +372,13 @@ export function openMetadata(path: string, name = path): Readable {
       : name.endsWith('.bz2')
         ? 'bzip2'
         : undefined;
-  if (!tool) return file;
+  if (!tool) return bounded(file);
   const child = spawn(requireExecutable(tool), ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const out = new PassThrough();
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // Killed below, the tool stops reading: its input's broken pipe is expected, not an error.
+  child.stdin.on('error', () => undefined);
   file.pipe(child.stdin);
   child.stdout.pipe(out, { end: false });
   child.on('close', (code) => {
@@ -346,5 +386,9 @@ export function openMetadata(path: string, name = path): Readable {
     else out.destroy(new BuildError(`${name}: ${tool} -dc failed (exit ${code}): ${stderr.trim()}`));
   });
   child.on('error', (error) => out.destroy(error));
-  return out;
+  out.once('close', () => {
+    if (child.exitCode === null) child.kill();
+    file.destroy();
+  });
+  return bounded(out);
 }

@@ -1,7 +1,11 @@
 // A yum repository over HTTP: repomd.xml, then its primary (and, on demand, filelists) metadata,
 // fetched into the shared blob store by checksum so a later build reads them from disk, and
-// package URLs. Mirrors come from `.env`: YUM_MIRROR_<NAME>=<base URL>.
-import type { Readable } from 'node:stream';
+// package URLs. Mirrors come from `.env`: YUM_MIRROR_<NAME>=<base URL>. Nothing a repository
+// sends is taken without a bound (MetadataLimits): repomd.xml is read up to a few MiB, a metadata
+// file is cut past the size repomd.xml declares (or a ceiling) and refused unless its checksum
+// matches, and its content past its declared open-size (or a ceiling) once decompressed.
+import { pipeline, type Readable } from 'node:stream';
+import { byteLimit } from '../byte-limit.ts';
 import { BuildError } from '../errors.ts';
 import { getWithRetries, probe, rangeSource } from '../http.ts';
 import { ingestRetrying, type BlobStore } from '../store/blob-store.ts';
@@ -44,8 +48,30 @@ export function storeDigest(checksum: { type: string; value: string }, what: str
   return hexDigest(checksum.value);
 }
 
+/** How much of a repository's metadata is taken at most. */
+export interface MetadataLimits {
+  /** repomd.xml, read into memory (createrepo's are a few KiB). */
+  repomdBytes: number;
+  /** A metadata file whose `<size>` repomd.xml omits, downloaded into the store. */
+  fileBytes: number;
+  /** A metadata file's decompressed content when repomd.xml omits its `<open-size>`. */
+  openBytes: number;
+}
+
+export const DEFAULT_METADATA_LIMITS: Readonly<MetadataLimits> = {
+  repomdBytes: 4 << 20,
+  // EPEL 7's primary and filelists are tens of MiB compressed, a few hundred MiB open.
+  fileBytes: 1 << 30,
+  openBytes: 4 * 1024 ** 3,
+};
+
+function mib(bytes: number): string {
+  return bytes >= 1 << 20 ? `${bytes / (1 << 20)} MiB` : `${bytes} bytes`;
+}
+
 export class YumRepository {
   readonly baseurl: string;
+  readonly limits: MetadataLimits;
   #repomd: Promise<Map<string, RepomdEntry>> | undefined;
   #packages: Promise<RpmPackage[]> | undefined;
 
@@ -53,8 +79,10 @@ export class YumRepository {
     readonly source: RepositorySource,
     mirrors: ReadonlyMap<string, string>,
     readonly store: BlobStore,
+    limits: Partial<MetadataLimits> = {},
   ) {
     this.baseurl = effectiveBaseurl(source, mirrors);
+    this.limits = { ...DEFAULT_METADATA_LIMITS, ...limits };
   }
 
   url(location: string): string {
@@ -74,7 +102,12 @@ export class YumRepository {
         await response.body.dump();
         throw new BuildError(`${url}: HTTP ${response.status} (repository ${this.source.name})`);
       }
-      return parseRepomd(response.body, url);
+      const { repomdBytes } = this.limits;
+      const tooLarge = () => new BuildError(`${url}: larger than ${mib(repomdBytes)}, not a repomd.xml`);
+      return parseRepomd(
+        pipeline(response.body, byteLimit(repomdBytes, tooLarge), () => undefined),
+        url,
+      );
     })();
     return this.#repomd;
   }
@@ -93,10 +126,18 @@ export class YumRepository {
       {
         signal,
         describe: () => `${url} (repository ${this.source.name})`,
-        ...(entry.size !== undefined ? { size: entry.size } : {}),
+        ...(entry.size !== undefined ? { size: entry.size } : { maxSize: this.limits.fileBytes }),
       },
     );
-    return { stream: openMetadata(this.store.path(digest), entry.location), url };
+    const open = entry.openSize ?? this.limits.openBytes;
+    const stream = openMetadata(this.store.path(digest), entry.location, {
+      bytes: open,
+      tooLarge: () =>
+        new BuildError(
+          `${url}: decompresses to more than ${entry.openSize !== undefined ? `the ${open} bytes of its <open-size> in repomd.xml` : mib(open)} (repository ${this.source.name})`,
+        ),
+    });
+    return { stream, url };
   }
 
   packages(signal: AbortSignal): Promise<RpmPackage[]> {

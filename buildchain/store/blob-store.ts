@@ -16,6 +16,13 @@ import { createSha256, digestHex, DigestMismatchError, DigestVerifier, sha256Dig
 /** A download source that can start at an offset; `start` says where the server actually began. */
 export type RangeSource = (offset: number) => Promise<{ body: Readable; start: number }>;
 
+export interface IngestOptions {
+  size?: number;
+  maxSize?: number;
+  describe: string;
+  onBytes?: (n: number) => void;
+}
+
 export class BlobStore {
   /** One ingestion per digest at a time: images pulled in parallel that share a layer fetch it once. */
   readonly #inflight = new Map<string, Promise<void>>();
@@ -58,12 +65,10 @@ export class BlobStore {
    * Bytes received by an interrupted attempt stay in `ingest/<hex>.partial` and the next attempt
    * (in this run or a later one) asks only for the rest; a digest mismatch discards them.
    * Resolves with the number of bytes fetched now (0 when the blob was already stored).
+   * `size` is the declared size, `maxSize` a bound for content whose size nobody declares: past
+   * either, the download stops and its bytes are discarded.
    */
-  async ingest(
-    digest: string,
-    source: RangeSource,
-    options: { size?: number; describe: string; onBytes?: (n: number) => void },
-  ): Promise<number> {
+  async ingest(digest: string, source: RangeSource, options: IngestOptions): Promise<number> {
     let fetched = 0;
     const current = this.#inflight.get(digest);
     if (current) {
@@ -83,11 +88,7 @@ export class BlobStore {
     return fetched;
   }
 
-  async #download(
-    digest: string,
-    source: RangeSource,
-    options: { size?: number; describe: string; onBytes?: (n: number) => void },
-  ): Promise<number> {
+  async #download(digest: string, source: RangeSource, options: IngestOptions): Promise<number> {
     const partial = join(this.root, 'ingest', `${digestHex(digest)}.partial`);
     await mkdir(dirname(partial), { recursive: true });
     const hash = createSha256();
@@ -109,6 +110,7 @@ export class BlobStore {
     const verifier = new DigestVerifier(digest, options.describe, {
       ...(resumed ? { alreadyHashed: hash, alreadyBytes: have } : {}),
       ...(options.size !== undefined ? { expectedSize: options.size } : {}),
+      ...(options.maxSize !== undefined ? { maxSize: options.maxSize } : {}),
     });
     let received = 0;
     const count = async function* (chunks: AsyncIterable<Buffer>) {
@@ -167,23 +169,14 @@ export async function ingestRetrying(
   store: BlobStore,
   digest: string,
   source: RangeSource,
-  options: {
-    size?: number;
-    describe: () => string;
-    onBytes?: (n: number) => void;
-    signal: AbortSignal;
-    attempts?: number;
-  },
+  options: Omit<IngestOptions, 'describe'> & { describe: () => string; signal: AbortSignal; attempts?: number },
 ): Promise<number> {
   const attempts = options.attempts ?? 5;
   let timedOut = 0;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await store.ingest(digest, source, {
-        describe: options.describe(),
-        ...(options.size !== undefined ? { size: options.size } : {}),
-        ...(options.onBytes ? { onBytes: options.onBytes } : {}),
-      });
+      const { describe, signal: _signal, attempts: _attempts, ...ingest } = options;
+      return await store.ingest(digest, source, { ...ingest, describe: describe() });
     } catch (error) {
       if (error instanceof BuildError || options.signal.aborted) throw error;
       if (error instanceof HttpTimeoutError) timedOut += 1;

@@ -52,16 +52,24 @@ export class DigestVerifier extends Transform {
   #hash;
   #bytes: number;
   readonly expectedSize: number | undefined;
+  readonly maxSize: number | undefined;
 
+  /** `expectedSize`: the size declared with the digest; `maxSize`: a bound when none is declared. */
   constructor(
     readonly expected: string,
     readonly describe: string,
-    options: { alreadyHashed?: ReturnType<typeof createSha256>; alreadyBytes?: number; expectedSize?: number } = {},
+    options: {
+      alreadyHashed?: ReturnType<typeof createSha256>;
+      alreadyBytes?: number;
+      expectedSize?: number;
+      maxSize?: number;
+    } = {},
   ) {
     super();
     this.#hash = options.alreadyHashed ?? createSha256();
     this.#bytes = options.alreadyBytes ?? 0;
     this.expectedSize = options.expectedSize;
+    this.maxSize = options.maxSize;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -71,6 +79,14 @@ export class DigestVerifier extends Transform {
       done(
         new DigestMismatchError(
           `${this.describe}: received more than the ${this.expectedSize} bytes declared for ${this.expected}`,
+        ),
+      );
+      return;
+    }
+    if (this.expectedSize === undefined && this.maxSize !== undefined && this.#bytes > this.maxSize) {
+      done(
+        new DigestMismatchError(
+          `${this.describe}: received more than ${this.maxSize} bytes, the most accepted without a declared size`,
         ),
       );
       return;
