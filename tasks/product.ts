@@ -76,6 +76,7 @@ export function productTasks({ config, store }: BuildContext): TaskDefinition[] 
               git: requireExecutable(config.bin.git, 'GIT_BIN (fetches METALK8S_SOURCE)'),
               gitDir: join(config.buildRoot, 'cache', 'git', 'metalk8s.git'),
               signal: ctx.signal,
+              timeouts: config.httpTimeouts,
             });
             await writeSourceRecord(file, record);
             ctx.log(`${product.commit}: fetched from ${product.url} (${record.archive})`);

@@ -6,7 +6,9 @@ import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { requireTool, tempDir } from '../../test/helpers.ts';
 import { productRepo } from '../../test/product-repo.ts';
-import { fetchSource, probeSource, unpackSource, type GitSource } from './git.ts';
+import { crafted } from '../../test/hostile-servers.ts';
+import { BuildError } from '../errors.ts';
+import { fetchSource, gitTimeoutArgs, probeSource, unpackSource, type GitSource } from './git.ts';
 import { BlobStore } from '../store/blob-store.ts';
 
 const signal = new AbortController().signal;
@@ -114,6 +116,62 @@ describe('a source pinned by commit', () => {
       await probeSource(git(), { name: 'x', url: join(tempDir(), 'none'), commit: '0'.repeat(40), setting: 'X' }),
     ).toMatch(/does not appear to be a git repository|not found/i);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  describe('a hostile git server over http, in one line naming the URL', () => {
+    const source = (origin: string): GitSource => ({
+      name: 'x',
+      url: `${origin}/x.git`,
+      commit: 'ab'.repeat(20),
+      setting: 'METALK8S_SOURCE',
+    });
+    const timeouts = { connectMs: 30_000, headerMs: 1000, idleMs: 1000 };
+
+    it('gives up on a server that accepts and sends nothing, within the HTTP timeouts', async () => {
+      const server = await crafted(() => undefined);
+      const gitDir = join(tempDir(), 'x.git');
+      const error = await fetchSource(new BlobStore(tempDir()), source(server.origin), {
+        git: git(),
+        gitDir,
+        signal,
+        timeouts,
+      }).then(
+        () => new Error('the fetch succeeded'),
+        (caught: unknown) => caught as Error,
+      );
+      expect(error).toBeInstanceOf(BuildError);
+      expect(error.message).toMatch(
+        new RegExp(
+          `^${server.origin}/x\\.git \\(METALK8S_SOURCE\\): git fetch failed: fatal: unable to access '${server.origin}/x\\.git/': Operation too slow`,
+        ),
+      );
+      expect(error.message).not.toContain('\n');
+    });
+
+    it('refuses an answer that is not git', async () => {
+      const server = await crafted((_request, response) => response.writeHead(200).end('<html>a login page</html>\n'));
+      const error = await fetchSource(new BlobStore(tempDir()), source(server.origin), {
+        git: git(),
+        gitDir: join(tempDir(), 'x.git'),
+        signal,
+        timeouts,
+      }).then(
+        () => new Error('the fetch succeeded'),
+        (caught: unknown) => caught as Error,
+      );
+      expect(error).toBeInstanceOf(BuildError);
+      expect(error.message.startsWith(`${server.origin}/x.git (METALK8S_SOURCE): git fetch failed: `)).toBe(true);
+      expect(error.message).not.toContain('\n');
+    });
+
+    it('passes the timeouts to git as its low speed limit, in whole seconds', () => {
+      expect(gitTimeoutArgs({ connectMs: 30_000, headerMs: 60_000, idleMs: 90_500 })).toEqual([
+        '-c',
+        'http.lowSpeedLimit=1',
+        '-c',
+        'http.lowSpeedTime=91',
+      ]);
+    });
   });
 
   describe('refuses a hostile or mislabelled archive, leaving nothing', () => {

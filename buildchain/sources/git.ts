@@ -19,6 +19,7 @@ import type { BlobStore } from '../store/blob-store.ts';
 import type { SourceRecord } from './record.ts';
 import { runTool } from '../tools.ts';
 import { hexDigest } from '../store/sha256.ts';
+import { httpTimeouts, type HttpTimeouts } from '../http.ts';
 
 export interface GitSource {
   /** Names the record and the messages: `metalk8s`. */
@@ -33,10 +34,21 @@ export interface GitSource {
 
 const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', LC_ALL: 'C' };
 
+/**
+ * git's own bounds for a fetch over http(s), from the build's HTTP timeouts: curl's connect
+ * timeout is not a git setting, so a server that accepts and then stalls is caught by curl's low
+ * speed check (under 1 byte/s for lowSpeedTime whole seconds: the longer of the header and idle
+ * timeouts), which also covers a response that stops mid-pack.
+ */
+export function gitTimeoutArgs(timeouts: Readonly<HttpTimeouts> = httpTimeouts()): string[] {
+  const seconds = Math.max(1, Math.ceil(Math.max(timeouts.headerMs, timeouts.idleMs) / 1000));
+  return ['-c', 'http.lowSpeedLimit=1', '-c', `http.lowSpeedTime=${seconds}`];
+}
+
 /** Why the source cannot be reached, or undefined when it answers (within `timeoutMs`). */
 export async function probeSource(git: string, source: GitSource, timeoutMs = 15_000): Promise<string | undefined> {
   try {
-    await runTool(git, ['ls-remote', '--quiet', source.url, 'HEAD'], {
+    await runTool(git, [...gitTimeoutArgs(), 'ls-remote', '--quiet', source.url, 'HEAD'], {
       signal: AbortSignal.timeout(timeoutMs),
       what: `git ls-remote ${source.url}`,
       env: gitEnv,
@@ -56,10 +68,12 @@ export async function probeSource(git: string, source: GitSource, timeoutMs = 15
 export async function fetchSource(
   store: BlobStore,
   source: GitSource,
-  options: { git: string; gitDir: string; signal: AbortSignal },
+  options: { git: string; gitDir: string; signal: AbortSignal; timeouts?: Readonly<HttpTimeouts> },
 ): Promise<SourceRecord> {
   const { git, gitDir, signal } = options;
-  const run = (args: string[], what: string) => runTool(git, ['-C', gitDir, ...args], { signal, what, env: gitEnv });
+  const limits = gitTimeoutArgs(options.timeouts);
+  const run = (args: string[], what: string) =>
+    runTool(git, [...limits, '-C', gitDir, ...args], { signal, what, env: gitEnv });
   if (!existsSync(join(gitDir, 'HEAD'))) {
     await mkdir(gitDir, { recursive: true });
     await run(['init', '--quiet', '--bare'], `creating ${gitDir}`);
@@ -93,7 +107,7 @@ export async function fetchSource(
         ['fetch', '--quiet', source.url, '+refs/heads/*:refs/fetched/heads/*', '+refs/tags/*:refs/tags/*'],
         `fetching ${where}`,
       ).catch(() => {
-        throw byCommit;
+        throw oneLine(byCommit as Error, where);
       });
       if (!(await has())) throw new BuildError(`${where}: no commit ${source.commit} in its branches and tags`);
     }
@@ -114,6 +128,13 @@ function tagsNaming(listing: string, commit: string): string[] {
     if (id === commit && ref?.startsWith('refs/tags/')) tags.add(ref.replace(/\^\{\}$/, ''));
   }
   return [...tags].sort();
+}
+
+/** git's failure as one line naming the source: its last words ("fatal: unable to access ...: Operation too slow"). */
+function oneLine(error: Error, where: string): Error {
+  if (!(error instanceof BuildError)) return error;
+  const said = error.message.split('\n').slice(1).filter(Boolean).at(-1)?.trim();
+  return new BuildError(`${where}: git fetch failed${said ? `: ${said}` : ''}`);
 }
 
 /** `git archive` of the commit, hashed while it is written beside the store, then moved in. */
