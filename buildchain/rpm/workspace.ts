@@ -30,7 +30,12 @@ export interface WorkspaceOptions {
   sourcesMirror?: string | undefined;
   /** Default: BUILD_ROOT/cache. */
   store?: BlobStore;
+  /** The most a spec source may weigh, since packages.yaml declares no size (default: 2 GiB). */
+  sourceMaxBytes?: number;
 }
+
+/** Spec sources are release tarballs of tens of MiB: past this, a body is cut rather than stored. */
+export const SOURCE_MAX_BYTES = 2 * 1024 ** 3;
 
 type UrlSource = SpecSource & { url: string; sha256: string };
 
@@ -220,6 +225,7 @@ export class PackageWorkspace {
     const url = this.sourceUrl(source);
     await ingestRetrying(this.store, digest, rangeSource(url, signal, `source of ${owner}`), {
       signal,
+      maxSize: this.options.sourceMaxBytes ?? SOURCE_MAX_BYTES,
       describe: () => `${url} (source ${source.name} of ${owner})`,
     });
     return digest;

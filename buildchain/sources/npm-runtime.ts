@@ -60,16 +60,24 @@ export function runtimeDigest(runtime: RuntimeDeclaration): string {
   return hexDigest(runtime.sha256);
 }
 
-/** The tarball in the store, fetched unless it is there already; checked against its sha256. */
+/**
+ * The most a runtime tarball may weigh: its size is not declared (the npm registry's metadata
+ * would say it, but is not asked), and Node.js's are about 30 MiB, so a body past this is cut.
+ */
+export const RUNTIME_MAX_BYTES = 256 << 20;
+
+/** The tarball in the store, fetched unless it is there already; checked against its sha256 as it streams. */
 export async function fetchRuntime(
   store: BlobStore,
   runtime: RuntimeDeclaration,
   registry: string,
   signal: AbortSignal,
+  maxBytes = RUNTIME_MAX_BYTES,
 ): Promise<number> {
   const url = runtimeUrl(registry, runtime);
   return ingestRetrying(store, runtimeDigest(runtime), rangeSource(url, signal, `${runtime.name} ${runtime.version}`), {
     signal,
+    maxSize: maxBytes,
     describe: () => `${url} (${runtime.name} ${runtime.version}, ${runtime.file})`,
   });
 }
