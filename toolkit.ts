@@ -63,11 +63,16 @@ const COMMANDS: Record<string, Command> = {
         throw new BuildError(`${outputDir}: no such directory (for -o ${values.output})`);
       const config = loadConfig(projectRoot());
       const volumeId = typeof values.volid === 'string' ? values.volid : `${config.projectName} ${config.version.full}`;
-      const { writeIso } = await import('./buildchain/iso9660/writer.ts');
+      const [{ writeIso }, { writeProgress }] = await Promise.all([
+        import('./buildchain/iso9660/writer.ts'),
+        import('./buildchain/iso9660/progress.ts'),
+      ]);
+      const progress = await writeProgress(process.stderr, values.output);
       const result = await writeIso(args[0]!, values.output, {
         volumeId,
         ...(config.sourceDateEpoch !== undefined ? { sourceDateEpoch: config.sourceDateEpoch } : {}),
-      });
+        ...(progress.onProgress ? { onProgress: progress.onProgress } : {}),
+      }).finally(() => progress.done());
       process.stdout.write(`${result.sha256}  ${values.output}\n`);
       return 0;
     },

@@ -53,6 +53,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   kpsewhich: 'texlive-binaries',
   pdfinfo: 'poppler-utils',
   pdftotext: 'poppler-utils',
+  script: 'bsdutils',
 };
 
 export function installHint(tool: string): string {

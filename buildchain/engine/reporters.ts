@@ -3,19 +3,7 @@
 import type { Writable } from 'node:stream';
 import { countResults, type Reporter, type RunSummary, type TaskReport } from './report.ts';
 import type { Verbosity } from './actions.ts';
-
-interface ProgressLine {
-  render(text: string): void;
-  clear(): void;
-  done(): void;
-}
-
-/** log-update redraws one line in place; it is only loaded when stderr is a terminal. */
-async function openProgressLine(stream: NodeJS.WriteStream): Promise<ProgressLine> {
-  const { createLogUpdate } = await import('log-update');
-  const update = createLogUpdate(stream, { showCursor: true });
-  return { render: (text) => update(text), clear: () => update.clear(), done: () => update.clear() };
-}
+import { formatBytes, openProgressLine, showsLiveLine, type ProgressLine } from '../progress-line.ts';
 
 export async function createConsoleReporter(options: {
   verbosity: Verbosity;
@@ -23,9 +11,8 @@ export async function createConsoleReporter(options: {
   err?: NodeJS.WriteStream;
 }): Promise<Reporter> {
   const err = options.err ?? process.stderr;
-  // A terminal of no size (a pty nobody sized) could not show the line: log-update prints nothing there.
   // The live line would be torn by action output streamed under it.
-  const live = err.isTTY && (err.columns ?? 0) > 0 && options.verbosity === 0 ? await openProgressLine(err) : undefined;
+  const live = showsLiveLine(err) && options.verbosity === 0 ? await openProgressLine(err) : undefined;
   return new ConsoleReporter(options.out ?? process.stdout, err, options.verbosity, live);
 }
 
@@ -166,17 +153,6 @@ class ConsoleReporter implements Reporter {
     const bytes = bytesTotal > 0 ? ` · ${formatBytes(bytesDone)} / ${formatBytes(bytesTotal)}` : '';
     this.live.render(`[${this.finished}/${this.total}]${shown ? ` ${shown}` : ''}${bytes}`);
   }
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
 /** doit's `--reporter json`: one document on stdout once the run is over. */

@@ -13,12 +13,13 @@ import {
   readlinkSync,
   rmSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireTool, runCli, tempDir } from '../../test/helpers.ts';
+import { PROJECT_ROOT, requireTool, runCli, tempDir } from '../../test/helpers.ts';
 import { IsoReader } from './reader.ts';
 import { writeIso } from './writer.ts';
 
@@ -240,6 +241,33 @@ describe('./toolkit.ts iso create', () => {
       [],
     );
   });
+
+  it(
+    'shows a live progress line on a terminal for a long write, and nothing when piped',
+    { timeout: 180_000 },
+    async () => {
+      const dir = tempDir('iso-progress-');
+      mkdirSync(join(dir, 'tree'));
+      // Sparse: cheap to make and read, but 1 GiB for the writer to write and sync, which takes seconds.
+      writeFileSync(join(dir, 'tree', 'big'), '');
+      truncateSync(join(dir, 'tree', 'big'), 1024 ** 3);
+      const iso = join(dir, 'out.iso');
+      const command = `stty rows 24 cols 120; ${join(PROJECT_ROOT, 'toolkit.ts')} iso create ${join(dir, 'tree')} -o ${iso}`;
+      // script(1) gives the toolkit a pseudo-terminal, sized as an interactive terminal would be.
+      const terminal = spawnSync(requireTool('script'), ['-qec', command, '/dev/null'], { encoding: 'utf8' });
+      expect(terminal.status).toBe(0);
+      expect(terminal.stdout).toMatch(/out\.iso: \d+\.\d MiB \/ 1\.0 GiB \(\d+%\), \d+\.\d [KMG]iB\/s/);
+      expect(terminal.stdout).toContain('\x1b[');
+      const sha256 = /([0-9a-f]{64}) {2}\S+out\.iso/.exec(terminal.stdout)?.[1];
+      rmSync(iso);
+      const piped = await runCli(['iso', 'create', join(dir, 'tree'), '-o', iso], { entry: 'toolkit.ts' });
+      expect(piped.code).toBe(0);
+      expect(piped.stderr).toBe('');
+      // Exactly the summary line: no progress, no escape code.
+      expect(piped.stdout).toBe(`${sha256}  ${iso}\n`);
+      rmSync(iso);
+    },
+  );
 });
 
 describe('reading images from other writers', () => {
