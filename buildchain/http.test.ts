@@ -1,21 +1,12 @@
 // The three timeouts of every request (connect, response headers, body silence), each against a
 // server on 127.0.0.1 that stalls in that phase, with timeouts of a fraction of a second.
 import { afterEach, describe, expect, it } from 'vitest';
-import { crafted, stallAfter, unconnectablePort } from '../test/hostile-servers.ts';
+import { crafted, failure, stallAfter, unconnectablePort } from '../test/hostile-servers.ts';
 import { BuildError } from './errors.ts';
 import { DEFAULT_HTTP_TIMEOUTS, getWithRetries, setHttpTimeouts } from './http.ts';
 
 const signal = new AbortController().signal;
 afterEach(() => setHttpTimeouts(DEFAULT_HTTP_TIMEOUTS));
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('the request succeeded');
-}
 
 describe('HTTP timeouts', () => {
   it('gives up on a connection that never completes, naming the URL and HTTP_CONNECT_TIMEOUT', async () => {

@@ -2,7 +2,6 @@
 // NPM_REGISTRY, a spec source from its URL or SOURCES_MIRROR), against crafted servers on
 // 127.0.0.1: a body without end, a server that accepts and says nothing, bytes that are not the
 // pinned ones. Each ends with one line naming the URL, and leaves nothing in the store.
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BuildError } from '../buildchain/errors.ts';
@@ -12,7 +11,7 @@ import { fetchRuntime } from '../buildchain/sources/npm-runtime.ts';
 import { BlobStore } from '../buildchain/store/blob-store.ts';
 import { sha256Digest } from '../buildchain/store/sha256.ts';
 import { tempDir } from './helpers.ts';
-import { crafted, streamForever, type Handler } from './hostile-servers.ts';
+import { crafted, expectStoreHolds, failure, streamForever, type Handler } from './hostile-servers.ts';
 
 const signal = new AbortController().signal;
 afterEach(() => setHttpTimeouts(DEFAULT_HTTP_TIMEOUTS));
@@ -69,21 +68,6 @@ const CLIENTS: [string, Client][] = [
   ],
 ];
 
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('the download succeeded');
-}
-
-function storeIsEmpty(store: BlobStore): void {
-  const list = (dir: string) => (existsSync(join(store.root, dir)) ? readdirSync(join(store.root, dir)) : []);
-  expect(list('ingest').filter((name) => name.endsWith('.partial'))).toEqual([]);
-  expect(list('blobs/sha256')).toEqual([]);
-}
-
 describe.each(CLIENTS)('%s from a hostile server', (_what, client) => {
   const serving =
     (handler: Handler): Handler =>
@@ -100,7 +84,7 @@ describe.each(CLIENTS)('%s from a hostile server', (_what, client) => {
       `${client.describe(server.origin)}: received more than ${LIMIT} bytes, the most accepted without a declared size`,
     );
     expect(endless.sent).toBeLessThan(16 << 20);
-    storeIsEmpty(store);
+    expectStoreHolds(store);
   });
 
   it('gives up on a server that accepts and sends nothing, naming the URL and the setting', async () => {
@@ -112,7 +96,7 @@ describe.each(CLIENTS)('%s from a hostile server', (_what, client) => {
     expect(error.message).toBe(
       `${server.origin}${client.path}: no response headers within 0.15 s (HTTP_HEADER_TIMEOUT)`,
     );
-    storeIsEmpty(store);
+    expectStoreHolds(store);
   });
 
   it('refuses bytes that are not the pinned ones, keeping nothing', async () => {
@@ -124,6 +108,6 @@ describe.each(CLIENTS)('%s from a hostile server', (_what, client) => {
     expect(error.message).toBe(
       `${client.describe(server.origin)}: digest mismatch, expected sha256:${SHA256}, got ${sha256Digest(wrong)} (${wrong.length} bytes)`,
     );
-    storeIsEmpty(store);
+    expectStoreHolds(store);
   });
 });

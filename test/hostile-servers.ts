@@ -1,12 +1,15 @@
 // Servers that misbehave on purpose, on 127.0.0.1, for the hostile-input tests of every client
 // (registries, yum repositories, the runtime, spec sources): crafted answers from node:http, a
 // body that never ends, a server that accepts and says nothing, one that drips its bytes, and a
-// port whose connections are never completed. Each is closed after its test.
+// port whose connections are never completed. Each is closed after its test. Also what every
+// such test checks: the error the client ended with, and a store left without a partial blob.
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach } from 'vitest';
-import { connect } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, expect } from 'vitest';
+import type { BlobStore } from '../buildchain/store/blob-store.ts';
 import { requireTool } from './helpers.ts';
 
 const closers: (() => void)[] = [];
@@ -87,4 +90,21 @@ export async function unconnectablePort(): Promise<number> {
     python.kill();
   });
   return port;
+}
+
+/** The error `promise` ends with; a test fails if it succeeds. */
+export async function failure(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('the hostile server was not refused');
+}
+
+/** The store holds exactly `digests`: nothing half-downloaded, nothing under a wrong name. */
+export function expectStoreHolds(store: BlobStore, ...digests: string[]): void {
+  const list = (dir: string) => (existsSync(join(store.root, dir)) ? readdirSync(join(store.root, dir)) : []);
+  expect(list('ingest').filter((name) => name.endsWith('.partial'))).toEqual([]);
+  expect(list('blobs/sha256').sort()).toEqual(digests.map((digest) => digest.slice('sha256:'.length)).sort());
 }

@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, tempDir } from '../../test/helpers.ts';
-import { crafted, streamForever, type Handler } from '../../test/hostile-servers.ts';
+import { crafted, failure, streamForever, type Handler } from '../../test/hostile-servers.ts';
 import { BuildError } from '../errors.ts';
 import { DEFAULT_HTTP_TIMEOUTS, setHttpTimeouts } from '../http.ts';
 import { BlobStore } from '../store/blob-store.ts';
@@ -24,15 +24,6 @@ function pullerFor(host: string) {
     mirrors: new Map([['quay.io', host]]),
     credentials: () => undefined,
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('the pull succeeded');
 }
 
 function json(value: unknown): Buffer {

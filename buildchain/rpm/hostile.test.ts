@@ -3,12 +3,17 @@
 // than declared, silence, bytes that are not XML). Each must end with one line naming the URL,
 // having read about as much as its bound and left nothing in the store.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requireTool, tempDir } from '../../test/helpers.ts';
-import { crafted, stallAfter, streamForever, type Handler } from '../../test/hostile-servers.ts';
+import {
+  crafted,
+  expectStoreHolds,
+  failure,
+  stallAfter,
+  streamForever,
+  type Handler,
+} from '../../test/hostile-servers.ts';
 import { BuildError } from '../errors.ts';
 import { DEFAULT_HTTP_TIMEOUTS, setHttpTimeouts } from '../http.ts';
 import { BlobStore } from '../store/blob-store.ts';
@@ -60,22 +65,6 @@ function repository(origin: string, limits: Partial<MetadataLimits> = {}): YumRe
   return new YumRepository({ name: 'os', baseurl: origin, priority: 1 }, new Map(), store, limits);
 }
 
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('reading the repository succeeded');
-}
-
-/** Nothing was left half-downloaded or stored under a wrong name. */
-function storeHoldsNothingBut(repo: YumRepository, ...digests: string[]): void {
-  const list = (dir: string) => (existsSync(join(repo.store.root, dir)) ? readdirSync(join(repo.store.root, dir)) : []);
-  expect(list('ingest').filter((name) => name.endsWith('.partial'))).toEqual([]);
-  expect(list('blobs/sha256').sort()).toEqual(digests.map((digest) => digest.slice(7)).sort());
-}
-
 describe('a hostile yum repository', () => {
   it('stops reading a repomd.xml that never ends at 4 MiB, naming its URL', async () => {
     let endless = { sent: 0 };
@@ -105,7 +94,7 @@ describe('a hostile yum repository', () => {
       `${server.origin}/repodata/primary.xml (repository os): received more than 1048576 bytes, the most accepted without a declared size`,
     );
     expect(endless.sent).toBeLessThan(16 << 20);
-    storeHoldsNothingBut(repo);
+    expectStoreHolds(repo.store);
   });
 
   it('refuses a primary.xml longer than repomd.xml declares, though its checksum matches', async () => {
@@ -121,7 +110,7 @@ describe('a hostile yum repository', () => {
     expect(error.message).toBe(
       `${server.origin}/repodata/primary.xml.gz (repository os): received more than the ${gz.length - 10} bytes declared for ${sha256Digest(gz)}`,
     );
-    storeHoldsNothingBut(repo);
+    expectStoreHolds(repo.store);
   });
 
   it('cuts a gzip decompression bomb at the open-size repomd.xml declares', async () => {
@@ -187,7 +176,7 @@ describe('a hostile yum repository', () => {
     expect(error.message).toBe(
       `tool-1-1.noarch from ${server.origin}/Packages/tool-1-1.noarch.rpm: received more than the 100 bytes declared for ${sha256Digest(rpm)}`,
     );
-    storeHoldsNothingBut(repo);
+    expectStoreHolds(repo.store);
   });
 
   it('gives up on a repository that accepts and sends nothing, naming repomd.xml and the setting', async () => {

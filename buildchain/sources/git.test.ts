@@ -6,7 +6,7 @@ import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { requireTool, tempDir } from '../../test/helpers.ts';
 import { productRepo } from '../../test/product-repo.ts';
-import { crafted } from '../../test/hostile-servers.ts';
+import { crafted, failure } from '../../test/hostile-servers.ts';
 import { BuildError } from '../errors.ts';
 import { fetchSource, gitTimeoutArgs, probeSource, unpackSource, type GitSource } from './git.ts';
 import { BlobStore } from '../store/blob-store.ts';
@@ -126,19 +126,19 @@ describe('a source pinned by commit', () => {
       setting: 'METALK8S_SOURCE',
     });
     const timeouts = { connectMs: 30_000, headerMs: 1000, idleMs: 1000 };
+    const fetchFrom = (origin: string) =>
+      failure(
+        fetchSource(new BlobStore(tempDir()), source(origin), {
+          git: git(),
+          gitDir: join(tempDir(), 'x.git'),
+          signal,
+          timeouts,
+        }),
+      );
 
     it('gives up on a server that accepts and sends nothing, within the HTTP timeouts', async () => {
       const server = await crafted(() => undefined);
-      const gitDir = join(tempDir(), 'x.git');
-      const error = await fetchSource(new BlobStore(tempDir()), source(server.origin), {
-        git: git(),
-        gitDir,
-        signal,
-        timeouts,
-      }).then(
-        () => new Error('the fetch succeeded'),
-        (caught: unknown) => caught as Error,
-      );
+      const error = await fetchFrom(server.origin);
       expect(error).toBeInstanceOf(BuildError);
       expect(error.message).toMatch(
         new RegExp(
@@ -150,15 +150,7 @@ describe('a source pinned by commit', () => {
 
     it('refuses an answer that is not git', async () => {
       const server = await crafted((_request, response) => response.writeHead(200).end('<html>a login page</html>\n'));
-      const error = await fetchSource(new BlobStore(tempDir()), source(server.origin), {
-        git: git(),
-        gitDir: join(tempDir(), 'x.git'),
-        signal,
-        timeouts,
-      }).then(
-        () => new Error('the fetch succeeded'),
-        (caught: unknown) => caught as Error,
-      );
+      const error = await fetchFrom(server.origin);
       expect(error).toBeInstanceOf(BuildError);
       expect(error.message.startsWith(`${server.origin}/x.git (METALK8S_SOURCE): git fetch failed: `)).toBe(true);
       expect(error.message).not.toContain('\n');
