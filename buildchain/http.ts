@@ -172,12 +172,9 @@ export class HttpTimeoutError extends Error {
 function armTimeouts(request: ClientRequest, limits: HttpTimeouts): { response(message: IncomingMessage): void } {
   let timer: NodeJS.Timeout | undefined;
   const clear = () => clearTimeout(timer);
-  const after = (
-    phase: keyof HttpTimeouts,
-    onTimeout = () => request.destroy(new HttpTimeoutError(phase, limits[phase])),
-  ) => {
+  const after = (phase: 'connectMs' | 'headerMs') => {
     clear();
-    timer = setTimeout(onTimeout, limits[phase]);
+    timer = setTimeout(() => request.destroy(new HttpTimeoutError(phase, limits[phase])), limits[phase]);
   };
   request.once('socket', (socket) => {
     if (!socket.connecting) after('headerMs');
