@@ -73,7 +73,7 @@ describe('a hostile yum repository', () => {
     });
     const error = await failure(repository(server.origin).packages(signal));
     expect(error).toBeInstanceOf(BuildError);
-    expect(error.message).toBe(`${server.origin}/repodata/repomd.xml: larger than 4 MiB, not a repomd.xml`);
+    expect(error.message).toBe(`${server.origin}/repodata/repomd.xml: larger than 4.00 MiB, not a repomd.xml`);
     // What the socket buffers held on top of the bound, not more.
     expect(endless.sent).toBeLessThan(16 << 20);
   });
@@ -138,7 +138,7 @@ describe('a hostile yum repository', () => {
     const error = await failure(repository(server.origin, { openBytes: 1 << 20 }).packages(signal));
     expect(error).toBeInstanceOf(BuildError);
     expect(error.message).toBe(
-      `${server.origin}/repodata/primary.xml.xz: decompresses to more than 1 MiB (repository os)`,
+      `${server.origin}/repodata/primary.xml.xz: decompresses to more than 1.00 MiB (repository os)`,
     );
   });
 

@@ -7,6 +7,7 @@
 import { pipeline, type Readable } from 'node:stream';
 import { byteLimit } from '../byte-limit.ts';
 import { BuildError } from '../errors.ts';
+import { formatBytes } from '../fs/space.ts';
 import { getWithRetries, probe, rangeSource } from '../http.ts';
 import { ingestRetrying, type BlobStore } from '../store/blob-store.ts';
 import {
@@ -65,10 +66,6 @@ export const DEFAULT_METADATA_LIMITS: Readonly<MetadataLimits> = {
   openBytes: 4 * 1024 ** 3,
 };
 
-function mib(bytes: number): string {
-  return bytes >= 1 << 20 ? `${bytes / (1 << 20)} MiB` : `${bytes} bytes`;
-}
-
 export class YumRepository {
   readonly baseurl: string;
   readonly limits: MetadataLimits;
@@ -103,7 +100,7 @@ export class YumRepository {
         throw new BuildError(`${url}: HTTP ${response.status} (repository ${this.source.name})`);
       }
       const { repomdBytes } = this.limits;
-      const tooLarge = () => new BuildError(`${url}: larger than ${mib(repomdBytes)}, not a repomd.xml`);
+      const tooLarge = () => new BuildError(`${url}: larger than ${formatBytes(repomdBytes)}, not a repomd.xml`);
       return parseRepomd(
         pipeline(response.body, byteLimit(repomdBytes, tooLarge), () => undefined),
         url,
@@ -134,7 +131,7 @@ export class YumRepository {
       bytes: open,
       tooLarge: () =>
         new BuildError(
-          `${url}: decompresses to more than ${entry.openSize !== undefined ? `the ${open} bytes of its <open-size> in repomd.xml` : mib(open)} (repository ${this.source.name})`,
+          `${url}: decompresses to more than ${entry.openSize !== undefined ? `the ${open} bytes of its <open-size> in repomd.xml` : formatBytes(open)} (repository ${this.source.name})`,
         ),
     });
     return { stream, url };
