@@ -120,9 +120,13 @@ export class BlobStore {
         yield chunk;
       }
     };
+    const sink = createWriteStream(partial, { flags: resumed ? 'a' : 'w', mode: 0o644 });
     try {
-      await pipeline(body, verifier, count, createWriteStream(partial, { flags: resumed ? 'a' : 'w', mode: 0o644 }));
+      await pipeline(body, verifier, count, sink);
     } catch (error) {
+      // The file is opened asynchronously: an early failure may reject before it exists, and a
+      // removal then would run before the open creates it. Wait for the stream to let go first.
+      if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()));
       // A corrupt blob must not be resumed from: start again from nothing next time.
       if (error instanceof DigestMismatchError) await rm(partial, { force: true });
       // The bytes that reached the disk stay for the next attempt, which asks only for the rest.
