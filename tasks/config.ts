@@ -5,7 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parseDotenv, type EnvEntry } from '../buildchain/dotenv.ts';
 import { COMMIT, readSourceRecord, sourceRecordFile } from '../buildchain/sources/record.ts';
 import { BuildError } from '../buildchain/errors.ts';
-import { suggestion } from '../buildchain/engine/graph.ts';
+import { suggestion } from '../buildchain/suggest.ts';
 import * as builtins from '../buildchain/builtins.ts';
 import type { HttpTimeouts } from '../buildchain/http.ts';
 

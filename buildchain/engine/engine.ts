@@ -2,7 +2,8 @@
 import { readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BuildError, UsageError, errorMessage } from '../errors.ts';
-import { TaskGraph, suggestion, type TaskNode } from './graph.ts';
+import { TaskGraph, type TaskNode } from './graph.ts';
+import { suggestion } from '../suggest.ts';
 import { BuildLock } from './lock.ts';
 import { checkNoopProof, writeNoopProof, type NoopProofStore } from './noop.ts';
 import { emptyReport, type Reporter, type RunSummary } from './report.ts';

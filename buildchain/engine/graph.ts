@@ -2,6 +2,7 @@
 // task that declares it as a target, cycle detection, and selection of what a run needs.
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.ts';
+import { suggestion } from '../suggest.ts';
 import {
   basenameOf,
   isDelayed,
@@ -260,28 +261,4 @@ export class TaskGraph {
     for (const root of roots) visit(root);
     return order;
   }
-}
-
-/** " (did you mean a, b?)" for the names closest to a mistyped one, or "". */
-export function suggestion(wanted: string, names: readonly string[]): string {
-  const limit = Math.max(2, Math.floor(wanted.length / 3));
-  const scored = names
-    .map((name) => ({ name, score: name.includes(wanted) || wanted.includes(name) ? 0.5 : editDistance(wanted, name) }))
-    .filter((entry) => entry.score <= limit)
-    .sort((a, b) => a.score - b.score || a.name.localeCompare(b.name))
-    .slice(0, 3);
-  return scored.length ? ` (did you mean ${scored.map((entry) => `'${entry.name}'`).join(', ')}?)` : '';
-}
-
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
