@@ -7,6 +7,7 @@
 const LAYERS = [
   'buildchain',
   'buildchain/fs',
+  'buildchain/schema',
   'buildchain/store',
   'buildchain/launch',
   'buildchain/engine',

@@ -3,12 +3,17 @@
 
 /**
  * Up to three names close to `wanted`, closest first: those containing it (or contained in it),
- * then those within an edit distance of a third of its length (at least 2).
+ * then those within an edit distance of a third of its length (at least 2). Containment counts
+ * from three characters: `to` is in `repository`, yet says nothing of it.
  */
 export function closestNames(wanted: string, names: readonly string[]): string[] {
   const limit = Math.max(2, Math.floor(wanted.length / 3));
+  const contains = (long: string, short: string) => short.length >= 3 && long.includes(short);
   return names
-    .map((name) => ({ name, score: name.includes(wanted) || wanted.includes(name) ? 0.5 : editDistance(wanted, name) }))
+    .map((name) => ({
+      name,
+      score: contains(name, wanted) || contains(wanted, name) ? 0.5 : editDistance(wanted, name),
+    }))
     .filter((entry) => entry.score <= limit)
     .sort((a, b) => a.score - b.score || a.name.localeCompare(b.name))
     .slice(0, 3)

@@ -515,7 +515,7 @@ describe('images tasks', () => {
     const pause = '{name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "sha256:' + '0'.repeat(64) + '"';
     writeFileSync(file, `remote:\n  - ${pause}, archive: ../../etc}\n`);
     expect(() => loadImageDeclarations(file)).toThrow(
-      `${file}: remote[0] (pause).archive must be true, false, or a folder of the ISO (salt/metalk8s/...), not "../../etc"`,
+      `${file}:2: remote[0] (pause).archive must be true, false, or a folder of the ISO (salt/metalk8s/...), not "../../etc"`,
     );
     writeFileSync(file, 'local:\n  - {name: ui, version: "1", definition: "product:../ui/Dockerfile"}\n');
     expect(() => loadImageDeclarations(file, { productTree: '/srv/product' })).toThrow(
@@ -533,7 +533,7 @@ describe('images tasks', () => {
     const report = await runEngine(root, metalk8sTasks(root), ['images']);
     expect(report.summary?.ok).toBe(false);
     expect(report.finished.map((r) => r.error ?? '').join('\n')).toMatch(
-      /images\.yaml: remote\[0\] \(prometheus\)\.digest: .* \(63 hex digits instead of 64\)/,
+      /images\.yaml:2: remote\[0\] \(prometheus\)\.digest must be a sha256 digest "sha256:<64 hex digits>", not "sha256:cd93/,
     );
   });
 });

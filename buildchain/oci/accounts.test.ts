@@ -164,10 +164,10 @@ describe('system accounts in an image', () => {
       writeFileSync(join(dir, 'image.yaml'), `name: x\nversion: "1"\nlayers:\n${layers}`);
       return loadBuildSpec(join(dir, 'image.yaml'));
     };
-    expect(bad('  - users: []\n')).toThrow(/image\.yaml: layers\[0\]\.users: must be a non-empty list/);
-    expect(bad('  - users: [Root]\n')).toThrow(/layers\[0\]\.users\[0\]: needs a valid account name/);
+    expect(bad('  - users: []\n')).toThrow(/image\.yaml:4: layers\[0\]\.users must be a non-empty list/);
+    expect(bad('  - users: [Root]\n')).toThrow(/image\.yaml:4: layers\[0\]\.users\[0\] is not a valid account name/);
     expect(bad('  - users: [{name: app, uid: "x"}]\n')).toThrow(
-      /layers\[0\]\.users\[0\]\.uid: must be an integer from 1 to 65534/,
+      /layers\[0\]\.users\[0\] \(app\)\.uid must be an integer from 1 to 65534/,
     );
   });
 });

@@ -148,33 +148,36 @@ describe('daemonless image builder', () => {
       writeFileSync(join(dir, 'image.yaml'), text);
       return () => loadBuildSpec(join(dir, 'image.yaml'));
     };
-    expect(bad('name: x\nversion: 1\nbase: docker.io/library/nginx:1.15.8\n')).toThrow(
-      /image\.yaml: base "docker.io\/library\/nginx:1.15.8" must be pinned by digest/,
+    expect(bad('name: x\nversion: 1\n')).toThrow(
+      /image\.yaml:2: version is the number 1; quote it \("1"\) so that YAML keeps it as written/,
+    );
+    expect(bad('name: x\nversion: "1"\nbase: docker.io/library/nginx:1.15.8\n')).toThrow(
+      /image\.yaml:3: base must be pinned by digest \(\.\.\.@sha256:\.\.\.\) or be scratch, not "docker.io\/library\/nginx:1.15.8"/,
     );
     expect(bad('name: x\nversion: "1"\nlayers:\n  - files: [{from: a}]\n')).toThrow(
-      /image\.yaml: layers\[0\]\.files\[0\]: needs "from"/,
+      /image\.yaml:4: layers\[0\]\.files\[0\]\.to is missing: its path in the image/,
     );
     expect(bad('name: x\nversion: "1"\nconfig: {Entrypoint: [a], Healthcheck: {}}\n')).toThrow(
-      /image\.yaml: config\.Healthcheck is not one of/,
+      /image\.yaml:3: config: unknown key "Healthcheck" \(known keys: Entrypoint, Cmd, Env/,
     );
     expect(bad('name: x\nversion: "1"\nlayers:\n  - {files: [{from: a, to: /a, mode: 999}]}\n')).toThrow(
       /layers\[0\]\.files\[0\]\.mode: "999" is not an octal mode/,
     );
     expect(bad('name: x\nversion: "1"\nlayers:\n  - {packages: []}\n')).toThrow(
-      /image\.yaml: layers\[0\]\.packages: must be a non-empty list of package names/,
+      /image\.yaml:4: layers\[0\]\.packages must be a non-empty list of package names/,
     );
     expect(bad('name: x\nversion: "1"\nlayers:\n  - {packages: [{name: keepalived, version: 1.3}]}\n')).toThrow(
-      /layers\[0\]\.packages\[0\]\.version: must be a quoted version/,
+      /image\.yaml:4: layers\[0\]\.packages\[0\] \(keepalived\)\.version is the number 1\.3; quote it \("1\.3"\)/,
     );
     expect(bad('name: x\nversion: "1"\nlayers:\n  - {directory: ., repositories: [base]}\n')).toThrow(
-      /layers\[0\]\.repositories: only a "packages" layer takes repositories/,
+      /layers\[0\]\.packages is missing \(needed with "repositories"\): only a "packages" layer takes repositories/,
     );
     expect(bad('name: x\nversion: "1"\nlayers:\n  - {packages: [a], repositories: [{name: os}]}\n')).toThrow(
-      /image\.yaml: layers\[0\]\.repositories\[0\]\.baseurl is missing/,
+      /image\.yaml:4: layers\[0\]\.repositories\[0\] \(os\)\.baseurl is missing/,
     );
     expect(
       bad('name: x\nversion: "1"\nlayers:\n  - {packages: [a], repositories: [{name: os, baseurl: ftp://x}]}\n'),
-    ).toThrow(/repositories\[0\]\.baseurl "ftp:\/\/x" must be an http\(s\):\/\/ or file:\/\/ URL/);
+    ).toThrow(/repositories\[0\] \(os\)\.baseurl must be an http\(s\):\/\/ or file:\/\/ URL, not "ftp:\/\/x"/);
     expect(
       loadBuildSpec(
         (bad(

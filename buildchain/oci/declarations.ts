@@ -6,8 +6,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { renderTemplate } from '../fs/template.ts';
-import { declarationReader, isRecord, readYamlFile } from '../yaml-file.ts';
-import { parseDigest } from '../store/sha256.ts';
+import { readDeclarations } from '../schema/yaml.ts';
+import { uniqueNames } from '../yaml-file.ts';
+import validateImages from './images.validate.cjs';
 import type { Platform } from './media-types.ts';
 import { DEFAULT_PLATFORM, parsePlatform } from './pull.ts';
 import { parseReference, type ImageReference } from './reference.ts';
@@ -79,66 +80,66 @@ export interface ImageDeclarations {
   local: LocalImage[];
 }
 
-const NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+/** images.yaml's shape: what the loader reads once the schema has checked it. */
+interface ImagesFile {
+  platform?: string;
+  remote?: { name: string; image: string; version: string; digest?: string; archive?: boolean | string }[];
+  local?: {
+    name: string;
+    version: string;
+    definition: string;
+    build_args?: Record<string, string>;
+    context?: string;
+    compile?: { builder: string; from?: string; command: string[]; output: string };
+  }[];
+}
+
 /** Paths in the product source (METALK8S_SOURCE) start with this. */
 const PRODUCT = 'product:';
 
+/**
+ * The declarations of `file`. Their shape is images.schema.json's to check; what a schema cannot
+ * say is checked here: names are unique, references parse, paths exist or stay in the product source.
+ */
 export function loadImageDeclarations(file: string, options: DeclarationOptions = {}): ImageDeclarations {
-  const doc = readYamlFile(file, 'IMAGES_FILE');
-  if (!isRecord(doc)) throw new BuildError(`${file}: expected a mapping with "remote" and "local" lists`);
-  const read = declarationReader(file, doc);
+  const doc = readDeclarations(file, validateImages, 'IMAGES_FILE') as ImagesFile;
+  const unique = uniqueNames(file);
+  const label = (key: string, index: number, name: string) => `${key}[${index}] (${name})`;
   const lockFile = tagLockFile(file);
   let lock: Map<string, TagLockEntry> | undefined;
-  const field = read.string.bind(read);
-  const identity = read.unique.bind(read);
-  const list = (key: string) => read.list(key);
-  const remote = list('remote').map((entry, index): RemoteImage => {
-    const where = `remote[${index}]${typeof entry.name === 'string' ? ` (${entry.name})` : ''}`;
-    const name = field(entry, 'name', where);
-    if (!NAME.test(name))
-      throw new BuildError(`${file}: ${where}.name "${name}" must be lowercase letters, digits and . _ -`);
-    identity(name, where);
-    const version = field(entry, 'version', where);
-    const ref = parseReference(field(entry, 'image', where), `${file}: ${where}.image`);
+  const remote = (doc.remote ?? []).map((entry, index): RemoteImage => {
+    const where = label('remote', index, entry.name);
+    unique(entry.name, where);
+    const ref = parseReference(entry.image, `${file}: ${where}.image`);
     if (ref.digest || ref.tag)
       throw new BuildError(
-        `${file}: ${where}.image "${field(entry, 'image', where)}" must name the repository only; put the tag in "version" and the digest in "digest"`,
+        `${file}: ${where}.image "${entry.image}" must name the repository only; put the tag in "version" and the digest in "digest"`,
       );
     // Declared by tag only: pulled by the digest the lock recorded for that tag. A declared
     // digest wins over a lock entry, which is then unused (and dropped when the lock is written).
-    let digest: string | undefined;
+    let digest = entry.digest;
     let pin: RemoteImage['pin'] = 'declared';
-    if (entry.digest !== undefined) {
-      digest = parseDigest(entry.digest, `${file}: ${where}.digest`);
-    } else {
+    if (digest === undefined) {
       lock ??= readTagLock(lockFile);
-      digest = lock.get(lockKey({ name, image: `${ref.registry}/${ref.repository}`, version }))?.digest;
+      digest = lock.get(lockKey({ name: entry.name, image: `${ref.registry}/${ref.repository}`, version: entry.version }))?.digest;
       pin = digest ? 'locked' : 'tag';
     }
     const archive = entry.archive === true ? 'images' : (entry.archive ?? false);
-    if (
-      archive !== false &&
-      (typeof archive !== 'string' ||
-        !/^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/.test(archive) ||
-        archive.split('/').includes('..'))
-    ) {
-      throw new BuildError(
-        `${file}: ${where}.archive must be true, false, or a folder of the ISO (salt/metalk8s/...), not ${JSON.stringify(entry.archive)}`,
-      );
-    }
-    return { name, version, source: { ...ref, tag: version, ...(digest ? { digest } : {}) }, pin, archive };
+    return {
+      name: entry.name,
+      version: entry.version,
+      source: { ...ref, tag: entry.version, ...(digest ? { digest } : {}) },
+      pin,
+      archive,
+    };
   });
-  const local = list('local').flatMap((entry, index): LocalImage[] => {
-    const where = `local[${index}]${typeof entry.name === 'string' ? ` (${entry.name})` : ''}`;
-    const name = field(entry, 'name', where);
-    if (!NAME.test(name))
-      throw new BuildError(`${file}: ${where}.name "${name}" must be lowercase letters, digits and . _ -`);
-    identity(name, where);
-    const fromProduct = field(entry, 'definition', where).startsWith(PRODUCT);
+  const local = (doc.local ?? []).flatMap((entry, index): LocalImage[] => {
+    const where = label('local', index, entry.name);
+    unique(entry.name, where);
+    const fromProduct = entry.definition.startsWith(PRODUCT);
     if (fromProduct && !options.productTree) return []; // METALK8S_SOURCE=none: not built
     // A path of the project (beside this file) or of the product source, which may be unpacked later.
-    const path = (key: string, value: unknown) => {
-      if (typeof value !== 'string' || value === '') throw new BuildError(`${file}: ${where}.${key} must be a path`);
+    const path = (key: string, value: string) => {
       if (!value.startsWith(PRODUCT)) return resolve(dirname(file), value);
       const inProduct = posix.normalize(value.slice(PRODUCT.length));
       if (inProduct.startsWith('..') || posix.isAbsolute(inProduct))
@@ -153,40 +154,33 @@ export function loadImageDeclarations(file: string, options: DeclarationOptions 
     if (!fromProduct && !existsSync(definition))
       throw new BuildError(`${file}: ${where}.definition: ${definition} does not exist`);
     const kind = definition.endsWith('Dockerfile') ? 'dockerfile' : 'spec';
-    const args = entry.build_args ?? {};
-    if (!isRecord(args)) throw new BuildError(`${file}: ${where}.build_args must be a mapping`);
     if (kind === 'spec' && (entry.context !== undefined || entry.compile !== undefined))
       throw new BuildError(`${file}: ${where}: context and compile are for Dockerfile images`);
     let compile: CompileStep | undefined;
     if (entry.compile !== undefined) {
       const step = entry.compile;
-      if (!isRecord(step))
-        throw new BuildError(`${file}: ${where}.compile must be a mapping (builder, from, command, output)`);
-      const command = step.command;
-      if (!Array.isArray(command) || command.length === 0 || !command.every((word) => typeof word === 'string'))
-        throw new BuildError(`${file}: ${where}.compile.command must be a list of words`);
-      const output = posix.normalize(field(step, 'output', `${where}.compile`));
+      const output = posix.normalize(step.output);
       if (output.startsWith('..') || posix.isAbsolute(output))
         throw new BuildError(`${file}: ${where}.compile.output must be a folder of the context, not ${output}`);
-      if (step.from !== undefined) parseReference(String(step.from), `${file}: ${where}.compile.from`);
+      if (step.from !== undefined) parseReference(step.from, `${file}: ${where}.compile.from`);
       compile = {
         builder: path('compile.builder', step.builder),
-        command: command as string[],
+        command: step.command,
         output,
-        ...(step.from !== undefined ? { from: String(step.from) } : {}),
+        ...(step.from !== undefined ? { from: step.from } : {}),
       };
     }
-    const declaredVersion = field(entry, 'version', where);
     const image: LocalImage = {
-      name,
-      version: declaredVersion,
+      name: entry.name,
+      version: entry.version,
       definition,
       kind,
       fromProduct,
-      buildArgs: Object.fromEntries(Object.entries(args).map(([key, value]) => [key, String(value)])),
+      buildArgs: { ...entry.build_args },
       context: entry.context === undefined ? dirname(definition) : path('context', entry.context),
       ...(compile ? { compile } : {}),
     };
+    const declaredVersion = entry.version;
     if (declaredVersion.includes('@@')) {
       const { versionValues } = options;
       Object.defineProperty(image, 'version', {
@@ -208,7 +202,7 @@ export function loadImageDeclarations(file: string, options: DeclarationOptions 
   return {
     file,
     lockFile,
-    platform: doc.platform === undefined ? DEFAULT_PLATFORM : parsePlatform(String(doc.platform), `${file}: platform`),
+    platform: doc.platform === undefined ? DEFAULT_PLATFORM : parsePlatform(doc.platform, `${file}: platform`),
     remote,
     local,
   };

@@ -4,8 +4,9 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { BuildError } from '../errors.ts';
-import { digestHex, hexDigest, parseDigest } from '../store/sha256.ts';
-import { declarationReader, isRecord, readYamlFile } from '../yaml-file.ts';
+import { readDeclarations } from '../schema/yaml.ts';
+import { uniqueNames } from '../yaml-file.ts';
+import validatePackages from './packages.validate.cjs';
 import type { PackageRequest } from './resolve.ts';
 import type { RepositorySource } from './repository.ts';
 
@@ -47,98 +48,73 @@ export interface PackageDeclarations {
   build: SpecPackage[];
 }
 
-export const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
-const REPOSITORY = /^[a-z0-9][a-z0-9_-]*$/;
-
-/** A repository's name, base URL and priority, as packages.yaml and image package layers declare them. */
-export function readRepositorySource(file: string, entry: Record<string, unknown>, where: string): RepositorySource {
-  const read = declarationReader(file, entry);
-  const name = read.string(entry, 'name', where);
-  if (!REPOSITORY.test(name))
-    throw new BuildError(`${file}: ${where}.name "${name}" must be lowercase letters, digits, _ and -`);
-  const baseurl = read.string(entry, 'baseurl', where);
-  if (!/^(https?|file):\/\//.test(baseurl))
-    throw new BuildError(`${file}: ${where}.baseurl "${baseurl}" must be an http(s):// or file:// URL`);
-  const priority = entry.priority ?? 99;
-  if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 1)
-    throw new BuildError(`${file}: ${where}.priority must be a positive integer (lower wins)`);
-  return { name, baseurl, priority };
+/** A repository's name, base URL and priority (packages.schema.json's repositorySource, checked). */
+export interface RepositoryEntry {
+  name: string;
+  baseurl: string;
+  priority?: number;
 }
 
+/** A repository as packages.yaml and image package layers declare it: priority 99 unless given. */
+export function repositorySource(entry: RepositoryEntry): RepositorySource {
+  return { name: entry.name, baseurl: entry.baseurl, priority: entry.priority ?? 99 };
+}
+
+/** packages.yaml's shape: what the loader reads once the schema has checked it. */
+interface PackagesFile {
+  repositories?: (RepositoryEntry & { gpgkeys?: string[]; iso?: boolean })[];
+  packages?: { name: string; version?: string }[];
+  exclude?: string[];
+  build?: {
+    name: string;
+    version: string;
+    release: string;
+    spec: string;
+    repository?: string;
+    sources?: { url?: string; sha256?: string; file?: string; name?: string }[];
+  }[];
+}
+
+/**
+ * The declarations of `file`. Their shape is packages.schema.json's to check; what a schema cannot
+ * say is checked here: names are unique, files exist, built packages go to a repository of their own.
+ */
 export function loadPackageDeclarations(file: string): PackageDeclarations {
-  const doc = readYamlFile(file, 'PACKAGES_FILE');
-  if (!isRecord(doc))
-    throw new BuildError(`${file}: expected a mapping with "repositories", "packages", "exclude" and "build"`);
-  const read = declarationReader(file, doc);
-  const named = (entry: Record<string, unknown>, where: string, pattern: RegExp, rule: string): string => {
-    const name = read.string(entry, 'name', where);
-    if (!pattern.test(name)) throw new BuildError(`${file}: ${where}.name "${name}" ${rule}`);
-    return name;
-  };
-  const label = (key: string, index: number, entry: Record<string, unknown>) =>
-    `${key}[${index}]${typeof entry.name === 'string' ? ` (${entry.name})` : ''}`;
+  const doc = readDeclarations(file, validatePackages, 'PACKAGES_FILE') as PackagesFile;
+  const unique = uniqueNames(file);
+  const label = (key: string, index: number, name: string) => `${key}[${index}] (${name})`;
 
-  const repositories = read.list('repositories').map((entry, index): DeclaredRepository => {
-    const where = label('repositories', index, entry);
-    const { name, baseurl, priority } = readRepositorySource(file, entry, where);
-    read.unique(`repository:${name}`, where);
-    const gpgkeys = entry.gpgkeys ?? [];
-    if (!Array.isArray(gpgkeys) || gpgkeys.some((key) => typeof key !== 'string'))
-      throw new BuildError(`${file}: ${where}.gpgkeys must be a list of URLs`);
-    const iso = entry.iso ?? true;
-    if (typeof iso !== 'boolean') throw new BuildError(`${file}: ${where}.iso must be true or false`);
-    return { name, baseurl, priority, gpgkeys: gpgkeys as string[], iso };
+  const repositories = (doc.repositories ?? []).map((entry, index): DeclaredRepository => {
+    unique(`repository:${entry.name}`, label('repositories', index, entry.name));
+    return { ...repositorySource(entry), gpgkeys: entry.gpgkeys ?? [], iso: entry.iso ?? true };
   });
 
-  const requests = read.list('packages').map((entry, index): PackageRequest => {
-    const where = label('packages', index, entry);
-    const name = named(entry, where, PACKAGE_NAME, 'is not a package name');
-    read.unique(`package:${name}`, where);
-    return { name, version: read.optionalString(entry, 'version', where), where: `${file}: ${where}` };
+  const requests = (doc.packages ?? []).map((entry, index): PackageRequest => {
+    const where = label('packages', index, entry.name);
+    unique(`package:${entry.name}`, where);
+    return { name: entry.name, version: entry.version, where: `${file}: ${where}` };
   });
-
-  const exclude = doc.exclude ?? [];
-  if (!Array.isArray(exclude) || exclude.some((name) => typeof name !== 'string'))
-    throw new BuildError(`${file}: "exclude" must be a list of package names`);
 
   const repoNames = new Set(repositories.map((repo) => repo.name));
-  const build = read.list('build').map((entry, index): SpecPackage => {
-    const where = label('build', index, entry);
-    const name = named(entry, where, PACKAGE_NAME, 'is not a package name');
-    read.unique(`package:${name}`, where);
-    const spec = resolve(dirname(file), read.string(entry, 'spec', where));
+  const build = (doc.build ?? []).map((entry, index): SpecPackage => {
+    const where = label('build', index, entry.name);
+    unique(`package:${entry.name}`, where);
+    const spec = resolve(dirname(file), entry.spec);
     if (!existsSync(spec)) throw new BuildError(`${file}: ${where}.spec: ${spec} does not exist`);
-    const repository = read.optionalString(entry, 'repository', where) ?? 'scality';
-    if (!REPOSITORY.test(repository))
-      throw new BuildError(`${file}: ${where}.repository "${repository}" must be lowercase letters, digits, _ and -`);
+    const repository = entry.repository ?? 'scality';
     if (repoNames.has(repository))
       throw new BuildError(
         `${file}: ${where}.repository "${repository}" is a source repository; built packages go to their own (e.g. scality)`,
       );
-    const sources = read.list('sources', entry, `${where}.`).map((source, position): SpecSource => {
+    const sources = (entry.sources ?? []).map((source, position): SpecSource => {
       const at = `${where}.sources[${position}]`;
-      const url = read.optionalString(source, 'url', at);
-      const local = read.optionalString(source, 'file', at);
-      if ((url === undefined) === (local === undefined))
-        throw new BuildError(`${file}: ${at} needs exactly one of "url" (with "sha256") or "file"`);
-      if (url !== undefined) {
-        if (source.sha256 === undefined)
-          throw new BuildError(`${file}: ${at}.sha256 is missing: downloaded sources are pinned by checksum`);
-        const sha256 = digestHex(parseDigest(hexDigest(String(source.sha256)), `${file}: ${at}.sha256`));
-        return { name: read.optionalString(source, 'name', at) ?? basename(new URL(url).pathname), url, sha256 };
-      }
-      const path = resolve(dirname(file), local!);
+      if (source.url !== undefined)
+        return { name: source.name ?? basename(new URL(source.url).pathname), url: source.url, sha256: source.sha256! };
+      const path = resolve(dirname(file), source.file!);
       if (!existsSync(path)) throw new BuildError(`${file}: ${at}.file: ${path} does not exist`);
-      return { name: read.optionalString(source, 'name', at) ?? basename(path), file: path };
+      return { name: source.name ?? basename(path), file: path };
     });
-    return {
-      name,
-      version: read.string(entry, 'version', where),
-      release: read.string(entry, 'release', where),
-      spec,
-      sources,
-      repository,
-    };
+    return { name: entry.name, version: entry.version, release: entry.release, spec, sources, repository };
   });
-  return { file, repositories, requests, exclude: exclude as string[], build };
+  return { file, repositories, requests, exclude: doc.exclude ?? [], build };
 }

@@ -13,7 +13,8 @@ import { BuildError } from '../errors.ts';
 import { withAtomicFile } from '../fs/atomic.ts';
 import { rangeSource } from '../http.ts';
 import { ingestRetrying, type BlobStore } from '../store/blob-store.ts';
-import { isRecord, readYamlFile } from '../yaml-file.ts';
+import { readDeclarations } from '../schema/yaml.ts';
+import validateRuntime from './runtime.validate.cjs';
 import { hexDigest } from '../store/sha256.ts';
 
 export interface RuntimeDeclaration {
@@ -26,24 +27,13 @@ export interface RuntimeDeclaration {
   license: string;
 }
 
-const NAME = /^[a-z0-9][a-z0-9._-]*$/;
-
+/** The declaration of `file`, whose shape runtime.schema.json checks. */
 export function loadRuntimeDeclaration(file: string): RuntimeDeclaration {
-  const data = readYamlFile(file);
-  if (!isRecord(data)) throw new BuildError(`${file}: expected a mapping (name, version, sha256, license)`);
-  const field = (key: string, pattern: RegExp, what: string): string => {
-    const value = data[key];
-    if (typeof value !== 'string' || !pattern.test(value))
-      throw new BuildError(`${file}: ${key} must be ${what}, got ${JSON.stringify(value ?? null)}`);
-    return value;
-  };
-  return {
-    file,
-    name: field('name', NAME, 'an npm package name'),
-    version: field('version', /^\d+\.\d+\.\d+$/, 'a version (16.20.2)'),
-    sha256: field('sha256', /^[0-9a-f]{64}$/, 'the sha256 of the package tarball, 64 hex digits'),
-    license: field('license', /^\S+$/, 'an SPDX license identifier'),
-  };
+  const { name, version, sha256, license } = readDeclarations(file, validateRuntime) as Omit<
+    RuntimeDeclaration,
+    'file'
+  >;
+  return { file, name, version, sha256, license };
 }
 
 /** esbuild's target for code that runs on this runtime (`node16`). */
