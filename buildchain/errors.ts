@@ -32,6 +32,16 @@ export function settingsOf(error: unknown): readonly string[] {
   return Array.isArray(settings) ? settings.filter((line): line is string => typeof line === 'string') : [];
 }
 
+/**
+ * Whether `error` is a BuildError (or InternalError), by shape as settingsOf: one thrown by a task
+ * file bundled on its own (./build.ts -f) is an instance of that bundle's copy of the class.
+ */
+export function isBuildError(error: unknown): error is BuildError {
+  return (
+    error instanceof BuildError || (error instanceof Error && ['BuildError', 'InternalError'].includes(error.name))
+  );
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -107,6 +107,22 @@ export function tasks(): TaskDefinition[] {
     expect(info.stdout).toContain('targets:\n  - out/03');
   });
 
+  it("says a task file's BuildError on one line, as its own", async () => {
+    const dir = tempDir();
+    const file = join(dir, 'tasks.ts');
+    // The task file is bundled on its own: its BuildError is a copy of the class, not ./build.ts's.
+    writeFileSync(
+      file,
+      `import { BuildError } from ${JSON.stringify(join(PROJECT_ROOT, 'buildchain/errors.ts'))};
+export function project(): never {
+  throw new BuildError('settings.yaml:3: unknown key "colour"');
+}
+`,
+    );
+    const result = await runCli(['list', '-f', file]);
+    expect([result.code, result.stderr]).toEqual([1, './build.ts: settings.yaml:3: unknown key "colour"\n']);
+  });
+
   it('exits 1 with a failure summary, and 2 on bad usage with suggestions', async () => {
     const dir = tempDir();
     const file = writeTaskFile(dir);

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ensureBundle } from '../launch/bundle.cjs';
-import { BuildError, UsageError, errorMessage } from '../errors.ts';
+import { BuildError, UsageError, errorMessage, isBuildError } from '../errors.ts';
 import { projectRoot } from '../paths.ts';
 import { Engine } from './engine.ts';
 import { createConsoleReporter, JsonReporter } from './reporters.ts';
@@ -119,7 +119,7 @@ export async function main(argv: readonly string[], builtin: TaskModule, program
       process.stderr.write(`${program}: ${error.message}\n(see ${program} --help)\n`);
       return 2;
     }
-    if (error instanceof BuildError) {
+    if (isBuildError(error)) {
       process.stderr.write(`${program}: ${error.message}\n`);
       return 1;
     }
