@@ -2,7 +2,9 @@
 // the engine needs to know of the project (./build.ts, or a task file re-exporting `project`).
 import type { Project } from '../buildchain/engine/cli.ts';
 import { loadConfig, type BuildConfig } from './config.ts';
-import { createContext } from './context.ts';
+import { createContext, type BuildContext } from './context.ts';
+import { loadBuildSpec } from '../buildchain/oci/build-spec.ts';
+import { loadRuntimeDeclaration } from '../buildchain/sources/npm-runtime.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { buildRootTasks } from './build-root.ts';
 import { docTasks } from './docs.ts';
@@ -20,8 +22,12 @@ import { vagrantTasks } from './vagrant.ts';
 /** The project rooted at `root`: its settings (.env, environment), tasks, build root and default. */
 export function project(root: string, env: NodeJS.ProcessEnv = process.env): Project {
   const config = loadConfig(root, env);
+  const context = createContext(config);
+  // Read now rather than when a task first needs them: `list` and `info` refuse a broken
+  // declarations file as a build does. A build reads them all anyway, from the same context.
+  readDeclarations(context);
   return {
-    definitions: metalk8sTasks(config),
+    definitions: familiesOf(context),
     buildRoot: config.buildRoot,
     defaultTasks: ['iso'],
     warnings: config.warnings,
@@ -30,7 +36,21 @@ export function project(root: string, env: NodeJS.ProcessEnv = process.env): Pro
 
 /** Every family, each handed the one build context (store, puller, package workspace, paths). */
 export function metalk8sTasks(config: BuildConfig): TaskDefinition[] {
-  const context = createContext(config);
+  return familiesOf(createContext(config));
+}
+
+/**
+ * The project's declarations files, each checked against its schema: images, their daemonless
+ * definitions (those of the product source are read once it is unpacked), packages, the runtime.
+ */
+function readDeclarations(context: BuildContext): void {
+  const { local } = context.images();
+  for (const image of local) if (image.kind === 'spec' && !image.fromProduct) loadBuildSpec(image.definition);
+  void context.workspace.declarations;
+  loadRuntimeDeclaration(context.config.runtimeFile);
+}
+
+function familiesOf(context: BuildContext): TaskDefinition[] {
   return [
     ...toolCheckTasks(context),
     ...buildRootTasks(context),

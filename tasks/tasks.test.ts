@@ -296,3 +296,35 @@ describe('./toolkit.ts iso', () => {
     expect(missing.stderr).toContain('nope.iso: cannot open');
   });
 });
+
+describe('declarations at list time', () => {
+  it('./build.ts list, list --all and info refuse a broken declarations file with its one-line error', async () => {
+    const tasksFile = `export { project } from ${JSON.stringify(join(PROJECT_ROOT, 'tasks/index.ts'))};\n`;
+    const digest = `sha256:${'0'.repeat(64)}`;
+    const root = project({
+      'tasks.ts': tasksFile,
+      'images/images.yaml': `remote:\n  - name: pause\n    image: k8s.gcr.io/pause\n    version: "3.1"\n    digest: ${digest}\nlocal:\n  - {name: tool, version: "1", definition: tool/image.yaml}\n`,
+      'images/tool/image.yaml': 'name: tool\nversion: "1"\n',
+    });
+    const list = (...args: string[]) => runCli([...args, '-f', join(root, 'tasks.ts')], { cwd: root });
+    expect((await list('list')).code).toBe(0);
+
+    const images = join(root, 'images/images.yaml');
+    writeFileSync(images, readFileSync(images, 'utf8').replace('digest:', 'digets:'));
+    const unknown = `./build.ts: ${images}:5: remote[0] (pause): unknown key "digets" (did you mean "digest"?)\n`;
+    for (const args of [['list'], ['list', '--all'], ['info', 'iso']]) {
+      const result = await list(...args);
+      expect([result.code, result.stderr], args.join(' ')).toEqual([1, unknown]);
+    }
+    writeFileSync(images, readFileSync(images, 'utf8').replace('digets:', 'digest:'));
+    writeFileSync(join(root, 'images/tool/image.yaml'), 'name: tool\nversion: "1"\nlayers:\n  - {archiv: true}\n');
+    expect((await list('list')).stderr).toBe(
+      `./build.ts: ${join(root, 'images/tool/image.yaml')}:4: layers[0]: unknown key "archiv" (known keys: directory, to, files, rpms, packages, repositories, users)\n`,
+    );
+    writeFileSync(join(root, 'images/tool/image.yaml'), 'name: tool\nversion: "1"\n');
+    writeFileSync(join(root, 'packages-rpm/packages.yaml'), 'packages:\n  - {name: kubelet, versoin: "1.15.5"}\n');
+    expect((await list('list')).stderr).toBe(
+      `./build.ts: ${join(root, 'packages-rpm/packages.yaml')}:2: packages[0] (kubelet): unknown key "versoin" (did you mean "version"?)\n`,
+    );
+  });
+});
