@@ -637,14 +637,14 @@ describe('images declared by tag only (images.lock.yaml)', () => {
       pin: 'declared',
       source: { digest: declared },
     });
-    // A malformed lock is named with its entry and field.
+    // A malformed lock is named with its line, entry and field (images-lock.schema.json).
     writeFileSync(join(root, 'images/images.yaml'), byTag);
     writeFileSync(
       join(root, 'images/images.lock.yaml'),
       'images:\n  - {name: prometheus, image: quay.io/prometheus/prometheus, version: "v2.12.0", digest: "sha256:abc"}\n',
     );
     expect(() => loadImageDeclarations(join(root, 'images/images.yaml'))).toThrow(
-      `${join(root, 'images/images.lock.yaml')}: images[0].digest: "sha256:abc" is not a sha256 digest "sha256:<64 hex digits>" (3 hex digits instead of 64)`,
+      `${join(root, 'images/images.lock.yaml')}:2: images[0] (prometheus).digest must be sha256: and 64 lowercase hex digits, not "sha256:abc"`,
     );
   });
 });

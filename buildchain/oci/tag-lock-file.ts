@@ -7,9 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { writeFileAtomic } from '../fs/atomic.ts';
-import { parseDigest } from '../store/sha256.ts';
-import { declarationReader, isRecord } from '../yaml-file.ts';
-import { parse as parseYaml } from 'yaml';
+import { parseDeclarations } from '../schema/yaml.ts';
+import validateTagLock from './images-lock.validate.cjs';
 
 export interface TagLockEntry {
   name: string;
@@ -28,29 +27,14 @@ export function lockKey(entry: { name: string; image: string; version: string })
   return `${entry.name} ${entry.image}:${entry.version}`;
 }
 
-/** The entries of `text` (the lock file `where`), each field checked; a bad one names the entry. */
+/** The entries of `text` (the lock file `where`), checked by images-lock.schema.json; a bad one names its line. */
 export function parseTagLock(text: string, where: string): TagLockEntry[] {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (error) {
-    throw new BuildError(`${where}: ${(error as Error).message}`);
-  }
-  if (doc === null || doc === undefined) return [];
-  if (!isRecord(doc)) throw new BuildError(`${where}: expected a mapping with an "images" list`);
-  const read = declarationReader(where, doc);
+  const doc = parseDeclarations(text, where, validateTagLock) as { images?: TagLockEntry[] } | null;
   const seen = new Set<string>();
-  return read.list('images').map((entry, index) => {
-    const at = `images[${index}]`;
-    const parsed = {
-      name: read.string(entry, 'name', at),
-      image: read.string(entry, 'image', at),
-      version: read.string(entry, 'version', at),
-      digest: parseDigest(entry.digest, `${where}: ${at}.digest`),
-    };
-    if (seen.has(lockKey(parsed))) throw new BuildError(`${where}: ${at} (${parsed.name}) is listed twice`);
-    seen.add(lockKey(parsed));
-    return parsed;
+  return (doc?.images ?? []).map((entry, index) => {
+    if (seen.has(lockKey(entry))) throw new BuildError(`${where}: images[${index}] (${entry.name}) is listed twice`);
+    seen.add(lockKey(entry));
+    return { name: entry.name, image: entry.image, version: entry.version, digest: entry.digest };
   });
 }
 

@@ -11,8 +11,13 @@ import { schemaProblems } from './validate.ts';
  * naming the file and line. `missingHint` names the setting that chose the file (IMAGES_FILE).
  */
 export function readDeclarations(file: string, validate: ValidateFunction, missingHint = ''): unknown {
+  return parseDeclarations(readTextFile(file, missingHint), file, validate);
+}
+
+/** As readDeclarations, for a text read elsewhere (an archive's member): `file` names it in errors. */
+export function parseDeclarations(text: string, file: string, validate: ValidateFunction): unknown {
   const lines = new LineCounter();
-  const doc = parseDocument(readTextFile(file, missingHint), { lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   const lineAt = (offset: number) => lines.linePos(offset).line;
   const [syntax] = doc.errors;
   if (syntax) throw new BuildError(`${file}:${lineAt(syntax.pos[0])}: ${syntax.message}`);
