@@ -2,8 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../test/helpers.ts';
-import { loadConfig, readVersionFile, splitWords } from './config.ts';
+import { loadConfig, readVersionFile, SETTINGS, splitWords } from './config.ts';
 import { parseDotenv } from '../buildchain/dotenv.ts';
+import { schemaProblems } from '../buildchain/schema/validate.ts';
+import validateSettings from './settings.validate.cjs';
 
 describe('.env', () => {
   it('reads KEY=VALUE, export, quotes and comments', () => {
@@ -129,11 +131,46 @@ describe('settings', () => {
     expect(config.httpTimeouts).toEqual({ connectMs: 5000, headerMs: 90_000, idleMs: 250 });
     for (const bad of ['0', '-1', 'ten', '', '1e3'])
       expect(() => loadConfig(project(`HTTP_IDLE_TIMEOUT=${bad}\n`), {})).toThrow(
-        `${'.env'}:1: HTTP_IDLE_TIMEOUT must be a positive number of seconds, not '${bad}'`,
+        `.env:1: HTTP_IDLE_TIMEOUT must be a positive number of seconds, not "${bad}"`,
       );
     expect(() => loadConfig(project(''), { HTTP_CONNECT_TIMEOUT: '0' })).toThrow(
-      "environment variable HTTP_CONNECT_TIMEOUT: HTTP_CONNECT_TIMEOUT must be a positive number of seconds, not '0'",
+      'environment variable HTTP_CONNECT_TIMEOUT: HTTP_CONNECT_TIMEOUT must be a positive number of seconds, not "0"',
     );
+  });
+
+  it('checks .env values by settings.schema.json, naming the file and line', () => {
+    const root = project('BUILD_ROOT=_b\nPULL_JOBS=0\n');
+    expect(() => loadConfig(root, {})).toThrow(
+      `${join(root, '.env')}:2: PULL_JOBS must be a positive whole number, not "0"`,
+    );
+    const commit = project('# the product source\nMETALK8S_SOURCE=none\nMETALK8S_COMMIT=v2.4.1\n');
+    expect(() => loadConfig(commit, {})).toThrow(
+      `${join(commit, '.env')}:3: METALK8S_COMMIT must be a full commit id (40 lowercase hex digits), not "v2.4.1"`,
+    );
+    expect(() => loadConfig(project('VAGRANT_NODES=ten\n'), {})).toThrow(
+      /\.env:1: VAGRANT_NODES must be a number from 0 to 9, not "ten"/,
+    );
+    // The environment wins, and is checked where it is the value used.
+    expect(loadConfig(root, { PULL_JOBS: '3' }).pullJobs).toBe(3);
+    expect(() => loadConfig(project(''), { PULL_JOBS: '-1' })).toThrow(
+      'environment variable PULL_JOBS: PULL_JOBS must be a positive whole number, not "-1"',
+    );
+    const mirrors = project('YUM_MIRROR_EPEL=http://127.0.0.1:8080/epel\nPULL_JOB=4\n');
+    const config = loadConfig(mirrors, {});
+    expect(config.yumMirrors.get('epel')).toBe('http://127.0.0.1:8080/epel');
+    expect(config.warnings).toEqual([
+      `${join(mirrors, '.env')}:2: unknown setting PULL_JOB (did you mean 'PULL_JOBS'?)`,
+    ]);
+  });
+
+  it('has one table of settings, settings.schema.json, whose every entry says its default and use', () => {
+    for (const [name, setting] of Object.entries(SETTINGS)) {
+      expect(typeof setting.default, name).toBe('string');
+      expect(setting.description.length, name).toBeGreaterThan(10);
+    }
+    // Every default follows its own rule.
+    const defaults = Object.fromEntries(Object.entries(SETTINGS).map(([name, setting]) => [name, setting.default]));
+    expect(schemaProblems(validateSettings, defaults)).toEqual([]);
   });
 
   it('reads the VERSION file and names its errors', () => {

@@ -3,86 +3,23 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseDotenv, type EnvEntry } from '../buildchain/dotenv.ts';
-import { COMMIT, readSourceRecord, sourceRecordFile } from '../buildchain/sources/record.ts';
+import { readSourceRecord, sourceRecordFile } from '../buildchain/sources/record.ts';
 import { BuildError } from '../buildchain/errors.ts';
-import { suggestion } from '../buildchain/suggest.ts';
+import { schemaProblems } from '../buildchain/schema/validate.ts';
+import settingsSchema from './settings.schema.json' with { type: 'json' };
+import validateSettings from './settings.validate.cjs';
 import * as builtins from '../buildchain/builtins.ts';
 import type { HttpTimeouts } from '../buildchain/http.ts';
 
-/** Every setting, its default and what it is for (tasks/README.md's configuration table). */
-export const SETTINGS = {
-  PROJECT_NAME: ['MetalK8s', 'product name: ISO volume id, ISO file name (lowercased)'],
-  BUILD_ROOT: ['_build', 'build directory, relative to the project root or absolute'],
-  VAGRANT_PROVIDER: ['virtualbox', 'provider given to vagrant up'],
-  VAGRANT_UP_ARGS: [
-    '',
-    'arguments of vagrant up (default: --provision --no-destroy-on-error --parallel --provider $VAGRANT_PROVIDER)',
-  ],
-  VAGRANT_SNAPSHOT_NAME: ['bootstrap.autosnapshot', 'snapshot taken after vagrant up'],
-  VAGRANT_NODES: ['1', 'nodes the generated Vagrantfile defines beside the bootstrap VM (0 to 9)'],
-  DOCKER_BIN: ['podman', 'podman (no daemon), docker or buildah, for Dockerfile-based images'],
-  GIT_BIN: ['git', 'git, for the source revision'],
-  HARDLINK_BIN: ['hardlink', 'hardlink (util-linux), optional layer deduplication'],
-  MKISOFS_BIN: ['mkisofs', 'mkisofs, kept for comparison only: the ISO is written by our own writer'],
-  SKOPEO_BIN: ['skopeo', 'skopeo, used only as a test oracle'],
-  VAGRANT_BIN: ['vagrant', 'vagrant, for vagrant_up'],
-  RPMBUILD_BIN: ['rpmbuild', 'rpmbuild, for packages built from spec'],
-  CREATEREPO_BIN: ['createrepo_c', 'createrepo_c, for repository metadata'],
-  GPG_BIN: ['gpg', 'gpg, for signatures'],
-  SHELLCHECK_BIN: ['shellcheck', 'shellcheck, for lint:shell'],
-  YAMLLINT_BIN: ['yamllint', 'yamllint, for lint:yaml'],
-  SPHINX_BUILD_BIN: ['sphinx-build', "sphinx-build (python3-sphinx), for the product's documentation"],
-  LATEXMK_BIN: ['latexmk', 'latexmk, for the documentation as PDF (without it: an HTML tree)'],
-  SOURCE_DATE_EPOCH: ['', 'seconds since 1970: fixes every timestamp for byte-reproducible output'],
-  REGISTRY_MIRRORS: ['', 'registry=mirror pairs, comma-separated (docker.io=127.0.0.1:5000,...)'],
-  IMAGES_FILE: ['images/images.yaml', 'container image declarations: remote images by digest, local image definitions'],
-  PULL_JOBS: ['8', 'downloads running at once: image blobs over all images, packages over all repositories'],
-  SOURCES_MIRROR: [
-    '',
-    'base URL serving spec sources by file name, used instead of their declared URLs (sha256 still checked)',
-  ],
-  BUILD_HOST: ['', "host name written to product.txt (default: this machine's), fixed for reproducible builds"],
-  GPG_KEY: [
-    '',
-    'key id, fingerprint or address of the secret key (in GNUPGHOME) that signs built packages and repository metadata',
-  ],
-  PACKAGES_FILE: [
-    'packages-rpm/packages.yaml',
-    'package declarations: source repositories, packages to fetch, packages built from spec',
-  ],
-  RUNTIME_FILE: [
-    'runtime/node.yaml',
-    'the JavaScript runtime the ISO ships for the node-side agent: npm package, version, sha256',
-  ],
-  GOFMT_BIN: [
-    'gofmt',
-    "upstream's gofmt, for its lint of the operator's Go code; known, not used (we build the product, not lint it)",
-  ],
-  OPERATOR_SDK_BIN: [
-    'operator-sdk',
-    "upstream's operator-sdk; known, not used: the operator is compiled in its builder image (see The product source)",
-  ],
-  HTTP_CONNECT_TIMEOUT: [
-    '30',
-    'seconds a download (registry, yum repository, runtime, spec source, product source) may wait for its connection',
-  ],
-  HTTP_HEADER_TIMEOUT: ['60', 'seconds from a request sent to its response headers'],
-  HTTP_IDLE_TIMEOUT: ['60', 'seconds of silence allowed between two bytes of a response body'],
-  NPM_REGISTRY: ['https://registry.npmjs.org', "npm registry (or mirror) serving the runtime package's tarball"],
-  METALK8S_SOURCE: [
-    'https://github.com/scality/metalk8s.git',
-    'the product source: a git URL or a local repository holding salt/, pillar/, ui/ and storage-operator/; `none` builds with our salt-tree/ and no UI or operator image',
-  ],
-  METALK8S_COMMIT: [
-    '1342a1c07802803d5abc656e1f2b2c5cbfdda481',
-    'the commit of METALK8S_SOURCE the ISO is built from (40 hex digits; default: MetalK8s 2.4.1)',
-  ],
-} as const;
+/**
+ * Every setting, its default and what it is for (tasks/README.md's configuration table), and the
+ * rule its value follows where it has one: settings.schema.json, the one table of them.
+ */
+export const SETTINGS = settingsSchema.properties;
 
 export type SettingName = keyof typeof SETTINGS;
 
-/** Settings whose name is a prefix: one per yum repository (YUM_MIRROR_EPEL=http://...). */
-const PREFIXED = ['YUM_MIRROR_'] as const;
+const defaultOf = (name: SettingName): string => SETTINGS[name].default;
 
 export interface Version {
   major: number;
@@ -180,29 +117,20 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   try {
     dotenv = parseDotenv(readFileSync(envFile, 'utf8'), envFile, {
       environment: (name) => env[name],
-      defaults: (name) => (name in SETTINGS ? SETTINGS[name as SettingName][0] : undefined),
+      defaults: (name) => (name in SETTINGS ? defaultOf(name as SettingName) : undefined),
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const warnings: string[] = [];
-  for (const [key, entry] of dotenv) {
-    if (!(key in SETTINGS) && !PREFIXED.some((prefix) => key.startsWith(prefix))) {
-      // A warning, not a failure: a .env is often shared with other tools' settings.
-      const closest = suggestion(key, Object.keys(SETTINGS));
-      warnings.push(
-        `${entry.origin}: unknown setting ${key}${closest || ` (known: ${Object.keys(SETTINGS).join(', ')}, YUM_MIRROR_<REPO>)`}`,
-      );
-    }
   }
   const lookup = (name: string): { value: string; origin: string } | undefined => {
     const fromEnv = env[name];
     if (fromEnv !== undefined) return { value: fromEnv, origin: `environment variable ${name}` };
     return dotenv.get(name);
   };
-  const get = (name: SettingName): string => lookup(name)?.value ?? SETTINGS[name][0];
+  const get = (name: SettingName): string => lookup(name)?.value ?? defaultOf(name);
   const origin = (name: string): string => lookup(name)?.origin ?? 'default';
-  const seconds = (name: SettingName): number => parseSeconds(get(name), origin(name), name);
+  const seconds = (name: SettingName): number => Math.round(Number(get(name)) * 1000);
+  const warnings = checkSettings(dotenv, lookup);
 
   const buildRootSetting = get('BUILD_ROOT');
   const buildRoot = isAbsolute(buildRootSetting) ? buildRootSetting : resolve(root, buildRootSetting);
@@ -213,7 +141,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
   let version: Version | undefined;
   let gitRef: string | undefined | null = null;
   const gitBin = get('GIT_BIN');
-  const product = parseProductSource(root, buildRoot, get('METALK8S_SOURCE'), get('METALK8S_COMMIT'), origin);
+  const product = parseProductSource(root, buildRoot, get('METALK8S_SOURCE'), get('METALK8S_COMMIT'));
   const productVersionFile = product ? join(product.tree, 'VERSION') : versionFile;
   const productVersion = (): ProductVersion =>
     product ? readProductVersion(product, productVersionFile) : { version: config.version, git: config.gitRef() ?? '' };
@@ -227,7 +155,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
       provider,
       upArgs: splitWords(upArgs, origin('VAGRANT_UP_ARGS')),
       snapshotName: get('VAGRANT_SNAPSHOT_NAME'),
-      nodes: parseNodeCount(get('VAGRANT_NODES'), origin('VAGRANT_NODES')),
+      nodes: Number(get('VAGRANT_NODES').trim()),
     },
     bin: {
       docker: get('DOCKER_BIN'),
@@ -244,7 +172,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
       sphinxBuild: get('SPHINX_BUILD_BIN'),
       latexmk: get('LATEXMK_BIN'),
     },
-    sourceDateEpoch: parseEpoch(get('SOURCE_DATE_EPOCH'), origin('SOURCE_DATE_EPOCH')),
+    sourceDateEpoch: parseEpoch(get('SOURCE_DATE_EPOCH')),
     imagesFile: resolve(root, get('IMAGES_FILE')),
     packagesFile: resolve(root, get('PACKAGES_FILE')),
     runtimeFile: resolve(root, get('RUNTIME_FILE')),
@@ -252,7 +180,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     gpgKey: get('GPG_KEY') || undefined,
     buildHost: get('BUILD_HOST') || builtins.os().hostname(),
     sourcesMirror: get('SOURCES_MIRROR').replace(/\/+$/, '') || undefined,
-    pullJobs: parsePositive(get('PULL_JOBS'), origin('PULL_JOBS'), 'PULL_JOBS'),
+    pullJobs: Number(get('PULL_JOBS')),
     httpTimeouts: {
       connectMs: seconds('HTTP_CONNECT_TIMEOUT'),
       headerMs: seconds('HTTP_HEADER_TIMEOUT'),
@@ -296,6 +224,34 @@ function readProductVersion(product: ProductSource, file: string): ProductVersio
       `${file}: the product's version comes from its source, not fetched yet at ${product.commit}: run ./build.ts _product_source first`,
     );
   return { version: readVersionFile(file), git: record.describe ?? '' };
+}
+
+/**
+ * The settings given (.env lines, and known names in the environment) checked against
+ * settings.schema.json: a value breaking its setting's rule is an error naming where it was set;
+ * an unknown .env key only a warning (a .env is often shared with other tools' settings), naming
+ * its line and the closest known keys.
+ */
+function checkSettings(
+  dotenv: ReadonlyMap<string, EnvEntry>,
+  lookup: (name: string) => { value: string; origin: string } | undefined,
+): string[] {
+  const given: Record<string, string> = {};
+  for (const name of new Set([...dotenv.keys(), ...Object.keys(SETTINGS)])) {
+    const value = lookup(name)?.value;
+    if (value !== undefined) given[name] = value;
+  }
+  const warnings: string[] = [];
+  for (const problem of schemaProblems(validateSettings, given)) {
+    const name = String(problem.path[0]);
+    const where = lookup(name)?.origin ?? name;
+    if (!problem.unknown) throw new BuildError(`${where}: ${problem.message}`);
+    const closest = problem.unknown.closest.map((key) => `'${key}'`).join(', ');
+    warnings.push(
+      `${where}: unknown setting ${name}${closest ? ` (did you mean ${closest}?)` : ` (known: ${Object.keys(SETTINGS).join(', ')}, YUM_MIRROR_<REPO>)`}`,
+    );
+  }
+  return warnings;
 }
 
 export function readVersionFile(file: string): Version {
@@ -342,11 +298,8 @@ function describeGit(git: string, cwd: string): string | undefined {
   }
 }
 
-function parseEpoch(value: string, origin: string): number | undefined {
-  if (value === '') return undefined;
-  if (!/^\d+$/.test(value))
-    throw new BuildError(`${origin}: SOURCE_DATE_EPOCH must be a whole number of seconds, not '${value}'`);
-  return Number(value);
+function parseEpoch(value: string): number | undefined {
+  return value === '' ? undefined : Number(value);
 }
 
 function parseProductSource(
@@ -354,17 +307,8 @@ function parseProductSource(
   buildRoot: string,
   source: string,
   commit: string,
-  origin: (name: string) => string,
 ): ProductSource | undefined {
   if (source.trim() === 'none') return undefined;
-  if (source.trim() === '')
-    throw new BuildError(
-      `${origin('METALK8S_SOURCE')}: METALK8S_SOURCE is empty: give a git URL, a local repository, or none`,
-    );
-  if (!COMMIT.test(commit))
-    throw new BuildError(
-      `${origin('METALK8S_COMMIT')}: METALK8S_COMMIT must be a full commit id (40 lowercase hex digits), not '${commit}'`,
-    );
   // scheme://..., user@host:path and host:path are git's remote forms; anything else is a path.
   const remote = /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || /^[^/]+:/.test(source);
   return {
@@ -373,25 +317,6 @@ function parseProductSource(
     tree: join(buildRoot, 'product-source'),
     record: sourceRecordFile(buildRoot, 'metalk8s'),
   };
-}
-
-function parseNodeCount(value: string, origin: string): number {
-  if (!/^\d$/.test(value.trim()))
-    throw new BuildError(`${origin}: VAGRANT_NODES must be a number from 0 to 9, not '${value}'`);
-  return Number(value.trim());
-}
-
-function parsePositive(value: string, origin: string, name: string): number {
-  if (!/^[1-9]\d*$/.test(value))
-    throw new BuildError(`${origin}: ${name} must be a positive whole number, not '${value}'`);
-  return Number(value);
-}
-
-/** A timeout in seconds (fractions allowed, as tests use), in milliseconds. */
-function parseSeconds(value: string, origin: string, name: string): number {
-  const seconds = /^(\d+(\.\d+)?)$/.test(value.trim()) ? Number(value.trim()) : NaN;
-  if (!(seconds > 0)) throw new BuildError(`${origin}: ${name} must be a positive number of seconds, not '${value}'`);
-  return Math.round(seconds * 1000);
 }
 
 function parsePairs(value: string, origin: string, name: string): Map<string, string> {
