@@ -24,10 +24,6 @@ export function readYamlFile(file: string, missingHint = ''): unknown {
   }
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Refuses a second entry of a declarations file with the same name, naming both entries. */
 export function uniqueNames(file: string): (name: string, where: string) => void {
   const seen = new Map<string, string>();

@@ -166,8 +166,6 @@ function defaultMessage(error: ErrorObject, schema: AnySchemaObject): string {
       return error.params.limit === 1 ? 'must be a non-empty list' : `must have at least ${error.params.limit} items`;
     case 'minLength':
       return error.params.limit === 1 ? 'must be a non-empty string' : (error.message ?? 'is too short');
-    case 'enum':
-      return `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     default:
       return error.message ?? `fails the ${error.keyword} rule`;
   }

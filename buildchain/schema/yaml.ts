@@ -7,8 +7,9 @@ import type { ValidateFunction } from 'ajv';
 import { schemaProblems } from './validate.ts';
 
 /**
- * The file's data, checked by `validate` (a schema's generated validator); the first problem in file order is a BuildError
- * naming the file and line. `missingHint` names the setting that chose the file (IMAGES_FILE).
+ * The file's data, checked by `validate` (a schema's generated validator); the first problem in
+ * file order is a BuildError naming the file and line. `missingHint` names the setting that chose
+ * the file (IMAGES_FILE).
  */
 export function readDeclarations(file: string, validate: ValidateFunction, missingHint = ''): unknown {
   return parseDeclarations(readTextFile(file, missingHint), file, validate);
