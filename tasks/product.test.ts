@@ -154,7 +154,7 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
         `${repo.dir} (METALK8S_SOURCE, METALK8S_COMMIT): no commit ${missing} in its branches and tags`,
       );
       expect(() => metalk8sTasks(root, { METALK8S_COMMIT: 'v2.4.1' })).toThrow(
-        "environment variable METALK8S_COMMIT: METALK8S_COMMIT must be a full commit id (40 lowercase hex digits), not \"v2.4.1\"",
+        'environment variable METALK8S_COMMIT: METALK8S_COMMIT must be a full commit id (40 lowercase hex digits), not "v2.4.1"',
       );
     },
   );

@@ -170,7 +170,7 @@ describe('vagrant_up', () => {
       "'vagrant-not-installed' not found (VAGRANT_BIN=vagrant-not-installed); install it with: apt-get install -y vagrant",
     );
     expect(() => metalk8sTasks(root, { VAGRANT_NODES: '12' })).toThrow(
-      "environment variable VAGRANT_NODES: VAGRANT_NODES must be a number from 0 to 9, not \"12\"",
+      'environment variable VAGRANT_NODES: VAGRANT_NODES must be a number from 0 to 9, not "12"',
     );
   });
 });
