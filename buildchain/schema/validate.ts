@@ -79,7 +79,7 @@ function startsWith(path: (string | number)[], prefix: (string | number)[]): boo
 }
 
 /** `remote[3] (nginx).digest`: list items by index, with their `name` when they have one. */
-export function entryPath(path: (string | number)[], root: unknown): string {
+function entryPath(path: (string | number)[], root: unknown): string {
   let text = '';
   let value = root;
   for (const segment of path) {

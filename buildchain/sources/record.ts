@@ -21,7 +21,7 @@ export interface SourceRecord {
   describe?: string;
 }
 
-export const COMMIT = /^[0-9a-f]{40}$/;
+const COMMIT = /^[0-9a-f]{40}$/;
 
 export function sourceRecordFile(buildRoot: string, name: string): string {
   return join(buildRoot, 'sources', `${name}.json`);
