@@ -14,6 +14,7 @@ import {
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { setMaxListeners } from 'node:events';
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { BuildError } from './errors.ts';
 import * as builtins from './builtins.ts';
@@ -77,13 +78,19 @@ export function isLoopback(host: string): boolean {
   return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
 }
 
+/** A connection that failed or broke (not an answer): what an upload may resume after. */
+export class NetworkError extends BuildError {
+  override name = 'NetworkError';
+}
+
 /** An error naming the URL and the system's reason (ECONNREFUSED...); an abort stays an abort. */
 export function networkError(url: string, error: unknown): Error {
   if ((error as Error).name === 'AbortError') return error as Error;
   if (error instanceof HttpTimeoutError) return new BuildError(`${url}: ${error.message}`);
+  if (error instanceof BuildError) return error;
   const cause = (error as { cause?: { code?: string } }).cause;
   const code = (error as { code?: string }).code ?? cause?.code;
-  return new BuildError(
+  return new NetworkError(
     `${url}: ${(error as Error).message}${code && !(error as Error).message.includes(code) ? ` (${code})` : ''}`,
   );
 }
@@ -169,18 +176,34 @@ export class HttpTimeoutError extends Error {
  * connected already), then the header one, then, once `response` says the headers came, the idle
  * one on the socket. A timeout destroys the request (and the body being read) with its error.
  */
-function armTimeouts(request: ClientRequest, limits: HttpTimeouts): { response(message: IncomingMessage): void } {
+function armTimeouts(
+  request: ClientRequest,
+  limits: HttpTimeouts,
+  streamsBody: boolean,
+): { response(message: IncomingMessage): void } {
   let timer: NodeJS.Timeout | undefined;
   const clear = () => clearTimeout(timer);
   const after = (phase: 'connectMs' | 'headerMs') => {
     clear();
     timer = setTimeout(() => request.destroy(new HttpTimeoutError(phase, limits[phase])), limits[phase]);
   };
+  const silence = () => {
+    const error = new HttpTimeoutError('idleMs', limits.idleMs);
+    request.destroy(error);
+  };
+  // An upload of any length is bounded by its silences only; the wait for the answer starts
+  // once its last byte is sent.
+  const connected = () => {
+    clear();
+    if (!streamsBody) return after('headerMs');
+    request.setTimeout(limits.idleMs, silence);
+    request.once('finish', () => after('headerMs'));
+  };
   request.once('socket', (socket) => {
-    if (!socket.connecting) after('headerMs');
+    if (!socket.connecting) connected();
     else {
       after('connectMs');
-      socket.once('connect', () => after('headerMs'));
+      socket.once('connect', connected);
     }
   });
   request.once('close', clear);
@@ -197,11 +220,19 @@ function armTimeouts(request: ClientRequest, limits: HttpTimeouts): { response(m
   };
 }
 
+/** Methods that send a body (uploads to a registry); a body goes with its `content-length` header. */
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  signal: AbortSignal;
+  method?: Method;
+  /** What to send: bytes, or a stream piped with backpressure (a file is never read into memory). */
+  body?: Buffer | Readable;
+}
+
 /** One request, no redirect followed. */
-export function requestOnce(
-  url: string,
-  options: Pick<GetOptions, 'headers' | 'signal' | 'method'>,
-): Promise<HttpResponse> {
+export function requestOnce(url: string, options: RequestOptions): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
     if (target.protocol !== 'http:' && target.protocol !== 'https:') {
@@ -226,8 +257,15 @@ export function requestOnce(
     );
     request.once('error', reject);
     // A server that accepts and then says nothing would hold the build forever.
-    const armed = armTimeouts(request, timeouts);
-    request.end();
+    const body = options.body;
+    const armed = armTimeouts(request, timeouts, body !== undefined && !Buffer.isBuffer(body));
+    if (body === undefined || Buffer.isBuffer(body)) {
+      request.end(body);
+      return;
+    }
+    // A failed read (the file vanished) fails the request with the reader's error.
+    body.once('error', (error) => request.destroy(error));
+    body.pipe(request);
   });
 }
 

@@ -8,6 +8,10 @@ export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
 export const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+/** The config of an artifact that is not an image: the two bytes `{}` (image spec 1.1). */
+export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
+/** The annotation naming a layer's file, as ORAS and the image spec use it. */
+export const TITLE_ANNOTATION = 'org.opencontainers.image.title';
 
 export const IMAGE_MANIFESTS: readonly string[] = [DOCKER_MANIFEST, OCI_MANIFEST];
 export const MANIFEST_INDEXES: readonly string[] = [DOCKER_MANIFEST_LIST, OCI_INDEX];
@@ -30,6 +34,8 @@ export interface Descriptor {
   digest: string;
   size: number;
   platform?: Platform;
+  /** In an index (the referrers list): the artifact type of the manifest it points at. */
+  artifactType?: string;
   annotations?: Record<string, string>;
 }
 
@@ -42,8 +48,13 @@ export interface Platform {
 export interface ImageManifest {
   schemaVersion: 2;
   mediaType?: string;
+  /** Set on an artifact (with an empty config): what kind of content the layers are. */
+  artifactType?: string;
   config: Descriptor;
   layers: Descriptor[];
+  /** The manifest this one refers to (an SBOM's or signature's release): listed as its referrer. */
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
 }
 
 export interface ManifestIndex {

@@ -1,5 +1,6 @@
-// A client of the registry v2 / OCI distribution pull API: `/v2/` probe, token and basic auth,
-// manifests by digest with content negotiation, blobs with Range, retries with backoff.
+// A client of the registry v2 / OCI distribution API: `/v2/` probe, token and basic auth,
+// manifests by digest with content negotiation, blobs with Range, retries with backoff. This file
+// reads; push.ts writes (uploads, manifests, referrers) through the same `request`.
 // HTTP goes through buildchain/http.ts: one connection pool, our TLS roots, streamed bodies.
 import type { Readable } from 'node:stream';
 import { BuildError } from '../errors.ts';
@@ -11,6 +12,7 @@ import {
   requestOnce,
   sleep,
   type HttpResponse,
+  type Method,
 } from '../http.ts';
 import type { CredentialLookup, Credentials } from './credentials.ts';
 
@@ -45,6 +47,24 @@ export interface ClientOptions {
 }
 
 export type Response = HttpResponse;
+
+export interface SendOptions {
+  headers?: Record<string, string>;
+  /** Makes the body of one attempt (a fresh file stream each time). */
+  body?: () => Buffer | Readable;
+  /** Attempts after the first one (default: the client's). */
+  retries?: number;
+  signal: AbortSignal;
+}
+
+/** The token scope that reads a repository; `pushScope` also writes it. */
+export function pullScope(repository: string): string {
+  return `repository:${repository}:pull`;
+}
+
+export function pushScope(repository: string): string {
+  return `repository:${repository}:pull,push`;
+}
 
 const MAX_MANIFEST_BYTES = 4 << 20;
 /** A token answer is a few kilobytes of JSON; an error body is read only for its first lines. */
@@ -118,22 +138,42 @@ export class RegistryClient {
   }
 
   /** A request to `/v2/<repository>/<path>`, authenticated as the registry asks, retried when it may help. */
-  async send(
+  send(
     method: 'GET' | 'HEAD',
     repository: string,
     path: string,
     headers: Record<string, string>,
     signal: AbortSignal,
   ): Promise<Response> {
-    const url = `${this.endpoint.origin}/v2/${repository}/${path}`;
-    const scope = `repository:${repository}:pull`;
+    return this.request(method, `${this.endpoint.origin}/v2/${repository}/${path}`, { headers, signal }, [
+      pullScope(repository),
+    ]);
+  }
+
+  /**
+   * A request to any URL of this registry (an upload's Location), authorized for `scopes`
+   * (`repository:<name>:pull,push`...). A body is made again by `options.body` for each attempt, so
+   * a retry re-reads the file rather than keeping it in memory; `retries: 0` leaves resuming to the
+   * caller (an upload chunk already half received must not be sent again as is). GETs and HEADs
+   * follow redirects; a request with a body does not (its body would have to be sent again).
+   */
+  async request(method: Method, url: string, options: SendOptions, scopes: readonly string[]): Promise<Response> {
+    const { signal } = options;
+    const retries = options.retries ?? this.#retries;
+    const key = scopes.join(' ');
     let authenticated = false;
     for (let attempt = 0; ; attempt += 1) {
       let response: Response;
       try {
-        response = await this.#follow(method, url, { ...headers, ...this.#authorization(scope) }, signal);
+        // Credentials go to the registry's origin only, wherever an upload's Location points.
+        const own = new URL(url).origin === new URL(this.endpoint.origin).origin;
+        const headers = { ...options.headers, ...(own ? this.#authorization(key) : {}) };
+        response =
+          method === 'GET' || method === 'HEAD'
+            ? await requestFollowing(url, { method, headers, signal })
+            : await requestOnce(url, { method, headers, signal, ...(options.body ? { body: options.body() } : {}) });
       } catch (error) {
-        if (signal.aborted || attempt >= this.#retries) throw networkError(url, error);
+        if (signal.aborted || attempt >= retries || error instanceof BuildError) throw networkError(url, error);
         await sleep(this.#delay * 2 ** attempt, signal);
         continue;
       }
@@ -141,11 +181,11 @@ export class RegistryClient {
         authenticated = true;
         const challenge = String(response.headers['www-authenticate'] ?? '');
         await response.body.dump();
-        await this.#authenticate(challenge, scope, url, signal);
+        await this.#authenticate(challenge, scopes, url, signal);
         attempt -= 1;
         continue;
       }
-      if (RETRYABLE_STATUS.has(response.status) && attempt < this.#retries) {
+      if (RETRYABLE_STATUS.has(response.status) && attempt < retries) {
         response.body.resume();
         await sleep(this.#delay * 2 ** attempt, signal);
         continue;
@@ -154,12 +194,18 @@ export class RegistryClient {
     }
   }
 
+  /** The registry's error answer as one line naming the URL, the operation and the registry's codes. */
+  failure(response: Response, what: string): Promise<BuildError> {
+    return this.#failure(response, what);
+  }
+
   #authorization(scope: string): Record<string, string> {
     const value = this.#tokens.get(scope) ?? this.#tokens.get('*');
     return value ? { authorization: value } : {};
   }
 
-  async #authenticate(challenge: string, scope: string, url: string, signal: AbortSignal): Promise<void> {
+  async #authenticate(challenge: string, scopes: readonly string[], url: string, signal: AbortSignal): Promise<void> {
+    const key = scopes.join(' ');
     const host = new URL(this.endpoint.origin).host;
     const credentials =
       this.options.credentials(this.endpoint.mirror ? host : this.endpoint.registry) ?? this.options.credentials(host);
@@ -174,7 +220,9 @@ export class RegistryClient {
     if (!params.realm) throw new BuildError(`${url}: Bearer challenge without realm: "${challenge}"`);
     const tokenUrl = new URL(params.realm);
     if (params.service) tokenUrl.searchParams.set('service', params.service);
-    tokenUrl.searchParams.set('scope', params.scope ?? scope);
+    // What we need (push, a mount's source) and what the registry named, which may say more.
+    for (const wanted of new Set([...scopes, ...(params.scope ? [params.scope] : [])]))
+      tokenUrl.searchParams.append('scope', wanted);
     const headers: Record<string, string> = credentials ? { authorization: basic(credentials) } : {};
     const response = await requestOnce(tokenUrl.href, { headers, signal });
     if (response.status === 401 || response.status === 403) {
@@ -202,17 +250,7 @@ export class RegistryClient {
     const token = body?.token ?? body?.access_token;
     if (typeof token !== 'string' || !token)
       throw new BuildError(`${tokenUrl.href}: token answer has neither "token" nor "access_token"`);
-    this.#tokens.set(scope, `Bearer ${token}`);
-  }
-
-  /** Redirects are followed (blob storage often sits behind them); credentials never leave their origin. */
-  #follow(
-    method: 'GET' | 'HEAD',
-    url: string,
-    headers: Record<string, string>,
-    signal: AbortSignal,
-  ): Promise<Response> {
-    return requestFollowing(url, { method, headers, signal });
+    this.#tokens.set(key, `Bearer ${token}`);
   }
 
   async #failure(response: Response, what: string): Promise<BuildError> {
