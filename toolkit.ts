@@ -17,6 +17,7 @@ import { loadConfig } from './tasks/config.ts';
 import { BuildError, UsageError } from './buildchain/errors.ts';
 import { projectRoot } from './buildchain/paths.ts';
 import { ARCHIVE_COMMANDS } from './agent/commands.ts';
+import { RELEASE_COMMANDS } from './buildchain/release/commands.ts';
 // Each command loads what it needs when it runs (import() below): `iso create` on a tree of
 // 150,000 names must not carry the YAML parser, the registry client and the RPM resolver in
 // memory, nor any command pay for loading them all.
@@ -235,6 +236,7 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  ...RELEASE_COMMANDS,
   'offline-import': {
     synopsis: 'FILE',
     summary: "put a build's inputs (./build.ts offline_export) into this build's store",

@@ -35,6 +35,8 @@ describe('the toolkit on bad input', () => {
       ['solution validate', (path) => ['solution', 'validate', path]],
       ['solution build', (path) => ['solution', 'build', path, '-o', out('s.iso')]],
       ['offline-import', (path) => ['offline-import', path]],
+      // Nothing listens on port 1: the file is refused before any request.
+      ['publish', (path) => ['publish', path, '127.0.0.1:1/releases/metalk8s:1']],
       ['registry-config', (path) => ['registry-config', path]],
       ['image build', (path) => ['image', 'build', path, out('layout')]],
     ];

@@ -48,13 +48,10 @@ export async function verifyChecksum(iso: string, sums: string): Promise<{ sha25
     throw new BuildError(`${sums}: cannot read the checksum file for ${iso} (give it with --sums)`);
   }
   const name = basename(iso);
-  const listed = text
-    .split('\n')
-    .map((line) => /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim()))
-    .find((match) => match?.[2] === name);
+  const listed = listedSha256(text, name);
   if (!listed) throw new BuildError(`${sums}: lists no checksum for ${name}`);
   const actual = await sha256File(iso);
-  if (actual !== listed[1]) throw new BuildError(`${iso}: sha256 ${actual} does not match ${sums} (${listed[1]})`);
+  if (actual !== listed) throw new BuildError(`${iso}: sha256 ${actual} does not match ${sums} (${listed})`);
   return { sha256: actual, checked: `${name}: sha256 ${actual} matches ${basename(sums)}` };
 }
 
@@ -77,6 +74,14 @@ export async function verifySignatures(
     `${basename(sums)}: signature good (${basename(sums)}.asc, key ${options.publicKey})`,
     await verifyProvenance(iso, sha256, options),
   ];
+}
+
+/** The hex sha256 that a SHA256SUM text lists for `name` (`<hex>  name` or `<hex> *name`). */
+export function listedSha256(text: string, name: string): string | undefined {
+  return text
+    .split('\n')
+    .map((line) => /^([0-9a-f]{64})\s+\*?(.+)$/.exec(line.trim()))
+    .find((match) => match?.[2] === name)?.[1];
 }
 
 /** The signed provenance beside the ISO (<iso>.intoto.jsonl), when there is one: signature and subject. */
