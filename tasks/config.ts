@@ -84,6 +84,8 @@ export interface BuildConfig {
   /** HTTP_CONNECT_TIMEOUT, HTTP_HEADER_TIMEOUT, HTTP_IDLE_TIMEOUT, for every download. */
   httpTimeouts: HttpTimeouts;
   registryMirrors: ReadonlyMap<string, string>;
+  /** PUBLISH_REGISTRY without trailing slashes: `host[:port][/namespace]`; undefined when unset. */
+  publishRegistry: string | undefined;
   /** Lowercased repository name -> mirror base URL. */
   yumMirrors: ReadonlyMap<string, string>;
   /** The build chain's own version (this repository's VERSION): the toolkit's, the agent's, BUILDCHAIN_VERSION. */
@@ -187,6 +189,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
       idleMs: seconds('HTTP_IDLE_TIMEOUT'),
     },
     registryMirrors: parsePairs(get('REGISTRY_MIRRORS'), origin('REGISTRY_MIRRORS'), 'REGISTRY_MIRRORS'),
+    publishRegistry: get('PUBLISH_REGISTRY').trim().replace(/\/+$/, '') || undefined,
     yumMirrors: collectPrefixed('YUM_MIRROR_', env, dotenv),
     product,
     // Read on first use: a task file given with -f may live where there is no VERSION file.

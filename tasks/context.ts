@@ -61,6 +61,8 @@ export interface IsoPaths {
   builtList(pkg: SpecPackage): string;
   /** BUILD_ROOT/root/sbom.spdx.json. */
   sbom: string;
+  /** BUILD_ROOT/<project name, lowercased>.iso: what the iso task writes and publish pushes. */
+  iso: string;
 }
 
 export function createContext(config: BuildConfig): BuildContext {
@@ -82,6 +84,7 @@ export function createContext(config: BuildConfig): BuildContext {
     specTopdir: (pkg) => join(config.buildRoot, 'rpmbuild', pkg.name),
     builtList: (pkg) => join(paths.specTopdir(pkg), 'built.txt'),
     sbom: join(config.isoRoot, 'sbom.spdx.json'),
+    iso: join(config.buildRoot, `${config.projectName.toLowerCase()}.iso`),
   };
   const context: BuildContext = {
     config,

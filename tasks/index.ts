@@ -14,6 +14,7 @@ import { lintTasks } from './lint.ts';
 import { offlineTasks } from './offline.ts';
 import { packagingTasks } from './packaging.ts';
 import { productTasks } from './product.ts';
+import { publishTasks } from './publish.ts';
 import { saltTreeTasks } from './salt-tree.ts';
 import { sbomTasks } from './sbom.ts';
 import { toolCheckTasks } from './tools.ts';
@@ -62,6 +63,7 @@ function familiesOf(context: BuildContext): TaskDefinition[] {
     ...offlineTasks(context),
     ...sbomTasks(context),
     ...isoTasks(context),
+    ...publishTasks(context),
     ...lintTasks(context),
     ...vagrantTasks(context),
   ];

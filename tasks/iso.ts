@@ -144,10 +144,6 @@ function runtimeTask({ config, store }: BuildContext): TaskSpec {
   };
 }
 
-function isoFile(config: BuildConfig): string {
-  return join(config.buildRoot, `${config.projectName.toLowerCase()}.iso`);
-}
-
 /**
  * Whether a path of the ISO tree (relative to it) is a declared target, or lies under a declared
  * directory target; the tree's own root, declared by _iso_mkdir_root, does not count.
@@ -161,7 +157,7 @@ function declaredUnder(root: string, isoRoot: string, targets: readonly string[]
 
 export function isoTasks(context: BuildContext): TaskDefinition[] {
   const { config, paths } = context;
-  const iso = isoFile(config);
+  const iso = paths.iso;
   const digest = `${iso}.sha256`;
   const checksums = join(config.buildRoot, 'SHA256SUM');
   return [

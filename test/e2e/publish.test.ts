@@ -1,8 +1,8 @@
 // A release published to a real docker-registry on 127.0.0.1 and fetched back: the iso task's
 // ISO, SHA256SUM, signature and provenance (test GPG key) pushed with ./toolkit.ts publish, read
 // by skopeo as any OCI client would, fetched with ./toolkit.ts fetch into a directory that
-// ./toolkit.ts verify --key accepts; then a tampered blob in the registry's storage, a hostile
-// layer title, and a release missing its optional files.
+// ./toolkit.ts verify --key accepts; then ./build.ts publish, a tampered blob in the registry's
+// storage, a hostile layer title, and a release missing its optional files.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -130,6 +130,37 @@ describe('./toolkit.ts publish and fetch against docker-registry', () => {
       expect([verified.code, verified.stderr]).toEqual([0, '']);
       expect(verified.stdout).toContain('SHA256SUM: signature good');
       expect(verified.stdout).toContain('provenance signature good, its subject is this ISO');
+
+      // ./build.ts publish: without PUBLISH_REGISTRY, one line saying the setting; with it, the
+      // same release again (every blob already there).
+      const unset = await runEngine(
+        root,
+        metalk8sTasks(root, { GPG_KEY: 'release@example.invalid', SOURCE_DATE_EPOCH: '1600000000' }),
+        ['publish'],
+      );
+      expect(unset.finished.filter((r) => r.result === 'fail').map((r) => [r.name, r.error])).toEqual([
+        ['publish', 'publish: PUBLISH_REGISTRY is not set (the registry, and a namespace, to push to)'],
+      ]);
+      const report = await runEngine(
+        root,
+        metalk8sTasks(root, {
+          GPG_KEY: 'release@example.invalid',
+          SOURCE_DATE_EPOCH: '1600000000',
+          PUBLISH_REGISTRY: `${host}/releases/`,
+        }),
+        ['publish'],
+      );
+      expect(report.finished.filter((r) => r.result === 'fail').map((r) => r.error)).toEqual([]);
+      const version = readFileSync(join(root, 'VERSION'), 'utf8');
+      const tag = ['MAJOR', 'MINOR', 'PATCH'].map((k) => new RegExp(`VERSION_${k}=(\\d+)`).exec(version)![1]).join('.');
+      const suffix = /VERSION_SUFFIX=(.*)/.exec(version)?.[1]?.trim() ?? '';
+      const byTask = await run(skopeo, [
+        'inspect',
+        '--raw',
+        '--tls-verify=false',
+        `docker://${host}/releases/metalk8s:${tag}${suffix.replace(/\+/g, '_')}`,
+      ]);
+      expect(sha256Digest(byTask.stdout)).toBe(result.digest);
 
       // One flipped byte of SHA256SUM's blob in the registry's storage: fetch refuses, writes nothing.
       const sums = manifest.layers[1]!.digest.slice('sha256:'.length);
