@@ -6,9 +6,9 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { requireTool, runCli, runEngine, tempDir } from '../../test/helpers.ts';
+import { requireTool, runCli, tempDir } from '../../test/helpers.ts';
 import { testKeyring } from '../../test/gpg.ts';
-import { metalk8sTasks, project } from '../../test/project.ts';
+import { signedIsoBuild, stopAgent } from '../../test/project.ts';
 
 const run = promisify(execFile);
 
@@ -17,27 +17,10 @@ describe('release signature and ./toolkit.ts verify', () => {
     'signs SHA256SUM with GPG_KEY; verify accepts the ISO and refuses a flipped byte or another key',
     { timeout: 60_000 },
     async () => {
-      const release = await testKeyring('release@example.invalid');
+      const { root, keyring: release, failures } = await signedIsoBuild();
+      expect(failures).toEqual([]);
       const other = await testKeyring('other@example.invalid');
-      const root = project({ 'salt-tree/top.sls': 'base: {}\n' });
-      const previous = process.env.GNUPGHOME;
-      process.env.GNUPGHOME = release.home;
-      try {
-        const report = await runEngine(
-          root,
-          metalk8sTasks(root, { GPG_KEY: 'release@example.invalid', SOURCE_DATE_EPOCH: '1600000000' }),
-          ['iso'],
-        );
-        expect(report.finished.filter((r) => r.result === 'fail').map((r) => r.error)).toEqual([]);
-      } finally {
-        if (previous === undefined) delete process.env.GNUPGHOME;
-        else process.env.GNUPGHOME = previous;
-        for (const home of [release.home, other.home]) {
-          await run(requireTool('gpgconf'), ['--kill', 'gpg-agent'], {
-            env: { ...process.env, GNUPGHOME: home },
-          }).catch(() => undefined);
-        }
-      }
+      await stopAgent(other);
       const iso = join(root, '_build/metalk8s.iso');
       const sums = join(root, '_build/SHA256SUM');
       expect(readFileSync(`${sums}.asc`, 'utf8')).toContain('BEGIN PGP SIGNATURE');

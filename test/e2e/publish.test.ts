@@ -15,9 +15,8 @@ import { RegistryClient, resolveEndpoint } from '../../buildchain/oci/registry.t
 import { writeIso } from '../../buildchain/iso9660/writer.ts';
 import { RELEASE_ARTIFACT_TYPE } from '../../buildchain/release/oci-artifact.ts';
 import { sha256Digest } from '../../buildchain/store/sha256.ts';
-import { testKeyring } from '../gpg.ts';
 import { requireTool, runCli, runEngine, tempDir } from '../helpers.ts';
-import { metalk8sTasks, project } from '../project.ts';
+import { metalk8sTasks, signedIsoBuild } from '../project.ts';
 import { startDockerRegistry, type LocalServer } from '../servers.ts';
 
 const run = promisify(execFile);
@@ -35,34 +34,15 @@ async function registry(): Promise<{ host: string; storage: string }> {
 
 const toolkit = (...args: string[]) => runCli(args, { entry: 'toolkit.ts' });
 
-/** The iso task's outputs, signed with a fresh test key; the key's public half. */
-async function signedRelease(env: Record<string, string> = {}): Promise<{ root: string; publicKey: string }> {
-  const release = await testKeyring('release@example.invalid');
-  const root = project({ 'salt-tree/top.sls': 'base: {}\n' });
-  const previous = process.env.GNUPGHOME;
-  process.env.GNUPGHOME = release.home;
-  try {
-    const report = await runEngine(
-      root,
-      metalk8sTasks(root, { GPG_KEY: 'release@example.invalid', SOURCE_DATE_EPOCH: '1600000000', ...env }),
-      ['iso'],
-    );
-    expect(report.finished.filter((r) => r.result === 'fail').map((r) => r.error)).toEqual([]);
-  } finally {
-    if (previous === undefined) delete process.env.GNUPGHOME;
-    else process.env.GNUPGHOME = previous;
-    await run(requireTool('gpgconf'), ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: release.home } });
-  }
-  return { root, publicKey: release.publicKey };
-}
-
 describe('./toolkit.ts publish and fetch against docker-registry', () => {
   it(
     'publishes one artifact that skopeo reads, fetches it back for verify, and refuses a tampered blob',
     { timeout: 120_000 },
     async () => {
       const { host, storage } = await registry();
-      const { root, publicKey } = await signedRelease();
+      const { root, keyring, failures } = await signedIsoBuild();
+      expect(failures).toEqual([]);
+      const publicKey = keyring.publicKey;
       const iso = join(root, '_build/metalk8s.iso');
       const ref = `${host}/releases/metalk8s:1.0.0`;
 
