@@ -292,8 +292,8 @@ export interface Referrers {
  */
 export async function listReferrers(target: Target, digest: string, artifactType?: string): Promise<Referrers> {
   const { client, repository, signal } = target;
-  const first = new URL(`${client.endpoint.origin}/v2/${repository}/referrers/${digest}`);
   digestHex(digest, `referrers of ${repository}`);
+  const first = new URL(`${client.endpoint.origin}/v2/${repository}/referrers/${digest}`);
   if (artifactType) first.searchParams.set('artifactType', artifactType);
   const manifests: Descriptor[] = [];
   let url: string | undefined = first.href;

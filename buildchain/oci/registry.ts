@@ -102,7 +102,7 @@ export class RegistryClient {
     signal: AbortSignal,
   ): Promise<{ bytes: Buffer; mediaType: string; url: string; digestHeader?: string }> {
     const response = await this.send('GET', repository, `manifests/${reference}`, { accept }, signal);
-    if (response.status !== 200) throw await this.#failure(response, `manifest ${repository}@${reference}`);
+    if (response.status !== 200) throw await this.failure(response, `manifest ${repository}@${reference}`);
     const bytes = await response.body.bytes(
       MAX_MANIFEST_BYTES,
       () => new BuildError(`${response.url}: manifest larger than ${MAX_MANIFEST_BYTES} bytes`),
@@ -134,7 +134,7 @@ export class RegistryClient {
     }
     if (response.status === 206) return { body: response.body, start: offset, url: response.url };
     if (response.status === 200) return { body: response.body, start: 0, url: response.url };
-    throw await this.#failure(response, `blob ${repository}@${digest}`);
+    throw await this.failure(response, `blob ${repository}@${digest}`);
   }
 
   /** A request to `/v2/<repository>/<path>`, authenticated as the registry asks, retried when it may help. */
@@ -194,11 +194,6 @@ export class RegistryClient {
     }
   }
 
-  /** The registry's error answer as one line naming the URL, the operation and the registry's codes. */
-  failure(response: Response, what: string): Promise<BuildError> {
-    return this.#failure(response, what);
-  }
-
   #authorization(scope: string): Record<string, string> {
     const value = this.#tokens.get(scope) ?? this.#tokens.get('*');
     return value ? { authorization: value } : {};
@@ -253,7 +248,8 @@ export class RegistryClient {
     this.#tokens.set(key, `Bearer ${token}`);
   }
 
-  async #failure(response: Response, what: string): Promise<BuildError> {
+  /** The registry's error answer as one line naming the URL, the operation and the registry's codes. */
+  async failure(response: Response, what: string): Promise<BuildError> {
     let detail = '';
     try {
       // Only the start is wanted: past the limit the body is dropped, and the status alone is reported.
