@@ -83,6 +83,7 @@ export async function publishRelease(
         // The build leaves the SBOM inside the ISO (its root), not beside it.
         path = join(scratch, SBOM_NAME);
         size = await sbomFromIso(iso, path);
+        if (size === undefined) throw new BuildError(`${iso}: no ${SBOM_NAME} beside it nor at its root`);
       }
       if (size === undefined) {
         if (!file.absent) throw new BuildError(`${path}: no such file; a release is published with it beside ${iso}`);
@@ -94,7 +95,7 @@ export async function publishRelease(
     }
     const sums = join(dir, 'SHA256SUM');
     const listed = listedSha256(await readFile(sums, 'utf8'), name);
-    if (`sha256:${listed}` !== files[0]!.digest)
+    if (!listed || hexDigest(listed) !== files[0]!.digest)
       throw new BuildError(
         `${sums}: ${listed ? `lists sha256 ${listed}` : 'lists no checksum'} for ${name}, which is ${files[0]!.digest}`,
       );

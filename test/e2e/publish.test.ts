@@ -182,6 +182,17 @@ describe('./toolkit.ts publish and fetch against docker-registry', () => {
     expect(published.stdout.match(/^referrer /gm)).toHaveLength(1);
     expect(published.stdout.trim().split('\n').at(-1)).toMatch(new RegExp(`^${ref}@sha256:[0-9a-f]{64}$`));
 
+    // An ISO with no SBOM, at its root or beside it: refused, naming the ISO.
+    const bare = tempDir();
+    const bareIso = join(bare, 'bare.iso');
+    const bareSum = await writeIso(tempDir(), bareIso, { volumeId: 'TEST 1', sourceDateEpoch: 1600000000 });
+    writeFileSync(join(bare, 'SHA256SUM'), `${bareSum.sha256}  bare.iso\n`);
+    const noSbom = await toolkit('publish', bareIso, ref);
+    expect([noSbom.code, noSbom.stderr]).toEqual([
+      1,
+      `toolkit: ${bareIso}: no sbom.spdx.json beside it nor at its root\n`,
+    ]);
+
     writeFileSync(join(out, 'SHA256SUM'), `${'0'.repeat(64)}  release.iso\n`);
     const refused = await toolkit('publish', iso, ref);
     expect([refused.code, refused.stderr]).toEqual([
