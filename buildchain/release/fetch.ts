@@ -1,18 +1,19 @@
 // Fetching a published release back: the manifest (its digest checked when the reference pins
-// one), every layer streamed through its digest into DIR under its title, all renamed into place
-// only once every one matched: a tampered blob leaves DIR as it was. Referrers are always listed;
-// with `referrers`, their files are fetched too, each under DIR/referrers/<manifest hex>/.
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+// one), every layer streamed through its digest, all linked into DIR under their titles only once
+// every one matched: a tampered blob leaves none of the release's files. Referrers are always
+// listed; with `referrers`, their files are fetched too, each under DIR/referrers/<manifest hex>/.
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { BuildError } from '../errors.ts';
-import { tempPathFor } from '../fs/atomic.ts';
 import { OCI_MANIFEST, manifestMediaType, type Descriptor } from '../oci/media-types.ts';
 import { listReferrers, type Target } from '../oci/push.ts';
 import { formatReference, type ImageReference } from '../oci/reference.ts';
-import { DigestVerifier, digestHex, sha256Digest } from '../store/sha256.ts';
+import { BlobStore, ingestRetrying } from '../store/blob-store.ts';
+import { digestHex, sha256Digest } from '../store/sha256.ts';
 import { RELEASE_ARTIFACT_TYPE, checkLayers } from './oci-artifact.ts';
+
+/** The staging store's directory inside DIR, removed when a fetch completes. */
+export const STAGING = '.metalk8s-fetch';
 
 export interface FetchedFile {
   title: string;
@@ -39,7 +40,14 @@ export async function fetchRelease(
   const reference = ref.digest ?? ref.tag;
   if (!reference) throw new BuildError(`${formatReference(ref)}: needs a tag or a digest`);
   const release = await artifact(target, reference, RELEASE_ARTIFACT_TYPE);
-  const files = await download(target, release.layers, dir);
+  await mkdir(dir, { recursive: true }).catch((error: Error) => {
+    throw new BuildError(`${dir}: cannot create the directory (${error.message})`);
+  });
+  // Blobs arrive in a store of their own inside DIR: a broken fetch leaves only that, which the
+  // next fetch resumes from; a referrer's blob the release has is not fetched twice.
+  const staging = join(dir, STAGING);
+  const store = new BlobStore(staging);
+  const files = await download(target, store, release.layers, dir);
   const listed = await listReferrers(target, release.digest);
   const referrers: Fetched['referrers'] = [];
   for (const entry of listed.manifests) {
@@ -47,10 +55,11 @@ export async function fetchRelease(
     let fetched: FetchedFile[] = [];
     if (options.referrers) {
       const referrer = await artifact(target, entry.digest);
-      fetched = await download(target, referrer.layers, join(dir, 'referrers', digestHex(entry.digest)));
+      fetched = await download(target, store, referrer.layers, join(dir, 'referrers', digestHex(entry.digest)));
     }
     referrers.push({ artifactType, digest: entry.digest, source: listed.source, files: fetched });
   }
+  await rm(staging, { recursive: true, force: true });
   return { reference: formatReference({ ...ref, digest: release.digest }), digest: release.digest, files, referrers };
 }
 
@@ -76,32 +85,35 @@ async function artifact(target: Target, reference: string, artifactType?: string
   return { digest, layers: checkLayers(manifest.layers, url) };
 }
 
-/** Every layer into `dir` under its title, verified while it streams; renamed in once all matched. */
+/**
+ * Every layer into `dir` under its title: downloaded into the staging store (verified while it
+ * streams, resumed after a broken connection), then linked into place once every one is there.
+ */
 async function download(
   target: Target,
+  store: BlobStore,
   layers: (Descriptor & { title: string })[],
   dir: string,
 ): Promise<FetchedFile[]> {
-  await mkdir(dir, { recursive: true }).catch((error: Error) => {
-    throw new BuildError(`${dir}: cannot create the directory (${error.message})`);
-  });
-  const done: { tmp: string; file: FetchedFile }[] = [];
-  try {
-    for (const layer of layers) {
-      const path = join(dir, layer.title);
-      const tmp = tempPathFor(path);
-      done.push({
-        tmp,
-        file: { title: layer.title, mediaType: layer.mediaType, digest: layer.digest, size: layer.size, path },
-      });
-      const { body, url } = await target.client.blob(target.repository, layer.digest, 0, target.signal);
-      const verifier = new DigestVerifier(layer.digest, `${url} (${layer.title})`, { expectedSize: layer.size });
-      await pipeline(body, verifier, createWriteStream(tmp, { mode: 0o644 }));
-    }
-    for (const { tmp, file } of done) await rename(tmp, file.path);
-    return done.map(({ file }) => file);
-  } catch (error) {
-    await Promise.all(done.map(({ tmp }) => rm(tmp, { force: true })));
-    throw error;
+  const { client, repository, signal } = target;
+  for (const layer of layers) {
+    let url = `${client.endpoint.origin}/v2/${repository}/blobs/${layer.digest}`;
+    await ingestRetrying(
+      store,
+      layer.digest,
+      async (offset) => {
+        const answer = await client.blob(repository, layer.digest, offset, signal);
+        url = answer.url;
+        return answer;
+      },
+      { size: layer.size, signal, describe: () => `${url} (${layer.title})` },
+    );
   }
+  const files: FetchedFile[] = [];
+  for (const layer of layers) {
+    const path = join(dir, layer.title);
+    await store.linkTo(layer.digest, path);
+    files.push({ title: layer.title, mediaType: layer.mediaType, digest: layer.digest, size: layer.size, path });
+  }
+  return files;
 }

@@ -13,10 +13,12 @@ import { OCI_MANIFEST, TITLE_ANNOTATION } from '../../buildchain/oci/media-types
 import { bytesBlob, pushBlob, pushManifest, referrersTag, type Target } from '../../buildchain/oci/push.ts';
 import { RegistryClient, resolveEndpoint } from '../../buildchain/oci/registry.ts';
 import { writeIso } from '../../buildchain/iso9660/writer.ts';
+import { STAGING } from '../../buildchain/release/fetch.ts';
 import { RELEASE_ARTIFACT_TYPE } from '../../buildchain/release/oci-artifact.ts';
 import { sha256Digest } from '../../buildchain/store/sha256.ts';
 import { requireTool, runCli, runEngine, tempDir } from '../helpers.ts';
 import { metalk8sTasks, signedIsoBuild } from '../project.ts';
+import { startProxy } from '../registry.ts';
 import { startDockerRegistry, type LocalServer } from '../servers.ts';
 
 const run = promisify(execFile);
@@ -157,7 +159,8 @@ describe('./toolkit.ts publish and fetch against docker-registry', () => {
         ),
       );
       expect(refused.stderr.trim().split('\n')).toHaveLength(1);
-      expect(readdirSync(target)).toEqual([]);
+      // None of the release's files; only the staging store a next fetch would resume from.
+      expect(readdirSync(target)).toEqual([STAGING]);
     },
   );
 
@@ -181,6 +184,17 @@ describe('./toolkit.ts publish and fetch against docker-registry', () => {
     expect(published.stdout).toMatch(/uploaded +sha256:[0-9a-f]{64} {2}sbom\.spdx\.json \(application\/spdx\+json\)/);
     expect(published.stdout.match(/^referrer /gm)).toHaveLength(1);
     expect(published.stdout.trim().split('\n').at(-1)).toMatch(new RegExp(`^${ref}@sha256:[0-9a-f]{64}$`));
+
+    // Fetched through a proxy that cuts the ISO's blob once: resumed with a Range request.
+    const isoDigest = `sha256:${written.sha256}`;
+    const proxy = await startProxy(host, { cut: { digest: isoDigest, after: 20_000, times: 1 } });
+    const dir = join(tempDir(), 'fetched');
+    const fetched = await toolkit('fetch', `${proxy.host}/test/release:1`, dir);
+    expect([fetched.code, fetched.stderr]).toEqual([0, '']);
+    expect(readFileSync(join(dir, 'release.iso')).equals(readFileSync(iso))).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(['SHA256SUM', 'release.iso', 'sbom.spdx.json']);
+    const isoRequests = proxy.requests.filter((r) => r.url.endsWith(`/blobs/${isoDigest}`));
+    expect(isoRequests.map((r) => r.range)).toEqual([undefined, 'bytes=20000-']);
 
     // An ISO with no SBOM, at its root or beside it: refused, naming the ISO.
     const bare = tempDir();
