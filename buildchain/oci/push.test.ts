@@ -51,14 +51,14 @@ function randomFile(size: number): { path: string; bytes: Buffer; digest: string
 }
 
 /** Pushes the empty config and one layer, then an artifact manifest of them; its descriptor. */
-async function pushArtifact(t: Target, layer: Buffer, extra: { subject?: Descriptor } = {}) {
+async function pushArtifact(t: Target, layer: Buffer, extra: { subject?: Descriptor; artifactType?: string } = {}) {
   await pushBlob(t, bytesBlob(EMPTY_CONFIG));
   const blob = bytesBlob(layer);
   await pushBlob(t, blob);
   const bytes = artifactManifest({
-    artifactType: 'application/vnd.example.test.v1',
     layers: [{ mediaType: 'text/plain', digest: blob.digest, size: blob.size }],
     ...extra,
+    artifactType: extra.artifactType ?? 'application/vnd.example.test.v1',
   });
   return { bytes, descriptor: { mediaType: OCI_MANIFEST, digest: sha256Digest(bytes), size: bytes.length } };
 }
@@ -155,16 +155,25 @@ describe('manifests and referrers against docker-registry (tag fallback)', () =>
 });
 
 describe('referrers API (a crafted OCI 1.1 registry)', () => {
-  it('lists referrers through the API and never pushes the fallback tag', async () => {
+  it('lists referrers through the API, page after page, and never pushes the fallback tag', async () => {
     const registry = await referrersRegistry();
     const t = target(registry.host, 'push/api');
     const release = await pushArtifact(t, Buffer.from('release'));
     const pushed = await pushManifest(t, 'v1', release.bytes, OCI_MANIFEST);
     const sbom = await pushArtifact(t, Buffer.from('sbom'), { subject: release.descriptor });
+    const signature = await pushArtifact(t, Buffer.from('signature'), {
+      subject: release.descriptor,
+      artifactType: 'application/vnd.example.signature.v1',
+    });
     expect(await pushReferrer(t, sbom.bytes)).toEqual({ digest: sbom.descriptor.digest, listedBy: 'api' });
+    expect((await pushReferrer(t, signature.bytes)).listedBy).toBe('api');
+    // Two pages, one referrer each, followed by their Link header.
     const listed = await listReferrers(t, pushed.digest);
     expect(listed.source).toBe('api');
-    expect(listed.manifests.map((m) => m.digest)).toEqual([sbom.descriptor.digest]);
+    expect(listed.manifests.map((m) => m.digest)).toEqual([sbom.descriptor.digest, signature.descriptor.digest]);
+    // The server ignores the filter: the client applies it.
+    const signatures = await listReferrers(t, pushed.digest, 'application/vnd.example.signature.v1');
+    expect(signatures.manifests.map((m) => m.digest)).toEqual([signature.descriptor.digest]);
     expect(registry.requests.some((r) => r.includes(`/referrers/${pushed.digest}`))).toBe(true);
     expect(registry.requests.some((r) => r.includes(referrersTag(pushed.digest)))).toBe(false);
   });
@@ -248,15 +257,27 @@ async function referrersRegistry(): Promise<{ host: string; requests: string[] }
         .end();
     }
     if (kind === 'referrers') {
+      // One referrer a page, the next page named by Link; the artifactType filter is not applied.
       const list = [...new Set(manifests.values())]
-        .filter((m) => (JSON.parse(m.bytes.toString()) as { subject?: { digest: string } }).subject?.digest === ref)
-        .map((m) => ({ mediaType: m.type, digest: sha256Digest(m.bytes), size: m.bytes.length }));
+        .map((m) => ({
+          m,
+          json: JSON.parse(m.bytes.toString()) as { subject?: { digest: string }; artifactType?: string },
+        }))
+        .filter(({ json }) => json.subject?.digest === ref)
+        .map(({ m, json }) => ({
+          mediaType: m.type,
+          digest: sha256Digest(m.bytes),
+          size: m.bytes.length,
+          artifactType: json.artifactType,
+        }));
+      const page = Number(url.searchParams.get('page') ?? 0);
+      const next = page + 1 < list.length ? { link: `<${url.pathname}?page=${page + 1}>; rel="next"` } : {};
       const index = JSON.stringify({
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.index.v1+json',
-        manifests: list,
+        manifests: list.slice(page, page + 1),
       });
-      return res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' }).end(index);
+      return res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', ...next }).end(index);
     }
     return res.writeHead(404).end();
   });
