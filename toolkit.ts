@@ -12,7 +12,7 @@
 import { statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { positionals, runCommandLine, type Command } from './buildchain/command-line.ts';
+import { interruptSignal, positionals, runCommandLine, type Command } from './buildchain/command-line.ts';
 import { loadConfig } from './tasks/config.ts';
 import { BuildError, UsageError } from './buildchain/errors.ts';
 import { projectRoot } from './buildchain/paths.ts';
@@ -37,13 +37,6 @@ async function imageTools(cache: string | boolean | string[] | undefined) {
     store,
     puller: new ImagePuller({ store, mirrors: config.registryMirrors, concurrency: config.pullJobs }),
   };
-}
-
-/** Aborted on Ctrl-C, so downloads stop and keep their partial bytes for the next attempt. */
-function interruptSignal(): AbortSignal {
-  const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
-  return controller.signal;
 }
 
 const COMMANDS: Record<string, Command> = {

@@ -34,6 +34,13 @@ export function positionals(args: string[], options: NonNullable<ParseArgsConfig
   return { values: parsed.values as Record<string, string | boolean | string[] | undefined>, args: parsed.positionals };
 }
 
+/** Aborted on Ctrl-C, so downloads and uploads stop (keeping their partial bytes for the next attempt). */
+export function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  return controller.signal;
+}
+
 const groupOf = (name: string, command: Command) =>
   command.group ?? (name.includes(' ') ? name.split(' ')[0]! : undefined);
 

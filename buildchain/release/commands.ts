@@ -1,16 +1,9 @@
 // ./toolkit.ts publish and fetch: a release to an OCI registry and back. Each loads the registry
 // client when it runs, as the toolkit's other commands do.
 import { resolve } from 'node:path';
-import { positionals, type Command } from '../command-line.ts';
+import { interruptSignal, positionals, type Command } from '../command-line.ts';
 import { BuildError, UsageError } from '../errors.ts';
 import type { ImageReference } from '../oci/reference.ts';
-
-/** Aborted on Ctrl-C, so a push or a fetch stops between requests. */
-function interruptSignal(): AbortSignal {
-  const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
-  return controller.signal;
-}
 
 /** REF as a command-line word: a malformed one is bad usage (exit 2), as for image pull. */
 async function referenceArgument(text: string): Promise<ImageReference> {
