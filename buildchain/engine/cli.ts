@@ -10,6 +10,7 @@ import { BuildError, UsageError, errorMessage, isBuildError } from '../errors.ts
 import { projectRoot } from '../paths.ts';
 import { Engine } from './engine.ts';
 import { createConsoleReporter, JsonReporter } from './reporters.ts';
+import type { ProjectCache } from './engine.ts';
 import type { TaskDefinition } from './task.ts';
 import { completionScript } from './tabcompletion.ts';
 
@@ -25,6 +26,8 @@ export interface Project {
   warnings?: readonly string[];
   /** Said when no task is named and there is no default. */
   missingDefaultHint?: string;
+  /** Where cacheable tasks' results are shared with other runners (CACHE_REGISTRY for ./build.ts). */
+  cache?: ProjectCache;
 }
 
 /**
@@ -315,6 +318,7 @@ async function openEngine(file: string | undefined, builtin: TaskModule): Promis
     definitions: project.definitions,
     defaultTasks: project.defaultTasks ?? [],
     ...(project.missingDefaultHint ? { missingDefaultHint: project.missingDefaultHint } : {}),
+    ...(project.cache ? { cache: project.cache } : {}),
   });
 }
 

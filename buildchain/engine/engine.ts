@@ -9,7 +9,7 @@ import { checkNoopProof, writeNoopProof, type NoopProofStore } from './noop.ts';
 import { emptyReport, type Reporter, type RunSummary } from './report.ts';
 import { runTasks } from './scheduler.ts';
 import { StateStore } from './state.ts';
-import { isPrivate, isSubtask, type TaskDefinition, type TaskSpec } from './task.ts';
+import { isPrivate, isSubtask, type ResultCache, type TaskDefinition, type TaskSpec } from './task.ts';
 import type { Verbosity } from './actions.ts';
 import { FileDigests, judge } from './uptodate.ts';
 
@@ -22,6 +22,13 @@ export interface Project {
   defaultTasks: readonly string[];
   /** Said when a default task is not defined (which parts of the project are missing). */
   missingDefaultHint?: string;
+  /** A result cache shared with other runners, and the version of the build chain (part of every key). */
+  cache?: ProjectCache;
+}
+
+export interface ProjectCache {
+  results: ResultCache;
+  version: string;
 }
 
 export interface RunRequest {
@@ -110,7 +117,8 @@ export class Engine {
       await this.generateNamed(roots);
       const order = this.graph.selection(roots);
       if (this.state.loadProblem) request.reporter.warn(this.state.loadProblem);
-      const outcome = await runTasks(this.graph, this.state, order, request);
+      const cache = this.project.cache && { ...this.project.cache, buildRoot: this.project.buildRoot };
+      const outcome = await runTasks(this.graph, this.state, order, { ...request, ...(cache ? { cache } : {}) });
       this.state.save(); // before the proof, which records the state files as they are now
       writeNoopProof(this.proofs, roots, this.project.definitions, this.graph, outcome.summary.tasks, (path) =>
         outcome.files.observed(path),

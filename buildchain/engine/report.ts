@@ -10,6 +10,8 @@ export interface TaskReport {
   reasons: string[];
   /** True when actions were executed (group tasks have none). */
   executed: boolean;
+  /** True when its targets came from the result cache instead of its actions. */
+  cached?: boolean;
   /** Epoch milliseconds when its actions started. */
   started?: number;
   /** Seconds spent in its actions. */

@@ -78,6 +78,7 @@ class ConsoleReporter implements Reporter {
     this.finished += 1;
     this.running.delete(report.name);
     if (report.result === 'up-to-date') this.line(this.out, `-- ${report.name}`);
+    else if (report.cached) this.line(this.out, `.. ${report.name} (from the cache)`);
     else if (report.result === 'ignore') this.line(this.out, `!! ${report.name}`);
     // The cause is said once, in the summary at the end.
     else if (report.result === 'fail') this.line(this.err, `FAILED ${report.name} (the cause is below)`);
@@ -191,6 +192,7 @@ export class JsonReporter implements Reporter {
         result: task.result,
         reasons: task.reasons,
         executed: task.executed,
+        cached: task.cached ?? false,
         started: task.started === undefined ? null : new Date(task.started).toISOString(),
         elapsed: task.elapsed ?? 0,
         out: task.out,

@@ -8,7 +8,8 @@ import { ActionError, runAction, TaskOutput, type Verbosity } from './actions.ts
 import type { TaskGraph, TaskNode } from './graph.ts';
 import { emptyReport, type Reporter, type RunSummary, type TaskReport } from './report.ts';
 import type { StateStore } from './state.ts';
-import type { ActionContext, DelayedTasks } from './task.ts';
+import { cacheEntry } from './cache-key.ts';
+import type { ActionContext, CacheEntry, DelayedTasks, ResultCache } from './task.ts';
 import { FileDigests, judge, type Verdict } from './uptodate.ts';
 
 export interface RunOptions {
@@ -18,6 +19,8 @@ export interface RunOptions {
   signal: AbortSignal;
   /** Echo action output as it comes (-v). */
   verbosity: Verbosity;
+  /** Where cacheable tasks' results are shared (Project.cache); none: every task runs its actions. */
+  cache?: { results: ResultCache; version: string; buildRoot: string };
 }
 
 interface Slot {
@@ -133,7 +136,34 @@ export async function runTasks(
     watchDeps(slot); // re-queues it once its new subtasks are done
   };
 
+  const cacheContext = { signal: options.signal, warn: (message: string) => options.reporter.warn(message) };
+  /** The cache entry of a cacheable task, when a cache is set and the task can be shared. */
+  const entryOf = (node: TaskNode, verdict: Verdict): CacheEntry | undefined => {
+    const cache = options.cache;
+    if (!cache || !node.spec.cache) return undefined;
+    return cacheEntry(node, verdict, { root: graph.root, buildRoot: cache.buildRoot, version: cache.version });
+  };
+
+  /** Its targets from the cache, recorded as a success of its actions would be; undefined on a miss. */
+  const restore = async (node: TaskNode, verdict: Verdict, entry: CacheEntry): Promise<TaskReport | undefined> => {
+    const started = Date.now();
+    if (!(await options.cache!.results.restore(entry, cacheContext))) return undefined;
+    for (const target of node.targets) files.invalidate(target);
+    if (!node.targets.every((target) => files.exists(target))) return undefined;
+    state.setTask(node.name, verdict.record);
+    const report = emptyReport(node.name, 'success', [...verdict.reasons, `restored from the cache (${entry.key})`]);
+    report.cached = true;
+    report.started = started;
+    report.elapsed = (Date.now() - started) / 1000;
+    return report;
+  };
+
   const execute = async (node: TaskNode, verdict: Verdict): Promise<TaskReport> => {
+    const entry = entryOf(node, verdict);
+    if (entry) {
+      const restored = await restore(node, verdict, entry);
+      if (restored) return restored;
+    }
     const actions = node.spec.actions ?? [];
     const report = emptyReport(node.name, 'success', verdict.reasons);
     const output = new TaskOutput(options.verbosity);
@@ -162,6 +192,7 @@ export async function runTasks(
       if (absent.length > 0)
         throw new ActionError(`its actions succeeded but did not create target(s): ${absent.join(', ')}`);
       state.setTask(node.name, verdict.record);
+      if (entry) await options.cache!.results.save(entry, cacheContext);
     } catch (error) {
       report.result = options.signal.aborted ? 'interrupted' : 'fail';
       report.error = errorMessage(error);

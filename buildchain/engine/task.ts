@@ -65,6 +65,41 @@ export interface TaskSpec {
   uptodate?: readonly UptodateValue[];
   /** true: remove the targets (directories only when empty); a function: custom cleaning. */
   clean?: boolean | CleanFunction;
+  /**
+   * true: its targets follow from its inputs alone (file_dep contents, uptodate values, actions),
+   * so a shared result cache (Project.cache) may hand them over instead of running the actions.
+   */
+  cache?: boolean;
+}
+
+/** What a result cache is asked about: one cacheable task with the key of its current inputs. */
+export interface CacheEntry {
+  readonly task: string;
+  /** Hex sha256 of the task's inputs (cache-key.ts): equal keys, equal targets. */
+  readonly key: string;
+  /** The targets as the task declares them (absolute, or relative to `root`). */
+  readonly targets: readonly string[];
+  /** Each target's name in the cache, the same on every runner (`build/...` or `project/...`). */
+  readonly names: readonly string[];
+  readonly root: string;
+}
+
+export interface CacheContext {
+  readonly signal: AbortSignal;
+  /** A line for the run's warnings (the reporter decides how often it is worth saying). */
+  warn(message: string): void;
+}
+
+/**
+ * Task results shared between build hosts, told to the engine by its project (the engine knows
+ * no registry). Neither method may fail the build: a cache that cannot answer says so through
+ * `warn` and answers "not there", and the task runs as if there were no cache.
+ */
+export interface ResultCache {
+  /** Puts the entry's targets in place, each verified, or nothing at all; true when it did. */
+  restore(entry: CacheEntry, context: CacheContext): Promise<boolean>;
+  /** Offers the targets a successful run has just written. */
+  save(entry: CacheEntry, context: CacheContext): Promise<void>;
 }
 
 /** What a delayed family may know of the graph when it creates its subtasks. */
