@@ -113,6 +113,8 @@ export async function storedImage(
 ): Promise<PulledImage | undefined> {
   try {
     const read = async (d: string) => {
+      // Asked first: a blob another host shared is taken from the cache here.
+      if (!(await store.has(d))) throw new Error(`${d} is not stored`);
       const json = JSON.parse(await readFile(store.path(d), 'utf8')) as ImageManifest &
         ManifestIndex & { mediaType?: string };
       return { json, mediaType: manifestMediaType(json) };

@@ -23,9 +23,27 @@ export interface IngestOptions {
   onBytes?: (n: number) => void;
 }
 
+/**
+ * Another store of blobs by digest, shared with other build hosts (buildchain/cache): asked for a
+ * blob this store lacks before any other source, and offered every blob this store takes in.
+ * Neither call may fail a build: a remote that cannot answer answers "not there".
+ */
+export interface RemoteBlobs {
+  /** Where to read the blob from, or undefined when the remote does not hold it. */
+  source(digest: string): Promise<RangeSource | undefined>;
+  /** The remote's blob did not verify (or broke off): said by the remote, and the blob is sought elsewhere. */
+  refused(digest: string, error: unknown): void;
+  /** A blob this store has just taken in, at `path`. */
+  offer(digest: string, path: string): Promise<void>;
+}
+
 export class BlobStore {
   /** One ingestion per digest at a time: images pulled in parallel that share a layer fetch it once. */
   readonly #inflight = new Map<string, Promise<void>>();
+  /** Likewise for blobs taken from the remote (has() is asked from inside an ingestion). */
+  readonly #fromRemote = new Map<string, Promise<boolean>>();
+  /** Set by the build context when a shared cache is configured. */
+  remote: RemoteBlobs | undefined;
 
   constructor(readonly root: string) {}
 
@@ -33,7 +51,24 @@ export class BlobStore {
     return join(this.root, 'blobs', 'sha256', digestHex(digest));
   }
 
+  /**
+   * Whether the blob is stored (with that size, when given). A blob this store lacks is taken from
+   * the remote when it holds it, verified as any download: every "is it stored?" of the build
+   * (reachability checks, pulls, package downloads) then finds what another host stored.
+   */
   async has(digest: string, size?: number): Promise<boolean> {
+    if (await this.#present(digest, size)) return true;
+    if (!this.remote) return false;
+    let fetching = this.#fromRemote.get(digest);
+    if (!fetching) {
+      fetching = this.#takeFromRemote(this.remote, digest, size);
+      this.#fromRemote.set(digest, fetching);
+      void fetching.finally(() => this.#fromRemote.delete(digest));
+    }
+    return fetching;
+  }
+
+  async #present(digest: string, size?: number): Promise<boolean> {
     try {
       const stats = await stat(this.path(digest));
       return size === undefined || stats.size === size;
@@ -42,12 +77,32 @@ export class BlobStore {
     }
   }
 
+  async #takeFromRemote(remote: RemoteBlobs, digest: string, size: number | undefined): Promise<boolean> {
+    const source = await remote.source(digest);
+    if (!source) return false;
+    try {
+      await this.#download(digest, source, {
+        describe: `shared cache blob ${digest}`,
+        ...(size !== undefined ? { size } : {}),
+      });
+      return true;
+    } catch (error) {
+      remote.refused(digest, error);
+      return false;
+    }
+  }
+
+  /** Tells the remote of a blob just stored here (it decides whether to share it). */
+  async #offer(digest: string): Promise<void> {
+    await this.remote?.offer(digest, this.path(digest));
+  }
+
   /** Stores small content held in memory (manifests), after checking its digest. */
   async put(digest: string, bytes: Uint8Array, describe: string): Promise<void> {
     const actual = sha256Digest(bytes);
     if (actual !== digest)
       throw new DigestMismatchError(`${describe}: digest mismatch, expected ${digest}, got ${actual}`);
-    if (await this.has(digest, bytes.length)) return;
+    if (await this.#present(digest, bytes.length)) return;
     const target = this.path(digest);
     await mkdir(dirname(target), { recursive: true });
     const tmp = tempPathFor(target);
@@ -58,6 +113,7 @@ export class BlobStore {
       await rm(tmp, { force: true });
       throw isDiskFailure(error) ? writeFailure(`${this.root} (${describe})`, error) : error;
     }
+    await this.#offer(digest);
   }
 
   /**
@@ -78,6 +134,7 @@ export class BlobStore {
     const work = (async () => {
       if (await this.has(digest, options.size)) return;
       fetched = await this.#download(digest, source, options);
+      await this.#offer(digest);
     })();
     this.#inflight.set(digest, work);
     try {
@@ -152,6 +209,7 @@ export class BlobStore {
     const target = this.path(digest);
     await mkdir(dirname(target), { recursive: true });
     await rename(file, target);
+    await this.#offer(digest);
   }
 
   /**
