@@ -19,6 +19,7 @@ const LAYERS = [
   'buildchain/oci',
   // Above oci: the formula's image check reads references with oci's parser.
   'buildchain/salt',
+  'buildchain/cache',
   'buildchain/release',
   'buildchain/offline',
   'static-registry',

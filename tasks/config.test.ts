@@ -187,3 +187,20 @@ describe('settings', () => {
     expect(() => splitWords(`'open`, 'VAGRANT_UP_ARGS')).toThrow(/VAGRANT_UP_ARGS: unterminated/);
   });
 });
+
+describe('the shared cache settings', () => {
+  it('reads CACHE_REGISTRY and CACHE_MODE, and names the line of a malformed one', () => {
+    const root = tempDir();
+    writeFileSync(join(root, '.env'), 'CACHE_REGISTRY=registry.example.com:5000/farm/metalk8s-cache\n');
+    expect(loadConfig(root, {}).cache).toEqual({
+      registry: 'registry.example.com:5000/farm/metalk8s-cache',
+      mode: 'readwrite',
+    });
+    expect(loadConfig(root, { CACHE_MODE: 'read' }).cache?.mode).toBe('read');
+    expect(loadConfig(tempDir(), {}).cache).toBeUndefined();
+    writeFileSync(join(root, '.env'), 'CACHE_REGISTRY=registry.example.com:5000\n');
+    expect(() => loadConfig(root, {})).toThrow(/\/\.env:1: CACHE_REGISTRY=registry.example.com:5000: expected host/);
+    writeFileSync(join(root, '.env'), 'CACHE_REGISTRY=127.0.0.1:5000/cache\nCACHE_MODE=write\n');
+    expect(() => loadConfig(root, {})).toThrow(/\/\.env:2: CACHE_MODE=write: expected readwrite/);
+  });
+});

@@ -9,6 +9,7 @@ import { schemaProblems } from '../buildchain/schema/validate.ts';
 import settingsSchema from './settings.schema.json' with { type: 'json' };
 import validateSettings from './settings.validate.cjs';
 import * as builtins from '../buildchain/builtins.ts';
+import { parseCacheMode, parseCacheRegistry, type CacheSettings } from '../buildchain/cache/remote.ts';
 import type { HttpTimeouts } from '../buildchain/http.ts';
 
 /**
@@ -109,6 +110,8 @@ export interface BuildConfig {
   origin(name: string): string;
   /** The product's own repository at its pinned commit; undefined with METALK8S_SOURCE=none. */
   product: ProductSource | undefined;
+  /** CACHE_REGISTRY and CACHE_MODE; undefined when no cache is set. */
+  cache: CacheSettings | undefined;
   /** Non-fatal remarks (unknown .env keys). */
   warnings: string[];
 }
@@ -192,6 +195,7 @@ export function loadConfig(root: string, env: NodeJS.ProcessEnv = process.env): 
     publishRegistry: get('PUBLISH_REGISTRY').trim().replace(/\/+$/, '') || undefined,
     yumMirrors: collectPrefixed('YUM_MIRROR_', env, dotenv),
     product,
+    cache: parseCache(get('CACHE_REGISTRY'), get('CACHE_MODE'), origin),
     // Read on first use: a task file given with -f may live where there is no VERSION file.
     get version() {
       version ??= readVersionFile(versionFile);
@@ -255,6 +259,21 @@ function checkSettings(
     );
   }
   return warnings;
+}
+
+/** The shared cache's settings, checked now: a typo is said before anything runs, naming where it was set. */
+function parseCache(registry: string, mode: string, origin: (name: string) => string): CacheSettings | undefined {
+  const checked = <T>(name: string, parse: () => T): T => {
+    try {
+      return parse();
+    } catch (error) {
+      throw new BuildError(`${origin(name)}: ${(error as Error).message}`);
+    }
+  };
+  const cacheMode = checked('CACHE_MODE', () => parseCacheMode(mode));
+  if (!registry) return undefined;
+  checked('CACHE_REGISTRY', () => parseCacheRegistry(registry));
+  return { registry, mode: cacheMode };
 }
 
 export function readVersionFile(file: string): Version {

@@ -14,12 +14,16 @@ import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
 import { BlobStore } from '../buildchain/store/blob-store.ts';
 import { setHttpTimeouts } from '../buildchain/http.ts';
 import { findExecutable } from '../buildchain/tools.ts';
+import { openCache } from '../buildchain/cache/index.ts';
+import type { ResultCache } from '../buildchain/engine/task.ts';
 import type { BuildConfig } from './config.ts';
 
 export interface BuildContext {
   config: BuildConfig;
   /** BUILD_ROOT/cache: image blobs, packages, keys, spec sources, the runtime, the product source. */
   store: BlobStore;
+  /** With CACHE_REGISTRY: the tasks' shared results (the store's blobs are shared through the store itself). */
+  results: ResultCache | undefined;
   /** Made on first use: `./build.ts list` needs neither. */
   readonly puller: ImagePuller;
   readonly workspace: PackageWorkspace;
@@ -69,6 +73,8 @@ export function createContext(config: BuildConfig): BuildContext {
   // Every client of the build (registries, yum repositories, the runtime, spec sources) requests through http.ts.
   setHttpTimeouts(config.httpTimeouts);
   const store = new BlobStore(join(config.buildRoot, 'cache'));
+  // Opening the cache sends nothing: the first blob or task it is asked about does.
+  const results = config.cache && openCache(config.cache, store).results;
   let puller: ImagePuller | undefined;
   let workspace: PackageWorkspace | undefined;
   let images: { declarations: ImageDeclarations; lock: string } | undefined;
@@ -89,6 +95,7 @@ export function createContext(config: BuildConfig): BuildContext {
   const context: BuildContext = {
     config,
     store,
+    results,
     get puller() {
       puller ??= new ImagePuller({ store, mirrors: config.registryMirrors, concurrency: config.pullJobs });
       return puller;

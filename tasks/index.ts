@@ -1,6 +1,8 @@
 // The MetalK8s build: every task family, as upstream's dodo.py gathers buildchain/*.py, and what
 // the engine needs to know of the project (./build.ts, or a task file re-exporting `project`).
 import type { Project } from '../buildchain/engine/cli.ts';
+import { chainIdentity } from '../buildchain/cache/identity.ts';
+import { projectRoot } from '../buildchain/paths.ts';
 import { loadConfig, type BuildConfig } from './config.ts';
 import { createContext, type BuildContext } from './context.ts';
 import { loadBuildSpec } from '../buildchain/oci/build-spec.ts';
@@ -27,11 +29,25 @@ export function project(root: string, env: NodeJS.ProcessEnv = process.env): Pro
   // Read now rather than when a task first needs them: `list` and `info` refuse a broken
   // declarations file as a build does. A build reads them all anyway, from the same context.
   readDeclarations(context);
+  const results = context.results;
+  let version: string | undefined;
   return {
     definitions: familiesOf(context),
     buildRoot: config.buildRoot,
     defaultTasks: ['iso'],
     warnings: config.warnings,
+    ...(results
+      ? {
+          cache: {
+            results,
+            // Asked only by a run that is not a proven no-op.
+            get version() {
+              version ??= `${config.version.full} ${chainIdentity(projectRoot())}`;
+              return version;
+            },
+          },
+        }
+      : {}),
   };
 }
 
