@@ -350,7 +350,9 @@ function buildTask(context: BuildContext, image: LocalImage): TaskSpec {
       ...(image.fromProduct ? ['_product_source'] : []),
     ],
     file_dep: [...inputs, ...(usesPackages ? packageFiles(context.packageInventory()) : []), ...lockInputs],
-    targets: [dir],
+    // A Dockerfile image's record too: an image taken from the shared cache is known as built here.
+    targets: [dir, ...(spec ? [] : [builtRecordFile(config.buildRoot, image.name)])],
+    cache: true,
     uptodate: [
       image.version,
       image.buildArgs,

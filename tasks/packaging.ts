@@ -4,7 +4,7 @@
 // built packages come from spec files with rpmbuild; every repository gets createrepo_c metadata.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { BuildConfig } from './config.ts';
 import type { BuildContext } from './context.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
@@ -180,6 +180,7 @@ function specTasks({ config, workspace: work, paths }: BuildContext, pkg: SpecPa
       file_dep: [pkg.spec, ...sources],
       targets: [srpm],
       uptodate: [config.sourceDateEpoch ?? null],
+      cache: true,
       actions: [
         async (ctx) => {
           await rm(join(dir, 'SRPMS'), { recursive: true, force: true });
@@ -193,8 +194,10 @@ function specTasks({ config, workspace: work, paths }: BuildContext, pkg: SpecPa
       title: `_build_rpm_packages: ${pkg.name}-${pkg.version}-${pkg.release}.el7 binary packages`,
       task_dep: [`_build_rpm_packages:${pkg.name}/srpm`],
       file_dep: [srpm],
-      targets: [paths.builtList(pkg)],
+      // The packages too, so that the shared cache carries them with their list.
+      targets: [paths.builtList(pkg), join(dir, 'rebuild', 'RPMS')],
       uptodate: [config.sourceDateEpoch ?? null, config.gpgKey ?? null],
+      cache: true,
       actions: [
         async (ctx) => {
           // A topdir of its own: --rebuild removes the sources it unpacks, which get_source owns.
@@ -203,7 +206,8 @@ function specTasks({ config, workspace: work, paths }: BuildContext, pkg: SpecPa
           const rpms = await buildRpms(srpm, { ...options(ctx.signal), topdir: rebuild });
           const signer = signerFor(config, ctx.signal);
           if (signer) await signPackages(rpms, signer);
-          await writeFileAtomic(paths.builtList(pkg), `${rpms.join('\n')}\n`);
+          // Relative to the list: the same list holds in another build root (the shared cache).
+          await writeFileAtomic(paths.builtList(pkg), `${rpms.map((rpm) => relative(dir, rpm)).join('\n')}\n`);
           ctx.log(rpms.map((rpm) => basename(rpm)).join('\n'));
         },
       ],
@@ -231,6 +235,7 @@ function repositoryTask({ config, workspace: work, paths }: BuildContext, name: 
       config.gpgKey ?? null,
       () => existsSync(join(dir, 'repodata', 'repomd.xml')),
     ],
+    cache: true,
     actions: [
       async (ctx) => {
         const files: RepositoryFile[] = [];
@@ -244,7 +249,9 @@ function repositoryTask({ config, workspace: work, paths }: BuildContext, name: 
           }
         }
         for (const pkg of built) {
-          for (const rpm of (await readFile(paths.builtList(pkg), 'utf8')).split('\n').filter(Boolean)) {
+          const list = paths.builtList(pkg);
+          for (const line of (await readFile(list, 'utf8')).split('\n').filter(Boolean)) {
+            const rpm = resolve(dirname(list), line);
             files.push({ name: basename(rpm), place: (path) => linkAtomic(rpm, path) });
           }
         }

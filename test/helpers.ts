@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach } from 'vitest';
-import { Engine } from '../buildchain/engine/engine.ts';
+import { Engine, type ProjectCache } from '../buildchain/engine/engine.ts';
 import type { Reporter, RunSummary, TaskReport } from '../buildchain/engine/report.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
@@ -54,14 +54,20 @@ export class RecordingReporter implements Reporter {
   }
 }
 
-/** Runs tasks in-process on a project rooted at `root` (BUILD_ROOT = root/_build). */
+/** Runs tasks in-process on a project rooted at `root` (BUILD_ROOT = root/_build unless given). */
 export async function runEngine(
   root: string,
   definitions: readonly TaskDefinition[],
   tasks: readonly string[],
-  options: { workers?: number; signal?: AbortSignal } = {},
+  options: { workers?: number; signal?: AbortSignal; buildRoot?: string; cache?: ProjectCache } = {},
 ): Promise<RecordingReporter> {
-  const engine = new Engine({ root, buildRoot: join(root, '_build'), definitions, defaultTasks: [] });
+  const engine = new Engine({
+    root,
+    buildRoot: options.buildRoot ?? join(root, '_build'),
+    definitions,
+    defaultTasks: [],
+    ...(options.cache ? { cache: options.cache } : {}),
+  });
   const reporter = new RecordingReporter();
   await engine.run({
     tasks,

@@ -3,7 +3,7 @@
 // lock, built ones read with rpm), and the files whose change changes that list.
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { imageDir, pinnedSource, remoteImagePlace, type ImageDeclarations } from '../oci/declarations.ts';
 import { readLock } from '../rpm/lock.ts';
 import type { SpecPackage } from '../rpm/declarations.ts';
@@ -90,7 +90,8 @@ export async function inventoryPackages(
     path: inIso(pkg.repo, basename(pkg.location)),
   }));
   for (const { pkg, list } of built) {
-    for (const file of (await readFile(list, 'utf8')).split('\n').filter(Boolean)) {
+    for (const line of (await readFile(list, 'utf8')).split('\n').filter(Boolean)) {
+      const file = resolve(dirname(list), line); // relative to the list, so a shared list holds anywhere
       const [name, epoch, version, release, arch] = (
         await runTool(
           requireExecutable('rpm'),
