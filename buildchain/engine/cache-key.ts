@@ -28,7 +28,8 @@ export function portableName(path: string, root: string, buildRoot: string): str
  * The key covers the chain's version, the task's name, its actions (a command as declared, a
  * function's source text: what a closure captures is in its file_dep and uptodate values, which
  * the key covers too), its file_dep (portable name and content digest, as the state records
- * them: 128 bits of sha256), its recorded uptodate values and its targets' names.
+ * them: 128 bits of sha256; a directory in file_dep makes it unshareable), its recorded uptodate
+ * values and its targets' names.
  */
 export function cacheEntry(
   node: TaskNode,
@@ -38,6 +39,8 @@ export function cacheEntry(
   const names = node.targets.map((target) => portableName(target, where.root, where.buildRoot));
   const deps = node.fileDeps.map((path) => portableName(path, where.root, where.buildRoot));
   if (node.targets.length === 0 || names.includes(undefined) || deps.includes(undefined)) return undefined;
+  // A directory's "digest" says nothing of its content: a key on it could hand over a stale result.
+  if (verdict.record[2].includes('directory')) return undefined;
   const actions = (node.spec.actions ?? []).map((action) =>
     typeof action === 'function' ? String(action) : JSON.stringify(action),
   );
