@@ -191,18 +191,12 @@ export class CacheResults implements ResultCache {
     if (manifest.artifactType !== RESULT_ARTIFACT || first?.mediaType !== LISTING)
       throw new CorruptEntryError(`it is not a task result (artifactType ${String(manifest.artifactType)})`);
     const digest = parseDigest(first.digest, 'its listing');
-    const { body } = await client.blob(repository, digest, 0, signal);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_LISTING_BYTES) {
-        body.destroy();
-        throw new CorruptEntryError(`its listing is larger than ${MAX_LISTING_BYTES} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const listingBytes = Buffer.concat(chunks);
+    const blob = await client.send('GET', repository, `blobs/${digest}`, {}, signal);
+    if (blob.status !== 200) throw await client.failure(blob, `listing ${repository}@${digest}`);
+    const listingBytes = await blob.body.bytes(
+      MAX_LISTING_BYTES,
+      () => new CorruptEntryError(`its listing is larger than ${MAX_LISTING_BYTES} bytes`),
+    );
     if (sha256Digest(listingBytes) !== digest)
       throw new CorruptEntryError(`its listing does not have its digest ${digest}`);
     return checkListing(parseJson(listingBytes, 'its listing'), entry);
