@@ -2,17 +2,14 @@
 // the ISO from local mirrors and fills the cache; runner B, another checkout with another build
 // root and every mirror out of reach, builds the same ISO bytes from the cache alone, running none
 // of the tasks that build packages, repositories or images.
-import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { project as metalk8sProject } from '../../tasks/index.ts';
-import { PROJECT_ROOT, runEngine, tempDir } from '../helpers.ts';
-import { runtimeTarball } from '../node-runtime.ts';
-import { project } from '../project.ts';
+import { runEngine, tempDir } from '../helpers.ts';
+import { copyExamples, E2E_PACKAGES, project, startRuntimeMirror } from '../project.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../registry.ts';
-import { declaredRuntime } from '../runtime-cache.ts';
-import { startNginx } from '../servers-for-tests.ts';
 import { serveTestRepos } from '../yum-repos.ts';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -52,12 +49,7 @@ describe('two runners sharing a registry as their build cache', () => {
       imageOf([shared, await randomLayer('ne', 30_000)]),
     );
     const repos = await serveTestRepos();
-    const runtime = declaredRuntime();
-    const npm = tempDir('mk8s-npm-');
-    mkdirSync(join(npm, runtime.name, '-'), { recursive: true });
-    copyFileSync(runtimeTarball(), join(npm, runtime.name, '-', `${runtime.name}-${runtime.version}.tgz`));
-    chmodSync(npm, 0o755);
-    const npmMirror = await startNginx(`root ${npm};`);
+    const npmMirror = await startRuntimeMirror();
 
     const a = project(
       {
@@ -78,41 +70,11 @@ describe('two runners sharing a registry as their build cache', () => {
           'config: {Cmd: [cat, /usr/share/hello-tool/hello.txt]}',
           '',
         ].join('\n'),
-        'packages-rpm/packages.yaml': [
-          'repositories:',
-          '  - {name: os, baseurl: "https://os.example.invalid/7/x86_64", priority: 10}',
-          '  - {name: extra, baseurl: "https://extra.example.invalid/7/x86_64", priority: 20}',
-          'packages: [{name: app}]',
-          'build:',
-          '  - {name: hello-tool, version: "1.0", release: "1", spec: hello-tool.spec, sources: [{file: hello.txt}]}',
-          '',
-        ].join('\n'),
-        'packages-rpm/hello-tool.spec': [
-          'Name: hello-tool',
-          'Version: 1.0',
-          'Release: 1%{?dist}',
-          'Summary: hello',
-          'License: MIT',
-          'BuildArch: noarch',
-          'Source0: hello.txt',
-          '',
-          '%description',
-          'hello',
-          '',
-          '%install',
-          'install -D -m 644 %{SOURCE0} %{buildroot}/usr/share/hello-tool/hello.txt',
-          '',
-          '%files',
-          '/usr/share/hello-tool',
-          '',
-        ].join('\n'),
-        'packages-rpm/hello.txt': 'hello\n',
+        ...E2E_PACKAGES,
       },
       { runtime: 'fetch' },
     );
-    mkdirSync(join(a, 'examples'));
-    for (const example of readdirSync(join(PROJECT_ROOT, 'examples')))
-      copyFileSync(join(PROJECT_ROOT, 'examples', example), join(a, 'examples', example));
+    copyExamples(a);
     const common = {
       METALK8S_SOURCE: 'none',
       CACHE_REGISTRY: `${cache.host}/metalk8s-cache`,

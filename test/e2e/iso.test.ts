@@ -8,11 +8,9 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync,
   closeSync,
   copyFileSync,
   cpSync,
-  mkdirSync,
   openSync,
   readFileSync,
   readSync,
@@ -30,9 +28,8 @@ import { importInputs } from '../../buildchain/offline/inputs.ts';
 import { verifyIso } from '../../buildchain/release/verify.ts';
 import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../helpers.ts';
 import { renderJinja } from '../jinja.ts';
-import { runtimeTarball } from '../node-runtime.ts';
 import { busyboxBuilderBase, productImageDeclarations, productRepo } from '../product-repo.ts';
-import { metalk8sTasks, project } from '../project.ts';
+import { copyExamples, E2E_PACKAGES, metalk8sTasks, project, startRuntimeMirror } from '../project.ts';
 import { layoutMismatches, productTxtMismatches } from '../upstream-layout.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../registry.ts';
 import { startNginx } from '../servers-for-tests.ts';
@@ -129,48 +126,14 @@ describe('the MetalK8s ISO, end to end against local mirrors', () => {
           // And one built by DOCKER_BIN (podman), which the air-gapped farm below does not have.
           'images/hello-dockerfile/Dockerfile': 'FROM scratch\nCOPY greeting.txt /greeting.txt\n',
           'images/hello-dockerfile/greeting.txt': 'bonjour\n',
-          'packages-rpm/packages.yaml': [
-            'repositories:',
-            '  - {name: os, baseurl: "https://os.example.invalid/7/x86_64", priority: 10}',
-            '  - {name: extra, baseurl: "https://extra.example.invalid/7/x86_64", priority: 20}',
-            'packages: [{name: app, version: "1.0"}, {name: webui}]',
-            'build:',
-            '  - {name: hello-tool, version: "1.0", release: "1", spec: hello-tool.spec, sources: [{file: hello.txt}]}',
-            '',
-          ].join('\n'),
-          'packages-rpm/hello-tool.spec': [
-            'Name: hello-tool',
-            'Version: 1.0',
-            'Release: 1%{?dist}',
-            'Summary: hello',
-            'License: MIT',
-            'BuildArch: noarch',
-            'Source0: hello.txt',
-            '',
-            '%description',
-            'hello',
-            '',
-            '%install',
-            'install -D -m 644 %{SOURCE0} %{buildroot}/usr/share/hello-tool/hello.txt',
-            '',
-            '%files',
-            '/usr/share/hello-tool',
-            '',
-          ].join('\n'),
-          'packages-rpm/hello.txt': 'hello\n',
+          ...E2E_PACKAGES,
         },
         { runtime: 'fetch' },
       );
-      mkdirSync(join(root, 'examples'));
-      for (const example of readdirSync(join(PROJECT_ROOT, 'examples')))
-        copyFileSync(join(PROJECT_ROOT, 'examples', example), join(root, 'examples', example));
+      copyExamples(root);
       // The agent's runtime, from an npm registry mirror serving the real tarball.
+      const npmMirror = await startRuntimeMirror();
       const runtime = declaredRuntime();
-      const npm = tempDir('mk8s-npm-');
-      mkdirSync(join(npm, runtime.name, '-'), { recursive: true });
-      copyFileSync(runtimeTarball(), join(npm, runtime.name, '-', `${runtime.name}-${runtime.version}.tgz`));
-      chmodSync(npm, 0o755);
-      const npmMirror = await startNginx(`root ${npm};`);
       const settings = {
         NPM_REGISTRY: `http://${npmMirror.host}`,
         REGISTRY_MIRRORS: `quay.io=${registry.host},k8s.gcr.io=${registry.host},docker.io=${registry.host}`,
