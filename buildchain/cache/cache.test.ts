@@ -10,9 +10,11 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../engine/engine.ts';
+import { setIdleTimeout } from '../http.ts';
 import type { TaskDefinition } from '../engine/task.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import { sha256Digest } from '../store/sha256.ts';
@@ -212,6 +214,25 @@ describe('the shared cache in a registry', () => {
     expect(reporter.warnings[0]).toMatch(
       new RegExp(`^cache CACHE_REGISTRY=${cache.host}/metalk8s-cache: .*; building without it$`),
     );
+  });
+
+  it('builds on with one warning when the cache accepts connections and never answers', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    setIdleTimeout(300);
+    try {
+      const { summary, reporter, runs } = await runner('input').run(`127.0.0.1:${port}/metalk8s-cache`);
+      expect(summary.ok).toBe(true);
+      expect(runs).toEqual(['after', 'gen', 'layout']);
+      expect(reporter.warnings).toHaveLength(1);
+      expect(reporter.warnings[0]).toMatch(/^cache CACHE_REGISTRY=127\.0\.0\.1:\d+\/metalk8s-cache: .*no answer/);
+    } finally {
+      setIdleTimeout(60_000);
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('builds on with one warning when the cache answers 5xx', async () => {

@@ -12,14 +12,18 @@ export class CorruptEntryError extends DigestMismatchError {
 
 export class CacheHealth {
   #down: string | undefined;
+  #probed: Promise<void> | undefined;
   readonly #said = new Set<string>();
 
   /**
    * @param setting how the user named the cache (`CACHE_REGISTRY=host:port/repository`)
+   * @param probe asked once, before the first request: a cache that is not there costs seconds,
+   *   not the connection's idle timeout at every request
    * @param warn where the run's warnings go; set by each run (the engine's reporter)
    */
   constructor(
     readonly setting: string,
+    readonly probe: () => Promise<void> = async () => {},
     public warn: (message: string) => void = (message) => process.stderr.write(`warning: ${message}\n`),
   ) {}
 
@@ -28,9 +32,20 @@ export class CacheHealth {
     return this.#down === undefined;
   }
 
+  /** Whether the cache may be asked now: it answered its probe and has not failed since. */
+  async ready(): Promise<boolean> {
+    if (!this.usable) return false;
+    try {
+      await (this.#probed ??= this.probe());
+    } catch (error) {
+      this.fail(error);
+    }
+    return this.usable;
+  }
+
   /** Runs `work` against the cache; a failure is said (once) and answered with `fallback`. */
   async guard<T>(what: string, work: () => Promise<T>, fallback: T): Promise<T> {
-    if (!this.usable) return fallback;
+    if (!(await this.ready())) return fallback;
     try {
       return await work();
     } catch (error) {

@@ -1,13 +1,16 @@
 // CACHE_REGISTRY: which registry and repository hold the shared cache, and the client that talks
 // to it. The cache's client gives up fast (one retry): a cache that does not answer must cost a
 // build seconds, not the minutes a pull of a needed input may wait.
-import { BuildError } from '../errors.ts';
+import { BuildError, errorMessage } from '../errors.ts';
 import { loadCredentials, type CredentialLookup } from '../oci/credentials.ts';
 import type { Target } from '../oci/push.ts';
 import { RegistryClient, resolveEndpoint } from '../oci/registry.ts';
 import { CacheHealth } from './health.ts';
 
 export type CacheMode = 'readwrite' | 'read';
+
+/** How long the cache's `/v2/` may take to answer the first time before the run goes on without it. */
+const PROBE_MS = 5000;
 
 export interface CacheSettings {
   /** `host[:port]/repository`, or with `http://` / `https://` in front to choose the scheme. */
@@ -26,12 +29,21 @@ export class CacheRemote {
 
   constructor(readonly settings: CacheSettings) {
     const { host, repository } = parseCacheRegistry(settings.registry);
-    this.health = new CacheHealth(`CACHE_REGISTRY=${settings.registry}`);
     this.writable = settings.mode === 'readwrite';
     const client = new RegistryClient(resolveEndpoint(host, new Map()), {
       credentials: settings.credentials ?? loadCredentials(),
       retries: 1,
       retryDelayMs: settings.retryDelayMs ?? 200,
+    });
+    this.health = new CacheHealth(`CACHE_REGISTRY=${settings.registry}`, async () => {
+      // Any HTTP answer of `/v2/` (200, 401) means a registry is there.
+      try {
+        await client.ping(AbortSignal.timeout(PROBE_MS));
+      } catch (error) {
+        const reason =
+          (error as Error).name === 'TimeoutError' ? `no answer within ${PROBE_MS / 1000} s` : errorMessage(error);
+        throw new Error(`${client.endpoint.origin}/v2/: ${reason}`);
+      }
     });
     // The cache outlives tasks: a task's Ctrl-C ends its own requests through the engine's
     // signal, the cache's bookkeeping requests are short.

@@ -67,8 +67,8 @@ export class CacheResults implements ResultCache {
 
   async restore(entry: CacheEntry, context: CacheContext): Promise<boolean> {
     const { health } = this.remote;
-    if (!health.usable) return false;
     health.warn = context.warn;
+    if (!(await health.ready())) return false;
     try {
       const listing = await this.#listing(entry, context.signal);
       if (!listing) return false;
