@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { project as metalk8sProject } from '../../tasks/index.ts';
 import { runEngine, tempDir } from '../helpers.ts';
-import { copyExamples, E2E_PACKAGES, project, startRuntimeMirror } from '../project.ts';
+import { project } from '../project.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../registry.ts';
 import { serveTestRepos } from '../yum-repos.ts';
+import { copyExamples, E2E_PACKAGES, startRuntimeMirror } from '../e2e-project.ts';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 

@@ -29,12 +29,13 @@ import { verifyIso } from '../../buildchain/release/verify.ts';
 import { PROJECT_ROOT, requireTool, runEngine, tempDir } from '../helpers.ts';
 import { renderJinja } from '../jinja.ts';
 import { busyboxBuilderBase, productImageDeclarations, productRepo } from '../product-repo.ts';
-import { copyExamples, E2E_PACKAGES, metalk8sTasks, project, startRuntimeMirror } from '../project.ts';
+import { metalk8sTasks, project } from '../project.ts';
 import { layoutMismatches, productTxtMismatches } from '../upstream-layout.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../registry.ts';
 import { startNginx } from '../servers-for-tests.ts';
 import { declaredRuntime } from '../runtime-cache.ts';
 import { isolatedDnfArgs, serveTestRepos } from '../yum-repos.ts';
+import { copyExamples, E2E_PACKAGES, startRuntimeMirror } from '../e2e-project.ts';
 
 const run = promisify(execFile);
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
