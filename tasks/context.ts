@@ -4,6 +4,8 @@
 // config.ts, never one another.
 import { statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { openCache } from '../buildchain/cache/index.ts';
+import type { ResultCache } from '../buildchain/engine/task.ts';
 import type { ImageDeclarations } from '../buildchain/oci/declarations.ts';
 import { declaredImages } from '../buildchain/oci/declarations.ts';
 import { ImagePuller } from '../buildchain/oci/puller.ts';
@@ -14,8 +16,6 @@ import { PackageWorkspace } from '../buildchain/rpm/workspace.ts';
 import { BlobStore } from '../buildchain/store/blob-store.ts';
 import { setHttpTimeouts } from '../buildchain/http.ts';
 import { findExecutable } from '../buildchain/tools.ts';
-import { openCache } from '../buildchain/cache/index.ts';
-import type { ResultCache } from '../buildchain/engine/task.ts';
 import type { BuildConfig } from './config.ts';
 
 export interface BuildContext {
