@@ -235,6 +235,32 @@ describe('the shared cache in a registry', () => {
     }
   });
 
+  it("says a cache that is down in the run's warnings when a store blob is the first thing asked", async () => {
+    const store = new BlobStore(join(tempDir(), 'cache'));
+    const { results } = openCache({ registry: '127.0.0.1:9/metalk8s-cache', mode: 'readwrite' }, store);
+    const root = tempDir();
+    const engine = new Engine({
+      root,
+      buildRoot: join(root, '_build'),
+      definitions: [{ name: 'look', actions: [async () => void (await store.has(sha256Digest('absent')))] }],
+      defaultTasks: [],
+      cache: { results, version: 'test-1' },
+    });
+    const reporter = new RecordingReporter();
+    const summary = await engine.run({
+      tasks: ['look'],
+      workers: 1,
+      reporter,
+      verbosity: 0,
+      lockWaitSeconds: 0,
+      signal: new AbortController().signal,
+    });
+    expect(summary.ok).toBe(true);
+    expect(reporter.warnings).toEqual([
+      expect.stringMatching(/^cache CACHE_REGISTRY=127\.0\.0\.1:9\/metalk8s-cache: /),
+    ]);
+  });
+
   it('builds on with one warning when the cache answers 5xx', async () => {
     const cache = await registry();
     const proxy = await startProxy(cache.host, { unavailable: 1000 });

@@ -65,9 +65,13 @@ export class CacheResults implements ResultCache {
     readonly store: BlobStore,
   ) {}
 
+  /** The run's warnings go to its reporter, those of the store's blobs included. */
+  begin(context: CacheContext): void {
+    this.remote.health.warn = context.warn;
+  }
+
   async restore(entry: CacheEntry, context: CacheContext): Promise<boolean> {
     const { health } = this.remote;
-    health.warn = context.warn;
     if (!(await health.ready())) return false;
     try {
       const listing = await this.#listing(entry, context.signal);
@@ -84,7 +88,6 @@ export class CacheResults implements ResultCache {
   async save(entry: CacheEntry, context: CacheContext): Promise<void> {
     const { health, writable } = this.remote;
     if (!writable || !health.usable) return;
-    health.warn = context.warn;
     let listing: Listing;
     try {
       listing = await this.#describe(entry);

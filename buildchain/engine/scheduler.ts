@@ -137,6 +137,7 @@ export async function runTasks(
   };
 
   const cacheContext = { signal: options.signal, warn: (message: string) => options.reporter.warn(message) };
+  options.cache?.results.begin?.(cacheContext);
   /** The cache entry of a cacheable task, when a cache is set and the task can be shared. */
   const entryOf = (node: TaskNode, verdict: Verdict): CacheEntry | undefined => {
     const cache = options.cache;

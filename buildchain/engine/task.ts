@@ -96,6 +96,8 @@ export interface CacheContext {
  * `warn` and answers "not there", and the task runs as if there were no cache.
  */
 export interface ResultCache {
+  /** A run starts: where its warnings go from now on (the cache may be asked before any task is). */
+  begin?(context: CacheContext): void;
   /** Puts the entry's targets in place, each verified, or nothing at all; true when it did. */
   restore(entry: CacheEntry, context: CacheContext): Promise<boolean>;
   /** Offers the targets a successful run has just written. */
