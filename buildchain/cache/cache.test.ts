@@ -8,6 +8,7 @@ import {
   readFileSync,
   readdirSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
@@ -15,7 +16,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../engine/engine.ts';
 import { setIdleTimeout } from '../http.ts';
-import type { TaskDefinition } from '../engine/task.ts';
+import type { ResultCache, TaskDefinition, TaskSpec } from '../engine/task.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import { sha256Digest } from '../store/sha256.ts';
 import { RecordingReporter, tempDir } from '../../test/helpers.ts';
@@ -149,6 +150,28 @@ function snapshot(dir: string) {
   return out;
 }
 
+/** Runs one task in a project of its own with this result cache. */
+async function runAlone(task: TaskSpec, results: ResultCache) {
+  const root = tempDir();
+  const engine = new Engine({
+    root,
+    buildRoot: join(root, '_build'),
+    definitions: [task],
+    defaultTasks: [],
+    cache: { results, version: 'test-1' },
+  });
+  const reporter = new RecordingReporter();
+  const summary = await engine.run({
+    tasks: [task.name],
+    workers: 1,
+    reporter,
+    verbosity: 0,
+    lockWaitSeconds: 0,
+    signal: new AbortController().signal,
+  });
+  return { summary, reporter };
+}
+
 const results = (buildRoot: string) => ({
   out: snapshot(join(buildRoot, 'out')),
   tree: snapshot(join(buildRoot, 'tree')),
@@ -238,26 +261,29 @@ describe('the shared cache in a registry', () => {
   it("says a cache that is down in the run's warnings when a store blob is the first thing asked", async () => {
     const store = new BlobStore(join(tempDir(), 'cache'));
     const { results } = openCache({ registry: '127.0.0.1:9/metalk8s-cache', mode: 'readwrite' }, store);
-    const root = tempDir();
-    const engine = new Engine({
-      root,
-      buildRoot: join(root, '_build'),
-      definitions: [{ name: 'look', actions: [async () => void (await store.has(sha256Digest('absent')))] }],
-      defaultTasks: [],
-      cache: { results, version: 'test-1' },
-    });
-    const reporter = new RecordingReporter();
-    const summary = await engine.run({
-      tasks: ['look'],
-      workers: 1,
-      reporter,
-      verbosity: 0,
-      lockWaitSeconds: 0,
-      signal: new AbortController().signal,
-    });
+    const look = async () => void (await store.has(sha256Digest('absent')));
+    const { summary, reporter } = await runAlone({ name: 'look', actions: [look] }, results);
     expect(summary.ok).toBe(true);
     expect(reporter.warnings).toEqual([
       expect.stringMatching(/^cache CACHE_REGISTRY=127\.0\.0\.1:9\/metalk8s-cache: /),
+    ]);
+  });
+
+  it('does not share a result it cannot carry (a symlink), and the task still succeeds', async () => {
+    const cache = await registry();
+    const store = new BlobStore(join(tempDir(), 'cache'));
+    const { results } = openCache({ registry: `${cache.host}/metalk8s-cache`, mode: 'readwrite' }, store);
+    const make = async ({ root }: { root: string }) => {
+      mkdirSync(join(root, '_build/linked'), { recursive: true });
+      symlinkSync('elsewhere', join(root, '_build/linked/link'));
+    };
+    const { summary, reporter } = await runAlone(
+      { name: 'linked', targets: ['_build/linked'], uptodate: ['v1'], cache: true, actions: [make] },
+      results,
+    );
+    expect(summary.ok).toBe(true);
+    expect(reporter.warnings).toEqual([
+      expect.stringMatching(/^cache: linked is not shared: .*link is neither a file/),
     ]);
   });
 

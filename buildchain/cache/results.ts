@@ -10,6 +10,7 @@ import { chmod, link, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/pr
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { CacheContext, CacheEntry, ResultCache } from '../engine/task.ts';
+import { errorMessage } from '../errors.ts';
 import { compareCodePoints } from '../fs/walk.ts';
 import { artifactManifest, EMPTY_CONFIG } from '../oci/artifact.ts';
 import { OCI_MANIFEST, type Descriptor } from '../oci/media-types.ts';
@@ -92,8 +93,8 @@ export class CacheResults implements ResultCache {
     try {
       listing = await this.#describe(entry);
     } catch (error) {
-      if (!(error instanceof UnshareableError)) throw error;
-      context.warn(`cache: ${entry.task} is not shared: ${error.message}`);
+      // A target the cache cannot carry (a symlink), or that changed while it was read.
+      context.warn(`cache: ${entry.task} is not shared: ${errorMessage(error)}`);
       return;
     }
     const target = { ...this.remote.target, signal: context.signal };

@@ -145,10 +145,19 @@ export async function runTasks(
     return cacheEntry(node, verdict, { root: graph.root, buildRoot: cache.buildRoot, version: cache.version });
   };
 
+  /** A cache that breaks its promise not to throw still fails no task: it is said, and the task goes on. */
+  const cacheFault =
+    <T>(node: TaskNode, answer: T) =>
+    (error: unknown): T => {
+      if (options.signal.aborted) throw error;
+      options.reporter.warn(`cache: ${node.name}: ${errorMessage(error)}`);
+      return answer;
+    };
+
   /** Its targets from the cache, recorded as a success of its actions would be; undefined on a miss. */
   const restore = async (node: TaskNode, verdict: Verdict, entry: CacheEntry): Promise<TaskReport | undefined> => {
     const started = Date.now();
-    if (!(await options.cache!.results.restore(entry, cacheContext))) return undefined;
+    if (!(await options.cache!.results.restore(entry, cacheContext).catch(cacheFault(node, false)))) return undefined;
     for (const target of node.targets) files.invalidate(target);
     if (!node.targets.every((target) => files.exists(target))) return undefined;
     state.setTask(node.name, verdict.record);
@@ -193,7 +202,7 @@ export async function runTasks(
       if (absent.length > 0)
         throw new ActionError(`its actions succeeded but did not create target(s): ${absent.join(', ')}`);
       state.setTask(node.name, verdict.record);
-      if (entry) await options.cache!.results.save(entry, cacheContext);
+      if (entry) await options.cache!.results.save(entry, cacheContext).catch(cacheFault(node, undefined));
     } catch (error) {
       report.result = options.signal.aborted ? 'interrupted' : 'fail';
       report.error = errorMessage(error);
