@@ -3,8 +3,8 @@
 // Fetched packages are the dependency closure of packages-rpm/packages.yaml, pinned in a lock;
 // built packages come from spec files with rpmbuild; every repository gets createrepo_c metadata.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { BuildConfig } from './config.ts';
 import type { BuildContext } from './context.ts';
 import type { TaskDefinition, TaskSpec } from '../buildchain/engine/task.ts';
@@ -13,7 +13,7 @@ import { copyFileAtomic, linkAtomic, writeFileAtomic } from '../buildchain/fs/at
 import { writeRepository, type RepositoryFile } from '../buildchain/rpm/createrepo.ts';
 import type { SpecPackage } from '../buildchain/rpm/declarations.ts';
 import { formatLock, readLock } from '../buildchain/rpm/lock.ts';
-import { buildRpms, buildSrpm } from '../buildchain/rpm/rpmbuild.ts';
+import { buildRpms, buildSrpm, formatBuiltList, readBuiltList } from '../buildchain/rpm/rpmbuild.ts';
 import { gpgSigner, signDetached, type Signer } from '../buildchain/release/openpgp.ts';
 import { signPackages } from '../buildchain/release/rpm-sign.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
@@ -206,8 +206,7 @@ function specTasks({ config, workspace: work, paths }: BuildContext, pkg: SpecPa
           const rpms = await buildRpms(srpm, { ...options(ctx.signal), topdir: rebuild });
           const signer = signerFor(config, ctx.signal);
           if (signer) await signPackages(rpms, signer);
-          // Relative to the list: the same list holds in another build root (the shared cache).
-          await writeFileAtomic(paths.builtList(pkg), `${rpms.map((rpm) => relative(dir, rpm)).join('\n')}\n`);
+          await writeFileAtomic(paths.builtList(pkg), formatBuiltList(paths.builtList(pkg), rpms));
           ctx.log(rpms.map((rpm) => basename(rpm)).join('\n'));
         },
       ],
@@ -249,9 +248,7 @@ function repositoryTask({ config, workspace: work, paths }: BuildContext, name: 
           }
         }
         for (const pkg of built) {
-          const list = paths.builtList(pkg);
-          for (const line of (await readFile(list, 'utf8')).split('\n').filter(Boolean)) {
-            const rpm = resolve(dirname(list), line);
+          for (const rpm of await readBuiltList(paths.builtList(pkg))) {
             files.push({ name: basename(rpm), place: (path) => linkAtomic(rpm, path) });
           }
         }

@@ -2,12 +2,12 @@
 // pinned or built manifest digest) and the packages of its yum repositories (fetched ones from the
 // lock, built ones read with rpm), and the files whose change changes that list.
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { imageDir, pinnedSource, remoteImagePlace, type ImageDeclarations } from '../oci/declarations.ts';
 import { readLock } from '../rpm/lock.ts';
 import type { SpecPackage } from '../rpm/declarations.ts';
 import { digestHex, sha256Digest, sha256File } from '../store/sha256.ts';
+import { readBuiltList } from '../rpm/rpmbuild.ts';
 import { requireExecutable, runTool } from '../tools.ts';
 import type { SbomImage, SbomRpm } from './sbom.ts';
 
@@ -90,8 +90,7 @@ export async function inventoryPackages(
     path: inIso(pkg.repo, basename(pkg.location)),
   }));
   for (const { pkg, list } of built) {
-    for (const line of (await readFile(list, 'utf8')).split('\n').filter(Boolean)) {
-      const file = resolve(dirname(list), line); // relative to the list, so a shared list holds anywhere
+    for (const file of await readBuiltList(list)) {
       const [name, epoch, version, release, arch] = (
         await runTool(
           requireExecutable('rpm'),

@@ -2,8 +2,8 @@
 // settings el7's rpm 4.11 can read (gzip payloads, sha256 file digests), with build times and
 // file times from SOURCE_DATE_EPOCH when set. Build dependencies are the spec's business
 // (--nodeps): the build host is not an el7 system with an rpm database of its own.
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
 import { BuildError } from '../errors.ts';
 import { runTool } from '../tools.ts';
 import type { SpecPackage } from './declarations.ts';
@@ -65,4 +65,20 @@ export async function buildRpms(srpm: string, options: RpmbuildOptions): Promise
   }
   if (found.length === 0) throw new BuildError(`${srpm}: rpmbuild --rebuild made no package`);
   return found;
+}
+
+/**
+ * The list of the packages a spec build made, as written beside them: paths relative to the list's
+ * folder, so that the same list holds in any build root (and is shared as is by the build cache).
+ */
+export function formatBuiltList(list: string, rpms: readonly string[]): string {
+  return `${rpms.map((rpm) => relative(dirname(list), rpm)).join('\n')}\n`;
+}
+
+/** The packages a built list names, as absolute paths (a list of absolute paths, written before, still reads). */
+export async function readBuiltList(list: string): Promise<string[]> {
+  return (await readFile(list, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => resolve(dirname(list), line));
 }
