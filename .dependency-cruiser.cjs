@@ -19,9 +19,9 @@ const LAYERS = [
   'buildchain/oci',
   // Above oci: the formula's image check reads references with oci's parser.
   'buildchain/salt',
-  'buildchain/cache',
   'buildchain/release',
   'buildchain/offline',
+  'buildchain/cache',
   'static-registry',
   'agent',
   'tasks',
