@@ -15,7 +15,7 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../engine/engine.ts';
-import { setIdleTimeout } from '../http.ts';
+import { DEFAULT_HTTP_TIMEOUTS, setHttpTimeouts } from '../http.ts';
 import type { ResultCache, TaskDefinition, TaskSpec } from '../engine/task.ts';
 import { BlobStore } from '../store/blob-store.ts';
 import { sha256Digest } from '../store/sha256.ts';
@@ -244,15 +244,17 @@ describe('the shared cache in a registry', () => {
     const silent = createServer((socket) => void sockets.push(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as { port: number };
-    setIdleTimeout(300);
+    setHttpTimeouts({ ...DEFAULT_HTTP_TIMEOUTS, headerMs: 300 });
     try {
       const { summary, reporter, runs } = await runner('input').run(`127.0.0.1:${port}/metalk8s-cache`);
       expect(summary.ok).toBe(true);
       expect(runs).toEqual(['after', 'gen', 'layout']);
       expect(reporter.warnings).toHaveLength(1);
-      expect(reporter.warnings[0]).toMatch(/^cache CACHE_REGISTRY=127\.0\.0\.1:\d+\/metalk8s-cache: .*no answer/);
+      expect(reporter.warnings[0]).toMatch(
+        /^cache CACHE_REGISTRY=127\.0\.0\.1:\d+\/metalk8s-cache: .*no response headers within 0\.3 s/,
+      );
     } finally {
-      setIdleTimeout(60_000);
+      setHttpTimeouts(DEFAULT_HTTP_TIMEOUTS);
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
     }
