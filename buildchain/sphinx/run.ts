@@ -53,7 +53,8 @@ function runStreamed(
 export async function runSphinx(sphinxBuild: string, args: readonly string[], options: RunOptions): Promise<void> {
   // The first document error, wherever it comes in a long output.
   const errors: RegExpExecArray[] = [];
-  const { code, lines } = await runStreamed(sphinxBuild, args, options, (line) => {
+  // Uncoloured whatever the environment asks (FORCE_COLOR, a terminal): the lines are parsed.
+  const { code, lines } = await runStreamed(sphinxBuild, ['--no-color', ...args], options, (line) => {
     const error = errors.length === 0 && DOCUMENT_ERROR.exec(line);
     if (error) errors.push(error);
   });
