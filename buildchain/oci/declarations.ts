@@ -121,7 +121,9 @@ export function loadImageDeclarations(file: string, options: DeclarationOptions 
     let pin: RemoteImage['pin'] = 'declared';
     if (digest === undefined) {
       lock ??= readTagLock(lockFile);
-      digest = lock.get(lockKey({ name: entry.name, image: `${ref.registry}/${ref.repository}`, version: entry.version }))?.digest;
+      digest = lock.get(
+        lockKey({ name: entry.name, image: `${ref.registry}/${ref.repository}`, version: entry.version }),
+      )?.digest;
       pin = digest ? 'locked' : 'tag';
     }
     const archive = entry.archive === true ? 'images' : (entry.archive ?? false);

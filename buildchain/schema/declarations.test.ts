@@ -48,7 +48,11 @@ describe('declarations checked by their schemas', () => {
       'images.yaml:3: remote[1] (coredns).version is the number 1.10; quote it ("1.10") so that YAML keeps it as written',
     );
     expect(
-      failure('images.yaml', loadImageDeclarations, entry('{name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "sha256:1"}')),
+      failure(
+        'images.yaml',
+        loadImageDeclarations,
+        entry('{name: pause, image: k8s.gcr.io/pause, version: "3.1", digest: "sha256:1"}'),
+      ),
     ).toBe('images.yaml:3: remote[1] (pause).digest must be a sha256 digest "sha256:<64 hex digits>", not "sha256:1"');
     expect(
       failure(
