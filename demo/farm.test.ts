@@ -1,0 +1,45 @@
+// What runner B took from the cache is read from docker-registry's own access log: checked here
+// against a real registry, with the bytes a client really received.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../test/helpers.ts';
+import { imageOf, pushImage, randomLayer } from '../test/registry.ts';
+import { startDockerRegistry, type LocalServer } from '../test/servers.ts';
+import { servedBytes } from './farm.ts';
+
+let registry: LocalServer | undefined;
+afterEach(async () => {
+  await registry?.stop();
+});
+
+describe('servedBytes', () => {
+  it("counts the bytes of the registry's GET answers, not its HEAD ones", async () => {
+    const dir = join(tempDir('mk8s-farm-'), 'registry');
+    mkdirSync(dir);
+    registry = await startDockerRegistry(dir);
+    const layer = await randomLayer('layer', 300_000);
+    const image = imageOf([layer]);
+    await pushImage(registry.host, 'farm/test', '1', image);
+    const logged = registry.log().length;
+    let received = 0;
+    for (const blob of [layer, image.config]) {
+      const url = `http://${registry.host}/v2/farm/test/blobs/${blob.digest}`;
+      expect((await fetch(url, { method: 'HEAD' })).status).toBe(200);
+      received += (await (await fetch(url)).arrayBuffer()).byteLength;
+    }
+    // The registry writes an access line once its answer is sent: wait for all four.
+    while (
+      (
+        registry
+          .log()
+          .slice(logged)
+          .match(/"(GET|HEAD) /g) ?? []
+      ).length < 4
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(received).toBe(layer.bytes.length + image.config.bytes.length);
+    expect(servedBytes(registry.log().slice(logged))).toBe(received);
+  });
+});
