@@ -5,6 +5,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../buildchain/paths.ts';
 import { benchEngine, engineTable } from './engine/bench.ts';
+import { benchFarm, farmTable } from './farm/bench.ts';
 import { benchFull, fullTable } from './full/bench.ts';
 import { benchFullScale, scaleTable } from './full/scale.ts';
 import { benchIso, isoTable } from './iso/bench.ts';
@@ -30,6 +31,7 @@ const BENCHES: Record<string, Bench> = {
   rpm: bench(benchRpm, rpmTable),
   full: bench(benchFull, fullTable),
   'full-scale': bench(benchFullScale, scaleTable),
+  farm: bench(benchFarm, farmTable),
 };
 
 const root = projectRoot();
