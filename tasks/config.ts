@@ -9,7 +9,7 @@ import { schemaProblems } from '../buildchain/schema/validate.ts';
 import settingsSchema from './settings.schema.json' with { type: 'json' };
 import validateSettings from './settings.validate.cjs';
 import * as builtins from '../buildchain/builtins.ts';
-import { parseCacheMode, parseCacheRegistry, type CacheSettings } from '../buildchain/cache/remote.ts';
+import { parseCacheRegistry, type CacheMode, type CacheSettings } from '../buildchain/cache/remote.ts';
 import type { HttpTimeouts } from '../buildchain/http.ts';
 
 /**
@@ -270,10 +270,10 @@ function parseCache(registry: string, mode: string, origin: (name: string) => st
       throw new BuildError(`${origin(name)}: ${(error as Error).message}`);
     }
   };
-  const cacheMode = checked('CACHE_MODE', () => parseCacheMode(mode));
   if (!registry) return undefined;
   checked('CACHE_REGISTRY', () => parseCacheRegistry(registry));
-  return { registry, mode: cacheMode };
+  // settings.schema.json's enum has checked CACHE_MODE before any setting is read.
+  return { registry, mode: mode as CacheMode };
 }
 
 export function readVersionFile(file: string): Version {

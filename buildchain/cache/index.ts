@@ -7,7 +7,7 @@ import { CacheBlobs } from './blobs.ts';
 import { CacheRemote, type CacheSettings } from './remote.ts';
 import { CacheResults } from './results.ts';
 
-export { parseCacheMode, parseCacheRegistry, type CacheMode, type CacheSettings } from './remote.ts';
+export { parseCacheRegistry, type CacheMode, type CacheSettings } from './remote.ts';
 
 export function openCache(settings: CacheSettings, store: BlobStore): { remote: CacheRemote; results: ResultCache } {
   const remote = new CacheRemote(settings);

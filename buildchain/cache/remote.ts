@@ -63,8 +63,3 @@ export function parseCacheRegistry(value: string): { host: string; repository: s
     );
   return { host: match[1]!, repository: match[2]! };
 }
-
-export function parseCacheMode(value: string): CacheMode {
-  if (value === 'readwrite' || value === 'read') return value;
-  throw new BuildError(`CACHE_MODE=${value}: expected readwrite (the default) or read (never pushes)`);
-}
