@@ -36,6 +36,8 @@ export function project(root: string, env: NodeJS.ProcessEnv = process.env): Pro
     buildRoot: config.buildRoot,
     defaultTasks: ['iso'],
     warnings: config.warnings,
+    // The ISO tree's layers and packages are links to the store: their digests are known.
+    knownDigest: (stats) => context.store.knownDigest(stats),
     ...(results
       ? {
           cache: {

@@ -10,7 +10,7 @@ import { BuildError, UsageError, errorMessage, isBuildError } from '../errors.ts
 import { projectRoot } from '../paths.ts';
 import { Engine } from './engine.ts';
 import { createConsoleReporter, JsonReporter } from './reporters.ts';
-import type { ProjectCache } from './engine.ts';
+import type { Project as EngineProject, ProjectCache } from './engine.ts';
 import type { TaskDefinition } from './task.ts';
 import { completionScript } from './tabcompletion.ts';
 
@@ -28,6 +28,8 @@ export interface Project {
   missingDefaultHint?: string;
   /** Where cacheable tasks' results are shared with other runners (CACHE_REGISTRY for ./build.ts). */
   cache?: ProjectCache;
+  /** Digests of files the project knows without reading them (engine.ts' Project.knownDigest). */
+  knownDigest?: EngineProject['knownDigest'];
 }
 
 /**
@@ -319,6 +321,7 @@ async function openEngine(file: string | undefined, builtin: TaskModule): Promis
     defaultTasks: project.defaultTasks ?? [],
     ...(project.missingDefaultHint ? { missingDefaultHint: project.missingDefaultHint } : {}),
     ...(project.cache ? { cache: project.cache } : {}),
+    ...(project.knownDigest ? { knownDigest: project.knownDigest } : {}),
   });
 }
 

@@ -1,5 +1,5 @@
 // The engine's verbs over one project: run, list, info, clean, ignore, forget.
-import { readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BuildError, UsageError, errorMessage } from '../errors.ts';
 import { TaskGraph, type TaskNode } from './graph.ts';
@@ -24,6 +24,12 @@ export interface Project {
   missingDefaultHint?: string;
   /** A result cache shared with other runners, and the version of the build chain (part of every key). */
   cache?: ProjectCache;
+  /**
+   * The hex sha256 of a file the project knows without reading it (a hard link to its content
+   * store, whose blobs were verified on the way in), from the file's stat; undefined when unknown.
+   * The engine then records a file_dep's digest without hashing it.
+   */
+  knownDigest?: (stats: Stats) => string | undefined;
 }
 
 export interface ProjectCache {
@@ -62,6 +68,11 @@ export class Engine {
   private stateStore: StateStore | undefined;
 
   constructor(readonly project: Project) {}
+
+  /** File digests for commands that only look (list, info): nothing is recorded. */
+  private readOnlyDigests(): FileDigests {
+    return new FileDigests(this.project.root, this.state, false, this.project.knownDigest);
+  }
 
   /** Built on first use: a proven no-op run never needs it. */
   get graph(): TaskGraph {
@@ -118,7 +129,12 @@ export class Engine {
       const order = this.graph.selection(roots);
       if (this.state.loadProblem) request.reporter.warn(this.state.loadProblem);
       const cache = this.project.cache && { ...this.project.cache, buildRoot: this.project.buildRoot };
-      const outcome = await runTasks(this.graph, this.state, order, { ...request, ...(cache ? { cache } : {}) });
+      const { knownDigest } = this.project;
+      const outcome = await runTasks(this.graph, this.state, order, {
+        ...request,
+        ...(cache ? { cache } : {}),
+        ...(knownDigest ? { knownDigest } : {}),
+      });
       this.state.save(); // before the proof, which records the state files as they are now
       writeNoopProof(this.proofs, roots, this.project.definitions, this.graph, outcome.summary.tasks, (path) =>
         outcome.files.observed(path),
@@ -137,7 +153,7 @@ export class Engine {
     const names = this.graph.names
       .filter((name) => (options.all || !isSubtask(name)) && (options.private || !isPrivate(name)))
       .sort();
-    const files = new FileDigests(this.project.root, this.state, false);
+    const files = this.readOnlyDigests();
     const rows: ListRow[] = [];
     for (const name of names) {
       const node = this.graph.get(name)!;
@@ -168,7 +184,7 @@ export class Engine {
   /** What `why TASK` prints: every reason the task would run, one a line; none when it is up to date. */
   async why(name: string): Promise<{ status: TaskStatus; reasons: string[] }> {
     const node = this.graph.get(name) ?? (await this.delayedSubtask(name));
-    return this.judgement(node, new FileDigests(this.project.root, this.state, false));
+    return this.judgement(node, this.readOnlyDigests());
   }
 
   /** What `state TASK` (doit's dumpdb) prints: the task's record from its last success, and its files'. */
@@ -193,7 +209,7 @@ export class Engine {
     const node = this.graph.get(name) ?? (await this.delayedSubtask(name));
     const lines = [name];
     if (node.spec.doc) lines.push('', node.spec.doc.trim(), '');
-    const { status, reasons } = await this.judgement(node, new FileDigests(this.project.root, this.state, false));
+    const { status, reasons } = await this.judgement(node, this.readOnlyDigests());
     if (status === 'delayed') {
       lines.push(
         `status: its subtasks are created when it runs, after: ${node.delayed?.after.join(', ') || '(nothing)'}`,

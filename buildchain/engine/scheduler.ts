@@ -1,7 +1,7 @@
 // Runs the selected tasks and their dependencies with N workers. A task starts when all its
 // dependencies are done; among ready tasks the one defined first starts first, so equal runs
 // print in the same order. A failure skips its dependents but lets independent work finish.
-import { rmSync, statSync } from 'node:fs';
+import { rmSync, statSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { errorMessage, settingsOf } from '../errors.ts';
 import { ActionError, runAction, TaskOutput, type Verbosity } from './actions.ts';
@@ -21,6 +21,8 @@ export interface RunOptions {
   verbosity: Verbosity;
   /** Where cacheable tasks' results are shared (Project.cache); none: every task runs its actions. */
   cache?: { results: ResultCache; version: string; buildRoot: string };
+  /** Project.knownDigest: file_dep digests the project knows without their being read. */
+  knownDigest?: (stats: Stats) => string | undefined;
 }
 
 interface Slot {
@@ -48,7 +50,7 @@ export async function runTasks(
   options: RunOptions,
 ): Promise<RunOutcome> {
   const started = Date.now();
-  const files = new FileDigests(graph.root, state);
+  const files = new FileDigests(graph.root, state, true, options.knownDigest);
   const slots = new Map<string, Slot>();
   const dependents = new Map<string, string[]>();
   const ready = new MinHeap<Slot>();

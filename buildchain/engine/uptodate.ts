@@ -1,5 +1,7 @@
 // Why a task must run, or proof that it need not: doit's rules, with content digests that are
 // computed only when a file's mtime, size or inode moved, and shared by every task using the file.
+// A file is read at most once per run whatever its names (hard links share one inode), and not at
+// all when the project already knows its content (a hard link to its content store).
 // The common case (nothing to hash, no async uptodate check) is decided synchronously: a no-op
 // build of thousands of tasks then costs no promise per task.
 import { statSync, type Stats } from 'node:fs';
@@ -19,14 +21,20 @@ export class FileDigests {
   private readonly fresh = new Map<string, Maybe<string | undefined>>();
   /** One stat per path and process: a copy's target is often another task's file_dep. */
   private readonly stats = new Map<string, Stats | undefined>();
+  /** Digests by inode: the ISO tree names one layer once per image that has it, all hard links. */
+  private readonly byInode = new Map<string, Maybe<string>>();
   /** A task with 20,000 file_dep must not open 20,000 files at once (EMFILE). */
   private readonly hashing = limitConcurrency(16);
 
-  /** `persist: false` for read-only commands (info): nothing is written to the state. */
+  /**
+   * `persist: false` for read-only commands (info): nothing is written to the state.
+   * `knownDigest`: the project's hex sha256 of a file it already knows by its stat (Project.knownDigest).
+   */
   constructor(
     private readonly root: string,
     private readonly state: StateStore,
     private readonly persist = true,
+    private readonly knownDigest?: (stats: Stats) => string | undefined,
   ) {}
 
   /** Content digest of the file now (undefined when it does not exist); a promise only when hashing. */
@@ -67,11 +75,20 @@ export class FileDigests {
     if (stats.isDirectory()) return 'directory';
     const known = this.state.file(path);
     if (known && known[0] === stats.mtimeMs && known[1] === stats.size && known[2] === stats.ino) return known[3];
-    return this.hashing(() => sha256File(resolve(this.root, path), stats.size)).then((hex) => {
-      const digest = shortDigest(hex);
+    const record = (digest: string): string => {
       if (this.persist) this.state.setFile(path, [stats.mtimeMs, stats.size, stats.ino, digest]);
       return digest;
-    });
+    };
+    const told = this.knownDigest?.(stats);
+    if (told !== undefined) return record(shortDigest(told));
+    // Size and mtime in the key too: an inode freed and reused within the run is another file.
+    const inode = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}`;
+    let digest = this.byInode.get(inode);
+    if (digest === undefined) {
+      digest = this.hashing(() => sha256File(resolve(this.root, path), stats.size)).then(shortDigest);
+      this.byInode.set(inode, digest);
+    }
+    return isPromise(digest) ? digest.then(record) : record(digest);
   }
 }
 

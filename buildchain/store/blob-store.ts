@@ -44,6 +44,8 @@ export class BlobStore {
   readonly #fromRemote = new Map<string, Promise<boolean>>();
   /** Set by the build context when a shared cache is configured. */
   remote: RemoteBlobs | undefined;
+  /** Blobs placed by linkTo in this process, by inode: what knownDigest answers. */
+  readonly #linked = new Map<string, { hex: string; size: number; mtimeMs: number }>();
 
   constructor(readonly root: string) {}
 
@@ -218,8 +220,22 @@ export class BlobStore {
    */
   async linkTo(digest: string, dest: string): Promise<void> {
     await linkAtomic(this.path(digest), dest);
+    const stats = await stat(dest);
+    this.#linked.set(inodeKey(stats), { hex: digestHex(digest), size: stats.size, mtimeMs: stats.mtimeMs });
+  }
+
+  /**
+   * The hex sha256 of a file that linkTo placed in this process (the same inode, size and mtime:
+   * the link, or its copy across file systems), so a build need not read it again to know its
+   * content; undefined for any other file, or one written since.
+   */
+  knownDigest(stats: { dev: number; ino: number; size: number; mtimeMs: number }): string | undefined {
+    const linked = this.#linked.get(inodeKey(stats));
+    return linked && linked.size === stats.size && linked.mtimeMs === stats.mtimeMs ? linked.hex : undefined;
   }
 }
+
+const inodeKey = (stats: { dev: number; ino: number }): string => `${stats.dev}:${stats.ino}`;
 
 /**
  * `store.ingest`, attempted again when the body breaks off (the next attempt resumes from the
