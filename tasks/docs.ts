@@ -49,6 +49,8 @@ export function docTasks(context: BuildContext): TaskDefinition[] {
     ),
     uptodate: [config.bin.sphinxBuild, config.bin.latexmk, config.sourceDateEpoch ?? null],
     targets: [target],
+    // The documents decide the content: another runner's build of the same documents will do.
+    cache: true,
     actions: [(ctx) => action(ctx, workOf(name))],
   });
   const html = (name: string, dir: string): TaskSpec => ({

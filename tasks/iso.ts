@@ -126,6 +126,8 @@ function runtimeTask({ config, store }: BuildContext): TaskSpec {
     task_dep: ['_iso_mkdir_root'],
     file_dep: [config.runtimeFile],
     targets: [join(dir, 'node'), join(dir, 'LICENSE')],
+    // The declaration pins the tarball by digest: its unpacked files are shared as they are.
+    cache: true,
     actions: [
       async (ctx) => {
         const runtime = loadRuntimeDeclaration(config.runtimeFile);
