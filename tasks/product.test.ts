@@ -12,6 +12,7 @@ import {
   productRepo,
 } from '../test/product-repo.ts';
 import { metalk8sTasks, project } from '../test/project.ts';
+import { project as metalk8sProject } from './index.ts';
 import { imageOf, pushImage, randomLayer, startRegistry } from '../test/registry.ts';
 
 const run = promisify(execFile);
@@ -82,7 +83,7 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
       const env = { METALK8S_COMMIT: next };
       const changed = await runEngine(root, metalk8sTasks(root, env), ['salt_tree']);
       expect(changed.executed.sort()).toEqual([
-        '_product_check_source',
+        '_product_fetch',
         '_product_source',
         'salt_tree:check-calls',
         'salt_tree:check-images',
@@ -106,7 +107,7 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
       expect(failures(bump)).toEqual([]);
       expect(bump.executed.sort()).toEqual([
         '_iso_add_tree:product.txt',
-        '_product_check_source',
+        '_product_fetch',
         '_product_source',
         // versions.json gives the versions of the images the formula names: checked again.
         'salt_tree:check-images',
@@ -132,6 +133,37 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
   );
 
   it(
+    'takes the record and archive of the commit from a shared cache on a runner whose git source is gone',
+    { timeout: 60_000 },
+    async () => {
+      const cache = await startRegistry();
+      const repo = productRepo();
+      const head = repo.commit({ 'README.md': 'product\n' }, 'readme');
+      const env = `METALK8S_SOURCE=${repo.dir}\nMETALK8S_COMMIT=${head}\nCACHE_REGISTRY=${cache.host}/product-cache\n`;
+      const images = `remote: []\nlocal:\n${productImageDeclarations('localhost/unused:1', 'unused')}`;
+      const build = async (root: string) => {
+        const made = metalk8sProject(root, {});
+        return runEngine(root, made.definitions, ['_product_source'], {
+          buildRoot: made.buildRoot,
+          ...(made.cache ? { cache: made.cache } : {}),
+        });
+      };
+      const a = project({ '.env': env, 'images/images.yaml': images });
+      expect(failures(await build(a))).toEqual([]);
+
+      rmSync(repo.dir, { recursive: true });
+      const b = project({ '.env': `${env}GIT_BIN=no-such-git\n`, 'images/images.yaml': images });
+      const second = await build(b);
+      expect(failures(second)).toEqual([]);
+      expect(second.finished.filter((r) => r.cached).map((r) => r.name)).toEqual(['_product_fetch']);
+      expect(readFileSync(join(b, '_build/product-source/README.md'), 'utf8')).toBe('product\n');
+      expect(readFileSync(join(b, '_build/sources/metalk8s.json'), 'utf8')).toBe(
+        readFileSync(join(a, '_build/sources/metalk8s.json'), 'utf8'),
+      );
+    },
+  );
+
+  it(
     'names an unreachable source with its .env key within seconds, and a commit the source lacks',
     { timeout: 60_000 },
     async () => {
@@ -141,16 +173,16 @@ describe('the product source (METALK8S_SOURCE, METALK8S_COMMIT)', () => {
       const started = Date.now();
       const down = await runEngine(root, metalk8sTasks(root), ['salt_tree']);
       expect(Date.now() - started).toBeLessThan(10_000);
-      expect(down.finished.find((r) => r.name === '_product_check_source')!.error).toMatch(
+      expect(down.finished.find((r) => r.name === '_product_fetch')!.error).toMatch(
         /^unreachable product source: http:\/\/127\.0\.0\.1:9\/metalk8s\.git \(METALK8S_SOURCE, \S*\.env:\d\): .*connect/i,
       );
-      const check = down.finished.find((r) => r.name === '_product_check_source')!;
+      const check = down.finished.find((r) => r.name === '_product_fetch')!;
       expect(check.error).toContain(`holding commit ${missing}`);
       expect(check.settings).toEqual(['METALK8S_SOURCE=<git URL or path>']);
       expect(existsSync(join(root, '_build/product-source'))).toBe(false);
 
       const lacking = await runEngine(root, metalk8sTasks(root, { METALK8S_SOURCE: repo.dir }), ['salt_tree']);
-      expect(lacking.finished.find((r) => r.name === '_product_source')!.error).toBe(
+      expect(lacking.finished.find((r) => r.name === '_product_fetch')!.error).toBe(
         `${repo.dir} (METALK8S_SOURCE, METALK8S_COMMIT): no commit ${missing} in its branches and tags`,
       );
       expect(() => metalk8sTasks(root, { METALK8S_COMMIT: 'v2.4.1' })).toThrow(

@@ -5,7 +5,6 @@
 // build, or offline-import) needs neither git nor network. The product's version is its
 // VERSION file, read by the tasks created after this one; its `git describe` is taken at the fetch
 // and kept in the record, since the archive has no tags. METALK8S_SOURCE=none: nothing here.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProductSource } from './config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
@@ -35,52 +34,67 @@ export function productTasks({ config, store }: BuildContext): TaskDefinition[] 
   const source = productGitSource(product);
   const stored = async () =>
     (await storedSource(store, readSourceRecord(product.record), product.commit)) !== undefined;
+  /** The commit's archive into the store, and its record: from git, after a probe that fails fast. */
+  const fetchRecord = async (signal: AbortSignal): Promise<SourceRecord> => {
+    const git = requireExecutable(config.bin.git, 'GIT_BIN (fetches METALK8S_SOURCE)');
+    const why = await probeSource(git, source);
+    if (why) {
+      throw new BuildError(
+        `unreachable product source: ${product.url} (METALK8S_SOURCE, ${config.origin('METALK8S_SOURCE')}): ${why}\n` +
+          `point METALK8S_SOURCE in .env at a reachable mirror, or a local clone, holding commit ${product.commit}`,
+        ['METALK8S_SOURCE=<git URL or path>'],
+      );
+    }
+    const record = await fetchSource(store, source, {
+      git,
+      gitDir: join(config.buildRoot, 'cache', 'git', 'metalk8s.git'),
+      signal,
+      timeouts: config.httpTimeouts,
+    });
+    await writeSourceRecord(product.record, record);
+    return record;
+  };
   return [
     {
-      name: '_product_check_source',
-      doc: 'Stop within seconds if METALK8S_SOURCE does not answer and the store lacks the pinned commit.',
-      uptodate: [stored],
+      name: '_product_fetch',
+      title: `_product_fetch: ${product.url} at ${product.commit.slice(0, 12)}`,
+      doc:
+        "Fetch MetalK8s' repository at METALK8S_COMMIT into the store as its git archive, recorded in " +
+        'BUILD_ROOT/sources/metalk8s.json; stop within seconds if METALK8S_SOURCE does not answer.',
+      task_dep: ['_build_root'],
+      targets: [product.record],
+      // A record from before GIT was recorded (no describe) is made again, from the bare repository.
+      uptodate: [product.commit, async () => readSourceRecord(product.record)?.describe !== undefined && stored()],
+      // The record names the archive by digest and the describe taken where the tags are: a
+      // runner that takes it from the shared cache takes the archive from there too, and needs no git.
+      cache: true,
       actions: [
         async (ctx) => {
-          if (await stored()) return ctx.log(`${product.commit}: in the store, nothing to fetch`);
-          const why = await probeSource(requireExecutable(config.bin.git, 'GIT_BIN (fetches METALK8S_SOURCE)'), source);
-          if (why) {
-            throw new BuildError(
-              `unreachable product source: ${product.url} (METALK8S_SOURCE, ${config.origin('METALK8S_SOURCE')}): ${why}\n` +
-                `point METALK8S_SOURCE in .env at a reachable mirror, or a local clone, holding commit ${product.commit}`,
-              ['METALK8S_SOURCE=<git URL or path>'],
-            );
-          }
-          ctx.log(`reachable: ${product.url}`);
+          const earlier = readSourceRecord(product.record);
+          if (earlier?.describe !== undefined && (await stored()))
+            return ctx.log(`${product.commit}: in the store (${earlier.archive}), nothing to fetch`);
+          const record = await fetchRecord(ctx.signal);
+          ctx.log(`${product.commit}: fetched from ${product.url} (${record.archive})`);
         },
       ],
+      clean: true,
     },
     {
       name: '_product_source',
       title: `_product_source: ${product.url} at ${product.commit.slice(0, 12)}`,
-      doc: "Fetch MetalK8s' repository at METALK8S_COMMIT into the store and unpack it into BUILD_ROOT/product-source.",
-      task_dep: ['_build_root', '_product_check_source'],
+      doc: "Unpack MetalK8s' repository at METALK8S_COMMIT from the store into BUILD_ROOT/product-source.",
+      task_dep: ['_product_fetch'],
+      file_dep: [product.record],
       targets: [tree],
-      // A record from before GIT was recorded (no describe) is made again, from the bare repository.
-      uptodate: [product.commit, () => existsSync(tree) && readSourceRecord(product.record)?.describe !== undefined],
+      uptodate: [product.commit],
       actions: [
         async (ctx) => {
-          const file = product.record;
-          const earlier = readSourceRecord(file);
-          let record: SourceRecord;
-          if (earlier?.describe !== undefined && (await storedSource(store, earlier, product.commit))) {
-            record = earlier;
-            ctx.log(`${product.commit}: from the store (${record.archive})`);
-          } else {
-            record = await fetchSource(store, source, {
-              git: requireExecutable(config.bin.git, 'GIT_BIN (fetches METALK8S_SOURCE)'),
-              gitDir: join(config.buildRoot, 'cache', 'git', 'metalk8s.git'),
-              signal: ctx.signal,
-              timeouts: config.httpTimeouts,
-            });
-            await writeSourceRecord(file, record);
-            ctx.log(`${product.commit}: fetched from ${product.url} (${record.archive})`);
-          }
+          let record = readSourceRecord(product.record);
+          // A record taken from the shared cache whose archive the cache no longer holds.
+          if (!record || !(await storedSource(store, record, product.commit))) {
+            record = await fetchRecord(ctx.signal);
+            ctx.log(`${product.commit}: the recorded archive was not stored; fetched from ${product.url}`);
+          } else ctx.log(`${product.commit}: from the store (${record.archive})`);
           const files = await unpackSource(
             store,
             record,
