@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach } from 'vitest';
-import { Engine, type ProjectCache } from '../buildchain/engine/engine.ts';
+import { Engine, type Project, type ProjectCache } from '../buildchain/engine/engine.ts';
 import type { Reporter, RunSummary, TaskReport } from '../buildchain/engine/report.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { requireExecutable } from '../buildchain/tools.ts';
@@ -59,7 +59,13 @@ export async function runEngine(
   root: string,
   definitions: readonly TaskDefinition[],
   tasks: readonly string[],
-  options: { workers?: number; signal?: AbortSignal; buildRoot?: string; cache?: ProjectCache } = {},
+  options: {
+    workers?: number;
+    signal?: AbortSignal;
+    buildRoot?: string;
+    cache?: ProjectCache;
+    knownDigest?: Project['knownDigest'];
+  } = {},
 ): Promise<RecordingReporter> {
   const engine = new Engine({
     root,
@@ -67,6 +73,7 @@ export async function runEngine(
     definitions,
     defaultTasks: [],
     ...(options.cache ? { cache: options.cache } : {}),
+    ...(options.knownDigest ? { knownDigest: options.knownDigest } : {}),
   });
   const reporter = new RecordingReporter();
   await engine.run({

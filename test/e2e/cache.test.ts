@@ -21,6 +21,7 @@ async function build(root: string, tasks: string[]) {
   const reporter = await runEngine(root, made.definitions, tasks, {
     buildRoot: made.buildRoot,
     ...(made.cache ? { cache: made.cache } : {}),
+    ...(made.knownDigest ? { knownDigest: made.knownDigest } : {}),
   });
   const failures = reporter.finished.filter((r) => r.result === 'fail').map((r) => `${r.name}: ${r.error ?? ''}`);
   return { reporter, failures, buildRoot: made.buildRoot };
@@ -130,6 +131,7 @@ describe('two runners sharing a registry as their build cache', () => {
         '_build_rpm_repositories:extra',
         '_build_rpm_repositories:scality',
         '_image_build:hello-image',
+        '_iso_add_tree:runtime',
       ]),
     );
     for (const name of cached) expect(second.reporter.executed).not.toContain(name);
