@@ -69,6 +69,8 @@ export interface DemoInputs {
 export interface Demo {
   project: string;
   buildRoot: string;
+  /** The product's git repository (METALK8S_SOURCE): a local directory. */
+  productSource: string;
   inputs: DemoInputs;
   /** Every URL a cold build fetches, for the floor of bench/full (curl of the unique bytes). */
   fetchList: string;
@@ -121,6 +123,7 @@ export async function prepareDemo(work: string, size: string, log: (line: string
     return {
       project: join(work, 'project'),
       buildRoot: join(work, 'build'),
+      productSource: join(work, 'product'),
       inputs,
       fetchList: join(work, 'fetch-list.txt'),
       stop,
