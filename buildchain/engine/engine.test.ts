@@ -259,6 +259,27 @@ describe('delayed task creation', () => {
     expect(second.result('digest:a')).toBe('up-to-date');
   });
 
+  it('creates a family without holding a worker: tasks run while its creation waits', async () => {
+    const root = tempDir();
+    let ran!: () => void;
+    const otherRan = new Promise<void>((resolve) => (ran = resolve));
+    const defs: TaskDefinition[] = [
+      // Its creation waits on what `other` does (as a family asking the store waits on a download):
+      // with the only worker held by the creation, `other` could never run.
+      {
+        basename: 'layout',
+        create: async () => {
+          await otherRan;
+          return [{ name: 'layout:one', actions: [() => undefined] }];
+        },
+      },
+      { name: 'other', actions: [() => ran()] },
+    ];
+    const report = await runEngine(root, defs, ['layout', 'other'], { workers: 1 });
+    expect(report.result('other')).toBe('success');
+    expect(report.result('layout:one')).toBe('success');
+  });
+
   it('skips a created subtask whose dependency already failed, instead of judging its inputs', async () => {
     const root = tempDir();
     const defs: TaskDefinition[] = [

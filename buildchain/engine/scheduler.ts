@@ -55,7 +55,18 @@ export async function runTasks(
   const dependents = new Map<string, string[]>();
   const ready = new MinHeap<Slot>();
   const reports: TaskReport[] = [];
+  /** Tasks whose actions (or file_dep hashing) hold one of the `workers`. */
   let active = 0;
+  /**
+   * Delayed families whose subtasks are being created: engine work that may wait on the network
+   * (a family asking the store, which asks the shared cache), so it holds no worker and runs first.
+   */
+  const creations: Slot[] = [];
+  let creating = 0;
+  const queue = (slot: Slot): void => {
+    if (slot.node.delayed && !slot.node.generated) creations.push(slot);
+    else ready.push(slot);
+  };
 
   const enroll = (names: readonly string[]): void => {
     for (const name of names) {
@@ -80,7 +91,7 @@ export async function runTasks(
       list.push(slot.node.name);
       dependents.set(dep, list);
     }
-    if (slot.pending === 0) ready.push(slot);
+    if (slot.pending === 0) queue(slot);
   };
 
   const complete = (slot: Slot, report: TaskReport): void => {
@@ -94,7 +105,7 @@ export async function runTasks(
       const dependent = slots.get(name)!;
       if (failed && !dependent.failedDep) dependent.failedDep = failed;
       dependent.pending -= 1;
-      if (dependent.pending === 0) ready.push(dependent);
+      if (dependent.pending === 0) queue(dependent);
     }
   };
 
@@ -229,27 +240,34 @@ export async function runTasks(
   options.reporter.runStarted(slots.size);
 
   await new Promise<void>((resolveRun) => {
-    const pump = (): void => {
-      while (active < options.workers && ready.size > 0 && !options.signal.aborted) {
-        const slot = ready.pop()!;
-        let outcome: void | Promise<void>;
-        try {
-          outcome = handle(slot);
-        } catch (error) {
-          failUnexpectedly(slot, error);
-          continue;
-        }
-        if (outcome instanceof Promise) {
-          active += 1;
-          outcome
-            .catch((error: unknown) => failUnexpectedly(slot, error))
-            .finally(() => {
-              active -= 1;
-              pump();
-            });
-        }
+    const start = (slot: Slot, creation: boolean): void => {
+      let outcome: void | Promise<void>;
+      try {
+        outcome = handle(slot);
+      } catch (error) {
+        failUnexpectedly(slot, error);
+        return;
       }
-      if (active === 0 && (ready.size === 0 || options.signal.aborted)) resolveRun();
+      if (!(outcome instanceof Promise)) return;
+      if (creation) creating += 1;
+      else active += 1;
+      outcome
+        .catch((error: unknown) => failUnexpectedly(slot, error))
+        .finally(() => {
+          if (creation) creating -= 1;
+          else active -= 1;
+          pump();
+        });
+    };
+    const pump = (): void => {
+      while (!options.signal.aborted) {
+        const creation = creations.shift();
+        if (creation) start(creation, true);
+        else if (active < options.workers && ready.size > 0) start(ready.pop()!, false);
+        else break;
+      }
+      const drained = ready.size === 0 && creations.length === 0;
+      if (active === 0 && creating === 0 && (drained || options.signal.aborted)) resolveRun();
     };
     pump();
   });
