@@ -91,7 +91,7 @@ describe('up-to-date decisions', () => {
 });
 
 describe('ordering and parallelism', () => {
-  it('runs task_dep and file_dep producers first, in definition order among equals', async () => {
+  it('runs task_dep and file_dep producers first, and tasks decided together in definition order', async () => {
     const root = tempDir();
     writeFileSync(join(root, 'src'), 'x');
     const runs: string[] = [];
@@ -103,7 +103,16 @@ describe('ordering and parallelism', () => {
       { name: 'step:a', task_dep: ['produce'], actions: log('step:a') },
     ];
     await runEngine(root, defs, ['final'], { workers: 1 });
-    expect(runs).toEqual(['produce', 'step:b', 'step:a', 'final']);
+    const at = (name: string) => runs.indexOf(name);
+    expect([...runs].sort()).toEqual(['final', 'produce', 'step:a', 'step:b']);
+    expect(at('produce')).toBeLessThan(at('step:a'));
+    expect(Math.max(at('produce'), at('step:a'), at('step:b'))).toBeLessThan(at('final'));
+
+    // Tasks decided at once (no file to hash) start in the order they are defined.
+    const order: string[] = [];
+    const named = (name: string): TaskSpec => ({ name, actions: [() => void order.push(name)] });
+    await runEngine(root, [named('c'), named('a'), named('b')], ['b', 'a', 'c'], { workers: 1 });
+    expect(order).toEqual(['c', 'a', 'b']);
   });
 
   it('overlaps independent tasks with two workers, and not with one', async () => {
@@ -268,6 +277,7 @@ describe('delayed task creation', () => {
       // with the only worker held by the creation, `other` could never run.
       {
         basename: 'layout',
+        after: [],
         create: async () => {
           await otherRan;
           return [{ name: 'layout:one', actions: [() => undefined] }];
@@ -278,6 +288,20 @@ describe('delayed task creation', () => {
     const report = await runEngine(root, defs, ['layout', 'other'], { workers: 1 });
     expect(report.result('other')).toBe('success');
     expect(report.result('layout:one')).toBe('success');
+  });
+
+  it('asks an uptodate check without holding a worker: tasks run while it waits', async () => {
+    const root = tempDir();
+    let ran!: () => void;
+    const otherRan = new Promise<void>((resolve) => (ran = resolve));
+    const defs: TaskDefinition[] = [
+      // Its check waits on what `other` does (as a check asking the store waits on a download).
+      { name: 'checked', uptodate: [async () => (await otherRan, false)], actions: [() => undefined] },
+      { name: 'other', actions: [() => ran()] },
+    ];
+    const report = await runEngine(root, defs, ['checked', 'other'], { workers: 1 });
+    expect(report.result('other')).toBe('success');
+    expect(report.result('checked')).toBe('success');
   });
 
   it('skips a created subtask whose dependency already failed, instead of judging its inputs', async () => {

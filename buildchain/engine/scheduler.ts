@@ -55,14 +55,18 @@ export async function runTasks(
   const dependents = new Map<string, string[]>();
   const ready = new MinHeap<Slot>();
   const reports: TaskReport[] = [];
-  /** Tasks whose actions (or file_dep hashing) hold one of the `workers`. */
+  // A task goes through three stages. Deciding whether it must run (hashing its file_dep, asking
+  // its uptodate checks) and taking its targets from the shared cache are the engine's own work,
+  // which may wait on the network (a check asking the store, which downloads from the cache):
+  // they hold none of the `workers`, which only running actions do, as doit runs uptodate checks
+  // in its main process. Delayed families are created first: their subtasks may be ready at once.
+  /** Tasks whose actions hold one of the `workers`. */
   let active = 0;
-  /**
-   * Delayed families whose subtasks are being created: engine work that may wait on the network
-   * (a family asking the store, which asks the shared cache), so it holds no worker and runs first.
-   */
+  /** Judged, and the cache could not give them: waiting for a worker, defined first runs first. */
+  const runnable = new MinHeap<{ slot: Slot; verdict: Verdict; entry?: CacheEntry; key: number }>();
+  /** Being judged, restored or created (families): promises the run waits for. */
+  let settling = 0;
   const creations: Slot[] = [];
-  let creating = 0;
   const queue = (slot: Slot): void => {
     if (slot.node.delayed && !slot.node.generated) creations.push(slot);
     else ready.push(slot);
@@ -137,7 +141,15 @@ export async function runTasks(
       complete(slot, emptyReport(node.name, 'up-to-date', []));
       return;
     }
-    return execute(node, verdict).then((report) => complete(slot, report));
+    const entry = entryOf(node, verdict);
+    if (!entry) {
+      runnable.push({ slot, verdict, key: slot.key });
+      return;
+    }
+    return restore(node, verdict, entry).then((restored) => {
+      if (restored) complete(slot, restored);
+      else runnable.push({ slot, verdict, entry, key: slot.key });
+    });
   };
 
   /** A delayed family's turn: create its subtasks, and wait for them before settling it. */
@@ -181,12 +193,8 @@ export async function runTasks(
     return report;
   };
 
-  const execute = async (node: TaskNode, verdict: Verdict): Promise<TaskReport> => {
-    const entry = entryOf(node, verdict);
-    if (entry) {
-      const restored = await restore(node, verdict, entry);
-      if (restored) return restored;
-    }
+  /** Runs the actions of a task that must run and that the cache could not give. */
+  const execute = async (node: TaskNode, verdict: Verdict, entry: CacheEntry | undefined): Promise<TaskReport> => {
     const actions = node.spec.actions ?? [];
     const report = emptyReport(node.name, 'success', verdict.reasons);
     const output = new TaskOutput(options.verbosity);
@@ -240,34 +248,43 @@ export async function runTasks(
   options.reporter.runStarted(slots.size);
 
   await new Promise<void>((resolveRun) => {
-    const start = (slot: Slot, creation: boolean): void => {
-      let outcome: void | Promise<void>;
-      try {
-        outcome = handle(slot);
-      } catch (error) {
-        failUnexpectedly(slot, error);
-        return;
-      }
+    /** Follows an outcome of the engine's own work (not holding a worker) or of actions (holding one). */
+    const follow = (slot: Slot, outcome: void | Promise<void>, worker: boolean): void => {
       if (!(outcome instanceof Promise)) return;
-      if (creation) creating += 1;
-      else active += 1;
+      if (worker) active += 1;
+      else settling += 1;
       outcome
         .catch((error: unknown) => failUnexpectedly(slot, error))
         .finally(() => {
-          if (creation) creating -= 1;
-          else active -= 1;
+          if (worker) active -= 1;
+          else settling -= 1;
           pump();
         });
     };
+    const attempt = (slot: Slot, work: () => void | Promise<void>): void | Promise<void> => {
+      try {
+        return work();
+      } catch (error) {
+        failUnexpectedly(slot, error);
+      }
+    };
     const pump = (): void => {
       while (!options.signal.aborted) {
-        const creation = creations.shift();
-        if (creation) start(creation, true);
-        else if (active < options.workers && ready.size > 0) start(ready.pop()!, false);
-        else break;
+        const slot = creations.shift() ?? ready.pop();
+        if (slot) {
+          follow(
+            slot,
+            attempt(slot, () => handle(slot)),
+            false,
+          );
+        } else if (active < options.workers && runnable.size > 0) {
+          const { slot: next, verdict, entry } = runnable.pop()!;
+          const run = () => execute(next.node, verdict, entry).then((report) => complete(next, report));
+          follow(next, attempt(next, run), true);
+        } else break;
       }
-      const drained = ready.size === 0 && creations.length === 0;
-      if (active === 0 && creating === 0 && (drained || options.signal.aborted)) resolveRun();
+      const drained = ready.size === 0 && creations.length === 0 && runnable.size === 0;
+      if (active === 0 && settling === 0 && (drained || options.signal.aborted)) resolveRun();
     };
     pump();
   });
