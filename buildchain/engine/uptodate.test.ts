@@ -19,6 +19,15 @@ function setup(files: Record<string, string>) {
   return { root, state, reads };
 }
 
+/** A content store holding one blob of `text`. */
+async function storeHolding(text: string): Promise<BlobStore> {
+  const store = new BlobStore(join(tempDir(), 'cache'));
+  const incoming = join(tempDir(), 'blob');
+  writeFileSync(incoming, text);
+  await store.adopt(incoming, `sha256:${hex(text)}`);
+  return store;
+}
+
 afterEach(() => vi.restoreAllMocks());
 
 describe('file digests', () => {
@@ -35,12 +44,8 @@ describe('file digests', () => {
 
   it('take a digest the project knows from its store without reading the file', async () => {
     const { root, state, reads } = setup({});
-    const store = new BlobStore(join(tempDir(), 'cache'));
-    const digest = `sha256:${hex('blob')}`;
-    const incoming = join(tempDir(), 'blob');
-    writeFileSync(incoming, 'blob');
-    await store.adopt(incoming, digest);
-    await store.linkTo(digest, join(root, 'placed.bin'));
+    const store = await storeHolding('blob');
+    await store.linkTo(`sha256:${hex('blob')}`, join(root, 'placed.bin'));
     const files = new FileDigests(root, state, true, (stats) => store.knownDigest(stats));
     expect(await files.digest('placed.bin')).toBe(shortDigest(hex('blob')));
     expect(reads).not.toHaveBeenCalled();
@@ -48,13 +53,9 @@ describe('file digests', () => {
 
   it('read a file the store placed once it was replaced by other content', async () => {
     const { root, state, reads } = setup({});
-    const store = new BlobStore(join(tempDir(), 'cache'));
-    const digest = `sha256:${hex('blob')}`;
-    const incoming = join(tempDir(), 'blob');
-    writeFileSync(incoming, 'blob');
-    await store.adopt(incoming, digest);
+    const store = await storeHolding('blob');
     const placed = join(root, 'placed.bin');
-    await store.linkTo(digest, placed);
+    await store.linkTo(`sha256:${hex('blob')}`, placed);
     const linked = statSync(placed);
     // Written through the link would change the store's blob too: a new file under the name is
     // the way a task replaces it, and it is another inode.
