@@ -118,6 +118,7 @@ export function createContext(config: BuildConfig): BuildContext {
     paths,
     imageInventory: () => ({
       isoRoot: config.isoRoot,
+      sha256Of: (path) => store.sha256Of(path),
       declarations: context.images(),
       definitionName: (definition, fromProduct) =>
         fromProduct ? `product:${relative(config.product!.tree, definition)}` : relative(config.root, definition),
@@ -133,6 +134,7 @@ export function createContext(config: BuildConfig): BuildContext {
     },
     packageInventory: () => ({
       lockFile: context.workspace.lockFile,
+      sha256Of: (path) => store.sha256Of(path),
       built: context.workspace.declarations.build.map((pkg) => ({ pkg, list: paths.builtList(pkg) })),
       inIso: (repo, file) => `packages/redhat/${paths.repositoryName(repo)}/${file}`,
       specName: (spec) => relative(config.root, spec),

@@ -8,7 +8,7 @@ import { BuildError } from '../buildchain/errors.ts';
 import { readSourceRecord } from '../buildchain/sources/record.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { writeFileAtomic } from '../buildchain/fs/atomic.ts';
-import { digestHex, sha256File } from '../buildchain/store/sha256.ts';
+import { digestHex } from '../buildchain/store/sha256.ts';
 import { loadRuntimeDeclaration, runtimeUrl } from '../buildchain/sources/npm-runtime.ts';
 import { spdxDocument, type SbomSource } from '../buildchain/release/sbom.ts';
 import { imageFiles, inventoryImages, inventoryPackages, packageFiles } from '../buildchain/release/inventory.ts';
@@ -70,7 +70,7 @@ export function sbomTasks(context: BuildContext): TaskDefinition[] {
                   ...runtime,
                   tarballSha256: runtime.sha256,
                   url: runtimeUrl(config.npmRegistry, runtime),
-                  sha256: await sha256File(join(config.isoRoot, 'runtime', 'node')),
+                  sha256: await context.store.sha256Of(join(config.isoRoot, 'runtime', 'node')),
                 },
                 ...(config.product ? { source: productSbomSource(config.product) } : {}),
               });

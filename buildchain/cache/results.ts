@@ -266,6 +266,7 @@ export class CacheResults implements ResultCache {
     const verifier = new DigestVerifier(item.digest, item.path, { expectedSize: item.size });
     await pipeline(body, verifier, createWriteStream(dest, { mode: item.mode }));
     await chmod(dest, item.mode);
+    await this.store.vouch(dest, item.digest); // verified: the engine need not hash it again
   }
 }
 

@@ -58,5 +58,6 @@ export async function writeImageArchive(
     ],
     ['oci-layout', JSON.stringify({ imageLayoutVersion: '1.0.0' })],
   ]);
-  await writeBlobArchive(store, blobs, metadata, file, { mtime: options.mtime });
+  const { sha256 } = await writeBlobArchive(store, blobs, metadata, file, { mtime: options.mtime });
+  await store.vouch(file, sha256);
 }

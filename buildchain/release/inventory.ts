@@ -13,6 +13,8 @@ import type { SbomImage, SbomRpm } from './sbom.ts';
 
 export interface ImageInventory {
   isoRoot: string;
+  /** A file's hex sha256, taken from what the build already knows when it can (BlobStore.sha256Of). */
+  sha256Of?: (path: string) => Promise<string>;
   declarations: ImageDeclarations;
   /** How a local image's definition is named: relative to the project, or `product:<path>`. */
   definitionName(definition: string, fromProduct: boolean): string;
@@ -28,7 +30,12 @@ export function imageFiles({ isoRoot, declarations }: ImageInventory): string[] 
   ];
 }
 
-export async function inventoryImages({ isoRoot, declarations, definitionName }: ImageInventory): Promise<SbomImage[]> {
+export async function inventoryImages({
+  isoRoot,
+  declarations,
+  definitionName,
+  sha256Of = sha256File,
+}: ImageInventory): Promise<SbomImage[]> {
   const images: SbomImage[] = [];
   for (const image of declarations.remote) {
     const { registry, repository, digest } = pinnedSource(image, declarations.lockFile);
@@ -41,7 +48,7 @@ export async function inventoryImages({ isoRoot, declarations, definitionName }:
       digest,
       archive: image.archive !== false,
       path: relative(isoRoot, place),
-      ...(image.archive ? { fileSha256: await sha256File(place) } : {}),
+      ...(image.archive ? { fileSha256: await sha256Of(place) } : {}),
     });
   }
   for (const image of declarations.local) {
@@ -62,6 +69,8 @@ export async function inventoryImages({ isoRoot, declarations, definitionName }:
 
 export interface PackageInventory {
   lockFile: string;
+  /** As ImageInventory's. */
+  sha256Of?: (path: string) => Promise<string>;
   /** Each spec build and the list of binary packages it made. */
   built: readonly { pkg: SpecPackage; list: string }[];
   /** Where a repository's file sits in the ISO (packages/redhat/metalk8s-<repo>-el7/<file>). */
@@ -76,7 +85,7 @@ export function packageFiles({ lockFile, built }: PackageInventory): string[] {
 }
 
 export async function inventoryPackages(
-  { lockFile, built, inIso, specName }: PackageInventory,
+  { lockFile, built, inIso, specName, sha256Of = sha256File }: PackageInventory,
   signal: AbortSignal,
 ): Promise<SbomRpm[]> {
   const rpms: SbomRpm[] = readLock(lockFile).packages.map((pkg) => ({
@@ -107,7 +116,7 @@ export async function inventoryPackages(
         version,
         release,
         arch,
-        sha256: await sha256File(file),
+        sha256: await sha256Of(file),
         origin: { spec: specName(pkg.spec) },
         path: inIso(pkg.repository, basename(file)),
       });

@@ -5,13 +5,13 @@
 // refused and leaves nothing in the store.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-stream';
 import { BuildError } from '../errors.ts';
 import { withAtomicFile } from '../fs/atomic.ts';
 import { isDiskFailure, requireFreeSpace, writeFailure } from '../fs/space.ts';
-import { digestHex, hexDigest } from './sha256.ts';
+import { createSha256, digestHex, hexDigest } from './sha256.ts';
 import type { BlobStore } from './blob-store.ts';
 
 const BLOB = /^blobs\/sha256\/([a-f0-9]{64})$/;
@@ -28,7 +28,7 @@ export async function writeBlobArchive(
   files: ReadonlyMap<string, string>,
   file: string,
   options: { mtime?: Date } = {},
-): Promise<{ blobs: number; bytes: number }> {
+): Promise<{ blobs: number; bytes: number; sha256: string }> {
   const sorted = [...new Set(digests)].sort();
   const mtime = options.mtime ?? new Date(0);
   const header = (name: string, size: number, type: 'file' | 'directory' = 'file') => ({
@@ -62,6 +62,8 @@ export async function writeBlobArchive(
     entrySizes.reduce((sum, size) => sum + padded(size), 1024),
   );
   let bytes = 0;
+  // Hashed as written: the archive's own digest, for whoever must know it (the ISO's file_dep, the SBOM).
+  const hash = createSha256();
   try {
     await withAtomicFile(file, async (tmp) => {
       const archive = pack();
@@ -85,13 +87,22 @@ export async function writeBlobArchive(
           archive.destroy(error as Error);
           throw error;
         }),
-        pipeline(archive, createWriteStream(tmp, { mode: 0o644 })),
+        pipeline(
+          archive,
+          new Transform({
+            transform(chunk: Buffer, _encoding, done) {
+              hash.update(chunk);
+              done(null, chunk);
+            },
+          }),
+          createWriteStream(tmp, { mode: 0o644 }),
+        ),
       ]);
     });
   } catch (error) {
     throw isDiskFailure(error) ? writeFailure(file, error) : error;
   }
-  return { blobs: sorted.length, bytes };
+  return { blobs: sorted.length, bytes, sha256: `sha256:${hash.digest('hex')}` };
 }
 
 /**

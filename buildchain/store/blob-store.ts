@@ -11,7 +11,7 @@ import { BuildError } from '../errors.ts';
 import { HttpTimeoutError } from '../http.ts';
 import { linkAtomic, tempPathFor } from '../fs/atomic.ts';
 import { formatBytes, isDiskFailure, requireFreeSpace, writeFailure } from '../fs/space.ts';
-import { createSha256, digestHex, DigestMismatchError, DigestVerifier, sha256Digest } from './sha256.ts';
+import { createSha256, digestHex, DigestMismatchError, DigestVerifier, sha256Digest, sha256File } from './sha256.ts';
 
 /** A download source that can start at an offset; `start` says where the server actually began. */
 export type RangeSource = (offset: number) => Promise<{ body: Readable; start: number }>;
@@ -44,8 +44,8 @@ export class BlobStore {
   readonly #fromRemote = new Map<string, Promise<boolean>>();
   /** Set by the build context when a shared cache is configured. */
   remote: RemoteBlobs | undefined;
-  /** Blobs placed by linkTo in this process, by inode: what knownDigest answers. */
-  readonly #linked = new Map<string, { hex: string; size: number; mtimeMs: number }>();
+  /** Files whose content this process knows (placed or verified), by inode: what knownDigest answers. */
+  readonly #known = new Map<string, { hex: string; size: number; mtimeMs: number }>();
 
   constructor(readonly root: string) {}
 
@@ -220,18 +220,33 @@ export class BlobStore {
    */
   async linkTo(digest: string, dest: string): Promise<void> {
     await linkAtomic(this.path(digest), dest);
-    const stats = await stat(dest);
-    this.#linked.set(inodeKey(stats), { hex: digestHex(digest), size: stats.size, mtimeMs: stats.mtimeMs });
+    await this.vouch(dest, digest);
   }
 
   /**
-   * The hex sha256 of a file that linkTo placed in this process (the same inode, size and mtime:
-   * the link, or its copy across file systems), so a build need not read it again to know its
-   * content; undefined for any other file, or one written since.
+   * Remembers that the file at `path`, as it is now, has `digest` (sha256:<hex>): its writer hashed
+   * it as it wrote it, or verified it, and a rename keeps it known. Only for files nothing rewrites
+   * in place: a file written since has another mtime and is no longer known.
+   */
+  async vouch(path: string, digest: string): Promise<void> {
+    const stats = await stat(path);
+    this.#known.set(inodeKey(stats), { hex: digestHex(digest), size: stats.size, mtimeMs: stats.mtimeMs });
+  }
+
+  /**
+   * The hex sha256 of a file that linkTo placed or vouch was told of in this process (the same
+   * inode, size and mtime), so a build need not read it again to know its content; undefined for
+   * any other file, or one written since.
    */
   knownDigest(stats: { dev: number; ino: number; size: number; mtimeMs: number }): string | undefined {
-    const linked = this.#linked.get(inodeKey(stats));
-    return linked && linked.size === stats.size && linked.mtimeMs === stats.mtimeMs ? linked.hex : undefined;
+    const known = this.#known.get(inodeKey(stats));
+    return known && known.size === stats.size && known.mtimeMs === stats.mtimeMs ? known.hex : undefined;
+  }
+
+  /** The hex sha256 of a file: known (knownDigest), or read. */
+  async sha256Of(path: string): Promise<string> {
+    const stats = await stat(path);
+    return this.knownDigest(stats) ?? (await sha256File(path, stats.size));
   }
 }
 
