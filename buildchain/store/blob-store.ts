@@ -7,6 +7,7 @@ import { chmod, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { limitConcurrency } from '../concurrency.ts';
 import { BuildError } from '../errors.ts';
 import { HttpTimeoutError } from '../http.ts';
 import { linkAtomic, tempPathFor } from '../fs/atomic.ts';
@@ -37,11 +38,20 @@ export interface RemoteBlobs {
   offer(digest: string, path: string): Promise<void>;
 }
 
+/** Blobs downloaded from the remote at once (see BlobStore.#remoteSlots). */
+const REMOTE_DOWNLOADS = 8;
+
 export class BlobStore {
   /** One ingestion per digest at a time: images pulled in parallel that share a layer fetch it once. */
   readonly #inflight = new Map<string, Promise<void>>();
   /** Likewise for blobs taken from the remote (has() is asked from inside an ingestion). */
   readonly #fromRemote = new Map<string, Promise<boolean>>();
+  /**
+   * A check of 600 locked RPMs asks for 600 blobs at once: they take half of the 16 connections
+   * to a host (buildchain/http.ts) at most, so that a small request of the build (a cached task's
+   * listing, the product source's record) does not queue behind all of them.
+   */
+  readonly #remoteSlots = limitConcurrency(REMOTE_DOWNLOADS);
   /** Set by the build context when a shared cache is configured. */
   remote: RemoteBlobs | undefined;
   /** Files whose content this process knows (placed or verified), by inode: what knownDigest answers. */
@@ -63,7 +73,8 @@ export class BlobStore {
     if (!this.remote) return false;
     let fetching = this.#fromRemote.get(digest);
     if (!fetching) {
-      fetching = this.#takeFromRemote(this.remote, digest, size);
+      const remote = this.remote;
+      fetching = this.#remoteSlots(() => this.#takeFromRemote(remote, digest, size));
       this.#fromRemote.set(digest, fetching);
       void fetching.finally(() => this.#fromRemote.delete(digest));
     }
