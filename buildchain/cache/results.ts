@@ -262,9 +262,12 @@ export class CacheResults implements ResultCache {
       return;
     }
     const { client, repository } = this.remote.target;
-    const { body } = await client.blob(repository, item.digest, 0, signal);
-    const verifier = new DigestVerifier(item.digest, item.path, { expectedSize: item.size });
-    await pipeline(body, verifier, createWriteStream(dest, { mode: item.mode }));
+    // Counted with the store's own downloads from the cache: restores run beside each other.
+    await this.store.fromRemote(async () => {
+      const { body } = await client.blob(repository, item.digest, 0, signal);
+      const verifier = new DigestVerifier(item.digest, item.path, { expectedSize: item.size });
+      await pipeline(body, verifier, createWriteStream(dest, { mode: item.mode }));
+    });
     await chmod(dest, item.mode);
     await this.store.vouch(dest, item.digest); // verified: the engine need not hash it again
   }

@@ -38,7 +38,7 @@ export interface RemoteBlobs {
   offer(digest: string, path: string): Promise<void>;
 }
 
-/** Blobs downloaded from the remote at once (see BlobStore.#remoteSlots). */
+/** Downloads from the remote at once (see BlobStore.fromRemote). */
 const REMOTE_DOWNLOADS = 8;
 
 export class BlobStore {
@@ -47,11 +47,11 @@ export class BlobStore {
   /** Likewise for blobs taken from the remote (has() is asked from inside an ingestion). */
   readonly #fromRemote = new Map<string, Promise<boolean>>();
   /**
-   * A check of 600 locked RPMs asks for 600 blobs at once: they take half of the 16 connections
-   * to a host (buildchain/http.ts) at most, so that a small request of the build (a cached task's
-   * listing, the product source's record) does not queue behind all of them.
+   * A check of 600 locked RPMs asks for 600 blobs at once: their downloads take half of the 16
+   * connections to a host (buildchain/http.ts) at most, so that a small request of the build (a
+   * HEAD, a cached task's listing, the product source's record) does not queue behind them all.
    */
-  readonly #remoteSlots = limitConcurrency(REMOTE_DOWNLOADS);
+  readonly fromRemote = limitConcurrency(REMOTE_DOWNLOADS);
   /** Set by the build context when a shared cache is configured. */
   remote: RemoteBlobs | undefined;
   /** Files whose content this process knows (placed or verified), by inode: what knownDigest answers. */
@@ -73,8 +73,7 @@ export class BlobStore {
     if (!this.remote) return false;
     let fetching = this.#fromRemote.get(digest);
     if (!fetching) {
-      const remote = this.remote;
-      fetching = this.#remoteSlots(() => this.#takeFromRemote(remote, digest, size));
+      fetching = this.#takeFromRemote(this.remote, digest, size);
       this.#fromRemote.set(digest, fetching);
       void fetching.finally(() => this.#fromRemote.delete(digest));
     }
@@ -94,10 +93,12 @@ export class BlobStore {
     const source = await remote.source(digest);
     if (!source) return false;
     try {
-      await this.#download(digest, source, {
-        describe: `shared cache blob ${digest}`,
-        ...(size !== undefined ? { size } : {}),
-      });
+      await this.fromRemote(() =>
+        this.#download(digest, source, {
+          describe: `shared cache blob ${digest}`,
+          ...(size !== undefined ? { size } : {}),
+        }),
+      );
       return true;
     } catch (error) {
       remote.refused(digest, error);
