@@ -290,6 +290,37 @@ describe('delayed task creation', () => {
     expect(report.result('layout:one')).toBe('success');
   });
 
+  it('never runs two actions at once with one worker, whatever order tasks are decided in', async () => {
+    const root = tempDir();
+    let running = 0;
+    let most = 0;
+    const defs: TaskDefinition[] = Array.from({ length: 6 }, (_, i): TaskSpec => {
+      writeFileSync(join(root, `in${i}`), 'x'.repeat(i * 300_000));
+      return {
+        name: `t${i}`,
+        // Some decided at once, others after hashing a file or a check that waits.
+        ...(i % 3 === 1 ? { file_dep: [`in${i}`] } : {}),
+        ...(i % 3 === 2 ? { uptodate: [async () => (await sleep(10 * i), false)] } : {}),
+        actions: [
+          async () => {
+            running += 1;
+            most = Math.max(most, running);
+            await sleep(20);
+            running -= 1;
+          },
+        ],
+      };
+    });
+    const report = await runEngine(
+      root,
+      defs,
+      defs.map((d) => (d as TaskSpec).name),
+      { workers: 1 },
+    );
+    expect(report.executed.sort()).toEqual(['t0', 't1', 't2', 't3', 't4', 't5']);
+    expect(most).toBe(1);
+  });
+
   it('asks an uptodate check without holding a worker: tasks run while it waits', async () => {
     const root = tempDir();
     let ran!: () => void;

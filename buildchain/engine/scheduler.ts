@@ -1,6 +1,7 @@
-// Runs the selected tasks and their dependencies with N workers. A task starts when all its
-// dependencies are done; among ready tasks the one defined first starts first, so equal runs
-// print in the same order. A failure skips its dependents but lets independent work finish.
+// Runs the selected tasks and their dependencies with N workers. A task is decided when all its
+// dependencies are done; among tasks decided to run, the one defined first starts first (a task
+// whose decision waits, on hashing or a check, starts once decided). A failure skips its
+// dependents but lets independent work finish.
 import { rmSync, statSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { errorMessage, settingsOf } from '../errors.ts';

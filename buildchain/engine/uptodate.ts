@@ -81,8 +81,9 @@ export class FileDigests {
     };
     const told = this.knownDigest?.(stats);
     if (told !== undefined) return record(shortDigest(told));
-    // Size and mtime in the key too: an inode freed and reused within the run is another file.
-    const inode = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}`;
+    // Size, mtime and ctime in the key too: an inode freed and reused within the run by a file of
+    // the same size and stamped mtime still has another ctime (links made since cost a hash, no more).
+    const inode = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
     let digest = this.byInode.get(inode);
     if (digest === undefined) {
       digest = this.hashing(() => sha256File(resolve(this.root, path), stats.size)).then(shortDigest);
