@@ -49,8 +49,6 @@ export function docTasks(context: BuildContext): TaskDefinition[] {
     ),
     uptodate: [config.bin.sphinxBuild, config.bin.latexmk, config.sourceDateEpoch ?? null],
     targets: [target],
-    // The documents decide the content: another runner's build of the same documents will do.
-    cache: true,
     actions: [(ctx) => action(ctx, workOf(name))],
   });
   const html = (name: string, dir: string): TaskSpec => ({
@@ -61,6 +59,11 @@ export function docTasks(context: BuildContext): TaskDefinition[] {
   });
   const pdf = (name: string, target: string): TaskSpec => ({
     ...task(name, target, (ctx, work) => buildPdf(context, ctx, work, target)),
+    // Shared: the documents, the tools' names and SOURCE_DATE_EPOCH key it, so a runner takes
+    // another's PDF of the same documents (not byte-reproducible across LaTeX runs: sharing it
+    // makes the runners' ISOs the same bytes). Tool versions are not in the key: a farm's runners
+    // are expected to share one image. The HTML tree is not shared: its target names only index.html.
+    cache: true,
     clean: async (clean) => {
       await removeTree(workOf(name))(clean);
       await removeTree(target)(clean);

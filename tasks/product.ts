@@ -5,7 +5,8 @@
 // build, or offline-import) needs neither git nor network. The product's version is its
 // VERSION file, read by the tasks created after this one; its `git describe` is taken at the fetch
 // and kept in the record, since the archive has no tags. METALK8S_SOURCE=none: nothing here.
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { ProductSource } from './config.ts';
 import type { TaskDefinition } from '../buildchain/engine/task.ts';
 import { BuildError } from '../buildchain/errors.ts';
@@ -31,6 +32,7 @@ export function productTasks({ config, store }: BuildContext): TaskDefinition[] 
     ];
   }
   const { tree } = product;
+  const archiveLink = join(dirname(product.record), 'metalk8s.tar');
   const source = productGitSource(product);
   const stored = async () =>
     (await storedSource(store, readSourceRecord(product.record), product.commit)) !== undefined;
@@ -62,22 +64,31 @@ export function productTasks({ config, store }: BuildContext): TaskDefinition[] 
         "Fetch MetalK8s' repository at METALK8S_COMMIT into the store as its git archive, recorded in " +
         'BUILD_ROOT/sources/metalk8s.json; stop within seconds if METALK8S_SOURCE does not answer.',
       task_dep: ['_build_root'],
-      targets: [product.record],
+      // The record, and the archive it names as a link to the store's blob: a runner that takes
+      // them from the shared cache (the archive as a store blob) needs no git; a cache that lost
+      // the blob gives no result, and the commit is fetched here.
+      targets: [product.record, archiveLink],
       // A record from before GIT was recorded (no describe) is made again, from the bare repository.
-      uptodate: [product.commit, async () => readSourceRecord(product.record)?.describe !== undefined && stored()],
-      // The record names the archive by digest and the describe taken where the tags are: a
-      // runner that takes it from the shared cache takes the archive from there too, and needs no git.
+      // The URL is part of the key: the describe comes from that source's tags.
+      uptodate: [
+        product.commit,
+        product.url,
+        async () => readSourceRecord(product.record)?.describe !== undefined && existsSync(archiveLink) && stored(),
+      ],
       cache: true,
       actions: [
         async (ctx) => {
-          const earlier = readSourceRecord(product.record);
-          if (earlier?.describe !== undefined && (await stored()))
-            return ctx.log(`${product.commit}: in the store (${earlier.archive}), nothing to fetch`);
-          const record = await fetchRecord(ctx.signal);
-          ctx.log(`${product.commit}: fetched from ${product.url} (${record.archive})`);
+          let record = readSourceRecord(product.record);
+          if (record?.describe !== undefined && (await stored()))
+            ctx.log(`${product.commit}: in the store (${record.archive}), nothing to fetch`);
+          else {
+            record = await fetchRecord(ctx.signal);
+            ctx.log(`${product.commit}: fetched from ${product.url} (${record.archive})`);
+          }
+          await store.linkTo(record.archive, archiveLink);
         },
       ],
-      clean: true,
+      // No clean: an air-gapped runner's record came from offline-import, and git cannot make it again.
     },
     {
       name: '_product_source',
@@ -89,12 +100,12 @@ export function productTasks({ config, store }: BuildContext): TaskDefinition[] 
       uptodate: [product.commit],
       actions: [
         async (ctx) => {
-          let record = readSourceRecord(product.record);
-          // A record taken from the shared cache whose archive the cache no longer holds.
-          if (!record || !(await storedSource(store, record, product.commit))) {
-            record = await fetchRecord(ctx.signal);
-            ctx.log(`${product.commit}: the recorded archive was not stored; fetched from ${product.url}`);
-          } else ctx.log(`${product.commit}: from the store (${record.archive})`);
+          const record = readSourceRecord(product.record);
+          if (!record || !(await storedSource(store, record, product.commit)))
+            throw new BuildError(
+              `${product.record}: no stored archive of ${product.commit}; run ./build.ts _product_fetch`,
+            );
+          ctx.log(`${product.commit}: from the store (${record.archive})`);
           const files = await unpackSource(
             store,
             record,
