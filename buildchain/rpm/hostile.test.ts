@@ -227,7 +227,7 @@ describe('a hostile yum repository', () => {
     );
     const error = await failure(repository(server.origin).packages(signal));
     expect(error.message).toBe(
-      `${server.origin}/repodata/primary.xml: truncated or not a primary.xml (no </metadata>)`,
+      `${server.origin}/repodata/primary.xml: not a primary.xml (text outside the root element)`,
     );
   });
 });

@@ -70,6 +70,58 @@ describe('parsePrimary', () => {
     }
   });
 
+  it('reads what XML allows beyond createrepo: CDATA, comments, attributes in any order, ">" in values', async () => {
+    const odd = `<?xml version="1.0"?>
+<!-- written by hand -->
+<metadata packages='1' xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm">
+<package type="rpm"><!-- <name>not-this</name> -->
+  <name><![CDATA[a<b]]>&amp;c</name><arch>noarch</arch>
+  <version rel="1" ver="2.0" epoch="0"/>
+  <description><![CDATA[</package> and <name>x</name>]]></description>
+  <checksum pkgid="YES" type="sha256">
+    ${'ef'.repeat(32)}
+  </checksum>
+  <location href = 'p/a&#x3c;b.rpm' />
+  <size archive="1" package="77"/>
+  <format><?pi <name>no</name> ?>
+    <rpm:provides><rpm:entry ver="1" flags="GE" name="x &gt; y" rel="2"/></rpm:provides>
+    <rpm:requires><rpm:entry name="weird>name"/></rpm:requires>
+    <other><file>/not/a/file</file></other>
+  </format>
+</package>
+</metadata>
+`;
+    for (const size of [1, 5, 4096]) {
+      const [pkg] = await parsePrimary(chunked(odd, size), 'os', 'primary.xml');
+      expect(pkg, `chunks of ${size}`).toEqual({
+        repo: 'os',
+        name: 'a<b&c',
+        arch: 'noarch',
+        epoch: '0',
+        version: '2.0',
+        release: '1',
+        checksum: { type: 'sha256', value: 'ef'.repeat(32) },
+        location: 'p/a<b.rpm',
+        size: 77,
+        sourcerpm: '',
+        provides: [{ name: 'x > y', flags: 'GE', evr: { epoch: '0', version: '1', release: '2' } }],
+        requires: [{ name: 'weird>name' }],
+        files: [],
+      });
+    }
+  });
+
+  it.each([
+    ['a mismatched end tag', (text: string) => text.replace('</arch>', '</name>'), 'not well-formed XML'],
+    ['an undefined entity', (text: string) => text.replace('<name>doc', '<name>&doc;'), 'undefined entity "&doc;"'],
+    ['a DTD', (text: string) => text.replace('<metadata', '<!DOCTYPE m [<!ENTITY a "b">]><metadata'), 'DTD'],
+    ['"<" in an attribute', (text: string) => text.replace('ver="2"', 'ver="<2"'), '"<" in an attribute value'],
+    ['another root element', (text: string) => `${text}<metadata/>`, 'content after the root element'],
+    ['a text of binary bytes', () => '\u0000\u0001 <metadata', 'not a primary.xml (text outside the root element)'],
+  ])('refuses %s, naming the file', async (_what, edit, message) => {
+    await expect(parsePrimary(chunked(edit(primary([NOARCH])), 13), 'os', 'x/primary.xml')).rejects.toThrow(message);
+  });
+
   it('refuses a truncated file, a wrong package count and an entry without a checksum', async () => {
     const text = primary([PACKAGE, NOARCH]);
     await expect(parsePrimary(chunked(text.slice(0, text.length - 20), 50), 'os', 'x/primary.xml.gz')).rejects.toThrow(

@@ -11,6 +11,7 @@ import { SaxesParser } from 'saxes';
 import { byteLimit } from '../byte-limit.ts';
 import { BuildError } from '../errors.ts';
 import { requireExecutable } from '../tools.ts';
+import { XmlError, XmlScanner } from './xml-scan.ts';
 import type { Capability, Flags } from './vercmp.ts';
 
 export interface RpmPackage {
@@ -129,165 +130,255 @@ export async function parseRepomd(input: Readable, where: string): Promise<Map<s
   return entries;
 }
 
-function capability(attributes: Record<string, string>): Capability {
-  const name = attributes.name ?? '';
-  const flags = attributes.flags as Flags | undefined;
-  if (!flags || attributes.ver === undefined) return { name };
-  return { name, flags, evr: { epoch: attributes.epoch ?? '0', version: attributes.ver, release: attributes.rel } };
+/** The elements of primary.xml that are read; every other one is skipped. */
+const enum At {
+  Other,
+  Package,
+  Name,
+  Arch,
+  Version,
+  Checksum,
+  Location,
+  Size,
+  Format,
+  SourceRpm,
+  Provides,
+  Requires,
+  Entry,
+  File,
 }
 
-const ENTITY = /&(?:#x([0-9a-fA-F]+)|#([0-9]+)|(amp|lt|gt|quot|apos));/g;
-const NAMED_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-const ATTRIBUTE = /\s([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
+/** The names the primary.xml handler compares, shared with the scanner so that they compare as one string. */
+const PRIMARY_NAMES = [
+  ...['metadata', 'package', 'name', 'arch', 'version', 'checksum', 'location', 'size', 'format', 'file'],
+  ...['rpm:provides', 'rpm:requires', 'rpm:sourcerpm', 'rpm:entry'],
+  ...['packages', 'epoch', 'ver', 'rel', 'type', 'href', 'flags'],
+];
 
-function decodeEntities(text: string): string {
-  if (!text.includes('&')) return text;
-  return text.replace(ENTITY, (_, hex?: string, decimal?: string, name?: string) =>
-    name ? NAMED_ENTITIES[name]! : String.fromCodePoint(parseInt(hex ?? decimal!, hex ? 16 : 10)),
-  );
-}
-
-function attributesOf(tag: string): Record<string, string> {
-  const attributes: Record<string, string> = {};
-  // exec on the shared global expression: matchAll would clone it for every tag.
-  ATTRIBUTE.lastIndex = 0;
-  for (let match = ATTRIBUTE.exec(tag); match; match = ATTRIBUTE.exec(tag))
-    attributes[match[1]!] = decodeEntities(match[2] ?? match[3]!);
-  return attributes;
-}
-
-/** The text of the first `<tag>text</tag>` (or `<tag attributes>text</tag>`) in `block`, or ''. */
-function elementText(block: string, tag: string): string {
-  const plain = block.indexOf(`<${tag}>`);
-  let open: number;
-  if (plain >= 0) open = plain + tag.length + 1;
-  else {
-    const at = block.indexOf(`<${tag} `);
-    if (at < 0) return '';
-    open = block.indexOf('>', at);
-    if (block[open - 1] === '/') return '';
+/** What a primary.xml element is, by its depth (1 is the root) and name. */
+function elementOf(depth: number, name: string, section: At): At {
+  if (depth === 2) return name === 'package' ? At.Package : At.Other;
+  if (depth === 3) {
+    switch (name) {
+      case 'name':
+        return At.Name;
+      case 'arch':
+        return At.Arch;
+      case 'version':
+        return At.Version;
+      case 'checksum':
+        return At.Checksum;
+      case 'location':
+        return At.Location;
+      case 'size':
+        return At.Size;
+      case 'format':
+        return At.Format;
+    }
+    return At.Other;
   }
-  return decodeEntities(block.slice(open + 1, block.indexOf(`</${tag}>`, open)));
+  if (depth === 4 && section === At.Format) {
+    switch (name) {
+      case 'file':
+        return At.File;
+      case 'rpm:provides':
+        return At.Provides;
+      case 'rpm:requires':
+        return At.Requires;
+      case 'rpm:sourcerpm':
+        return At.SourceRpm;
+    }
+    return At.Other;
+  }
+  if (depth === 5 && (section === At.Provides || section === At.Requires) && name === 'rpm:entry') return At.Entry;
+  return At.Other;
 }
 
-/** The attributes of the first `<tag .../>` or `<tag ...>` in `block`. */
-function elementAttributes(block: string, tag: string): Record<string, string> {
-  const at = block.indexOf(`<${tag} `);
-  return at < 0 ? {} : attributesOf(block.slice(at, block.indexOf('>', at)));
+/** A package being read: its fields as they come, in whatever order. */
+function emptyPackage(repo: string): RpmPackage {
+  return {
+    repo,
+    name: '',
+    arch: '',
+    epoch: '0',
+    version: '',
+    release: '',
+    checksum: { type: '', value: '' },
+    location: '',
+    size: 0,
+    sourcerpm: '',
+    provides: [],
+    requires: [],
+    files: [],
+  };
 }
 
 /**
- * A copy of a kept string that does not hold on to the text it was cut from: V8 makes substrings
- * of 13 characters or more point into their parent, here a whole decompressed chunk, and the
- * memory of a parse would grow with the size of primary.xml instead of its number of packages.
+ * Feeds `input` to `scanner`; its errors, as one line naming the file (`what` it should be when
+ * the error comes before its root element: then it is not XML at all).
  */
-function own(value: string): string {
-  return value.length < 13 ? value : Buffer.from(value, 'utf8').toString('utf8');
-}
-
-/** One `<package>` element of primary.xml, as createrepo writes it. */
-function packageOf(block: string, repo: string, intern: (value: string) => string): RpmPackage {
-  const version = elementAttributes(block, 'version');
-  const checksum = block.indexOf('<checksum ');
-  const capabilities = (section: string): Capability[] => {
-    const start = block.indexOf(`<${section}>`);
-    if (start < 0) return [];
-    const part = block.slice(start, block.indexOf(`</${section}>`, start));
-    const list: Capability[] = [];
-    for (let at = part.indexOf('<rpm:entry '); at >= 0; at = part.indexOf('<rpm:entry ', at + 1)) {
-      const entry = capability(attributesOf(part.slice(at, part.indexOf('>', at))));
-      entry.name = intern(entry.name);
-      if (entry.evr)
-        entry.evr = {
-          epoch: own(entry.evr.epoch ?? '0'),
-          version: own(entry.evr.version),
-          release: entry.evr.release === undefined ? undefined : own(entry.evr.release),
-        };
-      list.push(entry);
+async function scanXml(
+  input: Readable,
+  where: string,
+  what: string,
+  scanner: XmlScanner,
+  afterChunk?: () => void,
+): Promise<void> {
+  try {
+    for await (const chunk of input) {
+      scanner.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+      afterChunk?.();
     }
-    return list;
-  };
-  const files: string[] = [];
-  for (let at = block.indexOf('<file'); at >= 0; at = block.indexOf('<file', at + 1)) {
-    const open = block.indexOf('>', at);
-    if (block[at + 5] !== '>' && block[at + 5] !== ' ') continue;
-    files.push(intern(decodeEntities(block.slice(open + 1, block.indexOf('</file>', open)))));
+  } catch (error) {
+    if (error instanceof BuildError) throw error;
+    const message = (error as Error).message.split('\n')[0];
+    if (!(error instanceof XmlError)) throw new BuildError(`${where}: ${message}`);
+    if (!scanner.started) throw new BuildError(`${where}: not a ${what} (${message})`);
+    throw new BuildError(`${where}: not well-formed XML near byte ${scanner.offset}: ${message}`);
   }
-  return {
-    repo,
-    name: intern(elementText(block, 'name')),
-    arch: intern(elementText(block, 'arch')),
-    epoch: version.epoch || '0',
-    version: own(version.ver ?? ''),
-    release: own(version.rel ?? ''),
-    checksum:
-      checksum < 0
-        ? { type: '', value: '' }
-        : {
-            type: attributesOf(block.slice(checksum, block.indexOf('>', checksum))).type ?? '',
-            value: own(elementText(block, 'checksum').trim()),
-          },
-    location: own(elementAttributes(block, 'location').href ?? ''),
-    size: Number(elementAttributes(block, 'size').package ?? 0),
-    sourcerpm: own(elementText(block, 'rpm:sourcerpm')),
-    provides: capabilities('rpm:provides'),
-    requires: capabilities('rpm:requires'),
-    files,
-  };
 }
 
 /**
  * Every package of a primary.xml. Only what resolution and download need is kept (no
  * descriptions, no changelogs), with repeated strings shared. primary.xml is most of a
- * resolution's time, so it is not tokenized as general XML: each `<package>` element is cut out
- * of the stream and read with indexOf and small regular expressions (about 8 times faster than
- * a SAX parser here). That relies on what createrepo writes (escaped text, no CDATA); the
- * package count the root element declares is checked against what was read.
+ * resolution's time: it is read by a scanner over bytes (xml-scan.ts) that decodes only the
+ * fields kept and skips the rest with memchr, about 5 times faster than the regular expressions
+ * over decoded text it replaced, and correct for any well-formed XML (attributes in any order,
+ * references, CDATA). The package count the root element declares is checked against what was read.
  */
 export async function parsePrimary(input: Readable, repo: string, where: string): Promise<RpmPackage[]> {
   const packages: RpmPackage[] = [];
-  const strings = new Map<string, string>();
-  const intern = (value: string) => {
-    const known = strings.get(value);
-    if (known !== undefined) return known;
-    const copy = own(value);
-    strings.set(copy, copy);
-    return copy;
-  };
   let declared: number | undefined;
-  let buffer = '';
-  input.setEncoding('utf8');
-  try {
-    for await (const chunk of input) {
-      buffer += chunk as string;
-      if (declared === undefined) {
-        const root = /<metadata\b[^>]*>/.exec(buffer);
-        if (root) declared = Number(attributesOf(root[0]).packages ?? NaN);
-        else if (buffer.length > 1 << 16)
-          throw new BuildError(`${where}: not a primary.xml (no <metadata> root element)`);
-      }
-      let at = 0;
-      for (;;) {
-        const start = buffer.indexOf('<package', at);
-        if (start < 0) break;
-        const end = buffer.indexOf('</package>', start);
-        if (end < 0) {
-          at = start;
-          break;
+  let rootName = '';
+  // The element at each depth (index 1 is the root), and the package being read.
+  const path: At[] = [At.Other];
+  let current: RpmPackage = emptyPackage(repo);
+  let packageStart = -1;
+  let element = At.Other;
+  let entry: { name: string; flags?: string; epoch?: string; ver?: string; rel?: string } = { name: '' };
+  const scanner: XmlScanner = new XmlScanner(
+    {
+      open(name) {
+        const depth = scanner.depth;
+        if (depth === 1) {
+          rootName = name;
+          if (name !== 'metadata') throw new BuildError(`${where}: not a primary.xml (root element <${name}>)`);
+          element = At.Other;
+        } else element = elementOf(depth, name, path[depth - 1]!);
+        path[depth] = element;
+        switch (element) {
+          case At.Package:
+            current = emptyPackage(repo);
+            packageStart = scanner.offset;
+            return false;
+          case At.Entry:
+            entry = { name: '' };
+            return true;
+          case At.Version:
+          case At.Checksum:
+          case At.Location:
+          case At.Size:
+            return true;
         }
-        packages.push(packageOf(buffer.slice(start, end), repo, intern));
-        at = end + '</package>'.length;
-      }
-      buffer = buffer.slice(at);
-      if (buffer.length > MAX_ELEMENT_CHARS)
-        throw new BuildError(`${where}: ${MAX_ELEMENT_CHARS >> 20} MiB without a complete <package> element`);
-    }
-  } catch (error) {
-    if (error instanceof BuildError) throw error;
-    throw new BuildError(`${where}: ${(error as Error).message}`);
-  }
-  if (declared === undefined || !buffer.includes('</metadata>'))
+        return depth === 1;
+      },
+      attribute(name) {
+        switch (element) {
+          case At.Other:
+            if (scanner.depth === 1 && name === 'packages') declared = Number(scanner.value());
+            return;
+          case At.Version:
+            if (name === 'epoch') current.epoch = scanner.sharedValue() || '0';
+            else if (name === 'ver') current.version = scanner.sharedValue();
+            else if (name === 'rel') current.release = scanner.sharedValue();
+            return;
+          case At.Checksum:
+            if (name === 'type') current.checksum.type = scanner.sharedValue();
+            return;
+          case At.Location:
+            if (name === 'href') current.location = scanner.value();
+            return;
+          case At.Size:
+            if (name === 'package') current.size = Number(scanner.value());
+            return;
+          case At.Entry:
+            if (name === 'name') entry.name = scanner.sharedValue();
+            else if (name === 'flags') entry.flags = scanner.sharedValue();
+            else if (name === 'epoch') entry.epoch = scanner.sharedValue();
+            else if (name === 'ver') entry.ver = scanner.sharedValue();
+            else if (name === 'rel') entry.rel = scanner.sharedValue();
+            return;
+        }
+      },
+      openEnd() {
+        switch (element) {
+          case At.Name:
+          case At.Arch:
+          case At.File:
+            scanner.collect = true;
+            scanner.shareText = true;
+            scanner.text = '';
+            return;
+          case At.Checksum:
+          case At.SourceRpm:
+            scanner.collect = true;
+            scanner.shareText = false;
+            scanner.text = '';
+            return;
+          case At.Entry: {
+            const list = path[scanner.depth - 1] === At.Provides ? current.provides : current.requires;
+            list.push(
+              entry.flags && entry.ver !== undefined
+                ? {
+                    name: entry.name,
+                    flags: entry.flags as Flags,
+                    evr: { epoch: entry.epoch ?? '0', version: entry.ver, release: entry.rel },
+                  }
+                : { name: entry.name },
+            );
+            return;
+          }
+        }
+      },
+      close() {
+        const depth = scanner.depth + 1;
+        const closing = path[depth]!;
+        switch (closing) {
+          case At.Name:
+            current.name = scanner.text;
+            break;
+          case At.Arch:
+            current.arch = scanner.text;
+            break;
+          case At.Checksum:
+            current.checksum.value = scanner.text.trim();
+            break;
+          case At.SourceRpm:
+            current.sourcerpm = scanner.text;
+            break;
+          case At.File:
+            current.files.push(scanner.text);
+            break;
+          case At.Package:
+            packages.push(current);
+            packageStart = -1;
+            break;
+        }
+        scanner.collect = false;
+        scanner.text = '';
+        element = path[depth - 1]!;
+      },
+    },
+    MAX_ELEMENT_CHARS,
+    PRIMARY_NAMES,
+  );
+  await scanXml(input, where, 'primary.xml', scanner, () => {
+    if (packageStart >= 0 && scanner.offset - packageStart > MAX_ELEMENT_CHARS)
+      throw new BuildError(`${where}: ${MAX_ELEMENT_CHARS >> 20} MiB without a complete <package> element`);
+  });
+  if (!scanner.done || rootName !== 'metadata' || declared === undefined) {
     throw new BuildError(`${where}: truncated or not a primary.xml (no </metadata>)`);
+  }
   if (declared !== packages.length)
     throw new BuildError(`${where}: declares ${declared} packages, ${packages.length} read`);
   const broken = packages.find((pkg) => !pkg.name || !pkg.arch || !pkg.version || !pkg.location || !pkg.checksum.value);
