@@ -59,14 +59,19 @@ export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]>
   const byProvide = new Map<string, { pkg: RpmPackage; cap: Capability }[]>();
   const byFile = new Map<string, RpmPackage[]>();
   const byChecksum = new Map<string, RpmPackage>();
+  const byName = new Map<string, RpmPackage[]>();
+  const provide = (pkg: RpmPackage, cap: Capability) => {
+    const list = byProvide.get(cap.name);
+    if (list) list.push({ pkg, cap });
+    else byProvide.set(cap.name, [{ pkg, cap }]);
+  };
   for (const pkg of packages) {
     byChecksum.set(pkg.checksum.value, pkg);
-    const own = { name: pkg.name, flags: 'EQ' as const, evr: evrOf(pkg) };
-    for (const cap of [own, ...pkg.provides]) {
-      const list = byProvide.get(cap.name);
-      if (list) list.push({ pkg, cap });
-      else byProvide.set(cap.name, [{ pkg, cap }]);
-    }
+    const same = byName.get(pkg.name);
+    if (same) same.push(pkg);
+    else byName.set(pkg.name, [pkg]);
+    provide(pkg, { name: pkg.name, flags: 'EQ', evr: evrOf(pkg) });
+    for (const cap of pkg.provides) provide(pkg, cap);
     for (const file of pkg.files) {
       const list = byFile.get(file);
       if (list) list.push(pkg);
@@ -83,17 +88,15 @@ export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]>
   };
 
   for (const request of input.requests) {
-    const matches = packages.filter(
+    const named = byName.get(request.name) ?? [];
+    const matches = named.filter(
       (pkg) =>
-        pkg.name === request.name &&
-        (request.version === undefined ||
-          pkg.version === request.version ||
-          `${pkg.version}-${pkg.release}` === request.version),
+        request.version === undefined ||
+        pkg.version === request.version ||
+        `${pkg.version}-${pkg.release}` === request.version,
     );
     if (matches.length === 0) {
-      const versions = packages
-        .filter((pkg) => pkg.name === request.name)
-        .map((pkg) => `${pkg.version}-${pkg.release}`);
+      const versions = named.map((pkg) => `${pkg.version}-${pkg.release}`);
       throw new BuildError(
         `${request.where}: no package ${request.name}${request.version ? ` ${request.version}` : ''} in ${input.within ?? 'the repositories'}` +
           (versions.length > 0 ? ` (versions there: ${[...new Set(versions)].join(', ')})` : ''),
@@ -154,7 +157,8 @@ export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]>
     }
     for (const { pkg, req } of pending) follow(pkg, req, true);
   }
-  return [...chosen].sort((a, b) => (nevra(a) < nevra(b) ? -1 : nevra(a) > nevra(b) ? 1 : 0));
+  const named = [...chosen].map((pkg) => ({ pkg, key: nevra(pkg) }));
+  return named.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map(({ pkg }) => pkg);
 }
 
 /** The owners of file paths over several repositories, each answering for itself, merged. */
