@@ -12,7 +12,7 @@ import { byteLimit } from '../byte-limit.ts';
 import { BuildError } from '../errors.ts';
 import { requireExecutable } from '../tools.ts';
 import { XmlError, XmlScanner } from './xml-scan.ts';
-import type { Capability, Flags } from './vercmp.ts';
+import type { Capability, Evr, Flags } from './vercmp.ts';
 
 export interface RpmPackage {
   repo: string;
@@ -255,7 +255,14 @@ export async function parsePrimary(input: Readable, repo: string, where: string)
   let current: RpmPackage = emptyPackage(repo);
   let packageStart = -1;
   let element = At.Other;
-  let entry: { name: string; flags?: string; epoch?: string; ver?: string; rel?: string } = { name: '' };
+  // The attributes of the <rpm:entry> being read.
+  let entryName = '';
+  let flags: string | undefined;
+  let epoch: string | undefined;
+  let ver: string | undefined;
+  let rel: string | undefined;
+  // Equal versions of capabilities share one object (most provides carry their package's own).
+  const evrs = new Map<string, Map<string, Map<string | undefined, Evr>>>();
   const scanner: XmlScanner = new XmlScanner(
     {
       open(name) {
@@ -272,7 +279,8 @@ export async function parsePrimary(input: Readable, repo: string, where: string)
             packageStart = scanner.offset;
             return false;
           case At.Entry:
-            entry = { name: '' };
+            entryName = '';
+            flags = epoch = ver = rel = undefined;
             return true;
           case At.Version:
           case At.Checksum:
@@ -302,11 +310,11 @@ export async function parsePrimary(input: Readable, repo: string, where: string)
             if (name === 'package') current.size = Number(scanner.value());
             return;
           case At.Entry:
-            if (name === 'name') entry.name = scanner.sharedValue();
-            else if (name === 'flags') entry.flags = scanner.sharedValue();
-            else if (name === 'epoch') entry.epoch = scanner.sharedValue();
-            else if (name === 'ver') entry.ver = scanner.sharedValue();
-            else if (name === 'rel') entry.rel = scanner.sharedValue();
+            if (name === 'name') entryName = scanner.sharedValue();
+            else if (name === 'flags') flags = scanner.sharedValue();
+            else if (name === 'epoch') epoch = scanner.sharedValue();
+            else if (name === 'ver') ver = scanner.sharedValue();
+            else if (name === 'rel') rel = scanner.sharedValue();
             return;
         }
       },
@@ -327,15 +335,18 @@ export async function parsePrimary(input: Readable, repo: string, where: string)
             return;
           case At.Entry: {
             const list = path[scanner.depth - 1] === At.Provides ? current.provides : current.requires;
-            list.push(
-              entry.flags && entry.ver !== undefined
-                ? {
-                    name: entry.name,
-                    flags: entry.flags as Flags,
-                    evr: { epoch: entry.epoch ?? '0', version: entry.ver, release: entry.rel },
-                  }
-                : { name: entry.name },
-            );
+            if (!flags || ver === undefined) {
+              list.push({ name: entryName });
+              return;
+            }
+            const e = epoch ?? '0';
+            let byVersion = evrs.get(e);
+            if (byVersion === undefined) evrs.set(e, (byVersion = new Map()));
+            let byRelease = byVersion.get(ver);
+            if (byRelease === undefined) byVersion.set(ver, (byRelease = new Map()));
+            let evr = byRelease.get(rel);
+            if (evr === undefined) byRelease.set(rel, (evr = { epoch: e, version: ver, release: rel }));
+            list.push({ name: entryName, flags: flags as Flags, evr });
             return;
           }
         }
