@@ -8,12 +8,14 @@ import { requireExecutable } from '../../buildchain/tools.ts';
 import { buildTestRpms, createRepo, type TestRpm } from '../../test/rpm-fixtures.ts';
 import { startNginxServer } from '../../test/servers.ts';
 import { round } from '../engine/bench.ts';
-import { compare, type Timed } from '../hyperfine.ts';
+import { compareInterleaved, median, type Timed } from '../hyperfine.ts';
 import { run } from '../images.ts';
 import { addFillers } from './synthetic-repo.ts';
 
 const REQUESTED = 30;
 const PACKAGES = 5000;
+/** Rounds of one run each, ours and dnf in turn: the machine is shared and its speed drifts. */
+const ROUNDS = 11;
 
 export interface RpmBenchResults {
   closure: {
@@ -23,6 +25,7 @@ export interface RpmBenchResults {
     primaryBytes: number;
     downloadBytes: number;
     wall: Record<'ours' | 'dnf', Timed>;
+    /** The median of each round's ours / dnf. */
     ratio: number;
   };
   parse: { primaryBytes: number; packages: number; seconds: number; maxRssMiB: number }[];
@@ -105,13 +108,14 @@ export async function benchRpm(root: string): Promise<RpmBenchResults> {
     const oursCount = Number(execFileSync('sh', ['-c', ours], { encoding: 'utf8' }).trim());
     if (dnfCount !== real.length || oursCount !== real.length)
       throw new Error(`closures differ: dnf ${dnfCount}, ours ${oursCount}, expected ${real.length}`);
-    const wall = compare(
+    const { timed, rounds } = compareInterleaved(
       [
         { name: 'ours', command: ours, prepare },
         { name: 'dnf', command: dnf, prepare },
       ],
-      { runs: 5, warmup: 1, workDir: work },
-    ) as RpmBenchResults['closure']['wall'];
+      { rounds: ROUNDS, warmup: 1, workDir: work },
+    );
+    const wall = timed as RpmBenchResults['closure']['wall'];
 
     // The same 20,000 packages with short and long descriptions: memory follows the packages
     // kept, not the size of the XML.
@@ -139,7 +143,7 @@ export async function benchRpm(root: string): Promise<RpmBenchResults> {
         primaryBytes,
         downloadBytes,
         wall,
-        ratio: round(wall.ours.median / wall.dnf.median),
+        ratio: round(median(rounds.map((r) => r.ours! / r.dnf!))),
       },
       parse,
     };
@@ -152,11 +156,12 @@ export async function benchRpm(root: string): Promise<RpmBenchResults> {
 export function rpmTable(r: RpmBenchResults): string {
   const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
   return [
-    `Closure of ${r.closure.requested} packages (${r.closure.packages} with dependencies, ${mb(r.closure.downloadBytes)}) from a repository of ${r.closure.repository} (primary.xml ${mb(r.closure.primaryBytes)}), median of 5 runs:`,
+    `Closure of ${r.closure.requested} packages (${r.closure.packages} with dependencies, ${mb(r.closure.downloadBytes)}) from a repository of ${r.closure.repository} (primary.xml ${mb(r.closure.primaryBytes)}), ${r.closure.wall.ours.runs} interleaved rounds: medians, and the median of the rounds' ratios:`,
     '',
     '| | ours | dnf download --resolve --alldeps | ours / dnf |',
     '|---|---:|---:|---:|',
-    `| wall time | ${r.closure.wall.ours.median.toFixed(2)} s | ${r.closure.wall.dnf.median.toFixed(2)} s | ${r.closure.ratio} |`,
+    `| wall time, median | ${r.closure.wall.ours.median.toFixed(2)} s | ${r.closure.wall.dnf.median.toFixed(2)} s | ${r.closure.ratio} |`,
+    `| wall time, minimum | ${r.closure.wall.ours.min.toFixed(2)} s | ${r.closure.wall.dnf.min.toFixed(2)} s | ${round(r.closure.wall.ours.min / r.closure.wall.dnf.min)} |`,
     '',
     '| primary.xml | packages | parse time | peak RSS |',
     '|---:|---:|---:|---:|',
