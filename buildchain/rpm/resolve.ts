@@ -56,28 +56,36 @@ function choose(candidates: RpmPackage[], wanted: string, priorities: ReadonlyMa
 
 export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]> {
   const packages = input.packages.filter((pkg) => ARCHES.has(pkg.arch));
-  const byProvide = new Map<string, { pkg: RpmPackage; cap: Capability }[]>();
-  const byFile = new Map<string, RpmPackage[]>();
-  const byChecksum = new Map<string, RpmPackage>();
+  // What provides each name: the packages' own names and their provides. The file and checksum
+  // indexes are made only when a requirement names a file (many closures have none).
+  const byProvide = new Map<string, RpmPackage[]>();
   const byName = new Map<string, RpmPackage[]>();
-  const provide = (pkg: RpmPackage, cap: Capability) => {
-    const list = byProvide.get(cap.name);
-    if (list) list.push({ pkg, cap });
-    else byProvide.set(cap.name, [{ pkg, cap }]);
+  const index = (map: Map<string, RpmPackage[]>, key: string, pkg: RpmPackage) => {
+    const list = map.get(key);
+    if (list === undefined) map.set(key, [pkg]);
+    else if (list[list.length - 1] !== pkg) list.push(pkg);
   };
   for (const pkg of packages) {
-    byChecksum.set(pkg.checksum.value, pkg);
-    const same = byName.get(pkg.name);
-    if (same) same.push(pkg);
-    else byName.set(pkg.name, [pkg]);
-    provide(pkg, { name: pkg.name, flags: 'EQ', evr: evrOf(pkg) });
-    for (const cap of pkg.provides) provide(pkg, cap);
-    for (const file of pkg.files) {
-      const list = byFile.get(file);
-      if (list) list.push(pkg);
-      else byFile.set(file, [pkg]);
-    }
+    index(byName, pkg.name, pkg);
+    index(byProvide, pkg.name, pkg);
+    for (const cap of pkg.provides) index(byProvide, cap.name, pkg);
   }
+  let files: { byFile: Map<string, RpmPackage[]>; byChecksum: Map<string, RpmPackage> } | undefined;
+  const fileIndex = () => {
+    if (files) return files;
+    files = { byFile: new Map(), byChecksum: new Map() };
+    for (const pkg of packages) {
+      files.byChecksum.set(pkg.checksum.value, pkg);
+      for (const file of pkg.files) index(files.byFile, file, pkg);
+    }
+    return files;
+  };
+  /** Whether `pkg` provides what `req` asks, by its own name and version or by one of its provides. */
+  const provides = (pkg: RpmPackage, req: Capability): boolean => {
+    if (pkg.name === req.name && satisfies({ name: pkg.name, flags: 'EQ', evr: evrOf(pkg) }, req)) return true;
+    for (const cap of pkg.provides) if (cap.name === req.name && satisfies(cap, req)) return true;
+    return false;
+  };
   const exclude = input.exclude ?? new Set<string>();
   const chosen = new Set<RpmPackage>();
   const queue: RpmPackage[] = [];
@@ -109,10 +117,10 @@ export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]>
   let waiting: { pkg: RpmPackage; req: Capability }[] = [];
   const providers = (req: Capability): RpmPackage[] | undefined => {
     if (req.name.startsWith('/')) {
-      const owners = [...(byFile.get(req.name) ?? []), ...(ownedFiles.get(req.name) ?? [])];
+      const owners = [...(fileIndex().byFile.get(req.name) ?? []), ...(ownedFiles.get(req.name) ?? [])];
       return owners.length > 0 ? owners : undefined;
     }
-    return (byProvide.get(req.name) ?? []).filter((entry) => satisfies(entry.cap, req)).map((entry) => entry.pkg);
+    return (byProvide.get(req.name) ?? []).filter((pkg) => provides(pkg, req));
   };
   const follow = (pkg: RpmPackage, req: Capability, lastChance: boolean): void => {
     if (req.name.startsWith('rpmlib(')) return; // provided by rpm itself
@@ -150,7 +158,7 @@ export async function resolveClosure(input: ResolveInput): Promise<RpmPackage[]>
         ownedFiles.set(
           path,
           (owners.get(path) ?? [])
-            .map((id) => byChecksum.get(id))
+            .map((id) => fileIndex().byChecksum.get(id))
             .filter((pkg): pkg is RpmPackage => pkg !== undefined),
         );
       }
