@@ -205,6 +205,45 @@ describe('a hostile yum repository', () => {
     expect(server.requests.filter((path) => path.endsWith('primary.xml.gz'))).toHaveLength(2);
   });
 
+  it('parses a primary.xml as it downloads, or from the store once a broken download resumed', async () => {
+    // Many packages, so that the file streams in several chunks and a break falls inside it.
+    const many = Array.from(
+      { length: 3000 },
+      (_, i) =>
+        `<package type="rpm"><name>p${i}</name><arch>noarch</arch><version epoch="0" ver="1" rel="1"/><checksum type="sha256" pkgid="YES">${i.toString(16).padStart(64, '0')}</checksum><location href="p${i}.rpm"/><size package="9"/><format><rpm:provides/><rpm:requires/></format></package>\n`,
+    );
+    const primary = Buffer.from(
+      `<?xml version="1.0" encoding="UTF-8"?>\n<metadata xmlns="http://linux.duke.edu/metadata/common" packages="${many.length}">\n${many.join('')}</metadata>\n`,
+    );
+    const gz = gzipSync(primary, { level: 0 });
+    let broken = false;
+    const server = await crafted(
+      yum(repomd({ location: 'repodata/primary.xml.gz', bytes: gz }), {
+        '/repodata/primary.xml.gz': (request, response) => {
+          const range = /^bytes=(\d+)-$/.exec(request.headers.range ?? '');
+          if (range) {
+            response
+              .writeHead(206, { 'content-length': gz.length - Number(range[1]) })
+              .end(gz.subarray(Number(range[1])));
+          } else if (!broken) {
+            // The first answer breaks off halfway.
+            broken = true;
+            response.writeHead(200, { 'content-length': gz.length });
+            response.write(gz.subarray(0, gz.length >> 1), () => response.destroy());
+          } else response.writeHead(200).end(gz);
+        },
+      }),
+    );
+    const resumed = await repository(server.origin).packages(signal);
+    expect(server.requests.filter((path) => path.endsWith('primary.xml.gz'))).toHaveLength(2);
+    const whole = await repository(server.origin).packages(signal);
+    expect(server.requests.filter((path) => path.endsWith('primary.xml.gz'))).toHaveLength(3);
+    for (const packages of [resumed, whole]) {
+      expect(packages.map((pkg) => pkg.name)).toEqual(many.map((_, i) => `p${i}`));
+      expect(packages[2999]!.checksum.value).toBe((2999).toString(16).padStart(64, '0'));
+    }
+  });
+
   it.each([
     ['binary bytes', Buffer.from([0x00, 0x01, 0xfe, 0xff, 0x3c, 0x00])],
     ['an HTML page', Buffer.from('<html><body>Welcome to our mirror</body></html>')],

@@ -462,7 +462,15 @@ export async function parseFilelists(
  */
 export function openMetadata(path: string, name = path, limit?: { bytes: number; tooLarge: () => Error }): Readable {
   // Large chunks: the parser's per-write cost, not the bytes, is what small chunks multiply.
-  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  return decompressMetadata(createReadStream(path, { highWaterMark: 1 << 20 }), name, limit);
+}
+
+/** The same for content that streams from elsewhere (a download). */
+export function decompressMetadata(
+  file: Readable,
+  name: string,
+  limit?: { bytes: number; tooLarge: () => Error },
+): Readable {
   const bounded = (content: Readable): Readable =>
     // Errors reach the reader through the last stream; pipeline destroys the others with it.
     limit ? pipeline(content, byteLimit(limit.bytes, limit.tooLarge), () => undefined) : content;
@@ -482,6 +490,11 @@ export function openMetadata(path: string, name = path, limit?: { bytes: number;
   // Killed below, the tool stops reading: its input's broken pipe is expected, not an error.
   child.stdin.on('error', () => undefined);
   file.pipe(child.stdin);
+  // pipe() passes neither an error nor an early end on: the tool would wait for the rest.
+  file.once('error', (error) => out.destroy(error));
+  file.once('close', () => {
+    if (!file.readableEnded) out.destroy(new BuildError(`${name}: the content ended before its end`));
+  });
   child.stdout.pipe(out, { end: false });
   child.on('close', (code) => {
     if (code === 0) out.end();

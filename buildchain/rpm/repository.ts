@@ -4,13 +4,14 @@
 // sends is taken without a bound (MetadataLimits): repomd.xml is read up to a few MiB, a metadata
 // file is cut past the size repomd.xml declares (or a ceiling) and refused unless its checksum
 // matches, and its content past its declared open-size (or a ceiling) once decompressed.
-import { pipeline, type Readable } from 'node:stream';
+import { PassThrough, pipeline, type Readable, Transform } from 'node:stream';
 import { byteLimit } from '../byte-limit.ts';
 import { BuildError } from '../errors.ts';
 import { formatBytes } from '../fs/space.ts';
 import { getWithRetries, probe, rangeSource } from '../http.ts';
-import { ingestRetrying, type BlobStore } from '../store/blob-store.ts';
+import { ingestRetrying, type BlobStore, type RangeSource } from '../store/blob-store.ts';
 import {
+  decompressMetadata,
   fileOwnersIn,
   openMetadata,
   parsePrimary,
@@ -109,39 +110,91 @@ export class YumRepository {
     return this.#repomd;
   }
 
-  /** A metadata file (primary, filelists) from the store, fetched and verified first if needed. */
-  async #metadata(type: string, signal: AbortSignal): Promise<{ stream: Readable; url: string }> {
+  /** Where a metadata file (primary, filelists) is, its store digest, and how its content is bounded. */
+  async #entry(type: string, signal: AbortSignal) {
     const entry = (await this.repomd(signal)).get(type);
     const repomdUrl = this.url('repodata/repomd.xml');
     if (!entry) throw new BuildError(`${repomdUrl}: no ${type} metadata listed`);
     const url = this.url(entry.location);
     const digest = storeDigest(entry.checksum, `${repomdUrl}: ${type}`);
+    const open = entry.openSize ?? this.limits.openBytes;
+    const limit = {
+      bytes: open,
+      tooLarge: () =>
+        new BuildError(
+          `${url}: decompresses to more than ${entry.openSize !== undefined ? `the ${open} bytes of its <open-size> in repomd.xml` : formatBytes(open)} (repository ${this.source.name})`,
+        ),
+    };
+    return { entry, url, digest, limit };
+  }
+
+  /** Downloads a metadata file into the store, verified, from `source` (the URL by default). */
+  async #ingest(type: string, signal: AbortSignal, source?: RangeSource): Promise<void> {
+    const { entry, url, digest } = await this.#entry(type, signal);
     await ingestRetrying(
       this.store,
       digest,
-      rangeSource(url, signal, `${type} metadata of repository ${this.source.name}`),
+      source ?? rangeSource(url, signal, `${type} metadata of repository ${this.source.name}`),
       {
         signal,
         describe: () => `${url} (repository ${this.source.name})`,
         ...(entry.size !== undefined ? { size: entry.size } : { maxSize: this.limits.fileBytes }),
       },
     );
-    const open = entry.openSize ?? this.limits.openBytes;
-    const stream = openMetadata(this.store.path(digest), entry.location, {
-      bytes: open,
-      tooLarge: () =>
-        new BuildError(
-          `${url}: decompresses to more than ${entry.openSize !== undefined ? `the ${open} bytes of its <open-size> in repomd.xml` : formatBytes(open)} (repository ${this.source.name})`,
-        ),
-    });
-    return { stream, url };
+  }
+
+  /** A metadata file (primary, filelists) from the store, fetched and verified first if needed. */
+  async #metadata(type: string, signal: AbortSignal): Promise<{ stream: Readable; url: string }> {
+    await this.#ingest(type, signal);
+    const { entry, url, digest, limit } = await this.#entry(type, signal);
+    return { stream: openMetadata(this.store.path(digest), entry.location, limit), url };
   }
 
   packages(signal: AbortSignal): Promise<RpmPackage[]> {
-    this.#packages ??= this.#metadata('primary', signal).then(({ stream, url }) =>
-      parsePrimary(stream, this.source.name, url),
-    );
+    this.#packages ??= this.#primary(signal);
     return this.#packages;
+  }
+
+  /**
+   * primary.xml's packages. One that is not stored yet is parsed as it downloads, through a tap
+   * on the download's one attempt (which the parse paces: nothing piles up in memory), and its
+   * packages are trusted only once the download has verified its checksum. A download that
+   * resumes, or that another ingestion of the same file made, is parsed from the store after.
+   */
+  async #primary(signal: AbortSignal): Promise<RpmPackage[]> {
+    const { entry, url, digest, limit } = await this.#entry('primary', signal);
+    const fromStore = () =>
+      parsePrimary(openMetadata(this.store.path(digest), entry.location, limit), this.source.name, url);
+    if (await this.store.has(digest, entry.size)) return fromStore();
+    const tap = new PassThrough({ highWaterMark: 1 << 20 });
+    let attempts = 0;
+    let fed = false;
+    const fetch = rangeSource(url, signal, `primary metadata of repository ${this.source.name}`);
+    const source: RangeSource = async (offset) => {
+      attempts += 1;
+      const answer = await fetch(offset);
+      if (attempts > 1 || answer.start > 0) {
+        tap.destroy();
+        return answer;
+      }
+      return {
+        body: pipeline(
+          answer.body,
+          teeInto(tap, () => (fed = true)),
+          () => undefined,
+        ),
+        start: 0,
+      };
+    };
+    const parsing = parsePrimary(decompressMetadata(tap, entry.location, limit), this.source.name, url);
+    // Awaited only when the tap had the whole file; otherwise its failure is of no interest.
+    parsing.catch(() => undefined);
+    try {
+      await this.#ingest('primary', signal, source);
+    } finally {
+      if (!fed) tap.destroy();
+    }
+    return fed && attempts === 1 ? parsing : fromStore();
   }
 
   /**
@@ -181,4 +234,41 @@ export function unreachableSources(
     settings.push('SOURCES_MIRROR=<base URL>');
   }
   return new BuildError(parts.join('\n'), settings);
+}
+
+/**
+ * A pass-through that also writes what goes through it into `tap`, waiting for the tap to drain
+ * (the slower reader paces both); once the tap is gone, it only passes through. `ended` says
+ * the tap had it all.
+ */
+function teeInto(tap: PassThrough, ended: () => void): Transform {
+  let whole = false;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (tap.destroyed || tap.write(chunk)) {
+        done(null, chunk);
+        return;
+      }
+      const go = () => {
+        tap.off('drain', go);
+        tap.off('close', go);
+        done(null, chunk);
+      };
+      tap.once('drain', go);
+      tap.once('close', go);
+    },
+    flush(done) {
+      if (!tap.destroyed) {
+        whole = true;
+        ended();
+        tap.end();
+      }
+      done();
+    },
+    destroy(error, done) {
+      // A download that broke off leaves the tap's reader with a part: it must not take it as all.
+      if (error || !whole) tap.destroy();
+      done(error);
+    },
+  });
 }
