@@ -49,17 +49,15 @@ function statfs(dir: string): { bavail: number; bsize: number } {
   return { bavail: bavail!, bsize: bsize! };
 }
 
-/** Bytes an unprivileged writer may still put on the file system that would hold `target`. */
-function freeBytesFor(target: string): { free: number; mount: string } {
-  const dir = existingAncestor(dirname(resolve(target)));
-  const stats = statfs(dir);
-  return { free: stats.bavail * stats.bsize, mount: mountPointOf(dir) };
-}
-
 /** Refuses, naming `what` (the target itself unless said), when the target's file system has less than `bytes` free. */
 export function requireFreeSpace(target: string, bytes: number, what = target): void {
-  const { free, mount } = freeBytesFor(target);
-  if (free < bytes) throw new BuildError(`${what}: needs ${formatBytes(bytes)}, ${formatBytes(free)} free on ${mount}`);
+  const dir = existingAncestor(dirname(resolve(target)));
+  const stats = statfs(dir);
+  const free = stats.bavail * stats.bsize;
+  // The mount point is only for the message: a walk up the tree with a stat per level, which
+  // every package and blob download would otherwise pay.
+  if (free < bytes)
+    throw new BuildError(`${what}: needs ${formatBytes(bytes)}, ${formatBytes(free)} free on ${mountPointOf(dir)}`);
 }
 
 const FS_FAILURES: Record<string, string> = {
