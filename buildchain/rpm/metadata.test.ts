@@ -111,6 +111,26 @@ describe('parsePrimary', () => {
     }
   });
 
+  it('reads UTF-8 cut anywhere, even inside a character', async () => {
+    const text = primary([
+      NOARCH.replace('<name>doc</name>', '<name>doc-é</name>')
+        .replace('href="doc-2-1.noarch.rpm"', 'href="日本/doc-2-1.noarch.rpm"')
+        .replace('<rpm:requires/>', '<rpm:requires><rpm:entry name="libé😀"/></rpm:requires><file>/usr/bin/ça</file>'),
+    ]);
+    const bytes = Buffer.from(text);
+    for (const size of [1, 2, 3]) {
+      const chunks: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+      const [pkg] = await parsePrimary(Readable.from(chunks), 'os', 'primary.xml');
+      expect(pkg, `chunks of ${size} bytes`).toMatchObject({
+        name: 'doc-é',
+        location: '日本/doc-2-1.noarch.rpm',
+        requires: [{ name: 'libé😀' }],
+        files: ['/usr/bin/ça'],
+      });
+    }
+  });
+
   it.each([
     ['a mismatched end tag', (text: string) => text.replace('</arch>', '</name>'), 'not well-formed XML'],
     ['an undefined entity', (text: string) => text.replace('<name>doc', '<name>&doc;'), 'undefined entity "&doc;"'],
