@@ -31,6 +31,47 @@ export function bothEndian16(buf: Buffer, offset: number, value: number): void {
   buf.writeUInt16BE(value, offset + 2);
 }
 
+/** Puts `value` both-endian (LE then BE, 8 bytes) at `offset`, byte by byte: no call per half. */
+export function putBoth32(buf: Buffer, offset: number, value: number): void {
+  buf[offset] = buf[offset + 7] = value & 0xff;
+  buf[offset + 1] = buf[offset + 6] = (value >>> 8) & 0xff;
+  buf[offset + 2] = buf[offset + 5] = (value >>> 16) & 0xff;
+  buf[offset + 3] = buf[offset + 4] = (value >>> 24) & 0xff;
+}
+
+/** Dates (ms) that JavaScript's Date can hold; outside them Date is invalid and a date is all zeros. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * Puts the 7-byte date of directory records (and Rock Ridge TF) at `offset`, in UTC: the bytes
+ * of recordDate() without a Date object (days to civil date, as H. Hinnant's algorithm).
+ */
+export function putRecordDate(buf: Buffer, offset: number, seconds: number): void {
+  const ms = Math.trunc(seconds * 1000); // as Date's TimeClip
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) {
+    buf.fill(0, offset, offset + 7);
+    return;
+  }
+  const whole = Math.floor(ms / 1000);
+  const days = Math.floor(whole / 86400);
+  const inDay = whole - days * 86400;
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  buf[offset] = yoe + era * 400 + (month <= 2 ? 1 : 0) - 1900; // stored modulo 256, as recordDate's
+  buf[offset + 1] = month;
+  buf[offset + 2] = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const hours = Math.floor(inDay / 3600);
+  buf[offset + 3] = hours;
+  buf[offset + 4] = Math.floor((inDay - hours * 3600) / 60);
+  buf[offset + 5] = inDay % 60;
+  buf[offset + 6] = 0;
+}
+
 /** The 7-byte date of directory records (and Rock Ridge TF), in UTC. */
 export function recordDate(seconds: number): Buffer {
   const d = new Date(seconds * 1000);
@@ -127,20 +168,6 @@ export function directoryRecord(fields: RecordFields): Buffer {
 /** Length of a record before its system use area. */
 export function recordBaseLength(identifierLength: number): number {
   return 33 + identifierLength + (identifierLength % 2 === 0 ? 1 : 0);
-}
-
-export function pathTableRecord(identifier: Buffer, extent: number, parent: number, bigEndian: boolean): Buffer {
-  const rec = zeroed(8 + identifier.length + (identifier.length % 2));
-  rec[0] = identifier.length;
-  if (bigEndian) {
-    rec.writeUInt32BE(extent, 2);
-    rec.writeUInt16BE(parent, 6);
-  } else {
-    rec.writeUInt32LE(extent, 2);
-    rec.writeUInt16LE(parent, 6);
-  }
-  identifier.copy(rec, 8);
-  return rec;
 }
 
 export function sectorsFor(bytes: number): number {

@@ -115,6 +115,7 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
   };
 
   let directories = 0;
+  const su = new rrip.SystemUse();
   const makeDir = (index: number, parent: PlannedDir | undefined, isoId: string, jolietId: string): PlannedDir => {
     if (++directories > MAX_DIRECTORIES)
       throw new BuildError(
@@ -137,8 +138,8 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
 
     // The extents' sizes, from the records' lengths in the order they are written; continuation
     // chunks packed into the sectors that follow the records, in the same order.
-    const dotFit = fitSystemUse(dotEntries(LENGTHS, layout, dir), 1);
-    const dotDotFit = fitSystemUse(dotDotEntries(LENGTHS, layout, dir), 1);
+    const dotFit = fitSystemUse(dotSystemUse(su, layout, dir), 1);
+    const dotDotFit = fitSystemUse(dotDotSystemUse(su, layout, dir), 1);
     const records = new RecordPacker();
     records.place(recordLength(1, dotFit));
     records.place(recordLength(1, dotDotFit));
@@ -158,8 +159,9 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
     dir.dotCe = place(dotFit);
     dir.dotDotCe = place(dotDotFit);
     for (const named of isoOrder) {
-      const fit = fitSystemUse(namedEntries(LENGTHS, layout, named), Buffer.byteLength(named.iso, 'latin1'));
-      const length = recordLength(Buffer.byteLength(named.iso, 'latin1'), fit);
+      // ISO 9660 identifiers are d-characters, '.', ';' and '1': one byte per character.
+      const fit = fitSystemUse(namedSystemUse(su, layout, named.index), named.iso.length);
+      const length = recordLength(named.iso.length, fit);
       for (let p = 0; p < extentCount(tree, named.index); p++) records.place(length);
       const ce = place(fit);
       if (ce) layout.ce.set(named.index, ce);
@@ -202,7 +204,7 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
   const pathTableSize = (dirs: PlannedDir[], idLength: (dir: PlannedDir) => number): number =>
     dirs.reduce((sum, dir) => sum + 8 + idLength(dir) + (idLength(dir) % 2), 0);
   const tables = layout.pathTables;
-  tables.isoSize = pathTableSize(layout.isoDirs, (dir) => (dir.parent ? Buffer.byteLength(dir.isoId, 'latin1') : 1));
+  tables.isoSize = pathTableSize(layout.isoDirs, (dir) => (dir.parent ? dir.isoId.length : 1));
   tables.jolietSize = pathTableSize(layout.jolietDirs, (dir) => (dir.parent ? dir.jolietId.length * 2 : 1));
 
   // Block allocation, front to back.
@@ -282,99 +284,64 @@ export interface SystemUseFit {
   chunkLengths: readonly number[];
 }
 
-function recordLength(identifierLength: number, fit: SystemUseFit): number {
+/** Bytes of a record with the identifier and the part of its Rock Ridge entries that `fit` puts in it. */
+export function recordLength(identifierLength: number, fit: SystemUseFit): number {
   const length = recordBaseLength(identifierLength) + fit.inlineLength + (fit.chunks.length > 0 ? rrip.CE_LENGTH : 0);
   return length + (length % 2);
 }
 
-/**
- * Makers of Rock Ridge entries: as lengths when planning (a tree of 150,000 names must not
- * allocate a buffer per entry), as bytes when writing. One description of which entries a
- * record has (below) serves both, so the two cannot disagree.
- */
-export interface EntryMaker<T> {
-  sp(): T;
-  er(): T;
-  rr(flags: Parameters<typeof rrip.rr>[0]): T;
-  px(mode: number, links: number): T;
-  tf(seconds: number): T;
-  pn(rdev: number): T;
-  nm(name: string): T[];
-  sl(target: string): T[];
-}
-
-const ER_LENGTH = rrip.er().length;
-const SP_LENGTH = rrip.sp().length;
-
-const LENGTHS: EntryMaker<number> = {
-  sp: () => SP_LENGTH,
-  er: () => ER_LENGTH,
-  rr: () => rrip.RR_LENGTH,
-  px: () => rrip.PX_LENGTH,
-  tf: () => rrip.TF_LENGTH,
-  pn: () => rrip.PN_LENGTH,
-  nm: rrip.nmLengths,
-  sl: (target) => rrip.sl(target).map((entry) => entry.length), // symlinks are few
-};
-
-export const BYTES: EntryMaker<Buffer> = {
-  sp: rrip.sp,
-  er: rrip.er,
-  rr: rrip.rr,
-  px: (mode, links) => rrip.px(mode, links),
-  tf: rrip.tf,
-  pn: rrip.pn,
-  nm: rrip.nm,
-  sl: rrip.sl,
-};
-
 const dirLinks = (tree: SourceTree, index: number): number => 2 + tree.subdirs(index);
-const DOT_FLAGS = { px: true, tf: true };
-/** The continued entries of every record but the root's ".": one shared empty list. */
-const EMPTY: never[] = [];
+/** RR flags: PX and TF ("." and ".."); NM, SL, PN as named entries have them. */
+const RR_PX = 0x01;
+const RR_PN = 0x02;
+const RR_SL = 0x04;
+const RR_NM = 0x08;
+const RR_TF = 0x80;
+const S_IFMT = 0o170000;
+const S_IFIFO = 0o010000;
 
 /** Rock Ridge entries of a directory's "." record; the root's also say which extension is used (ER, in a continuation chunk). */
-export function dotEntries<T>(make: EntryMaker<T>, layout: Layout, dir: PlannedDir): { entries: T[]; continued: T[] } {
-  const own = [
-    make.rr(DOT_FLAGS),
-    make.px(layout.tree.mode(dir.index), dirLinks(layout.tree, dir.index)),
-    make.tf(layout.timeOf(dir.index)),
-  ];
-  return dir.parent ? { entries: own, continued: EMPTY } : { entries: [make.sp(), ...own], continued: [make.er()] };
+export function dotSystemUse(su: rrip.SystemUse, layout: Layout, dir: PlannedDir): rrip.SystemUse {
+  su.reset();
+  if (!dir.parent) su.sp();
+  su.rr(RR_PX | RR_TF);
+  su.px(layout.tree.mode(dir.index), dirLinks(layout.tree, dir.index));
+  su.tf(layout.timeOf(dir.index));
+  if (!dir.parent) {
+    su.continueHere();
+    su.er();
+  }
+  return su;
 }
 
-export function dotDotEntries<T>(
-  make: EntryMaker<T>,
-  layout: Layout,
-  dir: PlannedDir,
-): { entries: T[]; continued: T[] } {
+export function dotDotSystemUse(su: rrip.SystemUse, layout: Layout, dir: PlannedDir): rrip.SystemUse {
   const parent = (dir.parent ?? dir).index;
-  return {
-    entries: [
-      make.rr(DOT_FLAGS),
-      make.px(layout.tree.mode(parent), dirLinks(layout.tree, parent)),
-      make.tf(layout.timeOf(parent)),
-    ],
-    continued: EMPTY,
-  };
+  su.reset();
+  su.rr(RR_PX | RR_TF);
+  su.px(layout.tree.mode(parent), dirLinks(layout.tree, parent));
+  su.tf(layout.timeOf(parent));
+  return su;
 }
 
-export function namedEntries<T>(make: EntryMaker<T>, layout: Layout, named: Named): { entries: T[]; continued: T[] } {
+export function namedSystemUse(su: rrip.SystemUse, layout: Layout, i: number): rrip.SystemUse {
   const { tree } = layout;
-  const i = named.index;
+  const mode = tree.mode(i);
   const kind = tree.kind(i);
-  const key = tree.linkKeys.get(i);
-  const links = kind === Kind.Directory ? dirLinks(tree, i) : key === undefined ? 1 : layout.linkCounts.get(key)!;
-  const target = tree.targets.get(i);
-  const entries = [
-    make.rr({ px: true, tf: true, nm: true, sl: kind === Kind.Symlink, pn: kind === Kind.Special }),
-    make.px(tree.mode(i), links),
-    make.tf(layout.timeOf(i)),
-    ...(kind === Kind.Special && (tree.mode(i) & 0o170000) !== 0o010000 ? [make.pn(tree.rdev(i))] : []),
-    ...make.nm(tree.names[i]!),
-    ...(target !== undefined ? make.sl(target) : []),
-  ];
-  return { entries, continued: EMPTY };
+  su.reset();
+  const target = kind === Kind.Symlink ? tree.targets.get(i) : undefined;
+  su.rr(RR_PX | RR_TF | RR_NM | (target !== undefined ? RR_SL : 0) | (kind === Kind.Special ? RR_PN : 0));
+  let links = 1;
+  if (kind === Kind.Directory) links = dirLinks(tree, i);
+  else if (kind === Kind.File && tree.linkKeys.size > 0) {
+    const key = tree.linkKeys.get(i);
+    if (key !== undefined) links = layout.linkCounts.get(key)!;
+  }
+  su.px(mode, links);
+  su.tf(layout.timeOf(i));
+  if (kind === Kind.Special && (mode & S_IFMT) !== S_IFIFO) su.pn(tree.rdev(i));
+  su.nm(tree.names[i]!);
+  if (target !== undefined) su.sl(target);
+  return su;
 }
 
 /** The chunks of the many records whose entries all fit: one shared empty list. */
@@ -383,36 +350,37 @@ const NONE: readonly number[] = Object.freeze([]);
 /**
  * Splits Rock Ridge entries between the record (as many as fit, leaving room for a CE entry)
  * and continuation chunks of at most one sector, each but the last ending with a CE entry.
- * `continued` entries always go to a chunk.
+ * Entries from `su.continuedFrom` on always go to a chunk.
  */
-export function fitSystemUse(
-  lengths: { entries: number[]; continued: number[] },
-  identifierLength: number,
-): SystemUseFit {
-  const { entries, continued } = lengths;
+export function fitSystemUse(su: rrip.SystemUse, identifierLength: number): SystemUseFit {
+  const { ends } = su;
+  const count = ends.length;
+  const own = Math.min(count, su.continuedFrom);
   const budget = MAX_RECORD - recordBaseLength(identifierLength) - 1; // -1: room for an even-length pad
-  let total = 0;
-  for (const length of entries) total += length;
-  if (total <= budget && continued.length === 0)
-    return { inline: entries.length, inlineLength: total, chunks: NONE, chunkLengths: NONE };
+  const total = own === 0 ? 0 : ends[own - 1]!;
+  if (total <= budget && own === count) return { inline: own, inlineLength: total, chunks: NONE, chunkLengths: NONE };
   let used = rrip.CE_LENGTH;
   let i = 0;
-  while (i < entries.length && used + entries[i]! <= budget) used += entries[i++]!;
+  while (i < own && used + ends[i]! - (i === 0 ? 0 : ends[i - 1]!) <= budget) {
+    used += ends[i]! - (i === 0 ? 0 : ends[i - 1]!);
+    i++;
+  }
   const chunks: number[] = [];
   const chunkLengths: number[] = [];
-  let count = 0;
+  let entries = 0;
   let size = 0;
-  for (const length of [...entries.slice(i), ...continued]) {
+  for (let k = i; k < count; k++) {
+    const length = ends[k]! - (k === 0 ? 0 : ends[k - 1]!);
     if (size + length + rrip.CE_LENGTH > SECTOR) {
-      chunks.push(count);
+      chunks.push(entries);
       chunkLengths.push(size + rrip.CE_LENGTH);
-      count = 0;
+      entries = 0;
       size = 0;
     }
-    count++;
+    entries++;
     size += length;
   }
-  chunks.push(count);
+  chunks.push(entries);
   chunkLengths.push(size);
   return { inline: i, inlineLength: used - rrip.CE_LENGTH, chunks, chunkLengths };
 }

@@ -12,36 +12,39 @@ import {
   bothEndian16,
   bothEndian32,
   directoryRecord,
-  encodeUcs2,
   paddedField,
-  pathTableRecord,
+  putBoth32,
+  putRecordDate,
+  recordBaseLength,
   recordDate,
   volumeDate,
 } from './ecma119.ts';
 import {
-  BYTES,
   RecordPacker,
   ceBlock,
   directoryNames,
-  dotDotEntries,
-  dotEntries,
+  dotDotSystemUse,
+  dotSystemUse,
   fitSystemUse,
-  namedEntries,
+  namedSystemUse,
+  recordLength,
   type CePlace,
   type Layout,
-  type Named,
   type PlannedDir,
+  type SystemUseFit,
 } from './layout.ts';
 import * as rrip from './rockridge.ts';
-import { Kind } from './tree.ts';
 
 export interface MetadataPiece {
   block: number;
   bytes: Buffer;
 }
 
-const PAD = Buffer.alloc(1);
 const APPLICATION = 'METALK8S BUILDCHAIN (TYPESCRIPT ISO 9660 WRITER)';
+
+// Every record and path table entry is written in place, byte by byte, into the window or table
+// it belongs to: no Buffer per record, field or Rock Ridge entry (a small tree is written before
+// Node's compilers warm up, where each of those allocations and copies costs microseconds).
 
 export function* metadataPieces(layout: Layout, volumeId: string): Generator<MetadataPiece> {
   yield { block: 0, bytes: Buffer.alloc(FIRST_DESCRIPTOR * SECTOR) };
@@ -54,50 +57,147 @@ export function* metadataPieces(layout: Layout, volumeId: string): Generator<Met
   yield { block: FIRST_DESCRIPTOR, bytes: descriptors };
 
   const { pathTables: t } = layout;
-  const isoId = (dir: PlannedDir): Buffer => (dir.parent ? Buffer.from(dir.isoId, 'latin1') : Buffer.from([0]));
-  const jolietId = (dir: PlannedDir): Buffer => (dir.parent ? encodeUcs2(dir.jolietId) : Buffer.from([0]));
-  for (const bigEndian of [false, true]) {
-    yield {
-      block: bigEndian ? t.isoM : t.isoL,
-      bytes: pathTable(layout.isoDirs, isoId, (d) => d.iso, t.isoSize, bigEndian),
-    };
-  }
-  for (const bigEndian of [false, true]) {
+  for (const bigEndian of [false, true])
+    yield { block: bigEndian ? t.isoM : t.isoL, bytes: pathTable(layout.isoDirs, false, t.isoSize, bigEndian) };
+  for (const bigEndian of [false, true])
     yield {
       block: bigEndian ? t.jolietM : t.jolietL,
-      bytes: pathTable(layout.jolietDirs, jolietId, (d) => d.joliet, t.jolietSize, bigEndian),
+      bytes: pathTable(layout.jolietDirs, true, t.jolietSize, bigEndian),
     };
-  }
-  for (const dir of layout.isoDirs) yield* isoDirectory(layout, dir, subdirsOf(dir));
-  for (const dir of layout.jolietDirs) yield* jolietDirectory(layout, dir, subdirsOf(dir));
+  const su = new rrip.SystemUse();
+  for (const dir of layout.isoDirs) yield* isoDirectory(layout, dir, su);
+  for (const dir of layout.jolietDirs) yield* jolietDirectory(layout, dir);
 }
 
 function subdirsOf(dir: PlannedDir): Map<number, PlannedDir> {
   return new Map(dir.isoSubdirs.map((subdir) => [subdir.index, subdir]));
 }
 
-function pathTable(
-  dirs: PlannedDir[],
-  id: (dir: PlannedDir) => Buffer,
-  place: (dir: PlannedDir) => { number: number; extent: number },
-  size: number,
-  bigEndian: boolean,
-): Buffer {
+/** Puts a Joliet identifier (UCS-2, big-endian) at `offset`. */
+function putUcs2(buf: Buffer, offset: number, text: string): void {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    buf[offset + 2 * i] = code >>> 8;
+    buf[offset + 2 * i + 1] = code;
+  }
+}
+
+function pathTable(dirs: PlannedDir[], joliet: boolean, size: number, bigEndian: boolean): Buffer {
   const table = Buffer.alloc(Math.ceil(size / SECTOR) * SECTOR);
   let offset = 0;
-  for (const dir of dirs)
-    offset += pathTableRecord(id(dir), place(dir).extent, place(dir.parent ?? dir).number, bigEndian).copy(
-      table,
-      offset,
-    );
+  for (const dir of dirs) {
+    const place = joliet ? dir.joliet : dir.iso;
+    const parent = joliet ? (dir.parent ?? dir).joliet : (dir.parent ?? dir).iso;
+    const id = joliet ? dir.jolietId : dir.isoId;
+    const idLength = dir.parent ? (joliet ? 2 * id.length : id.length) : 1;
+    table[offset] = idLength;
+    if (bigEndian) {
+      table.writeUInt32BE(place.extent, offset + 2);
+      table.writeUInt16BE(parent.number, offset + 6);
+    } else {
+      table.writeUInt32LE(place.extent, offset + 2);
+      table.writeUInt16LE(parent.number, offset + 6);
+    }
+    if (!dir.parent) table[offset + 8] = 0;
+    else if (joliet) putUcs2(table, offset + 8, id);
+    else table.write(id, offset + 8, 'latin1');
+    offset += 8 + idLength + (idLength % 2);
+  }
   return table;
 }
 
-/** What one entry of a directory puts in its extent: its records, and its continuation chunks. */
-interface EntryBytes {
-  records: Buffer[];
-  /** Each chunk's offset from the start of the directory's continuation sectors. */
-  chunks: { at: number; bytes: Buffer }[];
+/**
+ * Puts a directory record's fields before its identifier at `offset` (the bytes directoryRecord()
+ * makes); returns the offset of the identifier.
+ */
+function putRecord(
+  buf: Buffer,
+  offset: number,
+  length: number,
+  extent: number,
+  size: number,
+  seconds: number,
+  flags: number,
+  idLength: number,
+): number {
+  buf[offset] = length;
+  buf[offset + 1] = 0;
+  putBoth32(buf, offset + 2, extent);
+  putBoth32(buf, offset + 10, size);
+  putRecordDate(buf, offset + 18, seconds);
+  buf[offset + 25] = flags;
+  buf[offset + 26] = 0;
+  buf[offset + 27] = 0;
+  buf[offset + 28] = 1; // volume sequence number 1, both-endian
+  buf[offset + 29] = 0;
+  buf[offset + 30] = 0;
+  buf[offset + 31] = 1;
+  buf[offset + 32] = idLength;
+  return offset + 33;
+}
+
+/** Puts a CE entry pointing at a continuation chunk. */
+function putCe(buf: Buffer, offset: number, dir: PlannedDir, place: CePlace): void {
+  buf[offset] = 0x43;
+  buf[offset + 1] = 0x45;
+  buf[offset + 2] = rrip.CE_LENGTH;
+  buf[offset + 3] = 1;
+  putBoth32(buf, offset + 4, ceBlock(dir, place));
+  putBoth32(buf, offset + 12, place.offset);
+  putBoth32(buf, offset + 20, place.length);
+}
+
+/** The split of a record's Rock Ridge entries, which must be the one planned. */
+function plannedFit(
+  layout: Layout,
+  dir: PlannedDir,
+  su: rrip.SystemUse,
+  identifierLength: number,
+  places: CePlace[] | undefined,
+): SystemUseFit {
+  const fit = fitSystemUse(su, identifierLength);
+  if (
+    (places?.length ?? 0) !== fit.chunks.length ||
+    fit.chunkLengths.some((length, k) => places![k]!.length !== length)
+  ) {
+    throw new InternalError(`directory /${layout.tree.treePath(dir.index)}: Rock Ridge entries do not fit as planned`);
+  }
+  return fit;
+}
+
+/** Puts the record's own Rock Ridge entries (and the CE entry to its first chunk) at `offset`. */
+function putInline(
+  buf: Buffer,
+  offset: number,
+  dir: PlannedDir,
+  su: rrip.SystemUse,
+  fit: SystemUseFit,
+  places: CePlace[] | undefined,
+): void {
+  su.bytes.copy(buf, offset, 0, fit.inlineLength);
+  if (fit.chunks.length > 0) putCe(buf, offset + fit.inlineLength, dir, places![0]!);
+}
+
+/** Puts the record's continuation chunks, each but the last ending with a CE entry to the next. */
+function* putChunks(
+  windows: ExtentWindows,
+  dir: PlannedDir,
+  su: rrip.SystemUse,
+  fit: SystemUseFit,
+  places: CePlace[] | undefined,
+): Generator<MetadataPiece> {
+  let next = fit.inline;
+  for (let k = 0; k < fit.chunks.length; k++) {
+    const place = places![k]!;
+    const start = next === 0 ? 0 : su.ends[next - 1]!;
+    next += fit.chunks[k]!;
+    const end = su.ends[next - 1]!;
+    const at = place.sector * SECTOR + place.offset;
+    let offset: number;
+    while ((offset = windows.offsetOf(at, place.length)) < 0) yield windows.emit();
+    su.bytes.copy(windows.window, offset, start, end);
+    if (k + 1 < fit.chunks.length) putCe(windows.window, offset + end - start, dir, places![k + 1]!);
+  }
 }
 
 /**
@@ -106,159 +206,168 @@ interface EntryBytes {
  * The chunks come after all records, so a directory that has chunks is gone through twice rather
  * than holding them until its records are out.
  */
-function* isoDirectory(layout: Layout, dir: PlannedDir, subdirs: Map<number, PlannedDir>): Generator<MetadataPiece> {
-  const records = new PlannedRecords(layout, dir, dir.iso.extent, dir.iso.size);
-  for (const entry of isoEntries(layout, dir, subdirs)) yield* records.put(entry.records);
+function* isoDirectory(layout: Layout, dir: PlannedDir, su: rrip.SystemUse): Generator<MetadataPiece> {
+  const { tree } = layout;
+  const subdirs = subdirsOf(dir);
+  const records = new ExtentWindows(layout, dir, dir.iso.extent, dir.iso.size);
+  const packer = new RecordPacker();
+  const parent = dir.parent ?? dir;
+  for (let dot = 0; dot < 2; dot++) {
+    const places = dot === 0 ? dir.dotCe : dir.dotDotCe;
+    const fit = plannedFit(
+      layout,
+      dir,
+      dot === 0 ? dotSystemUse(su, layout, dir) : dotDotSystemUse(su, layout, dir),
+      1,
+      places,
+    );
+    const length = recordLength(1, fit);
+    const at = packer.place(length);
+    let offset: number;
+    while ((offset = records.offsetOf(at, length)) < 0) yield records.emit();
+    const of = dot === 0 ? dir : parent;
+    const id = putRecord(
+      records.window,
+      offset,
+      length,
+      of.iso.extent,
+      of.iso.size,
+      layout.timeOf(of.index),
+      FLAG_DIRECTORY,
+      1,
+    );
+    records.window[id] = dot;
+    putInline(records.window, id + 1, dir, su, fit, places);
+  }
+  const names = directoryNames(tree, dir.index).isoOrder;
+  for (const named of names) {
+    const places = layout.ce.get(named.index);
+    const idLength = named.iso.length;
+    const fit = plannedFit(layout, dir, namedSystemUse(su, layout, named.index), idLength, places);
+    const length = recordLength(idLength, fit);
+    const seconds = layout.timeOf(named.index);
+    const subdir = subdirs.get(named.index);
+    const size = subdir ? 0 : tree.size(named.index);
+    // A file: one record per extent of at most MAX_EXTENT bytes; anything else: one record.
+    for (let p = 0, remaining = size; p === 0 || remaining > 0; p++) {
+      const part = Math.min(remaining, MAX_EXTENT);
+      remaining -= part;
+      const at = packer.place(length);
+      let offset: number;
+      while ((offset = records.offsetOf(at, length)) < 0) yield records.emit();
+      const id = subdir
+        ? putRecord(
+            records.window,
+            offset,
+            length,
+            subdir.iso.extent,
+            subdir.iso.size,
+            seconds,
+            FLAG_DIRECTORY,
+            idLength,
+          )
+        : putRecord(
+            records.window,
+            offset,
+            length,
+            part === 0 ? 0 : layout.dataExtent[named.index]! + (p * MAX_EXTENT) / SECTOR,
+            part,
+            seconds,
+            remaining > 0 ? FLAG_MULTI_EXTENT : 0,
+            idLength,
+          );
+      records.window.write(named.iso, id, 'latin1');
+      putInline(records.window, recordBaseLength(idLength) + offset, dir, su, fit, places);
+    }
+  }
+  if (packer.size !== dir.iso.size) records.fail(`planned ${dir.iso.size} bytes of records, wrote ${packer.size}`);
   yield* records.end();
   if (dir.ceSectors === 0) return;
   const chunks = new ExtentWindows(layout, dir, ceBlock(dir, { sector: 0 }), dir.ceSectors * SECTOR);
-  for (const entry of isoEntries(layout, dir, subdirs))
-    for (const chunk of entry.chunks) yield* chunks.put(chunk.at, chunk.bytes);
+  if (dir.dotCe) yield* putChunks(chunks, dir, dotSystemUse(su, layout, dir), fitSystemUse(su, 1), dir.dotCe);
+  if (dir.dotDotCe) yield* putChunks(chunks, dir, dotDotSystemUse(su, layout, dir), fitSystemUse(su, 1), dir.dotDotCe);
+  for (const named of names) {
+    const places = layout.ce.get(named.index);
+    if (!places) continue;
+    namedSystemUse(su, layout, named.index);
+    yield* putChunks(chunks, dir, su, fitSystemUse(su, named.iso.length), places);
+  }
   yield* chunks.end();
 }
 
-function* isoEntries(layout: Layout, dir: PlannedDir, subdirs: Map<number, PlannedDir>): Generator<EntryBytes> {
-  const dot = systemUse(layout, dir, dotEntries(BYTES, layout, dir), 1, dir.dotCe);
-  const dotDot = systemUse(layout, dir, dotDotEntries(BYTES, layout, dir), 1, dir.dotDotCe);
-  const [dotRecord, dotDotRecord] = dotRecords(layout, dir, (d) => d.iso, [dot.inline, dotDot.inline]);
-  yield { records: [dotRecord!], chunks: dot.chunks };
-  yield { records: [dotDotRecord!], chunks: dotDot.chunks };
-  for (const named of directoryNames(layout.tree, dir.index).isoOrder) {
-    const identifier = Buffer.from(named.iso, 'latin1');
-    const su = systemUse(
-      layout,
-      dir,
-      namedEntries(BYTES, layout, named),
-      identifier.length,
-      layout.ce.get(named.index),
-    );
-    yield {
-      records: entryRecords(layout, named, identifier, su.inline, subdirs.get(named.index)?.iso),
-      chunks: su.chunks,
-    };
-  }
-}
-
-/**
- * A record's Rock Ridge entries split as planned: the record's system use bytes, and its
- * continuation chunks (each but the last ending with a CE entry to the next).
- */
-function systemUse(
-  layout: Layout,
-  dir: PlannedDir,
-  made: { entries: Buffer[]; continued: Buffer[] },
-  identifierLength: number,
-  places: CePlace[] | undefined,
-): { inline: Buffer; chunks: EntryBytes['chunks'] } {
-  const all = [...made.entries, ...made.continued];
-  const fit = fitSystemUse(
-    { entries: made.entries.map((b) => b.length), continued: made.continued.map((b) => b.length) },
-    identifierLength,
-  );
-  if (
-    (places?.length ?? 0) !== fit.chunks.length ||
-    fit.chunkLengths.some((length, k) => places![k]!.length !== length)
-  ) {
-    throw new InternalError(`directory /${layout.tree.treePath(dir.index)}: Rock Ridge entries do not fit as planned`);
-  }
-  const ceTo = (k: number): Buffer[] => {
-    const place = places?.[k];
-    return place ? [rrip.ce(ceBlock(dir, place), place.offset, place.length)] : [];
-  };
-  let next = fit.inline;
-  const chunks = fit.chunks.map((count, k) => {
-    const place = places![k]!;
-    const bytes = Buffer.concat([...all.slice(next, next + count), ...ceTo(k + 1)]);
-    next += count;
-    return { at: place.sector * SECTOR + place.offset, bytes };
-  });
-  const inline = Buffer.concat([...all.slice(0, fit.inline), ...ceTo(0)]);
-  return { inline: inline.length % 2 === 0 ? inline : Buffer.concat([inline, PAD]), chunks };
-}
-
-function* jolietDirectory(layout: Layout, dir: PlannedDir, subdirs: Map<number, PlannedDir>): Generator<MetadataPiece> {
-  const records = new PlannedRecords(layout, dir, dir.joliet.extent, dir.joliet.size);
-  yield* records.put(dotRecords(layout, dir, (d) => d.joliet, [undefined, undefined]));
-  for (const named of directoryNames(layout.tree, dir.index).jolietOrder) {
-    yield* records.put(
-      entryRecords(layout, named, encodeUcs2(named.joliet), undefined, subdirs.get(named.index)?.joliet),
-    );
-  }
-  yield* records.end();
-}
-
-function dotRecords(
-  layout: Layout,
-  dir: PlannedDir,
-  place: (dir: PlannedDir) => { extent: number; size: number },
-  systemUse: [Buffer | undefined, Buffer | undefined],
-): Buffer[] {
-  const parent = dir.parent ?? dir;
-  return [
-    directoryRecord({
-      ...place(dir),
-      date: recordDate(layout.timeOf(dir.index)),
-      flags: FLAG_DIRECTORY,
-      identifier: Buffer.from([0]),
-      systemUse: systemUse[0],
-    }),
-    directoryRecord({
-      ...place(parent),
-      date: recordDate(layout.timeOf(parent.index)),
-      flags: FLAG_DIRECTORY,
-      identifier: Buffer.from([1]),
-      systemUse: systemUse[1],
-    }),
-  ];
-}
-
-/**
- * The records of one name: a directory's (`place`: its extent in this name space), or a file's,
- * one per extent of at most MAX_EXTENT bytes.
- */
-function entryRecords(
-  layout: Layout,
-  named: Named,
-  identifier: Buffer,
-  systemUse: Buffer | undefined,
-  place: { extent: number; size: number } | undefined,
-): Buffer[] {
+function* jolietDirectory(layout: Layout, dir: PlannedDir): Generator<MetadataPiece> {
   const { tree } = layout;
-  const date = recordDate(layout.timeOf(named.index));
-  if (tree.kind(named.index) === Kind.Directory) {
-    return [
-      directoryRecord({ extent: place!.extent, size: place!.size, date, flags: FLAG_DIRECTORY, identifier, systemUse }),
-    ];
-  }
-  const size = tree.size(named.index);
-  const records: Buffer[] = [];
-  for (let p = 0, remaining = size; p === 0 || remaining > 0; p++) {
-    const part = Math.min(remaining, MAX_EXTENT);
-    remaining -= part;
-    const extent = part === 0 ? 0 : layout.dataExtent[named.index]! + (p * MAX_EXTENT) / SECTOR;
-    records.push(
-      directoryRecord({
-        extent,
-        size: part,
-        date,
-        flags: remaining > 0 ? FLAG_MULTI_EXTENT : 0,
-        identifier,
-        systemUse,
-      }),
+  const subdirs = subdirsOf(dir);
+  const records = new ExtentWindows(layout, dir, dir.joliet.extent, dir.joliet.size);
+  const packer = new RecordPacker();
+  const parent = dir.parent ?? dir;
+  for (let dot = 0; dot < 2; dot++) {
+    const at = packer.place(34);
+    let offset: number;
+    while ((offset = records.offsetOf(at, 34)) < 0) yield records.emit();
+    const of = dot === 0 ? dir : parent;
+    const id = putRecord(
+      records.window,
+      offset,
+      34,
+      of.joliet.extent,
+      of.joliet.size,
+      layout.timeOf(of.index),
+      FLAG_DIRECTORY,
+      1,
     );
+    records.window[id] = dot;
   }
-  return records;
+  for (const named of directoryNames(tree, dir.index).jolietOrder) {
+    const idLength = 2 * named.joliet.length;
+    const length = recordBaseLength(idLength);
+    const seconds = layout.timeOf(named.index);
+    const subdir = subdirs.get(named.index);
+    const size = subdir ? 0 : tree.size(named.index);
+    for (let p = 0, remaining = size; p === 0 || remaining > 0; p++) {
+      const part = Math.min(remaining, MAX_EXTENT);
+      remaining -= part;
+      const at = packer.place(length);
+      let offset: number;
+      while ((offset = records.offsetOf(at, length)) < 0) yield records.emit();
+      const id = subdir
+        ? putRecord(
+            records.window,
+            offset,
+            length,
+            subdir.joliet.extent,
+            subdir.joliet.size,
+            seconds,
+            FLAG_DIRECTORY,
+            idLength,
+          )
+        : putRecord(
+            records.window,
+            offset,
+            length,
+            part === 0 ? 0 : layout.dataExtent[named.index]! + (p * MAX_EXTENT) / SECTOR,
+            part,
+            seconds,
+            remaining > 0 ? FLAG_MULTI_EXTENT : 0,
+            idLength,
+          );
+      putUcs2(records.window, id, named.joliet);
+    }
+  }
+  if (packer.size !== dir.joliet.size)
+    records.fail(`planned ${dir.joliet.size} bytes of records, wrote ${packer.size}`);
+  yield* records.end();
 }
 
 /** Bytes of a directory's extent in flight at most: 32 sectors. */
 const WINDOW = 32 * SECTOR;
 
 /**
- * A planned extent of a directory, yielded in windows of whole sectors as its bytes are put in
- * order. Nothing put crosses a sector, so it always fits in the current window.
+ * A planned extent of a directory, handed over in windows of whole sectors as its bytes are put
+ * in order. Nothing put crosses a sector, so it always fits in the current window.
  */
 class ExtentWindows {
-  private window: Buffer;
+  window: Buffer;
   private base = 0;
   constructor(
     private readonly layout: Layout,
@@ -269,11 +378,11 @@ class ExtentWindows {
     this.window = Buffer.alloc(Math.min(WINDOW, planned));
   }
 
-  *put(at: number, bytes: Buffer): Generator<MetadataPiece> {
-    if (at + bytes.length > this.planned) this.fail(`more than the ${this.planned} bytes planned`);
-    if (at < this.base || (at % SECTOR) + bytes.length > SECTOR) this.fail(`bytes at ${at} out of their place`);
-    while (at >= this.base + WINDOW) yield this.emit();
-    bytes.copy(this.window, at - this.base);
+  /** Where `length` bytes at `at` of the extent go in the window; -1: emit the window first. */
+  offsetOf(at: number, length: number): number {
+    if (at + length > this.planned) this.fail(`more than the ${this.planned} bytes planned`);
+    if (at < this.base || (at % SECTOR) + length > SECTOR) this.fail(`bytes at ${at} out of their place`);
+    return at >= this.base + WINDOW ? -1 : at - this.base;
   }
 
   *end(): Generator<MetadataPiece> {
@@ -285,35 +394,11 @@ class ExtentWindows {
   }
 
   /** The current window as a piece, handed over: the next window is a new buffer. */
-  private emit(): MetadataPiece {
+  emit(): MetadataPiece {
     const piece = { block: this.block + this.base / SECTOR, bytes: this.window };
     this.base += this.window.length;
     this.window = Buffer.alloc(Math.min(WINDOW, this.planned - this.base));
     return piece;
-  }
-}
-
-/** Records packed into a directory's extent as they are made; the size planned must be the size written. */
-class PlannedRecords {
-  private readonly packer = new RecordPacker();
-  private readonly windows: ExtentWindows;
-  constructor(
-    layout: Layout,
-    dir: PlannedDir,
-    block: number,
-    private readonly planned: number,
-  ) {
-    this.windows = new ExtentWindows(layout, dir, block, planned);
-  }
-
-  *put(records: Buffer[]): Generator<MetadataPiece> {
-    for (const record of records) yield* this.windows.put(this.packer.place(record.length), record);
-  }
-
-  *end(): Generator<MetadataPiece> {
-    if (this.packer.size !== this.planned)
-      this.windows.fail(`planned ${this.planned} bytes of records, wrote ${this.packer.size}`);
-    yield* this.windows.end();
   }
 }
 
