@@ -9,7 +9,6 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { BuildError } from '../errors.ts';
-import { compareCodePoints } from '../fs/walk.ts';
 
 export const Kind = { File: 0, Directory: 1, Symlink: 2, Special: 3 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
@@ -117,8 +116,11 @@ export class SourceTree {
     if (i === 0) return this.names[0]!;
     const parent = this.parent(i);
     if (parent !== this.lastDirectory.index)
-      this.lastDirectory = { index: parent, path: parent === 0 ? this.names[0]! : this.sourcePath(parent) };
-    return join(this.lastDirectory.path, this.names[i]!);
+      this.lastDirectory = {
+        index: parent,
+        path: childPrefix(parent === 0 ? this.names[0]! : this.sourcePath(parent)),
+      };
+    return this.lastDirectory.path + this.names[i]!;
   }
 
   /** Path relative to the tree's root, for messages ('' for the root). */
@@ -178,17 +180,28 @@ export class SourceTree {
       throw new BuildError(`${source}: cannot list (${(error as Error).message})`);
     }
     if (names.some((name) => name.includes('\ufffd'))) checkUtf8Names(source);
-    names.sort(compareCodePoints);
+    // The default order of sort() is compareCodePoints' (UTF-16 code units), without a call per
+    // comparison; names in a directory are unique.
+    names.sort();
     const first = this.count;
     let subdirs = 0;
-    for (const name of names) if (this.kind(this.add(join(source, name), name, dir)) === Kind.Directory) subdirs++;
+    const prefix = childPrefix(source);
+    for (const name of names) if (this.kind(this.add(prefix + name, name, dir)) === Kind.Directory) subdirs++;
     this.columns.firstChild.set(dir, first);
     this.columns.childCount.set(dir, names.length);
     this.columns.subdirs.set(dir, subdirs);
     for (let i = first; i < first + names.length; i++) {
-      if (this.kind(i) === Kind.Directory) this.scanDirectory(i, join(source, this.names[i]!));
+      if (this.kind(i) === Kind.Directory) this.scanDirectory(i, prefix + this.names[i]!);
     }
   }
+}
+
+/**
+ * What join(dir, name) puts before `name`, for any name a directory lists (no '/', not '.' nor
+ * '..'): one join per directory rather than one per name (path.join normalizes the whole path).
+ */
+function childPrefix(dir: string): string {
+  return join(dir, '_').slice(0, -1);
 }
 
 /** A name that was not valid UTF-8 reads back with U+FFFD in it: find it as bytes and refuse it. */
