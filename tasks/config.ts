@@ -9,7 +9,7 @@ import { schemaProblems } from '../buildchain/schema/validate.ts';
 import settingsSchema from './settings.schema.json' with { type: 'json' };
 import validateSettings from './settings.validate.cjs';
 import * as builtins from '../buildchain/builtins.ts';
-import { parseCacheRegistry, type CacheMode, type CacheSettings } from '../buildchain/cache/remote.ts';
+import { parseCacheRegistry, type CacheMode, type CacheSettings } from '../buildchain/cache/settings.ts';
 import type { HttpTimeouts } from '../buildchain/http.ts';
 
 /**

@@ -4,10 +4,11 @@
 import type { ResultCache } from '../engine/task.ts';
 import type { BlobStore } from '../store/blob-store.ts';
 import { CacheBlobs } from './blobs.ts';
-import { CacheRemote, type CacheSettings } from './remote.ts';
+import { CacheRemote } from './remote.ts';
 import { CacheResults } from './results.ts';
+import type { CacheSettings } from './settings.ts';
 
-export { parseCacheRegistry, type CacheMode, type CacheSettings } from './remote.ts';
+export { parseCacheRegistry, type CacheMode, type CacheSettings } from './settings.ts';
 
 export function openCache(settings: CacheSettings, store: BlobStore): { remote: CacheRemote; results: ResultCache } {
   const remote = new CacheRemote(settings);

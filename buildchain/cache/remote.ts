@@ -1,25 +1,16 @@
-// CACHE_REGISTRY: which registry and repository hold the shared cache, and the client that talks
-// to it. The cache's client gives up fast (one retry): a cache that does not answer must cost a
-// build seconds, not the minutes a pull of a needed input may wait.
-import { BuildError, errorMessage } from '../errors.ts';
-import { loadCredentials, type CredentialLookup } from '../oci/credentials.ts';
+// CACHE_REGISTRY: the client that talks to the registry and repository holding the shared cache
+// (the setting itself is checked in settings.ts). The cache's client gives up fast (one retry): a
+// cache that does not answer must cost a build seconds, not the minutes a pull of a needed input
+// may wait.
+import { errorMessage } from '../errors.ts';
+import { loadCredentials } from '../oci/credentials.ts';
 import type { Target } from '../oci/push.ts';
 import { RegistryClient, resolveEndpoint } from '../oci/registry.ts';
 import { CacheHealth } from './health.ts';
-
-export type CacheMode = 'readwrite' | 'read';
+import { parseCacheRegistry, type CacheSettings } from './settings.ts';
 
 /** How long the cache's `/v2/` may take to answer the first time before the run goes on without it. */
 const PROBE_MS = 5000;
-
-export interface CacheSettings {
-  /** `host[:port]/repository`, or with `http://` / `https://` in front to choose the scheme. */
-  registry: string;
-  mode: CacheMode;
-  credentials?: CredentialLookup;
-  /** First backoff delay of the one retry (tests make it short). */
-  retryDelayMs?: number;
-}
 
 /** One cache repository: its client, its health for this run, and whether it may be written. */
 export class CacheRemote {
@@ -49,17 +40,4 @@ export class CacheRemote {
     // signal, the cache's bookkeeping requests are short.
     this.target = { client, repository, signal: new AbortController().signal };
   }
-}
-
-/** `host:port/repository` (the repository may have several `/`-separated components). */
-export function parseCacheRegistry(value: string): { host: string; repository: string } {
-  const match =
-    /^((?:https?:\/\/)?[^/\s]+)\/([a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)$/.exec(
-      value,
-    );
-  if (!match)
-    throw new BuildError(
-      `CACHE_REGISTRY=${value}: expected host[:port]/repository (a lowercase repository name, e.g. registry.example.com:5000/metalk8s-cache)`,
-    );
-  return { host: match[1]!, repository: match[2]! };
 }
