@@ -1,7 +1,8 @@
 // SHA-256 of a stream of buffers, computed in a worker thread: the caller keeps its own thread for
 // reading and writing, and on two cores the hash stops adding to the wall time. Buffers live in
 // SharedArrayBuffers, so the worker reads them where they are; they are hashed in the order given.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from '../builtins.ts';
 
 const WORKER = `
 const { parentPort } = require('node:worker_threads');
@@ -18,7 +19,7 @@ parentPort.on('message', (message) => {
 `;
 
 export class ParallelSha256 {
-  private readonly worker = new Worker(WORKER, { eval: true });
+  private readonly worker: Worker = new (workerThreads().Worker)(WORKER, { eval: true });
   private readonly waiting = new Map<number, (() => void)[]>();
   private digestWaiter: ((hex: string) => void) | undefined;
   private failure: Error | undefined;
