@@ -53,6 +53,16 @@ export class ImageSink {
     return this.position + this.fill;
   }
 
+  /** Bytes free in the current staging buffer, without flushing it. */
+  get free(): number {
+    return this.chunk - this.fill;
+  }
+
+  /** Where the free part of the current staging buffer starts (see `free`); `filled()` says what was put. */
+  get current(): { bytes: Buffer; offset: number } {
+    return { bytes: this.buffers[this.index]!.bytes, offset: this.fill };
+  }
+
   /** The free part of the current staging buffer, after flushing it if it is full. */
   async space(): Promise<{ bytes: Buffer; offset: number; length: number }> {
     if (this.fill === this.chunk) await this.flush();
