@@ -66,13 +66,33 @@ export interface Layout {
   volumeTime: number;
   /** How many names each hard-linked inode has in the tree. */
   linkCounts: Map<string, number>;
+  /** Each directory's names as planned, kept for the writer in trees of at most KEEP_NAMES_UP_TO names. */
+  names: Map<number, DirectoryNames> | undefined;
+}
+
+export interface DirectoryNames {
+  isoOrder: Named[];
+  jolietOrder: Named[];
+}
+
+/**
+ * Trees up to this many names keep each directory's identifiers from planning to writing (about
+ * 100 bytes a name, 1.6 MiB at most) rather than deriving them twice more (ISO 9660 records,
+ * Joliet records): what a small tree's run is made of. Larger trees derive them again, so that
+ * their memory grows with directories, not names.
+ */
+const KEEP_NAMES_UP_TO = 16_384;
+
+/** A directory's names as planned: kept ones, or derived again. */
+export function namesOf(layout: Layout, dir: number): DirectoryNames {
+  return layout.names?.get(dir) ?? directoryNames(layout.tree, dir);
 }
 
 /** ISO 9660 path tables number directories, and name each one's parent, in 16 bits. */
 const MAX_DIRECTORIES = 0xffff;
 
 /** A directory's children with their identifiers, in ISO 9660 and in Joliet record order. */
-export function directoryNames(tree: SourceTree, dir: number): { isoOrder: Named[]; jolietOrder: Named[] } {
+export function directoryNames(tree: SourceTree, dir: number): DirectoryNames {
   const { first, count } = tree.children(dir);
   const ids = new IdentifierAssigner();
   const named: Named[] = [];
@@ -112,6 +132,7 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
     // the same tree gives the same bytes.
     volumeTime: epoch ?? newestMtime(tree),
     linkCounts,
+    names: tree.count <= KEEP_NAMES_UP_TO ? new Map() : undefined,
   };
 
   let directories = 0;
@@ -134,7 +155,9 @@ export function planLayout(tree: SourceTree, options: { sourceDateEpoch?: number
       dotDotCe: undefined,
       ceSectors: 0,
     };
-    const { isoOrder, jolietOrder } = directoryNames(tree, index);
+    const names = directoryNames(tree, index);
+    layout.names?.set(index, names);
+    const { isoOrder, jolietOrder } = names;
 
     // The extents' sizes, from the records' lengths in the order they are written; continuation
     // chunks packed into the sectors that follow the records, in the same order.

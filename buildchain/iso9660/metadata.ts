@@ -22,11 +22,11 @@ import {
 import {
   RecordPacker,
   ceBlock,
-  directoryNames,
   dotDotSystemUse,
   dotSystemUse,
   fitSystemUse,
   namedSystemUse,
+  namesOf,
   recordLength,
   type CePlace,
   type Layout,
@@ -239,7 +239,7 @@ function* isoDirectory(layout: Layout, dir: PlannedDir, su: rrip.SystemUse): Gen
     records.window[id] = dot;
     putInline(records.window, id + 1, dir, su, fit, places);
   }
-  const names = directoryNames(tree, dir.index).isoOrder;
+  const names = namesOf(layout, dir.index).isoOrder;
   for (const named of names) {
     const places = layout.ce.get(named.index);
     const idLength = named.iso.length;
@@ -318,7 +318,7 @@ function* jolietDirectory(layout: Layout, dir: PlannedDir): Generator<MetadataPi
     );
     records.window[id] = dot;
   }
-  for (const named of directoryNames(tree, dir.index).jolietOrder) {
+  for (const named of namesOf(layout, dir.index).jolietOrder) {
     const idLength = 2 * named.joliet.length;
     const length = recordBaseLength(idLength);
     const seconds = layout.timeOf(named.index);
