@@ -126,8 +126,8 @@ export class SystemUse {
     const b = this.bytes;
     b[at + 4] = 0x0e;
     putRecordDate(b, at + 5, seconds);
-    b.copy(b, at + 12, at + 5, at + 12);
-    b.copy(b, at + 19, at + 5, at + 12);
+    // The same date twice more, byte by byte: seven bytes cost less than a call to copy().
+    for (let k = at + 5; k < at + 12; k++) b[k + 7] = b[k + 14] = b[k]!;
   }
 
   pn(rdev: number): void {
