@@ -2,8 +2,9 @@
 // each hard-linked twice, and thousands of small files): ours against `xorriso -as mkisofs` and
 // genisoimage with upstream's flags, and `cat` of the unique bytes as the floor, in one run.
 // Also our peak RSS on a tree holding one 4 GiB file, and the real-tree case: this machine's own
-// /usr/share, /usr/lib and /usr (names, depths and sizes no generator of ours made), ours
-// against xorriso in interleaved rounds, with the peak RSS of both.
+// /etc (a small tree, where start-up and cold code weigh most), /usr/share, /usr/lib and /usr
+// (names, depths and sizes no generator of ours made), ours against xorriso in interleaved
+// rounds, with the peak RSS of both.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import {
@@ -71,16 +72,22 @@ export interface RealTreeResult {
   bytes: number;
   /** Interleaved wall times (absent for the largest tree, measured for memory only). */
   wall?: Record<'ours' | 'xorriso', Timed>;
+  /** Median of the ratios paired within each round. */
   wallVsXorriso?: number;
   peakRssMiB: Record<'ours' | 'xorriso', number>;
   rssVsXorriso: number;
 }
 
-/** Trees timed in rounds (a few seconds each), then /usr, 150,000 names and 6 GB, for memory. */
+/**
+ * Trees timed in rounds: /etc (about 1,400 names, a third of a second: more rounds against the
+ * noise of a shared machine), then trees of a few seconds each; /usr, 150,000 names and 6 GB, for
+ * memory only.
+ */
 const REAL_TREES = [
-  { tree: '/usr/share', timed: true },
-  { tree: '/usr/lib', timed: true },
-  { tree: '/usr', timed: false },
+  { tree: '/etc', rounds: 21 },
+  { tree: '/usr/share', rounds: 5 },
+  { tree: '/usr/lib', rounds: 5 },
+  { tree: '/usr', rounds: 0 },
 ];
 
 function makeTree(root: string): { files: string[]; uniqueBytes: number } {
@@ -182,9 +189,7 @@ export function benchIso(root: string): IsoBenchResults {
     genisoimage: peakRss(commands.genisoimage),
     ours4GiB: peakRss4GiB(work, toolkit),
   };
-  const realTrees = REAL_TREES.map(({ tree: real, timed: withTime }) =>
-    benchRealTree(work, toolkit, xorriso, real, withTime),
-  );
+  const realTrees = REAL_TREES.map(({ tree: real, rounds }) => benchRealTree(work, toolkit, xorriso, real, rounds));
   return {
     realTrees,
     tree: { files: files.length + LARGE_FILES * 2, uniqueBytes },
@@ -204,13 +209,7 @@ export function benchIso(root: string): IsoBenchResults {
   };
 }
 
-function benchRealTree(
-  work: string,
-  toolkit: string,
-  xorriso: string,
-  tree: string,
-  withTime: boolean,
-): RealTreeResult {
+function benchRealTree(work: string, toolkit: string, xorriso: string, tree: string, rounds: number): RealTreeResult {
   const count = execFileSync('sh', ['-c', `find ${tree} | wc -l; du -sb ${tree} | cut -f1`], { encoding: 'utf8' })
     .trim()
     .split('\n')
@@ -228,17 +227,17 @@ function benchRealTree(
     rssVsXorriso: 0,
   };
   result.rssVsXorriso = round(result.peakRssMiB.ours / result.peakRssMiB.xorriso);
-  if (withTime) {
-    const { timed, rounds } = compareInterleaved(
+  if (rounds > 0) {
+    const interleaved = compareInterleaved(
       Object.entries(commands).map(([name, argv]) => ({
         name,
         command: quote(argv),
         prepare: `rm -f ${out(name)} && sync`,
       })),
-      { rounds: 5, warmup: 1, workDir: work },
+      { rounds, warmup: 1, workDir: work },
     );
-    result.wall = timed as Record<'ours' | 'xorriso', Timed>;
-    result.wallVsXorriso = round(median(rounds.map((r) => r.ours! / r.xorriso!)));
+    result.wall = interleaved.timed as Record<'ours' | 'xorriso', Timed>;
+    result.wallVsXorriso = round(median(interleaved.rounds.map((r) => r.ours! / r.xorriso!)));
   }
   rmSync(out('ours'), { force: true });
   rmSync(out('xorriso'), { force: true });
@@ -274,13 +273,18 @@ export function isoTable(r: IsoBenchResults): string {
       `ours/cat ${r.ratios.wallVsCat}, ours/max(cat, sha256) ${r.ratios.wallVsCopyAndHash}; ` +
       `size ours/xorriso ${r.ratios.sizeVsXorriso}; peak RSS ours/xorriso ${r.ratios.rssVsXorriso}, ours with a 4 GiB file: ${r.peakRssMiB.ours4GiB} MiB.`,
     '',
-    "This machine's own trees (wall: medians of 5 interleaved rounds; ratios paired per round):",
+    "This machine's own trees (wall: medians of interleaved rounds; ratios paired per round, then their median):",
     '',
-    '| tree | names | GB | wall ours (s) | wall xorriso (s) | wall ours/xorriso | peak RSS ours (MiB) | xorriso (MiB) | RSS ours/xorriso |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| tree | names | GB | rounds | wall ours (s) | wall xorriso (s) | wall ours/xorriso | peak RSS ours (MiB) | xorriso (MiB) | RSS ours/xorriso |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.realTrees.map(
       (t) =>
-        `| ${t.tree} | ${t.entries} | ${(t.bytes / 1e9).toFixed(1)} | ${t.wall?.ours.median.toFixed(2) ?? ''} | ${t.wall?.xorriso.median.toFixed(2) ?? ''} | ${t.wallVsXorriso ?? ''} | ${t.peakRssMiB.ours} | ${t.peakRssMiB.xorriso} | ${t.rssVsXorriso} |`,
+        `| ${t.tree} | ${t.entries} | ${(t.bytes / 1e9).toFixed(t.bytes < 1e8 ? 3 : 1)} | ${t.wall?.ours.runs ?? ''} | ${t.wall ? seconds(t.wall.ours.median) : ''} | ${t.wall ? seconds(t.wall.xorriso.median) : ''} | ${t.wallVsXorriso ?? ''} | ${t.peakRssMiB.ours} | ${t.peakRssMiB.xorriso} | ${t.rssVsXorriso} |`,
     ),
   ].join('\n');
+}
+
+/** Seconds with two decimals, three under a second (the small tree's runs). */
+function seconds(value: number): string {
+  return value.toFixed(value < 1 ? 3 : 2);
 }
