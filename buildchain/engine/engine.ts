@@ -5,7 +5,7 @@ import { BuildError, UsageError, errorMessage } from '../errors.ts';
 import { TaskGraph, type TaskNode } from './graph.ts';
 import { suggestion } from '../suggest.ts';
 import { BuildLock } from './lock.ts';
-import { checkNoopProof, writeNoopProof, type NoopProofStore } from './noop.ts';
+import { checkNoopProof, presumedResults, writeNoopProof, type NoopProofStore } from './noop.ts';
 import { emptyReport, type Reporter, type RunSummary } from './report.ts';
 import { runTasks } from './scheduler.ts';
 import { StateStore } from './state.ts';
@@ -122,22 +122,31 @@ export class Engine {
       request.reporter.warn(`waiting for the build lock held by ${who}`),
     );
     try {
-      const proven = await checkNoopProof(this.proofs, requested, this.project.definitions);
-      if (proven) return reportProven(proven, request.reporter);
+      const check = await checkNoopProof(this.proofs, requested, this.project.definitions);
+      if (check && 'proven' in check) return reportProven(check.proven, request.reporter);
       const roots = request.tasks.length > 0 ? request.tasks : this.defaultSelection();
       await this.generateNamed(roots);
       const order = this.graph.selection(roots);
       if (this.state.loadProblem) request.reporter.warn(this.state.loadProblem);
       const cache = this.project.cache && { ...this.project.cache, buildRoot: this.project.buildRoot };
       const { knownDigest } = this.project;
+      // Only files changed since a proof: the tasks touching none of them are settled as it says.
+      const presumed = check && presumedResults(check, this.graph);
       const outcome = await runTasks(this.graph, this.state, order, {
         ...request,
         ...(cache ? { cache } : {}),
         ...(knownDigest ? { knownDigest } : {}),
+        ...(presumed ? { presumed } : {}),
       });
       this.state.save(); // before the proof, which records the state files as they are now
-      writeNoopProof(this.proofs, roots, this.project.definitions, this.graph, outcome.summary.tasks, (path) =>
-        outcome.files.observed(path),
+      writeNoopProof(
+        this.proofs,
+        roots,
+        this.project.definitions,
+        this.graph,
+        outcome.summary.tasks,
+        (path) => outcome.files.observed(path),
+        check?.seen,
       );
       return outcome.summary;
     } finally {

@@ -56,6 +56,67 @@ describe('no-op proofs', () => {
     expect(runs).toEqual(['copy', 'copy']);
   });
 
+  it('after a change, runs what the rules run: what depends on a changed file or on a task that ran', async () => {
+    const root = tempDir();
+    for (const name of ['a', 'b', 'c']) writeFileSync(join(root, `${name}.src`), name);
+    writeFileSync(join(root, 'side.txt'), '');
+    const runs: string[] = [];
+    const copy = (name: string): TaskDefinition => ({
+      name: `copy:${name}`,
+      file_dep: [`${name}.src`],
+      targets: [`${name}.out`],
+      actions: [
+        async () => {
+          runs.push(name);
+          await copyFileAtomic(join(root, `${name}.src`), join(root, `${name}.out`));
+          if (name === 'a') appendFileSync(join(root, 'side.txt'), '+'); // undeclared
+        },
+      ],
+    });
+    const defs: TaskDefinition[] = [
+      copy('a'),
+      copy('b'),
+      copy('c'),
+      {
+        name: 'all',
+        file_dep: ['a.out', 'b.out', 'c.out'],
+        targets: ['all.txt'],
+        actions: [() => void (runs.push('all'), writeFileSync(join(root, 'all.txt'), 'abc'))],
+      },
+      { name: 'group', task_dep: ['copy:a'] },
+      // Reads what copy:a writes without declaring it, behind a group: the normal rules see the change.
+      { name: 'late', task_dep: ['group'], file_dep: ['side.txt'], actions: [() => void runs.push('late')] },
+    ];
+    const tasks = ['all', 'late'];
+    await runEngine(root, defs, tasks);
+    expect((await runEngine(root, defs, tasks)).summary!.proven).toBe(true);
+    runs.length = 0;
+
+    writeFileSync(join(root, 'a.src'), 'A');
+    const edited = await runEngine(root, defs, tasks);
+    expect(edited.summary!.proven).toBe(false);
+    expect(runs.sort()).toEqual(['a', 'all', 'late']);
+    expect(['copy:b', 'copy:c', 'group'].map((name) => edited.result(name))).toEqual([
+      'up-to-date',
+      'up-to-date',
+      'success',
+    ]);
+    expect((await runEngine(root, defs, tasks)).summary!.proven).toBe(true);
+
+    const later = new Date(Date.now() + 10_000);
+    utimesSync(join(root, 'b.src'), later, later);
+    runs.length = 0;
+    const touched = await runEngine(root, defs, tasks);
+    expect([touched.summary!.proven, touched.result('copy:b'), runs]).toEqual([false, 'up-to-date', []]);
+    // The proof written after the touch holds the new stat: the next run is proven again.
+    expect((await runEngine(root, defs, tasks)).summary!.proven).toBe(true);
+
+    const { rmSync } = await import('node:fs');
+    rmSync(join(root, 'c.out'));
+    const removed = await runEngine(root, defs, tasks);
+    expect([removed.result('copy:c'), removed.result('all'), runs]).toEqual(['success', 'up-to-date', ['c']]);
+  });
+
   it('falls back when a definition, a target, or the state changes', async () => {
     const { root, runs, defs } = project();
     await runEngine(root, defs(), ['all']);

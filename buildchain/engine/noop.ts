@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { normalizePath, type TaskGraph, type TaskNode } from './graph.ts';
 import type { TaskReport, TaskResult } from './report.ts';
-import { isDelayed, type DelayedTasks, type TaskDefinition, type TaskSpec } from './task.ts';
+import { basenameOf, isDelayed, type DelayedTasks, type TaskDefinition, type TaskSpec } from './task.ts';
 import { quickHash } from './uptodate.ts';
 
 const FORMAT = 1;
@@ -40,17 +40,25 @@ function proofPath(engineDir: string, roots: readonly string[]): string {
   return join(engineDir, 'noop', `${quickHash(roots.join('\0'))}.v8`);
 }
 
+/** The last hash of definitions without delayed families: a run checks a proof, then writes one. */
+let lastHash: { definitions: readonly TaskDefinition[]; roots: string; hash: string | undefined } | undefined;
+
 /** What the up-to-date rules read of the definitions; undefined when not serializable. */
 function definitionsHash(
   roots: readonly string[],
   definitions: readonly TaskDefinition[],
   created: readonly (readonly TaskSpec[])[],
 ): string | undefined {
+  const key = roots.join('\0');
+  if (created.length === 0 && lastHash?.definitions === definitions && lastHash.roots === key) return lastHash.hash;
+  let hash: string | undefined;
   try {
-    return quickHash(JSON.stringify([roots, definitions, created]));
+    hash = quickHash(JSON.stringify([roots, definitions, created]));
   } catch {
-    return undefined;
+    hash = undefined;
   }
+  if (created.length === 0) lastHash = { definitions, roots: key, hash };
+  return hash;
 }
 
 function observe(path: string, stats: Stats | undefined): Observation {
@@ -67,8 +75,9 @@ function nextResult(node: TaskNode): 'up-to-date' | 'success' | undefined {
 
 /**
  * Records the proof of a run that ended well. `observed` gives the stat a path had when the run
- * checked it (undefined: it did not exist; null: the run never looked, so it is stat'ed now): a
- * file rewritten later by an undeclared writer then fails the next check, as it must.
+ * checked it (undefined: it did not exist; null: the run never looked, so it is the one the proof
+ * check saw in `seen`, or it is stat'ed now): a file rewritten later by an undeclared writer then
+ * fails the next check, as it must.
  */
 export function writeNoopProof(
   store: NoopProofStore,
@@ -77,6 +86,7 @@ export function writeNoopProof(
   graph: TaskGraph,
   reports: readonly TaskReport[],
   observed: (path: string) => Stats | undefined | null,
+  seen?: ReadonlyMap<string, Observation>,
 ): void {
   const tasks: Proof['tasks'] = [];
   const delayed: string[] = [];
@@ -96,9 +106,10 @@ export function writeNoopProof(
   const hash = definitionsHash(roots, definitions, created);
   if (hash === undefined) return;
   const files = [...paths].map((path) => {
-    const seen = observed(path);
+    const stats = observed(path);
     const absolute = resolve(graph.root, path);
-    return observe(absolute, seen === null ? statSync(absolute, { throwIfNoEntry: false }) : seen);
+    if (stats !== null) return observe(absolute, stats);
+    return seen?.get(absolute) ?? observe(absolute, statSync(absolute, { throwIfNoEntry: false }));
   });
   for (const path of store.stateFiles) files.push(observe(path, statSync(path, { throwIfNoEntry: false })));
   const proof: Proof = { format: FORMAT, definitions: hash, delayed, files, tasks };
@@ -108,15 +119,25 @@ export function writeNoopProof(
   renameSync(`${path}.tmp`, path);
 }
 
+/** What a proof says of the run about to start. */
+export type ProofCheck =
+  /** Nothing changed: the results of a no-op run of the selection. */
+  | { proven: Proof['tasks'] }
+  /**
+   * Only files changed (the definitions and the state did not), or an uptodate function that may
+   * now answer false: the tasks that touch neither are settled as the proving run left them.
+   */
+  | { changed: Set<string>; results: Proof['tasks']; seen: ReadonlyMap<string, Observation> };
+
 /**
- * The results of a no-op run of `roots`, when a proof still holds; undefined otherwise
- * (then the normal rules decide).
+ * What still holds of the proof of `roots`: undefined when nothing does (no proof, other
+ * definitions, a changed state), and then the normal rules decide everything.
  */
 export async function checkNoopProof(
   store: NoopProofStore,
   roots: readonly string[],
   definitions: readonly TaskDefinition[],
-): Promise<Proof['tasks'] | undefined> {
+): Promise<ProofCheck | undefined> {
   let proof: Proof;
   try {
     proof = deserialize(readFileSync(proofPath(store.engineDir, roots))) as Proof;
@@ -156,15 +177,46 @@ export async function checkNoopProof(
     }
   }
   if (definitionsHash(roots, definitions, created) !== proof.definitions) return undefined;
-  for (const [path, mtimeMs, size, ino] of proof.files) {
+  const stateFiles = new Set(store.stateFiles);
+  const changed = new Set<string>();
+  const seen = new Map<string, Observation>();
+  for (const observation of proof.files) {
+    const [path, mtimeMs, size, ino] = observation;
     const stats = statSync(path, { throwIfNoEntry: false });
-    if (stats ? stats.mtimeMs !== mtimeMs || stats.size !== size || stats.ino !== ino : mtimeMs !== -1)
-      return undefined;
+    if (stats ? stats.mtimeMs !== mtimeMs || stats.size !== size || stats.ino !== ino : mtimeMs !== -1) {
+      if (stateFiles.has(path)) return undefined; // another run, forget, ignore, clean...
+      changed.add(path);
+      seen.set(path, observe(path, stats));
+    } else seen.set(path, observation);
   }
+  if (changed.size > 0) return { changed, results: proof.tasks, seen };
   for (const [name] of proof.tasks) {
     for (const check of specs.get(name)?.uptodate ?? []) {
-      if (typeof check === 'function' && !(await check())) return undefined;
+      if (typeof check === 'function' && !(await check())) return { changed, results: proof.tasks, seen };
     }
   }
-  return proof.tasks;
+  return { proven: proof.tasks };
+}
+
+/**
+ * The tasks of a run that a proof that no longer proves it all still settles: those whose
+ * file_dep and targets kept their stats, that ask no uptodate function, and that no delayed
+ * family makes (it makes them afresh when it runs). Each with the result the proof recorded.
+ */
+export function presumedResults(
+  check: Extract<ProofCheck, { changed: Set<string> }>,
+  graph: TaskGraph,
+): Map<string, 'up-to-date' | 'success'> {
+  const changed = new Set<string>();
+  for (const path of check.changed) changed.add(normalizePath(graph.root, path));
+  const touches = (paths: readonly string[]): boolean => paths.some((path) => changed.has(path));
+  const presumed = new Map<string, 'up-to-date' | 'success'>();
+  for (const [name, result] of check.results) {
+    const node = graph.get(name);
+    if (!node || node.delayed || graph.get(basenameOf(name))?.delayed) continue;
+    if ((node.spec.uptodate ?? []).some((value) => typeof value === 'function')) continue;
+    if (touches(node.fileDeps) || touches(node.targets)) continue;
+    presumed.set(name, result);
+  }
+  return presumed;
 }

@@ -24,6 +24,11 @@ export interface RunOptions {
   cache?: { results: ResultCache; version: string; buildRoot: string };
   /** Project.knownDigest: file_dep digests the project knows without their being read. */
   knownDigest?: (stats: Stats) => string | undefined;
+  /**
+   * Tasks a no-op proof found settled, with the result it recorded (see noop.ts): each is reported
+   * so without being judged, unless a task it depends on, directly or not, runs its actions here.
+   */
+  presumed?: ReadonlyMap<string, 'up-to-date' | 'success'>;
 }
 
 interface Slot {
@@ -62,6 +67,8 @@ export async function runTasks(
   // they hold none of the `workers`, which only running actions do, as doit runs uptodate checks
   // in its main process. Delayed families are created first: their subtasks may be ready at once.
   /** Tasks whose actions hold one of the `workers`. */
+  /** Presumed tasks downstream of a task that ran its actions in this run: they are judged. */
+  const stale = new Set<string>();
   let active = 0;
   /** Judged, and the cache could not give them: waiting for a worker, defined first runs first. */
   const runnable = new MinHeap<{ slot: Slot; verdict: Verdict; entry?: CacheEntry; key: number }>();
@@ -106,7 +113,10 @@ export async function runTasks(
     const failed =
       report.result === 'fail' || report.result === 'skipped' ? (slot.failedDep ?? slot.node.name) : undefined;
     if (failed) slot.failure = failed;
+    // What ran may have rewritten what its dependents read, whether they declare it or not.
+    const spread = options.presumed && (report.executed || report.cached || stale.has(slot.node.name));
     for (const name of dependents.get(slot.node.name) ?? []) {
+      if (spread) stale.add(name);
       const dependent = slots.get(name)!;
       if (failed && !dependent.failedDep) dependent.failedDep = failed;
       dependent.pending -= 1;
@@ -126,6 +136,11 @@ export async function runTasks(
       return;
     }
     if (node.delayed && !node.generated) return generate(slot, node.delayed);
+    const presumed = options.presumed?.get(node.name);
+    if (presumed && !stale.has(node.name)) {
+      complete(slot, emptyReport(node.name, presumed, []));
+      return;
+    }
     const verdict = judge(node, state, files);
     return verdict instanceof Promise ? verdict.then((v) => settle(slot, v)) : settle(slot, verdict);
   };

@@ -23,6 +23,8 @@ export class FileDigests {
   private readonly stats = new Map<string, Stats | undefined>();
   /** Digests by inode: the ISO tree names one layer once per image that has it, all hard links. */
   private readonly byInode = new Map<string, Maybe<string>>();
+  /** Paths written by this run's tasks. */
+  private readonly rewritten = new Set<string>();
   /** A task with 20,000 file_dep must not open 20,000 files at once (EMFILE). */
   private readonly hashing = limitConcurrency(16);
 
@@ -47,9 +49,10 @@ export class FileDigests {
     return known;
   }
 
-  /** The stat this process last saw of a path: null when it never looked. */
+  /** The stat this process last saw of a path (as it is now when it rewrote it): null when it never looked. */
   observed(path: string): Stats | undefined | null {
-    return this.stats.has(path) ? this.stats.get(path) : null;
+    if (this.stats.has(path)) return this.stats.get(path);
+    return this.rewritten.has(path) ? this.stat(path) : null;
   }
 
   exists(path: string): boolean {
@@ -60,6 +63,7 @@ export class FileDigests {
   invalidate(path: string): void {
     this.fresh.delete(path);
     this.stats.delete(path);
+    this.rewritten.add(path);
   }
 
   private stat(path: string): Stats | undefined {
