@@ -1,7 +1,9 @@
 // Persistent engine state under BUILD_ROOT/.engine: which tasks succeeded with which inputs,
 // and the digest of every file seen. A snapshot (replaced by rename) plus an append-only
 // journal: each finished task is one appended JSON line, so a build killed with -9 loses
-// nothing it completed, and a torn last line is simply ignored. The snapshot is written with
+// nothing it completed, and a torn last line is simply ignored. The journal outlives a run
+// until it is worth folding into the snapshot: a re-run after one edit appends a few lines
+// instead of rewriting a state of 20,000 tasks. The snapshot is written with
 // V8's serializer: it reads back Maps directly, five times faster than JSON here, and it is
 // read at every run. One written by another Node version may not read back: it is then
 // reported as unreadable and the build starts afresh, as the state is only a cache.
@@ -39,12 +41,20 @@ type JournalEntry =
 
 const FORMAT = 4;
 
+/** A journal smaller than this is never folded into the snapshot: replaying it costs nothing. */
+const JOURNAL_MIN_FOLD = 64 * 1024;
+
 export class StateStore {
   private files = new Map<string, FileRecord>();
   private tasks = new Map<string, TaskRecord>();
   private ignored = new Set<string>();
   private journalFd: number | undefined;
+  /** Journal entries the snapshot does not hold. */
   private pending = 0;
+  private journalBytes = 0;
+  private snapshotBytes = 0;
+  /** The journal ends with a torn line: what is appended after it would not be read back. */
+  private torn = false;
   readonly snapshotPath: string;
   readonly journalPath: string;
   /** Set when the snapshot could not be read: the caller may warn that everything will run. */
@@ -99,13 +109,18 @@ export class StateStore {
     for (const name of [...this.tasks.keys()]) this.setTask(name, null);
   }
 
-  /** Folds the journal into a new snapshot. Cheap no-op when nothing changed. */
-  save(): void {
+  /**
+   * Ends the run's journal; folds it into a new snapshot once it has grown to an eighth of the
+   * snapshot's size (or when asked to), so that a run that changed a few records writes a few
+   * lines, not the whole state. Cheap no-op when nothing changed.
+   */
+  save(options: { fold?: boolean } = {}): void {
     if (this.journalFd !== undefined) {
       closeSync(this.journalFd);
       this.journalFd = undefined;
     }
     if (this.pending === 0) return;
+    if (!options.fold && !this.torn && this.journalBytes <= Math.max(JOURNAL_MIN_FOLD, this.snapshotBytes / 8)) return;
     const snapshot: Snapshot = {
       format: FORMAT,
       files: this.files,
@@ -114,11 +129,15 @@ export class StateStore {
     };
     mkdirSync(this.dir, { recursive: true });
     const tmp = `${this.snapshotPath}.tmp-${process.pid}`;
-    writeFileSync(tmp, serialize(snapshot));
+    const bytes = serialize(snapshot);
+    writeFileSync(tmp, bytes);
     renameSync(tmp, this.snapshotPath);
     // Replaying the journal over the new snapshot would be harmless: removing it is only tidiness.
     rmSync(this.journalPath, { force: true });
     this.pending = 0;
+    this.journalBytes = 0;
+    this.snapshotBytes = bytes.length;
+    this.torn = false;
   }
 
   private append(entry: JournalEntry): void {
@@ -126,14 +145,17 @@ export class StateStore {
       mkdirSync(this.dir, { recursive: true });
       this.journalFd = openSync(this.journalPath, 'a');
     }
-    writeSync(this.journalFd, `${JSON.stringify(entry)}\n`);
+    const line = `${JSON.stringify(entry)}\n`;
+    this.journalBytes += writeSync(this.journalFd, line);
     this.pending += 1;
   }
 
   private load(): string | undefined {
     let problem: string | undefined;
     try {
-      const snapshot = deserialize(readFileSync(this.snapshotPath)) as Snapshot;
+      const bytes = readFileSync(this.snapshotPath);
+      this.snapshotBytes = bytes.length;
+      const snapshot = deserialize(bytes) as Snapshot;
       if (snapshot?.format !== FORMAT) throw new Error(`format ${String(snapshot?.format)} is not ${FORMAT}`);
       this.files = snapshot.files;
       this.tasks = snapshot.tasks;
@@ -149,13 +171,15 @@ export class StateStore {
     } catch {
       return problem;
     }
+    this.journalBytes = Buffer.byteLength(journal);
     for (const line of journal.split('\n')) {
       if (!line) continue;
       let entry: JournalEntry;
       try {
         entry = JSON.parse(line) as JournalEntry;
       } catch {
-        break; // a line torn by a crash: everything after it is unknown
+        this.torn = true; // a line torn by a crash: everything after it is unknown
+        break;
       }
       this.replay(entry);
       this.pending += 1;
