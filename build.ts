@@ -4,8 +4,8 @@
 // launcher: the shell runs it and starts the precompiled bundle; TypeScript sees a comment.
 // It also defers NODE_EXTRA_CA_CERTS (see buildchain/launch/launch.cjs).
 import { main } from './buildchain/engine/cli.ts';
-import * as metalk8s from './tasks/index.ts';
 
-void main(process.argv.slice(2), metalk8s).then((code) => {
+// Loaded only when no -f names another task file: the MetalK8s tasks are most of the bundle.
+void main(process.argv.slice(2), () => import('./tasks/index.ts')).then((code) => {
   process.exitCode = code;
 });

@@ -116,7 +116,15 @@ Exit codes: 0 ok, 1 failure, 2 bad usage, 130 interrupted.
 `;
 }
 
-export async function main(argv: readonly string[], builtin: TaskModule, program = './build.ts'): Promise<number> {
+/**
+ * `builtin`: the project run when no `-f` is given, or a function loading it, so that a run
+ * of another task file does not load (and compile) it.
+ */
+export async function main(
+  argv: readonly string[],
+  builtin: TaskModule | (() => Promise<TaskModule>),
+  program = './build.ts',
+): Promise<number> {
   try {
     return await dispatch(argv, builtin, program);
   } catch (error) {
@@ -165,7 +173,11 @@ function normaliseVerbosity(args: readonly string[]): string[] {
   });
 }
 
-async function dispatch(argv: readonly string[], builtin: TaskModule, program: string): Promise<number> {
+async function dispatch(
+  argv: readonly string[],
+  builtin: TaskModule | (() => Promise<TaskModule>),
+  program: string,
+): Promise<number> {
   const { verb, rest } = splitVerb(argv);
   let parsed;
   try {
@@ -295,14 +307,17 @@ function seconds(value: string | boolean | undefined, option: string): number {
 }
 
 /** The project of the built-in tasks, or of a task file given with -f (rooted at its folder). */
-async function openEngine(file: string | undefined, builtin: TaskModule): Promise<Engine> {
-  let module = builtin;
+async function openEngine(
+  file: string | undefined,
+  builtin: TaskModule | (() => Promise<TaskModule>),
+): Promise<Engine> {
+  let module: TaskModule;
   let root = projectRoot();
   if (file !== undefined) {
     const path = resolve(file);
     root = dirname(path);
     module = await importTaskFile(path);
-  }
+  } else module = typeof builtin === 'function' ? await builtin() : builtin;
   // As doit: tasks run from their project's root, so relative paths in function actions hold.
   process.chdir(root);
   const project: Project = module.project
