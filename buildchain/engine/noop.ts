@@ -10,6 +10,7 @@
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
+import { statNumbers } from '../fs/stat-numbers.ts';
 import { normalizePath, type TaskGraph, type TaskNode } from './graph.ts';
 import type { TaskReport, TaskResult } from './report.ts';
 import { basenameOf, isDelayed, type DelayedTasks, type TaskDefinition, type TaskSpec } from './task.ts';
@@ -182,11 +183,11 @@ export async function checkNoopProof(
   const seen = new Map<string, Observation>();
   for (const observation of proof.files) {
     const [path, mtimeMs, size, ino] = observation;
-    const stats = statSync(path, { throwIfNoEntry: false });
-    if (stats ? stats.mtimeMs !== mtimeMs || stats.size !== size || stats.ino !== ino : mtimeMs !== -1) {
+    const now = statNumbers(path);
+    if (now ? now[0] !== mtimeMs || now[1] !== size || now[2] !== ino : mtimeMs !== -1) {
       if (stateFiles.has(path)) return undefined; // another run, forget, ignore, clean...
       changed.add(path);
-      seen.set(path, observe(path, stats));
+      seen.set(path, now ? [path, ...now] : [path, -1, -1, -1]);
     } else seen.set(path, observation);
   }
   if (changed.size > 0) return { changed, results: proof.tasks, seen };
