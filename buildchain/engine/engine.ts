@@ -145,8 +145,8 @@ export class Engine {
         this.project.definitions,
         this.graph,
         outcome.summary.tasks,
-        (path) => outcome.files.observed(path),
-        check?.seen,
+        outcome.files,
+        check && 'changed' in check ? check : undefined,
       );
       return outcome.summary;
     } finally {
@@ -387,10 +387,13 @@ export class Engine {
 }
 
 /** Reports a proven no-op run as the normal rules would have. */
-function reportProven(tasks: readonly [string, 'up-to-date' | 'success'][], reporter: Reporter): RunSummary {
+function reportProven(
+  tasks: { names: readonly string[]; results: readonly ('up-to-date' | 'success')[] },
+  reporter: Reporter,
+): RunSummary {
   const started = Date.now();
-  reporter.runStarted(tasks.length);
-  const reports = tasks.map(([name, result]) => emptyReport(name, result, []));
+  reporter.runStarted(tasks.names.length);
+  const reports = tasks.names.map((name, i) => emptyReport(name, tasks.results[i]!, []));
   for (const report of reports) reporter.taskFinished(report);
   const summary: RunSummary = {
     tasks: reports,

@@ -7,28 +7,39 @@
 // rules, and reports it without loading the state. Any change anywhere falls back to the normal
 // rules: a changed file, definition or stat, or any change of the state (a run that executed a
 // task, forget, ignore, clean), since the state files are in the observed set.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import { statNumbers } from '../fs/stat-numbers.ts';
+import { statNumbers, type StatNumbers } from '../fs/stat-numbers.ts';
 import { normalizePath, type TaskGraph, type TaskNode } from './graph.ts';
 import type { TaskReport, TaskResult } from './report.ts';
 import { basenameOf, isDelayed, type DelayedTasks, type TaskDefinition, type TaskSpec } from './task.ts';
 import { quickHash } from './uptodate.ts';
 
-const FORMAT = 1;
+const FORMAT = 2;
 
-/** [absolute path, mtimeMs, size, ino]; -1s for a path that must not exist. */
-type Observation = [string, number, number, number];
+type Settled = Extract<TaskResult, 'up-to-date' | 'success'>;
 
+// Columns, not one record per file or task: at 20,000 tasks a proof holds 40,000 stats, and
+// 40,000 small arrays cost more to read back, and to collect, than the stat calls themselves.
 interface Proof {
   format: typeof FORMAT;
   definitions: string;
   /** Delayed families of the selection, whose created subtasks are part of `definitions`. */
   delayed: string[];
-  files: Observation[];
+  /** Absolute paths; the state files come last. */
+  paths: readonly string[];
+  /** mtimeMs, size and ino of each path, in turn; -1s for a path that must not exist. */
+  stats: Float64Array;
   /** What a no-op run reports for each task, in the order the proving run settled them. */
-  tasks: [string, Extract<TaskResult, 'up-to-date' | 'success'>][];
+  names: string[];
+  results: Settled[];
+}
+
+/** The paths of a proof and their stats as a check saw them. */
+export interface Observed {
+  paths: readonly string[];
+  stats: Float64Array;
 }
 
 export interface NoopProofStore {
@@ -62,8 +73,17 @@ function definitionsHash(
   return hash;
 }
 
-function observe(path: string, stats: Stats | undefined): Observation {
-  return stats ? [path, stats.mtimeMs, stats.size, stats.ino] : [path, -1, -1, -1];
+function record(stats: Float64Array, i: number, seen: Stats | StatNumbers | undefined): void {
+  const at = 3 * i;
+  if (seen === undefined) stats.fill(-1, at, at + 3);
+  else if (Array.isArray(seen)) stats.set(seen, at);
+  else stats.set([seen.mtimeMs, seen.size, seen.ino], at);
+}
+
+/** The absolute path of a graph path: resolve() without its cost, graph paths being normal already. */
+function absoluteOf(root: string, path: string): string {
+  if (isAbsolute(path)) return path;
+  return root.endsWith('/') ? `${root}${path}` : `${root}/${path}`;
 }
 
 /** A task that would do something in the next run makes the selection unprovable. */
@@ -86,12 +106,12 @@ export function writeNoopProof(
   definitions: readonly TaskDefinition[],
   graph: TaskGraph,
   reports: readonly TaskReport[],
-  observed: (path: string) => Stats | undefined | null,
-  seen?: ReadonlyMap<string, Observation>,
+  files: { observed(path: string): Stats | undefined | null; observedPaths(): Iterable<string> },
+  check?: Observed & { names: readonly string[] },
 ): void {
-  const tasks: Proof['tasks'] = [];
+  const names: string[] = [];
+  const results: Settled[] = [];
   const delayed: string[] = [];
-  const paths = new Set<string>();
   for (const report of reports) {
     if (report.result !== 'up-to-date' && report.result !== 'success') return; // ignored, failed...
     const { name } = report;
@@ -99,36 +119,89 @@ export function writeNoopProof(
     const result = nextResult(node);
     if (!result) return;
     if (node.delayed) delayed.push(name);
-    tasks.push([name, result]);
-    for (const path of node.fileDeps) paths.add(path);
-    for (const path of node.targets) paths.add(path);
+    names.push(name);
+    results.push(result);
   }
   const created = delayed.map((name) => graph.subtasksOf(name).map((sub) => graph.get(sub)!.spec));
   const hash = definitionsHash(roots, definitions, created);
   if (hash === undefined) return;
-  const files = [...paths].map((path) => {
-    const stats = observed(path);
-    const absolute = resolve(graph.root, path);
-    if (stats !== null) return observe(absolute, stats);
-    return seen?.get(absolute) ?? observe(absolute, statSync(absolute, { throwIfNoEntry: false }));
-  });
-  for (const path of store.stateFiles) files.push(observe(path, statSync(path, { throwIfNoEntry: false })));
-  const proof: Proof = { format: FORMAT, definitions: hash, delayed, files, tasks };
+  const observed = check && sameTasks(check, names, delayed) ? patched(graph.root, check, files) : undefined;
+  const { paths, stats } = observed ?? everyPath(graph, names, files);
+  const proof: Proof = { format: FORMAT, definitions: hash, delayed, paths, stats, names, results };
   const path = proofPath(store.engineDir, roots);
   mkdirSync(join(path, '..'), { recursive: true });
   writeFileSync(`${path}.tmp`, serialize(proof));
   renameSync(`${path}.tmp`, path);
+
+  /** The paths of the tasks, each with the stat the run saw, or has now when it never looked; then the state files. */
+  function everyPath(
+    graph: TaskGraph,
+    names: readonly string[],
+    files: { observed(path: string): Stats | undefined | null },
+  ): Observed {
+    const unique = new Set<string>();
+    for (const name of names) {
+      const node = graph.get(name)!;
+      for (const path of node.fileDeps) unique.add(path);
+      for (const path of node.targets) unique.add(path);
+    }
+    const paths: string[] = [];
+    const stats = new Float64Array(3 * (unique.size + store.stateFiles.length));
+    for (const path of unique) {
+      const seen = files.observed(path);
+      const absolute = absoluteOf(graph.root, path);
+      record(stats, paths.length, seen === null ? statNumbers(absolute) : seen);
+      paths.push(absolute);
+    }
+    for (const path of store.stateFiles) {
+      record(stats, paths.length, statNumbers(path));
+      paths.push(path);
+    }
+    return { paths, stats };
+  }
+
+  /**
+   * The check's paths and stats, with what the run saw since of the paths it looked at, and the
+   * state files as they are now: the same paths as the run's tasks are the proof's tasks.
+   */
+  function patched(
+    root: string,
+    check: Observed,
+    files: { observed(path: string): Stats | undefined | null; observedPaths(): Iterable<string> },
+  ): Observed {
+    const stats = check.stats.slice();
+    const index = new Map<string, number>();
+    check.paths.forEach((path, i) => index.set(path, i));
+    for (const path of files.observedPaths()) {
+      const i = index.get(absoluteOf(root, path));
+      if (i !== undefined) record(stats, i, files.observed(path) ?? undefined);
+    }
+    for (const path of store.stateFiles) {
+      const i = index.get(path);
+      if (i === undefined) return everyPath(graph, names, files);
+      record(stats, i, statNumbers(path));
+    }
+    return { paths: check.paths, stats };
+  }
+}
+
+/** Without delayed families, the same tasks have the same paths, whatever order they settled in. */
+function sameTasks(check: { names: readonly string[] }, names: readonly string[], delayed: readonly string[]): boolean {
+  if (delayed.length > 0 || check.names.length !== names.length) return false;
+  const proven = new Set(check.names);
+  return names.every((name) => proven.has(name));
 }
 
 /** What a proof says of the run about to start. */
 export type ProofCheck =
   /** Nothing changed: the results of a no-op run of the selection. */
-  | { proven: Proof['tasks'] }
+  | { proven: { names: readonly string[]; results: readonly Settled[] } }
   /**
    * Only files changed (the definitions and the state did not), or an uptodate function that may
    * now answer false: the tasks that touch neither are settled as the proving run left them.
+   * `stats` are those the check saw.
    */
-  | { changed: Set<string>; results: Proof['tasks']; seen: ReadonlyMap<string, Observation> };
+  | (Observed & { changed: Set<string>; names: readonly string[]; results: readonly Settled[] });
 
 /**
  * What still holds of the proof of `roots`: undefined when nothing does (no proof, other
@@ -178,25 +251,27 @@ export async function checkNoopProof(
     }
   }
   if (definitionsHash(roots, definitions, created) !== proof.definitions) return undefined;
+  const { paths, stats, names, results } = proof;
   const stateFiles = new Set(store.stateFiles);
   const changed = new Set<string>();
-  const seen = new Map<string, Observation>();
-  for (const observation of proof.files) {
-    const [path, mtimeMs, size, ino] = observation;
+  for (let i = 0; i < paths.length; i++) {
+    const path = paths[i]!;
     const now = statNumbers(path);
-    if (now ? now[0] !== mtimeMs || now[1] !== size || now[2] !== ino : mtimeMs !== -1) {
+    const at = 3 * i;
+    if (now ? now[0] !== stats[at] || now[1] !== stats[at + 1] || now[2] !== stats[at + 2] : stats[at] !== -1) {
       if (stateFiles.has(path)) return undefined; // another run, forget, ignore, clean...
       changed.add(path);
-      seen.set(path, now ? [path, ...now] : [path, -1, -1, -1]);
-    } else seen.set(path, observation);
-  }
-  if (changed.size > 0) return { changed, results: proof.tasks, seen };
-  for (const [name] of proof.tasks) {
-    for (const check of specs.get(name)?.uptodate ?? []) {
-      if (typeof check === 'function' && !(await check())) return { changed, results: proof.tasks, seen };
+      record(stats, i, now);
     }
   }
-  return { proven: proof.tasks };
+  const delta = { changed, paths, stats, names, results };
+  if (changed.size > 0) return delta;
+  for (const name of names) {
+    for (const check of specs.get(name)?.uptodate ?? []) {
+      if (typeof check === 'function' && !(await check())) return delta;
+    }
+  }
+  return { proven: { names, results } };
 }
 
 /**
@@ -207,12 +282,14 @@ export async function checkNoopProof(
 export function presumedResults(
   check: Extract<ProofCheck, { changed: Set<string> }>,
   graph: TaskGraph,
-): Map<string, 'up-to-date' | 'success'> {
+): Map<string, Settled> {
   const changed = new Set<string>();
   for (const path of check.changed) changed.add(normalizePath(graph.root, path));
   const touches = (paths: readonly string[]): boolean => paths.some((path) => changed.has(path));
-  const presumed = new Map<string, 'up-to-date' | 'success'>();
-  for (const [name, result] of check.results) {
+  const presumed = new Map<string, Settled>();
+  for (let i = 0; i < check.names.length; i++) {
+    const name = check.names[i]!;
+    const result = check.results[i]!;
     const node = graph.get(name);
     if (!node || node.delayed || graph.get(basenameOf(name))?.delayed) continue;
     if ((node.spec.uptodate ?? []).some((value) => typeof value === 'function')) continue;

@@ -55,6 +55,11 @@ export class FileDigests {
     return this.rewritten.has(path) ? this.stat(path) : null;
   }
 
+  /** Every path this process stat'ed or rewrote. */
+  observedPaths(): Iterable<string> {
+    return new Set([...this.stats.keys(), ...this.rewritten]);
+  }
+
   exists(path: string): boolean {
     return this.stat(path) !== undefined;
   }
