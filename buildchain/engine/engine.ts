@@ -5,7 +5,15 @@ import { BuildError, UsageError, errorMessage } from '../errors.ts';
 import { TaskGraph, type TaskNode } from './graph.ts';
 import { suggestion } from '../suggest.ts';
 import { BuildLock } from './lock.ts';
-import { checkNoopProof, presumedResults, writeNoopProof, type NoopProofStore } from './noop.ts';
+import {
+  checkNoopProof,
+  presumedResults,
+  tasksToJudge,
+  writeNoopProof,
+  writeSettledProof,
+  type NoopProofStore,
+  type ProofCheck,
+} from './noop.ts';
 import { emptyReport, type Reporter, type RunSummary } from './report.ts';
 import { runTasks } from './scheduler.ts';
 import { StateStore } from './state.ts';
@@ -123,7 +131,11 @@ export class Engine {
     );
     try {
       const check = await checkNoopProof(this.proofs, requested, this.project.definitions);
-      if (check && 'proven' in check) return reportProven(check.proven, request.reporter);
+      if (check && 'proven' in check) return reportSettled(check.proven, request.reporter, true);
+      if (check) {
+        const settled = await this.settleWithoutGraph(check, requested, request.reporter);
+        if (settled) return settled;
+      }
       const roots = request.tasks.length > 0 ? request.tasks : this.defaultSelection();
       await this.generateNamed(roots);
       const order = this.graph.selection(roots);
@@ -153,6 +165,36 @@ export class Engine {
       this.stateStore?.save();
       lock.release();
     }
+  }
+
+  /**
+   * A run after a change that leaves every task it reaches up to date (a touched file, same
+   * bytes): judged task by task from the definitions, the others settled as the proof says.
+   * Undefined when some task must run, or a delayed family is selected: the scheduler decides.
+   */
+  private async settleWithoutGraph(
+    check: Extract<ProofCheck, { changed: Set<string> }>,
+    roots: readonly string[],
+    reporter: Reporter,
+  ): Promise<RunSummary | undefined> {
+    const nodes = tasksToJudge(check, this.project.root, this.project.definitions);
+    if (!nodes || this.state.loadProblem) return undefined;
+    const files = new FileDigests(this.project.root, this.state);
+    for (const node of nodes) {
+      let verdict;
+      try {
+        verdict = await judge(node, this.state, files);
+      } catch {
+        return undefined; // an uptodate check that needs its dependencies to run first
+      }
+      if (verdict.reasons.length > 0) return undefined;
+    }
+    const judged = new Set(nodes.map((node) => node.name));
+    const results = check.names.map((name, i) => (judged.has(name) ? 'up-to-date' : check.results[i]!));
+    const summary = reportSettled({ names: check.names, results }, reporter, false);
+    this.state.save(); // before the proof, which records the state files as they are now
+    writeSettledProof(this.proofs, roots, check, nodes, files);
+    return summary;
   }
 
   async list(options: { all: boolean; private: boolean; status?: boolean }): Promise<ListRow[]> {
@@ -386,10 +428,11 @@ export class Engine {
   }
 }
 
-/** Reports a proven no-op run as the normal rules would have. */
-function reportProven(
+/** Reports a run that ran nothing (proven: a no-op by its proof) as the normal rules would have. */
+function reportSettled(
   tasks: { names: readonly string[]; results: readonly ('up-to-date' | 'success')[] },
   reporter: Reporter,
+  proven: boolean,
 ): RunSummary {
   const started = Date.now();
   reporter.runStarted(tasks.names.length);
@@ -400,7 +443,7 @@ function reportProven(
     elapsed: (Date.now() - started) / 1000,
     interrupted: false,
     ok: true,
-    proven: true,
+    proven,
   };
   reporter.runFinished(summary);
   return summary;

@@ -111,6 +111,23 @@ describe('no-op proofs', () => {
     // The proof written after the touch holds the new stat: the next run is proven again.
     expect((await runEngine(root, defs, tasks)).summary!.proven).toBe(true);
 
+    // A touched target that another task reads: both are judged, neither runs.
+    utimesSync(join(root, 'a.out'), later, later);
+    const intermediate = await runEngine(root, defs, tasks);
+    expect([intermediate.result('copy:a'), intermediate.result('all'), runs]).toEqual(['up-to-date', 'up-to-date', []]);
+    expect((await runEngine(root, defs, tasks)).summary!.proven).toBe(true);
+
+    // A touch beside an edit: the edit's task and what reads its target run.
+    utimesSync(join(root, 'c.src'), later, later);
+    writeFileSync(join(root, 'b.src'), 'B');
+    const both = await runEngine(root, defs, tasks);
+    expect([both.result('copy:c'), both.result('copy:b'), runs.sort()]).toEqual([
+      'up-to-date',
+      'success',
+      ['all', 'b'],
+    ]);
+    runs.length = 0;
+
     const { rmSync } = await import('node:fs');
     rmSync(join(root, 'c.out'));
     const removed = await runEngine(root, defs, tasks);

@@ -32,8 +32,8 @@ interface Proof {
   /** mtimeMs, size and ino of each path, in turn; -1s for a path that must not exist. */
   stats: Float64Array;
   /** What a no-op run reports for each task, in the order the proving run settled them. */
-  names: string[];
-  results: Settled[];
+  names: readonly string[];
+  results: readonly Settled[];
 }
 
 /** The paths of a proof and their stats as a check saw them. */
@@ -106,8 +106,8 @@ export function writeNoopProof(
   definitions: readonly TaskDefinition[],
   graph: TaskGraph,
   reports: readonly TaskReport[],
-  files: { observed(path: string): Stats | undefined | null; observedPaths(): Iterable<string> },
-  check?: Observed & { names: readonly string[] },
+  files: SeenFiles,
+  check?: Extract<ProofCheck, { changed: Set<string> }>,
 ): void {
   const names: string[] = [];
   const results: Settled[] = [];
@@ -125,64 +125,93 @@ export function writeNoopProof(
   const created = delayed.map((name) => graph.subtasksOf(name).map((sub) => graph.get(sub)!.spec));
   const hash = definitionsHash(roots, definitions, created);
   if (hash === undefined) return;
-  const observed = check && sameTasks(check, names, delayed) ? patched(graph.root, check, files) : undefined;
-  const { paths, stats } = observed ?? everyPath(graph, names, files);
-  const proof: Proof = { format: FORMAT, definitions: hash, delayed, paths, stats, names, results };
+  const observed =
+    (check && sameTasks(check, names, delayed) ? patched(store, graph.root, check, files) : undefined) ??
+    everyPath(store, graph, names, files);
+  save(store, roots, { format: FORMAT, definitions: hash, delayed, ...observed, names, results });
+}
+
+/**
+ * Records the proof of a run that judged only `judged` (each up to date) and settled the other
+ * tasks as the proof it checked said: that proof, with the stats of what the run looked at.
+ */
+export function writeSettledProof(
+  store: NoopProofStore,
+  roots: readonly string[],
+  check: Extract<ProofCheck, { changed: Set<string> }>,
+  judged: readonly TaskNode[],
+  files: SeenFiles,
+): void {
+  const next = new Map(judged.map((node) => [node.name, nextResult(node)]));
+  if ([...next.values()].includes(undefined)) return;
+  const results = check.names.map((name, i) => next.get(name) ?? check.results[i]!);
+  const observed = patched(store, store.root, check, files);
+  if (!observed) return;
+  save(store, roots, {
+    format: FORMAT,
+    definitions: check.definitions,
+    delayed: [],
+    ...observed,
+    ...{ names: check.names, results },
+  });
+}
+
+function save(store: NoopProofStore, roots: readonly string[], proof: Proof): void {
   const path = proofPath(store.engineDir, roots);
   mkdirSync(join(path, '..'), { recursive: true });
   writeFileSync(`${path}.tmp`, serialize(proof));
   renameSync(`${path}.tmp`, path);
+}
 
-  /** The paths of the tasks, each with the stat the run saw, or has now when it never looked; then the state files. */
-  function everyPath(
-    graph: TaskGraph,
-    names: readonly string[],
-    files: { observed(path: string): Stats | undefined | null },
-  ): Observed {
-    const unique = new Set<string>();
-    for (const name of names) {
-      const node = graph.get(name)!;
-      for (const path of node.fileDeps) unique.add(path);
-      for (const path of node.targets) unique.add(path);
-    }
-    const paths: string[] = [];
-    const stats = new Float64Array(3 * (unique.size + store.stateFiles.length));
-    for (const path of unique) {
-      const seen = files.observed(path);
-      const absolute = absoluteOf(graph.root, path);
-      record(stats, paths.length, seen === null ? statNumbers(absolute) : seen);
-      paths.push(absolute);
-    }
-    for (const path of store.stateFiles) {
-      record(stats, paths.length, statNumbers(path));
-      paths.push(path);
-    }
-    return { paths, stats };
-  }
+/** What a run saw of the files: FileDigests. */
+interface SeenFiles {
+  /** The stat the run based a decision on; null when it never looked. */
+  observed(path: string): Stats | undefined | null;
+  observedPaths(): Iterable<string>;
+}
 
-  /**
-   * The check's paths and stats, with what the run saw since of the paths it looked at, and the
-   * state files as they are now: the same paths as the run's tasks are the proof's tasks.
-   */
-  function patched(
-    root: string,
-    check: Observed,
-    files: { observed(path: string): Stats | undefined | null; observedPaths(): Iterable<string> },
-  ): Observed {
-    const stats = check.stats.slice();
-    const index = new Map<string, number>();
-    check.paths.forEach((path, i) => index.set(path, i));
-    for (const path of files.observedPaths()) {
-      const i = index.get(absoluteOf(root, path));
-      if (i !== undefined) record(stats, i, files.observed(path) ?? undefined);
-    }
-    for (const path of store.stateFiles) {
-      const i = index.get(path);
-      if (i === undefined) return everyPath(graph, names, files);
-      record(stats, i, statNumbers(path));
-    }
-    return { paths: check.paths, stats };
+/** The paths of the tasks, each with the stat the run saw, or has now when it never looked; then the state files. */
+function everyPath(store: NoopProofStore, graph: TaskGraph, names: readonly string[], files: SeenFiles): Observed {
+  const unique = new Set<string>();
+  for (const name of names) {
+    const node = graph.get(name)!;
+    for (const path of node.fileDeps) unique.add(path);
+    for (const path of node.targets) unique.add(path);
   }
+  const paths: string[] = [];
+  const stats = new Float64Array(3 * (unique.size + store.stateFiles.length));
+  for (const path of unique) {
+    const seen = files.observed(path);
+    const absolute = absoluteOf(graph.root, path);
+    record(stats, paths.length, seen === null ? statNumbers(absolute) : seen);
+    paths.push(absolute);
+  }
+  for (const path of store.stateFiles) {
+    record(stats, paths.length, statNumbers(path));
+    paths.push(path);
+  }
+  return { paths, stats };
+}
+
+/**
+ * The check's paths and stats, with what the run saw since of the paths it looked at, and the
+ * state files as they are now (undefined if the check had none): right when the run's tasks
+ * are the proof's tasks, which have the proof's paths.
+ */
+function patched(store: NoopProofStore, root: string, check: Observed, files: SeenFiles): Observed | undefined {
+  const stats = check.stats.slice();
+  const index = new Map<string, number>();
+  check.paths.forEach((path, i) => index.set(path, i));
+  for (const path of files.observedPaths()) {
+    const i = index.get(absoluteOf(root, path));
+    if (i !== undefined) record(stats, i, files.observed(path) ?? undefined);
+  }
+  for (const path of store.stateFiles) {
+    const i = index.get(path);
+    if (i === undefined) return undefined;
+    record(stats, i, statNumbers(path));
+  }
+  return { paths: check.paths, stats };
 }
 
 /** Without delayed families, the same tasks have the same paths, whatever order they settled in. */
@@ -201,7 +230,15 @@ export type ProofCheck =
    * now answer false: the tasks that touch neither are settled as the proving run left them.
    * `stats` are those the check saw.
    */
-  | (Observed & { changed: Set<string>; names: readonly string[]; results: readonly Settled[] });
+  | (Observed & {
+      changed: Set<string>;
+      /** The hash of the definitions, unchanged. */
+      definitions: string;
+      names: readonly string[];
+      results: readonly Settled[];
+      /** The delayed families of the selection. */
+      delayed: readonly string[];
+    });
 
 /**
  * What still holds of the proof of `roots`: undefined when nothing does (no proof, other
@@ -264,7 +301,7 @@ export async function checkNoopProof(
       record(stats, i, now);
     }
   }
-  const delta = { changed, paths, stats, names, results };
+  const delta = { changed, definitions: proof.definitions, paths, stats, names, results, delayed: proof.delayed };
   if (changed.size > 0) return delta;
   for (const name of names) {
     for (const check of specs.get(name)?.uptodate ?? []) {
@@ -297,4 +334,32 @@ export function presumedResults(
     presumed.set(name, result);
   }
   return presumed;
+}
+
+/**
+ * The tasks a proof that no longer proves it all leaves to judge, as nodes made from their
+ * definitions alone, when there is no delayed family: those reading or making a changed path,
+ * or asking an uptodate function. When each of them is up to date, nothing runs and no other
+ * task is reached, so the run needs neither the graph nor the scheduler (a touch, say).
+ */
+export function tasksToJudge(
+  check: Extract<ProofCheck, { changed: Set<string> }>,
+  root: string,
+  definitions: readonly TaskDefinition[],
+): TaskNode[] | undefined {
+  if (check.delayed.length > 0) return undefined;
+  const changed = new Set<string>();
+  for (const path of check.changed) changed.add(normalizePath(root, path));
+  const selected = new Set(check.names);
+  const nodes: TaskNode[] = [];
+  for (const spec of definitions) {
+    if (isDelayed(spec)) return undefined;
+    if (!selected.has(spec.name)) continue;
+    const asks = (spec.uptodate ?? []).some((value) => typeof value === 'function');
+    const fileDeps = (spec.file_dep ?? []).map((path) => normalizePath(root, path));
+    const targets = (spec.targets ?? []).map((path) => normalizePath(root, path));
+    if (!asks && !fileDeps.some((path) => changed.has(path)) && !targets.some((path) => changed.has(path))) continue;
+    nodes.push({ name: spec.name, index: nodes.length, spec, generated: false, fileDeps, targets });
+  }
+  return nodes;
 }
