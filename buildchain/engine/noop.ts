@@ -260,8 +260,9 @@ export async function checkNoopProof(
   const specs = new Map<string, TaskSpec>();
   // The declared targets as the proving run's graph held them when each family was created.
   const declared: string[] = [];
+  const delayedFamilies = proof.delayed.length > 0;
   const declare = (spec: TaskSpec): void => {
-    for (const target of spec.targets ?? []) declared.push(normalizePath(store.root, target));
+    if (delayedFamilies) for (const target of spec.targets ?? []) declared.push(normalizePath(store.root, target));
   };
   for (const definition of definitions) {
     if (isDelayed(definition)) families.set(definition.basename, definition);
