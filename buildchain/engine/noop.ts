@@ -357,10 +357,18 @@ export function tasksToJudge(
     if (isDelayed(spec)) return undefined;
     if (!selected.has(spec.name)) continue;
     const asks = (spec.uptodate ?? []).some((value) => typeof value === 'function');
-    const fileDeps = (spec.file_dep ?? []).map((path) => normalizePath(root, path));
-    const targets = (spec.targets ?? []).map((path) => normalizePath(root, path));
-    if (!asks && !fileDeps.some((path) => changed.has(path)) && !targets.some((path) => changed.has(path))) continue;
-    nodes.push({ name: spec.name, index: nodes.length, spec, generated: false, fileDeps, targets });
+    const touches = (paths: readonly string[] = []): boolean =>
+      paths.some((path) => changed.has(normalizePath(root, path)));
+    if (!asks && !touches(spec.file_dep) && !touches(spec.targets)) continue;
+    const normal = (paths: readonly string[] = []): string[] => paths.map((path) => normalizePath(root, path));
+    nodes.push({
+      name: spec.name,
+      index: nodes.length,
+      spec,
+      generated: false,
+      fileDeps: normal(spec.file_dep),
+      targets: normal(spec.targets),
+    });
   }
   return nodes;
 }
