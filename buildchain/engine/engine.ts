@@ -1,5 +1,6 @@
 // The engine's verbs over one project: run, list, info, clean, ignore, forget.
-import { readdirSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import type { KnownDigest } from '../fs/stat-numbers.ts';
 import { join, resolve } from 'node:path';
 import { BuildError, UsageError, errorMessage } from '../errors.ts';
 import { TaskGraph, type TaskNode } from './graph.ts';
@@ -37,7 +38,7 @@ export interface Project {
    * store, whose blobs were verified on the way in), from the file's stat; undefined when unknown.
    * The engine then records a file_dep's digest without hashing it.
    */
-  knownDigest?: (stats: Stats) => string | undefined;
+  knownDigest?: KnownDigest;
 }
 
 export interface ProjectCache {

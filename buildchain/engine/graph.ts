@@ -45,6 +45,12 @@ export function normalizePath(root: string, path: string): string {
   return sep === '/' ? rel : rel.split(sep).join('/');
 }
 
+/** The absolute path of a normalized path (normalizePath's): resolve() without its cost. */
+export function absolutePath(root: string, path: string): string {
+  if (isAbsolute(path)) return path;
+  return root.endsWith('/') ? `${root}${path}` : `${root}/${path}`;
+}
+
 export function globToRegExp(pattern: string): RegExp {
   const body = pattern
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')

@@ -7,11 +7,11 @@
 // rules, and reports it without loading the state. Any change anywhere falls back to the normal
 // rules: a changed file, definition or stat, or any change of the state (a run that executed a
 // task, forget, ignore, clean), since the state files are in the observed set.
-import { mkdirSync, readFileSync, renameSync, writeFileSync, type Stats } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import { statNumbers, type StatNumbers } from '../fs/stat-numbers.ts';
-import { normalizePath, type TaskGraph, type TaskNode } from './graph.ts';
+import { statNumbers, type FileStat, type StatNumbers } from '../fs/stat-numbers.ts';
+import { absolutePath, normalizePath, type TaskGraph, type TaskNode } from './graph.ts';
 import type { TaskReport, TaskResult } from './report.ts';
 import { basenameOf, isDelayed, type DelayedTasks, type TaskDefinition, type TaskSpec } from './task.ts';
 import { quickHash } from './uptodate.ts';
@@ -73,17 +73,11 @@ function definitionsHash(
   return hash;
 }
 
-function record(stats: Float64Array, i: number, seen: Stats | StatNumbers | undefined): void {
+function record(stats: Float64Array, i: number, seen: FileStat | StatNumbers | undefined): void {
   const at = 3 * i;
   if (seen === undefined) stats.fill(-1, at, at + 3);
   else if (Array.isArray(seen)) stats.set(seen, at);
   else stats.set([seen.mtimeMs, seen.size, seen.ino], at);
-}
-
-/** The absolute path of a graph path: resolve() without its cost, graph paths being normal already. */
-function absoluteOf(root: string, path: string): string {
-  if (isAbsolute(path)) return path;
-  return root.endsWith('/') ? `${root}${path}` : `${root}/${path}`;
 }
 
 /** A task that would do something in the next run makes the selection unprovable. */
@@ -166,7 +160,7 @@ function save(store: NoopProofStore, roots: readonly string[], proof: Proof): vo
 /** What a run saw of the files: FileDigests. */
 interface SeenFiles {
   /** The stat the run based a decision on; null when it never looked. */
-  observed(path: string): Stats | undefined | null;
+  observed(path: string): FileStat | undefined | null;
   observedPaths(): Iterable<string>;
 }
 
@@ -182,7 +176,7 @@ function everyPath(store: NoopProofStore, graph: TaskGraph, names: readonly stri
   const stats = new Float64Array(3 * (unique.size + store.stateFiles.length));
   for (const path of unique) {
     const seen = files.observed(path);
-    const absolute = absoluteOf(graph.root, path);
+    const absolute = absolutePath(graph.root, path);
     record(stats, paths.length, seen === null ? statNumbers(absolute) : seen);
     paths.push(absolute);
   }
@@ -203,7 +197,7 @@ function patched(store: NoopProofStore, root: string, check: Observed, files: Se
   const index = new Map<string, number>();
   check.paths.forEach((path, i) => index.set(path, i));
   for (const path of files.observedPaths()) {
-    const i = index.get(absoluteOf(root, path));
+    const i = index.get(absolutePath(root, path));
     if (i !== undefined) record(stats, i, files.observed(path) ?? undefined);
   }
   for (const path of store.stateFiles) {

@@ -2,8 +2,9 @@
 // dependencies are done; among tasks decided to run, the one defined first starts first (a task
 // whose decision waits, on hashing or a check, starts once decided). A failure skips its
 // dependents but lets independent work finish.
-import { rmSync, statSync, type Stats } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { KnownDigest } from '../fs/stat-numbers.ts';
 import { errorMessage, settingsOf } from '../errors.ts';
 import { ActionError, runAction, TaskOutput, type Verbosity } from './actions.ts';
 import type { TaskGraph, TaskNode } from './graph.ts';
@@ -23,7 +24,7 @@ export interface RunOptions {
   /** Where cacheable tasks' results are shared (Project.cache); none: every task runs its actions. */
   cache?: { results: ResultCache; version: string; buildRoot: string };
   /** Project.knownDigest: file_dep digests the project knows without their being read. */
-  knownDigest?: (stats: Stats) => string | undefined;
+  knownDigest?: KnownDigest;
   /**
    * Tasks a no-op proof found settled, with the result it recorded (see noop.ts): each is reported
    * so without being judged, unless a task it depends on, directly or not, runs its actions here.

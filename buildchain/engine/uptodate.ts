@@ -4,11 +4,10 @@
 // all when the project already knows its content (a hard link to its content store).
 // The common case (nothing to hash, no async uptodate check) is decided synchronously: a no-op
 // build of thousands of tasks then costs no promise per task.
-import { statSync, type Stats } from 'node:fs';
-import { resolve } from 'node:path';
+import { statFile, type FileStat, type KnownDigest } from '../fs/stat-numbers.ts';
 import { limitConcurrency } from '../concurrency.ts';
 import { sha256File } from '../store/sha256.ts';
-import type { TaskNode } from './graph.ts';
+import { absolutePath, type TaskNode } from './graph.ts';
 import type { StateStore, TaskRecord } from './state.ts';
 import type { Action, UptodateValue } from './task.ts';
 
@@ -20,7 +19,7 @@ export class FileDigests {
   /** Digests computed during this process, so a file is hashed at most once per change. */
   private readonly fresh = new Map<string, Maybe<string | undefined>>();
   /** One stat per path and process: a copy's target is often another task's file_dep. */
-  private readonly stats = new Map<string, Stats | undefined>();
+  private readonly stats = new Map<string, FileStat | undefined>();
   /** Digests by inode: the ISO tree names one layer once per image that has it, all hard links. */
   private readonly byInode = new Map<string, Maybe<string>>();
   /** Paths written by this run's tasks. */
@@ -36,7 +35,7 @@ export class FileDigests {
     private readonly root: string,
     private readonly state: StateStore,
     private readonly persist = true,
-    private readonly knownDigest?: (stats: Stats) => string | undefined,
+    private readonly knownDigest?: KnownDigest,
   ) {}
 
   /** Content digest of the file now (undefined when it does not exist); a promise only when hashing. */
@@ -50,7 +49,7 @@ export class FileDigests {
   }
 
   /** The stat this process last saw of a path (as it is now when it rewrote it): null when it never looked. */
-  observed(path: string): Stats | undefined | null {
+  observed(path: string): FileStat | undefined | null {
     if (this.stats.has(path)) return this.stats.get(path);
     return this.rewritten.has(path) ? this.stat(path) : null;
   }
@@ -71,9 +70,9 @@ export class FileDigests {
     this.rewritten.add(path);
   }
 
-  private stat(path: string): Stats | undefined {
+  private stat(path: string): FileStat | undefined {
     if (this.stats.has(path)) return this.stats.get(path);
-    const stats = statSync(resolve(this.root, path), { throwIfNoEntry: false });
+    const stats = statFile(absolutePath(this.root, path));
     this.stats.set(path, stats);
     return stats;
   }
@@ -81,7 +80,7 @@ export class FileDigests {
   private compute(path: string): Maybe<string | undefined> {
     const stats = this.stat(path);
     if (!stats) return undefined;
-    if (stats.isDirectory()) return 'directory';
+    if (stats.directory) return 'directory';
     const known = this.state.file(path);
     if (known && known[0] === stats.mtimeMs && known[1] === stats.size && known[2] === stats.ino) return known[3];
     const record = (digest: string): string => {
@@ -95,7 +94,7 @@ export class FileDigests {
     const inode = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
     let digest = this.byInode.get(inode);
     if (digest === undefined) {
-      digest = this.hashing(() => sha256File(resolve(this.root, path), stats.size)).then(shortDigest);
+      digest = this.hashing(() => sha256File(absolutePath(this.root, path), stats.size)).then(shortDigest);
       this.byInode.set(inode, digest);
     }
     return isPromise(digest) ? digest.then(record) : record(digest);

@@ -3,9 +3,9 @@ import { mkdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers.ts';
-import { bindingStatNumbers, statNumbers } from './stat-numbers.ts';
+import { bindingStat, statFile } from './stat-numbers.ts';
 
-describe('statNumbers', () => {
+describe('statFile', () => {
   it('agrees with fs.statSync on files, directories, symlinks and missing paths', () => {
     const dir = tempDir();
     const file = join(dir, 'file');
@@ -15,7 +15,7 @@ describe('statNumbers', () => {
     mkdirSync(join(dir, 'sub'));
     symlinkSync(file, join(dir, 'link'));
     // On Node 20 (the chain's runtime) the fast way is there: it is what a no-op build relies on.
-    const fast = bindingStatNumbers();
+    const fast = bindingStat();
     expect(fast).toBeDefined();
     const outcome = <T>(read: () => T): T | string => {
       try {
@@ -27,9 +27,9 @@ describe('statNumbers', () => {
     for (const path of [file, join(dir, 'sub'), join(dir, 'link'), join(dir, 'missing'), join(file, 'under-a-file')]) {
       const expected = outcome(() => {
         const stats = statSync(path, { throwIfNoEntry: false });
-        return stats ? [stats.mtimeMs, stats.size, stats.ino] : undefined;
+        return stats && { mtimeMs: stats.mtimeMs, size: stats.size, ino: stats.ino, directory: stats.isDirectory() };
       });
-      expect(outcome(() => statNumbers(path))).toEqual(expected);
+      expect(outcome(() => statFile(path))).toEqual(expected);
       expect(outcome(() => fast!(path))).toEqual(expected);
     }
   });
