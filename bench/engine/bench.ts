@@ -5,12 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireExecutable } from '../../buildchain/tools.ts';
-import { compare, type Timed } from '../hyperfine.ts';
+import { compareInterleaved, median, type Timed } from '../hyperfine.ts';
 
 export interface Scenario {
   ours: Timed;
   doit: Timed;
-  /** ours / doit: below 1 we are faster. */
+  /** ours / doit, the median of the ratios within each round: below 1 we are faster. */
   ratio: number;
 }
 
@@ -55,14 +55,17 @@ export function benchEngine(root: string, sizes: readonly number[]): EngineResul
           return `rm -rf ${join(side, 'out')} ${join(side, 'all.txt')} ${join(side, '_build')} ${join(side, '.doit.db')}*`;
         return undefined;
       };
-      const timed = compare(
+      // In rounds, each running both once in turn: the machine is shared, and its load moves
+      // over seconds; a ratio within a round compares the two under the same load.
+      const { timed, rounds } = compareInterleaved(
         [
           { name: 'ours', command: oursCommand(workers), ...optional('prepare', prepare(ours)) },
           { name: 'doit', command: doitCommand(workers), ...optional('prepare', prepare(theirs)) },
         ],
-        { runs: name === 'cold' ? (small ? 5 : 2) : small ? 10 : 3, warmup: name === 'cold' ? 0 : 1, workDir: dir },
+        { rounds: name === 'cold' ? (small ? 5 : 2) : small ? 15 : 5, warmup: name === 'cold' ? 0 : 1, workDir: dir },
       );
-      return { ours: timed.ours!, doit: timed.doit!, ratio: round(timed.ours!.mean / timed.doit!.mean) };
+      const ratio = round(median(rounds.map((r) => r.ours! / r.doit!)));
+      return { ours: timed.ours!, doit: timed.doit!, ratio };
     };
     results[String(size)] = Object.fromEntries(
       SCENARIOS.map((name) => [name, scenario(name)]),
@@ -81,12 +84,15 @@ export function round(value: number): number {
 
 /** Markdown rows for the README. */
 export function engineTable(results: EngineResults): string {
-  const rows = ['| tasks | scenario | ours (s) | doit (s) | ours / doit |', '|---:|---|---:|---:|---:|'];
+  const rows = [
+    '| tasks | scenario | ours, median (s) | doit, median (s) | ours / doit (median of rounds) |',
+    '|---:|---|---:|---:|---:|',
+  ];
   for (const [size, scenarios] of Object.entries(results)) {
     for (const name of SCENARIOS) {
       const s = scenarios[name];
       rows.push(
-        `| ${size} | ${name} | ${s.ours.mean.toFixed(3)} | ${s.doit.mean.toFixed(3)} | ${s.ratio.toFixed(2)} |`,
+        `| ${size} | ${name} | ${s.ours.median.toFixed(3)} | ${s.doit.median.toFixed(3)} | ${s.ratio.toFixed(2)} |`,
       );
     }
   }
