@@ -27,7 +27,16 @@ describe('statFile', () => {
     for (const path of [file, join(dir, 'sub'), join(dir, 'link'), join(dir, 'missing'), join(file, 'under-a-file')]) {
       const expected = outcome(() => {
         const stats = statSync(path, { throwIfNoEntry: false });
-        return stats && { mtimeMs: stats.mtimeMs, size: stats.size, ino: stats.ino, directory: stats.isDirectory() };
+        return (
+          stats && {
+            dev: stats.dev,
+            ino: stats.ino,
+            size: stats.size,
+            mtimeMs: stats.mtimeMs,
+            ctimeMs: stats.ctimeMs,
+            directory: stats.isDirectory(),
+          }
+        );
       });
       expect(outcome(() => statFile(path))).toEqual(expected);
       expect(outcome(() => fast!(path))).toEqual(expected);
