@@ -4,7 +4,8 @@
 // their generated dependencies, a spec source and the agent's runtime tarball behind nginx, and a
 // product source (a git repository with the Salt states the ISO's scripts call). A project beside
 // them declares it all, with its own .env and BUILD_ROOT. Sized: `small` for a first run, `metalk8s`
-// at MetalK8s 2.4's scale (26 images, about 2 GB pulled, 600 packages) for bench/full.
+// at MetalK8s 2.4's scale (26 images, about 2 GB pulled, 600 packages) for bench/full. One image is
+// also served in a second version, for bench/full's rebuild after one image's digest changes.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -64,6 +65,12 @@ export interface DemoInputs {
   uniqueBytes: number;
   packages: number;
   commit: string;
+  /**
+   * The image the registry also holds in a second version (another own layer, so another config
+   * and manifest, under the tag `<version>-second`): bench/full's rebuild after one image's digest
+   * changes. `digests` are the first version's (declared in images.yaml) and the second's.
+   */
+  second: { image: string; digests: [string, string] };
 }
 
 export interface Demo {
@@ -74,11 +81,15 @@ export interface Demo {
   inputs: DemoInputs;
   /** Every URL a cold build fetches, for the floor of bench/full (curl of the unique bytes). */
   fetchList: string;
+  /** The URLs of the second version of `inputs.second.image` that its first lacks (config, own layer, manifest). */
+  secondFetchList: string;
+  /** Declares `inputs.second.image` at its first or its second version's digest in the project's images.yaml. */
+  useVersion(version: 0 | 1): void;
   stop(): Promise<void>;
 }
 
 const root = projectRoot();
-const FORMAT = 4;
+const FORMAT = 5;
 /** The busybox image the demo's operator compiles in (podman's local store). */
 const BUILDER_BASE = 'localhost/metalk8s-demo-busybox:1';
 
@@ -120,12 +131,21 @@ export async function prepareDemo(work: string, size: string, log: (line: string
     writeFileSync(stamp, `${JSON.stringify(inputs, null, 2)}\n`);
     // The servers' addresses go into .env; rewritten only when a port changed (a no-op stays one).
     writeIfChanged(join(work, 'project', '.env'), dotenv(work, inputs, registry, nginx, spec));
+    const imagesFile = join(work, 'project', 'images', 'images.yaml');
     return {
       project: join(work, 'project'),
       buildRoot: join(work, 'build'),
       productSource: join(work, 'product'),
       inputs,
       fetchList: join(work, 'fetch-list.txt'),
+      secondFetchList: join(work, 'second-fetch-list.txt'),
+      useVersion: (version) => {
+        const [from, to] = version === 1 ? inputs.second.digests : [...inputs.second.digests].reverse();
+        const text = readFileSync(imagesFile, 'utf8');
+        if (!text.includes(`"${from!}"`) && !text.includes(`"${to!}"`))
+          throw new Error(`${imagesFile}: ${inputs.second.image} is declared at neither of its digests`);
+        writeIfChanged(imagesFile, text.replace(`"${from!}"`, `"${to!}"`));
+      },
       stop,
     };
   } catch (error) {
@@ -180,10 +200,17 @@ async function generate(
     writeFileSync(join(project, file), text);
   };
   const fetchList: string[] = [];
+  const secondFetchList: string[] = [];
   log(
     `generating ${spec.images} images (${spec.sharedLayers} shared layers of ${spec.layerBytes >> 20} MiB) into docker-registry at ${registry.host}`,
   );
-  const images = await pushImages(work, spec, registry, (url) => fetchList.push(url));
+  const images = await pushImages(
+    work,
+    spec,
+    registry,
+    (url) => fetchList.push(url),
+    (url) => secondFetchList.push(url),
+  );
   log(`generating ${spec.packages} packages into a yum repository served by nginx at ${nginx.host}`);
   const packages = await writeRepository(work, spec, nginx, (url) => fetchList.push(url));
   const commit = demoProductSource(join(work, 'product'));
@@ -218,6 +245,7 @@ async function generate(
   copyFileSync(tarball, join(work, 'www', 'npm', runtime.name, '-', `${runtime.name}-${runtime.version}.tgz`));
   fetchList.push(`http://${nginx.host}/npm/${runtime.name}/-/${runtime.name}-${runtime.version}.tgz`);
   writeFileSync(join(work, 'fetch-list.txt'), `${fetchList.join('\n')}\n`);
+  writeFileSync(join(work, 'second-fetch-list.txt'), `${secondFetchList.join('\n')}\n`);
   return {
     format: FORMAT,
     size,
@@ -227,15 +255,24 @@ async function generate(
     uniqueBytes: images.uniqueBytes + packages.bytes,
     packages: packages.count,
     commit,
+    second: images.second,
   };
 }
 
 /**
  * MetalK8s' remote images by name, version and registry (then demo-extra-<n> beyond its 21),
  * each of two shared layers and one of its own, pushed with skopeo under the repository and tag
- * REGISTRY_MIRRORS sends the build to.
+ * REGISTRY_MIRRORS sends the build to. The last image declared by digest and not archived is
+ * pushed a second time with another own layer (tag `<version>-second`), for a rebuild after one
+ * image's digest changes: `secondFetched` gets the URLs of what that version adds.
  */
-async function pushImages(work: string, spec: DemoSize, registry: LocalServer, fetched: (url: string) => void) {
+async function pushImages(
+  work: string,
+  spec: DemoSize,
+  registry: LocalServer,
+  fetched: (url: string) => void,
+  secondFetched: (url: string) => void,
+) {
   const skopeo = requireExecutable('skopeo');
   // Archived ones first (pause, and nginx, the UI's base), then those declared by tag only
   // (prometheus, which the product's chart names): every size has them.
@@ -243,28 +280,15 @@ async function pushImages(work: string, spec: DemoSize, registry: LocalServer, f
   const real = loadImageDeclarations(join(root, 'images/images.yaml')).remote.sort((a, b) => rank(a) - rank(b));
   const shared: Blob[] = [];
   for (let i = 0; i < spec.sharedLayers; i += 1) shared.push(await randomLayer(`shared${i}`, spec.layerBytes));
-  const unique = new Map<string, number>();
-  let pulledBytes = 0;
-  const lines = ['platform: linux/amd64', 'remote:'];
-  for (let i = 0; i < spec.images; i += 1) {
-    const model: Pick<RemoteImage, 'name' | 'version' | 'archive' | 'pin'> & { registry: string; repository: string } =
-      real[i]
-        ? { ...real[i]!, registry: real[i]!.source.registry, repository: real[i]!.source.repository }
-        : {
-            name: `demo-extra-${i}`,
-            version: '1.0',
-            archive: false,
-            pin: 'declared',
-            registry: 'quay.io',
-            repository: `demo/extra-${i}`,
-          };
+  type Model = Pick<RemoteImage, 'name' | 'version' | 'archive' | 'pin'> & { registry: string; repository: string };
+  const push = async (model: Model, index: number, tag: string, label: string) => {
     const layers = [
-      shared[i % spec.sharedLayers]!,
-      shared[(i + 1) % spec.sharedLayers]!,
-      await randomLayer(`${model.name}`, spec.layerBytes / 2),
+      shared[index % spec.sharedLayers]!,
+      shared[(index + 1) % spec.sharedLayers]!,
+      await randomLayer(label, spec.layerBytes / 2),
     ];
-    const image = imageOf(layers, 'amd64', model.name);
-    const layout = join(work, 'oci', model.name);
+    const image = imageOf(layers, 'amd64', label);
+    const layout = join(work, 'oci', label);
     writeOciLayout(layout, image.manifest, [image.config, ...layers]);
     execFileSync(skopeo, [
       '--insecure-policy',
@@ -272,9 +296,27 @@ async function pushImages(work: string, spec: DemoSize, registry: LocalServer, f
       '--quiet',
       '--dest-tls-verify=false',
       `oci:${layout}:latest`,
-      `docker://${registry.host}/${model.repository}:${model.version}`,
+      `docker://${registry.host}/${model.repository}:${tag}`,
     ]);
     rmSync(layout, { recursive: true });
+    return { image, layers };
+  };
+  const unique = new Map<string, number>();
+  let pulledBytes = 0;
+  let second: { model: Model; index: number; digest: string } | undefined;
+  const lines = ['platform: linux/amd64', 'remote:'];
+  for (let i = 0; i < spec.images; i += 1) {
+    const model: Model = real[i]
+      ? { ...real[i]!, registry: real[i]!.source.registry, repository: real[i]!.source.repository }
+      : {
+          name: `demo-extra-${i}`,
+          version: '1.0',
+          archive: false,
+          pin: 'declared',
+          registry: 'quay.io',
+          repository: `demo/extra-${i}`,
+        };
+    const { image, layers } = await push(model, i, model.version, model.name);
     for (const blob of [image.config, ...layers]) {
       pulledBytes += blob.bytes.length;
       if (!unique.has(blob.digest)) fetched(`http://${registry.host}/v2/${model.repository}/blobs/${blob.digest}`);
@@ -284,15 +326,24 @@ async function pushImages(work: string, spec: DemoSize, registry: LocalServer, f
     const archive = model.archive === false ? '' : `, archive: ${model.archive === 'images' ? 'true' : model.archive}`;
     // Declared by tag where MetalK8s' images.yaml does: the build records its digest in the lock.
     const digest = model.pin === 'declared' ? `, digest: "${image.manifest.digest}"` : '';
+    if (model.pin === 'declared' && model.archive === false)
+      second = { model, index: i, digest: image.manifest.digest };
     lines.push(
       `  - {name: ${model.name}, image: ${model.registry}/${model.repository}, version: "${model.version}"${digest}${archive}}`,
     );
   }
+  if (!second) throw new Error(`no image of size ${spec.images} is declared by digest and not archived`);
+  const { model, index } = second;
+  const other = await push(model, index, `${model.version}-second`, `${model.name}-second`);
+  for (const blob of [other.image.config, other.layers[2]!])
+    secondFetched(`http://${registry.host}/v2/${model.repository}/blobs/${blob.digest}`);
+  secondFetched(`http://${registry.host}/v2/${model.repository}/manifests/${other.image.manifest.digest}`);
   rmSync(join(work, 'oci'), { recursive: true, force: true });
   return {
     declarations: `${lines.join('\n')}\n`,
     pulledBytes,
     uniqueBytes: [...unique.values()].reduce((a, b) => a + b, 0),
+    second: { image: model.name, digests: [second.digest, other.image.manifest.digest] as [string, string] },
   };
 }
 
