@@ -12,6 +12,8 @@ export interface Timed {
   min: number;
   stddev: number;
   runs: number;
+  /** Mean CPU time of a run (user + system, the command's children included), seconds: from `compare` only. */
+  cpu?: number;
 }
 
 export interface Contender {
@@ -27,7 +29,10 @@ export function compare(
   options: { runs: number; warmup: number; workDir: string },
 ): Record<string, Timed> {
   return Object.fromEntries(
-    Object.entries(hyperfineTimes(contenders, options)).map(([name, times]) => [name, summarize(times)]),
+    Object.entries(hyperfineRuns(contenders, options)).map(([name, { times, cpu }]) => [
+      name,
+      { ...summarize(times), cpu },
+    ]),
   );
 }
 
@@ -77,6 +82,14 @@ function hyperfineTimes(
   contenders: readonly Contender[],
   options: { runs: number; warmup: number; workDir: string },
 ): Record<string, number[]> {
+  return Object.fromEntries(Object.entries(hyperfineRuns(contenders, options)).map(([name, r]) => [name, r.times]));
+}
+
+/** Runs hyperfine once over the contenders; returns name -> wall time of each run, and mean CPU time. */
+function hyperfineRuns(
+  contenders: readonly Contender[],
+  options: { runs: number; warmup: number; workDir: string },
+): Record<string, { times: number[]; cpu: number }> {
   // hyperfine wants as many --prepare as commands, or one for all: give each one explicitly.
   if (contenders.some((c) => c.prepare) && !contenders.every((c) => c.prepare)) {
     throw new Error('either every contender has a prepare command, or none has');
@@ -99,6 +112,8 @@ function hyperfineTimes(
   }
   const result = spawnSync(hyperfine, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.status !== 0) throw new Error(`hyperfine failed (exit ${result.status})`);
-  const report = JSON.parse(readFileSync(exportFile, 'utf8')) as { results: { command: string; times: number[] }[] };
-  return Object.fromEntries(report.results.map((r) => [r.command, r.times]));
+  const report = JSON.parse(readFileSync(exportFile, 'utf8')) as {
+    results: { command: string; times: number[]; user: number; system: number }[];
+  };
+  return Object.fromEntries(report.results.map((r) => [r.command, { times: r.times, cpu: r.user + r.system }]));
 }

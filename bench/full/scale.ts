@@ -6,18 +6,20 @@
 // ratios, since this machine's speed drifts over minutes. BENCH_SIZE=small for a quick run.
 import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { phaseSpans } from '../../buildchain/engine/report.ts';
 import { loadPackageDeclarations } from '../../buildchain/rpm/declarations.ts';
 import { buildRpms, buildSrpm } from '../../buildchain/rpm/rpmbuild.ts';
 import { requireExecutable } from '../../buildchain/tools.ts';
-import { build, PHASES as DEMO_PHASES, type JsonRun } from '../../demo/build.ts';
+import { PHASES as DEMO_PHASES, type JsonRun } from '../../demo/build.ts';
 import { prepareDemo, type Demo } from '../../demo/inputs.ts';
 import { compare, median } from '../hyperfine.ts';
 import { absoluteFigure, curlConfig, ratioFigure, type AbsoluteFigure, type RatioFigure } from './floor.ts';
 
 const ROUNDS = 3;
+/** Runs of each floor part in a round, its median the part's time: one run of a tool swings with the machine's load. */
+const FLOOR_RUNS = 3;
 /** Issue #27's goals: a ratio to the floor at most this, or (the no-op) at most this many seconds. */
 export const GOALS = { cold: 1.5, noop: 0.15, rebuild: 1.3, pull: 1.5, packages: 1.5, isoWrite: 1.1 };
 /** The phases, each the span of its tasks in the JSON report. */
@@ -44,8 +46,17 @@ export interface ScaleResults {
   /** Downloads at once, for us (PULL_JOBS' default) and for curl. */
   pullJobs: number;
   cores: number;
-  /** Per round: the cold build's phases (seconds), and the tasks the rebuild ran. */
-  rounds: { phases: Record<Phase, number>; rebuildTasks: number }[];
+  /**
+   * Per round: the 1-minute load average when it started (the machine is shared), the cold build's
+   * phases, the tasks the rebuild ran, and CPU seconds (user + system, children included) of our
+   * runs (the no-op's a mean) and of each floor part (a mean of its runs).
+   */
+  rounds: {
+    load: number;
+    phases: Record<Phase, number>;
+    rebuildTasks: number;
+    cpu: { cold: number; noop: number; rebuild: number; floor: Record<string, number> };
+  }[];
   /** Floor: the slower of curl of every distinct byte and `openssl dgst -sha256` of the ISO. */
   cold: RatioFigure;
   noop: AbsoluteFigure;
@@ -98,13 +109,26 @@ export async function benchFullScale(root: string): Promise<ScaleResults> {
     };
     const curlCommand = (config: string) =>
       `${curl} -sSf --parallel --parallel-max ${pullJobs} -H '${ACCEPT}' -K ${config}`;
-    /** One timed run of a shell command with hyperfine, after `prepare` and with the page cache's dirty pages written. */
-    const time = (name: string, command: string, prepare = 'true') =>
-      compare([{ name, command, prepare: `${prepare} && sync` }], { runs: 1, warmup: 0, workDir: work })[name]!.median;
+    const floorCpu: Record<string, number> = {};
+    /**
+     * A floor part: the median wall time of FLOOR_RUNS runs of a shell command with hyperfine, each
+     * after `prepare` and with the page cache's dirty pages written; its mean CPU time kept by key.
+     */
+    const time = (key: string, name: string, command: string, prepare = 'true') => {
+      const timed = compare([{ name, command, prepare: `${prepare} && sync` }], {
+        runs: FLOOR_RUNS,
+        warmup: 0,
+        workDir: work,
+      })[name]!;
+      floorCpu[key] = timed.cpu!;
+      return timed.median;
+    };
     const emptied = (dir: string) => `rm -rf ${dir} && mkdir -p ${dir}`;
 
     const specs = loadPackageDeclarations(join(demo.project, 'packages-rpm', 'packages.yaml')).build;
     const measured: {
+      load: number;
+      cpu: ScaleResults['rounds'][number]['cpu'];
       cold: number;
       phases: Record<Phase, number>;
       floor: Record<string, number>;
@@ -114,33 +138,46 @@ export async function benchFullScale(root: string): Promise<ScaleResults> {
       rebuildFloor: Record<string, number>;
     }[] = [];
     // Once before the rounds: the servers' files into the page cache, as every later round finds them.
-    time('curl, warm-up', curlCommand(configs.all));
+    time('warmUp', 'curl, warm-up', curlCommand(configs.all));
+    delete floorCpu.warmUp;
     for (let i = 0; i < ROUNDS; i += 1) {
-      say(`round ${i + 1} of ${ROUNDS}: cold build`);
+      const load = loadavg()[0]!;
+      say(`round ${i + 1} of ${ROUNDS}: cold build (load average ${load.toFixed(1)})`);
       demo.useVersion(0);
       rmSync(demo.buildRoot, { recursive: true, force: true });
       rmSync(join(demo.project, 'images', 'images.lock.yaml'), { force: true }); // as on the first build
       spawnSync('sync');
-      const cold = await timedBuild(demo);
+      const cold = timedBuild(root, demo, join(work, 'time.txt'));
       const phases = phaseSpans(cold.report.tasks, PHASES);
 
       say(`round ${i + 1}: floors`);
       const floor: Record<string, number> = {};
-      floor.curlAll = time('curl of every distinct byte', curlCommand(configs.all));
-      floor.isoSha256 = time('openssl sha256 of the ISO', `${openssl} dgst -sha256 ${iso}`);
-      floor.pullCurl = time('curl of the image blobs', curlCommand(configs.images), emptied(join(floorDir, 'blobs')));
+      floor.curlAll = time('curlAll', 'curl of every distinct byte', curlCommand(configs.all));
+      floor.isoSha256 = time('isoSha256', 'openssl sha256 of the ISO', `${openssl} dgst -sha256 ${iso}`);
+      floor.pullCurl = time(
+        'pullCurl',
+        'curl of the image blobs',
+        curlCommand(configs.images),
+        emptied(join(floorDir, 'blobs')),
+      );
       floor.pullSha256 = time(
+        'pullSha256',
         'openssl sha256 of the image blobs',
         `find ${join(floorDir, 'blobs')} -type f -print0 | xargs -0 -P ${cores} -n 4 ${openssl} dgst -sha256 > /dev/null`,
       );
       floor.packagesCurl = time(
+        'packagesCurl',
         'curl of the packages',
         curlCommand(configs.rpms),
         emptied(join(floorDir, 'repo', 'demo')),
       );
-      floor.rpmbuild = await specBuilds(demo, specs, join(floorDir, 'rpmbuild'), join(floorDir, 'repo', 'scality'));
+      const rpmbuilds: number[] = [];
+      for (let run = 0; run < FLOOR_RUNS; run += 1)
+        rpmbuilds.push(await specBuilds(demo, specs, join(floorDir, 'rpmbuild'), join(floorDir, 'repo', 'scality')));
+      floor.rpmbuild = median(rpmbuilds);
       const repos = ['demo', 'scality'].map((repo) => join(floorDir, 'repo', repo));
       floor.createrepo = time(
+        'createrepo',
         'createrepo_c of the repositories',
         repos
           .map((dir) => `${createrepo} --no-database --quiet --revision ${sde} --set-timestamp-to-revision ${dir}`)
@@ -156,16 +193,18 @@ export async function benchFullScale(root: string): Promise<ScaleResults> {
       const coldIso = statSync(iso).mtimeMs;
       demo.useVersion(1);
       spawnSync('sync');
-      const rebuild = await timedBuild(demo);
+      const rebuild = timedBuild(root, demo, join(work, 'time.txt'));
       checkRebuild(rebuild.report, demo, iso, coldIso);
       const copy = join(work, 'iso-copy');
       const rebuildFloor = {
         curl: time(
+          'rebuildCurl',
           `curl of ${demo.inputs.second.image}'s new blobs`,
           curlCommand(configs.second),
           emptied(join(floorDir, 'second')),
         ),
         writeSha256: time(
+          'rebuildWriteSha256',
           'the ISO written and hashed in one pass',
           `tee ${copy} < ${iso} | ${openssl} dgst -sha256 > /dev/null`,
           `rm -f ${copy}`,
@@ -174,6 +213,8 @@ export async function benchFullScale(root: string): Promise<ScaleResults> {
       rmSync(copy, { force: true });
       rmSync(floorDir, { recursive: true, force: true });
       measured.push({
+        load,
+        cpu: { cold: cold.cpu, noop: noop.cpu!, rebuild: rebuild.cpu, floor: { ...floorCpu } },
         cold: cold.seconds,
         phases,
         floor,
@@ -200,7 +241,17 @@ export async function benchFullScale(root: string): Promise<ScaleResults> {
       },
       pullJobs,
       cores,
-      rounds: measured.map((m) => ({ phases: m.phases, rebuildTasks: m.rebuildTasks })),
+      rounds: measured.map((m) => ({
+        load: Math.round(m.load * 100) / 100,
+        phases: m.phases,
+        rebuildTasks: m.rebuildTasks,
+        cpu: {
+          cold: round3(m.cpu.cold),
+          noop: round3(m.cpu.noop),
+          rebuild: round3(m.cpu.rebuild),
+          floor: Object.fromEntries(Object.entries(m.cpu.floor).map(([key, value]) => [key, round3(value)])),
+        },
+      })),
       cold: ratioFigure(
         measured.map((m) => ({ ours: m.cold, parts: { curl: m.floor.curlAll!, sha256: m.floor.isoSha256! } })),
         'max',
@@ -253,10 +304,41 @@ function write(file: string, text: string): string {
   return file;
 }
 
-async function timedBuild(demo: Demo): Promise<{ seconds: number; report: JsonRun }> {
+const round3 = (value: number) => Math.round(value * 1000) / 1000;
+
+/** `./build.ts iso --reporter json` of the demo's project under GNU time: wall and CPU seconds, and its report. */
+function timedBuild(root: string, demo: Demo, timeFile: string): { seconds: number; cpu: number; report: JsonRun } {
+  const command = [
+    'node',
+    join(root, 'buildchain/launch/launch.cjs'),
+    join(root, 'build.ts'),
+    '-f',
+    join(demo.project, 'tasks.ts'),
+    '--reporter',
+    'json',
+    'iso',
+  ];
   const started = process.hrtime.bigint();
-  const report = await build(demo.project, new AbortController().signal);
-  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, report };
+  const run = spawnSync(requireExecutable('time'), ['-f', '%U %S', '-o', timeFile, ...command], {
+    encoding: 'utf8',
+    maxBuffer: 512 << 20,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  let report: JsonRun | undefined;
+  try {
+    report = JSON.parse(run.stdout) as JsonRun;
+  } catch {
+    // no report: said below
+  }
+  if (run.status !== 0 || !report?.ok) {
+    const failed = report?.tasks
+      .filter((task) => task.result === 'fail')
+      .map((task) => `  ${task.name}: ${task.error}`);
+    throw new Error(`./build.ts iso failed (exit ${run.status}):\n${failed?.join('\n') ?? run.stdout.slice(-4000)}`);
+  }
+  const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { seconds, cpu: user! + system!, report };
 }
 
 /** The rebuild pulled the changed image and no other, and wrote another ISO. */
@@ -282,6 +364,8 @@ async function specBuilds(
   repo: string,
 ): Promise<number> {
   const rpmbuild = requireExecutable('rpmbuild');
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(repo, { recursive: true, force: true });
   for (const pkg of specs) {
     mkdirSync(join(dir, pkg.name), { recursive: true });
     cpSync(join(demo.buildRoot, 'rpmbuild', pkg.name, 'SOURCES'), join(dir, pkg.name, 'SOURCES'), { recursive: true });
@@ -359,11 +443,11 @@ export function scaleTable(r: ScaleResults): string {
     row('ISO write phase', r.phases.isoWrite, parts(r.phases.isoWrite, { sha256: 'openssl sha256 of the ISO' })),
     `| no-op, median of 5 a round | ${s(r.noop.seconds)} | | | ${r.noop.rounds.map((x) => x.toFixed(2)).join(', ')} s | | <= ${r.noop.goal} s | ${r.noop.holds ? 'holds' : 'not met'} |`,
     '',
-    '| round | cold build | pull | packages | ISO write | checksums | rebuild | rebuild: tasks run |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| round | load average | cold build (CPU) | pull | packages | ISO write | checksums | no-op (CPU) | rebuild (CPU) | rebuild: tasks run |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.rounds.map(
       (x, i) =>
-        `| ${i + 1} | ${s(r.cold.rounds[i]!.ours)} | ${s(x.phases.pull)} | ${s(x.phases.packages)} | ${s(x.phases.isoWrite)} | ${s(x.phases.checksums)} | ${s(r.rebuild.rounds[i]!.ours)} | ${x.rebuildTasks} |`,
+        `| ${i + 1} | ${x.load.toFixed(1)} | ${s(r.cold.rounds[i]!.ours)} (${s(x.cpu.cold)}) | ${s(x.phases.pull)} | ${s(x.phases.packages)} | ${s(x.phases.isoWrite)} | ${s(x.phases.checksums)} | ${s(r.noop.rounds[i]!)} (${s(x.cpu.noop)}) | ${s(r.rebuild.rounds[i]!.ours)} (${s(x.cpu.rebuild)}) | ${x.rebuildTasks} |`,
     ),
   ].join('\n');
 }
