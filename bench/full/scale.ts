@@ -14,6 +14,7 @@ import { buildRpms, buildSrpm } from '../../buildchain/rpm/rpmbuild.ts';
 import { requireExecutable } from '../../buildchain/tools.ts';
 import { PHASES as DEMO_PHASES, type JsonRun } from '../../demo/build.ts';
 import { prepareDemo, type Demo } from '../../demo/inputs.ts';
+import { round } from '../engine/bench.ts';
 import { compare, median } from '../hyperfine.ts';
 import { absoluteFigure, curlConfig, ratioFigure, type AbsoluteFigure, type RatioFigure } from './floor.ts';
 
@@ -88,14 +89,7 @@ export async function benchFullScale(root: string): Promise<ScaleResults> {
     const createrepo = requireExecutable('createrepo_c');
     const sde = '1600000000'; // the demo's SOURCE_DATE_EPOCH
     const iso = join(demo.buildRoot, 'metalk8s.iso');
-    const noopCommand = [
-      'node',
-      join(root, 'buildchain/launch/launch.cjs'),
-      join(root, 'build.ts'),
-      '-f',
-      join(demo.project, 'tasks.ts'),
-      'iso',
-    ].join(' ');
+    const noopCommand = demoBuild(root, demo, ['iso']).join(' ');
 
     // The URLs a cold build fetches, by phase: image blobs and manifests, packages.
     const all = lines(demo.fetchList);
@@ -246,10 +240,10 @@ export async function benchFullScale(root: string): Promise<ScaleResults> {
         phases: m.phases,
         rebuildTasks: m.rebuildTasks,
         cpu: {
-          cold: round3(m.cpu.cold),
-          noop: round3(m.cpu.noop),
-          rebuild: round3(m.cpu.rebuild),
-          floor: Object.fromEntries(Object.entries(m.cpu.floor).map(([key, value]) => [key, round3(value)])),
+          cold: round(m.cpu.cold),
+          noop: round(m.cpu.noop),
+          rebuild: round(m.cpu.rebuild),
+          floor: Object.fromEntries(Object.entries(m.cpu.floor).map(([key, value]) => [key, round(value)])),
         },
       })),
       cold: ratioFigure(
@@ -304,20 +298,21 @@ function write(file: string, text: string): string {
   return file;
 }
 
-const round3 = (value: number) => Math.round(value * 1000) / 1000;
-
-/** `./build.ts iso --reporter json` of the demo's project under GNU time: wall and CPU seconds, and its report. */
-function timedBuild(root: string, demo: Demo, timeFile: string): { seconds: number; cpu: number; report: JsonRun } {
-  const command = [
+/** The command line of `./build.ts ARGS` on the demo's project, through the launcher. */
+function demoBuild(root: string, demo: Demo, args: readonly string[]): string[] {
+  return [
     'node',
     join(root, 'buildchain/launch/launch.cjs'),
     join(root, 'build.ts'),
     '-f',
     join(demo.project, 'tasks.ts'),
-    '--reporter',
-    'json',
-    'iso',
+    ...args,
   ];
+}
+
+/** `./build.ts iso --reporter json` of the demo's project under GNU time: wall and CPU seconds, and its report. */
+function timedBuild(root: string, demo: Demo, timeFile: string): { seconds: number; cpu: number; report: JsonRun } {
+  const command = demoBuild(root, demo, ['--reporter', 'json', 'iso']);
   const started = process.hrtime.bigint();
   const run = spawnSync(requireExecutable('time'), ['-f', '%U %S', '-o', timeFile, ...command], {
     encoding: 'utf8',
