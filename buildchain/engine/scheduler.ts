@@ -62,14 +62,14 @@ export async function runTasks(
   const dependents = new Map<string, string[]>();
   const ready = new MinHeap<Slot>();
   const reports: TaskReport[] = [];
+  /** Presumed tasks downstream of a task that ran its actions in this run: they are judged. */
+  const stale = new Set<string>();
   // A task goes through three stages. Deciding whether it must run (hashing its file_dep, asking
   // its uptodate checks) and taking its targets from the shared cache are the engine's own work,
   // which may wait on the network (a check asking the store, which downloads from the cache):
   // they hold none of the `workers`, which only running actions do, as doit runs uptodate checks
   // in its main process. Delayed families are created first: their subtasks may be ready at once.
   /** Tasks whose actions hold one of the `workers`. */
-  /** Presumed tasks downstream of a task that ran its actions in this run: they are judged. */
-  const stale = new Set<string>();
   let active = 0;
   /** Judged, and the cache could not give them: waiting for a worker, defined first runs first. */
   const runnable = new MinHeap<{ slot: Slot; verdict: Verdict; entry?: CacheEntry; key: number }>();

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { limitConcurrency } from '../concurrency.ts';
+import type { KnownDigest } from '../fs/stat-numbers.ts';
 import { BuildError } from '../errors.ts';
 import { HttpTimeoutError } from '../http.ts';
 import { linkAtomic, tempPathFor } from '../fs/atomic.ts';
@@ -250,7 +251,7 @@ export class BlobStore {
    * inode, size and mtime), so a build need not read it again to know its content; undefined for
    * any other file, or one written since.
    */
-  knownDigest(stats: { dev: number; ino: number; size: number; mtimeMs: number }): string | undefined {
+  knownDigest(stats: Parameters<KnownDigest>[0]): string | undefined {
     const known = this.#known.get(inodeKey(stats));
     return known && known.size === stats.size && known.mtimeMs === stats.mtimeMs ? known.hex : undefined;
   }
